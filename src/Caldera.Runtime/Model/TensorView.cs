@@ -1,0 +1,78 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+
+namespace Caldera.Runtime.Model;
+
+/// <summary>
+/// A named, typed, row-major tensor that points into memory owned by its <see cref="ModelCheckpoint"/>
+/// (usually a memory-mapped file). Weights stay in their stored type; callers convert rows to F32 as
+/// they need them. The memory may be unaligned (safetensors data follows a JSON header of any length).
+/// </summary>
+public sealed unsafe class TensorView
+{
+    internal TensorView(string name, long[] shape, TensorType type, byte* data)
+    {
+        Name = name;
+        Shape = shape;
+        Type = type;
+        Data = data;
+        long count = 1;
+        foreach (long d in shape) count *= d;
+        ElementCount = count;
+    }
+
+    public string Name { get; }
+
+    /// <summary>Dimensions, outermost first; a matrix is [rows = out, cols = in].</summary>
+    public long[] Shape { get; }
+
+    public TensorType Type { get; }
+    public long ElementCount { get; }
+    public long ByteLength => ElementCount * Type.ElementSize();
+    internal byte* Data { get; }
+
+    public int Rows => Shape.Length == 1 ? 1 : checked((int)Shape[0]);
+    public int Columns => checked((int)Shape[^1]);
+
+    /// <summary>The raw bytes of one row of a matrix (or of the whole vector).</summary>
+    public ReadOnlySpan<byte> RowBytes(int row)
+    {
+        int rowBytes = Columns * Type.ElementSize();
+        return new ReadOnlySpan<byte>(Data + (long)row * rowBytes, rowBytes);
+    }
+
+    /// <summary>Row <paramref name="row"/> converted to F32 into <paramref name="destination"/>.</summary>
+    public void ReadRow(int row, Span<float> destination) => Convert(RowBytes(row), Type, destination[..Columns]);
+
+    /// <summary>The whole tensor as a new F32 array (for small tensors, tests and the compiler).</summary>
+    public float[] ToArray()
+    {
+        var result = new float[checked((int)ElementCount)];
+        Convert(new ReadOnlySpan<byte>(Data, checked((int)ByteLength)), Type, result);
+        return result;
+    }
+
+    /// <summary>Converts stored elements of <paramref name="type"/> to F32.</summary>
+    public static void Convert(ReadOnlySpan<byte> source, TensorType type, Span<float> destination)
+    {
+        switch (type)
+        {
+            case TensorType.F32:
+                MemoryMarshal.Cast<byte, float>(source).CopyTo(destination);
+                break;
+            case TensorType.F16:
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), destination);
+                break;
+            case TensorType.BF16:
+                // bf16 is the top half of an f32: widen by shifting the bits left 16.
+                var bits = MemoryMarshal.Cast<byte, ushort>(source);
+                var wide = MemoryMarshal.Cast<float, uint>(destination);
+                for (int i = 0; i < bits.Length; i++) wide[i] = (uint)bits[i] << 16;
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(type), type, null);
+        }
+    }
+
+    public override string ToString() => $"{Name} [{string.Join(", ", Shape)}] {Type}";
+}
