@@ -1,0 +1,45 @@
+using Caldera.Runtime.Formats;
+
+namespace Caldera.Cli;
+
+/// <summary>
+/// The `caldera` command. Each verb lives in its own file; bad input of any kind is a
+/// <see cref="ModelFormatException"/> or <see cref="CliUsageException"/> whose message is printed as is,
+/// with exit code 2. Tests call <see cref="Run"/> in-process with their own writers.
+/// </summary>
+public static class CalderaCli
+{
+    public const int UsageOrInputError = 2;
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        try
+        {
+            return args switch
+            {
+                ["run", .. var rest] => RunCommand.Execute(rest, stdout, stderr),
+                ["inspect", .. var rest] => InspectCommand.Execute(rest, stdout, stderr),
+                ["--version"] => PrintVersion(stdout),
+                [] or ["help" or "--help" or "-h", ..] => Usage.Print(stdout, 0),
+                _ => throw new CliUsageException($"unknown command '{args[0]}'"),
+            };
+        }
+        catch (ModelFormatException e)
+        {
+            stderr.WriteLine($"caldera: {e.Message}");
+            return UsageOrInputError;
+        }
+        catch (CliUsageException e)
+        {
+            stderr.WriteLine($"caldera: {e.Message}");
+            Usage.Print(stderr, 0);
+            return UsageOrInputError;
+        }
+    }
+
+    private static int PrintVersion(TextWriter stdout)
+    {
+        stdout.WriteLine(typeof(CalderaCli).Assembly.GetName().Version);
+        return 0;
+    }
+}
