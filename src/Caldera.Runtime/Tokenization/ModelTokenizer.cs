@@ -43,10 +43,10 @@ public sealed class ModelTokenizer
             throw new ModelFormatException(path, $"{length} bytes is too large for a tokenizer file (limit {MaxFileBytes}); is this a model?");
         byte[] bytes = File.ReadAllBytes(path);
 
-        if (IsJson(bytes)) return Convert(path, "Hugging Face tokenizer.json", () => HuggingFaceTokenizerJson.Read(path, bytes));
+        if (IsJson(bytes)) return Guarded(path, "Hugging Face tokenizer.json", () => HuggingFaceTokenizerJson.Read(path, bytes));
         if (Llama2cTokenizerFile.LooksLikeLlama2c(bytes))
-            return Convert(path, "llama2.c tokenizer", () => Llama2cTokenizerFile.Read(path, bytes).ToModelTokenizer());
-        return Convert(path, "SentencePiece model", () =>
+            return Guarded(path, "llama2.c tokenizer", () => Llama2cTokenizerFile.Read(path, bytes).ToModelTokenizer());
+        return Guarded(path, "SentencePiece model", () =>
         {
             var spm = LlamaTokenizer.Create(new MemoryStream(bytes), addBeginOfSentence: false, addEndOfSentence: false);
             return new ModelTokenizer(spm, spm.BeginningOfSentenceId, [spm.EndOfSentenceId]);
@@ -64,9 +64,9 @@ public sealed class ModelTokenizer
             throw ModelFormatException.ForSetting(sourcePath, "tokenizer.ggml.tokens", "the embedded vocabulary is empty");
         return vocabulary.Model switch
         {
-            "llama" => Convert(sourcePath, "embedded SentencePiece vocabulary",
+            "llama" => Guarded(sourcePath, "embedded SentencePiece vocabulary",
                 () => SentencePieceVocabulary.FromEmbedded(vocabulary, sourcePath).ToModelTokenizer()),
-            "gpt2" => Convert(sourcePath, "embedded byte-level BPE vocabulary",
+            "gpt2" => Guarded(sourcePath, "embedded byte-level BPE vocabulary",
                 () => ByteLevelBpeVocabulary.FromEmbedded(vocabulary, sourcePath)),
             _ => throw ModelFormatException.ForSetting(sourcePath, "tokenizer.ggml.model",
                 $"'{vocabulary.Model}' is not supported (supported: llama, gpt2); pass a tokenizer file with --tokenizer"),
@@ -84,6 +84,10 @@ public sealed class ModelTokenizer
         return result;
     }
 
+    /// <summary>
+    /// The text of <paramref name="ids"/>. SentencePiece tokenizers skip control tokens (BOS, EOS) and the
+    /// first piece's leading space; byte-level BPE tokenizers write special tokens out as their text.
+    /// </summary>
     public string Decode(IEnumerable<int> ids) => Inner.Decode(ids) ?? string.Empty;
 
     private static bool IsJson(ReadOnlySpan<byte> bytes)
@@ -94,7 +98,7 @@ public sealed class ModelTokenizer
     }
 
     /// <summary>Runs a reader; whatever the library throws on a malformed file becomes the runtime's error naming it.</summary>
-    private static ModelTokenizer Convert(string path, string kind, Func<ModelTokenizer> read)
+    private static ModelTokenizer Guarded(string path, string kind, Func<ModelTokenizer> read)
     {
         try
         {
