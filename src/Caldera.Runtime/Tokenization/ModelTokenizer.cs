@@ -5,12 +5,17 @@ namespace Caldera.Runtime.Tokenization;
 
 /// <summary>
 /// The tokenizer of a model: a Microsoft.ML.Tokenizers <see cref="Tokenizer"/> plus the ids the runtime
-/// needs (BOS, the end-of-sequence set). Loaded from a SentencePiece <c>.model</c>, a Hugging Face
-/// <c>tokenizer.json</c>, or a vocabulary embedded in the checkpoint.
+/// needs (BOS, the end-of-generation set). Loaded from a SentencePiece <c>.model</c>, a Hugging Face
+/// byte-level BPE <c>tokenizer.json</c>, a llama2.c <c>tokenizer.bin</c>, or a vocabulary embedded in the
+/// checkpoint. Formats the library cannot read are converted to ones it can (a SentencePiece ModelProto,
+/// tiktoken rank lines) in memory.
 /// </summary>
 public sealed class ModelTokenizer
 {
-    private ModelTokenizer(Tokenizer inner, int bosId, IReadOnlyList<int> eosIds)
+    /// <summary>Far above any real tokenizer file (Llama 3's tokenizer.json is 9 MB); keeps a stray path from reading gigabytes.</summary>
+    private const long MaxFileBytes = 1L << 30;
+
+    internal ModelTokenizer(Tokenizer inner, int bosId, IReadOnlyList<int> eosIds)
     {
         Inner = inner;
         BosId = bosId;
@@ -22,22 +27,50 @@ public sealed class ModelTokenizer
 
     public int BosId { get; }
 
-    /// <summary>Ids that end generation (Llama 3 instruct models have more than one).</summary>
+    /// <summary>Ids that end generation (Llama 3 has more than one: <c>&lt;|end_of_text|&gt;</c> and <c>&lt;|eot_id|&gt;</c>).</summary>
     public IReadOnlyList<int> EosIds { get; }
 
+    /// <summary>
+    /// Loads a tokenizer file, recognised by its content: JSON (Hugging Face <c>tokenizer.json</c>, with
+    /// <c>tokenizer_config.json</c> beside it if present), a llama2.c <c>tokenizer.bin</c> (starts with a small
+    /// int32), otherwise a SentencePiece <c>.model</c> protobuf.
+    /// </summary>
     public static ModelTokenizer Load(string path)
     {
         if (!File.Exists(path)) throw new ModelFormatException(path, "tokenizer file not found");
-        try
+        long length = new FileInfo(path).Length;
+        if (length > MaxFileBytes)
+            throw new ModelFormatException(path, $"{length} bytes is too large for a tokenizer file (limit {MaxFileBytes}); is this a model?");
+        byte[] bytes = File.ReadAllBytes(path);
+
+        if (IsJson(bytes)) return Guarded(path, "Hugging Face tokenizer.json", () => HuggingFaceTokenizerJson.Read(path, bytes));
+        if (Llama2cTokenizerFile.LooksLikeLlama2c(bytes))
+            return Guarded(path, "llama2.c tokenizer", () => Llama2cTokenizerFile.Read(path, bytes).ToModelTokenizer());
+        return Guarded(path, "SentencePiece model", () =>
         {
-            using var stream = File.OpenRead(path);
-            var spm = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
+            var spm = LlamaTokenizer.Create(new MemoryStream(bytes), addBeginOfSentence: false, addEndOfSentence: false);
             return new ModelTokenizer(spm, spm.BeginningOfSentenceId, [spm.EndOfSentenceId]);
-        }
-        catch (Exception e) when (e is not ModelFormatException)
+        });
+    }
+
+    /// <summary>
+    /// The tokenizer of a vocabulary embedded in a checkpoint: GGUF model "llama" (SentencePiece pieces and
+    /// scores) or "gpt2" (byte-level BPE). <paramref name="sourcePath"/> is the checkpoint, named in errors.
+    /// </summary>
+    public static ModelTokenizer FromVocabulary(EmbeddedVocabulary vocabulary, string sourcePath)
+    {
+        ArgumentNullException.ThrowIfNull(vocabulary);
+        if (vocabulary.Tokens is null || vocabulary.Tokens.Length == 0)
+            throw ModelFormatException.ForSetting(sourcePath, "tokenizer.ggml.tokens", "the embedded vocabulary is empty");
+        return vocabulary.Model switch
         {
-            throw new ModelFormatException(path, $"not a readable SentencePiece model ({e.Message})", e);
-        }
+            "llama" => Guarded(sourcePath, "embedded SentencePiece vocabulary",
+                () => SentencePieceVocabulary.FromEmbedded(vocabulary, sourcePath).ToModelTokenizer()),
+            "gpt2" => Guarded(sourcePath, "embedded byte-level BPE vocabulary",
+                () => ByteLevelBpeVocabulary.FromEmbedded(vocabulary, sourcePath)),
+            _ => throw ModelFormatException.ForSetting(sourcePath, "tokenizer.ggml.model",
+                $"'{vocabulary.Model}' is not supported (supported: llama, gpt2); pass a tokenizer file with --tokenizer"),
+        };
     }
 
     /// <summary>Token ids of <paramref name="text"/>, with BOS first when <paramref name="addBos"/>.</summary>
@@ -51,5 +84,29 @@ public sealed class ModelTokenizer
         return result;
     }
 
+    /// <summary>
+    /// The text of <paramref name="ids"/>. SentencePiece tokenizers skip control tokens (BOS, EOS) and the
+    /// first piece's leading space; byte-level BPE tokenizers write special tokens out as their text.
+    /// </summary>
     public string Decode(IEnumerable<int> ids) => Inner.Decode(ids) ?? string.Empty;
+
+    private static bool IsJson(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
+        int first = bytes.IndexOfAnyExcept(" \t\r\n"u8);
+        return first >= 0 && bytes[first] == (byte)'{';
+    }
+
+    /// <summary>Runs a reader; whatever the library throws on a malformed file becomes the runtime's error naming it.</summary>
+    private static ModelTokenizer Guarded(string path, string kind, Func<ModelTokenizer> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (e is not ModelFormatException and not OutOfMemoryException)
+        {
+            throw new ModelFormatException(path, $"not a readable {kind} ({e.GetType().Name}: {e.Message})", e);
+        }
+    }
 }
