@@ -96,14 +96,9 @@ public sealed class HadamardTransform
         if (k > 1)
         {
             float[] rented = ArrayPool<float>.Shared.Rent(Length);
-            Span<float> columns = rented.AsSpan(0, Length); // Xᵀ: column b of X is the contiguous row b
-            for (int a = 0; a < k; a++)
-                for (int b = 0; b < p; b++) columns[b * k + a] = y[a * p + b];
-            for (int a = 0; a < k; a++)
-            {
-                ReadOnlySpan<float> row = mixing.AsSpan(a * k, k);
-                for (int b = 0; b < p; b++) y[a * p + b] = TensorPrimitives.Dot(row, columns.Slice(b * k, k));
-            }
+            Span<float> walshRows = rented.AsSpan(0, Length);
+            y.CopyTo(walshRows);
+            BlockMixing.Multiply(mixing, k, walshRows, p, y);
             ArrayPool<float>.Shared.Return(rented);
         }
         if (p > 1) TensorPrimitives.Multiply(y, 1f / MathF.Sqrt(p), y);
