@@ -13,10 +13,11 @@ namespace Caldera.Compiler.Quantizers;
 /// number of negatives ≡ Σp mod 2), an odd number of signs must flip; flipping coordinate i costs 4aᵢpᵢ ≥ 0,
 /// so the best is one flip of the smallest aᵢpᵢ. Hence the squared distance of candidate (σ, p) is
 ///   cost(σ, p) = ((‖p‖² − Σ tᵢ) + [parity wrong]·2·minᵢ tᵢ) + ‖z‖²,   tᵢ = aᵢ·(2pᵢ),
-/// where ‖z‖² depends on σ, so it must stay in to compare the two shifts.
-/// and the nearest codeword is the argmin over the 2 × 256 candidates (index = 256·shift + p, lowest wins
-/// ties). Every path evaluates that formula with the same operations in the same order (no FMA), so the
-/// Vector512, Vector256 and scalar paths return the same candidate bit for bit.
+/// where ‖z‖² depends on σ, so it must stay in to compare the two shifts. The nearest codeword is the argmin
+/// over the 2 × 256 candidates (index = 256·shift + p, lowest wins ties). Every path evaluates that formula
+/// with the same operations in the same order (no FMA), so the Vector512, Vector256 and scalar paths return
+/// the same candidate bit for bit. The vector paths use MinNative (one vminps): tᵢ ≥ +0 and never NaN, so
+/// it equals the IEEE Min of the scalar path, which costs several instructions per vector.
 /// </remarks>
 internal static class E8PNearest
 {
