@@ -1,0 +1,91 @@
+namespace Caldera.Compiler.Quantizers;
+
+/// <summary>
+/// The 4-bit residual E8P code (E8P12RVQ4B): 8 weights → two E8P codes, 32 bits.
+///   q₁ = NN(x),  q₂ = NN(ρ·(x − q₁)),  x̂ = q₁ + q₂/ρ,  ρ = <see cref="ResidualScale"/>.
+/// </summary>
+/// <remarks>
+/// A packed code holds q₁'s code in the low 16 bits and q₂'s in the high 16 bits; as row words, q₁'s code
+/// comes first. Both stages are exact nearest-neighbour searches, so the error is that of a greedy two-stage
+/// residual quantizer, not of the joint optimum over both codes.
+/// </remarks>
+public sealed class E8PResidualCode : ILatticeCodebook
+{
+    public const int Dimension = E8PCodebook.Dimension;
+
+    /// <summary>Gain on the first-stage residual before it is rounded again (QuIP#'s `opt_resid_scale`).</summary>
+    public const float ResidualScale = 3.45f;
+
+    private E8PResidualCode() { }
+
+    /// <summary>The code as an <see cref="ILatticeCodebook"/>.</summary>
+    public static E8PResidualCode Instance { get; } = new();
+
+    public int WordsPerVector => 2;
+    public double BitsPerWeight => 4;
+
+    /// <summary>Rounds <paramref name="x8"/> with both stages; writes x̂ to <paramref name="q8"/>; returns the packed code.</summary>
+    public static uint Quantize(ReadOnlySpan<float> x8, Span<float> q8)
+    {
+        if (x8.Length != Dimension) throw new ArgumentException($"x8 needs exactly {Dimension} entries, got {x8.Length}.", nameof(x8));
+        if (q8.Length < Dimension) throw new ArgumentException($"q8 needs {Dimension} entries, got {q8.Length}.", nameof(q8));
+        Span<ushort> words = stackalloc ushort[2];
+        QuantizeRow(x8, q8[..Dimension], words);
+        return (uint)(words[0] | words[1] << 16);
+    }
+
+    /// <summary>Writes x̂ = q₁ + q₂/ρ of a packed code to <paramref name="y8"/>.</summary>
+    public static void Decode(uint code, Span<float> y8)
+    {
+        if (y8.Length < Dimension) throw new ArgumentException($"y8 needs {Dimension} entries, got {y8.Length}.", nameof(y8));
+        Combine(E8PCodebook.DecodeTable.Slice((int)(code & 0xFFFF) * Dimension, Dimension),
+            E8PCodebook.DecodeTable.Slice((int)(code >> 16) * Dimension, Dimension), y8[..Dimension]);
+    }
+
+    /// <summary>Rounds a row of any length n to ⌈n/8⌉ pairs of codes (q₁'s code, then q₂'s).</summary>
+    public static void QuantizeRow(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words)
+    {
+        int vectors = E8PCodebook.VectorCount(x.Length);
+        if (q.Length != x.Length) throw new ArgumentException($"q has {q.Length} entries, x has {x.Length}; they must match.", nameof(q));
+        if (words.Length < 2 * vectors) throw new ArgumentException($"words needs {2 * vectors} entries for a row of {x.Length}, got {words.Length}.", nameof(words));
+        Span<float> first = stackalloc float[Dimension];
+        Span<float> residual = stackalloc float[Dimension];
+        Span<float> second = stackalloc float[Dimension];
+        Span<ushort> code = stackalloc ushort[1];
+        for (int v = 0; v < vectors; v++)
+        {
+            int start = v * Dimension;
+            int length = Math.Min(Dimension, x.Length - start);
+            ReadOnlySpan<float> xv = x.Slice(start, length);
+            E8PCodebook.QuantizeRow(xv, first[..length], code);
+            words[2 * v] = code[0];
+            for (int i = 0; i < length; i++) residual[i] = ResidualScale * (xv[i] - first[i]);
+            E8PCodebook.QuantizeRow(residual[..length], second[..length], code);
+            words[2 * v + 1] = code[0];
+            Combine(first[..length], second[..length], q.Slice(start, length));
+        }
+    }
+
+    /// <summary>Decodes ⌈n/8⌉ code pairs into a row of length n.</summary>
+    public static void DecodeRow(ReadOnlySpan<ushort> words, Span<float> y)
+    {
+        int vectors = E8PCodebook.VectorCount(y.Length);
+        if (words.Length < 2 * vectors) throw new ArgumentException($"words needs {2 * vectors} entries for a row of {y.Length}, got {words.Length}.", nameof(words));
+        for (int v = 0; v < vectors; v++)
+        {
+            int start = v * Dimension;
+            int length = Math.Min(Dimension, y.Length - start);
+            Combine(E8PCodebook.DecodeTable.Slice(words[2 * v] * Dimension, length),
+                E8PCodebook.DecodeTable.Slice(words[2 * v + 1] * Dimension, length), y.Slice(start, length));
+        }
+    }
+
+    void ILatticeCodebook.QuantizeRow(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words) => QuantizeRow(x, q, words);
+    void ILatticeCodebook.DecodeRow(ReadOnlySpan<ushort> words, Span<float> y) => DecodeRow(words, y);
+
+    /// <summary>x̂ = q₁ + q₂/ρ; the one place both quantize and decode compute it, so they agree bit for bit.</summary>
+    private static void Combine(ReadOnlySpan<float> first, ReadOnlySpan<float> second, Span<float> result)
+    {
+        for (int i = 0; i < result.Length; i++) result[i] = first[i] + second[i] / ResidualScale;
+    }
+}
