@@ -83,14 +83,16 @@ public static class Lanczos
     }
 
     // Eigen-pair of the j×j tridiagonal T_j = tridiag(β, α, β): θ and |β_j·s_j| (s_j the last component of T_j's
-    // eigenvector), which equals ‖A·y − θ·y‖ for the Ritz vector y when the basis is orthonormal.
+    // eigenvector), which equals ‖A·y − θ·y‖ for the Ritz vector y when the basis is orthonormal. Only the last
+    // components are needed, so the QL rotations run on the single column e_j of Zᵀ: O(j²) instead of O(j³).
     private static EigenvalueEstimate RitzEstimate(double[] alpha, double[] beta, int j, double nextBeta, bool largest)
     {
         var d = alpha.AsSpan(0, j).ToArray();
         var e = new double[j];
         beta.AsSpan(0, j - 1).CopyTo(e);
-        var z = Matrix<double>.Identity(j);
-        TridiagonalQl.Diagonalize(d, e, z, threads: 1);
+        var lastComponents = new Matrix<double>(j, 1);
+        lastComponents[j - 1, 0] = 1;
+        TridiagonalQl.Diagonalize(d, e, lastComponents, threads: 1);
         int best = 0;
         for (int i = 1; i < j; i++)
         {
@@ -100,8 +102,7 @@ public static class Lanczos
             }
         }
 
-        double lastComponent = z[best, j - 1];
-        return new EigenvalueEstimate(d[best], Math.Abs(nextBeta * lastComponent), j);
+        return new EigenvalueEstimate(d[best], Math.Abs(nextBeta * lastComponents[best, 0]), j);
     }
 
     private static void SymmetricMultiply(Matrix<double> a, ReadOnlySpan<double> x, double[] y, int threads)

@@ -22,6 +22,15 @@ internal static class TridiagonalQl
         int n = d.Length;
         var cos = new double[n];
         var sin = new double[n];
+
+        // Householder already perturbs eigenvalues by O(ε·‖A‖), so an off-diagonal below ε·‖T‖ is negligible even
+        // where its neighbours are tiny (a singular Hessian's zero eigenvalues would otherwise never deflate).
+        double norm = 0;
+        for (int i = 0; i < n; i++)
+        {
+            norm = Math.Max(norm, Math.Abs(d[i]) + Math.Abs(e[i]));
+        }
+
         for (int l = 0; l < n; l++)
         {
             for (int sweep = 0; ; sweep++)
@@ -30,7 +39,7 @@ internal static class TridiagonalQl
                 for (; m < n - 1; m++)
                 {
                     double scale = Math.Abs(d[m]) + Math.Abs(d[m + 1]);
-                    if (Math.Abs(e[m]) <= MachineEpsilon * scale)
+                    if (Math.Abs(e[m]) <= MachineEpsilon * scale || Math.Abs(e[m]) <= MachineEpsilon * norm)
                     {
                         break;
                     }
@@ -100,7 +109,7 @@ internal static class TridiagonalQl
     private static void ApplyRotations(Matrix<double> zt, int m, int count, double[] cos, double[] sin, int threads)
     {
         int n = zt.Cols;
-        int parts = Math.Max(1, Math.Min(threads, n / 512));
+        int parts = Math.Max(1, Math.Min(threads, n / 256));
         Parallelism.For(parts, threads, part =>
         {
             (int c0, int c1) = Parallelism.Range(part, parts, n);
