@@ -3,8 +3,9 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// <summary>
 /// Implicit QL iteration with Wilkinson-type shifts on a symmetric tridiagonal T = tridiag(e, d, e): each sweep
 /// chases a bulge from the first negligible off-diagonal m up to l with Givens rotations, driving e[l] to 0.
-/// The rotations of a sweep are recorded and then applied to the rows of Zᵀ (eigenvectors as rows), split
-/// by columns across threads.
+/// The rotations are recorded and applied to the rows of Zᵀ (eigenvectors as rows) in batches of sweeps, one
+/// narrow column strip at a time: a strip of all rows stays in L2 across the batch instead of streaming the
+/// whole n×n matrix from memory once per sweep. Strips are split across threads.
 /// </summary>
 internal static class TridiagonalQl
 {
@@ -15,13 +16,16 @@ internal static class TridiagonalQl
     // An off-diagonal below one ulp of its neighbouring diagonal entries cannot change them: treat it as zero.
     private const double MachineEpsilon = 2.220446049250313e-16;
 
+    // 64 doubles × n rows: 2 MiB at n = 4096, about the L2 of one core; 32 sweeps reuse it 32 times.
+    private const int StripWidth = 64;
+    private const int SweepsPerBatch = 32;
+
     /// <summary>On return d holds the eigenvalues (unsorted) and row i of <paramref name="zTransposed"/> (if given)
     /// the eigenvector of d[i].</summary>
     public static void Diagonalize(double[] d, double[] e, Matrix<double>? zTransposed, int threads)
     {
         int n = d.Length;
-        var cos = new double[n];
-        var sin = new double[n];
+        var batch = new List<RecordedSweep>(SweepsPerBatch);
 
         // Householder already perturbs eigenvalues by O(ε·‖A‖), so an off-diagonal below ε·‖T‖ is negligible even
         // where its neighbours are tiny (a singular Hessian's zero eigenvalues would otherwise never deflate).
@@ -56,13 +60,30 @@ internal static class TridiagonalQl
                         $"symmetric eigendecomposition: QL iteration did not converge for eigenvalue {l} of {n}; the input has non-finite or extreme values.");
                 }
 
-                int rotations = Sweep(d, e, l, m, cos, sin);
+                var sweepRecord = new RecordedSweep(m, new double[m - l], new double[m - l]);
+                sweepRecord.Count = Sweep(d, e, l, m, sweepRecord.Cos, sweepRecord.Sin);
                 if (zTransposed is not null)
                 {
-                    ApplyRotations(zTransposed, m, rotations, cos, sin, threads);
+                    batch.Add(sweepRecord);
+                    if (batch.Count == SweepsPerBatch)
+                    {
+                        ApplyRotations(zTransposed, batch, threads);
+                        batch.Clear();
+                    }
                 }
             }
         }
+
+        if (zTransposed is not null && batch.Count > 0)
+        {
+            ApplyRotations(zTransposed, batch, threads);
+        }
+    }
+
+    // Rotation t of a sweep acts on rows i = M−1−t and i+1.
+    private sealed record RecordedSweep(int M, double[] Cos, double[] Sin)
+    {
+        public int Count { get; set; }
     }
 
     // One implicit QL step on the unreduced block [l, m]; rotation t (t = 0..count−1) acts on rows i = m−1−t, i+1.
@@ -105,20 +126,29 @@ internal static class TridiagonalQl
         return count;
     }
 
-    // Column rotation on Z (z_i' = c·z_i − s·z_{i+1}, z_{i+1}' = s·z_i + c·z_{i+1}) = row rotation on Zᵀ.
-    private static void ApplyRotations(Matrix<double> zt, int m, int count, double[] cos, double[] sin, int threads)
+    // Column rotation on Z (z_i' = c·z_i − s·z_{i+1}, z_{i+1}' = s·z_i + c·z_{i+1}) = row rotation on Zᵀ. Columns
+    // are independent, so each strip replays every recorded rotation in the original order.
+    private static void ApplyRotations(Matrix<double> zt, List<RecordedSweep> sweeps, int threads)
     {
         int n = zt.Cols;
-        int parts = Math.Max(1, Math.Min(threads, n / 256));
+        int strips = (n + StripWidth - 1) / StripWidth;
+        int parts = Math.Min(threads, strips);
         Parallelism.For(parts, threads, part =>
         {
-            (int c0, int c1) = Parallelism.Range(part, parts, n);
-            for (int t = 0; t < count; t++)
+            (int firstStrip, int endStrip) = Parallelism.Range(part, parts, strips);
+            for (int strip = firstStrip; strip < endStrip; strip++)
             {
-                int i = m - 1 - t;
-                Span<double> zi = zt.Data.AsSpan((i * n) + c0, c1 - c0);
-                Span<double> zNext = zt.Data.AsSpan(((i + 1) * n) + c0, c1 - c0);
-                PlaneRotation.Apply(zi, zNext, cos[t], sin[t]);
+                int c0 = strip * StripWidth;
+                int width = Math.Min(StripWidth, n - c0);
+                foreach (RecordedSweep sweep in sweeps)
+                {
+                    for (int t = 0; t < sweep.Count; t++)
+                    {
+                        int i = sweep.M - 1 - t;
+                        PlaneRotation.Apply(
+                            zt.Data.AsSpan((i * n) + c0, width), zt.Data.AsSpan(((i + 1) * n) + c0, width), sweep.Cos[t], sweep.Sin[t]);
+                    }
+                }
             }
         });
     }
