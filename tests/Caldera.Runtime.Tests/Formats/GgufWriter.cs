@@ -94,7 +94,7 @@ internal sealed class GgufWriter(int version = 3)
         {
             var t = Tensors[i];
             offsets[i] = t.Offset ?? next;
-            next = Align(Math.Max(next, offsets[i] + (ulong)t.Data.Length));
+            if (t.Offset is null) next = Align(offsets[i] + (ulong)t.Data.Length);
             String(w, t.Name);
             w.Write((uint)t.Shape.Length);
             foreach (long ne in t.Shape.Reverse()) Size(w, (ulong)ne); // GGUF lists dims innermost first
@@ -106,6 +106,7 @@ internal sealed class GgufWriter(int version = 3)
         for (int i = 0; i < Tensors.Count; i++)
         {
             long at = dataStart + (long)offsets[i];
+            if (at > int.MaxValue) continue; // a hostile offset: the reader must reject it without data behind it
             if (at + Tensors[i].Data.Length > stream.Length) stream.SetLength(at + Tensors[i].Data.Length);
             stream.Position = at;
             w.Write(Tensors[i].Data);
