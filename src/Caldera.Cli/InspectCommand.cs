@@ -41,32 +41,20 @@ internal static class InspectCommand
             : "none");
         Setting("tied_classifier", c.TiedClassifier ? "yes" : "no");
 
-        o.WriteLine($"tensors:      {model.Tensors.Count}");
-        int width = model.Tensors.Keys.Max(n => n.Length);
-        foreach (var t in model.Tensors.Values.OrderBy(t => t.Name, TensorOrder.Instance))
-            o.WriteLine($"  {t.Name.PadRight(width)}  [{string.Join(", ", t.Shape)}]  {t.Type}");
+        // In the architecture's order (embedding, block 0, block 1, …), rather than the file's or the alphabet's.
+        var rank = TensorNames.Expected(c).Select((e, i) => (e.Name, i)).ToDictionary(e => e.Name, e => e.i);
+        var rows = model.Tensors.Values
+            .OrderBy(t => rank.GetValueOrDefault(t.Name, int.MaxValue)).ThenBy(t => t.Name, StringComparer.Ordinal)
+            .Select(t => (t.Name, Shape: $"[{string.Join(", ", t.Shape)}]", t.Type)).ToList();
+        int nameWidth = rows.Max(r => r.Name.Length), shapeWidth = rows.Max(r => r.Shape.Length);
+        o.WriteLine($"tensors:      {rows.Count}");
+        foreach (var (name, shape, type) in rows)
+            o.WriteLine($"  {name.PadRight(nameWidth)}  {shape.PadRight(shapeWidth)}  {type}");
         o.WriteLine($"parameters:   {model.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)}");
         o.WriteLine(model.Vocabulary is { } v
             ? $"vocabulary:   {v.Tokens.Length} tokens embedded (tokenizer model '{v.Model}', bos {v.BosId}, eos {v.EosId})"
             : "vocabulary:   none embedded");
 
         void Setting(string name, object value) => o.WriteLine($"  {name,-16}{value}");
-    }
-
-    /// <summary>Orders tensor names as a reader expects: block numbers numerically (blk.2 before blk.10).</summary>
-    private sealed class TensorOrder : IComparer<string>
-    {
-        public static readonly TensorOrder Instance = new();
-
-        public int Compare(string? x, string? y) => (Block(x!), Block(y!)) switch
-        {
-            var (a, b) when a != b => a.CompareTo(b),
-            _ => string.CompareOrdinal(x, y),
-        };
-
-        // Global tensors (embedding, final norm, classifier) have no block; list them before and after the blocks.
-        private static int Block(string name) =>
-            name.Split('.') is ["blk", var n, ..] && int.TryParse(n, CultureInfo.InvariantCulture, out int b) ? b
-            : name == TensorNames.TokenEmbedding ? -1 : int.MaxValue;
     }
 }

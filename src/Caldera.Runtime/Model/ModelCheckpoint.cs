@@ -60,7 +60,10 @@ public sealed class ModelCheckpoint : IDisposable
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || Path.GetExtension(path) == ".json")
             throw new ModelFormatException(path,
                 "is one file of a Hugging Face checkpoint; pass the directory that holds config.json and the .safetensors files");
-        return StartsWithGgufMagic(path) ? GgufReader.Read(path) : Llama2cReader.Read(path);
+        if (StartsWithGgufMagic(path)) return GgufReader.Read(path);
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+            throw new ModelFormatException(path, "has a .gguf name but does not start with the GGUF magic bytes (corrupt or mislabelled file)");
+        return Llama2cReader.Read(path);
     }
 
     private static bool StartsWithGgufMagic(string path)
