@@ -55,13 +55,17 @@ internal sealed class GgufCursor(MappedFile file)
         return (int)count;
     }
 
-    public string ReadString(string what)
+    /// <summary>
+    /// A length-prefixed UTF-8 string. <paramref name="element"/> ≥ 0 names an array element in errors; the
+    /// description is formatted only on failure, since a vocabulary holds tens of thousands of strings.
+    /// </summary>
+    public string ReadString(string what, int element = -1)
     {
         long at = Position;
-        ulong length = ReadSize(what + " length");
+        ulong length = ReadSize(what);
         if (length > (ulong)Remaining)
             throw new ModelFormatException(Path,
-                $"{what} at byte {at} claims {length} bytes but only {Remaining} bytes remain (corrupt or hostile file)");
+                $"{what}{(element >= 0 ? $" element {element}" : "")} at byte {at} claims {length} bytes but only {Remaining} bytes remain (corrupt or hostile file)");
         return Encoding.UTF8.GetString(Take((long)length, what));
     }
 
@@ -128,7 +132,8 @@ internal sealed class GgufCursor(MappedFile file)
     private string[] Strings(int count, string key)
     {
         var result = new string[count];
-        for (int i = 0; i < count; i++) result[i] = ReadString($"metadata '{key}' element {i}");
+        string what = $"metadata '{key}'";
+        for (int i = 0; i < count; i++) result[i] = ReadString(what, i);
         return result;
     }
 
