@@ -30,6 +30,8 @@ internal sealed class GgufCursor(MappedFile file)
         if (count > Remaining)
             throw new ModelFormatException(Path,
                 $"{what} needs {count} bytes at byte {Position} but the file ends after {Remaining} more (truncated or corrupt)");
+        if (count > int.MaxValue)
+            throw new ModelFormatException(Path, $"{what} at byte {Position} claims {count} bytes; no GGUF header field is 2 GiB or more (corrupt file)");
         var span = file.Span(Position, checked((int)count), what);
         Position += count;
         return span;

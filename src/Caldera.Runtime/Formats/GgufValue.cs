@@ -29,7 +29,7 @@ internal sealed class GgufValue
     {
         (bool ok, value) = Data switch
         {
-            long l when Type != GgufValueType.Float32 && Type != GgufValueType.Float64 => (true, l),
+            long l => (true, l),
             ulong u when u <= long.MaxValue => (true, (long)u),
             _ => (false, 0L),
         };
