@@ -1,0 +1,103 @@
+using System.Numerics;
+
+namespace Caldera.Compiler.LinearAlgebra;
+
+/// <summary>
+/// General matrix multiply C = α·op(A)·op(B) + β·C over row-major storage (SGEMM for <see cref="float"/>,
+/// DGEMM for <see cref="double"/>: use double where conditioning needs it, e.g. Hessian-weighted products).
+/// Packed and cache-blocked with a Vector512/Vector256 FMA register tile; <c>threads</c> workers split the
+/// output, and the result is bitwise identical for every thread count.
+/// </summary>
+public static unsafe class Gemm
+{
+    /// <summary>
+    /// C = α·op(A)·op(B) + β·C with op(A): m×k, op(B): k×n, C: m×n. Element (i, j) of a row-major operand X with
+    /// leading dimension ldx is <c>x[i·ldx + j]</c>; A is m×k (N) or k×m (T), B is k×n (N) or n×k (T).
+    /// β = 0 overwrites C without reading it. C must not overlap A or B element-wise.
+    /// </summary>
+    public static void Multiply<T>(
+        Op opA, Op opB, int m, int n, int k,
+        T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
+        T beta, Span<T> c, int ldc, int threads = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => Multiply(GemmKernelKinds.Best, opA, opB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+
+    /// <summary>C = α·op(A)·op(B) + β·C on whole matrices.</summary>
+    public static void Multiply<T>(Op opA, Matrix<T> a, Op opB, Matrix<T> b, T alpha, T beta, Matrix<T> c, int threads = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = opA == Op.N ? a.Rows : a.Cols;
+        int k = opA == Op.N ? a.Cols : a.Rows;
+        int kb = opB == Op.N ? b.Rows : b.Cols;
+        int n = opB == Op.N ? b.Cols : b.Rows;
+        if (k != kb || c.Rows != m || c.Cols != n)
+        {
+            throw new ArgumentException(
+                $"op(A) is {m}×{k}, op(B) is {kb}×{n} and C is {c.Rows}×{c.Cols}: inner dimensions and C's shape must agree.");
+        }
+
+        Multiply(opA, opB, m, n, k, alpha, a.Data, a.Cols, b.Data, b.Cols, beta, c.Data, c.Cols, threads);
+    }
+
+    /// <summary>Returns op(A)·op(B) as a new matrix.</summary>
+    public static Matrix<T> Multiply<T>(Op opA, Matrix<T> a, Op opB, Matrix<T> b, int threads = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var c = new Matrix<T>(opA == Op.N ? a.Rows : a.Cols, opB == Op.N ? b.Cols : b.Rows);
+        Multiply(opA, a, opB, b, T.One, T.Zero, c, threads);
+        return c;
+    }
+
+    /// <summary>Returns A·B.</summary>
+    public static Matrix<T> Multiply<T>(Matrix<T> a, Matrix<T> b, int threads = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => Multiply(Op.N, a, Op.N, b, threads);
+
+    internal static void Multiply<T>(
+        GemmKernelKind kind, Op opA, Op opB, int m, int n, int k,
+        T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
+        T beta, Span<T> c, int ldc, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+        {
+            throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
+        }
+
+        if (!GemmKernelKinds.IsSupported(kind))
+        {
+            throw new PlatformNotSupportedException($"the {kind} GEMM kernel needs hardware this machine lacks.");
+        }
+
+        Parallelism.ThrowIfInvalid(threads);
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        CheckOperand("A", a.Length, lda, opA == Op.N ? m : k, opA == Op.N ? k : m);
+        CheckOperand("B", b.Length, ldb, opB == Op.N ? k : n, opB == Op.N ? n : k);
+        CheckOperand("C", c.Length, ldc, m, n);
+
+        fixed (T* pa = a)
+        fixed (T* pb = b)
+        fixed (T* pc = c)
+        {
+            GemmDriver<T>.Run(kind, opA, opB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, threads);
+        }
+    }
+
+    // A rows×cols operand with leading dimension ld needs ld ≥ cols and (rows−1)·ld + cols elements (64-bit math).
+    private static void CheckOperand(string name, int length, int ld, int rows, int cols)
+    {
+        if (ld < Math.Max(cols, 1))
+        {
+            throw new ArgumentException($"{name}: leading dimension {ld} is smaller than its {cols} columns.");
+        }
+
+        long needed = rows == 0 || cols == 0 ? 0 : ((long)(rows - 1) * ld) + cols;
+        if (length < needed)
+        {
+            throw new ArgumentException(
+                $"{name}: a {rows}×{cols} operand with leading dimension {ld} needs {needed} elements, the span has {length}.");
+        }
+    }
+}

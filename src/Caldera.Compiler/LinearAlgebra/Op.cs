@@ -1,0 +1,8 @@
+namespace Caldera.Compiler.LinearAlgebra;
+
+/// <summary>The op(X) of a GEMM operand: X itself (N) or its transpose Xᵀ (T), as in BLAS.</summary>
+public enum Op
+{
+    N,
+    T,
+}
