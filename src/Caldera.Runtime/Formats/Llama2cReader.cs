@@ -47,23 +47,33 @@ internal static unsafe class Llama2cReader
         for (int i = 0; i < h32.Length; i++) h32[i] = BinaryPrimitives.ReadInt32LittleEndian(header[(i * 4)..]);
         int dim = h32[0], hidden = h32[1], layers = h32[2], heads = h32[3], kvHeads = h32[4], vocab = h32[5], seqLen = h32[6];
         bool tied = vocab > 0;
-        vocab = Math.Abs(vocab);
+        vocab = vocab == int.MinValue ? 0 : Math.Abs(vocab); // |int.MinValue| overflows; 0 is then rejected as out of range
 
-        if (heads <= 0 || dim <= 0 || dim % heads != 0)
-            throw ModelFormatException.ForSetting(path, "n_heads", $"{heads} heads do not divide dim {dim}");
-        var config = new LlamaConfig
+        LlamaConfig config;
+        try
         {
-            Dim = dim,
-            HiddenDim = hidden,
-            LayerCount = layers,
-            HeadCount = heads,
-            KvHeadCount = kvHeads,
-            VocabSize = vocab,
-            ContextLength = seqLen,
-            HeadDim = dim / heads,
-            TiedClassifier = tied,
-            RopePairing = RopePairing.Interleaved,
-        }.Validate(path, n => HeaderNames.GetValueOrDefault(n, n));
+            if (heads <= 0 || dim <= 0 || dim % heads != 0)
+                throw ModelFormatException.ForSetting(path, "n_heads", $"{heads} heads do not divide dim {dim}");
+            config = new LlamaConfig
+            {
+                Dim = dim,
+                HiddenDim = hidden,
+                LayerCount = layers,
+                HeadCount = heads,
+                KvHeadCount = kvHeads,
+                VocabSize = vocab,
+                ContextLength = seqLen,
+                HeadDim = dim / heads,
+                TiedClassifier = tied,
+                RopePairing = RopePairing.Interleaved,
+            }.Validate(path, n => HeaderNames.GetValueOrDefault(n, n));
+        }
+        catch (ModelFormatException e)
+        {
+            // Any file that is neither GGUF nor a directory lands here, so say what else could have been meant.
+            throw new ModelFormatException(path,
+                $"{e.Problem} (not a llama2.c checkpoint? Caldera also reads .gguf files and Hugging Face directories)", e);
+        }
 
         // Everything in 64-bit: a hostile header must not overflow into a plausible size.
         long d = dim, h = hidden, L = layers, v = vocab, kv = config.KvDim, q = config.QDim;

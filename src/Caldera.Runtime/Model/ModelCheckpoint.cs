@@ -13,10 +13,14 @@ public sealed class ModelCheckpoint : IDisposable
 {
     private readonly IDisposable[] _owners;
     private readonly Dictionary<string, TensorView> _tensors;
+    private readonly Func<string, string> _storedName;
 
+    /// <param name="storedName">Maps a canonical tensor name to the name the source file uses, so that errors
+    /// speak the file's language (Hugging Face's <c>model.layers.0.self_attn.q_proj.weight</c>).</param>
     internal ModelCheckpoint(string sourcePath, string format, LlamaConfig config, IEnumerable<TensorView> tensors,
-        IDisposable[] owners, EmbeddedVocabulary? vocabulary = null)
+        IDisposable[] owners, EmbeddedVocabulary? vocabulary = null, Func<string, string>? storedName = null)
     {
+        _storedName = storedName ?? (static n => n);
         SourcePath = sourcePath;
         Format = format;
         Config = config;
@@ -24,7 +28,7 @@ public sealed class ModelCheckpoint : IDisposable
         _tensors = new Dictionary<string, TensorView>(StringComparer.Ordinal);
         foreach (var t in tensors)
             if (!_tensors.TryAdd(t.Name, t))
-                throw ModelFormatException.ForTensor(sourcePath, t.Name, "appears twice");
+                throw ModelFormatException.ForTensor(sourcePath, _storedName(t.Name), "appears twice");
         Vocabulary = vocabulary;
     }
 
@@ -44,16 +48,37 @@ public sealed class ModelCheckpoint : IDisposable
 
     /// <summary>The tensor <paramref name="name"/>, or an error naming the file and the tensor.</summary>
     public TensorView Tensor(string name) =>
-        _tensors.TryGetValue(name, out var t) ? t : throw ModelFormatException.ForTensor(SourcePath, name, "is missing");
+        _tensors.TryGetValue(name, out var t) ? t : throw ModelFormatException.ForTensor(SourcePath, _storedName(name), "is missing");
 
     /// <summary>Opens a Hugging Face directory, a <c>.gguf</c> file or a llama2.c <c>.bin</c> checkpoint.</summary>
     public static ModelCheckpoint Open(string path)
     {
         if (Directory.Exists(path))
-            throw new ModelFormatException(path, "Hugging Face directories are not supported yet");
+            return HfCheckpointReader.Read(path);
         if (!File.Exists(path))
             throw new ModelFormatException(path, "no such file or directory");
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || Path.GetExtension(path) == ".json")
+            throw new ModelFormatException(path,
+                "is one file of a Hugging Face checkpoint; pass the directory that holds config.json and the .safetensors files");
+        if (StartsWithGgufMagic(path)) return GgufReader.Read(path);
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+            throw new ModelFormatException(path, "has a .gguf name but does not start with the GGUF magic bytes (corrupt or mislabelled file)");
         return Llama2cReader.Read(path);
+    }
+
+    private static bool StartsWithGgufMagic(string path)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 &&
+                System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(magic) == GgufFile.Magic;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // the reader that opens it next reports the error with the file's name
+        }
     }
 
     /// <summary>
@@ -68,7 +93,7 @@ public sealed class ModelCheckpoint : IDisposable
             {
                 var t = Tensor(name);
                 if (!t.Shape.AsSpan().SequenceEqual(shape))
-                    throw ModelFormatException.ForTensor(SourcePath, name,
+                    throw ModelFormatException.ForTensor(SourcePath, _storedName(name),
                         $"has shape [{string.Join(", ", t.Shape)}] but the config implies [{string.Join(", ", shape)}]");
                 CheckFinite(t);
             }
@@ -106,7 +131,7 @@ public sealed class ModelCheckpoint : IDisposable
             {
                 for (int i = 0; i < n; i++)
                     if (!float.IsFinite(values[i]))
-                        throw ModelFormatException.ForTensor(SourcePath, t.Name,
+                        throw ModelFormatException.ForTensor(SourcePath, _storedName(t.Name),
                             $"element {start + i} is {values[i]}; the weights are corrupt (NaN/Inf)");
             }
         }
