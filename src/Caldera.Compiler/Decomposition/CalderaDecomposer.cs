@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Caldera.Compiler.Incoherence;
+using Caldera.Runtime.Incoherence;
 using Caldera.Compiler.LinearAlgebra;
 using Caldera.Compiler.Quantizers;
 

@@ -1,5 +1,5 @@
 using System.Numerics.Tensors;
-using Caldera.Compiler.Incoherence;
+using Caldera.Runtime.Incoherence;
 using Caldera.Compiler.LinearAlgebra;
 using Caldera.Compiler.Quantizers;
 
