@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Caldera.Compiler.Incoherence;
+using Caldera.Runtime.Incoherence;
 
 namespace Caldera.Benchmarks.Quantizers;
 

@@ -14,4 +14,7 @@ public interface IMatrixQuantizer
 
     /// <summary>Rebuilds Ŵ from <paramref name="q"/>'s codes and scale into <paramref name="w"/> (rows×columns).</summary>
     void Dequantize(QuantizedMatrix q, Span<float> w);
+
+    /// <summary>Rebuilds row <paramref name="row"/> of Ŵ (length columns) from its codes alone.</summary>
+    void DequantizeRow(QuantizedMatrix q, int row, Span<float> w);
 }

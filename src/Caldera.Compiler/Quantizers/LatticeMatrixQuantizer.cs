@@ -68,4 +68,11 @@ public sealed class LatticeMatrixQuantizer : IMatrixQuantizer
             TensorPrimitives.Multiply(row, q.Scale, row);
         }
     }
+
+    public void DequantizeRow(QuantizedMatrix q, int row, Span<float> w)
+    {
+        Span<float> destination = w[..q.Columns];
+        Codebook.DecodeRow(q.Codes.AsSpan(row * q.WordsPerRow, q.WordsPerRow), destination);
+        TensorPrimitives.Multiply(destination, q.Scale, destination);
+    }
 }

@@ -28,4 +28,7 @@ public sealed class UniformMatrixQuantizer : IMatrixQuantizer
         MatrixArguments.RequireShape(w.Length, q.Rows, q.Columns, nameof(w));
         Quantizer.Dequantize(q.Codes, q.Scale, w);
     }
+
+    public void DequantizeRow(QuantizedMatrix q, int row, Span<float> w) =>
+        Quantizer.Dequantize(q.Codes.AsSpan(row * q.WordsPerRow, q.Columns), q.Scale, w[..q.Columns]);
 }

@@ -1,5 +1,5 @@
 using System.Runtime.Intrinsics;
-using Caldera.Compiler.Incoherence;
+using Caldera.Runtime.Incoherence;
 
 namespace Caldera.Compiler.Tests.Incoherence;
 

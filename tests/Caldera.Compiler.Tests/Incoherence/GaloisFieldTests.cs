@@ -1,4 +1,4 @@
-using Caldera.Compiler.Incoherence;
+using Caldera.Runtime.Incoherence;
 
 namespace Caldera.Compiler.Tests.Incoherence;
 

@@ -1,5 +1,5 @@
 using System.Numerics;
-using Caldera.Compiler.Incoherence;
+using Caldera.Runtime.Incoherence;
 
 namespace Caldera.Compiler.Tests.Incoherence;
 

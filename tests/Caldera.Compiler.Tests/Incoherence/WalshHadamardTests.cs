@@ -1,6 +1,6 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
-using Caldera.Compiler.Incoherence;
+using Caldera.Runtime.Incoherence;
 
 namespace Caldera.Compiler.Tests.Incoherence;
 

@@ -1,4 +1,4 @@
-namespace Caldera.Compiler.Incoherence;
+namespace Caldera.Runtime.Incoherence;
 
 /// <summary>
 /// A seeded random K×K orthogonal matrix: Gram–Schmidt (modified, applied twice for full float accuracy)

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace Caldera.Compiler.Incoherence;
+namespace Caldera.Runtime.Incoherence;
 
 /// <summary>
 /// Y = M·X for a small square block M (K×K) and X, Y row-major K×P: the mixing step of

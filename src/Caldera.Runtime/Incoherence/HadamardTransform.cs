@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 
-namespace Caldera.Compiler.Incoherence;
+namespace Caldera.Runtime.Incoherence;
 
 /// <summary>
 /// An orthonormal n×n transform U_n = A ⊗ (H_P/√P), n = K·P, P a power of two, applied in O(n·(K + log₂P))

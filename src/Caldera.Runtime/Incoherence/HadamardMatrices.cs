@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Caldera.Compiler.Incoherence;
+namespace Caldera.Runtime.Incoherence;
 
 /// <summary>
 /// Hadamard matrices H_K (entries ±1, H·Hᵀ = K·I) of the orders our constructions reach: 1, 2, Paley I

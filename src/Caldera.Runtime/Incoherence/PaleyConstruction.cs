@@ -1,4 +1,4 @@
-namespace Caldera.Compiler.Incoherence;
+namespace Caldera.Runtime.Incoherence;
 
 /// <summary>
 /// Paley's Hadamard matrices from the quadratic character χ of GF(q), q a prime power.

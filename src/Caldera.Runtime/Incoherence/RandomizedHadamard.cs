@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 
-namespace Caldera.Compiler.Incoherence;
+namespace Caldera.Runtime.Incoherence;
 
 /// <summary>
 /// The randomized Hadamard transform of one dimension n: random signs S ∈ {±1}ⁿ and the orthonormal

@@ -1,4 +1,4 @@
-namespace Caldera.Compiler.Incoherence;
+namespace Caldera.Runtime.Incoherence;
 
 /// <summary>
 /// A small deterministic PRNG (xoshiro256**, state seeded by SplitMix64) so that random signs and fallback

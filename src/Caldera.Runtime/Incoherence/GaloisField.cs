@@ -1,4 +1,4 @@
-namespace Caldera.Compiler.Incoherence;
+namespace Caldera.Runtime.Incoherence;
 
 /// <summary>
 /// The finite field GF(q), q = pᵏ, just large enough for Paley constructions: elements are the integers

@@ -1,0 +1,15 @@
+using Caldera.Compiler.LinearAlgebra;
+
+namespace Caldera.Compiler.Decomposition;
+
+/// <summary>The CALDERA quality measure √(tr(Δ·H·Δᵀ) / tr(W·H·Wᵀ)), Δ = Ŵ − W: the output error on calibration inputs relative to the output.</summary>
+public static class ActivationAwareError
+{
+    public static double Relative(Matrix<float> w, Matrix<float> approximation, Matrix<double> h, int threads = 1)
+    {
+        var hf = DenseOps.ToFloat(h);
+        double denominator = DenseOps.WeightedSquaredNorm(w, hf, threads);
+        double numerator = DenseOps.WeightedSquaredNorm(DenseOps.Subtract(approximation, w), hf, threads);
+        return denominator > 0 ? Math.Sqrt(Math.Max(numerator, 0) / denominator) : (numerator > 0 ? double.PositiveInfinity : 0);
+    }
+}

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using Caldera.Runtime.Incoherence;
+using Caldera.Compiler.LinearAlgebra;
+using Caldera.Compiler.Quantizers;
+
+namespace Caldera.Compiler.Decomposition;
+
+/// <summary>One step of the outer loop, reported to a progress sink.</summary>
+public readonly record struct CalderaStep(int Iteration, string Update, double RelativeError, TimeSpan Elapsed);
+
+/// <summary>
+/// CALDERA: W ≈ Q + L·R minimising tr(Δ·H·Δᵀ), with Q 2-bit E8P (BlockLDLQ) and L, R low-rank 4-bit lattice
+/// (or 16-bit) factors, after scaling W to RMS 1 and making W and H incoherent with randomized Hadamard
+/// transforms. The outer loop alternates the LR-update (fit L·R to W̃ − Q) and the Q-update (round W̃ − L·R),
+/// and keeps the best iterate once both have run.
+/// </summary>
+public static class CalderaDecomposer
+{
+    /// <summary>Mixed into the seed for the output-side transform, so SU and SV are independent streams.</summary>
+    private const ulong OutputSeedSalt = 0x9E3779B97F4A7C15UL;
+
+    /// <param name="w">W, m×n (out × in).</param>
+    /// <param name="hessian">H = E[x·xᵀ] of the layer's inputs, n×n (undamped; damping is applied here).</param>
+    public static CompressedMatrix Decompose(Matrix<float> w, Matrix<double> hessian, CalderaOptions options,
+        IProgress<CalderaStep>? progress = null)
+    {
+        options.Validate();
+        int m = w.Rows, n = w.Cols, threads = options.Threads;
+        if (hessian.Rows != n || hessian.Cols != n)
+            throw new ArgumentException($"the Hessian is {hessian.Rows}×{hessian.Cols}; W has {n} columns.", nameof(hessian));
+        int rank = Math.Min(options.Rank, Math.Min(m, n));
+        var clock = Stopwatch.StartNew();
+
+        // Scale to RMS 1 and make W and H incoherent.
+        var h = Hessian.Regularize(hessian, options.Regularization);
+        float g = (float)DenseOps.RootMeanSquare(w.Data);
+        if (g == 0) g = 1;
+        var wt = new Matrix<float>(m, n);
+        System.Numerics.Tensors.TensorPrimitives.Divide(w.Data, g, wt.Data);
+        var ht = DenseOps.ToFloat(h);
+        RandomizedHadamard? input = null, output = null;
+        if (options.RandomizedHadamard)
+        {
+            input = RandomizedHadamard.Create(n, options.Seed);
+            output = RandomizedHadamard.Create(m, options.Seed ^ OutputSeedSalt);
+            input.TransformRows(wt.Data, m);
+            output.TransformColumns(wt.Data, n);
+            input.TransformHessian(ht.Data);
+            Symmetrize(ht);
+        }
+        var hd = DenseOps.ToDouble(ht);
+        var cholesky = FactorDamped(hd, threads);
+
+        double denominator = DenseOps.WeightedSquaredNorm(wt, ht, threads);
+        var codebook = E8PCodebook.Instance;
+        var q = new Matrix<float>(m, n);
+        QuantizedMatrix? qCodes = null;
+        var factors = LowRankFactors.Empty(m, n, options.FactorBits);
+        (QuantizedMatrix Q, LowRankFactors Factors)? best = null;
+        double bestError = double.PositiveInfinity;
+        bool lowRankDone = rank == 0, quantizedDone = false;
+
+        for (int t = 1; t <= options.OuterIterations; t++)
+        {
+            foreach (bool lowRankStep in options.Order == UpdateOrder.LowRankFirst ? [true, false] : new[] { false, true })
+            {
+                if (lowRankStep)
+                {
+                    if (rank == 0) continue;
+                    var a = DenseOps.Subtract(wt, q);
+                    factors = LowRankFit.Fit(a, ht, cholesky, rank, options.FactorBits, options.InnerIterations,
+                        options.Seed + (ulong)t, threads);
+                    lowRankDone = true;
+                }
+                else
+                {
+                    var lr = factors.Product(threads);
+                    var b = DenseOps.Subtract(wt, lr);
+                    double s = DenseOps.RootMeanSquare(b.Data);
+                    if (s == 0) s = 1;
+                    // E8P is tuned for inputs of RMS 1.03; Q = (s/1.03)·Q̂.
+                    float toLattice = (float)(E8PCodebook.OptimalInputRms / s), fromLattice = (float)(s / E8PCodebook.OptimalInputRms);
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(b.Data, toLattice, b.Data);
+                    var hq = options.HessianDowndate && rank > 0 && lowRankDone ? HessianDowndate.Apply(hd, cholesky, factors, threads) : hd;
+                    var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads);
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(rounded.Data, fromLattice, rounded.Data);
+                    q = rounded;
+                    qCodes = new QuantizedMatrix(m, n, wordsPerRow, fromLattice, codes, rounded.Data);
+                    quantizedDone = true;
+                }
+
+                if (!(lowRankDone && quantizedDone)) continue;
+                var delta = DenseOps.Subtract(q, wt);
+                if (rank > 0) Gemm.Multiply(Op.N, factors.L, Op.N, factors.R, 1f, 1f, delta, threads);
+                double error = Math.Sqrt(Math.Max(DenseOps.WeightedSquaredNorm(delta, ht, threads), 0) / denominator);
+                progress?.Report(new CalderaStep(t, lowRankStep ? "LR" : "Q", error, clock.Elapsed));
+                if (error < bestError)
+                {
+                    bestError = error;
+                    best = (qCodes!, factors);
+                }
+            }
+            // Without factors every Q-update sees the same input and returns the same Q.
+            if (rank == 0) break;
+        }
+
+        var (bestQ, bestFactors) = best!.Value;
+        var result = new CompressedMatrix(m, n, g, input, output, LatticeMatrixQuantizer.E8P, bestQ, bestFactors, 0);
+        return WithError(result, w, h, threads);
+    }
+
+    /// <summary>Recomputes the error of <paramref name="c"/> in W's own coordinates, the number every method reports.</summary>
+    internal static CompressedMatrix WithError(CompressedMatrix c, Matrix<float> w, Matrix<double> regularizedHessian, int threads) =>
+        new(c.Rows, c.Columns, c.GlobalScale, c.InputTransform, c.OutputTransform, c.QQuantizer, c.Q, c.Factors,
+            ActivationAwareError.Relative(w, c.Reconstruct(threads), regularizedHessian, threads));
+
+    private static void Symmetrize(Matrix<float> h)
+    {
+        for (int i = 0; i < h.Rows; i++)
+            for (int j = 0; j < i; j++)
+            {
+                float mean = 0.5f * (h[i, j] + h[j, i]);
+                h[i, j] = mean;
+                h[j, i] = mean;
+            }
+    }
+
+    /// <summary>chol(H), adding diagonal damping if rounding made the damped H numerically indefinite.</summary>
+    private static Matrix<double> FactorDamped(Matrix<double> h, int threads)
+    {
+        double jitter = 1e-6;
+        for (int attempt = 0; ; attempt++)
+        {
+            if (Cholesky.TryFactor(h, out var c, threads)) return c;
+            if (attempt == 6) throw new InvalidOperationException("the Hessian is not positive definite even after damping.");
+            for (int i = 0; i < h.Rows; i++) h[i, i] += jitter;
+            jitter *= 10;
+        }
+    }
+}

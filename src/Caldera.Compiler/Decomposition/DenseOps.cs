@@ -1,0 +1,70 @@
+using System.Numerics.Tensors;
+using Caldera.Compiler.LinearAlgebra;
+
+namespace Caldera.Compiler.Decomposition;
+
+/// <summary>Small dense helpers the decomposition steps share (conversions, traces, SPD solves).</summary>
+internal static class DenseOps
+{
+    public static Matrix<double> ToDouble(Matrix<float> a)
+    {
+        var result = new Matrix<double>(a.Rows, a.Cols);
+        for (int i = 0; i < a.Data.Length; i++) result.Data[i] = a.Data[i];
+        return result;
+    }
+
+    public static Matrix<float> ToFloat(Matrix<double> a)
+    {
+        var result = new Matrix<float>(a.Rows, a.Cols);
+        for (int i = 0; i < a.Data.Length; i++) result.Data[i] = (float)a.Data[i];
+        return result;
+    }
+
+    /// <summary>Σ_ij A_ij·B_ij in fp64, i.e. tr(A·Bᵀ).</summary>
+    public static double Inner(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double sum = 0;
+        for (int i = 0; i < a.Length; i++) sum += (double)a[i] * b[i];
+        return sum;
+    }
+
+    public static double RootMeanSquare(ReadOnlySpan<float> a) => a.Length == 0 ? 0 : Math.Sqrt(Inner(a, a) / a.Length);
+
+    /// <summary>tr(A·H·Aᵀ) for A m×n and symmetric H n×n: one SGEMM and an inner product.</summary>
+    public static double WeightedSquaredNorm(Matrix<float> a, Matrix<float> h, int threads)
+    {
+        var ah = Gemm.Multiply(Op.N, a, Op.N, h, threads);
+        return Inner(ah.Data, a.Data);
+    }
+
+    /// <summary>
+    /// X with G·X = B for symmetric positive (semi)definite G (k×k, small): Cholesky in fp64, falling back to the
+    /// pseudo-inverse when G is singular (a factor column that quantized to zero makes LᵀL rank-deficient).
+    /// </summary>
+    public static Matrix<double> SolveSymmetric(Matrix<double> g, Matrix<double> b, int threads)
+    {
+        if (Cholesky.TryFactor(g, out var c, threads))
+        {
+            var x = b.Clone();
+            TriangularSolve.SolveLower(c, x, threads: threads);
+            TriangularSolve.SolveLowerTransposed(c, x, threads: threads);
+            if (AllFinite(x.Data)) return x;
+        }
+        return LeastSquares.PseudoInverseSolve(g, b, threads);
+    }
+
+    public static bool AllFinite(ReadOnlySpan<double> values)
+    {
+        foreach (double v in values)
+            if (!double.IsFinite(v)) return false;
+        return true;
+    }
+
+    /// <summary>C = A − B elementwise (new matrix).</summary>
+    public static Matrix<float> Subtract(Matrix<float> a, Matrix<float> b)
+    {
+        var c = new Matrix<float>(a.Rows, a.Cols);
+        TensorPrimitives.Subtract(a.Data, b.Data, c.Data);
+        return c;
+    }
+}

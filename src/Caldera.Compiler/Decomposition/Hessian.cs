@@ -1,0 +1,72 @@
+using Caldera.Compiler.LinearAlgebra;
+
+namespace Caldera.Compiler.Decomposition;
+
+/// <summary>
+/// The second moment H = E[x·xᵀ] of a linear layer's inputs, accumulated in fp64 over calibration tokens
+/// (Σ x·xᵀ and the token count N). The CALDERA objective ‖(Q + L·R − W)·Xᵀ‖²_F / N equals tr(Δ·H·Δᵀ).
+/// </summary>
+public sealed class Hessian
+{
+    private readonly Matrix<double> _sum;
+
+    public Hessian(int dimension)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dimension);
+        Dimension = dimension;
+        _sum = new Matrix<double>(dimension, dimension);
+    }
+
+    public int Dimension { get; }
+
+    /// <summary>N, the number of input vectors accumulated.</summary>
+    public long Count { get; private set; }
+
+    /// <summary>Adds the rows of <paramref name="x"/> (tokens × Dimension, row-major): Σ += Xᵀ·X.</summary>
+    public void Add(ReadOnlySpan<float> x, int tokens, int threads = 1)
+    {
+        if ((long)tokens * Dimension != x.Length)
+            throw new ArgumentException($"{x.Length} values are not {tokens} tokens × {Dimension}.", nameof(x));
+        if (tokens == 0) return;
+        var batch = new double[x.Length];
+        for (int i = 0; i < x.Length; i++) batch[i] = x[i];
+        Gemm.Multiply(Op.T, Op.N, Dimension, Dimension, tokens, 1.0, batch, Dimension, batch, Dimension, 1.0, _sum.Data, Dimension, threads);
+        Count += tokens;
+    }
+
+    /// <summary>Adds another accumulator over the same layer input (e.g. from another worker).</summary>
+    public void Add(Hessian other)
+    {
+        if (other.Dimension != Dimension) throw new ArgumentException($"dimension {other.Dimension} ≠ {Dimension}.", nameof(other));
+        for (int i = 0; i < _sum.Data.Length; i++) _sum.Data[i] += other._sum.Data[i];
+        Count += other.Count;
+    }
+
+    /// <summary>E[x·xᵀ] = Σ x·xᵀ / N.</summary>
+    public Matrix<double> SecondMoment()
+    {
+        if (Count == 0) throw new InvalidOperationException("no calibration tokens were accumulated.");
+        var h = _sum.Clone();
+        double inverse = 1.0 / Count;
+        for (int i = 0; i < h.Data.Length; i++) h.Data[i] *= inverse;
+        return h;
+    }
+
+    /// <summary>
+    /// QuIP#'s damping: H ← H / mean(diag H), then H_ii += σ. The scale does not change the minimiser; σ keeps
+    /// H positive definite (Cholesky, Λ^-½) when some input channels never fire in the calibration data.
+    /// </summary>
+    public static Matrix<double> Regularize(Matrix<double> h, double sigma)
+    {
+        int n = h.Rows;
+        double trace = 0;
+        for (int i = 0; i < n; i++) trace += h[i, i];
+        double mean = trace / n;
+        if (!(mean > 0) || !double.IsFinite(mean))
+            throw new ArgumentException($"the Hessian's mean diagonal is {mean}: the layer saw no non-zero input.", nameof(h));
+        var result = new Matrix<double>(n, n);
+        for (int i = 0; i < h.Data.Length; i++) result.Data[i] = h.Data[i] / mean;
+        for (int i = 0; i < n; i++) result[i, i] += sigma;
+        return result;
+    }
+}

@@ -1,0 +1,90 @@
+using Caldera.Compiler.LinearAlgebra;
+using Caldera.Compiler.Quantizers;
+
+namespace Caldera.Compiler.Decomposition;
+
+/// <summary>
+/// The LR-update (LPLR): min over L (m×k), R (k×n) of tr((A − L·R)·H·(A − L·R)ᵀ), with L and R quantized.
+/// </summary>
+/// <remarks>
+/// <para>Initialisation. With H = C·Cᵀ, tr(Δ·H·Δᵀ) = ‖Δ·C‖²_F, so the unquantized optimum is the best rank-k
+/// approximation of A·C mapped back: A·C ≈ U_k·Σ_k·V_kᵀ, L·R = U_k·Σ_k·V_kᵀ·C⁻¹ (Eckart–Young). The paper
+/// writes the same with S = H^½ = E·Λ^½·Eᵀ; any square root S with S·Sᵀ = H gives the same objective and the
+/// same minimiser, and the Cholesky factor needs no eigendecomposition. The factors are balanced,
+/// L = U_k·Σ_k^½ and R = Σ_k^½·V_kᵀ·C⁻¹, so both have comparable scale before quantization.</para>
+/// <para>16-bit factors stop here (closed form). Otherwise T_in alternating steps, each exact for its block:
+/// L = A·H·Rᵀ·(R·H·Rᵀ)⁻¹, L ← Qlat(L); R = (LᵀL)⁻¹·Lᵀ·A (unweighted least squares is exact for the weighted
+/// problem because H ≻ 0 and L is fixed), R ← Qlat(R); the best pair seen is kept.</para>
+/// <para>The error is evaluated without forming A − L·R:
+/// tr(ΔHΔᵀ) = tr(A·H·Aᵀ) − 2·tr(Lᵀ·A·H·Rᵀ) + tr(LᵀL·R·H·Rᵀ), and A·H·Rᵀ and R·H·Rᵀ are exactly the products the
+/// next L-step needs, so each inner step costs three skinny GEMMs (k·n², m·n·k, k·m·n).</para>
+/// </remarks>
+internal static class LowRankFit
+{
+    /// <summary>Matrices at most this wide get an exact thin SVD; wider ones the randomized truncated SVD.</summary>
+    private const int ExactSvdLimit = 1024;
+
+    public static LowRankFactors Fit(Matrix<float> a, Matrix<float> h, Matrix<double> cholesky, int rank, int bits,
+        int innerIterations, ulong seed, int threads)
+    {
+        int m = a.Rows, n = a.Cols;
+        if (rank == 0) return LowRankFactors.Empty(m, n, bits);
+
+        var (l, r) = Initial(a, cholesky, rank, seed, threads);
+        if (bits == 16) return LowRankFactors.ToHalf(l, r);
+
+        double aha = DenseOps.WeightedSquaredNorm(a, h, threads);
+        var rh = Gemm.Multiply(Op.N, r, Op.N, h, threads);             // R·H, k×n
+        LowRankFactors? best = null;
+        double bestError = double.PositiveInfinity;
+        for (int t = 0; t < innerIterations; t++)
+        {
+            var ap = Gemm.Multiply(Op.N, a, Op.T, rh, threads);        // A·H·Rᵀ, m×k
+            var rhr = Gemm.Multiply(Op.N, rh, Op.T, r, threads);       // R·H·Rᵀ, k×k
+            var lt = DenseOps.SolveSymmetric(DenseOps.ToDouble(rhr), DenseOps.ToDouble(ap.Transpose()), threads);
+            var ltCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(DenseOps.ToFloat(lt).Data, rank, m);
+            var ltq = new Matrix<float>(rank, m, ltCodes.Dequantized);                 // Lᵀ quantized, k×m
+
+            var ltl = Gemm.Multiply(Op.N, ltq, Op.T, ltq, threads);                     // LᵀL, k×k
+            var lta = Gemm.Multiply(Op.N, ltq, Op.N, a, threads);                       // Lᵀ·A, k×n
+            var rSolved = DenseOps.SolveSymmetric(DenseOps.ToDouble(ltl), DenseOps.ToDouble(lta), threads);
+            var rCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(DenseOps.ToFloat(rSolved).Data, rank, n);
+            r = new Matrix<float>(rank, n, rCodes.Dequantized);
+
+            rh = Gemm.Multiply(Op.N, r, Op.N, h, threads);
+            var apNew = Gemm.Multiply(Op.N, a, Op.T, rh, threads);
+            var rhrNew = Gemm.Multiply(Op.N, rh, Op.T, r, threads);
+            // tr(Lᵀ·A·H·Rᵀ) = Σ (Lᵀ ⊙ (A·H·Rᵀ)ᵀ); tr(LᵀL·R·H·Rᵀ) = Σ (LᵀL ⊙ R·H·Rᵀ) (both symmetric).
+            double cross = DenseOps.Inner(ltq.Data, apNew.Transpose().Data);
+            double error = aha - 2 * cross + DenseOps.Inner(ltl.Data, rhrNew.Data);
+            if (error < bestError)
+            {
+                bestError = error;
+                best = new LowRankFactors(ltq.Transpose(), r, ltCodes, rCodes, bits);
+            }
+        }
+        return best!;
+    }
+
+    /// <summary>The closed-form optimum of min ‖(A − L·R)·C‖_F over rank-k L·R, balanced.</summary>
+    private static (Matrix<float> L, Matrix<float> R) Initial(Matrix<float> a, Matrix<double> cholesky, int rank, ulong seed, int threads)
+    {
+        int m = a.Rows, n = a.Cols;
+        var y = DenseOps.ToDouble(Gemm.Multiply(Op.N, a, Op.N, DenseOps.ToFloat(cholesky), threads));
+        var svd = Math.Min(m, n) <= ExactSvdLimit
+            ? ThinSvd.Decompose(y, threads).Truncate(rank)
+            : RandomizedSvd.Decompose(y, rank, oversampling: 16, powerIterations: 4, seed: seed, threads: threads);
+
+        var l = new Matrix<float>(m, rank);
+        var vRootSigma = new Matrix<double>(n, rank);
+        for (int j = 0; j < rank; j++)
+        {
+            double root = Math.Sqrt(svd.S[j]);
+            for (int i = 0; i < m; i++) l[i, j] = (float)(svd.U[i, j] * root);
+            for (int i = 0; i < n; i++) vRootSigma[i, j] = svd.V[i, j] * root;
+        }
+        // Rᵀ = C⁻ᵀ·V_k·Σ_k^½: one back substitution with Cᵀ.
+        TriangularSolve.SolveLowerTransposed(cholesky, vRootSigma, threads: threads);
+        return (l, DenseOps.ToFloat(vRootSigma).Transpose());
+    }
+}
