@@ -50,16 +50,21 @@ public sealed class CompressedMatrix
     public double RelativeError { get; }
 
     /// <summary>
-    /// Stored bits per weight: Q's code words, L's and R's codes (or halves), one bit per sign of SU/SV, the
+    /// Stored bits per weight: Q's codes, L's and R's codes (or halves), one bit per sign of SU/SV, the
     /// fallback orthogonal blocks when a dimension has no Hadamard block (fp32), and four fp32 scales.
     /// </summary>
     public double BitsPerWeight
     {
         get
         {
-            double bits = 16.0 * Q.Codes.LongLength;
-            if (Factors.Bits == 4) bits += 16.0 * (Factors.LTransposedCodes!.Codes.LongLength + Factors.RCodes!.Codes.LongLength);
-            else bits += 16.0 * Factors.Rank * ((long)Rows + Columns);
+            // Lattice words are stored as they are; a uniform code is bit-packed (b bits per weight).
+            double bits = QQuantizer is UniformMatrixQuantizer uniform
+                ? uniform.BitsPerWeight * Rows * Columns
+                : 16.0 * Q.Codes.LongLength;
+            if (Factors.Rank > 0)
+                bits += Factors.Bits == 4
+                    ? 16.0 * (Factors.LTransposedCodes!.Codes.LongLength + Factors.RCodes!.Codes.LongLength)
+                    : 16.0 * Factors.Rank * ((long)Rows + Columns);
             foreach (var t in new[] { InputTransform, OutputTransform })
             {
                 if (t == null) continue;

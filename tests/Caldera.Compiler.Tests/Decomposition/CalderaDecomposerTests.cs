@@ -112,6 +112,11 @@ public class CalderaDecomposerTests(ITestOutputHelper output)
         // B_Q + k(m·B_L + n·B_R)/(mn) = 2 + 16·(256·4 + 256·4)/256² = 2.5, plus signs and scales.
         double expected = 2 + 16.0 * (256 * 4 + 256 * 4) / (256 * 256) + (512 + 128) / (256.0 * 256);
         Assert.Equal(expected, c.BitsPerWeight, 6);
+
+        // Rank 0 stores Q alone; a uniform 2-bit code is bit-packed and has no transforms.
+        var rank0 = CalderaDecomposer.Decompose(layer.W, layer.H, Test with { Rank = 0 });
+        Assert.Equal(2 + (512 + 128) / (256.0 * 256), rank0.BitsPerWeight, 6);
+        Assert.Equal(2 + 128 / (256.0 * 256), RoundToNearest.Compress(layer.W, layer.H, bits: 2).BitsPerWeight, 6);
     }
 
     [Fact]
