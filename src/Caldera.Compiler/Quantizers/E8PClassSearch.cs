@@ -55,7 +55,10 @@ internal static class E8PClassSearch
     /// <summary>The three ½ positions of each norm-12 pattern, in pattern order.</summary>
     private static readonly (int, int, int)[] SpecialHalves = BuildSpecialHalves();
 
-    /// <summary>Nearest candidate (256·shift + pattern, as <see cref="E8PNearest.SearchScalar"/>) of one 8-vector.</summary>
+    /// <summary>
+    /// Nearest candidate (256·shift + pattern, as <see cref="E8PNearest.SearchScalar"/>) of one 8-vector: the scalar
+    /// reference of the lane path, slower than the vectorised brute force on its own.
+    /// </summary>
     public static int Search(ReadOnlySpan<float> x8) => TrySearch(x8, out int candidate) ? candidate : E8PNearest.SearchReference(x8);
 
     /// <summary>The class search alone: false (and no candidate) when the winner's lead is not certified.</summary>
@@ -125,7 +128,8 @@ internal static class E8PClassSearch
                     if (candidates[lane] < 0) candidates[lane] = E8PNearest.SearchReference(x.Slice(lane * Dimension, Dimension));
             }
         }
-        for (; v < candidates.Length; v++) candidates[v] = Search(x.Slice(v * Dimension, Dimension));
+        // One vector at a time the scalar class search is no faster than the vectorised reference.
+        for (; v < candidates.Length; v++) candidates[v] = E8PNearest.SearchReference(x.Slice(v * Dimension, Dimension));
     }
 
     /// <summary>

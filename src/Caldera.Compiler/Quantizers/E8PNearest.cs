@@ -35,7 +35,8 @@ internal static class E8PNearest
     private static readonly float[] FlipCostWhenOddNegatives = BuildFlipCost(negativesOdd: true);
 
     /// <summary>Nearest codeword of a full 8-vector (finite input) and its code.</summary>
-    public static ushort Quantize(ReadOnlySpan<float> x8, Span<float> q8) => Compose(x8, E8PClassSearch.Search(x8), q8);
+    /// <remarks>One vector alone takes the reference search: the class search pays off only 16 lanes at a time.</remarks>
+    public static ushort Quantize(ReadOnlySpan<float> x8, Span<float> q8) => Compose(x8, SearchReference(x8), q8);
 
     /// <summary>Nearest codewords of x.Length / 8 consecutive full 8-vectors (finite input) and their codes.</summary>
     public static void QuantizeMany(ReadOnlySpan<float> x, Span<float> q, Span<ushort> codes)
