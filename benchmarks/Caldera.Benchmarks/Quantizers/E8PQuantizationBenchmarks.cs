@@ -17,6 +17,7 @@ public class E8PQuantizationBenchmarks
     private readonly float[] x = new float[Weights];
     private readonly float[] q = new float[Weights];
     private readonly ushort[] codes = new ushort[Vectors];
+    private readonly int[] candidates = new int[Vectors];
     private readonly ushort[] residualWords = new ushort[2 * Vectors];
 
     [GlobalSetup]
@@ -53,6 +54,21 @@ public class E8PQuantizationBenchmarks
         int sum = 0;
         for (int v = 0; v < Vectors; v++) sum += E8PNearest.SearchVector512(x.AsSpan(8 * v, 8));
         return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = Vectors)]
+    public int ClassSearchScalar()
+    {
+        int sum = 0;
+        for (int v = 0; v < Vectors; v++) sum += E8PClassSearch.Search(x.AsSpan(8 * v, 8));
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = Vectors)]
+    public int ClassSearchMany()
+    {
+        E8PClassSearch.SearchMany(x, candidates);
+        return candidates[0];
     }
 
     [Benchmark(OperationsPerInvoke = Vectors)]

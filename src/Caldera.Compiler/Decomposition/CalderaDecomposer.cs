@@ -22,7 +22,11 @@ public static class CalderaDecomposer
     /// <param name="w">W, m×n (out × in).</param>
     /// <param name="hessian">H = E[x·xᵀ] of the layer's inputs, n×n (undamped; damping is applied here).</param>
     public static CompressedMatrix Decompose(Matrix<float> w, Matrix<double> hessian, CalderaOptions options,
-        IProgress<CalderaStep>? progress = null)
+        IProgress<CalderaStep>? progress = null) => Decompose(w, hessian, options, progress, profile: null);
+
+    /// <summary><see cref="Decompose(Matrix{float}, Matrix{double}, CalderaOptions, IProgress{CalderaStep})"/>, adding each step's time to <paramref name="profile"/>.</summary>
+    internal static CompressedMatrix Decompose(Matrix<float> w, Matrix<double> hessian, CalderaOptions options,
+        IProgress<CalderaStep>? progress, DecompositionProfile? profile)
     {
         options.Validate();
         int m = w.Rows, n = w.Cols, threads = options.Threads;
@@ -30,6 +34,7 @@ public static class CalderaDecomposer
             throw new ArgumentException($"the Hessian is {hessian.Rows}×{hessian.Cols}; W has {n} columns.", nameof(hessian));
         int rank = Math.Min(options.Rank, Math.Min(m, n));
         var clock = Stopwatch.StartNew();
+        var setup = DecompositionProfile.Measure(profile, DecompositionStep.Setup);
 
         // Scale to RMS 1 and make W and H incoherent.
         var h = Hessian.Regularize(hessian, options.Regularization);
@@ -50,8 +55,11 @@ public static class CalderaDecomposer
         }
         var hd = DenseOps.ToDouble(ht);
         var cholesky = FactorDamped(hd, threads);
+        setup.Dispose();
 
-        double denominator = DenseOps.WeightedSquaredNorm(wt, ht, threads);
+        double denominator;
+        using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
+            denominator = DenseOps.WeightedSquaredNorm(wt, ht, threads);
         var codebook = E8PCodebook.Instance;
         var q = new Matrix<float>(m, n);
         QuantizedMatrix? qCodes = null;
@@ -69,20 +77,24 @@ public static class CalderaDecomposer
                     if (rank == 0) continue;
                     var a = DenseOps.Subtract(wt, q);
                     factors = LowRankFit.Fit(a, ht, cholesky, rank, options.FactorBits, options.InnerIterations,
-                        options.Seed + (ulong)t, threads);
+                        options.Seed + (ulong)t, threads, profile);
                     lowRankDone = true;
                 }
                 else
                 {
-                    var lr = factors.Product(threads);
-                    var b = DenseOps.Subtract(wt, lr);
+                    Matrix<float> b;
+                    using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
+                        b = DenseOps.Subtract(wt, factors.Product(threads));
                     double s = DenseOps.RootMeanSquare(b.Data);
                     if (s == 0) s = 1;
                     // E8P is tuned for inputs of RMS 1.03; Q = (s/1.03)·Q̂.
                     float toLattice = (float)(E8PCodebook.OptimalInputRms / s), fromLattice = (float)(s / E8PCodebook.OptimalInputRms);
                     System.Numerics.Tensors.TensorPrimitives.Multiply(b.Data, toLattice, b.Data);
-                    var hq = options.HessianDowndate && rank > 0 && lowRankDone ? HessianDowndate.Apply(hd, cholesky, factors, threads) : hd;
-                    var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads);
+                    var hq = hd;
+                    if (options.HessianDowndate && rank > 0 && lowRankDone)
+                        using (DecompositionProfile.Measure(profile, DecompositionStep.Downdate))
+                            hq = HessianDowndate.Apply(hd, cholesky, factors, threads);
+                    var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads, profile);
                     System.Numerics.Tensors.TensorPrimitives.Multiply(rounded.Data, fromLattice, rounded.Data);
                     q = rounded;
                     qCodes = new QuantizedMatrix(m, n, wordsPerRow, fromLattice, codes, rounded.Data);
@@ -90,9 +102,13 @@ public static class CalderaDecomposer
                 }
 
                 if (!(lowRankDone && quantizedDone)) continue;
-                var delta = DenseOps.Subtract(q, wt);
-                if (rank > 0) Gemm.Multiply(Op.N, factors.L, Op.N, factors.R, 1f, 1f, delta, threads);
-                double error = Math.Sqrt(Math.Max(DenseOps.WeightedSquaredNorm(delta, ht, threads), 0) / denominator);
+                double error;
+                using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
+                {
+                    var delta = DenseOps.Subtract(q, wt);
+                    if (rank > 0) Gemm.Multiply(Op.N, factors.L, Op.N, factors.R, 1f, 1f, delta, threads);
+                    error = Math.Sqrt(Math.Max(DenseOps.WeightedSquaredNorm(delta, ht, threads), 0) / denominator);
+                }
                 progress?.Report(new CalderaStep(t, lowRankStep ? "LR" : "Q", error, clock.Elapsed));
                 if (error < bestError)
                 {
@@ -106,7 +122,8 @@ public static class CalderaDecomposer
 
         var (bestQ, bestFactors) = best!.Value;
         var result = new CompressedMatrix(m, n, g, input, output, LatticeMatrixQuantizer.E8P, bestQ, bestFactors, 0);
-        return WithError(result, w, h, threads);
+        using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
+            return WithError(result, w, h, threads);
     }
 
     /// <summary>Recomputes the error of <paramref name="c"/> in W's own coordinates, the number every method reports.</summary>

@@ -25,14 +25,17 @@ internal static class LowRankFit
     private const int ExactSvdLimit = 1024;
 
     public static LowRankFactors Fit(Matrix<float> a, Matrix<float> h, Matrix<double> cholesky, int rank, int bits,
-        int innerIterations, ulong seed, int threads)
+        int innerIterations, ulong seed, int threads, DecompositionProfile? profile = null)
     {
         int m = a.Rows, n = a.Cols;
         if (rank == 0) return LowRankFactors.Empty(m, n, bits);
 
-        var (l, r) = Initial(a, cholesky, rank, seed, threads);
+        Matrix<float> l, r;
+        using (DecompositionProfile.Measure(profile, DecompositionStep.LowRankInitial))
+            (l, r) = Initial(a, cholesky, rank, seed, threads);
         if (bits == 16) return LowRankFactors.ToHalf(l, r);
 
+        var gemms = DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms);
         double aha = DenseOps.WeightedSquaredNorm(a, h, threads);
         var rh = Gemm.Multiply(Op.N, r, Op.N, h, threads);             // R·H, k×n
         LowRankFactors? best = null;
@@ -42,13 +45,21 @@ internal static class LowRankFit
             var ap = Gemm.Multiply(Op.N, a, Op.T, rh, threads);        // A·H·Rᵀ, m×k
             var rhr = Gemm.Multiply(Op.N, rh, Op.T, r, threads);       // R·H·Rᵀ, k×k
             var lt = DenseOps.SolveSymmetric(DenseOps.ToDouble(rhr), DenseOps.ToDouble(ap.Transpose()), threads);
-            var ltCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(DenseOps.ToFloat(lt).Data, rank, m);
+            gemms.Dispose();
+            QuantizedMatrix ltCodes;
+            using (DecompositionProfile.Measure(profile, DecompositionStep.FactorQuantization))
+                ltCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(DenseOps.ToFloat(lt).Data, rank, m);
+            gemms = DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms);
             var ltq = new Matrix<float>(rank, m, ltCodes.Dequantized);                 // Lᵀ quantized, k×m
 
             var ltl = Gemm.Multiply(Op.N, ltq, Op.T, ltq, threads);                     // LᵀL, k×k
             var lta = Gemm.Multiply(Op.N, ltq, Op.N, a, threads);                       // Lᵀ·A, k×n
             var rSolved = DenseOps.SolveSymmetric(DenseOps.ToDouble(ltl), DenseOps.ToDouble(lta), threads);
-            var rCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(DenseOps.ToFloat(rSolved).Data, rank, n);
+            gemms.Dispose();
+            QuantizedMatrix rCodes;
+            using (DecompositionProfile.Measure(profile, DecompositionStep.FactorQuantization))
+                rCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(DenseOps.ToFloat(rSolved).Data, rank, n);
+            gemms = DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms);
             r = new Matrix<float>(rank, n, rCodes.Dequantized);
 
             rh = Gemm.Multiply(Op.N, r, Op.N, h, threads);
@@ -63,6 +74,7 @@ internal static class LowRankFit
                 best = new LowRankFactors(ltq.Transpose(), r, ltCodes, rCodes, bits);
             }
         }
+        gemms.Dispose();
         return best!;
     }
 

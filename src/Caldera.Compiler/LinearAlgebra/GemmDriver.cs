@@ -36,7 +36,7 @@ internal sealed unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         this.kind = kind;
         mr = GemmKernelKinds.RowsPerTile<T>(kind);
         nr = GemmKernelKinds.ColsPerTile<T>(kind);
-        kcMax = Math.Clamp(L1StripBytes / (nr * sizeof(T)) / 8 * 8, 64, 512);
+        kcMax = DepthBlock(kind);
         mcMax = Math.Max(mr, L2BlockBytes / (kcMax * sizeof(T)) / mr * mr);
         (this.opA, this.opB, this.m, this.n, this.k, this.alpha) = (opA, opB, m, n, k, alpha);
         (this.lda, this.ldb, this.ldc, this.threads) = (lda, ldb, ldc, threads);
@@ -44,6 +44,13 @@ internal sealed unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         this.b = b;
         this.c = c;
     }
+
+    /// <summary>
+    /// KC, the depth of one packed block: each C element sums its k terms from zero in blocks of KC with FMAs in
+    /// k order and adds each block's sum to C once. Kernels that must round exactly like GEMM use the same value.
+    /// </summary>
+    internal static int DepthBlock(GemmKernelKind kind) =>
+        Math.Clamp(L1StripBytes / (GemmKernelKinds.ColsPerTile<T>(kind) * sizeof(T)) / 8 * 8, 64, 512);
 
     /// <summary>C = α·op(A)·op(B) + β·C on validated pointers (see <see cref="Gemm.Multiply{T}"/>).</summary>
     public static void Run(

@@ -71,8 +71,7 @@ public sealed class E8PCodebook : ILatticeCodebook
         if (codes.Length < vectors) throw new ArgumentException($"codes needs {vectors} entries for a row of {x.Length}, got {codes.Length}.", nameof(codes));
         RequireFinite(x, nameof(x));
         int full = x.Length / Dimension;
-        for (int v = 0; v < full; v++)
-            codes[v] = E8PNearest.Quantize(x.Slice(v * Dimension, Dimension), q.Slice(v * Dimension, Dimension));
+        E8PNearest.QuantizeMany(x[..(full * Dimension)], q, codes);
         if (full < vectors)
             codes[full] = E8PNearest.QuantizePartial(x[(full * Dimension)..], q[(full * Dimension)..]);
     }

@@ -35,13 +35,32 @@ internal static class E8PNearest
     private static readonly float[] FlipCostWhenOddNegatives = BuildFlipCost(negativesOdd: true);
 
     /// <summary>Nearest codeword of a full 8-vector (finite input) and its code.</summary>
-    public static ushort Quantize(ReadOnlySpan<float> x8, Span<float> q8)
+    /// <remarks>One vector alone takes the reference search: the class search pays off only 16 lanes at a time.</remarks>
+    public static ushort Quantize(ReadOnlySpan<float> x8, Span<float> q8) => Compose(x8, SearchReference(x8), q8);
+
+    /// <summary>Nearest codewords of x.Length / 8 consecutive full 8-vectors (finite input) and their codes.</summary>
+    public static void QuantizeMany(ReadOnlySpan<float> x, Span<float> q, Span<ushort> codes)
     {
-        int candidate = Vector512.IsHardwareAccelerated ? SearchVector512(x8)
-            : Vector256.IsHardwareAccelerated ? SearchVector256(x8)
-            : SearchScalar(x8);
-        return Compose(x8, candidate, q8);
+        const int Batch = 64;
+        Span<int> candidates = stackalloc int[Batch];
+        int count = x.Length / Dimension;
+        for (int v0 = 0; v0 < count; v0 += Batch)
+        {
+            int n = Math.Min(Batch, count - v0);
+            E8PClassSearch.SearchMany(x.Slice(v0 * Dimension, n * Dimension), candidates[..n]);
+            for (int v = 0; v < n; v++)
+            {
+                int start = (v0 + v) * Dimension;
+                codes[v0 + v] = Compose(x.Slice(start, Dimension), candidates[v], q.Slice(start, Dimension));
+            }
+        }
     }
+
+    /// <summary>The brute-force search over all 512 candidates, widest vector path first.</summary>
+    internal static int SearchReference(ReadOnlySpan<float> x8) =>
+        Vector512.IsHardwareAccelerated ? SearchVector512(x8)
+        : Vector256.IsHardwareAccelerated ? SearchVector256(x8)
+        : SearchScalar(x8);
 
     /// <summary>
     /// Nearest codeword on the first x.Length (&lt; 8) coordinates only. Pad coordinates are free: their

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+
+namespace Caldera.Compiler.Decomposition;
+
+/// <summary>The steps of one decomposition whose time a <see cref="DecompositionProfile"/> separates.</summary>
+internal enum DecompositionStep
+{
+    /// <summary>Scaling, randomized Hadamard transforms of W and H, conversions, Cholesky of H.</summary>
+    Setup,
+
+    /// <summary>LR-update initialisation: A·C (SGEMM), randomized SVD (DGEMM, QR), back substitution.</summary>
+    LowRankInitial,
+
+    /// <summary>LR-update inner steps: the skinny GEMMs and k×k solves.</summary>
+    LowRankGemms,
+
+    /// <summary>LR-update inner steps: 4-bit residual E8P quantization of Lᵀ and R.</summary>
+    FactorQuantization,
+
+    /// <summary>Hessian downdate: R·M, SVD of L·R·M, M·V, the rank-k update and Lanczos λ_min.</summary>
+    Downdate,
+
+    /// <summary>BlockLDLQ: block LDLᵀ of H and the diagonal-block inverses.</summary>
+    LdlFactor,
+
+    /// <summary>BlockLDLQ: the first pass (feedback products and nearest-codeword searches).</summary>
+    LdlqPass,
+
+    /// <summary>BlockLDLQ: G = E·H and the refinement sweeps.</summary>
+    LdlqSweeps,
+
+    /// <summary>Residuals, L·R products and the tr(Δ·H·Δᵀ) error GEMMs of the outer loop and the final report.</summary>
+    Error,
+}
+
+/// <summary>
+/// Wall-clock time per <see cref="DecompositionStep"/> of a decomposition, for the benchmarks' breakdown.
+/// BlockLDLQ's pass and sweeps run inside row-parallel chunks, so their wall time is split in proportion to
+/// the thread time each chunk spent in them.
+/// </summary>
+internal sealed class DecompositionProfile
+{
+    private readonly long[] ticks = new long[Enum.GetValues<DecompositionStep>().Length];
+
+    public TimeSpan this[DecompositionStep step] => Stopwatch.GetElapsedTime(0, Volatile.Read(ref ticks[(int)step]));
+
+    public TimeSpan Total
+    {
+        get
+        {
+            long sum = 0;
+            foreach (long t in ticks) sum += t;
+            return Stopwatch.GetElapsedTime(0, sum);
+        }
+    }
+
+    public void Add(DecompositionStep step, long elapsedTicks) => Interlocked.Add(ref ticks[(int)step], elapsedTicks);
+
+    /// <summary>Times the scope it is disposed at under <paramref name="step"/>; a null profile records nothing.</summary>
+    public static Scope Measure(DecompositionProfile? profile, DecompositionStep step) => new(profile, step, Stopwatch.GetTimestamp());
+
+    /// <summary>Splits <paramref name="wallTicks"/> between two steps in the ratio of their thread times.</summary>
+    public void AddSplit(DecompositionStep first, long firstThreadTicks, DecompositionStep second, long secondThreadTicks, long wallTicks)
+    {
+        long total = firstThreadTicks + secondThreadTicks;
+        long part = total == 0 ? wallTicks : (long)((double)wallTicks * firstThreadTicks / total);
+        Add(first, part);
+        Add(second, wallTicks - part);
+    }
+
+    public readonly struct Scope(DecompositionProfile? profile, DecompositionStep step, long start) : IDisposable
+    {
+        public void Dispose() => profile?.Add(step, Stopwatch.GetTimestamp() - start);
+    }
+}
