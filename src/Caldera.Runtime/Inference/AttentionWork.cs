@@ -11,7 +11,7 @@ namespace Caldera.Runtime.Inference;
 /// Query head h reads KV head h / (heads / kvHeads). Keys and values of the batch are already in the cache,
 /// so a token attends to the earlier tokens of its own batch as well.
 /// </summary>
-internal sealed class AttentionWork(LlamaConfig config, RunState state, WorkerPool pool) : IParallelWork
+internal sealed class AttentionWork(LlamaConfig config, RunState state, WorkerPool pool, int contextLength) : IParallelWork
 {
     private readonly int _headDim = config.HeadDim;
     private readonly int _heads = config.HeadCount;
@@ -37,7 +37,8 @@ internal sealed class AttentionWork(LlamaConfig config, RunState state, WorkerPo
             int t = item / _heads, h = item % _heads, position = _start + t;
             int kvOffset = h / _queriesPerKv * _headDim;
             var q = state.Q.AsSpan(t * _qDim + h * _headDim, _headDim);
-            var att = pool.Scratch(worker, position + 1);
+            // Sized to the whole context so the buffer is allocated once, not grown with each position.
+            var att = pool.Scratch(worker, contextLength)[..(position + 1)];
             for (int p = 0; p <= position; p++)
                 att[p] = TensorPrimitives.Dot(q, keys.AsSpan(p * _kvDim + kvOffset, _headDim)) * _scale;
             Softmax.Apply(att);

@@ -43,7 +43,7 @@ public sealed class Transformer : IDisposable
             _weights = bind(_pool);
             _state = new RunState(config, Math.Min(options.PrefillBatchSize, contextLength), contextLength);
             _rope = RopeTable.For(config, contextLength);
-            _attention = new AttentionWork(config, _state, _pool);
+            _attention = new AttentionWork(config, _state, _pool, contextLength);
         }
         catch
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 
 namespace Caldera.Runtime.Inference;
 
@@ -64,14 +65,14 @@ public sealed class WorkerPool : IDisposable
         if (Volatile.Read(ref _sleepers) > 0)
             lock (_gate) Monitor.PulseAll(_gate);
 
-        RunChunks(0);
+        RunChunksCatching(0);
         var wait = new SpinWait();
         while (Volatile.Read(ref _pending) != 0) wait.SpinOnce(sleep1Threshold: -1);
         _work = null;
         if (_failure is { } failure)
         {
             _failure = null;
-            throw new AggregateException("a worker thread failed", failure);
+            ExceptionDispatchInfo.Throw(failure);
         }
     }
 
@@ -83,6 +84,20 @@ public sealed class WorkerPool : IDisposable
     {
         if (_scratch[worker].Length < length) _scratch[worker] = new float[length];
         return _scratch[worker].AsSpan(0, length);
+    }
+
+    /// <summary>Runs chunks until none are left; a failure stops the hand-out and is rethrown by <see cref="For"/> once every thread is done.</summary>
+    private void RunChunksCatching(int worker)
+    {
+        try
+        {
+            RunChunks(worker);
+        }
+        catch (Exception e)
+        {
+            Interlocked.CompareExchange(ref _failure, e, null);
+            Interlocked.Exchange(ref _next, _count);
+        }
     }
 
     private void RunChunks(int worker)
@@ -104,15 +119,7 @@ public sealed class WorkerPool : IDisposable
         {
             seen = WaitForGeneration(seen);
             if (_disposed) return;
-            try
-            {
-                RunChunks(worker);
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref _failure, e, null);
-                Interlocked.Exchange(ref _next, _count); // stop handing out chunks
-            }
+            RunChunksCatching(worker);
             Interlocked.Decrement(ref _pending);
         }
     }
