@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -8,8 +9,10 @@ internal readonly unsafe struct BF16Widener : IElementWidener
 {
     public static int ElementSize => sizeof(ushort);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Widen(byte* p) => BitConverter.UInt32BitsToSingle((uint)*(ushort*)p << 16);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Widen256(byte* p)
     {
         var bits = Avx2.IsSupported
@@ -18,6 +21,7 @@ internal readonly unsafe struct BF16Widener : IElementWidener
         return Vector256.ShiftLeft(bits, 16).AsSingle();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Widen512(byte* p) => Avx512F.IsSupported
         ? Vector512.ShiftLeft(Avx512F.ConvertToVector512UInt32(Vector256.Load((ushort*)p)), 16).AsSingle()
         : Vector512.Create(Widen256(p), Widen256(p + 16));

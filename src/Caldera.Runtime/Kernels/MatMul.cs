@@ -71,10 +71,10 @@ public static unsafe class MatMul
             if (typeof(T) != typeof(F32Widener)) Widen<T>(w + r * rowBytes, m * columns, scratch, path);
 
             int t = 0;
-            if (m == RowBlock && path == KernelPath.Vector512 && columns >= Vector512<float>.Count)
-                for (; t + 4 <= n; t += 4) Tile4x4(block, columns, x + (long)t * columns, y + (long)t * yStride + r, yStride);
-            else if (m == RowBlock && path == KernelPath.Vector256 && columns >= Vector256<float>.Count)
-                for (; t + 2 <= n; t += 2) Tile4x2(block, columns, x + (long)t * columns, y + (long)t * yStride + r, yStride);
+            int tile = path == KernelPath.Vector512 && columns >= Vector512<float>.Count ? 4
+                : path == KernelPath.Vector256 && columns >= Vector256<float>.Count ? 2 : 0;
+            if (m == RowBlock && tile > 0)
+                for (; t + tile <= n; t += tile) Tile(block, columns, x + (long)t * columns, tile, y + (long)t * yStride + r, yStride);
             for (; t < n; t++)
                 MatVec.Multiply<F32Widener>((byte*)block, x + (long)t * columns, y + (long)t * yStride + r, m, columns, path);
         }
@@ -106,9 +106,32 @@ public static unsafe class MatMul
         for (; i < count; i++) destination[i] = T.Widen(source + (long)i * T.ElementSize);
     }
 
-    /// <summary>y[t·yStride + i] = w_i · x_t for 4 F32 rows w_i (stride columns) and 4 tokens x_t (stride columns).</summary>
+    /// <summary>y[t·yStride + i] = w_i · x_t for 4 F32 rows w_i and <paramref name="tokens"/> (4 or 2) tokens x_t, both strided by columns.</summary>
+    private static void Tile(float* w, int columns, float* x, int tokens, float* y, int yStride)
+    {
+        float* sums = stackalloc float[RowBlock * 4];
+        int vectorEnd;
+        if (tokens == 4)
+        {
+            vectorEnd = columns - columns % Vector512<float>.Count;
+            Tile4x4(w, columns, x, vectorEnd, sums);
+        }
+        else
+        {
+            vectorEnd = columns - columns % Vector256<float>.Count;
+            Tile4x2(w, columns, x, vectorEnd, sums);
+        }
+        for (int t = 0; t < tokens; t++)
+            for (int i = 0; i < RowBlock; i++)
+                y[t * yStride + i] = sums[t * RowBlock + i] + MatVec.Tail<F32Widener>((byte*)(w + i * columns), x + t * columns, vectorEnd, columns);
+    }
+
+    /// <summary>
+    /// sums[t·4 + i] = Σ_{c &lt; vectorEnd} w_i[c]·x_t[c] for 4 rows × 4 tokens: 16 zmm accumulators plus
+    /// 4 row vectors and 1 token vector fit AVX-512's 32 registers. No calls here, or the JIT spills.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x4(float* w, int columns, float* x, float* y, int yStride)
+    private static void Tile4x4(float* w, int columns, float* x, int vectorEnd, float* sums)
     {
         float* w1 = w + columns, w2 = w1 + columns, w3 = w2 + columns;
         float* x1 = x + columns, x2 = x1 + columns, x3 = x2 + columns;
@@ -116,7 +139,6 @@ public static unsafe class MatMul
         Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
         Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default;
         Vector512<float> a30 = default, a31 = default, a32 = default, a33 = default;
-        int vectorEnd = columns - columns % Vector512<float>.Count;
         for (int c = 0; c < vectorEnd; c += Vector512<float>.Count)
         {
             var r0 = Vector512.Load(w + c);
@@ -136,21 +158,20 @@ public static unsafe class MatMul
             a03 = Vector512.FusedMultiplyAdd(r0, v, a03); a13 = Vector512.FusedMultiplyAdd(r1, v, a13);
             a23 = Vector512.FusedMultiplyAdd(r2, v, a23); a33 = Vector512.FusedMultiplyAdd(r3, v, a33);
         }
-        StoreRowSums(y, Vector512.Sum(a00), Vector512.Sum(a10), Vector512.Sum(a20), Vector512.Sum(a30), w, columns, x, vectorEnd);
-        StoreRowSums(y + yStride, Vector512.Sum(a01), Vector512.Sum(a11), Vector512.Sum(a21), Vector512.Sum(a31), w, columns, x1, vectorEnd);
-        StoreRowSums(y + 2L * yStride, Vector512.Sum(a02), Vector512.Sum(a12), Vector512.Sum(a22), Vector512.Sum(a32), w, columns, x2, vectorEnd);
-        StoreRowSums(y + 3L * yStride, Vector512.Sum(a03), Vector512.Sum(a13), Vector512.Sum(a23), Vector512.Sum(a33), w, columns, x3, vectorEnd);
+        sums[0] = Vector512.Sum(a00); sums[1] = Vector512.Sum(a10); sums[2] = Vector512.Sum(a20); sums[3] = Vector512.Sum(a30);
+        sums[4] = Vector512.Sum(a01); sums[5] = Vector512.Sum(a11); sums[6] = Vector512.Sum(a21); sums[7] = Vector512.Sum(a31);
+        sums[8] = Vector512.Sum(a02); sums[9] = Vector512.Sum(a12); sums[10] = Vector512.Sum(a22); sums[11] = Vector512.Sum(a32);
+        sums[12] = Vector512.Sum(a03); sums[13] = Vector512.Sum(a13); sums[14] = Vector512.Sum(a23); sums[15] = Vector512.Sum(a33);
     }
 
     /// <summary>The AVX2 tile: 4 rows × 2 tokens, 8 accumulators, which fits the 16 ymm registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x2(float* w, int columns, float* x, float* y, int yStride)
+    private static void Tile4x2(float* w, int columns, float* x, int vectorEnd, float* sums)
     {
         float* w1 = w + columns, w2 = w1 + columns, w3 = w2 + columns;
         float* x1 = x + columns;
         Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default;
         Vector256<float> a20 = default, a21 = default, a30 = default, a31 = default;
-        int vectorEnd = columns - columns % Vector256<float>.Count;
         for (int c = 0; c < vectorEnd; c += Vector256<float>.Count)
         {
             var r0 = Vector256.Load(w + c);
@@ -164,16 +185,7 @@ public static unsafe class MatMul
             a01 = Vector256.FusedMultiplyAdd(r0, v, a01); a11 = Vector256.FusedMultiplyAdd(r1, v, a11);
             a21 = Vector256.FusedMultiplyAdd(r2, v, a21); a31 = Vector256.FusedMultiplyAdd(r3, v, a31);
         }
-        StoreRowSums(y, Vector256.Sum(a00), Vector256.Sum(a10), Vector256.Sum(a20), Vector256.Sum(a30), w, columns, x, vectorEnd);
-        StoreRowSums(y + yStride, Vector256.Sum(a01), Vector256.Sum(a11), Vector256.Sum(a21), Vector256.Sum(a31), w, columns, x1, vectorEnd);
-    }
-
-    /// <summary>Writes four row sums for one token, adding the columns past the last whole vector.</summary>
-    private static void StoreRowSums(float* y, float s0, float s1, float s2, float s3, float* w, int columns, float* x, int tailStart)
-    {
-        y[0] = s0 + MatVec.Tail<F32Widener>((byte*)w, x, tailStart, columns);
-        y[1] = s1 + MatVec.Tail<F32Widener>((byte*)(w + columns), x, tailStart, columns);
-        y[2] = s2 + MatVec.Tail<F32Widener>((byte*)(w + 2L * columns), x, tailStart, columns);
-        y[3] = s3 + MatVec.Tail<F32Widener>((byte*)(w + 3L * columns), x, tailStart, columns);
+        sums[0] = Vector256.Sum(a00); sums[1] = Vector256.Sum(a10); sums[2] = Vector256.Sum(a20); sums[3] = Vector256.Sum(a30);
+        sums[4] = Vector256.Sum(a01); sums[5] = Vector256.Sum(a11); sums[6] = Vector256.Sum(a21); sums[7] = Vector256.Sum(a31);
     }
 }

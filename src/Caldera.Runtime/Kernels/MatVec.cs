@@ -63,71 +63,89 @@ public static unsafe class MatVec
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Multiply512<T>(byte* w, float* x, float* y, int rows, int columns) where T : IElementWidener
     {
-        int size = T.ElementSize;
-        long rowBytes = (long)columns * size;
+        long rowBytes = (long)columns * T.ElementSize;
         int vectorEnd = columns - columns % Vector512<float>.Count;
         int r = 0;
         for (; r + RowBlock <= rows; r += RowBlock)
         {
-            byte* w0 = w + r * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int c = 0; c < vectorEnd; c += Vector512<float>.Count)
-            {
-                var xv = Vector512.Load(x + c);
-                long o = (long)c * size;
-                a0 = Vector512.FusedMultiplyAdd(T.Widen512(w0 + o), xv, a0);
-                a1 = Vector512.FusedMultiplyAdd(T.Widen512(w1 + o), xv, a1);
-                a2 = Vector512.FusedMultiplyAdd(T.Widen512(w2 + o), xv, a2);
-                a3 = Vector512.FusedMultiplyAdd(T.Widen512(w3 + o), xv, a3);
-            }
-            y[r] = Vector512.Sum(a0) + Tail<T>(w0, x, vectorEnd, columns);
-            y[r + 1] = Vector512.Sum(a1) + Tail<T>(w1, x, vectorEnd, columns);
-            y[r + 2] = Vector512.Sum(a2) + Tail<T>(w2, x, vectorEnd, columns);
-            y[r + 3] = Vector512.Sum(a3) + Tail<T>(w3, x, vectorEnd, columns);
+            byte* w0 = w + r * rowBytes;
+            Dot4Rows512<T>(w0, rowBytes, x, vectorEnd, y + r);
+            for (int i = 0; i < RowBlock; i++) y[r + i] += Tail<T>(w0 + i * rowBytes, x, vectorEnd, columns);
         }
         for (; r < rows; r++)
         {
             byte* w0 = w + r * rowBytes;
             Vector512<float> a0 = default;
             for (int c = 0; c < vectorEnd; c += Vector512<float>.Count)
-                a0 = Vector512.FusedMultiplyAdd(T.Widen512(w0 + (long)c * size), Vector512.Load(x + c), a0);
+                a0 = Vector512.FusedMultiplyAdd(T.Widen512(w0 + (long)c * T.ElementSize), Vector512.Load(x + c), a0);
             y[r] = Vector512.Sum(a0) + Tail<T>(w0, x, vectorEnd, columns);
         }
+    }
+
+    /// <summary>
+    /// sums[i] = Σ_{c &lt; vectorEnd} W[i, c]·x[c] for four rows <paramref name="rowBytes"/> apart. Kept apart
+    /// from the scalar tails: a call anywhere in the loop's method makes the JIT spill the accumulators.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot4Rows512<T>(byte* w0, long rowBytes, float* x, int vectorEnd, float* sums) where T : IElementWidener
+    {
+        byte* w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int c = 0; c < vectorEnd; c += Vector512<float>.Count)
+        {
+            var xv = Vector512.Load(x + c);
+            long o = (long)c * T.ElementSize;
+            a0 = Vector512.FusedMultiplyAdd(T.Widen512(w0 + o), xv, a0);
+            a1 = Vector512.FusedMultiplyAdd(T.Widen512(w1 + o), xv, a1);
+            a2 = Vector512.FusedMultiplyAdd(T.Widen512(w2 + o), xv, a2);
+            a3 = Vector512.FusedMultiplyAdd(T.Widen512(w3 + o), xv, a3);
+        }
+        sums[0] = Vector512.Sum(a0);
+        sums[1] = Vector512.Sum(a1);
+        sums[2] = Vector512.Sum(a2);
+        sums[3] = Vector512.Sum(a3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Multiply256<T>(byte* w, float* x, float* y, int rows, int columns) where T : IElementWidener
     {
-        int size = T.ElementSize;
-        long rowBytes = (long)columns * size;
+        long rowBytes = (long)columns * T.ElementSize;
         int vectorEnd = columns - columns % Vector256<float>.Count;
         int r = 0;
         for (; r + RowBlock <= rows; r += RowBlock)
         {
-            byte* w0 = w + r * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int c = 0; c < vectorEnd; c += Vector256<float>.Count)
-            {
-                var xv = Vector256.Load(x + c);
-                long o = (long)c * size;
-                a0 = Vector256.FusedMultiplyAdd(T.Widen256(w0 + o), xv, a0);
-                a1 = Vector256.FusedMultiplyAdd(T.Widen256(w1 + o), xv, a1);
-                a2 = Vector256.FusedMultiplyAdd(T.Widen256(w2 + o), xv, a2);
-                a3 = Vector256.FusedMultiplyAdd(T.Widen256(w3 + o), xv, a3);
-            }
-            y[r] = Vector256.Sum(a0) + Tail<T>(w0, x, vectorEnd, columns);
-            y[r + 1] = Vector256.Sum(a1) + Tail<T>(w1, x, vectorEnd, columns);
-            y[r + 2] = Vector256.Sum(a2) + Tail<T>(w2, x, vectorEnd, columns);
-            y[r + 3] = Vector256.Sum(a3) + Tail<T>(w3, x, vectorEnd, columns);
+            byte* w0 = w + r * rowBytes;
+            Dot4Rows256<T>(w0, rowBytes, x, vectorEnd, y + r);
+            for (int i = 0; i < RowBlock; i++) y[r + i] += Tail<T>(w0 + i * rowBytes, x, vectorEnd, columns);
         }
         for (; r < rows; r++)
         {
             byte* w0 = w + r * rowBytes;
             Vector256<float> a0 = default;
             for (int c = 0; c < vectorEnd; c += Vector256<float>.Count)
-                a0 = Vector256.FusedMultiplyAdd(T.Widen256(w0 + (long)c * size), Vector256.Load(x + c), a0);
+                a0 = Vector256.FusedMultiplyAdd(T.Widen256(w0 + (long)c * T.ElementSize), Vector256.Load(x + c), a0);
             y[r] = Vector256.Sum(a0) + Tail<T>(w0, x, vectorEnd, columns);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot4Rows256<T>(byte* w0, long rowBytes, float* x, int vectorEnd, float* sums) where T : IElementWidener
+    {
+        byte* w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int c = 0; c < vectorEnd; c += Vector256<float>.Count)
+        {
+            var xv = Vector256.Load(x + c);
+            long o = (long)c * T.ElementSize;
+            a0 = Vector256.FusedMultiplyAdd(T.Widen256(w0 + o), xv, a0);
+            a1 = Vector256.FusedMultiplyAdd(T.Widen256(w1 + o), xv, a1);
+            a2 = Vector256.FusedMultiplyAdd(T.Widen256(w2 + o), xv, a2);
+            a3 = Vector256.FusedMultiplyAdd(T.Widen256(w3 + o), xv, a3);
+        }
+        sums[0] = Vector256.Sum(a0);
+        sums[1] = Vector256.Sum(a1);
+        sums[2] = Vector256.Sum(a2);
+        sums[3] = Vector256.Sum(a3);
     }
 
     /// <summary>Σ row[c]·x[c] over the columns past the last whole vector.</summary>
