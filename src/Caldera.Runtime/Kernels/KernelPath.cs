@@ -3,8 +3,10 @@ using System.Runtime.Intrinsics;
 namespace Caldera.Runtime.Kernels;
 
 /// <summary>
-/// Which implementation of a kernel runs. Public entries always take <see cref="Best"/>; tests pin the
-/// others to compare every vector path against the scalar reference on the same machine.
+/// Which implementation of a kernel runs. Public entries always take <see cref="KernelPaths.Best"/>; tests
+/// pin the others to compare every vector path against the scalar reference on the same machine (a width
+/// the CPU lacks still runs, emulated in software). Hot loops are marked AggressiveOptimization: tier-0
+/// code for a Vector512 loop is many times slower, and a short generation would finish before tier-up.
 /// </summary>
 internal enum KernelPath
 {
@@ -19,11 +21,4 @@ internal static class KernelPaths
     public static KernelPath Best { get; } =
         Vector512.IsHardwareAccelerated ? KernelPath.Vector512 :
         Vector256.IsHardwareAccelerated ? KernelPath.Vector256 : KernelPath.Scalar;
-
-    public static bool IsSupported(this KernelPath path) => path switch
-    {
-        KernelPath.Vector512 => Vector512.IsHardwareAccelerated,
-        KernelPath.Vector256 => Vector256.IsHardwareAccelerated,
-        _ => true,
-    };
 }

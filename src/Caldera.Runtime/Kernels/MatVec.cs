@@ -41,6 +41,7 @@ public static unsafe class MatVec
 
     internal static void Multiply<T>(byte* w, float* x, float* y, int rows, int columns, KernelPath path) where T : IElementWidener
     {
+        if (path == KernelPath.Vector512 && typeof(T) == typeof(F16Widener) && F16PairMatVec.TryMultiply(w, x, y, rows, columns)) return;
         if (path == KernelPath.Vector512 && columns >= Vector512<float>.Count) Multiply512<T>(w, x, y, rows, columns);
         else if (path >= KernelPath.Vector256 && columns >= Vector256<float>.Count) Multiply256<T>(w, x, y, rows, columns);
         else MultiplyScalar<T>(w, x, y, rows, columns);

@@ -48,6 +48,25 @@ public unsafe class MatVecTests
     }
 
     [Fact]
+    public void F16_pair_kernel_falls_back_when_x_could_overflow_its_prescale()
+    {
+        // The AVX-512 F16 kernel scales x by 2^64; an activation of 1e30 would overflow it, so the kernel
+        // must hand over to the widening path and still agree with the scalar reference.
+        var (w, _) = KernelData.Weights(4 * 64, TensorType.F16, seed: 1);
+        var x = KernelData.Floats(64, seed: 2);
+        x[5] = 1e30f;
+        var expected = new float[4];
+        var actual = new float[4];
+        MatVec.Multiply(w, TensorType.F16, x, expected, KernelPath.Scalar);
+        MatVec.Multiply(w, TensorType.F16, x, actual, KernelPath.Vector512);
+        for (int r = 0; r < 4; r++)
+        {
+            Assert.True(float.IsFinite(actual[r]), $"row {r}: {actual[r]}");
+            Assert.Equal(expected[r], actual[r], Math.Abs(expected[r]) * 1e-5f);
+        }
+    }
+
+    [Fact]
     public void Scalar_path_computes_the_product()
     {
         // [[1, 2, 3], [−4, 0.5, 2]]·[1, −1, 2] = [5, −0.5]
