@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Caldera.Runtime.Kernels;
 
 namespace Caldera.Runtime.Sampling;
@@ -36,7 +37,7 @@ public sealed class Sampler
         if (_options.RepetitionPenalty != 1f) Penalise(p, history);
         if (_options.Temperature == 0f) return ArgMax(p);
 
-        for (int i = 0; i < p.Length; i++) p[i] /= _options.Temperature;
+        TensorPrimitives.Multiply(p, 1f / _options.Temperature, p);
         Softmax.Apply(p);
         float r = _random.NextSingle();
         if (_options.TopK == 0 && _options.TopP >= 1f) return SampleAll(p, r);
