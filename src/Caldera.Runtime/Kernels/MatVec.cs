@@ -11,7 +11,8 @@ namespace Caldera.Runtime.Kernels;
 /// <remarks>
 /// Decode is bound by streaming W from memory once per token, so the vector paths widen each weight
 /// vector in registers and feed it straight into FMAs (no F32 copy of the row), and walk four rows at
-/// once so every load of x serves four dot products.
+/// once so every load of x serves four dot products. F16 on AVX-512 takes the cheaper
+/// <see cref="F16PairMatVec"/> whenever x allows it.
 /// </remarks>
 public static unsafe class MatVec
 {
