@@ -1,0 +1,18 @@
+namespace Caldera.Runtime.Inference;
+
+/// <summary>
+/// A weight matrix as the forward pass sees it: y = W·x with W of shape [<see cref="OutputDim"/>,
+/// <see cref="InputDim"/>]. The dense implementation reads a <see cref="Model.TensorView"/>; compressed
+/// layers (y = Q·x + L·(R·x) and its scaled variants) plug into the same forward pass through this seam.
+/// </summary>
+public interface ILinearLayer
+{
+    int InputDim { get; }
+    int OutputDim { get; }
+
+    /// <summary>y = W·x   x: InputDim; y: OutputDim. Must not allocate.</summary>
+    void Apply(ReadOnlySpan<float> x, Span<float> y);
+
+    /// <summary>Y[t] = W·X[t] for t &lt; n   X: n × InputDim; Y: n × OutputDim (row-major). Must not allocate.</summary>
+    void ApplyBatch(ReadOnlySpan<float> x, Span<float> y, int n);
+}

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Caldera.Runtime.Sampling;
+using Caldera.Runtime.Tokenization;
+
+namespace Caldera.Runtime.Inference;
+
+/// <summary>
+/// Prompt in, text out: tokenizes with BOS, prefills the prompt, then samples and decodes one token at a
+/// time until an end-of-sequence id (or BOS, as llama2.c stops) or until <see cref="GenerationOptions.Steps"/>
+/// positions have run. Text is streamed through <see cref="TokenTextStream"/>, so multi-token characters
+/// arrive whole.
+/// </summary>
+public sealed class TextGenerator(Transformer transformer, ModelTokenizer tokenizer)
+{
+    /// <summary>Counts and timings of the last finished run.</summary>
+    public GenerationStatistics? LastRun { get; private set; }
+
+    /// <summary>The generated text piece by piece (after the prompt's text when <see cref="GenerationOptions.EchoPrompt"/>).</summary>
+    public IEnumerable<string> Generate(string prompt, GenerationOptions? options = null) =>
+        Run(prompt, options ?? new GenerationOptions(), CancellationToken.None);
+
+    /// <summary>The whole generated text.</summary>
+    public string GenerateText(string prompt, GenerationOptions? options = null) => string.Concat(Generate(prompt, options));
+
+    /// <summary>Streams the generated text; cancelling stops before the next forward pass.</summary>
+    public async IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await Task.Yield(); // the forward pass is synchronous work: leave the caller's context first
+        foreach (var piece in Run(prompt, options ?? new GenerationOptions(), cancellationToken))
+            yield return piece;
+    }
+
+    private IEnumerable<string> Run(string prompt, GenerationOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Steps, 1, nameof(options.Steps));
+        int steps = Math.Min(options.Steps, transformer.ContextLength);
+        var sampler = new Sampler(transformer.Config.VocabSize, options.Sampling);
+        int[] promptIds = tokenizer.Encode(prompt, addBos: true);
+        int promptLength = Math.Min(promptIds.Length, steps);
+        var context = new int[steps];
+        promptIds.AsSpan(0, promptLength).CopyTo(context);
+
+        var text = new TokenTextStream(tokenizer);
+        for (int i = 1; i < promptLength; i++)
+        {
+            string piece = text.Push(context[i]);
+            if (options.EchoPrompt && piece.Length > 0) yield return piece;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var clock = Stopwatch.StartNew();
+        var logits = transformer.Prefill(context.AsSpan(0, promptLength), 0);
+        var prefillTime = clock.Elapsed;
+        int fed = promptLength, generated = 0;
+        while (true)
+        {
+            int next = sampler.Sample(logits, context.AsSpan(0, fed));
+            generated++;
+            if (next == tokenizer.BosId || IsEndOfSequence(next)) break;
+            string piece = text.Push(next);
+            if (piece.Length > 0) yield return piece;
+            if (fed == steps) break;
+            cancellationToken.ThrowIfCancellationRequested();
+            context[fed] = next;
+            logits = transformer.Decode(next, fed);
+            fed++;
+        }
+        LastRun = new GenerationStatistics(promptLength, generated, fed - promptLength, prefillTime, clock.Elapsed - prefillTime);
+        string rest = text.Flush();
+        if (rest.Length > 0) yield return rest;
+    }
+
+    private bool IsEndOfSequence(int token)
+    {
+        foreach (int eos in tokenizer.EosIds)
+            if (token == eos) return true;
+        return false;
+    }
+}

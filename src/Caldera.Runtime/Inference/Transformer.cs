@@ -1,0 +1,163 @@
+using System.Numerics.Tensors;
+using Caldera.Runtime.Kernels;
+using Caldera.Runtime.Model;
+
+namespace Caldera.Runtime.Inference;
+
+/// <summary>
+/// The Llama forward pass (llama2.c's <c>forward</c>): token embedding, then per block
+/// x += W_o·attention(RoPE(W_q·rms(x)), RoPE(W_k·rms(x)), W_v·rms(x)) and
+/// x += W_down·(silu(W_gate·rms(x)) ⊙ W_up·rms(x)), then logits = W_cls·rms(x).
+/// <see cref="Decode"/> runs one token (matrix–vector work); <see cref="Prefill(ReadOnlySpan{int}, int)"/>
+/// runs a whole prompt as matrix–matrix work with causal attention inside the batch. Neither allocates.
+/// </summary>
+public sealed class Transformer : IDisposable
+{
+    private readonly WorkerPool _pool;
+    private readonly TransformerWeights _weights;
+    private readonly RunState _state;
+    private readonly RopeTable _rope;
+    private readonly AttentionWork _attention;
+    private readonly int[] _oneToken = new int[1];
+
+    /// <summary>Runs <paramref name="checkpoint"/>'s weights as stored (F32/F16/BF16), read in place.</summary>
+    public Transformer(ModelCheckpoint checkpoint, TransformerOptions? options = null)
+        : this(checkpoint.Config, pool => TransformerWeights.Dense(checkpoint, pool), options)
+    {
+    }
+
+    /// <summary>Runs weights bound by <paramref name="bind"/> on this transformer's worker pool (e.g. compressed layers).</summary>
+    public Transformer(LlamaConfig config, Func<WorkerPool, TransformerWeights> bind, TransformerOptions? options = null)
+    {
+        options ??= new TransformerOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Threads, 1, nameof(options.Threads));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.PrefillBatchSize, 1, nameof(options.PrefillBatchSize));
+        int contextLength = options.ContextLength ?? config.ContextLength;
+        if (contextLength < 1 || contextLength > config.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(options), $"context length {contextLength} is outside 1..{config.ContextLength}, the model's context");
+        Config = config;
+        ContextLength = contextLength;
+        _pool = new WorkerPool(options.Threads);
+        try
+        {
+            _weights = bind(_pool);
+            _state = new RunState(config, Math.Min(options.PrefillBatchSize, contextLength), contextLength);
+            _rope = RopeTable.For(config, contextLength);
+            _attention = new AttentionWork(config, _state, _pool, contextLength);
+        }
+        catch
+        {
+            _pool.Dispose();
+            throw;
+        }
+    }
+
+    public LlamaConfig Config { get; }
+
+    /// <summary>Positions the KV cache holds: the last position is ContextLength − 1.</summary>
+    public int ContextLength { get; }
+
+    public int Threads => _pool.ThreadCount;
+
+    /// <summary>Runs <paramref name="token"/> at <paramref name="position"/> and returns the next-token logits (valid until the next call).</summary>
+    public ReadOnlySpan<float> Decode(int token, int position)
+    {
+        _oneToken[0] = token;
+        Forward(_oneToken, position, default, lastLogits: true);
+        return _state.Logits;
+    }
+
+    /// <summary>Runs <paramref name="tokens"/> at positions from <paramref name="startPosition"/> and returns the logits after the last one.</summary>
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, int startPosition)
+    {
+        if (tokens.IsEmpty) throw new ArgumentException("nothing to prefill", nameof(tokens));
+        for (int done = 0; done < tokens.Length; done += _state.BatchSize)
+        {
+            int n = Math.Min(_state.BatchSize, tokens.Length - done);
+            Forward(tokens.Slice(done, n), startPosition + done, default, lastLogits: done + n == tokens.Length);
+        }
+        return _state.Logits;
+    }
+
+    /// <summary>Like <see cref="Prefill(ReadOnlySpan{int}, int)"/>, writing every position's logits into <paramref name="logits"/> (tokens × vocab).</summary>
+    public void Prefill(ReadOnlySpan<int> tokens, int startPosition, Span<float> logits)
+    {
+        if (tokens.IsEmpty) throw new ArgumentException("nothing to prefill", nameof(tokens));
+        int vocab = Config.VocabSize;
+        if (logits.Length != (long)tokens.Length * vocab)
+            throw new ArgumentException($"logits must hold {tokens.Length}×{vocab} floats", nameof(logits));
+        for (int done = 0; done < tokens.Length; done += _state.BatchSize)
+        {
+            int n = Math.Min(_state.BatchSize, tokens.Length - done);
+            Forward(tokens.Slice(done, n), startPosition + done, logits.Slice(done * vocab, n * vocab), lastLogits: false);
+        }
+    }
+
+    /// <summary>
+    /// One pass over n ≤ BatchSize tokens at positions start..start+n−1. Writes every token's logits into
+    /// <paramref name="allLogits"/> when it is not empty, and the last token's into the state when
+    /// <paramref name="lastLogits"/> (a prompt chunk that is not the last needs neither).
+    /// </summary>
+    private void Forward(ReadOnlySpan<int> tokens, int start, Span<float> allLogits, bool lastLogits)
+    {
+        var c = Config;
+        int n = tokens.Length, dim = c.Dim, qDim = c.QDim, kvDim = c.KvDim, hidden = c.HiddenDim;
+        if (start < 0 || start + n > ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(start), $"positions {start}..{start + n - 1} are outside the context of {ContextLength}");
+        var s = _state;
+        var x = s.X.AsSpan(0, n * dim);
+        var xb = s.Xb.AsSpan(0, n * dim);
+        var xb2 = s.Xb2.AsSpan(0, n * dim);
+        var attentionOut = s.Xb.AsSpan(0, n * qDim);
+        var q = s.Q.AsSpan(0, n * qDim);
+        var hb = s.Hb.AsSpan(0, n * hidden);
+        var hb2 = s.Hb2.AsSpan(0, n * hidden);
+
+        for (int t = 0; t < n; t++)
+        {
+            if ((uint)tokens[t] >= (uint)c.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {tokens[t]} is outside the vocabulary of {c.VocabSize}");
+            _weights.TokenEmbedding.ReadRow(tokens[t], x.Slice(t * dim, dim));
+        }
+
+        for (int l = 0; l < c.LayerCount; l++)
+        {
+            var w = _weights.Layers[l];
+            var k = s.KeyCache[l].AsSpan(start * kvDim, n * kvDim);
+            var v = s.ValueCache[l].AsSpan(start * kvDim, n * kvDim);
+
+            for (int t = 0; t < n; t++) RmsNorm.Apply(x.Slice(t * dim, dim), w.AttentionNorm, c.NormEpsilon, xb.Slice(t * dim, dim));
+            w.Query.ApplyBatch(xb, q, n);
+            w.Key.ApplyBatch(xb, k, n);
+            w.Value.ApplyBatch(xb, v, n);
+            for (int t = 0; t < n; t++)
+            {
+                Rope.Apply(q.Slice(t * qDim, qDim), _rope, start + t);
+                Rope.Apply(k.Slice(t * kvDim, kvDim), _rope, start + t);
+            }
+            _attention.Run(l, start, n);
+            w.AttentionOutput.ApplyBatch(attentionOut, xb2, n);
+            TensorPrimitives.Add(x, xb2, x);
+
+            for (int t = 0; t < n; t++) RmsNorm.Apply(x.Slice(t * dim, dim), w.FfnNorm, c.NormEpsilon, xb.Slice(t * dim, dim));
+            w.Gate.ApplyBatch(xb, hb, n);
+            w.Up.ApplyBatch(xb, hb2, n);
+            SiluGate.Apply(hb, hb2);
+            w.Down.ApplyBatch(hb, xb2, n);
+            TensorPrimitives.Add(x, xb2, x);
+        }
+
+        if (!allLogits.IsEmpty)
+        {
+            for (int t = 0; t < n; t++) RmsNorm.Apply(x.Slice(t * dim, dim), _weights.OutputNorm, c.NormEpsilon, xb.Slice(t * dim, dim));
+            _weights.Classifier.ApplyBatch(xb, allLogits, n);
+        }
+        else if (lastLogits)
+        {
+            RmsNorm.Apply(x.Slice((n - 1) * dim, dim), _weights.OutputNorm, c.NormEpsilon, xb[..dim]);
+            _weights.Classifier.Apply(xb[..dim], s.Logits);
+        }
+    }
+
+    public void Dispose() => _pool.Dispose();
+}

@@ -1,0 +1,80 @@
+using Caldera.Runtime.Model;
+
+namespace Caldera.Runtime.Inference;
+
+/// <summary>
+/// The weights bound for the forward pass (llama2.c's <c>TransformerWeights</c>): the token embedding
+/// stays a <see cref="TensorView"/> (one row is read per token), every matrix is an
+/// <see cref="ILinearLayer"/>, and the classifier is the embedding itself when the model ties them.
+/// </summary>
+public sealed class TransformerWeights
+{
+    public TransformerWeights(LlamaConfig config, TensorView tokenEmbedding, IReadOnlyList<LayerWeights> layers,
+        float[] outputNorm, ILinearLayer classifier)
+    {
+        Config = config;
+        TokenEmbedding = tokenEmbedding;
+        Layers = layers;
+        OutputNorm = outputNorm;
+        Classifier = classifier;
+        Check();
+    }
+
+    public LlamaConfig Config { get; }
+    public TensorView TokenEmbedding { get; }
+    public IReadOnlyList<LayerWeights> Layers { get; }
+    public float[] OutputNorm { get; }
+    public ILinearLayer Classifier { get; }
+
+    /// <summary>Binds every matrix of <paramref name="checkpoint"/> as a <see cref="DenseLinearLayer"/> on <paramref name="pool"/>.</summary>
+    public static TransformerWeights Dense(ModelCheckpoint checkpoint, WorkerPool pool)
+    {
+        var config = checkpoint.Config;
+        ILinearLayer Linear(string name) => new DenseLinearLayer(checkpoint.Tensor(name), pool);
+        var layers = new LayerWeights[config.LayerCount];
+        for (int l = 0; l < layers.Length; l++)
+            layers[l] = new LayerWeights(
+                checkpoint.Tensor(TensorNames.AttentionNorm(l)).ToArray(),
+                Linear(TensorNames.Query(l)), Linear(TensorNames.Key(l)), Linear(TensorNames.Value(l)),
+                Linear(TensorNames.AttentionOutput(l)),
+                checkpoint.Tensor(TensorNames.FfnNorm(l)).ToArray(),
+                Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
+        var classifier = Linear(config.TiedClassifier ? TensorNames.TokenEmbedding : TensorNames.Output);
+        return new TransformerWeights(config, checkpoint.Tensor(TensorNames.TokenEmbedding), layers,
+            checkpoint.Tensor(TensorNames.OutputNorm).ToArray(), classifier);
+    }
+
+    private void Check()
+    {
+        var c = Config;
+        if (Layers.Count != c.LayerCount) throw new ArgumentException($"{Layers.Count} layers bound but the config has {c.LayerCount}");
+        if (TokenEmbedding.Rows != c.VocabSize || TokenEmbedding.Columns != c.Dim)
+            throw new ArgumentException($"{TokenEmbedding} is not [{c.VocabSize}, {c.Dim}]");
+        Shape(Classifier, "classifier", c.VocabSize, c.Dim);
+        Norm(OutputNorm, "output norm");
+        for (int l = 0; l < Layers.Count; l++)
+        {
+            var w = Layers[l];
+            Norm(w.AttentionNorm, $"layer {l} attention norm");
+            Norm(w.FfnNorm, $"layer {l} FFN norm");
+            Shape(w.Query, $"layer {l} query", c.QDim, c.Dim);
+            Shape(w.Key, $"layer {l} key", c.KvDim, c.Dim);
+            Shape(w.Value, $"layer {l} value", c.KvDim, c.Dim);
+            Shape(w.AttentionOutput, $"layer {l} attention output", c.Dim, c.QDim);
+            Shape(w.Gate, $"layer {l} gate", c.HiddenDim, c.Dim);
+            Shape(w.Up, $"layer {l} up", c.HiddenDim, c.Dim);
+            Shape(w.Down, $"layer {l} down", c.Dim, c.HiddenDim);
+        }
+
+        void Norm(float[] gain, string what)
+        {
+            if (gain.Length != c.Dim) throw new ArgumentException($"{what} has {gain.Length} values, expected {c.Dim}");
+        }
+
+        static void Shape(ILinearLayer layer, string what, int outputDim, int inputDim)
+        {
+            if (layer.OutputDim != outputDim || layer.InputDim != inputDim)
+                throw new ArgumentException($"{what} is {layer.OutputDim}×{layer.InputDim}, expected {outputDim}×{inputDim}");
+        }
+    }
+}

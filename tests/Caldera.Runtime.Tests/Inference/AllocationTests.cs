@@ -1,0 +1,36 @@
+using Caldera.Runtime.Inference;
+using Caldera.Runtime.Model;
+using Caldera.Runtime.Sampling;
+
+namespace Caldera.Runtime.Tests.Inference;
+
+public class AllocationTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Decoding_and_sampling_a_token_allocates_nothing(int threads)
+    {
+        using var model = ModelCheckpoint.Open(TestModels.Stories260KBin);
+        using var transformer = new Transformer(model, new TransformerOptions { Threads = threads, ContextLength = 128 });
+        var sampler = new Sampler(model.Config.VocabSize, new SamplingOptions { Temperature = 0.9f, TopP = 0.9f, TopK = 40, RepetitionPenalty = 1.1f, Seed = 3 });
+        var context = new int[128];
+        context[0] = 1;
+        var logits = transformer.Prefill(context.AsSpan(0, 1), 0);
+        // Warm up: the first calls grow per-worker scratch buffers to the longest attention span used below.
+        int pos = 1;
+        for (; pos < 64; pos++)
+        {
+            context[pos] = sampler.Sample(logits, context.AsSpan(0, pos));
+            logits = transformer.Decode(context[pos], pos);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (; pos < 96; pos++)
+        {
+            context[pos] = sampler.Sample(logits, context.AsSpan(0, pos));
+            logits = transformer.Decode(context[pos], pos);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}

@@ -1,0 +1,63 @@
+using Caldera.Runtime.Inference;
+
+namespace Caldera.Runtime.Tests.Inference;
+
+public class WorkerPoolTests
+{
+    private sealed class CountingWork(int count) : IParallelWork
+    {
+        public readonly int[] Hits = new int[count];
+        public readonly HashSet<int> Workers = [];
+
+        public void Execute(int start, int end, int worker)
+        {
+            lock (Workers) Workers.Add(worker);
+            for (int i = start; i < end; i++) Interlocked.Increment(ref Hits[i]);
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Every_item_runs_exactly_once(int threads)
+    {
+        using var pool = new WorkerPool(threads);
+        foreach (int count in new[] { 1, 2, 5, 64, 1000 })
+            foreach (int grain in new[] { 1, 3, 64, 2000 })
+                for (int repeat = 0; repeat < 20; repeat++)
+                {
+                    var work = new CountingWork(count);
+                    pool.For(count, grain, work);
+                    Assert.All(work.Hits, h => Assert.Equal(1, h));
+                    Assert.All(work.Workers, w => Assert.InRange(w, 0, threads - 1));
+                }
+    }
+
+    [Fact]
+    public void Workers_wake_after_blocking_and_failures_reach_the_caller()
+    {
+        using var pool = new WorkerPool(2);
+        Thread.Sleep(50); // past the spin window: the worker is now blocked on the monitor
+        var work = new CountingWork(100);
+        pool.For(100, 1, work);
+        Assert.All(work.Hits, h => Assert.Equal(1, h));
+
+        var failing = new FailingWork();
+        var error = Assert.Throws<InvalidOperationException>(() => pool.For(100, 1, failing));
+        Assert.Equal("item 37", error.Message);
+        // the pool still works afterwards
+        work = new CountingWork(100);
+        pool.For(100, 1, work);
+        Assert.All(work.Hits, h => Assert.Equal(1, h));
+    }
+
+    private sealed class FailingWork : IParallelWork
+    {
+        public void Execute(int start, int end, int worker)
+        {
+            for (int i = start; i < end; i++)
+                if (i == 37) throw new InvalidOperationException("item 37");
+        }
+    }
+}

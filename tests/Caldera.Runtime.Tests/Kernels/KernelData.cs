@@ -1,0 +1,48 @@
+using System.Runtime.InteropServices;
+using Caldera.Runtime.Kernels;
+using Caldera.Runtime.Model;
+
+namespace Caldera.Runtime.Tests.Kernels;
+
+/// <summary>Seeded random inputs and the shapes kernels are tested at.</summary>
+internal static class KernelData
+{
+    /// <summary>Odd and edge lengths around every vector width, and the real model widths (stories260K 64/172, tinystories-256d 256/768, Llama 2048/5632).</summary>
+    public static readonly int[] Lengths = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 172, 256, 768, 2048, 5632];
+
+    public static readonly TensorType[] Types = [TensorType.F32, TensorType.F16, TensorType.BF16];
+
+    /// <summary>Both vector paths run everywhere: where a width is not accelerated, .NET emulates its vectors in software.</summary>
+    public static readonly KernelPath[] VectorPaths = [KernelPath.Vector256, KernelPath.Vector512];
+
+    public static float[] Floats(int count, int seed, float scale = 1f)
+    {
+        var random = new Random(seed);
+        var result = new float[count];
+        for (int i = 0; i < count; i++) result[i] = (float)(random.NextDouble() * 2 - 1) * scale;
+        return result;
+    }
+
+    /// <summary>Random weights stored as <paramref name="type"/>, and their exact F32 values.</summary>
+    public static (byte[] Stored, float[] Values) Weights(int count, TensorType type, int seed)
+    {
+        var values = Floats(count, seed, 0.5f);
+        byte[] stored;
+        switch (type)
+        {
+            case TensorType.F16:
+                var halves = Array.ConvertAll(values, v => (Half)v);
+                stored = MemoryMarshal.AsBytes(halves.AsSpan()).ToArray();
+                break;
+            case TensorType.BF16:
+                var bf16 = Array.ConvertAll(values, v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16));
+                stored = MemoryMarshal.AsBytes(bf16.AsSpan()).ToArray();
+                break;
+            default:
+                stored = MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+                break;
+        }
+        TensorView.Convert(stored, type, values);
+        return (stored, values);
+    }
+}
