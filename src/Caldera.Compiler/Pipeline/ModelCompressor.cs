@@ -101,9 +101,17 @@ public sealed class ModelCompressor(CompressionPlan plan)
             var tensor = checkpoint.Tensor(name);
             var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
             var h = moments[m.Input];
-            var compressed = Plan.Method == CompressionMethod.Rtn
-                ? RoundToNearest.Compress(w, h, Plan.RtnBits, Plan.Decomposition.Regularization, threads)
-                : CalderaDecomposer.Decompose(w, h, Plan.EffectiveDecomposition(threads));
+            CompressedMatrix compressed;
+            try
+            {
+                compressed = Plan.Method == CompressionMethod.Rtn
+                    ? RoundToNearest.Compress(w, h, Plan.RtnBits, Plan.Decomposition.Regularization, threads)
+                    : CalderaDecomposer.Decompose(w, h, Plan.EffectiveDecomposition(threads));
+            }
+            catch (Exception e) when (e is ArithmeticException or InvalidOperationException or ArgumentException)
+            {
+                throw new InvalidOperationException($"{name}: {e.Message}", e);
+            }
             results[i] = compressed.ToData(name);
             reporter.MatrixDone(layer, m.Short, compressed.RelativeError, (long)w.Rows * w.Cols);
         });
