@@ -11,6 +11,9 @@ public static class CalderaCli
 {
     public const int UsageOrInputError = 2;
 
+    /// <summary>The shell's code for a process stopped by SIGINT (128 + 2).</summary>
+    public const int Cancelled = 130;
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, CompressedModelFormat.None);
 
     /// <summary>Runs with <paramref name="format"/> writing (compress) and reading (eval) compressed models.</summary>
@@ -33,6 +36,11 @@ public static class CalderaCli
         {
             stderr.WriteLine($"caldera: {e.Message}");
             return UsageOrInputError;
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            stderr.WriteLine("caldera: cancelled (compress keeps finished layers in <out>.parts/ and resumes from them when rerun)");
+            return Cancelled;
         }
         catch (CliUsageException e)
         {

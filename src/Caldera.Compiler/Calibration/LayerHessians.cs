@@ -1,4 +1,5 @@
 using Caldera.Compiler.Decomposition;
+using Caldera.Compiler.LinearAlgebra;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Model;
 
@@ -12,6 +13,7 @@ public sealed class LayerHessians : IActivationObserver
 {
     private readonly Hessian[] _hessians;
     private readonly int _threads;
+    private bool _released;
 
     public LayerHessians(LlamaConfig config, int layer, int threads = 1)
     {
@@ -29,13 +31,32 @@ public sealed class LayerHessians : IActivationObserver
     public int Layer { get; }
 
     /// <summary>The accumulator of the matrices that read <paramref name="input"/>.</summary>
-    public Hessian this[LinearInput input] => _hessians[(int)input];
+    public Hessian this[LinearInput input] => _released ? throw new ObjectDisposedException(nameof(LayerHessians)) : _hessians[(int)input];
 
     /// <summary>Bytes held by the four fp64 accumulators.</summary>
     public long Bytes => _hessians.Sum(h => (long)h.Dimension * h.Dimension * sizeof(double));
 
     public void Observe(int layer, LinearInput input, ReadOnlySpan<float> x, int tokens)
     {
-        if (layer == Layer) _hessians[(int)input].Add(x, tokens, _threads);
+        if (layer != Layer) return;
+        ObjectDisposedException.ThrowIf(_released, this);
+        _hessians[(int)input].Add(x, tokens, _threads);
+    }
+
+    /// <summary>
+    /// H = E[x·xᵀ] for each input, releasing the fp64 sums as it goes, so a block's sums and moments are not both
+    /// held (for an 8B model they are ~1.9 GiB each). The accumulator cannot be used afterwards.
+    /// </summary>
+    public IReadOnlyDictionary<LinearInput, Matrix<double>> ReleaseSecondMoments()
+    {
+        ObjectDisposedException.ThrowIf(_released, this);
+        _released = true;
+        var moments = new Dictionary<LinearInput, Matrix<double>>();
+        for (int i = 0; i < _hessians.Length; i++)
+        {
+            moments[(LinearInput)i] = _hessians[i].SecondMoment();
+            _hessians[i] = null!;
+        }
+        return moments;
     }
 }

@@ -86,9 +86,11 @@ public sealed class ModelCompressor(CompressionPlan plan)
 
     private CompressedLinearData[] CompressBlock(ModelCheckpoint checkpoint, int layer, LayerHessians hessians, Reporter reporter, CancellationToken cancellation)
     {
-        // H = E[x·xᵀ] per input, shared by the matrices that read it (q/k/v, gate/up); the fp64 sums are dropped here.
-        var moments = new Dictionary<LinearInput, Matrix<double>>();
-        foreach (var input in Enum.GetValues<LinearInput>()) moments[input] = hessians[input].SecondMoment();
+        // H = E[x·xᵀ] per input, shared by the matrices that read it (q/k/v, gate/up). The previous block's
+        // Hessians, weights and decomposition buffers are large-object garbage by now; one full collection per
+        // block keeps the footprint at one block's worth instead of whatever the GC's budget lets pile up.
+        var moments = hessians.ReleaseSecondMoments();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
 
         var matrices = BlockMatrix.All;
         int parallel = Math.Min(Plan.ParallelMatrices, matrices.Count);

@@ -77,6 +77,20 @@ public sealed class CompressAndEvalCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_cancelled_compress_exits_130_without_writing()
+    {
+        var writer = new CapturingWriter();
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+        var stderr = new StringWriter();
+        int code = CalderaCli.Run(["compress", TestModels.Stories260KBin, "-o", _dir.File("c.cald"), "--tokenizer", TestModels.Tok512Model, "--method", "rtn"],
+            new StringWriter(), stderr, new CompressedModelFormat(writer, null), cancel.Token);
+        Assert.Equal(CalderaCli.Cancelled, code);
+        Assert.Contains("cancelled", stderr.ToString());
+        Assert.Null(writer.Content);
+    }
+
+    [Fact]
     public void Compress_takes_the_vocabulary_embedded_in_a_gguf()
     {
         var writer = new CapturingWriter();
