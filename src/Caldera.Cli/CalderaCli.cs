@@ -11,7 +11,13 @@ public static class CalderaCli
 {
     public const int UsageOrInputError = 2;
 
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>The shell's code for a process stopped by SIGINT (128 + 2).</summary>
+    public const int Cancelled = 130;
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, CompressedModelFormat.None);
+
+    /// <summary>Runs with <paramref name="format"/> writing (compress) and reading (eval) compressed models.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CompressedModelFormat format, CancellationToken cancellation = default)
     {
         try
         {
@@ -19,6 +25,8 @@ public static class CalderaCli
             {
                 ["run", .. var rest] => RunCommand.Execute(rest, stdout, stderr),
                 ["inspect", .. var rest] => InspectCommand.Execute(rest, stdout, stderr),
+                ["compress", .. var rest] => CompressCommand.Execute(rest, stdout, stderr, format, cancellation),
+                ["eval", .. var rest] => EvalCommand.Execute(rest, stdout, stderr, format, cancellation),
                 ["--version"] => PrintVersion(stdout),
                 [] or ["help" or "--help" or "-h", ..] => Usage.Print(stdout, 0),
                 _ => throw new CliUsageException($"unknown command '{args[0]}'"),
@@ -28,6 +36,11 @@ public static class CalderaCli
         {
             stderr.WriteLine($"caldera: {e.Message}");
             return UsageOrInputError;
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            stderr.WriteLine("caldera: cancelled (compress keeps finished layers in <out>.parts/ and resumes from them when rerun)");
+            return Cancelled;
         }
         catch (CliUsageException e)
         {

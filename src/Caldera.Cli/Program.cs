@@ -1,3 +1,11 @@
 using Caldera.Cli;
 
-return CalderaCli.Run(args, Console.Out, Console.Error);
+// Ctrl+C stops a long compress or eval cleanly (finished layers stay cached); a second Ctrl+C kills the process.
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    if (cancel.IsCancellationRequested) return;
+    e.Cancel = true;
+    cancel.Cancel();
+};
+return CalderaCli.Run(args, Console.Out, Console.Error, CompressedModelFormat.None, cancel.Token);

@@ -9,8 +9,15 @@ internal static class Usage
               caldera run <model> [--tokenizer <file>] --prompt "..." [--steps N] [--temperature T]
                           [--top-p P] [--top-k K] [--repetition-penalty R] [--seed S] [--threads N]
               caldera inspect <model>
+              caldera compress <model> -o <out.cald> [--tokenizer <file>] [--method caldera|ldlq|rtn]
+                          [--rank 64] [--q-bits 2] [--lr-bits 4|16] [--preset fast|paper]
+                          [--calibration <text file>] [--samples N] [--seq-len L] [--threads N]
+              caldera eval <model> --text <file> [--reference <model>] [--ctx 256] [--tokenizer <file>]
+                          [--threads N] [--json]
 
-            <model> is a Hugging Face directory (config.json + *.safetensors), a .gguf file or a llama2.c .bin.
+            <model> is a Hugging Face directory (config.json + *.safetensors), a .gguf file or a llama2.c .bin
+            (eval also takes a compressed model). compress caches finished layers in <out.cald>.parts/ and
+            resumes from them when rerun with the same settings; --q-bits other than 2 needs --method rtn.
             """);
         return exitCode;
     }

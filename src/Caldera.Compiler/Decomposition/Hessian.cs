@@ -1,3 +1,4 @@
+using System.Buffers;
 using Caldera.Compiler.LinearAlgebra;
 
 namespace Caldera.Compiler.Decomposition;
@@ -28,9 +29,19 @@ public sealed class Hessian
         if ((long)tokens * Dimension != x.Length)
             throw new ArgumentException($"{x.Length} values are not {tokens} tokens × {Dimension}.", nameof(x));
         if (tokens == 0) return;
-        var batch = new double[x.Length];
-        for (int i = 0; i < x.Length; i++) batch[i] = x[i];
-        Gemm.Multiply(Op.T, Op.N, Dimension, Dimension, tokens, 1.0, batch, Dimension, batch, Dimension, 1.0, _sum.Data, Dimension, threads);
+        // Pooled: calibration calls this for every batch of every sequence, and a fresh fp64 copy each time
+        // would be large-object garbage that piles up between full collections.
+        double[] pooled = ArrayPool<double>.Shared.Rent(x.Length);
+        try
+        {
+            var batch = pooled.AsSpan(0, x.Length);
+            for (int i = 0; i < x.Length; i++) batch[i] = x[i];
+            Gemm.Multiply(Op.T, Op.N, Dimension, Dimension, tokens, 1.0, batch, Dimension, batch, Dimension, 1.0, _sum.Data, Dimension, threads);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(pooled);
+        }
         Count += tokens;
     }
 

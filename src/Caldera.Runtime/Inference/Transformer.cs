@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Caldera.Runtime.Kernels;
 using Caldera.Runtime.Model;
 
@@ -17,7 +16,7 @@ public sealed class Transformer : IDisposable
     private readonly TransformerWeights _weights;
     private readonly RunState _state;
     private readonly RopeTable _rope;
-    private readonly AttentionWork _attention;
+    private readonly TransformerBlock _block;
     private readonly int[] _oneToken = new int[1];
 
     /// <summary>Runs <paramref name="checkpoint"/>'s weights as stored (F32/F16/BF16), read in place.</summary>
@@ -43,7 +42,7 @@ public sealed class Transformer : IDisposable
             _weights = bind(_pool);
             _state = new RunState(config, Math.Min(options.PrefillBatchSize, contextLength), contextLength);
             _rope = RopeTable.For(config, contextLength);
-            _attention = new AttentionWork(config, _state, _pool, contextLength);
+            _block = new TransformerBlock(config, _state, _rope, new AttentionWork(config, _state, _pool, contextLength));
         }
         catch
         {
@@ -63,18 +62,24 @@ public sealed class Transformer : IDisposable
     public ReadOnlySpan<float> Decode(int token, int position)
     {
         _oneToken[0] = token;
-        Forward(_oneToken, position, default, lastLogits: true);
+        Forward(_oneToken, position, default, lastLogits: true, observer: null);
         return _state.Logits;
     }
 
     /// <summary>Runs <paramref name="tokens"/> at positions from <paramref name="startPosition"/> and returns the logits after the last one.</summary>
-    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, int startPosition)
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, int startPosition) => Prefill(tokens, startPosition, observer: null);
+
+    /// <summary>
+    /// Like <see cref="Prefill(ReadOnlySpan{int}, int)"/>, showing <paramref name="observer"/> the inputs of every
+    /// block's linear layers (calibration hooks on an ordinary forward pass).
+    /// </summary>
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, int startPosition, IActivationObserver? observer)
     {
         if (tokens.IsEmpty) throw new ArgumentException("nothing to prefill", nameof(tokens));
         for (int done = 0; done < tokens.Length; done += _state.BatchSize)
         {
             int n = Math.Min(_state.BatchSize, tokens.Length - done);
-            Forward(tokens.Slice(done, n), startPosition + done, default, lastLogits: done + n == tokens.Length);
+            Forward(tokens.Slice(done, n), startPosition + done, default, lastLogits: done + n == tokens.Length, observer);
         }
         return _state.Logits;
     }
@@ -89,7 +94,7 @@ public sealed class Transformer : IDisposable
         for (int done = 0; done < tokens.Length; done += _state.BatchSize)
         {
             int n = Math.Min(_state.BatchSize, tokens.Length - done);
-            Forward(tokens.Slice(done, n), startPosition + done, logits.Slice(done * vocab, n * vocab), lastLogits: false);
+            Forward(tokens.Slice(done, n), startPosition + done, logits.Slice(done * vocab, n * vocab), lastLogits: false, observer: null);
         }
     }
 
@@ -98,20 +103,15 @@ public sealed class Transformer : IDisposable
     /// <paramref name="allLogits"/> when it is not empty, and the last token's into the state when
     /// <paramref name="lastLogits"/> (a prompt chunk that is not the last needs neither).
     /// </summary>
-    private void Forward(ReadOnlySpan<int> tokens, int start, Span<float> allLogits, bool lastLogits)
+    private void Forward(ReadOnlySpan<int> tokens, int start, Span<float> allLogits, bool lastLogits, IActivationObserver? observer)
     {
         var c = Config;
-        int n = tokens.Length, dim = c.Dim, qDim = c.QDim, kvDim = c.KvDim, hidden = c.HiddenDim;
+        int n = tokens.Length, dim = c.Dim;
         if (start < 0 || start + n > ContextLength)
             throw new ArgumentOutOfRangeException(nameof(start), $"positions {start}..{start + n - 1} are outside the context of {ContextLength}");
         var s = _state;
         var x = s.X.AsSpan(0, n * dim);
         var xb = s.Xb.AsSpan(0, n * dim);
-        var xb2 = s.Xb2.AsSpan(0, n * dim);
-        var attentionOut = s.Xb.AsSpan(0, n * qDim);
-        var q = s.Q.AsSpan(0, n * qDim);
-        var hb = s.Hb.AsSpan(0, n * hidden);
-        var hb2 = s.Hb2.AsSpan(0, n * hidden);
 
         for (int t = 0; t < n; t++)
         {
@@ -121,31 +121,7 @@ public sealed class Transformer : IDisposable
         }
 
         for (int l = 0; l < c.LayerCount; l++)
-        {
-            var w = _weights.Layers[l];
-            var k = s.KeyCache[l].AsSpan(start * kvDim, n * kvDim);
-            var v = s.ValueCache[l].AsSpan(start * kvDim, n * kvDim);
-
-            for (int t = 0; t < n; t++) RmsNorm.Apply(x.Slice(t * dim, dim), w.AttentionNorm, c.NormEpsilon, xb.Slice(t * dim, dim));
-            w.Query.ApplyBatch(xb, q, n);
-            w.Key.ApplyBatch(xb, k, n);
-            w.Value.ApplyBatch(xb, v, n);
-            for (int t = 0; t < n; t++)
-            {
-                Rope.Apply(q.Slice(t * qDim, qDim), _rope, start + t);
-                Rope.Apply(k.Slice(t * kvDim, kvDim), _rope, start + t);
-            }
-            _attention.Run(l, start, n);
-            w.AttentionOutput.ApplyBatch(attentionOut, xb2, n);
-            TensorPrimitives.Add(x, xb2, x);
-
-            for (int t = 0; t < n; t++) RmsNorm.Apply(x.Slice(t * dim, dim), w.FfnNorm, c.NormEpsilon, xb.Slice(t * dim, dim));
-            w.Gate.ApplyBatch(xb, hb, n);
-            w.Up.ApplyBatch(xb, hb2, n);
-            SiluGate.Apply(hb, hb2);
-            w.Down.ApplyBatch(hb, xb2, n);
-            TensorPrimitives.Add(x, xb2, x);
-        }
+            _block.Forward(_weights.Layers[l], l, l, x, start, n, observer);
 
         if (!allLogits.IsEmpty)
         {

@@ -30,16 +30,9 @@ public sealed class TransformerWeights
     public static TransformerWeights Dense(ModelCheckpoint checkpoint, WorkerPool pool)
     {
         var config = checkpoint.Config;
-        ILinearLayer Linear(string name) => new DenseLinearLayer(checkpoint.Tensor(name), pool);
         var layers = new LayerWeights[config.LayerCount];
-        for (int l = 0; l < layers.Length; l++)
-            layers[l] = new LayerWeights(
-                checkpoint.Tensor(TensorNames.AttentionNorm(l)).ToArray(),
-                Linear(TensorNames.Query(l)), Linear(TensorNames.Key(l)), Linear(TensorNames.Value(l)),
-                Linear(TensorNames.AttentionOutput(l)),
-                checkpoint.Tensor(TensorNames.FfnNorm(l)).ToArray(),
-                Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
-        var classifier = Linear(config.TiedClassifier ? TensorNames.TokenEmbedding : TensorNames.Output);
+        for (int l = 0; l < layers.Length; l++) layers[l] = LayerWeights.Dense(checkpoint, l, pool);
+        var classifier = new DenseLinearLayer(checkpoint.Tensor(config.TiedClassifier ? TensorNames.TokenEmbedding : TensorNames.Output), pool);
         return new TransformerWeights(config, checkpoint.Tensor(TensorNames.TokenEmbedding), layers,
             checkpoint.Tensor(TensorNames.OutputNorm).ToArray(), classifier);
     }

@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text.Json;
+using Caldera.Compiler.Evaluation;
+using Caldera.Runtime.Formats;
+using Caldera.Runtime.Model;
+
+namespace Caldera.Cli;
+
+/// <summary>
+/// <c>caldera eval</c>: perplexity of a model on a text, and against a reference model the mean KL divergence
+/// and top-1 agreement, with llama.cpp's definitions (<see cref="QualityEvaluator"/>), plus bits per weight.
+/// </summary>
+internal static class EvalCommand
+{
+    private static readonly string[] Options = ["--text", "--reference", "--ctx", "--tokenizer", "--threads"];
+
+    public static int Execute(string[] args, TextWriter stdout, TextWriter stderr, CompressedModelFormat format, CancellationToken cancellation = default)
+    {
+        var cl = new CommandLine("eval", args, Options, flags: ["--json"]);
+        string modelPath = cl.Single("model");
+        string textPath = cl.String("--text") ?? throw new CliUsageException("eval: --text <file> is required");
+        int ctx = cl.Int("--ctx", min: 4) ?? 256;
+        int threads = cl.Int("--threads", min: 1) ?? Environment.ProcessorCount;
+        string? tokenizerPath = cl.String("--tokenizer");
+        string? referencePath = cl.String("--reference");
+        if (!File.Exists(textPath)) throw new ModelFormatException(textPath, "text file not found; pass an existing UTF-8 file to --text");
+
+        using var model = Open(modelPath, tokenizerPath, format);
+        using var reference = referencePath is null ? null : Open(referencePath, tokenizerPath, format);
+        var tokenizer = model.Tokenizer ?? reference?.Tokenizer
+            ?? throw new ModelFormatException(modelPath, "no tokenizer found; pass --tokenizer <file>");
+        foreach (var m in new[] { model, reference })
+            if (m != null && ctx > m.Config.ContextLength)
+                throw new CliUsageException($"eval: --ctx {ctx} exceeds the context of {m.Path} ({m.Config.ContextLength})");
+
+        int[] tokens = tokenizer.Encode(File.ReadAllText(textPath), addBos: true);
+        if (tokens.Length < ctx)
+            throw new ModelFormatException(textPath, $"gives {tokens.Length} tokens, fewer than one chunk of --ctx {ctx}; use a longer text or a smaller --ctx");
+        var metrics = QualityEvaluator.Evaluate(model.Open, reference?.Open, tokens, ctx, tokenizer.BosId, threads, cancellation);
+        if (cl.Flag("--json")) WriteJson(stdout, modelPath, referencePath, metrics, model.Bits);
+        else WriteText(stdout, modelPath, referencePath, metrics, model.Bits);
+        return 0;
+    }
+
+    /// <summary>A compressed model through <paramref name="format"/>'s reader, otherwise a checkpoint.</summary>
+    private static EvaluatedModel Open(string path, string? tokenizerPath, CompressedModelFormat format)
+    {
+        if (format.Reader is { } reader && File.Exists(path) && reader.Recognizes(path)) return reader.Open(path, tokenizerPath);
+        var checkpoint = ModelCheckpoint.Open(path);
+        try
+        {
+            return EvaluatedModel.FromCheckpoint(checkpoint, TokenizerSource.Find(path, tokenizerPath, checkpoint).Tokenizer);
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    private static void WriteText(TextWriter o, string model, string? reference, QualityMetrics m, StorageBits bits)
+    {
+        var c = CultureInfo.InvariantCulture;
+        o.WriteLine($"model              {model}");
+        o.WriteLine(string.Create(c, $"chunks             {m.Chunks} × {m.ContextLength} tokens, {m.ScoredTokens} scored"));
+        o.WriteLine(string.Create(c, $"perplexity         {m.Perplexity:F4} ± {m.PerplexityStandardError:F4}"));
+        if (reference != null)
+        {
+            o.WriteLine($"reference          {reference}");
+            o.WriteLine(string.Create(c, $"reference ppl      {m.ReferencePerplexity:F4}"));
+            o.WriteLine(string.Create(c, $"mean KLD           {m.MeanKlDivergence:F6}"));
+            o.WriteLine(string.Create(c, $"top-1 agreement    {100 * m.Top1Agreement:F2} %"));
+        }
+        o.WriteLine(string.Create(c, $"layer bpw          {bits.LayerBitsPerWeight:F3}"));
+        o.WriteLine(string.Create(c, $"model bpw          {bits.ModelBitsPerWeight:F3}"));
+    }
+
+    private static void WriteJson(TextWriter o, string model, string? reference, QualityMetrics m, StorageBits bits)
+    {
+        var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("model", model);
+            if (reference != null) w.WriteString("reference", reference);
+            w.WriteNumber("ctx", m.ContextLength);
+            w.WriteNumber("chunks", m.Chunks);
+            w.WriteNumber("scored_tokens", m.ScoredTokens);
+            w.WriteNumber("perplexity", m.Perplexity);
+            w.WriteNumber("perplexity_stderr", m.PerplexityStandardError);
+            if (m.ReferencePerplexity is { } rp) w.WriteNumber("reference_perplexity", rp);
+            if (m.MeanKlDivergence is { } kl) w.WriteNumber("mean_kld", kl);
+            if (m.Top1Agreement is { } top1) w.WriteNumber("top1_agreement", top1);
+            w.WriteNumber("layer_bits_per_weight", bits.LayerBitsPerWeight);
+            w.WriteNumber("model_bits_per_weight", bits.ModelBitsPerWeight);
+            w.WriteEndObject();
+        }
+        o.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+}

@@ -1,0 +1,26 @@
+using Caldera.Compiler.Evaluation;
+using Caldera.Runtime.Compression;
+
+namespace Caldera.Cli;
+
+/// <summary>Writes a compressed model's content to a file (the <c>.cald</c> format: atomically, byte-identical for identical content).</summary>
+public interface ICompressedModelWriter
+{
+    void Write(CompressedModelContent content, string path);
+}
+
+/// <summary>Opens a compressed model file for evaluation, or says it is not one.</summary>
+public interface ICompressedModelReader
+{
+    /// <summary>Whether <paramref name="path"/> is a compressed model this reader opens (by its magic bytes).</summary>
+    bool Recognizes(string path);
+
+    /// <summary>The model bound for inference, its tokenizer and its storage bits; <paramref name="tokenizerPath"/> overrides the embedded tokenizer.</summary>
+    EvaluatedModel Open(string path, string? tokenizerPath);
+}
+
+/// <summary>The compressed-model format the CLI writes and reads; null parts are reported as unsupported by this build.</summary>
+public sealed record CompressedModelFormat(ICompressedModelWriter? Writer, ICompressedModelReader? Reader)
+{
+    public static CompressedModelFormat None { get; } = new(null, null);
+}

@@ -1,0 +1,43 @@
+using System.Runtime.InteropServices;
+using Caldera.Runtime.Compression;
+using Caldera.Runtime.Model;
+
+namespace Caldera.Compiler.Pipeline;
+
+/// <summary>
+/// The tensors a compressed model keeps dense: the token embedding and an untied classifier at F16 (16 bits,
+/// half the F32 source), the RMSNorm gains at F32 (dim values each, negligible).
+/// </summary>
+public static class DenseTensors
+{
+    public static IReadOnlyList<DenseTensorData> Of(ModelCheckpoint checkpoint)
+    {
+        var c = checkpoint.Config;
+        var result = new List<DenseTensorData> { Half16(checkpoint.Tensor(TensorNames.TokenEmbedding)) };
+        for (int l = 0; l < c.LayerCount; l++)
+        {
+            result.Add(Float32(checkpoint.Tensor(TensorNames.AttentionNorm(l))));
+            result.Add(Float32(checkpoint.Tensor(TensorNames.FfnNorm(l))));
+        }
+        result.Add(Float32(checkpoint.Tensor(TensorNames.OutputNorm)));
+        if (!c.TiedClassifier) result.Add(Half16(checkpoint.Tensor(TensorNames.Output)));
+        return result;
+    }
+
+    private static DenseTensorData Half16(TensorView t)
+    {
+        var bytes = new byte[checked(t.ElementCount * sizeof(ushort))];
+        var halves = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
+        var row = new float[t.Columns];
+        for (int r = 0; r < t.Rows; r++)
+        {
+            t.ReadRow(r, row);
+            var destination = halves.Slice(r * t.Columns, t.Columns);
+            for (int i = 0; i < row.Length; i++) destination[i] = (Half)row[i];
+        }
+        return new DenseTensorData(t.Name, (long[])t.Shape.Clone(), TensorType.F16, bytes);
+    }
+
+    private static DenseTensorData Float32(TensorView t) =>
+        new(t.Name, (long[])t.Shape.Clone(), TensorType.F32, MemoryMarshal.AsBytes(t.ToArray().AsSpan()).ToArray());
+}

@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using Caldera.Compiler.Calibration;
+using Caldera.Compiler.Decomposition;
+using Caldera.Compiler.LinearAlgebra;
+using Caldera.Runtime.Compression;
+using Caldera.Runtime.Inference;
+using Caldera.Runtime.Model;
+
+namespace Caldera.Compiler.Pipeline;
+
+/// <summary>
+/// Turns a checkpoint into a <see cref="CompressedModelContent"/>: for each decoder block in turn, calibrate it
+/// (<see cref="LayerwiseCalibrator"/>: its four Hessians from the full-precision model), compress its seven
+/// matrices with the <see cref="CompressionPlan"/>'s method (several at once), cache the block, drop its
+/// Hessians, and move on. Embedding, norms and classifier stay dense (<see cref="DenseTensors"/>). Blocks found
+/// in the cache under the same stamp are taken from it, so a rerun after an interruption redoes only the rest
+/// and gives the same content.
+/// </summary>
+public sealed class ModelCompressor(CompressionPlan plan)
+{
+    /// <summary>The version recorded in the content and in the cache stamp.</summary>
+    public static string ToolVersion { get; } = typeof(ModelCompressor).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    public CompressionPlan Plan { get; } = plan.Validate();
+
+    /// <param name="sourceSha256">The checkpoint's <see cref="SourceHash"/>, recorded and part of the cache stamp.</param>
+    /// <param name="cacheDirectory">Where finished blocks are cached (<see cref="LayerCache.DirectoryFor"/>); null for none.</param>
+    /// <param name="cancellation">Checked between blocks and before each matrix; finished blocks stay cached.</param>
+    public CompressedModelContent Compress(ModelCheckpoint checkpoint, CalibrationSet calibration, TokenizerPayload? tokenizer,
+        string sourceSha256, string? cacheDirectory, IProgress<CompressionProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        var c = checkpoint.Config;
+        var clock = Stopwatch.StartNew();
+        var cache = cacheDirectory is null ? null
+            : new LayerCache(cacheDirectory, Plan.Stamp(sourceSha256, calibration.Description, calibration.Samples, calibration.SequenceLength, ToolVersion));
+        var reporter = new Reporter(progress, c.LayerCount, clock);
+
+        var blocks = new IReadOnlyList<CompressedLinearData>?[c.LayerCount];
+        for (int l = 0; l < c.LayerCount && cache != null; l++)
+        {
+            blocks[l] = cache.TryLoad(l, out string? rejection);
+            if (blocks[l] is { } cached && !Fits(checkpoint, l, cached))
+            {
+                blocks[l] = null;
+                rejection = $"{cache.PathOf(l)}: its matrices do not match block {l} of the checkpoint";
+            }
+            if (rejection != null) reporter.Report(CompressionEvent.CacheRejected, l, null, 0, rejection);
+        }
+        for (int l = 0; l < c.LayerCount; l++)
+            if (blocks[l] is null)
+                foreach (var m in BlockMatrix.All) reporter.WeightsLeft += ElementCount(checkpoint, m.Name(l));
+
+        bool[] fromCache = [.. blocks.Select(b => b is not null)];
+        int lastToCompress = Array.LastIndexOf(fromCache, false);
+        using (var calibrator = lastToCompress < 0 ? null : new LayerwiseCalibrator(checkpoint, calibration, Plan.Threads))
+        {
+            for (int l = 0; l < c.LayerCount; l++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                if (fromCache[l])
+                {
+                    // The residual stream still has to pass this block to reach the ones left to compress.
+                    if (l < lastToCompress) calibrator!.Advance(captureHessians: false, cancellation);
+                    reporter.Report(CompressionEvent.LayerFromCache, l, null, 0);
+                    continue;
+                }
+                var hessians = calibrator!.Advance(captureHessians: true, cancellation)!;
+                var block = CompressBlock(checkpoint, l, hessians, reporter, cancellation);
+                cache?.Save(l, block);
+                blocks[l] = block;
+                reporter.Report(CompressionEvent.LayerCompressed, l, null, 0);
+            }
+        }
+
+        return new CompressedModelContent
+        {
+            Config = c,
+            Tokenizer = tokenizer,
+            DenseTensors = DenseTensors.Of(checkpoint),
+            Matrices = [.. blocks.SelectMany(b => b!)],
+            Settings = Settings(calibration),
+            SourceSha256 = sourceSha256,
+            ToolVersion = ToolVersion,
+        };
+    }
+
+    private CompressedLinearData[] CompressBlock(ModelCheckpoint checkpoint, int layer, LayerHessians hessians, Reporter reporter, CancellationToken cancellation)
+    {
+        // H = E[x·xᵀ] per input, shared by the matrices that read it (q/k/v, gate/up). The previous block's
+        // Hessians, weights and decomposition buffers are large-object garbage by now; one full collection per
+        // block keeps the footprint at one block's worth instead of whatever the GC's budget lets pile up.
+        var moments = hessians.ReleaseSecondMoments();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+
+        var matrices = BlockMatrix.All;
+        int parallel = Math.Min(Plan.ParallelMatrices, matrices.Count);
+        int threads = Math.Max(1, Plan.Threads / parallel);
+        var results = new CompressedLinearData[matrices.Count];
+        Parallel.For(0, matrices.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellation }, i =>
+        {
+            var m = matrices[i];
+            string name = m.Name(layer);
+            var tensor = checkpoint.Tensor(name);
+            var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
+            var h = moments[m.Input];
+            CompressedMatrix compressed;
+            try
+            {
+                compressed = Plan.Method == CompressionMethod.Rtn
+                    ? RoundToNearest.Compress(w, h, Plan.RtnBits, Plan.Decomposition.Regularization, threads)
+                    : CalderaDecomposer.Decompose(w, h, Plan.EffectiveDecomposition(threads));
+            }
+            catch (Exception e) when (e is ArithmeticException or InvalidOperationException or ArgumentException)
+            {
+                throw new InvalidOperationException($"{name}: {e.Message}", e);
+            }
+            results[i] = compressed.ToData(name);
+            reporter.MatrixDone(layer, m.Short, compressed.RelativeError, (long)w.Rows * w.Cols);
+        });
+        return results;
+    }
+
+    private CompressionSettings Settings(CalibrationSet calibration)
+    {
+        var d = Plan.EffectiveDecomposition(1);
+        bool lattice = Plan.Method != CompressionMethod.Rtn;
+        return new CompressionSettings
+        {
+            Method = Plan.MethodName,
+            Rank = d.Rank,
+            QBits = Plan.QBits,
+            FactorBits = d.Rank > 0 ? d.FactorBits : 0,
+            Preset = Plan.Preset,
+            OuterIterations = lattice ? d.OuterIterations : 0,
+            InnerIterations = lattice && d.Rank > 0 ? d.InnerIterations : 0,
+            RefinementSweeps = lattice ? d.RefinementSweeps : 0,
+            RandomizedHadamard = lattice && d.RandomizedHadamard,
+            HessianDowndate = lattice && d.Rank > 0 && d.HessianDowndate,
+            Regularization = d.Regularization,
+            Seed = lattice ? d.Seed : 0,
+            Calibration = calibration.Description,
+            CalibrationSamples = calibration.Samples,
+            CalibrationSequenceLength = calibration.SequenceLength,
+        };
+    }
+
+    /// <summary>Whether a cached block holds exactly this block's seven matrices with the checkpoint's shapes.</summary>
+    private static bool Fits(ModelCheckpoint checkpoint, int layer, IReadOnlyList<CompressedLinearData> cached)
+    {
+        if (cached.Count != BlockMatrix.All.Count) return false;
+        for (int i = 0; i < cached.Count; i++)
+        {
+            var t = checkpoint.Tensor(BlockMatrix.All[i].Name(layer));
+            if (cached[i].Name != t.Name || cached[i].Rows != t.Rows || cached[i].Columns != t.Columns) return false;
+        }
+        return true;
+    }
+
+    private static long ElementCount(ModelCheckpoint checkpoint, string name) => checkpoint.Tensor(name).ElementCount;
+
+    /// <summary>Serializes progress reports (matrices finish on several threads) and estimates the time left.</summary>
+    private sealed class Reporter(IProgress<CompressionProgress>? progress, int layerCount, Stopwatch clock)
+    {
+        private readonly object _gate = new();
+        private long _weightsDone;
+
+        public long WeightsLeft { get; set; }
+
+        public void MatrixDone(int layer, string matrix, double error, long weights)
+        {
+            lock (_gate)
+            {
+                _weightsDone += weights;
+                WeightsLeft -= weights;
+                Report(CompressionEvent.MatrixCompressed, layer, matrix, error);
+            }
+        }
+
+        public void Report(CompressionEvent e, int layer, string? matrix, double error, string? note = null)
+        {
+            lock (_gate)
+            {
+                var elapsed = clock.Elapsed;
+                TimeSpan? remaining = _weightsDone == 0 ? null : elapsed * ((double)WeightsLeft / _weightsDone);
+                progress?.Report(new CompressionProgress(e, layer, layerCount, matrix, error, elapsed, remaining, note));
+            }
+        }
+    }
+}
