@@ -10,7 +10,8 @@ internal static class Usage
                           [--top-p P] [--top-k K] [--repetition-penalty R] [--seed S] [--threads N]
               caldera inspect <model>
 
-            <model> is a Hugging Face directory (config.json + *.safetensors), a .gguf file or a llama2.c .bin.
+            <model> is a Hugging Face directory (config.json + *.safetensors), a .gguf file, a llama2.c .bin
+            or a compressed .cald model (which carries its tokenizer).
             """);
         return exitCode;
     }

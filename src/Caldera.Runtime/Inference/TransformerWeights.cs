@@ -27,21 +27,27 @@ public sealed class TransformerWeights
     public ILinearLayer Classifier { get; }
 
     /// <summary>Binds every matrix of <paramref name="checkpoint"/> as a <see cref="DenseLinearLayer"/> on <paramref name="pool"/>.</summary>
-    public static TransformerWeights Dense(ModelCheckpoint checkpoint, WorkerPool pool)
+    public static TransformerWeights Dense(ModelCheckpoint checkpoint, WorkerPool pool) =>
+        Create(checkpoint.Config, checkpoint.Tensor, name => new DenseLinearLayer(checkpoint.Tensor(name), pool));
+
+    /// <summary>
+    /// Binds the model's tensors by canonical name (<see cref="TensorNames"/>): <paramref name="tensor"/> gives the
+    /// embedding and the norm gains, <paramref name="linear"/> every matrix (the tied classifier is asked for as
+    /// the embedding's name).
+    /// </summary>
+    public static TransformerWeights Create(LlamaConfig config, Func<string, TensorView> tensor, Func<string, ILinearLayer> linear)
     {
-        var config = checkpoint.Config;
-        ILinearLayer Linear(string name) => new DenseLinearLayer(checkpoint.Tensor(name), pool);
         var layers = new LayerWeights[config.LayerCount];
         for (int l = 0; l < layers.Length; l++)
             layers[l] = new LayerWeights(
-                checkpoint.Tensor(TensorNames.AttentionNorm(l)).ToArray(),
-                Linear(TensorNames.Query(l)), Linear(TensorNames.Key(l)), Linear(TensorNames.Value(l)),
-                Linear(TensorNames.AttentionOutput(l)),
-                checkpoint.Tensor(TensorNames.FfnNorm(l)).ToArray(),
-                Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
-        var classifier = Linear(config.TiedClassifier ? TensorNames.TokenEmbedding : TensorNames.Output);
-        return new TransformerWeights(config, checkpoint.Tensor(TensorNames.TokenEmbedding), layers,
-            checkpoint.Tensor(TensorNames.OutputNorm).ToArray(), classifier);
+                tensor(TensorNames.AttentionNorm(l)).ToArray(),
+                linear(TensorNames.Query(l)), linear(TensorNames.Key(l)), linear(TensorNames.Value(l)),
+                linear(TensorNames.AttentionOutput(l)),
+                tensor(TensorNames.FfnNorm(l)).ToArray(),
+                linear(TensorNames.Gate(l)), linear(TensorNames.Up(l)), linear(TensorNames.Down(l)));
+        var classifier = linear(config.TiedClassifier ? TensorNames.TokenEmbedding : TensorNames.Output);
+        return new TransformerWeights(config, tensor(TensorNames.TokenEmbedding), layers,
+            tensor(TensorNames.OutputNorm).ToArray(), classifier);
     }
 
     private void Check()
