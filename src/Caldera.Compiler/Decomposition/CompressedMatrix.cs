@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Caldera.Runtime.Compression;
 using Caldera.Runtime.Incoherence;
 using Caldera.Compiler.LinearAlgebra;
 using Caldera.Compiler.Quantizers;
@@ -72,6 +73,52 @@ public sealed class CompressedMatrix
                 if (!t.Transform.IsHadamard) bits += 32.0 * t.Transform.Block.Length;
             }
             return (bits + 4 * 32) / ((double)Rows * Columns);
+        }
+    }
+
+    /// <summary>
+    /// The stored form the .cald format and the runtime compute with, under the canonical tensor name
+    /// <paramref name="name"/>: the same codes, scales, factors (halves stay halves) and transforms.
+    /// </summary>
+    public CompressedLinearData ToLinearData(string name)
+    {
+        var (kind, bits) = QQuantizer switch
+        {
+            UniformMatrixQuantizer uniform => (QCodeKind.Uniform, uniform.Quantizer.Bits),
+            LatticeMatrixQuantizer { Codebook: E8PCodebook } => (QCodeKind.E8P, 2),
+            _ => throw new NotSupportedException($"{name}: Q quantized with {QQuantizer.GetType().Name} has no stored form; use E8P or a uniform code."),
+        };
+        bool lattice = Factors.Rank > 0 && Factors.Bits == 4, halves = Factors.Rank > 0 && Factors.Bits == 16;
+        return new CompressedLinearData
+        {
+            Name = name,
+            Rows = Rows,
+            Columns = Columns,
+            GlobalScale = GlobalScale,
+            InputTransform = InputTransform is { } input ? TransformData.From(input) : null,
+            OutputTransform = OutputTransform is { } output ? TransformData.From(output) : null,
+            QKind = kind,
+            QBits = bits,
+            QCodes = Q.Codes,
+            QWordsPerRow = Q.WordsPerRow,
+            QScale = Q.Scale,
+            Rank = Factors.Rank,
+            FactorBits = Factors.Bits,
+            LTransposedCodes = lattice ? Factors.LTransposedCodes!.Codes : default,
+            LTransposedScale = lattice ? Factors.LTransposedCodes!.Scale : 0,
+            RCodes = lattice ? Factors.RCodes!.Codes : default,
+            RScale = lattice ? Factors.RCodes!.Scale : 0,
+            L = halves ? ToHalves(Factors.L.Data) : default,
+            R = halves ? ToHalves(Factors.R.Data) : default,
+            RelativeError = RelativeError,
+        };
+
+        // The factors already hold half-rounded values, so this conversion is exact.
+        static Half[] ToHalves(float[] values)
+        {
+            var result = new Half[values.Length];
+            for (int i = 0; i < values.Length; i++) result[i] = (Half)values[i];
+            return result;
         }
     }
 

@@ -85,7 +85,7 @@ internal sealed class CaldManifestWriter
         {
             j.WriteStartObject();
             j.WriteString("name", d.Name);
-            Section(CaldNames.Dtype(d.Type), d.Shape, d.Data.Length, () => d.Data.Span);
+            SectionFields(CaldNames.Dtype(d.Type), d.Shape, d.Data.Length, () => d.Data.Span);
             j.WriteEndObject();
         }
         j.WriteEndArray();
@@ -230,17 +230,23 @@ internal sealed class CaldManifestWriter
     /// <summary>Writes the section object {dtype, shape, offset, length} as the current value and reserves its bytes.</summary>
     private void Section(string dtype, long[] shape, long length, SectionBytes bytes)
     {
+        _json.WriteStartObject();
+        SectionFields(dtype, shape, length, bytes);
+        _json.WriteEndObject();
+    }
+
+    /// <summary>Writes a section's fields into the current object and reserves its bytes at the next aligned offset.</summary>
+    private void SectionFields(string dtype, long[] shape, long length, SectionBytes bytes)
+    {
         long offset = CaldLayout.Align(_cursor);
         _sections.Add(new PlannedSection(offset, length, bytes));
         _cursor = offset + length;
         var j = _json;
-        j.WriteStartObject();
         j.WriteString("dtype", dtype);
         j.WriteStartArray("shape");
         foreach (long d in shape) j.WriteNumberValue(d);
         j.WriteEndArray();
         j.WriteNumber("offset", offset);
         j.WriteNumber("length", length);
-        j.WriteEndObject();
     }
 }

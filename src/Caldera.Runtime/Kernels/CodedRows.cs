@@ -43,7 +43,7 @@ public static class CodedRows
         int full = u.Length / D;
         float sum = 0;
         int v = 0;
-        if (path >= KernelPath.Vector256 && Vector256.IsHardwareAccelerated)
+        if (path >= KernelPath.Vector256)
         {
             Vector256<float> acc = default;
             for (; v < full; v++)
@@ -64,7 +64,7 @@ public static class CodedRows
         int full = u.Length / D;
         float sum = 0;
         int v = 0;
-        if (path >= KernelPath.Vector256 && Vector256.IsHardwareAccelerated)
+        if (path >= KernelPath.Vector256)
         {
             Vector256<float> acc = default, rho = Vector256.Create(E8PResidualLattice.ResidualScale);
             for (; v < full; v++)
@@ -87,7 +87,7 @@ public static class CodedRows
         ref float x = ref MemoryMarshal.GetReference(u);
         float sum = 0;
         int j = 0;
-        if (path >= KernelPath.Vector256 && Vector256.IsHardwareAccelerated)
+        if (path >= KernelPath.Vector256)
         {
             Vector256<float> acc = default, offset = Vector256.Create((float)maxLevel);
             for (; j + D <= u.Length; j += D)
@@ -109,7 +109,7 @@ public static class CodedRows
         ref float y = ref MemoryMarshal.GetReference(z);
         int full = z.Length / D;
         int v = 0;
-        if (path >= KernelPath.Vector256 && Vector256.IsHardwareAccelerated)
+        if (path >= KernelPath.Vector256)
         {
             Vector256<float> scale = Vector256.Create(a), rho = Vector256.Create(E8PResidualLattice.ResidualScale);
             for (; v < full; v++)
