@@ -14,7 +14,7 @@ public static class CalderaCli
     /// <summary>The shell's code for a process stopped by SIGINT (128 + 2).</summary>
     public const int Cancelled = 130;
 
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, CompressedModelFormat.None);
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, CompressedModelFormat.Cald);
 
     /// <summary>Runs with <paramref name="format"/> writing (compress) and reading (eval) compressed models.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CompressedModelFormat format, CancellationToken cancellation = default)

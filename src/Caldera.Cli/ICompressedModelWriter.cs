@@ -23,4 +23,7 @@ public interface ICompressedModelReader
 public sealed record CompressedModelFormat(ICompressedModelWriter? Writer, ICompressedModelReader? Reader)
 {
     public static CompressedModelFormat None { get; } = new(null, null);
+
+    /// <summary>The <c>.cald</c> format: what the <c>caldera</c> command uses.</summary>
+    public static CompressedModelFormat Cald { get; } = new(CaldModelFormat.Instance, CaldModelFormat.Instance);
 }

@@ -1,11 +1,14 @@
 using System.Globalization;
+using Caldera.Runtime.Compression;
+using Caldera.Runtime.Formats;
 using Caldera.Runtime.Model;
 
 namespace Caldera.Cli;
 
 /// <summary>
 /// <c>caldera inspect &lt;model&gt;</c>: prints the source format, every architecture setting, each tensor
-/// with its shape and stored type, the parameter count and the embedded vocabulary, if any.
+/// with its shape and stored type (for a .cald model: its code kind, rank, bits per weight and error), the
+/// parameter count or compression settings, and the embedded vocabulary or tokenizer, if any.
 /// </summary>
 internal static class InspectCommand
 {
@@ -13,16 +16,55 @@ internal static class InspectCommand
     {
         if (args is not [var path] || path.StartsWith('-'))
             throw new CliUsageException("'inspect' takes exactly one argument: the model path");
-        using var model = ModelCheckpoint.Open(path);
-        Print(model, stdout);
+        using var model = LoadedModel.Open(path);
+        if (model.Compressed is { } compressed) PrintCompressed(compressed, stdout);
+        else Print(model.Checkpoint!, stdout);
         return 0;
     }
 
     private static void Print(ModelCheckpoint model, TextWriter o)
     {
-        var c = model.Config;
-        o.WriteLine($"model:        {model.SourcePath}");
-        o.WriteLine($"format:       {model.Format}");
+        PrintArchitecture(model.SourcePath, model.Format, model.Config, o);
+        PrintTensors(model.Config, model.Tensors.Values.Select(t => (t.Name, Shape: $"[{string.Join(", ", t.Shape)}]", Storage: t.Type.ToString())), o);
+        o.WriteLine($"parameters:   {model.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)}");
+        o.WriteLine(model.Vocabulary is { } v
+            ? $"vocabulary:   {v.Tokens.Length} tokens embedded (tokenizer model '{v.Model}', bos {v.BosId}, eos {v.EosId})"
+            : "vocabulary:   none embedded");
+    }
+
+    /// <summary>A .cald model: the architecture, how it was compressed, its bits per weight and every tensor with its storage.</summary>
+    private static void PrintCompressed(CaldFile file, TextWriter o)
+    {
+        var content = file.Content;
+        PrintArchitecture(file.Path, $"cald (compressed, {file.Length.ToString("N0", CultureInfo.InvariantCulture)} bytes)", content.Config, o);
+        var s = content.Settings;
+        o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"compression:  {s.Method}, rank {s.Rank}, Q {s.QBits}-bit, factors {s.FactorBits}-bit, preset {s.Preset}, calibration {s.Calibration}"));
+        o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"bits/weight:  {file.LinearLayerBitsPerWeight:F3} (linear layers), {file.FileBitsPerWeight:F3} (whole file)"));
+        o.WriteLine($"source:       sha256 {content.SourceSha256}, caldera {content.ToolVersion}");
+        o.WriteLine($"tokenizer:    {(content.Tokenizer is { } t ? $"{t.Kind} ({t.Bytes.Length} bytes)" : "none embedded")}");
+        var rows = content.DenseTensors.Select(d => (d.Name, Shape: $"[{string.Join(", ", d.Shape)}]", Storage: d.Type.ToString()))
+            .Concat(content.Matrices.Select(m => (m.Name, Shape: $"[{m.Rows}, {m.Columns}]", Storage: string.Create(CultureInfo.InvariantCulture,
+                $"{(m.QKind == QCodeKind.E8P ? "E8P" : $"uniform {m.QBits}-bit")} + rank {m.Rank} ({m.FactorBits}-bit), {m.BitsPerWeight:F3} bpw, rel. error {m.RelativeError:F4}"))));
+        PrintTensors(content.Config, rows, o);
+    }
+
+    /// <summary>One line per tensor, in the architecture's order (embedding, block 0, block 1, …) rather than the file's or the alphabet's.</summary>
+    private static void PrintTensors(LlamaConfig c, IEnumerable<(string Name, string Shape, string Storage)> tensors, TextWriter o)
+    {
+        var rank = TensorNames.Expected(c).Select((e, i) => (e.Name, i)).ToDictionary(e => e.Name, e => e.i);
+        var rows = tensors.OrderBy(t => rank.GetValueOrDefault(t.Name, int.MaxValue)).ThenBy(t => t.Name, StringComparer.Ordinal).ToList();
+        int nameWidth = rows.Max(r => r.Name.Length), shapeWidth = rows.Max(r => r.Shape.Length);
+        o.WriteLine($"tensors:      {rows.Count}");
+        foreach (var (name, shape, storage) in rows)
+            o.WriteLine($"  {name.PadRight(nameWidth)}  {shape.PadRight(shapeWidth)}  {storage}");
+    }
+
+    private static void PrintArchitecture(string path, string format, LlamaConfig c, TextWriter o)
+    {
+        o.WriteLine($"model:        {path}");
+        o.WriteLine($"format:       {format}");
         o.WriteLine("architecture: llama");
         Setting("dim", c.Dim);
         Setting("hidden_dim", c.HiddenDim);
@@ -40,21 +82,6 @@ internal static class InspectCommand
                 $"llama3 (factor {s.Factor}, low_freq_factor {s.LowFrequencyFactor}, high_freq_factor {s.HighFrequencyFactor}, original context {s.OriginalContextLength})")
             : "none");
         Setting("tied_classifier", c.TiedClassifier ? "yes" : "no");
-
-        // In the architecture's order (embedding, block 0, block 1, …), rather than the file's or the alphabet's.
-        var rank = TensorNames.Expected(c).Select((e, i) => (e.Name, i)).ToDictionary(e => e.Name, e => e.i);
-        var rows = model.Tensors.Values
-            .OrderBy(t => rank.GetValueOrDefault(t.Name, int.MaxValue)).ThenBy(t => t.Name, StringComparer.Ordinal)
-            .Select(t => (t.Name, Shape: $"[{string.Join(", ", t.Shape)}]", t.Type)).ToList();
-        int nameWidth = rows.Max(r => r.Name.Length), shapeWidth = rows.Max(r => r.Shape.Length);
-        o.WriteLine($"tensors:      {rows.Count}");
-        foreach (var (name, shape, type) in rows)
-            o.WriteLine($"  {name.PadRight(nameWidth)}  {shape.PadRight(shapeWidth)}  {type}");
-        o.WriteLine($"parameters:   {model.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)}");
-        o.WriteLine(model.Vocabulary is { } v
-            ? $"vocabulary:   {v.Tokens.Length} tokens embedded (tokenizer model '{v.Model}', bos {v.BosId}, eos {v.EosId})"
-            : "vocabulary:   none embedded");
-
         void Setting(string name, object value) => o.WriteLine($"  {name,-16}{value}");
     }
 }

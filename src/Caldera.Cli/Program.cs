@@ -8,4 +8,4 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     cancel.Cancel();
 };
-return CalderaCli.Run(args, Console.Out, Console.Error, CompressedModelFormat.None, cancel.Token);
+return CalderaCli.Run(args, Console.Out, Console.Error, CompressedModelFormat.Cald, cancel.Token);

@@ -18,10 +18,10 @@ internal static class RunCommand
     public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var options = RunOptions.Parse(args);
-        using var checkpoint = ModelCheckpoint.Open(options.ModelPath);
-        var tokenizer = LoadTokenizer(options, checkpoint);
-        int steps = Math.Min(options.Steps, checkpoint.Config.ContextLength);
-        using var transformer = new Transformer(checkpoint, new TransformerOptions { Threads = options.Threads, ContextLength = steps });
+        using var model = LoadedModel.Open(options.ModelPath);
+        var tokenizer = LoadTokenizer(options, model);
+        int steps = Math.Min(options.Steps, model.Config.ContextLength);
+        using var transformer = model.CreateTransformer(new TransformerOptions { Threads = options.Threads, ContextLength = steps });
         var generator = new TextGenerator(transformer, tokenizer);
         var generation = new GenerationOptions { Steps = steps, Sampling = options.Sampling, EchoPrompt = true };
         foreach (var piece in generator.Generate(options.Prompt, generation))
@@ -35,10 +35,11 @@ internal static class RunCommand
         return 0;
     }
 
-    /// <summary>--tokenizer, else tokenizer.model/tokenizer.json inside or beside the model, else the checkpoint's own vocabulary.</summary>
-    private static ModelTokenizer LoadTokenizer(RunOptions options, ModelCheckpoint checkpoint)
+    /// <summary>--tokenizer, else the tokenizer a .cald file carries, else tokenizer.model/tokenizer.json inside or beside the model.</summary>
+    private static ModelTokenizer LoadTokenizer(RunOptions options, LoadedModel model)
     {
         if (options.TokenizerPath is { } explicitPath) return ModelTokenizer.Load(explicitPath);
+        if (model.EmbeddedTokenizer() is { } carried) return carried;
         string folder = Directory.Exists(options.ModelPath)
             ? options.ModelPath
             : Path.GetDirectoryName(Path.GetFullPath(options.ModelPath)) ?? ".";
@@ -47,7 +48,7 @@ internal static class RunCommand
             string candidate = Path.Combine(folder, name);
             if (File.Exists(candidate)) return ModelTokenizer.Load(candidate);
         }
-        string embedded = checkpoint.Vocabulary is null ? "" : " (its embedded vocabulary is not supported by this build)";
+        string embedded = model.Checkpoint?.Vocabulary is null ? "" : " (its embedded vocabulary is not supported by this build)";
         throw new ModelFormatException(options.ModelPath,
             $"no tokenizer found: no {string.Join(" or ", TokenizerFileNames)} beside the model{embedded}; pass --tokenizer <file>");
     }

@@ -24,7 +24,7 @@ internal sealed record TokenizerSource(ModelTokenizer Tokenizer, TokenizerPayloa
             if (File.Exists(candidate)) return FromFile(candidate);
         }
         if (checkpoint.Vocabulary is { } vocabulary)
-            return new TokenizerSource(ModelTokenizer.FromVocabulary(vocabulary, modelPath), TokenizerPayloads.FromVocabulary(vocabulary));
+            return new TokenizerSource(ModelTokenizer.FromVocabulary(vocabulary, modelPath), TokenizerPayload.FromVocabulary(vocabulary));
         throw new ModelFormatException(modelPath,
             $"no tokenizer found: no {string.Join(" or ", FileNames)} beside the model and no vocabulary inside it; pass --tokenizer <file>");
     }

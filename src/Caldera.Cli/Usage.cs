@@ -15,9 +15,10 @@ internal static class Usage
               caldera eval <model> --text <file> [--reference <model>] [--ctx 256] [--tokenizer <file>]
                           [--threads N] [--json]
 
-            <model> is a Hugging Face directory (config.json + *.safetensors), a .gguf file or a llama2.c .bin
-            (eval also takes a compressed model). compress caches finished layers in <out.cald>.parts/ and
-            resumes from them when rerun with the same settings; --q-bits other than 2 needs --method rtn.
+            <model> is a Hugging Face directory (config.json + *.safetensors), a .gguf file, a llama2.c .bin
+            or a compressed .cald model (which carries its tokenizer). compress caches finished layers in
+            <out.cald>.parts/ and resumes from them when rerun with the same settings; --q-bits other than 2
+            needs --method rtn.
             """);
         return exitCode;
     }

@@ -76,6 +76,52 @@ public sealed class CompressedMatrix
         }
     }
 
+    /// <summary>
+    /// The stored form the .cald format and the runtime compute with, under the canonical tensor name
+    /// <paramref name="name"/>: the same codes, scales, factors (halves stay halves) and transforms.
+    /// </summary>
+    public CompressedLinearData ToLinearData(string name)
+    {
+        var (kind, bits) = QQuantizer switch
+        {
+            UniformMatrixQuantizer uniform => (QCodeKind.Uniform, uniform.Quantizer.Bits),
+            LatticeMatrixQuantizer { Codebook: E8PCodebook } => (QCodeKind.E8P, 2),
+            _ => throw new NotSupportedException($"{name}: Q quantized with {QQuantizer.GetType().Name} has no stored form; use E8P or a uniform code."),
+        };
+        bool lattice = Factors.Rank > 0 && Factors.Bits == 4, halves = Factors.Rank > 0 && Factors.Bits == 16;
+        return new CompressedLinearData
+        {
+            Name = name,
+            Rows = Rows,
+            Columns = Columns,
+            GlobalScale = GlobalScale,
+            InputTransform = InputTransform is { } input ? TransformData.From(input) : null,
+            OutputTransform = OutputTransform is { } output ? TransformData.From(output) : null,
+            QKind = kind,
+            QBits = bits,
+            QCodes = Q.Codes,
+            QWordsPerRow = Q.WordsPerRow,
+            QScale = Q.Scale,
+            Rank = Factors.Rank,
+            FactorBits = Factors.Bits,
+            LTransposedCodes = lattice ? Factors.LTransposedCodes!.Codes : default,
+            LTransposedScale = lattice ? Factors.LTransposedCodes!.Scale : 0,
+            RCodes = lattice ? Factors.RCodes!.Codes : default,
+            RScale = lattice ? Factors.RCodes!.Scale : 0,
+            L = halves ? ToHalves(Factors.L.Data) : default,
+            R = halves ? ToHalves(Factors.R.Data) : default,
+            RelativeError = RelativeError,
+        };
+
+        // The factors already hold half-rounded values, so this conversion is exact.
+        static Half[] ToHalves(float[] values)
+        {
+            var result = new Half[values.Length];
+            for (int i = 0; i < values.Length; i++) result[i] = (Half)values[i];
+            return result;
+        }
+    }
+
     /// <summary>The dense Ŵ (m×n).</summary>
     public Matrix<float> Reconstruct(int threads = 1)
     {
@@ -132,59 +178,6 @@ public sealed class CompressedMatrix
         if (OutputTransform != null) OutputTransform.Inverse(z, y);
         else z.CopyTo(y);
         for (int i = 0; i < Rows; i++) y[i] *= GlobalScale;
-    }
-
-    /// <summary>
-    /// The stored form under tensor name <paramref name="name"/>: the codes, scales and transforms as they are
-    /// (no re-quantization), so a layer computed from it matches <see cref="Apply"/>. 16-bit factors are exact
-    /// halves already (<see cref="LowRankFactors.ToHalf"/>); a fallback transform block is stored, a Hadamard one
-    /// is rebuilt from its order.
-    /// </summary>
-    public CompressedLinearData ToData(string name)
-    {
-        var (kind, qBits) = QQuantizer switch
-        {
-            UniformMatrixQuantizer uniform => (QCodeKind.Uniform, uniform.Quantizer.Bits),
-            LatticeMatrixQuantizer { Codebook: E8PCodebook } => (QCodeKind.E8P, 2),
-            _ => throw new NotSupportedException($"{QQuantizer.GetType().Name} has no stored Q code kind."),
-        };
-        int k = Factors.Rank;
-        bool lattice = k > 0 && Factors.Bits == 4;
-        bool halves = k > 0 && Factors.Bits == 16;
-        return new CompressedLinearData
-        {
-            Name = name,
-            Rows = Rows,
-            Columns = Columns,
-            GlobalScale = GlobalScale,
-            InputTransform = ToData(InputTransform),
-            OutputTransform = ToData(OutputTransform),
-            QKind = kind,
-            QBits = qBits,
-            QCodes = Q.Codes,
-            QWordsPerRow = Q.WordsPerRow,
-            QScale = Q.Scale,
-            Rank = k,
-            FactorBits = Factors.Bits,
-            LTransposedCodes = lattice ? Factors.LTransposedCodes!.Codes : default,
-            LTransposedScale = lattice ? Factors.LTransposedCodes!.Scale : 0,
-            RCodes = lattice ? Factors.RCodes!.Codes : default,
-            RScale = lattice ? Factors.RCodes!.Scale : 0,
-            L = halves ? ToHalves(Factors.L.Data) : default,
-            R = halves ? ToHalves(Factors.R.Data) : default,
-            RelativeError = RelativeError,
-        };
-
-        static TransformData? ToData(RandomizedHadamard? t) => t is null ? null :
-            new TransformData(t.Length, t.Transform.BlockOrder, t.Transform.IsHadamard, t.Signs.ToArray(),
-                t.Transform.IsHadamard ? ReadOnlyMemory<float>.Empty : t.Transform.Block.ToArray());
-
-        static Half[] ToHalves(float[] values)
-        {
-            var result = new Half[values.Length];
-            for (int i = 0; i < values.Length; i++) result[i] = (Half)values[i];
-            return result;
-        }
     }
 
     private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)

@@ -114,7 +114,7 @@ public sealed class ModelCompressor(CompressionPlan plan)
             {
                 throw new InvalidOperationException($"{name}: {e.Message}", e);
             }
-            results[i] = compressed.ToData(name);
+            results[i] = compressed.ToLinearData(name);
             reporter.MatrixDone(layer, m.Short, compressed.RelativeError, (long)w.Rows * w.Cols);
         });
         return results;

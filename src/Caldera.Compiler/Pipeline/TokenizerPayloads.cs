@@ -29,8 +29,4 @@ public static class TokenizerPayloads
         }
         return new TokenizerPayload(Llama2cTokenizerFile.LooksLikeLlama2c(bytes) ? TokenizerPayloadKind.Llama2cBin : TokenizerPayloadKind.SentencePieceModel, bytes);
     }
-
-    /// <summary>An embedded vocabulary, serialized with <see cref="EmbeddedVocabularyJson"/>.</summary>
-    public static TokenizerPayload FromVocabulary(EmbeddedVocabulary vocabulary) =>
-        new(TokenizerPayloadKind.EmbeddedVocabulary, EmbeddedVocabularyJson.Write(vocabulary));
 }

@@ -1,3 +1,5 @@
+using Caldera.Runtime.Compression;
+
 namespace Caldera.Compiler.Quantizers;
 
 /// <summary>
@@ -6,7 +8,8 @@ namespace Caldera.Compiler.Quantizers;
 /// </summary>
 /// <remarks>
 /// A packed code holds q₁'s code in the low 16 bits and q₂'s in the high 16 bits; as row words, q₁'s code
-/// comes first. Both stages are exact nearest-neighbour searches, so the error is that of a greedy two-stage
+/// comes first. The layout and decoding are defined once, in the runtime's <see cref="E8PResidualLattice"/>;
+/// this class adds the encoder. Both stages are exact nearest-neighbour searches, so the error is that of a greedy two-stage
 /// residual quantizer, not of the joint optimum over both codes.
 /// </remarks>
 public sealed class E8PResidualCode : ILatticeCodebook
@@ -14,7 +17,7 @@ public sealed class E8PResidualCode : ILatticeCodebook
     public const int Dimension = E8PCodebook.Dimension;
 
     /// <summary>Gain on the first-stage residual before it is rounded again (QuIP#'s `opt_resid_scale`).</summary>
-    public const float ResidualScale = 3.45f;
+    public const float ResidualScale = E8PResidualLattice.ResidualScale;
 
     private E8PResidualCode() { }
 
@@ -35,12 +38,7 @@ public sealed class E8PResidualCode : ILatticeCodebook
     }
 
     /// <summary>Writes x̂ = q₁ + q₂/ρ of a packed code to <paramref name="y8"/>.</summary>
-    public static void Decode(uint code, Span<float> y8)
-    {
-        if (y8.Length < Dimension) throw new ArgumentException($"y8 needs {Dimension} entries, got {y8.Length}.", nameof(y8));
-        Combine(E8PCodebook.DecodeTable.Slice((int)(code & 0xFFFF) * Dimension, Dimension),
-            E8PCodebook.DecodeTable.Slice((int)(code >> 16) * Dimension, Dimension), y8[..Dimension]);
-    }
+    public static void Decode(uint code, Span<float> y8) => E8PResidualLattice.Decode(code, y8);
 
     /// <summary>Rounds a row of any length n to ⌈n/8⌉ pairs of codes (q₁'s code, then q₂'s).</summary>
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words)
@@ -62,30 +60,13 @@ public sealed class E8PResidualCode : ILatticeCodebook
             for (int i = 0; i < length; i++) residual[i] = ResidualScale * (xv[i] - first[i]);
             E8PCodebook.QuantizeRow(residual[..length], second[..length], code);
             words[2 * v + 1] = code[0];
-            Combine(first[..length], second[..length], q.Slice(start, length));
+            E8PResidualLattice.Combine(first[..length], second[..length], q.Slice(start, length));
         }
     }
 
     /// <summary>Decodes ⌈n/8⌉ code pairs into a row of length n.</summary>
-    public static void DecodeRow(ReadOnlySpan<ushort> words, Span<float> y)
-    {
-        int vectors = E8PCodebook.VectorCount(y.Length);
-        if (words.Length < 2 * vectors) throw new ArgumentException($"words needs {2 * vectors} entries for a row of {y.Length}, got {words.Length}.", nameof(words));
-        for (int v = 0; v < vectors; v++)
-        {
-            int start = v * Dimension;
-            int length = Math.Min(Dimension, y.Length - start);
-            Combine(E8PCodebook.DecodeTable.Slice(words[2 * v] * Dimension, length),
-                E8PCodebook.DecodeTable.Slice(words[2 * v + 1] * Dimension, length), y.Slice(start, length));
-        }
-    }
+    public static void DecodeRow(ReadOnlySpan<ushort> words, Span<float> y) => E8PResidualLattice.DecodeRow(words, y);
 
     void ILatticeCodebook.QuantizeRow(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words) => QuantizeRow(x, q, words);
     void ILatticeCodebook.DecodeRow(ReadOnlySpan<ushort> words, Span<float> y) => DecodeRow(words, y);
-
-    /// <summary>x̂ = q₁ + q₂/ρ; the one place both quantize and decode compute it, so they agree bit for bit.</summary>
-    private static void Combine(ReadOnlySpan<float> first, ReadOnlySpan<float> second, Span<float> result)
-    {
-        for (int i = 0; i < result.Length; i++) result[i] = first[i] + second[i] / ResidualScale;
-    }
 }

@@ -1,3 +1,5 @@
+using Caldera.Runtime.Model;
+
 namespace Caldera.Runtime.Compression;
 
 /// <summary>How Q's code words are to be read.</summary>
@@ -9,13 +11,6 @@ public enum QCodeKind
     /// <summary>Symmetric uniform b-bit grid: one 16-bit word per weight holding level + (2^(b−1) − 1).</summary>
     Uniform,
 }
-
-/// <summary>
-/// One orthonormal transform side of a compressed matrix, u = U_nᵀ(S ⊙ x): the random signs S, and U_n's mixing
-/// block A (U_n = A ⊗ H_P/√P). A Hadamard block is rebuilt from its order; a seeded fallback block is stored,
-/// because its floating-point construction is not guaranteed bit-identical across platforms.
-/// </summary>
-public sealed record TransformData(int Length, int BlockOrder, bool IsHadamard, ReadOnlyMemory<float> Signs, ReadOnlyMemory<float> FallbackBlock);
 
 /// <summary>
 /// The stored form of one compressed weight matrix W (m×n): Ŵ = g·diag(SV)·V_m·(Q + L·R)·U_nᵀ·diag(SU).
@@ -77,4 +72,104 @@ public sealed record CompressedLinearData
 
     /// <summary>The activation-aware relative error the compiler measured, √(tr(ΔHΔᵀ)/tr(WHWᵀ)).</summary>
     public double RelativeError { get; init; }
+
+    /// <summary>The largest level + offset a <see cref="QCodeKind.Uniform"/> word may hold: 2·(2^(b−1) − 1).</summary>
+    public int MaxUniformCode => 2 * ((1 << (QBits - 1)) - 1);
+
+    /// <summary>
+    /// Bits this matrix costs as stored: Q's words (a uniform code counts b bits per weight, as it is bit-packed
+    /// in a file), Lᵀ's and R's words or halves, one bit per sign of SU and SV, a fallback block at 32 bits per
+    /// entry, and four fp32 scales (g, Q's, Lᵀ's and R's). The same count as the compiler's CompressedMatrix.
+    /// </summary>
+    public long StoredBits
+    {
+        get
+        {
+            long bits = QKind == QCodeKind.Uniform ? (long)QBits * Rows * Columns : 16L * QCodes.Length;
+            bits += 16L * (LTransposedCodes.Length + RCodes.Length + L.Length + R.Length);
+            foreach (var t in new[] { InputTransform, OutputTransform })
+                if (t != null) bits += t.Length + 32L * t.FallbackBlock.Length;
+            return bits + 4 * 32;
+        }
+    }
+
+    /// <summary>Stored bits per weight of this matrix.</summary>
+    public double BitsPerWeight => StoredBits / ((double)Rows * Columns);
+
+    /// <summary>
+    /// What makes this description unusable (shapes, lengths, codes out of range, non-finite scales or
+    /// factors, an inconsistent transform), or null when it is sound. Readers turn it into a format error
+    /// naming the file; the runtime layer into an argument error.
+    /// </summary>
+    public string? FindProblem()
+    {
+        if (Rows <= 0 || Columns <= 0 || Rows > LlamaConfig.MaxDimension || Columns > LlamaConfig.MaxDimension)
+            return $"shape {Rows}×{Columns} is out of range (1..{LlamaConfig.MaxDimension} each)";
+        if (!float.IsFinite(GlobalScale)) return $"global scale g is {GlobalScale}; it must be finite";
+        if (!float.IsFinite(QScale)) return $"Q scale is {QScale}; it must be finite";
+        if (!double.IsFinite(RelativeError) || RelativeError < 0) return $"relative error {RelativeError} is not a finite number ≥ 0";
+
+        switch (QKind)
+        {
+            case QCodeKind.E8P:
+                if (QBits != 2) return $"an E8P Q has 2 bits per weight, not {QBits}";
+                if (QWordsPerRow != E8PLattice.VectorCount(Columns)) return $"an E8P Q of {Columns} columns has {E8PLattice.VectorCount(Columns)} words per row, not {QWordsPerRow}";
+                break;
+            case QCodeKind.Uniform:
+                if (QBits is < 2 or > 8) return $"a uniform Q has 2..8 bits per weight, not {QBits}";
+                if (QWordsPerRow != Columns) return $"a uniform Q has one word per column ({Columns}), not {QWordsPerRow}";
+                break;
+            default:
+                return $"Q code kind {(int)QKind} is unknown";
+        }
+        if (QCodes.Length != (long)Rows * QWordsPerRow) return $"Q has {QCodes.Length} words; {Rows} rows × {QWordsPerRow} need {(long)Rows * QWordsPerRow}";
+        if (QKind == QCodeKind.Uniform)
+        {
+            int max = MaxUniformCode;
+            ReadOnlySpan<ushort> codes = QCodes.Span;
+            int bad = codes.IndexOfAnyExceptInRange((ushort)0, (ushort)max);
+            if (bad >= 0) return $"Q word {bad} is {codes[bad]}, above {max}, the largest {QBits}-bit level";
+        }
+
+        if (FactorBits is not (4 or 16)) return $"factor bits {FactorBits} must be 4 (lattice) or 16 (half precision)";
+        if (Rank < 0 || Rank > Math.Min(Rows, Columns)) return $"rank {Rank} is outside 0..{Math.Min(Rows, Columns)}";
+        bool lattice = FactorBits == 4 && Rank > 0, halves = FactorBits == 16 && Rank > 0;
+        if (Length(LTransposedCodes.Length, lattice ? (long)Rank * E8PResidualLattice.WordCount(Rows) : 0, "Lᵀ words") is { } l) return l;
+        if (Length(RCodes.Length, lattice ? (long)Rank * E8PResidualLattice.WordCount(Columns) : 0, "R words") is { } r) return r;
+        if (Length(L.Length, halves ? (long)Rows * Rank : 0, "L halves") is { } lh) return lh;
+        if (Length(R.Length, halves ? (long)Rank * Columns : 0, "R halves") is { } rh) return rh;
+        if (!float.IsFinite(LTransposedScale) || !float.IsFinite(RScale)) return $"factor scales {LTransposedScale} and {RScale} must be finite";
+        if (FirstNonFinite(L.Span) is { } li) return $"L element {li} is not finite";
+        if (FirstNonFinite(R.Span) is { } ri) return $"R element {ri} is not finite";
+
+        return Transform(InputTransform, Columns, "input transform (SU, U_n)") ?? Transform(OutputTransform, Rows, "output transform (SV, V_m)");
+
+        string? Length(long actual, long expected, string what) =>
+            actual == expected ? null : $"{what}: {actual} values where rank {Rank}, {FactorBits}-bit factors and shape {Rows}×{Columns} need {expected}";
+
+        static int? FirstNonFinite(ReadOnlySpan<Half> values)
+        {
+            for (int i = 0; i < values.Length; i++)
+                if (!Half.IsFinite(values[i])) return i;
+            return null;
+        }
+
+        static string? Transform(TransformData? t, int length, string what)
+        {
+            if (t is null) return null;
+            if (t.Length != length) return $"{what} has dimension {t.Length}, the matrix side has {length}";
+            if (t.Signs.Length != length) return $"{what} has {t.Signs.Length} signs for dimension {length}";
+            foreach (float s in t.Signs.Span)
+                if (s is not (1f or -1f)) return $"{what} has a sign {s}; signs are +1 or −1";
+            try
+            {
+                Incoherence.HadamardTransform.FromBlock(t.Length, t.BlockOrder, t.IsHadamard, t.FallbackBlock.Span);
+                return null;
+            }
+            catch (ArgumentException e)
+            {
+                return $"{what}: {e.Message}";
+            }
+        }
+    }
 }

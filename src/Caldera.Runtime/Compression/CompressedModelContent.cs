@@ -19,7 +19,12 @@ public enum TokenizerPayloadKind
 }
 
 /// <summary>The tokenizer file(s) exactly as the source had them, so the compressed model is self-contained.</summary>
-public sealed record TokenizerPayload(TokenizerPayloadKind Kind, ReadOnlyMemory<byte> Bytes, ReadOnlyMemory<byte> ConfigBytes = default);
+public sealed record TokenizerPayload(TokenizerPayloadKind Kind, ReadOnlyMemory<byte> Bytes, ReadOnlyMemory<byte> ConfigBytes = default)
+{
+    /// <summary>A vocabulary embedded in a checkpoint (GGUF), serialized as <see cref="Tokenization.EmbeddedVocabularyJson"/>.</summary>
+    public static TokenizerPayload FromVocabulary(Tokenization.EmbeddedVocabulary vocabulary) =>
+        new(TokenizerPayloadKind.EmbeddedVocabulary, Tokenization.EmbeddedVocabularyJson.Serialize(vocabulary));
+}
 
 /// <summary>A tensor kept dense (embedding, norms, classifier): row-major values of <see cref="Type"/>.</summary>
 public sealed record DenseTensorData(string Name, long[] Shape, TensorType Type, ReadOnlyMemory<byte> Data);

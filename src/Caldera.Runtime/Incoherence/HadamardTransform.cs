@@ -69,10 +69,7 @@ public sealed class HadamardTransform
             int order = odd << t;
             sbyte[]? h = HadamardMatrices.TryCreate(order);
             if (h is null) continue;
-            float entry = 1f / MathF.Sqrt(order);
-            var a = new float[h.Length];
-            for (int i = 0; i < h.Length; i++) a[i] = h[i] * entry;
-            return new HadamardTransform(n, order, a, isHadamard: true);
+            return new HadamardTransform(n, order, ScaledHadamard(h, order), isHadamard: true);
         }
         if (odd > MaxFallbackBlock)
             throw new ArgumentOutOfRangeException(nameof(n), n,
@@ -80,11 +77,47 @@ public sealed class HadamardTransform
         return new HadamardTransform(n, odd, RandomOrthogonal.Create(odd, new SeededRandom(seed)), isHadamard: false);
     }
 
+    /// <summary>
+    /// Rebuilds a stored U_n: a Hadamard block from its order K (its ±1 entries are exact, so it needs no
+    /// storage), or the fallback block <paramref name="fallbackBlock"/> (row-major K×K) exactly as stored.
+    /// Throws <see cref="ArgumentException"/> when the description is inconsistent.
+    /// </summary>
+    public static HadamardTransform FromBlock(int n, int blockOrder, bool isHadamard, ReadOnlySpan<float> fallbackBlock)
+    {
+        if (n <= 0) throw new ArgumentOutOfRangeException(nameof(n), n, "the transform dimension must be positive.");
+        if (blockOrder <= 0 || n % blockOrder != 0 || !BitOperations.IsPow2(n / blockOrder))
+            throw new ArgumentException($"block order {blockOrder} does not divide dimension {n} into a power of two.", nameof(blockOrder));
+        if (isHadamard)
+        {
+            if (!fallbackBlock.IsEmpty)
+                throw new ArgumentException("a Hadamard block is rebuilt from its order; no block values may be given.", nameof(fallbackBlock));
+            sbyte[] h = (blockOrder <= MaxHadamardBlock ? HadamardMatrices.TryCreate(blockOrder) : null)
+                ?? throw new ArgumentException($"no Hadamard matrix of order {blockOrder} is constructed here (limit {MaxHadamardBlock}).", nameof(blockOrder));
+            return new HadamardTransform(n, blockOrder, ScaledHadamard(h, blockOrder), isHadamard: true);
+        }
+        if (blockOrder > MaxFallbackBlock)
+            throw new ArgumentException($"a fallback block of order {blockOrder} exceeds the limit of {MaxFallbackBlock}.", nameof(blockOrder));
+        if (fallbackBlock.Length != (long)blockOrder * blockOrder)
+            throw new ArgumentException($"a fallback block of order {blockOrder} needs {(long)blockOrder * blockOrder} values, got {fallbackBlock.Length}.", nameof(fallbackBlock));
+        foreach (float a in fallbackBlock)
+            if (!float.IsFinite(a)) throw new ArgumentException($"the fallback block holds {a}; its entries must be finite.", nameof(fallbackBlock));
+        return new HadamardTransform(n, blockOrder, fallbackBlock.ToArray(), isHadamard: false);
+    }
+
     /// <summary>y = U·x. <paramref name="y"/> may be <paramref name="x"/> itself.</summary>
     public void Apply(ReadOnlySpan<float> x, Span<float> y) => Run(x, y, block);
 
     /// <summary>y = Uᵀ·x. <paramref name="y"/> may be <paramref name="x"/> itself.</summary>
     public void ApplyTranspose(ReadOnlySpan<float> x, Span<float> y) => Run(x, y, blockTransposed);
+
+    /// <summary>H_K/√K, row-major.</summary>
+    private static float[] ScaledHadamard(sbyte[] h, int order)
+    {
+        float entry = 1f / MathF.Sqrt(order);
+        var a = new float[h.Length];
+        for (int i = 0; i < h.Length; i++) a[i] = h[i] * entry;
+        return a;
+    }
 
     // y = (M ⊗ H_P)·x / √P,  x viewed as K×P:  Y = M·(X·H_P) / √P.
     private void Run(ReadOnlySpan<float> x, Span<float> y, float[] mixing)

@@ -17,15 +17,15 @@ public sealed record LayerWeights(
     ILinearLayer Up,
     ILinearLayer Down)
 {
-    /// <summary>Block <paramref name="layer"/> of <paramref name="checkpoint"/>, its matrices read in place as <see cref="DenseLinearLayer"/>s.</summary>
-    public static LayerWeights Dense(ModelCheckpoint checkpoint, int layer, WorkerPool pool)
-    {
-        ILinearLayer Linear(string name) => new DenseLinearLayer(checkpoint.Tensor(name), pool);
-        return new LayerWeights(
-            checkpoint.Tensor(TensorNames.AttentionNorm(layer)).ToArray(),
-            Linear(TensorNames.Query(layer)), Linear(TensorNames.Key(layer)), Linear(TensorNames.Value(layer)),
-            Linear(TensorNames.AttentionOutput(layer)),
-            checkpoint.Tensor(TensorNames.FfnNorm(layer)).ToArray(),
-            Linear(TensorNames.Gate(layer)), Linear(TensorNames.Up(layer)), Linear(TensorNames.Down(layer)));
-    }
+    /// <summary>Binds block <paramref name="layer"/> of a checkpoint densely (calibration runs the original weights).</summary>
+    public static LayerWeights Dense(ModelCheckpoint checkpoint, int layer, WorkerPool pool) =>
+        Create(layer, checkpoint.Tensor, name => new DenseLinearLayer(checkpoint.Tensor(name), pool));
+
+    /// <summary>Binds block <paramref name="layer"/> by canonical tensor name: norms from <paramref name="tensor"/>, matrices from <paramref name="linear"/>.</summary>
+    public static LayerWeights Create(int layer, Func<string, TensorView> tensor, Func<string, ILinearLayer> linear) => new(
+        tensor(TensorNames.AttentionNorm(layer)).ToArray(),
+        linear(TensorNames.Query(layer)), linear(TensorNames.Key(layer)), linear(TensorNames.Value(layer)),
+        linear(TensorNames.AttentionOutput(layer)),
+        tensor(TensorNames.FfnNorm(layer)).ToArray(),
+        linear(TensorNames.Gate(layer)), linear(TensorNames.Up(layer)), linear(TensorNames.Down(layer)));
 }

@@ -27,14 +27,21 @@ public sealed class TransformerWeights
     public ILinearLayer Classifier { get; }
 
     /// <summary>Binds every matrix of <paramref name="checkpoint"/> as a <see cref="DenseLinearLayer"/> on <paramref name="pool"/>.</summary>
-    public static TransformerWeights Dense(ModelCheckpoint checkpoint, WorkerPool pool)
+    public static TransformerWeights Dense(ModelCheckpoint checkpoint, WorkerPool pool) =>
+        Create(checkpoint.Config, checkpoint.Tensor, name => new DenseLinearLayer(checkpoint.Tensor(name), pool));
+
+    /// <summary>
+    /// Binds the model's tensors by canonical name (<see cref="TensorNames"/>): <paramref name="tensor"/> gives the
+    /// embedding and the norm gains, <paramref name="linear"/> every matrix (the tied classifier is asked for as
+    /// the embedding's name).
+    /// </summary>
+    public static TransformerWeights Create(LlamaConfig config, Func<string, TensorView> tensor, Func<string, ILinearLayer> linear)
     {
-        var config = checkpoint.Config;
         var layers = new LayerWeights[config.LayerCount];
-        for (int l = 0; l < layers.Length; l++) layers[l] = LayerWeights.Dense(checkpoint, l, pool);
-        var classifier = new DenseLinearLayer(checkpoint.Tensor(config.TiedClassifier ? TensorNames.TokenEmbedding : TensorNames.Output), pool);
-        return new TransformerWeights(config, checkpoint.Tensor(TensorNames.TokenEmbedding), layers,
-            checkpoint.Tensor(TensorNames.OutputNorm).ToArray(), classifier);
+        for (int l = 0; l < layers.Length; l++) layers[l] = LayerWeights.Create(l, tensor, linear);
+        var classifier = linear(config.TiedClassifier ? TensorNames.TokenEmbedding : TensorNames.Output);
+        return new TransformerWeights(config, tensor(TensorNames.TokenEmbedding), layers,
+            tensor(TensorNames.OutputNorm).ToArray(), classifier);
     }
 
     private void Check()

@@ -1,85 +1,100 @@
+using System.Buffers;
 using System.Text.Json;
 using Caldera.Runtime.Formats;
 
 namespace Caldera.Runtime.Tokenization;
 
 /// <summary>
-/// An <see cref="EmbeddedVocabulary"/> as UTF-8 JSON, the bytes of a compressed model's
-/// <c>TokenizerPayloadKind.EmbeddedVocabulary</c> payload:
-/// <c>{"model": "llama", "tokens": [...], "scores": [...]|null, "token_types": [...]|null, "merges": [...]|null,
-/// "bos": 1, "eos": 2, "unk": 0|null, "pre": "..."|null}</c>. Written and read without reflection (AOT-safe).
+/// An <see cref="EmbeddedVocabulary"/> as JSON, so a GGUF checkpoint's vocabulary can travel inside a compressed
+/// model: {"model", "tokens", "scores", "token_types", "merges", "bos_id", "eos_id", "unknown_id", "pre_tokenizer"},
+/// absent parts as null. Written with <see cref="Utf8JsonWriter"/> in a fixed order (identical vocabularies give
+/// identical bytes) and read with <see cref="JsonDocument"/> (no reflection).
 /// </summary>
 public static class EmbeddedVocabularyJson
 {
-    public static byte[] Write(EmbeddedVocabulary v)
+    public static byte[] Serialize(EmbeddedVocabulary vocabulary)
     {
-        var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream))
+        ArgumentNullException.ThrowIfNull(vocabulary);
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var j = new Utf8JsonWriter(buffer))
         {
-            w.WriteStartObject();
-            w.WriteString("model", v.Model);
-            w.WriteStartArray("tokens");
-            foreach (var t in v.Tokens) w.WriteStringValue(t);
-            w.WriteEndArray();
-            if (v.Scores is null) w.WriteNull("scores");
-            else
+            j.WriteStartObject();
+            j.WriteString("model", vocabulary.Model);
+            Strings(j, "tokens", vocabulary.Tokens);
+            if (vocabulary.Scores is { } scores)
             {
-                w.WriteStartArray("scores");
-                foreach (float s in v.Scores) w.WriteNumberValue(s);
-                w.WriteEndArray();
+                j.WriteStartArray("scores");
+                foreach (float s in scores) j.WriteNumberValue(s);
+                j.WriteEndArray();
             }
-            if (v.TokenTypes is null) w.WriteNull("token_types");
-            else
+            else j.WriteNull("scores");
+            if (vocabulary.TokenTypes is { } types)
             {
-                w.WriteStartArray("token_types");
-                foreach (int t in v.TokenTypes) w.WriteNumberValue(t);
-                w.WriteEndArray();
+                j.WriteStartArray("token_types");
+                foreach (int t in types) j.WriteNumberValue(t);
+                j.WriteEndArray();
             }
-            if (v.Merges is null) w.WriteNull("merges");
-            else
-            {
-                w.WriteStartArray("merges");
-                foreach (var m in v.Merges) w.WriteStringValue(m);
-                w.WriteEndArray();
-            }
-            w.WriteNumber("bos", v.BosId);
-            w.WriteNumber("eos", v.EosId);
-            if (v.UnknownId is { } unk) w.WriteNumber("unk", unk);
-            else w.WriteNull("unk");
-            if (v.PreTokenizer is null) w.WriteNull("pre");
-            else w.WriteString("pre", v.PreTokenizer);
-            w.WriteEndObject();
+            else j.WriteNull("token_types");
+            Strings(j, "merges", vocabulary.Merges);
+            j.WriteNumber("bos_id", vocabulary.BosId);
+            j.WriteNumber("eos_id", vocabulary.EosId);
+            if (vocabulary.UnknownId is { } unknown) j.WriteNumber("unknown_id", unknown);
+            else j.WriteNull("unknown_id");
+            if (vocabulary.PreTokenizer is { } pre) j.WriteString("pre_tokenizer", pre);
+            else j.WriteNull("pre_tokenizer");
+            j.WriteEndObject();
         }
-        return stream.ToArray();
+        return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>Parses <see cref="Write"/>'s output; <paramref name="path"/> names the model in errors.</summary>
-    public static EmbeddedVocabulary Read(ReadOnlyMemory<byte> utf8, string path)
+    /// <summary>Parses <paramref name="json"/>; <paramref name="path"/> names its container in errors.</summary>
+    public static EmbeddedVocabulary Parse(ReadOnlySpan<byte> json, string path)
     {
-        try
+        using var document = JsonFile.Parse(path, json.ToArray(), "the embedded vocabulary");
+        var s = new JsonSettings(path, document.RootElement, "tokenizer.vocabulary.");
+        return new EmbeddedVocabulary(
+            s.RequireString("model"),
+            s.Strings("tokens") ?? throw s.Missing("tokens"),
+            Floats(s, "scores"),
+            Ints(s, "token_types"),
+            s.Strings("merges"),
+            s.RequireInt32("bos_id"),
+            s.RequireInt32("eos_id"),
+            s.Int32("unknown_id"),
+            s.String("pre_tokenizer"));
+    }
+
+    private static void Strings(Utf8JsonWriter j, string name, string[]? values)
+    {
+        if (values is null)
         {
-            using var document = JsonDocument.Parse(utf8);
-            var root = document.RootElement;
-            string[]? Strings(string name) => root.GetProperty(name).ValueKind == JsonValueKind.Null ? null
-                : [.. root.GetProperty(name).EnumerateArray().Select(e => e.GetString() ?? throw new FormatException($"{name} holds a null"))];
-            var scores = root.GetProperty("scores");
-            var types = root.GetProperty("token_types");
-            var unk = root.GetProperty("unk");
-            var pre = root.GetProperty("pre");
-            return new EmbeddedVocabulary(
-                root.GetProperty("model").GetString() ?? throw new FormatException("model is null"),
-                Strings("tokens")!,
-                scores.ValueKind == JsonValueKind.Null ? null : [.. scores.EnumerateArray().Select(e => e.GetSingle())],
-                types.ValueKind == JsonValueKind.Null ? null : [.. types.EnumerateArray().Select(e => e.GetInt32())],
-                Strings("merges"),
-                root.GetProperty("bos").GetInt32(),
-                root.GetProperty("eos").GetInt32(),
-                unk.ValueKind == JsonValueKind.Null ? null : unk.GetInt32(),
-                pre.ValueKind == JsonValueKind.Null ? null : pre.GetString());
+            j.WriteNull(name);
+            return;
         }
-        catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
-        {
-            throw new ModelFormatException(path, $"the embedded vocabulary is not readable ({e.Message}); recompress the model", e);
-        }
+        j.WriteStartArray(name);
+        foreach (string v in values) j.WriteStringValue(v);
+        j.WriteEndArray();
+    }
+
+    private static float[]? Floats(JsonSettings s, string name)
+    {
+        if (!s.Has(name)) return null;
+        var items = s.RequireArray(name);
+        var values = new float[items.Length];
+        for (int i = 0; i < items.Length; i++)
+            if (items[i].ValueKind != JsonValueKind.Number || !items[i].TryGetSingle(out values[i]) || !float.IsFinite(values[i]))
+                throw s.Error(name, $"entry {i} is not a finite number");
+        return values;
+    }
+
+    private static int[]? Ints(JsonSettings s, string name)
+    {
+        if (!s.Has(name)) return null;
+        var items = s.RequireArray(name);
+        var values = new int[items.Length];
+        for (int i = 0; i < items.Length; i++)
+            if (items[i].ValueKind != JsonValueKind.Number || !items[i].TryGetInt32(out values[i]))
+                throw s.Error(name, $"entry {i} is not an int32");
+        return values;
     }
 }

@@ -19,7 +19,18 @@ internal static class HuggingFaceTokenizerJson
     /// <summary>EOS candidates, in order, when no tokenizer_config.json names one.</summary>
     private static readonly string[] DefaultEosTokens = ["<|end_of_text|>", "<|eot_id|>", "</s>", "<|endoftext|>"];
 
+    /// <summary>Reads <paramref name="json"/> (the file at <paramref name="path"/>) with the tokenizer_config.json beside it, if any.</summary>
     public static ModelTokenizer Read(string path, byte[] json)
+    {
+        string configPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", ConfigFileName);
+        return Read(path, json, File.Exists(configPath) ? File.ReadAllBytes(configPath) : null, configPath);
+    }
+
+    /// <summary>
+    /// Reads <paramref name="json"/> with <paramref name="config"/> as its tokenizer_config.json (null when there is
+    /// none); <paramref name="path"/> and <paramref name="configPath"/> name them in errors.
+    /// </summary>
+    public static ModelTokenizer Read(string path, byte[] json, byte[]? config, string configPath)
     {
         using var document = Parse(path, json);
         var root = document.RootElement;
@@ -48,8 +59,7 @@ internal static class HuggingFaceTokenizerJson
         foreach (var (id, content) in special) tokens.Add((content, id, true));
         var vocabulary = ByteLevelBpeVocabulary.Create(path, "model.vocab", tokens, pattern);
 
-        string configPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", ConfigFileName);
-        var (bosToken, eosToken) = ReadConfig(configPath);
+        var (bosToken, eosToken) = config is null ? (null, null) : ReadConfig(configPath, config);
         int bos = Resolve(path, configPath, vocabulary, bosToken, DefaultBosTokens, "bos_token");
         int eos = Resolve(path, configPath, vocabulary, eosToken, DefaultEosTokens, "eos_token");
         return vocabulary.ToModelTokenizer(bos, vocabulary.EndOfGenerationIds(eos));
@@ -91,10 +101,9 @@ internal static class HuggingFaceTokenizerJson
     }
 
     /// <summary>bos_token and eos_token of tokenizer_config.json (a string or {"content": ...}); nulls when absent.</summary>
-    private static (string? Bos, string? Eos) ReadConfig(string configPath)
+    private static (string? Bos, string? Eos) ReadConfig(string configPath, byte[] config)
     {
-        if (!File.Exists(configPath)) return (null, null);
-        using var document = Parse(configPath, File.ReadAllBytes(configPath));
+        using var document = Parse(configPath, config);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object)
             throw new ModelFormatException(configPath, "expected a JSON object");

@@ -1,3 +1,4 @@
+using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
 using Microsoft.ML.Tokenizers;
 
@@ -46,11 +47,7 @@ public sealed class ModelTokenizer
         if (IsJson(bytes)) return Guarded(path, "Hugging Face tokenizer.json", () => HuggingFaceTokenizerJson.Read(path, bytes));
         if (Llama2cTokenizerFile.LooksLikeLlama2c(bytes))
             return Guarded(path, "llama2.c tokenizer", () => Llama2cTokenizerFile.Read(path, bytes).ToModelTokenizer());
-        return Guarded(path, "SentencePiece model", () =>
-        {
-            var spm = LlamaTokenizer.Create(new MemoryStream(bytes), addBeginOfSentence: false, addEndOfSentence: false);
-            return new ModelTokenizer(spm, spm.BeginningOfSentenceId, [spm.EndOfSentenceId]);
-        });
+        return Guarded(path, "SentencePiece model", () => SentencePiece(bytes));
     }
 
     /// <summary>
@@ -73,6 +70,26 @@ public sealed class ModelTokenizer
         };
     }
 
+    /// <summary>
+    /// The tokenizer carried inside a compressed model: the source's tokenizer file(s) as bytes, or its embedded
+    /// vocabulary as JSON. <paramref name="sourcePath"/> is the model file, named in errors.
+    /// </summary>
+    public static ModelTokenizer FromPayload(TokenizerPayload payload, string sourcePath)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        byte[] bytes = payload.Bytes.ToArray();
+        string path = $"{sourcePath} (embedded tokenizer)";
+        return payload.Kind switch
+        {
+            TokenizerPayloadKind.SentencePieceModel => Guarded(path, "SentencePiece model", () => SentencePiece(bytes)),
+            TokenizerPayloadKind.Llama2cBin => Guarded(path, "llama2.c tokenizer", () => Llama2cTokenizerFile.Read(path, bytes).ToModelTokenizer()),
+            TokenizerPayloadKind.HuggingFaceJson => Guarded(path, "Hugging Face tokenizer.json", () => HuggingFaceTokenizerJson.Read(path, bytes,
+                payload.ConfigBytes.IsEmpty ? null : payload.ConfigBytes.ToArray(), $"{sourcePath} (embedded {HuggingFaceTokenizerJson.ConfigFileName})")),
+            TokenizerPayloadKind.EmbeddedVocabulary => FromVocabulary(EmbeddedVocabularyJson.Parse(bytes, path), path),
+            _ => throw ModelFormatException.ForSetting(sourcePath, "tokenizer.kind", $"{(int)payload.Kind} is not a known tokenizer kind"),
+        };
+    }
+
     /// <summary>Token ids of <paramref name="text"/>, with BOS first when <paramref name="addBos"/>.</summary>
     public int[] Encode(string text, bool addBos = true)
     {
@@ -89,6 +106,12 @@ public sealed class ModelTokenizer
     /// first piece's leading space; byte-level BPE tokenizers write special tokens out as their text.
     /// </summary>
     public string Decode(IEnumerable<int> ids) => Inner.Decode(ids) ?? string.Empty;
+
+    private static ModelTokenizer SentencePiece(byte[] bytes)
+    {
+        var spm = LlamaTokenizer.Create(new MemoryStream(bytes), addBeginOfSentence: false, addEndOfSentence: false);
+        return new ModelTokenizer(spm, spm.BeginningOfSentenceId, [spm.EndOfSentenceId]);
+    }
 
     private static bool IsJson(ReadOnlySpan<byte> bytes)
     {

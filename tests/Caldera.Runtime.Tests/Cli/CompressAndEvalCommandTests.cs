@@ -97,7 +97,7 @@ public sealed class CompressAndEvalCommandTests : IDisposable
         var (code, _, stderr) = Run(writer, ["compress", TestModels.Stories260KGguf, "-o", _dir.File("g.cald"), "--method", "rtn", "--samples", "2", "--seq-len", "16"]);
         Assert.True(code == 0, stderr);
         Assert.Equal(TokenizerPayloadKind.EmbeddedVocabulary, writer.Content!.Tokenizer!.Kind);
-        var vocabulary = Caldera.Runtime.Tokenization.EmbeddedVocabularyJson.Read(writer.Content.Tokenizer.Bytes, "g.cald");
+        var vocabulary = Caldera.Runtime.Tokenization.EmbeddedVocabularyJson.Parse(writer.Content.Tokenizer.Bytes.Span, "g.cald");
         Assert.Equal(512, vocabulary.Tokens.Length);
         Assert.Equal(1, vocabulary.BosId);
     }

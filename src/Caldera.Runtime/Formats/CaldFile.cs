@@ -1,0 +1,113 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using Caldera.Runtime.Compression;
+
+namespace Caldera.Runtime.Formats;
+
+/// <summary>
+/// A <c>.cald</c> compressed model, memory-mapped and verified: magic, version, length, checksum over every
+/// byte, then a strict reading of the manifest in which every section's offset and length is checked in 64-bit
+/// arithmetic against the file before use. <see cref="Content"/>'s arrays are zero-copy views of the mapping
+/// (packed signs and uniform codes are unpacked), valid until this object is disposed.
+/// </summary>
+public sealed class CaldFile : IDisposable
+{
+    /// <summary>Far above any real manifest (a few hundred bytes per matrix); keeps a forged length from allocating gigabytes.</summary>
+    private const long MaxManifestBytes = 64L << 20;
+
+    /// <summary>Checksum input per step; spans are int-sized, files need not be.</summary>
+    private const int ChecksumChunk = 1 << 30;
+
+    private readonly MappedFile _file;
+
+    private CaldFile(MappedFile file, CompressedModelContent content, double linearBitsPerWeight, double fileBitsPerWeight)
+    {
+        _file = file;
+        Content = content;
+        LinearLayerBitsPerWeight = linearBitsPerWeight;
+        FileBitsPerWeight = fileBitsPerWeight;
+    }
+
+    public string Path => _file.Path;
+    public long Length => _file.Length;
+    public CompressedModelContent Content { get; }
+
+    /// <summary>Stored bits per weight of the per-block linear layers (blk.N.*), as the manifest records it.</summary>
+    public double LinearLayerBitsPerWeight { get; }
+
+    /// <summary>8 × file bytes / stored weights, as the manifest records it.</summary>
+    public double FileBitsPerWeight { get; }
+
+    /// <summary>Whether <paramref name="path"/> starts with the <c>.cald</c> magic (false if it cannot be read).</summary>
+    public static bool HasMagic(string path)
+    {
+        Span<byte> magic = stackalloc byte[CaldLayout.Magic.Length];
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            return stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) == magic.Length && magic.SequenceEqual(CaldLayout.Magic);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Opens and verifies <paramref name="path"/>; every problem is a <see cref="ModelFormatException"/> naming the file.</summary>
+    public static CaldFile Open(string path)
+    {
+        if (!BitConverter.IsLittleEndian) throw new ModelFormatException(path, ".cald files are little-endian; this machine is not");
+        var file = MappedFile.Open(path);
+        try
+        {
+            var (manifestOffset, manifestLength) = ReadHeader(file);
+            VerifyChecksum(file);
+            var (content, linear, whole) = CaldManifestReader.Read(file, manifestOffset, manifestLength);
+            return new CaldFile(file, content, linear, whole);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static (long Offset, long Length) ReadHeader(MappedFile file)
+    {
+        string path = file.Path;
+        if (file.Length < CaldLayout.HeaderSize)
+            throw new ModelFormatException(path, $"{file.Length} bytes is shorter than the {CaldLayout.HeaderSize}-byte .cald header (truncated, or not a .cald file)");
+        var header = file.Span(0, CaldLayout.HeaderSize, "the header");
+        if (!header[..CaldLayout.Magic.Length].SequenceEqual(CaldLayout.Magic))
+            throw new ModelFormatException(path, "bad magic: not a .cald file (or its first bytes are corrupt)");
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(header[CaldLayout.VersionOffset..]);
+        if (version != CaldLayout.Version)
+            throw new ModelFormatException(path, $"format version {version} is not supported (this build reads version {CaldLayout.Version}); use a matching caldera or re-create the file with caldera compress");
+        long fileLength = BinaryPrimitives.ReadInt64LittleEndian(header[CaldLayout.FileLengthOffset..]);
+        if (fileLength != file.Length)
+            throw new ModelFormatException(path, $"the header says the file has {fileLength} bytes but it has {file.Length} (truncated or extended copy); copy it again");
+        long offset = BinaryPrimitives.ReadInt64LittleEndian(header[CaldLayout.ManifestOffsetOffset..]);
+        long length = BinaryPrimitives.ReadInt64LittleEndian(header[CaldLayout.ManifestLengthOffset..]);
+        if (offset < CaldLayout.HeaderSize || offset % CaldLayout.Alignment != 0 || length <= 0 || length > MaxManifestBytes ||
+            offset > file.Length || length != file.Length - offset)
+            throw new ModelFormatException(path, $"the manifest at {offset} of {length} bytes does not end the {file.Length}-byte file on an aligned offset (corrupt header)");
+        return (offset, length);
+    }
+
+    private static unsafe void VerifyChecksum(MappedFile file)
+    {
+        var hash = new XxHash3();
+        CaldLayout.AppendHeader(hash, file.Span(0, CaldLayout.HeaderSize, "the header"));
+        for (long offset = CaldLayout.HeaderSize; offset < file.Length; offset += ChecksumChunk)
+        {
+            int count = (int)Math.Min(ChecksumChunk, file.Length - offset);
+            hash.Append(file.Span(offset, count, "the checksummed bytes"));
+        }
+        ulong stored = BinaryPrimitives.ReadUInt64LittleEndian(file.Span(CaldLayout.ChecksumOffset, 8, "the checksum"));
+        ulong actual = hash.GetCurrentHashAsUInt64();
+        if (stored != actual)
+            throw new ModelFormatException(file.Path, $"checksum mismatch (stored {stored:x16}, computed {actual:x16}): the file is corrupt; copy it again or re-create it with caldera compress");
+    }
+
+    public void Dispose() => _file.Dispose();
+}

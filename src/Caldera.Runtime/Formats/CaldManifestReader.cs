@@ -1,0 +1,279 @@
+using System.Text.Json;
+using Caldera.Runtime.Compression;
+using Caldera.Runtime.Model;
+
+namespace Caldera.Runtime.Formats;
+
+/// <summary>
+/// Reads the JSON manifest of a verified <c>.cald</c> mapping into a <see cref="CompressedModelContent"/>. Every
+/// section must have the dtype and shape its tensor implies, the byte length they imply, a 64-byte-aligned
+/// offset, and lie between the header and the manifest without overlapping another; only then is a view made.
+/// Sizes are computed from dimensions already range-checked, in 64-bit arithmetic.
+/// </summary>
+internal sealed unsafe class CaldManifestReader
+{
+    private readonly MappedFile _file;
+    private readonly long _sectionsEnd;
+    private readonly List<(long Offset, long Length, string Name)> _sections = [];
+
+    private CaldManifestReader(MappedFile file, long sectionsEnd)
+    {
+        _file = file;
+        _sectionsEnd = sectionsEnd;
+    }
+
+    private string Path => _file.Path;
+
+    public static (CompressedModelContent Content, double LinearBitsPerWeight, double FileBitsPerWeight) Read(MappedFile file, long offset, long length)
+    {
+        byte[] manifest = file.Span(offset, (int)length, "the manifest").ToArray();
+        using var document = JsonFile.Parse(file.Path, manifest, "the manifest");
+        return new CaldManifestReader(file, offset).Model(new JsonSettings(file.Path, document.RootElement));
+    }
+
+    private (CompressedModelContent, double, double) Model(JsonSettings m)
+    {
+        if (m.RequireString("format") != "cald") throw m.Error("format", "is not \"cald\"");
+        if (m.RequireInt64("format_version") != CaldLayout.Version) throw m.Error("format_version", $"does not match the header's version {CaldLayout.Version}");
+        string architecture = m.RequireString("architecture");
+        if (architecture != "llama") throw m.Error("architecture", $"'{architecture}' is not supported (only llama)");
+        var config = Config(m.RequireObject("config"));
+        var bits = m.RequireObject("bits_per_weight");
+
+        var dense = new List<DenseTensorData>();
+        var expected = TensorNames.Expected(config).ToDictionary(e => e.Name, e => e.Shape, StringComparer.Ordinal);
+        var denseItems = m.RequireArray("dense_tensors");
+        for (int i = 0; i < denseItems.Length; i++) dense.Add(Dense(m.Item("dense_tensors", i, denseItems[i]), expected));
+        var matrices = new List<CompressedLinearData>();
+        var matrixItems = m.RequireArray("matrices");
+        for (int i = 0; i < matrixItems.Length; i++) matrices.Add(Matrix(m.Item("matrices", i, matrixItems[i])));
+
+        var content = new CompressedModelContent
+        {
+            Config = config,
+            Tokenizer = m.Object("tokenizer") is { } t ? Tokenizer(t) : null,
+            DenseTensors = dense,
+            Matrices = matrices,
+            Settings = Settings(m.RequireObject("compression")),
+            SourceSha256 = m.RequireString("source_sha256"),
+            ToolVersion = m.RequireString("tool_version"),
+        };
+        CheckOverlaps();
+        if (CompressedModelCheck.FindProblem(content) is var (name, problem))
+            throw ModelFormatException.ForTensor(Path, name, problem);
+        return (content, bits.RequireReal("linear_layers"), bits.RequireReal("file"));
+    }
+
+    private LlamaConfig Config(JsonSettings c)
+    {
+        RopeScaling? scaling = c.Object("rope_scaling") is { } r
+            ? new RopeScaling(r.RequireSingle("factor"), r.RequireSingle("low_freq_factor"), r.RequireSingle("high_freq_factor"), r.RequireInt32("original_context_length"))
+            : null;
+        string pairing = c.RequireString("rope_pairing");
+        var config = new LlamaConfig
+        {
+            Dim = c.RequireInt32("dim"),
+            HiddenDim = c.RequireInt32("hidden_dim"),
+            LayerCount = c.RequireInt32("layers"),
+            HeadCount = c.RequireInt32("heads"),
+            KvHeadCount = c.RequireInt32("kv_heads"),
+            HeadDim = c.RequireInt32("head_dim"),
+            VocabSize = c.RequireInt32("vocab_size"),
+            ContextLength = c.RequireInt32("context_length"),
+            NormEpsilon = c.RequireSingle("norm_epsilon"),
+            RopeTheta = c.RequireSingle("rope_theta"),
+            RopePairing = CaldNames.Pairing(pairing) ?? throw c.Error("rope_pairing", $"'{pairing}' is not interleaved or rotate_half"),
+            RopeScaling = scaling,
+            TiedClassifier = c.RequireBool("tied_classifier"),
+        };
+        return config.Validate(Path, name => "config." + ConfigName(name));
+    }
+
+    private static string ConfigName(string property) => property switch
+    {
+        nameof(LlamaConfig.Dim) => "dim",
+        nameof(LlamaConfig.HiddenDim) => "hidden_dim",
+        nameof(LlamaConfig.LayerCount) => "layers",
+        nameof(LlamaConfig.HeadCount) => "heads",
+        nameof(LlamaConfig.KvHeadCount) => "kv_heads",
+        nameof(LlamaConfig.HeadDim) => "head_dim",
+        nameof(LlamaConfig.VocabSize) => "vocab_size",
+        nameof(LlamaConfig.ContextLength) => "context_length",
+        nameof(LlamaConfig.NormEpsilon) => "norm_epsilon",
+        nameof(LlamaConfig.RopeTheta) => "rope_theta",
+        nameof(LlamaConfig.RopeScaling) => "rope_scaling",
+        _ => property,
+    };
+
+    private static CompressionSettings Settings(JsonSettings s) => new()
+    {
+        Method = s.RequireString("method"),
+        Rank = s.RequireInt32("rank"),
+        QBits = s.RequireInt32("q_bits"),
+        FactorBits = s.RequireInt32("factor_bits"),
+        Preset = s.RequireString("preset"),
+        OuterIterations = s.RequireInt32("outer_iterations"),
+        InnerIterations = s.RequireInt32("inner_iterations"),
+        RefinementSweeps = s.RequireInt32("refinement_sweeps"),
+        RandomizedHadamard = s.RequireBool("randomized_hadamard"),
+        HessianDowndate = s.RequireBool("hessian_downdate"),
+        Regularization = s.RequireReal("regularization"),
+        Seed = s.RequireUInt64("seed"),
+        Calibration = s.RequireString("calibration"),
+        CalibrationSamples = s.RequireInt32("calibration_samples"),
+        CalibrationSequenceLength = s.RequireInt32("calibration_sequence_length"),
+    };
+
+    private TokenizerPayload Tokenizer(JsonSettings t)
+    {
+        string kindName = t.RequireString("kind");
+        var kind = CaldNames.Tokenizer(kindName)
+            ?? throw t.Error("kind", $"'{kindName}' is not one of {string.Join(", ", CaldNames.TokenizerNames)}");
+        var data = ByteSection(t, "data");
+        var config = t.Object("config") is null ? ReadOnlyMemory<byte>.Empty : ByteSection(t, "config");
+        return new TokenizerPayload(kind, data, config);
+    }
+
+    private ReadOnlyMemory<byte> ByteSection(JsonSettings parent, string name)
+    {
+        long length = parent.RequireObject(name).RequireShape("shape") is [var n] ? n : throw parent.Error(name + ".shape", "must have one dimension");
+        return View<byte>(Section(parent, name, "u8", [length]), length);
+    }
+
+    private DenseTensorData Dense(JsonSettings d, Dictionary<string, long[]> expected)
+    {
+        string name = d.RequireString("name");
+        if (!expected.TryGetValue(name, out var shape))
+            throw ModelFormatException.ForTensor(Path, name, "is not a tensor of this architecture");
+        string dtype = d.RequireString("dtype");
+        var type = CaldNames.Dtype(dtype) ?? throw d.Error("dtype", $"'{dtype}' is not f32, f16 or bf16");
+        long offset = Section(d, null, dtype, shape);
+        long bytes = CompressedModelCheck.Count(shape) * type.ElementSize();
+        return new DenseTensorData(name, shape, type, View<byte>(offset, bytes));
+    }
+
+    private CompressedLinearData Matrix(JsonSettings item)
+    {
+        string name = item.RequireString("name");
+        int rows = item.RequireInt32("rows"), columns = item.RequireInt32("columns");
+        if (rows <= 0 || columns <= 0 || rows > LlamaConfig.MaxDimension || columns > LlamaConfig.MaxDimension)
+            throw ModelFormatException.ForTensor(Path, name, $"shape {rows}×{columns} is out of range (1..{LlamaConfig.MaxDimension})");
+        var q = item.RequireObject("q");
+        string kindName = q.RequireString("kind");
+        var kind = CaldNames.QKind(kindName) ?? throw q.Error("kind", $"'{kindName}' is not e8p or uniform");
+        int qBits = q.RequireInt32("bits");
+        if (kind == QCodeKind.Uniform && qBits is < 2 or > 8) throw q.Error("bits", $"{qBits} is outside 2..8");
+        int wordsPerRow = q.RequireInt32("words_per_row");
+        int expectedWords = kind == QCodeKind.E8P ? E8PLattice.VectorCount(columns) : columns;
+        if (wordsPerRow != expectedWords) throw q.Error("words_per_row", $"{wordsPerRow} ≠ {expectedWords} for {columns} columns");
+        long count = (long)rows * wordsPerRow;
+        ReadOnlyMemory<ushort> qCodes = kind == QCodeKind.Uniform
+            ? BitPacking.Unpack(Bytes(Section(q, "codes", CaldNames.Packed(qBits), [rows, columns]), BitPacking.PackedLength(count, qBits)), (int)count, qBits)
+            : View<ushort>(Section(q, "codes", "u16", [rows, wordsPerRow]), count);
+
+        int rank = item.RequireInt32("rank"), factorBits = item.RequireInt32("factor_bits");
+        if (rank < 0 || rank > Math.Min(rows, columns)) throw item.Error("rank", $"{rank} is outside 0..{Math.Min(rows, columns)}");
+        if (factorBits is not (4 or 16)) throw item.Error("factor_bits", $"{factorBits} is not 4 or 16");
+        ReadOnlyMemory<ushort> lCodes = default, rCodes = default;
+        ReadOnlyMemory<Half> l = default, r = default;
+        if (rank > 0 && factorBits == 4)
+        {
+            int lWords = E8PResidualLattice.WordCount(rows), rWords = E8PResidualLattice.WordCount(columns);
+            lCodes = View<ushort>(Section(item, "l_transposed", "u16", [rank, lWords]), (long)rank * lWords);
+            rCodes = View<ushort>(Section(item, "r", "u16", [rank, rWords]), (long)rank * rWords);
+        }
+        else if (rank > 0)
+        {
+            l = View<Half>(Section(item, "l", "f16", [rows, rank]), (long)rows * rank);
+            r = View<Half>(Section(item, "r", "f16", [rank, columns]), (long)rank * columns);
+        }
+
+        return new CompressedLinearData
+        {
+            Name = name,
+            Rows = rows,
+            Columns = columns,
+            GlobalScale = item.RequireSingle("global_scale"),
+            RelativeError = item.RequireReal("relative_error"),
+            QKind = kind,
+            QBits = qBits,
+            QCodes = qCodes,
+            QWordsPerRow = wordsPerRow,
+            QScale = q.RequireSingle("scale"),
+            Rank = rank,
+            FactorBits = factorBits,
+            LTransposedCodes = lCodes,
+            LTransposedScale = item.RequireSingle("l_transposed_scale"),
+            RCodes = rCodes,
+            RScale = item.RequireSingle("r_scale"),
+            L = l,
+            R = r,
+            InputTransform = item.Object("input_transform") is { } input ? Transform(input, columns) : null,
+            OutputTransform = item.Object("output_transform") is { } output ? Transform(output, rows) : null,
+        };
+    }
+
+    private TransformData Transform(JsonSettings t, int length)
+    {
+        if (t.RequireInt32("length") != length) throw t.Error("length", $"≠ {length}, the dimension of its side of the matrix");
+        int order = t.RequireInt32("block_order");
+        if (order <= 0 || order > length) throw t.Error("block_order", $"{order} is outside 1..{length}");
+        bool hadamard = t.RequireBool("hadamard");
+        var signs = BitPacking.UnpackSigns(Bytes(Section(t, "signs", CaldNames.Packed(1), [length]), BitPacking.PackedLength(length, 1)), length);
+        ReadOnlyMemory<float> block = hadamard
+            ? ReadOnlyMemory<float>.Empty
+            : View<float>(Section(t, "fallback_block", "f32", [order, order]), (long)order * order);
+        return new TransformData(length, order, hadamard, signs, block);
+    }
+
+    /// <summary>
+    /// Checks section <paramref name="name"/> of <paramref name="parent"/> (or <paramref name="parent"/> itself
+    /// when null) against its expected dtype, shape and implied length, and its place in the file; returns its offset.
+    /// </summary>
+    private long Section(JsonSettings parent, string? name, string dtype, long[] shape)
+    {
+        var s = name is null ? parent : parent.RequireObject(name);
+        string what = name is null ? parent.FullName("tensor") : parent.FullName(name);
+        string actualDtype = s.RequireString("dtype");
+        if (actualDtype != dtype) throw s.Error("dtype", $"'{actualDtype}' where '{dtype}' is expected");
+        long[] actualShape = s.RequireShape("shape");
+        if (!actualShape.AsSpan().SequenceEqual(shape))
+            throw s.Error("shape", $"[{string.Join(", ", actualShape)}] does not match the [{string.Join(", ", shape)}] its tensor implies");
+        long count = CompressedModelCheck.Count(shape);
+        long expected = dtype switch
+        {
+            "u8" => count,
+            "u16" or "f16" or "bf16" => 2 * count,
+            "f32" => 4 * count,
+            _ when dtype.StartsWith("packed", StringComparison.Ordinal) => BitPacking.PackedLength(count, int.Parse(dtype.AsSpan(6), provider: System.Globalization.CultureInfo.InvariantCulture)),
+            _ => throw s.Error("dtype", $"'{dtype}' is unknown"),
+        };
+        long offset = s.RequireInt64("offset"), length = s.RequireInt64("length");
+        if (length != expected) throw s.Error("length", $"{length} bytes, but {dtype} [{string.Join(", ", shape)}] needs {expected}");
+        if (length > int.MaxValue) throw s.Error("length", $"{length} bytes: sections over 2 GiB are not supported");
+        if (offset % CaldLayout.Alignment != 0) throw s.Error("offset", $"{offset} is not a multiple of {CaldLayout.Alignment}");
+        if (offset < CaldLayout.HeaderSize || offset > _sectionsEnd || length > _sectionsEnd - offset)
+            throw s.Error("offset", $"{what} spans bytes {offset}..{offset + length}, outside the section area {CaldLayout.HeaderSize}..{_sectionsEnd} of the {_file.Length}-byte file (truncated or corrupt)");
+        _sections.Add((offset, length, what));
+        return offset;
+    }
+
+    private void CheckOverlaps()
+    {
+        _sections.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+        for (int i = 1; i < _sections.Count; i++)
+        {
+            var (previous, next) = (_sections[i - 1], _sections[i]);
+            if (previous.Offset + previous.Length > next.Offset)
+                throw new ModelFormatException(Path, $"sections overlap: {previous.Name} at {previous.Offset}..{previous.Offset + previous.Length} and {next.Name} at {next.Offset}; the manifest is corrupt");
+        }
+    }
+
+    private ReadOnlyMemory<T> View<T>(long offset, long count) where T : unmanaged
+    {
+        long bytes = count * sizeof(T);
+        return new MappedMemory<T>(_file.At(offset, bytes, "a section"), (int)count).Memory;
+    }
+
+    private ReadOnlySpan<byte> Bytes(long offset, long length) => _file.Span(offset, (int)length, "a section");
+}

@@ -1,0 +1,241 @@
+using System.Numerics.Tensors;
+using Caldera.Runtime.Compression;
+using Caldera.Runtime.Incoherence;
+using Caldera.Runtime.Kernels;
+
+namespace Caldera.Runtime.Inference;
+
+/// <summary>
+/// A weight matrix W (m×n) computed from its CALDERA codes, never materialised:
+///   u = U_nᵀ(SU ⊙ x),   z = Q·u + L·(R·u),   y = g·SV ⊙ (V_m·z)
+///   Q: m×n, 2-bit E8P or uniform words;  L: m×k, R: k×n, 4-bit residual-lattice words or halves.
+/// Four passes on the <see cref="WorkerPool"/>: the input transform per token, t = R·u over the k rows of R,
+/// z over blocks of 8 output rows (Q rows, then L·t), and the output transform per token.
+/// </summary>
+/// <remarks>
+/// Decode (one token) runs fused decode-and-dot kernels (<see cref="CodedRows"/>) over the code words. Prefill
+/// (n tokens) decodes each row of Q and R, and each 8-row block of Lᵀ, once into a worker buffer and applies it
+/// to all n tokens. Lᵀ is stored by rows of Lᵀ, so L·t is accumulated as Σ_r t_r·(row r of Lᵀ) over each output
+/// block; blocks start at multiples of 8 so they cut no code vector. z is built in y itself.
+/// </remarks>
+public sealed class CompressedLinearLayer : ILinearLayer
+{
+    /// <summary>Chunks per thread: as in <see cref="DenseLinearLayer"/>, dynamic balancing at negligible hand-out cost.</summary>
+    private const int ChunksPerThread = 8;
+
+    private readonly CompressedLinearData _data;
+    private readonly WorkerPool _pool;
+    private readonly CompressedLayerScratch _scratch;
+    private readonly RandomizedHadamard? _input, _output;
+    private readonly KernelPath _path;
+    private readonly int _rowGrain, _rankGrain;
+    private readonly Pass _pass;
+
+    /// <summary>A layer with its own scratch buffers (see <see cref="CompressedLayerScratch"/> to share them across layers).</summary>
+    public CompressedLinearLayer(CompressedLinearData data, WorkerPool pool)
+        : this(data, pool, new CompressedLayerScratch())
+    {
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> when <paramref name="data"/> is inconsistent (see <see cref="CompressedLinearData.FindProblem"/>).</summary>
+    public CompressedLinearLayer(CompressedLinearData data, WorkerPool pool, CompressedLayerScratch scratch)
+        : this(data, pool, scratch, KernelPaths.Best)
+    {
+    }
+
+    internal CompressedLinearLayer(CompressedLinearData data, WorkerPool pool, CompressedLayerScratch scratch, KernelPath path)
+    {
+        if (data.FindProblem() is { } problem) throw new ArgumentException($"{data.Name}: {problem}", nameof(data));
+        _data = data;
+        _pool = pool;
+        _scratch = scratch;
+        _path = path;
+        _input = data.InputTransform?.ToRandomizedHadamard();
+        _output = data.OutputTransform?.ToRandomizedHadamard();
+        int chunks = pool.ThreadCount * ChunksPerThread;
+        _rowGrain = Math.Max(E8PLattice.Dimension, ((data.Rows + chunks - 1) / chunks + 7) / 8 * 8);
+        _rankGrain = Math.Max(1, (data.Rank + chunks - 1) / chunks);
+        _pass = new Pass(this);
+    }
+
+    public int InputDim => _data.Columns;
+    public int OutputDim => _data.Rows;
+
+    /// <summary>The codes this layer computes from.</summary>
+    public CompressedLinearData Data => _data;
+
+    public void Apply(ReadOnlySpan<float> x, Span<float> y) => ApplyBatch(x, y, 1);
+
+    public unsafe void ApplyBatch(ReadOnlySpan<float> x, Span<float> y, int n)
+    {
+        if (n < 1 || x.Length != (long)n * InputDim || y.Length != (long)n * OutputDim)
+            throw new ArgumentException($"{_data.Name}: expected x of {n}×{InputDim} and y of {n}×{OutputDim}, got {x.Length} and {y.Length}");
+        var pass = _pass;
+        pass.U = _scratch.Inputs(n * InputDim);
+        pass.T = _scratch.Factors(n * _data.Rank);
+        fixed (float* px = x, py = y)
+        {
+            pass.X = px;
+            pass.Y = py;
+            pass.N = n;
+            pass.Run(Step.Input, n, 1);
+            if (_data.Rank > 0) pass.Run(Step.Factor, _data.Rank, _rankGrain);
+            pass.Run(Step.Rows, _data.Rows, _rowGrain);
+            pass.Run(Step.Output, n, 1);
+            pass.X = pass.Y = null;
+        }
+    }
+
+    private enum Step { Input, Factor, Rows, Output }
+
+    /// <summary>The four passes of one call, armed with its arguments.</summary>
+    private sealed unsafe class Pass(CompressedLinearLayer layer) : IParallelWork
+    {
+        private readonly CompressedLinearData _d = layer._data;
+        private Step _step;
+        public float* X, Y;
+        public int N;
+        public float[] U = [], T = [];
+
+        public void Run(Step step, int count, int grain)
+        {
+            _step = step;
+            layer._pool.For(count, grain, this);
+        }
+
+        public void Execute(int start, int end, int worker)
+        {
+            switch (_step)
+            {
+                case Step.Input:
+                    for (int t = start; t < end; t++) Input(t);
+                    break;
+                case Step.Factor:
+                    Factor(start, end, worker);
+                    break;
+                case Step.Rows:
+                    Quantized(start, end, worker);
+                    if (_d.Rank > 0) LowRank(start, end, worker);
+                    break;
+                case Step.Output:
+                    for (int t = start; t < end; t++) Output(t);
+                    break;
+            }
+        }
+
+        private int Columns => _d.Columns;
+        private int Rows => _d.Rows;
+        private int Rank => _d.Rank;
+        private Span<float> UOf(int t) => U.AsSpan(t * Columns, Columns);
+        private Span<float> TOf(int t) => T.AsSpan(t * Rank, Rank);
+        private Span<float> YOf(int t, int start, int length) => new(Y + (long)t * Rows + start, length);
+
+        // u = U_nᵀ(SU ⊙ x)
+        private void Input(int t)
+        {
+            var x = new ReadOnlySpan<float>(X + (long)t * Columns, Columns);
+            if (layer._input is { } input) input.Forward(x, UOf(t));
+            else x.CopyTo(UOf(t));
+        }
+
+        // t = R·u   R: k×n, rows [start, end)
+        private void Factor(int start, int end, int worker)
+        {
+            int n = Columns, words = E8PResidualLattice.WordCount(n);
+            bool lattice = _d.FactorBits == 4;
+            ReadOnlySpan<ushort> codes = _d.RCodes.Span;
+            ReadOnlySpan<Half> halves = _d.R.Span;
+            if (N == 1 && lattice)
+            {
+                Span<float> u = UOf(0);
+                for (int r = start; r < end; r++) T[r] = _d.RScale * CodedRows.DotResidual(codes.Slice(r * words, words), u, layer._path);
+                return;
+            }
+            Span<float> row = layer._pool.Scratch(worker, n);
+            for (int r = start; r < end; r++)
+            {
+                if (lattice)
+                {
+                    E8PResidualLattice.DecodeRow(codes.Slice(r * words, words), row);
+                    TensorPrimitives.Multiply(row, _d.RScale, row);
+                }
+                else TensorPrimitives.ConvertToSingle(halves.Slice(r * n, n), row);
+                for (int t = 0; t < N; t++) T[t * Rank + r] = TensorPrimitives.Dot(row, UOf(t));
+            }
+        }
+
+        // z = Q·u for output rows [start, end)
+        private void Quantized(int start, int end, int worker)
+        {
+            int n = Columns, wordsPerRow = _d.QWordsPerRow;
+            bool e8p = _d.QKind == QCodeKind.E8P;
+            int maxLevel = e8p ? 0 : _d.MaxUniformCode / 2;
+            float scale = _d.QScale;
+            ReadOnlySpan<ushort> codes = _d.QCodes.Span;
+            if (N == 1)
+            {
+                Span<float> u = UOf(0);
+                for (int i = start; i < end; i++)
+                {
+                    var words = codes.Slice(i * wordsPerRow, wordsPerRow);
+                    Y[i] = scale * (e8p ? CodedRows.DotE8P(words, u, layer._path) : CodedRows.DotUniform(words, maxLevel, u, layer._path));
+                }
+                return;
+            }
+            Span<float> row = layer._pool.Scratch(worker, n);
+            for (int i = start; i < end; i++)
+            {
+                var words = codes.Slice(i * wordsPerRow, wordsPerRow);
+                if (e8p) E8PLattice.DecodeRow(words, row);
+                else
+                    for (int j = 0; j < n; j++) row[j] = words[j] - maxLevel;
+                for (int t = 0; t < N; t++) Y[(long)t * Rows + i] = scale * TensorPrimitives.Dot(row, UOf(t));
+            }
+        }
+
+        // z += L·t for output rows [start, end); start is a multiple of 8
+        private void LowRank(int start, int end, int worker)
+        {
+            int length = end - start;
+            if (_d.FactorBits == 16)
+            {
+                ReadOnlySpan<Half> l = _d.L.Span;
+                Span<float> row = layer._pool.Scratch(worker, Rank);
+                for (int i = start; i < end; i++)
+                {
+                    TensorPrimitives.ConvertToSingle(l.Slice(i * Rank, Rank), row);
+                    for (int t = 0; t < N; t++) Y[(long)t * Rows + i] += TensorPrimitives.Dot(row, TOf(t));
+                }
+                return;
+            }
+            // Lᵀ row r holds column r of L; the block's words start at vector start/8.
+            ReadOnlySpan<ushort> codes = _d.LTransposedCodes.Span;
+            int rowWords = E8PResidualLattice.WordCount(Rows), blockWords = E8PResidualLattice.WordCount(length);
+            int first = start / E8PLattice.Dimension * E8PResidualLattice.WordsPerVector;
+            Span<float> block = N == 1 ? default : layer._pool.Scratch(worker, length);
+            for (int r = 0; r < Rank; r++)
+            {
+                var words = codes.Slice(r * rowWords + first, blockWords);
+                if (N == 1)
+                {
+                    CodedRows.AddResidual(words, _d.LTransposedScale * T[r], YOf(0, start, length), layer._path);
+                    continue;
+                }
+                E8PResidualLattice.DecodeRow(words, block);
+                for (int t = 0; t < N; t++)
+                {
+                    var y = YOf(t, start, length);
+                    TensorPrimitives.MultiplyAdd(block, _d.LTransposedScale * T[t * Rank + r], y, y);
+                }
+            }
+        }
+
+        // y = g·SV ⊙ (V_m·z)
+        private void Output(int t)
+        {
+            var y = YOf(t, 0, Rows);
+            layer._output?.Inverse(y, y);
+            TensorPrimitives.Multiply(y, _d.GlobalScale, y);
+        }
+    }
+}

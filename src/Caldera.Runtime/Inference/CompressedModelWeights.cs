@@ -1,0 +1,65 @@
+using System.Buffers;
+using Caldera.Runtime.Compression;
+using Caldera.Runtime.Formats;
+using Caldera.Runtime.Model;
+
+namespace Caldera.Runtime.Inference;
+
+/// <summary>
+/// A <see cref="CompressedModelContent"/> made ready for the <see cref="Transformer"/>: the embedding, the norms and
+/// any matrix kept dense are read in place as <see cref="TensorView"/>s (pinned), every compressed matrix becomes a
+/// <see cref="CompressedLinearLayer"/>. Use <see cref="Bind"/> as the transformer's binder; dispose this after the
+/// transformers that use it.
+/// </summary>
+public sealed unsafe class CompressedModelWeights : IDisposable
+{
+    private readonly Dictionary<string, TensorView> _dense = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, CompressedLinearData> _matrices = new(StringComparer.Ordinal);
+    private readonly List<MemoryHandle> _pins = [];
+
+    /// <summary>Checks <paramref name="content"/> (errors are <see cref="ModelFormatException"/>s naming <paramref name="sourcePath"/>) and pins its dense tensors.</summary>
+    public CompressedModelWeights(CompressedModelContent content, string sourcePath = "in-memory model")
+        : this(content, sourcePath, alreadyChecked: false)
+    {
+    }
+
+    internal CompressedModelWeights(CompressedModelContent content, string sourcePath, bool alreadyChecked)
+    {
+        if (!alreadyChecked)
+        {
+            content.Config.Validate(sourcePath);
+            if (CompressedModelCheck.FindProblem(content) is var (name, problem)) throw ModelFormatException.ForTensor(sourcePath, name, problem);
+        }
+        Content = content;
+        SourcePath = sourcePath;
+        foreach (var m in content.Matrices) _matrices.Add(m.Name, m);
+        foreach (var d in content.DenseTensors)
+        {
+            var pin = d.Data.Pin();
+            _pins.Add(pin);
+            _dense.Add(d.Name, new TensorView(d.Name, d.Shape, d.Type, (byte*)pin.Pointer));
+        }
+    }
+
+    public CompressedModelContent Content { get; }
+    public string SourcePath { get; }
+    public LlamaConfig Config => Content.Config;
+
+    /// <summary>Binds the weights on <paramref name="pool"/>; the compressed layers share one scratch buffer set.</summary>
+    public TransformerWeights Bind(WorkerPool pool)
+    {
+        var scratch = new CompressedLayerScratch();
+        return TransformerWeights.Create(Config, Tensor, name => _matrices.TryGetValue(name, out var m)
+            ? new CompressedLinearLayer(m, pool, scratch)
+            : new DenseLinearLayer(Tensor(name), pool));
+    }
+
+    private TensorView Tensor(string name) =>
+        _dense.TryGetValue(name, out var t) ? t : throw ModelFormatException.ForTensor(SourcePath, name, "is missing");
+
+    public void Dispose()
+    {
+        foreach (var pin in _pins) pin.Dispose();
+        _pins.Clear();
+    }
+}

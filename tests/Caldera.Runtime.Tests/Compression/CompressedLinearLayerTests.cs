@@ -1,0 +1,120 @@
+using Caldera.Runtime.Compression;
+using Caldera.Runtime.Inference;
+using Caldera.Runtime.Kernels;
+
+namespace Caldera.Runtime.Tests.Compression;
+
+public class CompressedLinearLayerTests
+{
+    /// <summary>
+    /// The layer and the dense reference apply the same decoded values through different float paths (per-token
+    /// transforms vs transforms folded into Ŵ, fused vs decoded dots); their difference is rounding, a few ε·√n
+    /// relative to the output's RMS for these sizes.
+    /// </summary>
+    private const double RelativeTolerance = 2e-5;
+
+    public static TheoryData<int, int, int, int, bool> Shapes => new()
+    {
+        { 64, 172, 8, 4, true }, { 172, 64, 8, 4, true }, { 256, 256, 8, 4, true }, { 768, 256, 8, 16, true },
+        { 13, 27, 5, 4, true }, { 27, 13, 3, 16, true }, { 40, 24, 0, 4, true }, { 33, 17, 4, 4, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Apply_and_ApplyBatch_match_the_dense_reconstruction(int rows, int columns, int rank, int factorBits, bool transforms)
+    {
+        var data = SyntheticCompressed.Matrix("m", rows, columns, rank, factorBits, transforms: transforms, seed: rows + columns);
+        var w = DenseReference.Reconstruct(data);
+        const int tokens = 5;
+        var x = Kernels.KernelData.Floats(tokens * columns, 11);
+        var expected = DenseReference.Multiply(w, rows, columns, x, tokens);
+
+        using var pool = new WorkerPool(3);
+        foreach (var path in new[] { KernelPath.Scalar, KernelPaths.Best })
+        {
+            var layer = new CompressedLinearLayer(data, pool, new CompressedLayerScratch(), path);
+            var batch = new float[tokens * rows];
+            layer.ApplyBatch(x, batch, tokens);
+            DenseReference.AssertClose(expected, batch, $"batch {path}", RelativeTolerance);
+            var single = new float[tokens * rows];
+            for (int t = 0; t < tokens; t++) layer.Apply(x.AsSpan(t * columns, columns), single.AsSpan(t * rows, rows));
+            DenseReference.AssertClose(expected, single, $"decode {path}", RelativeTolerance);
+        }
+    }
+
+    [Fact]
+    public void A_uniform_Q_is_decoded_as_step_times_level()
+    {
+        var data = SyntheticCompressed.Matrix("rtn", 24, 40, rank: 0, kind: QCodeKind.Uniform, transforms: false, seed: 4, uniformBits: 3);
+        var x = Kernels.KernelData.Floats(40, 2);
+        var expected = DenseReference.Multiply(DenseReference.Reconstruct(data), 24, 40, x, 1);
+        using var pool = new WorkerPool(1);
+        var y = new float[24];
+        new CompressedLinearLayer(data, pool).Apply(x, y);
+        DenseReference.AssertClose(expected, y, "uniform", RelativeTolerance);
+    }
+
+    [Fact]
+    public void The_result_does_not_depend_on_the_thread_count()
+    {
+        var data = SyntheticCompressed.Matrix("m", 172, 64, 8, seed: 2);
+        var x = Kernels.KernelData.Floats(4 * 64, 3);
+        float[] Run(int threads, int n)
+        {
+            using var pool = new WorkerPool(threads);
+            var y = new float[n * 172];
+            new CompressedLinearLayer(data, pool).ApplyBatch(x.AsSpan(0, n * 64), y, n);
+            return y;
+        }
+        Assert.Equal(Run(1, 1), Run(4, 1));
+        Assert.Equal(Run(1, 4), Run(3, 4));
+    }
+
+    [Fact]
+    public void Steady_state_calls_allocate_nothing()
+    {
+        var data = SyntheticCompressed.Matrix("m", 172, 64, 8, seed: 6);
+        using var pool = new WorkerPool(2);
+        var layer = new CompressedLinearLayer(data, pool);
+        var x = Kernels.KernelData.Floats(8 * 64, 1);
+        var y = new float[8 * 172];
+        // Warm up: scratch buffers grow to their size and the JIT settles on its final code.
+        for (int i = 0; i < 200; i++)
+        {
+            layer.ApplyBatch(x, y, 8);
+            layer.Apply(x.AsSpan(0, 64), y.AsSpan(0, 172));
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            layer.ApplyBatch(x, y, 8);
+            layer.Apply(x.AsSpan(0, 64), y.AsSpan(0, 172));
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Inconsistent_data_is_rejected_with_the_matrix_name()
+    {
+        var good = SyntheticCompressed.Matrix("blk.0.attn_q.weight", 16, 16, 2);
+        using var pool = new WorkerPool(1);
+        var cases = new[]
+        {
+            good with { QCodes = new ushort[3] },
+            good with { QScale = float.NaN },
+            good with { Rank = 17 },
+            good with { FactorBits = 8 },
+            good with { RCodes = default },
+            good with { InputTransform = good.InputTransform! with { Signs = new float[16] } },
+            good with { OutputTransform = good.OutputTransform! with { BlockOrder = 3 } },
+            SyntheticCompressed.Matrix("u", 4, 4, 0, kind: QCodeKind.Uniform, transforms: false) with { QCodes = new ushort[] { 0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 } },
+        };
+        foreach (var bad in cases)
+        {
+            var e = Assert.Throws<ArgumentException>(() => new CompressedLinearLayer(bad, pool));
+            Assert.StartsWith(bad.Name, e.Message);
+        }
+        var y = new float[16];
+        Assert.Throws<ArgumentException>(() => new CompressedLinearLayer(good, pool).Apply(new float[15], y));
+    }
+}
