@@ -88,7 +88,7 @@ public sealed record CompressedLinearData
             long bits = QKind == QCodeKind.Uniform ? (long)QBits * Rows * Columns : 16L * QCodes.Length;
             bits += 16L * (LTransposedCodes.Length + RCodes.Length + L.Length + R.Length);
             foreach (var t in new[] { InputTransform, OutputTransform })
-                if (t != null) bits += t.Length + 32L * t.FallbackBlock.Length;
+                if (t != null) bits += t.StoredBits;
             return bits + 4 * 32;
         }
     }

@@ -62,12 +62,13 @@ internal static class CompressedModelCheck
     }
 
     /// <summary>
-    /// Stored bits and weights of the per-block linear layers (blk.N.*, compressed or dense), and the weight
+    /// Stored bits (shared transforms counted once) and weights of the per-block linear layers (blk.N.*, compressed or dense), and the weight
     /// count of the whole model (every stored tensor), for bits-per-weight figures.
     /// </summary>
     public static (long LinearBits, long LinearWeights, long TotalWeights) CountWeights(CompressedModelContent content)
     {
         long linearBits = 0, linearWeights = 0, total = 0;
+        var transforms = new HashSet<string>(StringComparer.Ordinal);
         foreach (var m in content.Matrices)
         {
             long weights = (long)m.Rows * m.Columns;
@@ -75,6 +76,9 @@ internal static class CompressedModelCheck
             if (!IsBlockMatrix(m.Name)) continue;
             linearWeights += weights;
             linearBits += m.StoredBits;
+            // A transform shared with an earlier matrix is stored once (see TransformData.ContentKey).
+            foreach (var t in new[] { m.InputTransform, m.OutputTransform })
+                if (t != null && !transforms.Add(t.ContentKey())) linearBits -= t.StoredBits;
         }
         foreach (var d in content.DenseTensors)
         {

@@ -20,4 +20,18 @@ public sealed record TransformData(int Length, int BlockOrder, bool IsHadamard, 
     /// <summary>Rebuilds the transform; throws <see cref="ArgumentException"/> when the description is inconsistent.</summary>
     public RandomizedHadamard ToRandomizedHadamard() =>
         new(HadamardTransform.FromBlock(Length, BlockOrder, IsHadamard, FallbackBlock.Span), Signs.ToArray());
+
+    /// <summary>Stored bits: one per sign, and the fallback block in fp32.</summary>
+    public long StoredBits => Length + 32L * FallbackBlock.Length;
+
+    /// <summary>
+    /// A key equal for transforms with identical stored bytes. Every matrix of one dimension draws the same signs
+    /// and block from the same seed, so a model stores each distinct transform once (format and bit counts alike).
+    /// </summary>
+    public string ContentKey()
+    {
+        var signs = Formats.BitPacking.PackSigns(Signs.Span);
+        var block = System.Runtime.InteropServices.MemoryMarshal.AsBytes(FallbackBlock.Span);
+        return $"{Length}/{BlockOrder}/{IsHadamard}/{Convert.ToBase64String(signs)}/{Convert.ToBase64String(block)}";
+    }
 }

@@ -264,6 +264,8 @@ internal sealed unsafe class CaldManifestReader
         for (int i = 1; i < _sections.Count; i++)
         {
             var (previous, next) = (_sections[i - 1], _sections[i]);
+            // Shared transforms are referenced by several matrices: the same section, not an overlap.
+            if (previous.Offset == next.Offset && previous.Length == next.Length) continue;
             if (previous.Offset + previous.Length > next.Offset)
                 throw new ModelFormatException(Path, $"sections overlap: {previous.Name} at {previous.Offset}..{previous.Offset + previous.Length} and {next.Name} at {next.Offset}; the manifest is corrupt");
         }

@@ -19,6 +19,7 @@ internal sealed class CaldManifestWriter
     public sealed record PlannedSection(long Offset, long Length, SectionBytes Bytes);
 
     private readonly List<PlannedSection> _sections = [];
+    private readonly Dictionary<string, (long Signs, long Block)> _sharedTransforms = new(StringComparer.Ordinal);
     private readonly Utf8JsonWriter _json;
     private long _cursor = CaldLayout.HeaderSize;
 
@@ -205,12 +206,20 @@ internal sealed class CaldManifestWriter
         j.WriteNumber("length", t.Length);
         j.WriteNumber("block_order", t.BlockOrder);
         j.WriteBoolean("hadamard", t.IsHadamard);
+        // Matrices of one dimension share their transform: its sections are stored once and referenced again.
+        string key = t.ContentKey();
+        if (!_sharedTransforms.TryGetValue(key, out var shared))
+        {
+            long signs = Reserve(BitPacking.PackedLength(t.Length, 1), () => BitPacking.PackSigns(t.Signs.Span));
+            long block = t.IsHadamard ? -1 : Reserve(4L * t.FallbackBlock.Length, () => MemoryMarshal.AsBytes(t.FallbackBlock.Span));
+            _sharedTransforms[key] = shared = (signs, block);
+        }
         j.WritePropertyName("signs");
-        Section(CaldNames.Packed(1), [t.Length], BitPacking.PackedLength(t.Length, 1), () => BitPacking.PackSigns(t.Signs.Span));
+        SectionAt(CaldNames.Packed(1), [t.Length], BitPacking.PackedLength(t.Length, 1), shared.Signs);
         if (!t.IsHadamard)
         {
             j.WritePropertyName("fallback_block");
-            Section("f32", [t.BlockOrder, t.BlockOrder], 4L * t.FallbackBlock.Length, () => MemoryMarshal.AsBytes(t.FallbackBlock.Span));
+            SectionAt("f32", [t.BlockOrder, t.BlockOrder], 4L * t.FallbackBlock.Length, shared.Block);
         }
         j.WriteEndObject();
     }
@@ -236,11 +245,28 @@ internal sealed class CaldManifestWriter
     }
 
     /// <summary>Writes a section's fields into the current object and reserves its bytes at the next aligned offset.</summary>
-    private void SectionFields(string dtype, long[] shape, long length, SectionBytes bytes)
+    private void SectionFields(string dtype, long[] shape, long length, SectionBytes bytes) =>
+        WriteSectionFields(dtype, shape, length, Reserve(length, bytes));
+
+    /// <summary>Reserves <paramref name="length"/> bytes at the next aligned offset and returns it.</summary>
+    private long Reserve(long length, SectionBytes bytes)
     {
         long offset = CaldLayout.Align(_cursor);
         _sections.Add(new PlannedSection(offset, length, bytes));
         _cursor = offset + length;
+        return offset;
+    }
+
+    /// <summary>Writes the section object for bytes already reserved at <paramref name="offset"/>.</summary>
+    private void SectionAt(string dtype, long[] shape, long length, long offset)
+    {
+        _json.WriteStartObject();
+        WriteSectionFields(dtype, shape, length, offset);
+        _json.WriteEndObject();
+    }
+
+    private void WriteSectionFields(string dtype, long[] shape, long length, long offset)
+    {
         var j = _json;
         j.WriteString("dtype", dtype);
         j.WriteStartArray("shape");
