@@ -30,39 +30,16 @@ public sealed record StorageBits(double LayerBitsPerWeight, double ModelBitsPerW
     }
 
     /// <summary>
-    /// A compressed model's content: per matrix Q's codes (16 bits per E8P word, b bits per weight for a uniform
-    /// code), the factors' words or halves, one bit per SU/SV sign, fp32 fallback transform blocks and four fp32
-    /// scales (the same count as the decomposition's <c>BitsPerWeight</c>); dense tensors at their stored size.
+    /// A compressed model's content, counted as the .cald format stores it (<see cref="CompressedLinearData.StoredBits"/>
+    /// per matrix, each distinct transform once); dense tensors at their stored size.
     /// </summary>
     public static StorageBits Of(CompressedModelContent content)
     {
-        double layerBits = 0;
-        long layerWeights = 0;
-        foreach (var m in content.Matrices)
-        {
-            layerBits += MatrixBits(m);
-            layerWeights += (long)m.Rows * m.Columns;
-        }
-        double denseBits = 0;
-        long denseWeights = 0;
+        var (layerBits, layerWeights, totalWeights) = CompressedModelCheck.CountWeights(content);
+        double otherBits = 0;
         foreach (var d in content.DenseTensors)
-        {
-            denseBits += 8.0 * d.Data.Length;
-            long count = 1;
-            foreach (long s in d.Shape) count *= s;
-            denseWeights += count;
-        }
-        return new StorageBits(layerBits / layerWeights, (layerBits + denseBits) / (layerWeights + denseWeights));
-    }
-
-    public static double MatrixBits(CompressedLinearData m)
-    {
-        double bits = m.QKind == QCodeKind.Uniform ? (double)m.QBits * m.Rows * m.Columns : 16.0 * m.QCodes.Length;
-        if (m.Rank > 0)
-            bits += m.FactorBits == 4 ? 16.0 * (m.LTransposedCodes.Length + m.RCodes.Length) : 16.0 * (m.L.Length + m.R.Length);
-        foreach (var t in new[] { m.InputTransform, m.OutputTransform })
-            if (t != null) bits += t.Length + 32.0 * t.FallbackBlock.Length;
-        return bits + 4 * 32;
+            if (d.Shape.Length != 2 || !d.Name.StartsWith("blk.", StringComparison.Ordinal)) otherBits += 8.0 * d.Data.Length;
+        return new StorageBits((double)layerBits / layerWeights, (layerBits + otherBits) / totalWeights);
     }
 
     private static bool IsBlockMatrix(string name, LlamaConfig c)
