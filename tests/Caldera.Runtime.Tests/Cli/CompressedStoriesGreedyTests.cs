@@ -1,0 +1,47 @@
+using Caldera.Cli;
+
+namespace Caldera.Runtime.Tests.Cli;
+
+/// <summary>
+/// stories260K compressed end to end by `caldera compress` (real calibration on the first 90 % of the TinyStories
+/// validation text) still tells a story: its greedy continuation is pinned, so any change to calibration,
+/// decomposition, the .cald format or the compressed kernels that changes the model shows up here.
+/// </summary>
+public sealed class CompressedStoriesGreedyTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("caldera-greedy-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); }
+        catch (IOException) { }
+    }
+
+    [Fact]
+    public void Compressed_stories260K_greedy_story_is_pinned()
+    {
+        string calibration = Path.Combine(_dir, "train.txt");
+        File.WriteAllText(calibration, TrainSplit());
+        string model = Path.Combine(_dir, "stories260K-r16.cald");
+        var log = new StringWriter();
+        Assert.Equal(0, CalderaCli.Run(
+            ["compress", TestModels.Stories260KBin, "--tokenizer", TestModels.Tok512Model, "-o", model,
+             "--rank", "16", "--preset", "fast", "--calibration", calibration, "--samples", "64"], log, log));
+
+        var stdout = new StringWriter();
+        Assert.Equal(0, CalderaCli.Run(["run", model, "--prompt", "Once upon a time", "--steps", "100", "--temperature", "0"], stdout, new StringWriter()));
+        Assert.Equal(ExpectedStory, stdout.ToString().TrimEnd('\n'));
+    }
+
+    private const string ExpectedStory =
+        "Once upon a time, there was a little girl named Lily. She loved to play with her toys and her friends. One day, Lily went to the beach with her mommy. She saw her mommy and daddy, \"Can I play with yours?\"\n" +
+        "\"Yes,\" she said, \"Okay, but it was doneliasting and shines.\"";
+
+    /// <summary>The calibration split of the models' README: up to the first blank line at or after 90 % of the bytes that a story starting "Once upon a time" follows.</summary>
+    internal static string TrainSplit()
+    {
+        string text = File.ReadAllText(TestModels.TinyStoriesText);
+        int cut = text.IndexOf("\n\nOnce upon a time", (int)(text.Length * 0.9), StringComparison.Ordinal);
+        return text[..(cut + 2)];
+    }
+}
