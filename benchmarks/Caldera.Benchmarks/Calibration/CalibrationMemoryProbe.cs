@@ -20,27 +20,8 @@ internal static class CalibrationMemoryProbe
         int length = args.Length > 1 ? int.Parse(args[1]) : 256;
         using var model = SyntheticLlama.Build();
         var c = model.Config;
-        var random = new Random(1);
-        var tokens = new int[samples * length];
-        for (int i = 0; i < tokens.Length; i++) tokens[i] = i % length == 0 ? 1 : random.Next(3, c.VocabSize);
-        var set = CalibrationSet.FromTokens(tokens, length, "random tokens");
-
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-        var process = Process.GetCurrentProcess();
-        process.Refresh();
-        long baseHeap = GC.GetTotalMemory(forceFullCollection: false), baseWorkingSet = process.WorkingSet64;
-        long peakHeap = baseHeap, peakWorkingSet = baseWorkingSet;
-        using var stop = new CancellationTokenSource();
-        var sampler = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                process.Refresh();
-                peakWorkingSet = Math.Max(peakWorkingSet, process.WorkingSet64);
-                peakHeap = Math.Max(peakHeap, GC.GetTotalMemory(forceFullCollection: false));
-                await Task.Delay(20);
-            }
-        });
+        var set = ProbeSupport.RandomTokens(c, samples, length);
+        var memory = new PeakMemory();
 
         var clock = Stopwatch.StartNew();
         long residual, hessianBytes = 0;
@@ -57,16 +38,14 @@ internal static class CalibrationMemoryProbe
                 Console.WriteLine($"layer {l + 1}/{c.LayerCount}: {clock.Elapsed.TotalSeconds:F1} s, {moments * 8 >> 20} MiB of second moments");
             }
         }
-        stop.Cancel();
-        sampler.Wait();
-        process.Refresh();
+        memory.Dispose();
 
         const double MiB = 1 << 20;
         Console.WriteLine($"synthetic dim-2048 model: {samples} × {length} tokens, {clock.Elapsed.TotalSeconds:F1} s");
-        Console.WriteLine($"model (F16, in memory):    {baseWorkingSet / MiB:F0} MiB working set, {baseHeap / MiB:F0} MiB GC heap before calibration");
+        Console.WriteLine($"model (F16, in memory):    {memory.BaseWorkingSet / MiB:F0} MiB working set, {memory.BaseHeap / MiB:F0} MiB GC heap before calibration");
         Console.WriteLine($"residual stream:           {residual / MiB:F1} MiB (N·L·dim floats)");
         Console.WriteLine($"one block's Hessians:      {hessianBytes / MiB:F1} MiB (fp64 sums: dim² + qDim² + dim² + hidden²)");
-        Console.WriteLine($"peak GC heap above model:  {(peakHeap - baseHeap) / MiB:F0} MiB");
-        Console.WriteLine($"peak working set above:    {(peakWorkingSet - baseWorkingSet) / MiB:F0} MiB (sampled every 20 ms)");
+        Console.WriteLine($"peak GC heap above model:  {(memory.PeakHeap - memory.BaseHeap) / MiB:F0} MiB");
+        Console.WriteLine($"peak working set above:    {(memory.PeakWorkingSet - memory.BaseWorkingSet) / MiB:F0} MiB (sampled every 20 ms)");
     }
 }
