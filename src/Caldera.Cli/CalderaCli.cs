@@ -14,6 +14,9 @@ public static class CalderaCli
     /// <summary>The shell's code for a process stopped by SIGINT (128 + 2).</summary>
     public const int Cancelled = 130;
 
+    /// <summary>An unexpected failure inside Caldera (a bug), reported in one line.</summary>
+    public const int InternalError = 1;
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, CompressedModelFormat.Cald);
 
     /// <summary>Runs with <paramref name="format"/> writing (compress) and reading (eval) compressed models.</summary>
@@ -47,6 +50,20 @@ public static class CalderaCli
             stderr.WriteLine($"caldera: {e.Message}");
             Usage.Print(stderr, 0);
             return UsageOrInputError;
+        }
+        catch (AggregateException e) when (e.Flatten().InnerExceptions is [ModelFormatException inner])
+        {
+            // A bad input found on a worker thread (e.g. a matrix compressed in parallel) is still a bad input.
+            stderr.WriteLine($"caldera: {inner.Message}");
+            return UsageOrInputError;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Anything else is a defect in Caldera, not in the input: say so in one line instead of a crash dump.
+            var cause = e is AggregateException a ? a.Flatten().InnerExceptions[0] : e;
+            stderr.WriteLine($"caldera: internal error ({cause.GetType().Name}): {cause.Message}");
+            stderr.WriteLine("caldera: this is a bug in Caldera; please report it with the command line that triggered it.");
+            return InternalError;
         }
     }
 

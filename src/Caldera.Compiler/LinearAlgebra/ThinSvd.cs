@@ -55,11 +55,19 @@ public static class ThinSvd
                 norms[i] = TensorPrimitives.Dot(g.Row(i), g.Row(i));
             }
 
+            // A column whose norm is at rounding level of the largest is numerically zero (a rank-deficient input):
+            // its direction is noise, and rotating against it can cycle forever, so it is left alone.
+            double negligible = n == 0 ? 0 : TensorPrimitives.Max(norms) * Math.Pow(n * OrthogonalityTolerance, 2);
             bool rotated = false;
             for (int i = 0; i < n - 1; i++)
             {
                 for (int j = i + 1; j < n; j++)
                 {
+                    if (norms[i] <= negligible || norms[j] <= negligible)
+                    {
+                        continue;
+                    }
+
                     rotated |= OrthogonalizePair(g, vt, norms, i, j);
                 }
             }
