@@ -22,8 +22,6 @@ public interface ICompressedModelReader
 /// <summary>The compressed-model format the CLI writes and reads; null parts are reported as unsupported by this build.</summary>
 public sealed record CompressedModelFormat(ICompressedModelWriter? Writer, ICompressedModelReader? Reader)
 {
-    public static CompressedModelFormat None { get; } = new(null, null);
-
     /// <summary>The <c>.cald</c> format: what the <c>caldera</c> command uses.</summary>
     public static CompressedModelFormat Cald { get; } = new(CaldModelFormat.Instance, CaldModelFormat.Instance);
 }
