@@ -13,7 +13,6 @@ namespace Caldera.Cli;
 /// </summary>
 internal static class RunCommand
 {
-    private static readonly string[] TokenizerFileNames = ["tokenizer.model", "tokenizer.json"];
 
     public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -35,22 +34,13 @@ internal static class RunCommand
         return 0;
     }
 
-    /// <summary>--tokenizer, else the tokenizer a .cald file carries, else tokenizer.model/tokenizer.json inside or beside the model.</summary>
+    /// <summary>--tokenizer, else the tokenizer a .cald file carries, else what <see cref="TokenizerSource"/> finds for a checkpoint
+    /// (tokenizer.model/tokenizer.json inside or beside it, then its embedded vocabulary).</summary>
     private static ModelTokenizer LoadTokenizer(RunOptions options, LoadedModel model)
     {
         if (options.TokenizerPath is { } explicitPath) return ModelTokenizer.Load(explicitPath);
         if (model.EmbeddedTokenizer() is { } carried) return carried;
-        string folder = Directory.Exists(options.ModelPath)
-            ? options.ModelPath
-            : Path.GetDirectoryName(Path.GetFullPath(options.ModelPath)) ?? ".";
-        foreach (var name in TokenizerFileNames)
-        {
-            string candidate = Path.Combine(folder, name);
-            if (File.Exists(candidate)) return ModelTokenizer.Load(candidate);
-        }
-        string embedded = model.Checkpoint?.Vocabulary is null ? "" : " (its embedded vocabulary is not supported by this build)";
-        throw new ModelFormatException(options.ModelPath,
-            $"no tokenizer found: no {string.Join(" or ", TokenizerFileNames)} beside the model{embedded}; pass --tokenizer <file>");
+        return TokenizerSource.Find(options.ModelPath, null, model.Checkpoint!).Tokenizer;
     }
 
     private sealed record RunOptions(string ModelPath, string? TokenizerPath, string Prompt, int Steps, int Threads, SamplingOptions Sampling)

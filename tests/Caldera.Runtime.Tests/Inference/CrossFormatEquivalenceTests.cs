@@ -64,6 +64,21 @@ public sealed class CrossFormatEquivalenceTests(ITestOutputHelper output) : IDis
     }
 
     [Fact]
+    public void Tinystories_256d_gguf_with_its_embedded_vocabulary_matches_llama_cpp_greedy_text()
+    {
+        // llama.cpp (llama-completion -p "Once upon a time" -n 100 --temp 0), as recorded in the models' README; the
+        // tokenizer is the GGUF's own vocabulary, found by `run` without --tokenizer. 4 prompt positions + 100 tokens.
+        const string llamaCpp = "Once upon a time, there was a little girl named Lily. She loved to play with her toys and eat sugar " +
+            "because it was all alone. One day, she went to the park to play. She saw a big, red ball in the garden and wanted to share it. " +
+            "Lily was so happy and couldn't find it.\n\nLily";
+        var stdout = new StringWriter();
+        int code = CalderaCli.Run(["run", TestModels.TinyStories256dGguf, "--prompt", "Once upon a time", "--steps", "104", "--temperature", "0"],
+            stdout, new StringWriter());
+        Assert.Equal(0, code);
+        Assert.Equal(llamaCpp, stdout.ToString().TrimEnd('\n'));
+    }
+
+    [Fact]
     public void Run_on_a_corrupt_checkpoint_exits_2_naming_the_file()
     {
         string truncated = _temp.File("truncated.bin");
