@@ -7,7 +7,7 @@ public static class ActivationAwareError
 {
     public static double Relative(Matrix<float> w, Matrix<float> approximation, Matrix<double> h, int threads = 1)
     {
-        var hf = DenseOps.ToFloat(h);
+        var hf = h.Convert<float>();
         double denominator = DenseOps.WeightedSquaredNorm(w, hf, threads);
         double numerator = DenseOps.WeightedSquaredNorm(DenseOps.Subtract(approximation, w), hf, threads);
         return denominator > 0 ? Math.Sqrt(Math.Max(numerator, 0) / denominator) : (numerator > 0 ? double.PositiveInfinity : 0);

@@ -91,7 +91,7 @@ internal static class BlockLdlq
         {
             var block = hp.Slice(j * Block, Block, j * Block, Block);
             var inverse = DenseOps.SolveSymmetric(block, Matrix<double>.Identity(Block), 1);
-            inverses[j] = DenseOps.ToFloat(inverse).Data;
+            inverses[j] = inverse.Convert<float>().Data;
         }
         var panels = new float[blocks][];
         for (int j = 0; j < blocks; j++)
@@ -101,7 +101,7 @@ internal static class BlockLdlq
             for (int i = below; i < padded; i++)
                 for (int c = 0; c < Block; c++) panel[(i - below) * Block + c] = (float)ldl.Lower[i, j * Block + c];
         }
-        return new Factors(padded, DenseOps.ToFloat(hp).Data, panels, inverses);
+        return new Factors(padded, hp.Convert<float>().Data, panels, inverses);
     }
 
     /// <summary>One chunk of rows: its residual E and, for the sweeps, G = E·H.</summary>

@@ -42,7 +42,7 @@ public static class CalderaDecomposer
         if (g == 0) g = 1;
         var wt = new Matrix<float>(m, n);
         System.Numerics.Tensors.TensorPrimitives.Divide(w.Data, g, wt.Data);
-        var ht = DenseOps.ToFloat(h);
+        var ht = h.Convert<float>();
         RandomizedHadamard? input = null, output = null;
         if (options.RandomizedHadamard)
         {
@@ -53,7 +53,7 @@ public static class CalderaDecomposer
             input.TransformHessian(ht.Data);
             Symmetrize(ht);
         }
-        var hd = DenseOps.ToDouble(ht);
+        var hd = ht.Convert<double>();
         var cholesky = FactorDamped(hd, threads);
         setup.Dispose();
 

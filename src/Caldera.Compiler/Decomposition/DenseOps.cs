@@ -6,20 +6,6 @@ namespace Caldera.Compiler.Decomposition;
 /// <summary>Small dense helpers the decomposition steps share (conversions, traces, SPD solves).</summary>
 internal static class DenseOps
 {
-    public static Matrix<double> ToDouble(Matrix<float> a)
-    {
-        var result = new Matrix<double>(a.Rows, a.Cols);
-        for (int i = 0; i < a.Data.Length; i++) result.Data[i] = a.Data[i];
-        return result;
-    }
-
-    public static Matrix<float> ToFloat(Matrix<double> a)
-    {
-        var result = new Matrix<float>(a.Rows, a.Cols);
-        for (int i = 0; i < a.Data.Length; i++) result.Data[i] = (float)a.Data[i];
-        return result;
-    }
-
     /// <summary>Σ_ij A_ij·B_ij in fp64, i.e. tr(A·Bᵀ).</summary>
     public static double Inner(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {

@@ -16,8 +16,8 @@ internal static class HessianDowndate
     public static Matrix<double> Apply(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
     {
         int n = h.Rows;
-        var rm = Gemm.Multiply(Op.N, DenseOps.ToDouble(factors.R), Op.N, cholesky, threads);   // R·M, k×n
-        var svd = LowRankSvd.Decompose(DenseOps.ToDouble(factors.L), rm, threads);             // of L·(R·M)
+        var rm = Gemm.Multiply(Op.N, factors.R.Convert<double>(), Op.N, cholesky, threads);   // R·M, k×n
+        var svd = LowRankSvd.Decompose(factors.L.Convert<double>(), rm, threads);             // of L·(R·M)
         var mv = Gemm.Multiply(Op.N, cholesky, Op.N, svd.V, threads);                            // M·V_k, n×k
         var hq = h.Clone();
         Gemm.Multiply(Op.N, mv, Op.T, mv, -1.0, 1.0, hq, threads);

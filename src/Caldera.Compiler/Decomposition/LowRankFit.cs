@@ -44,21 +44,21 @@ internal static class LowRankFit
         {
             var ap = Gemm.Multiply(Op.N, a, Op.T, rh, threads);        // A·H·Rᵀ, m×k
             var rhr = Gemm.Multiply(Op.N, rh, Op.T, r, threads);       // R·H·Rᵀ, k×k
-            var lt = DenseOps.SolveSymmetric(DenseOps.ToDouble(rhr), DenseOps.ToDouble(ap.Transpose()), threads);
+            var lt = DenseOps.SolveSymmetric(rhr.Convert<double>(), ap.Transpose().Convert<double>(), threads);
             gemms.Dispose();
             QuantizedMatrix ltCodes;
             using (DecompositionProfile.Measure(profile, DecompositionStep.FactorQuantization))
-                ltCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(DenseOps.ToFloat(lt).Data, rank, m);
+                ltCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(lt.Convert<float>().Data, rank, m);
             gemms = DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms);
             var ltq = new Matrix<float>(rank, m, ltCodes.Dequantized);                 // Lᵀ quantized, k×m
 
             var ltl = Gemm.Multiply(Op.N, ltq, Op.T, ltq, threads);                     // LᵀL, k×k
             var lta = Gemm.Multiply(Op.N, ltq, Op.N, a, threads);                       // Lᵀ·A, k×n
-            var rSolved = DenseOps.SolveSymmetric(DenseOps.ToDouble(ltl), DenseOps.ToDouble(lta), threads);
+            var rSolved = DenseOps.SolveSymmetric(ltl.Convert<double>(), lta.Convert<double>(), threads);
             gemms.Dispose();
             QuantizedMatrix rCodes;
             using (DecompositionProfile.Measure(profile, DecompositionStep.FactorQuantization))
-                rCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(DenseOps.ToFloat(rSolved).Data, rank, n);
+                rCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(rSolved.Convert<float>().Data, rank, n);
             gemms = DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms);
             r = new Matrix<float>(rank, n, rCodes.Dequantized);
 
@@ -82,7 +82,7 @@ internal static class LowRankFit
     private static (Matrix<float> L, Matrix<float> R) Initial(Matrix<float> a, Matrix<double> cholesky, int rank, ulong seed, int threads)
     {
         int m = a.Rows, n = a.Cols;
-        var y = DenseOps.ToDouble(Gemm.Multiply(Op.N, a, Op.N, DenseOps.ToFloat(cholesky), threads));
+        var y = Gemm.Multiply(Op.N, a, Op.N, cholesky.Convert<float>(), threads).Convert<double>();
         var svd = Math.Min(m, n) <= ExactSvdLimit
             ? ThinSvd.Decompose(y, threads).Truncate(rank)
             : RandomizedSvd.Decompose(y, rank, oversampling: 16, powerIterations: 4, seed: seed, threads: threads);
@@ -97,6 +97,6 @@ internal static class LowRankFit
         }
         // Rᵀ = C⁻ᵀ·V_k·Σ_k^½: one back substitution with Cᵀ.
         TriangularSolve.SolveLowerTransposed(cholesky, vRootSigma, threads: threads);
-        return (l, DenseOps.ToFloat(vRootSigma).Transpose());
+        return (l, vRootSigma.Convert<float>().Transpose());
     }
 }
