@@ -46,6 +46,9 @@ internal static class LowRankFit
             var rhr = Gemm.Multiply(Op.N, rh, Op.T, r, threads);       // R·H·Rᵀ, k×k
             var lt = DenseOps.SolveSymmetric(rhr.Convert<double>(), ap.Transpose().Convert<double>(), threads);
             gemms.Dispose();
+            // A degenerate step (a quantized factor that lost its rank, so even the pseudo-inverse breaks down) ends
+            // the alternation; the best pair so far stands.
+            if (!DenseOps.AllFinite(lt.Data) && best != null) break;
             QuantizedMatrix ltCodes;
             using (DecompositionProfile.Measure(profile, DecompositionStep.FactorQuantization))
                 ltCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(lt.Convert<float>().Data, rank, m);
@@ -56,6 +59,7 @@ internal static class LowRankFit
             var lta = Gemm.Multiply(Op.N, ltq, Op.N, a, threads);                       // Lᵀ·A, k×n
             var rSolved = DenseOps.SolveSymmetric(ltl.Convert<double>(), lta.Convert<double>(), threads);
             gemms.Dispose();
+            if (!DenseOps.AllFinite(rSolved.Data) && best != null) break;
             QuantizedMatrix rCodes;
             using (DecompositionProfile.Measure(profile, DecompositionStep.FactorQuantization))
                 rCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(rSolved.Convert<float>().Data, rank, n);
