@@ -45,6 +45,39 @@ public class CaldFormatTests
     }
 
     [Fact]
+    public void Transforms_shared_by_several_matrices_are_stored_once_and_counted_once()
+    {
+        using var dir = new TempDirectory();
+        var model = SyntheticCompressed.Model(Tokenizer);
+        // Same seed for every matrix: all sides of one dimension get byte-identical transforms, as in a real compression.
+        CompressedModelContent WithSeeds(Func<int, int> seed) => model with
+        {
+            Matrices = model.Matrices.Select((m, i) => SyntheticCompressed.Matrix(m.Name, m.Rows, m.Columns, rank: 0, seed: seed(i))).ToList(),
+        };
+        string shared = dir.File("shared.cald"), distinct = dir.File("distinct.cald");
+        CaldWriter.Write(shared, WithSeeds(_ => 1));
+        CaldWriter.Write(distinct, WithSeeds(i => i + 1));
+
+        // Six 172-wide sides (gate and up rows, down columns, two layers) each carry a 43×43 fp32 fallback block; the
+        // file stores one section per distinct block and points every side at it.
+        foreach (var (path, content) in new[] { (shared, WithSeeds(_ => 1)), (distinct, WithSeeds(i => i + 1)) })
+        {
+            var offsets = System.Text.RegularExpressions.Regex.Matches(CaldFiles.Manifest(File.ReadAllBytes(path)),
+                "\"fallback_block\":\\s*\\{[^}]*?\"offset\":\\s*(\\d+)").Select(m => m.Groups[1].Value).ToList();
+            int distinctBlocks = content.Matrices.SelectMany(m => new[] { m.InputTransform, m.OutputTransform })
+                .Where(t => t is { IsHadamard: false, Length: 172 }).Select(t => t!.ContentKey()).Distinct().Count();
+            Assert.Equal(6, offsets.Count);
+            Assert.Equal(distinctBlocks, offsets.Distinct().Count());
+        }
+        Assert.True(new FileInfo(shared).Length < new FileInfo(distinct).Length);
+        using var sharedFile = CaldFile.Open(shared);
+        using var distinctFile = CaldFile.Open(distinct);
+        Assert.True(sharedFile.LinearLayerBitsPerWeight < distinctFile.LinearLayerBitsPerWeight);
+        var written = WithSeeds(_ => 1).Matrices;
+        for (int i = 0; i < written.Count; i++) AssertEqual(written[i], sharedFile.Content.Matrices[i]);
+    }
+
+    [Fact]
     public void Sections_are_aligned_views_of_the_mapping()
     {
         using var dir = new TempDirectory();
