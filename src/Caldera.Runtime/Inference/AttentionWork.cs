@@ -24,7 +24,8 @@ internal sealed class AttentionWork(LlamaConfig config, RunState state, WorkerPo
     public void Run(int layer, int start, int n)
     {
         (_layer, _start) = (layer, start);
-        pool.For(n * _heads, 1, this);
+        // One item is one head of one token: scores and the weighted sum over its ≤ start + n positions.
+        pool.For(n * _heads, 1, this, 2L * (start + n) * _headDim);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

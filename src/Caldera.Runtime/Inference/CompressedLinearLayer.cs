@@ -78,10 +78,11 @@ public sealed class CompressedLinearLayer : ILinearLayer
             pass.X = px;
             pass.Y = py;
             pass.N = n;
-            pass.Run(Step.Input, n, 1);
-            if (_data.Rank > 0) pass.Run(Step.Factor, _data.Rank, _rankGrain);
-            pass.Run(Step.Rows, _data.Rows, _rowGrain);
-            pass.Run(Step.Output, n, 1);
+            // Work per item, in multiply-adds: a transform of one token, a factor row or a Q row against n tokens.
+            pass.Run(Step.Input, n, 1, (long)_data.Columns * 8);
+            if (_data.Rank > 0) pass.Run(Step.Factor, _data.Rank, _rankGrain, (long)_data.Columns * n);
+            pass.Run(Step.Rows, _data.Rows, _rowGrain, ((long)_data.Columns + _data.Rank) * n);
+            pass.Run(Step.Output, n, 1, (long)_data.Rows * 8);
             pass.X = pass.Y = null;
         }
     }
@@ -97,10 +98,10 @@ public sealed class CompressedLinearLayer : ILinearLayer
         public int N;
         public float[] U = [], T = [];
 
-        public void Run(Step step, int count, int grain)
+        public void Run(Step step, int count, int grain, long workPerItem)
         {
             _step = step;
-            layer._pool.For(count, grain, this);
+            layer._pool.For(count, grain, this, workPerItem);
         }
 
         public void Execute(int start, int end, int worker)

@@ -41,7 +41,7 @@ public sealed unsafe class DenseLinearLayer : ILinearLayer
         fixed (float* px = x, py = y)
         {
             _work.Arm(px, py, n);
-            _pool.For(OutputDim, _grain, _work);
+            _pool.For(OutputDim, _grain, _work, (long)InputDim * n);
         }
     }
 

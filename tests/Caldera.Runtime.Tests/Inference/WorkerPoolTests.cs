@@ -35,6 +35,28 @@ public class WorkerPoolTests
     }
 
     [Fact]
+    public void Loops_below_the_work_threshold_run_on_the_calling_thread_and_larger_ones_are_shared()
+    {
+        using var pool = new WorkerPool(3);
+        // 64 rows of a 64-wide matrix against one token: 4,096 multiply-adds, far below the threshold.
+        var small = new CountingWork(64);
+        pool.For(64, 1, small, workPerItem: 64);
+        Assert.All(small.Hits, h => Assert.Equal(1, h));
+        Assert.Equal([0], small.Workers);
+
+        // Enough work for every thread: items are split (a worker other than the caller takes some at least once).
+        bool shared = false;
+        for (int repeat = 0; repeat < 200 && !shared; repeat++)
+        {
+            var large = new CountingWork(256);
+            pool.For(256, 1, large, workPerItem: WorkerPool.MinimumParallelWork);
+            Assert.All(large.Hits, h => Assert.Equal(1, h));
+            shared = large.Workers.Count > 1;
+        }
+        Assert.True(shared, "a loop far above the threshold never reached a worker thread");
+    }
+
+    [Fact]
     public void Workers_wake_after_blocking_and_failures_reach_the_caller()
     {
         using var pool = new WorkerPool(2);
