@@ -57,19 +57,13 @@ public sealed class CaldFile : IDisposable
     public static CaldFile Open(string path)
     {
         if (!BitConverter.IsLittleEndian) throw new ModelFormatException(path, ".cald files are little-endian; this machine is not");
-        var file = MappedFile.Open(path);
-        try
+        return MappedFile.Read(path, file =>
         {
             var (manifestOffset, manifestLength) = ReadHeader(file);
             VerifyChecksum(file);
             var (content, linear, whole) = CaldManifestReader.Read(file, manifestOffset, manifestLength);
             return new CaldFile(file, content, linear, whole);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
+        });
     }
 
     private static (long Offset, long Length) ReadHeader(MappedFile file)

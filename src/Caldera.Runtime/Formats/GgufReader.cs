@@ -27,19 +27,7 @@ internal static unsafe class GgufReader
         [nameof(LlamaConfig.RopeTheta)] = "llama.rope.freq_base",
     };
 
-    public static ModelCheckpoint Read(string path)
-    {
-        var file = MappedFile.Open(path);
-        try
-        {
-            return Read(file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
+    public static ModelCheckpoint Read(string path) => MappedFile.Read(path, Read);
 
     private static ModelCheckpoint Read(MappedFile file)
     {

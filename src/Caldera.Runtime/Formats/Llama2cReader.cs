@@ -25,19 +25,7 @@ internal static unsafe class Llama2cReader
         [nameof(LlamaConfig.ContextLength)] = "seq_len",
     };
 
-    public static ModelCheckpoint Read(string path)
-    {
-        var file = MappedFile.Open(path);
-        try
-        {
-            return Read(file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
+    public static ModelCheckpoint Read(string path) => MappedFile.Read(path, Read);
 
     private static ModelCheckpoint Read(MappedFile file)
     {

@@ -51,6 +51,24 @@ internal sealed unsafe class MappedFile : IDisposable
         return new MappedFile(path, length, map, view, pointer);
     }
 
+    /// <summary>
+    /// Maps <paramref name="path"/> and hands it to <paramref name="read"/>, whose result takes ownership of the
+    /// mapping; when <paramref name="read"/> throws (a corrupt file), the mapping is released before the error goes on.
+    /// </summary>
+    public static T Read<T>(string path, Func<MappedFile, T> read)
+    {
+        var file = Open(path);
+        try
+        {
+            return read(file);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>A pointer to <paramref name="count"/> bytes at <paramref name="offset"/>, after checking they lie inside the file.</summary>
     public byte* At(long offset, long count, string what)
     {
