@@ -4,7 +4,8 @@ namespace Caldera.Runtime.Tests.Inference;
 
 public class WorkerPoolTests
 {
-    private sealed class CountingWork(int count) : IParallelWork
+    /// <summary>Counts each item's runs; a <paramref name="millisecondsPerItem"/> above 0 makes items slow.</summary>
+    private sealed class CountingWork(int count, int millisecondsPerItem = 0) : IParallelWork
     {
         public readonly int[] Hits = new int[count];
         public readonly HashSet<int> Workers = [];
@@ -12,7 +13,11 @@ public class WorkerPoolTests
         public void Execute(int start, int end, int worker)
         {
             lock (Workers) Workers.Add(worker);
-            for (int i = start; i < end; i++) Interlocked.Increment(ref Hits[i]);
+            for (int i = start; i < end; i++)
+            {
+                if (millisecondsPerItem > 0) Thread.Sleep(millisecondsPerItem);
+                Interlocked.Increment(ref Hits[i]);
+            }
         }
     }
 
@@ -44,16 +49,12 @@ public class WorkerPoolTests
         Assert.All(small.Hits, h => Assert.Equal(1, h));
         Assert.Equal([0], small.Workers);
 
-        // Enough work for every thread: items are split (a worker other than the caller takes some at least once).
-        bool shared = false;
-        for (int repeat = 0; repeat < 200 && !shared; repeat++)
-        {
-            var large = new CountingWork(256);
-            pool.For(256, 1, large, workPerItem: WorkerPool.MinimumParallelWork);
-            Assert.All(large.Hits, h => Assert.Equal(1, h));
-            shared = large.Workers.Count > 1;
-        }
-        Assert.True(shared, "a loop far above the threshold never reached a worker thread");
+        // Enough work for every thread: items are split. Each item takes a millisecond, so the calling thread cannot
+        // finish all of them before a worker wakes, however busy the machine is.
+        var large = new CountingWork(256, millisecondsPerItem: 1);
+        pool.For(256, 1, large, workPerItem: WorkerPool.MinimumParallelWork);
+        Assert.All(large.Hits, h => Assert.Equal(1, h));
+        Assert.True(large.Workers.Count > 1, "a loop far above the threshold never reached a worker thread");
     }
 
     [Fact]
