@@ -28,6 +28,7 @@ public sealed class CompressedLinearLayer : ILinearLayer
     private readonly CompressedLayerScratch _scratch;
     private readonly RandomizedHadamard? _input, _output;
     private readonly KernelPath _path;
+    private readonly ICompressedRowKernels _kernels;
     private readonly int _rowGrain, _rankGrain;
     private readonly Pass _pass;
 
@@ -39,17 +40,24 @@ public sealed class CompressedLinearLayer : ILinearLayer
 
     /// <summary>Throws <see cref="ArgumentException"/> when <paramref name="data"/> is inconsistent (see <see cref="CompressedLinearData.FindProblem"/>).</summary>
     public CompressedLinearLayer(CompressedLinearData data, WorkerPool pool, CompressedLayerScratch scratch)
-        : this(data, pool, scratch, KernelPaths.Best)
+        : this(data, pool, scratch, KernelPaths.Best, null)
     {
     }
 
-    internal CompressedLinearLayer(CompressedLinearData data, WorkerPool pool, CompressedLayerScratch scratch, KernelPath path)
+    /// <summary>A layer whose decode step runs <paramref name="kernels"/> (kernels generated for this matrix's shape).</summary>
+    public CompressedLinearLayer(CompressedLinearData data, WorkerPool pool, CompressedLayerScratch scratch, ICompressedRowKernels kernels)
+        : this(data, pool, scratch, KernelPaths.Best, kernels)
+    {
+    }
+
+    internal CompressedLinearLayer(CompressedLinearData data, WorkerPool pool, CompressedLayerScratch scratch, KernelPath path, ICompressedRowKernels? kernels = null)
     {
         if (data.FindProblem() is { } problem) throw new ArgumentException($"{data.Name}: {problem}", nameof(data));
         _data = data;
         _pool = pool;
         _scratch = scratch;
         _path = path;
+        _kernels = kernels ?? GenericRowKernels.On(path);
         _input = data.InputTransform?.ToRandomizedHadamard();
         _output = data.OutputTransform?.ToRandomizedHadamard();
         int chunks = pool.ThreadCount * ChunksPerThread;
@@ -149,7 +157,7 @@ public sealed class CompressedLinearLayer : ILinearLayer
             if (N == 1 && lattice)
             {
                 Span<float> u = UOf(0);
-                for (int r = start; r < end; r++) T[r] = _d.RScale * CodedRows.DotResidual(codes.Slice(r * words, words), u, layer._path);
+                for (int r = start; r < end; r++) T[r] = _d.RScale * layer._kernels.DotR(codes.Slice(r * words, words), u);
                 return;
             }
             Span<float> row = layer._pool.Scratch(worker, n);
@@ -179,7 +187,7 @@ public sealed class CompressedLinearLayer : ILinearLayer
                 for (int i = start; i < end; i++)
                 {
                     var words = codes.Slice(i * wordsPerRow, wordsPerRow);
-                    Y[i] = scale * (e8p ? CodedRows.DotE8P(words, u, layer._path) : CodedRows.DotUniform(words, maxLevel, u, layer._path));
+                    Y[i] = scale * (e8p ? layer._kernels.DotQ(words, u) : CodedRows.DotUniform(words, maxLevel, u, layer._path));
                 }
                 return;
             }
@@ -219,7 +227,7 @@ public sealed class CompressedLinearLayer : ILinearLayer
                 var words = codes.Slice(r * rowWords + first, blockWords);
                 if (N == 1)
                 {
-                    CodedRows.AddResidual(words, _d.LTransposedScale * T[r], YOf(0, start, length), layer._path);
+                    layer._kernels.AddL(words, _d.LTransposedScale * T[r], YOf(0, start, length));
                     continue;
                 }
                 E8PResidualLattice.DecodeRow(words, block);

@@ -45,12 +45,16 @@ public sealed unsafe class CompressedModelWeights : IDisposable
     public string SourcePath { get; }
     public LlamaConfig Config => Content.Config;
 
-    /// <summary>Binds the weights on <paramref name="pool"/>; the compressed layers share one scratch buffer set.</summary>
-    public TransformerWeights Bind(WorkerPool pool)
+    /// <summary>
+    /// Binds the weights on <paramref name="pool"/>; the compressed layers share one scratch buffer set. A matrix for
+    /// which <paramref name="kernelsFor"/> gives kernels (a build's shape-specialised ones) runs them; any other runs
+    /// the generic kernels.
+    /// </summary>
+    public TransformerWeights Bind(WorkerPool pool, Func<CompressedLinearData, ICompressedRowKernels?>? kernelsFor = null)
     {
         var scratch = new CompressedLayerScratch();
         return TransformerWeights.Create(Config, Tensor, name => _matrices.TryGetValue(name, out var m)
-            ? new CompressedLinearLayer(m, pool, scratch)
+            ? new CompressedLinearLayer(m, pool, scratch, kernelsFor?.Invoke(m) ?? GenericRowKernels.Best)
             : new DenseLinearLayer(Tensor(name), pool));
     }
 

@@ -47,7 +47,7 @@ public static class CodedRows
         {
             Vector256<float> acc = default;
             for (; v < full; v++)
-                acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref table, (nuint)words[v] * D), Vector256.LoadUnsafe(ref x, (nuint)(v * D)), acc);
+                acc = Vector256.FusedMultiplyAdd(CodedVectors.E8P(words[v]), Vector256.LoadUnsafe(ref x, (nuint)(v * D)), acc);
             sum = Vector256.Sum(acc);
         }
         for (; v < full; v++)
@@ -66,12 +66,9 @@ public static class CodedRows
         int v = 0;
         if (path >= KernelPath.Vector256)
         {
-            Vector256<float> acc = default, rho = Vector256.Create(E8PResidualLattice.ResidualScale);
+            Vector256<float> acc = default;
             for (; v < full; v++)
-            {
-                var q = Vector256.LoadUnsafe(ref table, (nuint)words[2 * v] * D) + Vector256.LoadUnsafe(ref table, (nuint)words[2 * v + 1] * D) / rho;
-                acc = Vector256.FusedMultiplyAdd(q, Vector256.LoadUnsafe(ref x, (nuint)(v * D)), acc);
-            }
+                acc = Vector256.FusedMultiplyAdd(CodedVectors.Residual(words[2 * v], words[2 * v + 1]), Vector256.LoadUnsafe(ref x, (nuint)(v * D)), acc);
             sum = Vector256.Sum(acc);
         }
         for (; v < full; v++)
@@ -111,12 +108,9 @@ public static class CodedRows
         int v = 0;
         if (path >= KernelPath.Vector256)
         {
-            Vector256<float> scale = Vector256.Create(a), rho = Vector256.Create(E8PResidualLattice.ResidualScale);
+            var scale = Vector256.Create(a);
             for (; v < full; v++)
-            {
-                var q = Vector256.LoadUnsafe(ref table, (nuint)words[2 * v] * D) + Vector256.LoadUnsafe(ref table, (nuint)words[2 * v + 1] * D) / rho;
-                Vector256.FusedMultiplyAdd(q, scale, Vector256.LoadUnsafe(ref y, (nuint)(v * D))).StoreUnsafe(ref y, (nuint)(v * D));
-            }
+                Vector256.FusedMultiplyAdd(CodedVectors.Residual(words[2 * v], words[2 * v + 1]), scale, Vector256.LoadUnsafe(ref y, (nuint)(v * D))).StoreUnsafe(ref y, (nuint)(v * D));
         }
         for (; v < full; v++)
             for (int i = 0; i < D; i++) Unsafe.Add(ref y, v * D + i) += a * Residual(ref table, words, v, i);

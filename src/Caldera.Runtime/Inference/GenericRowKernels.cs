@@ -1,0 +1,22 @@
+using Caldera.Runtime.Kernels;
+
+namespace Caldera.Runtime.Inference;
+
+/// <summary>The row kernels for any shape: <see cref="CodedRows"/> on one <see cref="KernelPath"/>.</summary>
+public sealed class GenericRowKernels : ICompressedRowKernels
+{
+    private readonly KernelPath _path;
+
+    private GenericRowKernels(KernelPath path) => _path = path;
+
+    /// <summary>The widest path this machine accelerates.</summary>
+    public static GenericRowKernels Best { get; } = new(KernelPaths.Best);
+
+    internal static GenericRowKernels On(KernelPath path) => path == KernelPaths.Best ? Best : new(path);
+
+    public float DotQ(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u) => CodedRows.DotE8P(words, u, _path);
+
+    public float DotR(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u) => CodedRows.DotResidual(words, u, _path);
+
+    public void AddL(ReadOnlySpan<ushort> words, float a, Span<float> z) => CodedRows.AddResidual(words, a, z, _path);
+}
