@@ -30,6 +30,7 @@ public static class CalderaCli
                 ["inspect", .. var rest] => InspectCommand.Execute(rest, stdout, stderr),
                 ["compress", .. var rest] => CompressCommand.Execute(rest, stdout, stderr, format, cancellation),
                 ["eval", .. var rest] => EvalCommand.Execute(rest, stdout, stderr, format, cancellation),
+                ["describe", .. var rest] => DescribeCommand.Execute(rest, stdout, stderr),
                 ["--version"] => PrintVersion(stdout),
                 [] or ["help" or "--help" or "-h", ..] => Usage.Print(stdout, 0),
                 _ => throw new CliUsageException($"unknown command '{args[0]}'"),

@@ -14,11 +14,14 @@ internal static class Usage
                           [--calibration <text file>] [--samples N] [--seq-len L] [--threads N]
               caldera eval <model> --text <file> [--reference <model>] [--ctx 256] [--tokenizer <file>]
                           [--threads N] [--json]
+              caldera describe <model.cald> --name <Class> --namespace <Ns> -o <Class.model.json>
+                          [--storage resource|trailer] [--resource-name <logical name>]
 
             <model> is a Hugging Face directory (config.json + *.safetensors), a .gguf file, a llama2.c .bin
             or a compressed .cald model (which carries its tokenizer). compress caches finished layers in
             <out.cald>.parts/ and resumes from them when rerun with the same settings; --q-bits other than 2
-            needs --method rtn.
+            needs --method rtn. describe writes the model description the Caldera source generator reads
+            (docs/build-integration.md).
             """);
         return exitCode;
     }

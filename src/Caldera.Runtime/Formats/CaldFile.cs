@@ -5,10 +5,11 @@ using Caldera.Runtime.Compression;
 namespace Caldera.Runtime.Formats;
 
 /// <summary>
-/// A <c>.cald</c> compressed model, memory-mapped and verified: magic, version, length, checksum over every
+/// A <c>.cald</c> compressed model, read in place and verified: magic, version, length, checksum over every
 /// byte, then a strict reading of the manifest in which every section's offset and length is checked in 64-bit
-/// arithmetic against the file before use. <see cref="Content"/>'s arrays are zero-copy views of the mapping
-/// (packed signs and uniform codes are unpacked), valid until this object is disposed.
+/// arithmetic against the bytes before use. The bytes are a memory-mapped file, a mapped window of an executable's
+/// trailer or an embedded resource (see <see cref="Hosting.CalderaModelSource"/>). <see cref="Content"/>'s arrays
+/// are zero-copy views of them (packed signs and uniform codes are unpacked), valid until this object is disposed.
 /// </summary>
 public sealed class CaldFile : IDisposable
 {
@@ -18,18 +19,25 @@ public sealed class CaldFile : IDisposable
     /// <summary>Checksum input per step; spans are int-sized, files need not be.</summary>
     private const int ChecksumChunk = 1 << 30;
 
-    private readonly MappedFile _file;
+    private readonly ByteSource _file;
 
-    private CaldFile(MappedFile file, CompressedModelContent content, double linearBitsPerWeight, double fileBitsPerWeight)
+    private CaldFile(ByteSource file, ulong checksum, CompressedModelContent content, double linearBitsPerWeight, double fileBitsPerWeight)
     {
         _file = file;
+        Checksum = checksum;
         Content = content;
         LinearLayerBitsPerWeight = linearBitsPerWeight;
         FileBitsPerWeight = fileBitsPerWeight;
     }
 
+    /// <summary>The file, or what the bytes are called in errors (e.g. "resource Caldera.Models.Stories.cald in StoryTeller").</summary>
     public string Path => _file.Path;
+
     public long Length => _file.Length;
+
+    /// <summary>The header's XxHash3-64 of every byte: identifies this exact file (a build pins it in its model description).</summary>
+    public ulong Checksum { get; }
+
     public CompressedModelContent Content { get; }
 
     /// <summary>Stored bits per weight of the per-block linear layers (blk.N.*), as the manifest records it.</summary>
@@ -57,16 +65,23 @@ public sealed class CaldFile : IDisposable
     public static CaldFile Open(string path)
     {
         if (!BitConverter.IsLittleEndian) throw new ModelFormatException(path, ".cald files are little-endian; this machine is not");
-        return MappedFile.Read(path, file =>
+        return Open(MappedFile.Open(path));
+    }
+
+    /// <summary>Verifies and reads <paramref name="source"/>, which the result owns (released here when it is corrupt).</summary>
+    internal static CaldFile Open(ByteSource source)
+    {
+        if (!BitConverter.IsLittleEndian) throw new ModelFormatException(source.Path, ".cald files are little-endian; this machine is not");
+        return ByteSource.Read(source, file =>
         {
             var (manifestOffset, manifestLength) = ReadHeader(file);
-            VerifyChecksum(file);
+            ulong checksum = VerifyChecksum(file);
             var (content, linear, whole) = CaldManifestReader.Read(file, manifestOffset, manifestLength);
-            return new CaldFile(file, content, linear, whole);
+            return new CaldFile(file, checksum, content, linear, whole);
         });
     }
 
-    private static (long Offset, long Length) ReadHeader(MappedFile file)
+    private static (long Offset, long Length) ReadHeader(ByteSource file)
     {
         string path = file.Path;
         if (file.Length < CaldLayout.HeaderSize)
@@ -88,7 +103,7 @@ public sealed class CaldFile : IDisposable
         return (offset, length);
     }
 
-    private static unsafe void VerifyChecksum(MappedFile file)
+    private static ulong VerifyChecksum(ByteSource file)
     {
         var hash = new XxHash3();
         CaldLayout.AppendHeader(hash, file.Span(0, CaldLayout.HeaderSize, "the header"));
@@ -101,6 +116,7 @@ public sealed class CaldFile : IDisposable
         ulong actual = hash.GetCurrentHashAsUInt64();
         if (stored != actual)
             throw new ModelFormatException(file.Path, $"checksum mismatch (stored {stored:x16}, computed {actual:x16}): the file is corrupt; copy it again or re-create it with caldera compress");
+        return stored;
     }
 
     public void Dispose() => _file.Dispose();

@@ -12,11 +12,11 @@ namespace Caldera.Runtime.Formats;
 /// </summary>
 internal sealed unsafe class CaldManifestReader
 {
-    private readonly MappedFile _file;
+    private readonly ByteSource _file;
     private readonly long _sectionsEnd;
     private readonly List<(long Offset, long Length, string Name)> _sections = [];
 
-    private CaldManifestReader(MappedFile file, long sectionsEnd)
+    private CaldManifestReader(ByteSource file, long sectionsEnd)
     {
         _file = file;
         _sectionsEnd = sectionsEnd;
@@ -24,7 +24,7 @@ internal sealed unsafe class CaldManifestReader
 
     private string Path => _file.Path;
 
-    public static (CompressedModelContent Content, double LinearBitsPerWeight, double FileBitsPerWeight) Read(MappedFile file, long offset, long length)
+    public static (CompressedModelContent Content, double LinearBitsPerWeight, double FileBitsPerWeight) Read(ByteSource file, long offset, long length)
     {
         byte[] manifest = file.Span(offset, (int)length, "the manifest").ToArray();
         using var document = JsonFile.Parse(file.Path, manifest, "the manifest");

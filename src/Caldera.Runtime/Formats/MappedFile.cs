@@ -3,28 +3,28 @@ using System.IO.MemoryMappedFiles;
 namespace Caldera.Runtime.Formats;
 
 /// <summary>
-/// A read-only memory map of a whole file. Tensors point straight into it (zero-copy); every offset is
-/// checked against the file length in 64-bit arithmetic before a pointer is handed out.
+/// A read-only memory map of a whole file, or of a window [offset, offset + length) of one (a model appended to an
+/// executable). Tensors point straight into it (zero-copy).
 /// </summary>
-internal sealed unsafe class MappedFile : IDisposable
+internal sealed unsafe class MappedFile : ByteSource
 {
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;
-    private byte* _pointer;
 
-    private MappedFile(string path, long length, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* pointer)
+    private MappedFile(string path, long length, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* start)
+        : base(path, length, start)
     {
-        Path = path;
-        Length = length;
         _map = map;
         _view = view;
-        _pointer = pointer;
     }
 
-    public string Path { get; }
-    public long Length { get; }
+    public static MappedFile Open(string path) => Open(path, 0, null, path);
 
-    public static MappedFile Open(string path)
+    /// <summary>
+    /// Maps <paramref name="length"/> bytes of <paramref name="path"/> from <paramref name="offset"/> (the rest of the
+    /// file when null); errors and later reads name the window <paramref name="name"/>.
+    /// </summary>
+    public static MappedFile Open(string path, long offset, long? length, string name)
     {
         FileStream stream;
         try
@@ -33,57 +33,37 @@ internal sealed unsafe class MappedFile : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ModelFormatException(path, $"cannot open the file ({e.Message})", e);
+            throw new ModelFormatException(name, $"cannot open the file ({e.Message})", e);
         }
 
-        long length = stream.Length;
-        if (length == 0)
+        long fileLength = stream.Length;
+        long count = length ?? fileLength - offset;
+        if (offset < 0 || count < 0 || offset > fileLength || count > fileLength - offset)
         {
             stream.Dispose();
-            throw new ModelFormatException(path, "the file is empty");
+            throw new ModelFormatException(name, $"bytes {offset}..{offset + count} lie outside the {fileLength}-byte file {path} (truncated or corrupt)");
+        }
+        if (count == 0)
+        {
+            stream.Dispose();
+            throw new ModelFormatException(name, "the file is empty");
         }
 
         var map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        var view = map.CreateViewAccessor(offset, count, MemoryMappedFileAccess.Read);
         byte* pointer = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-        pointer += view.PointerOffset;
-        return new MappedFile(path, length, map, view, pointer);
+        return new MappedFile(name, count, map, view, pointer + view.PointerOffset);
     }
 
     /// <summary>
     /// Maps <paramref name="path"/> and hands it to <paramref name="read"/>, whose result takes ownership of the
     /// mapping; when <paramref name="read"/> throws (a corrupt file), the mapping is released before the error goes on.
     /// </summary>
-    public static T Read<T>(string path, Func<MappedFile, T> read)
-    {
-        var file = Open(path);
-        try
-        {
-            return read(file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
+    public static T Read<T>(string path, Func<MappedFile, T> read) => Read(Open(path), read);
 
-    /// <summary>A pointer to <paramref name="count"/> bytes at <paramref name="offset"/>, after checking they lie inside the file.</summary>
-    public byte* At(long offset, long count, string what)
+    protected override void Release()
     {
-        if (offset < 0 || count < 0 || offset > Length || count > Length - offset)
-            throw new ModelFormatException(Path,
-                $"{what} spans bytes {offset}..{offset + count} but the file has only {Length} bytes (truncated or corrupt)");
-        return _pointer + offset;
-    }
-
-    public ReadOnlySpan<byte> Span(long offset, int count, string what) => new(At(offset, count, what), count);
-
-    public void Dispose()
-    {
-        if (_pointer == null) return;
-        _pointer = null;
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();

@@ -3,8 +3,8 @@ using System.Buffers;
 namespace Caldera.Runtime.Formats;
 
 /// <summary>
-/// A <see cref="Memory{T}"/> over unmanaged memory of a <see cref="MappedFile"/>, so that readers can hand out
-/// zero-copy arrays of code words and halves. Valid while the mapping lives; pinning is a no-op.
+/// A <see cref="Memory{T}"/> over unmanaged memory of a <see cref="ByteSource"/>, so that readers can hand out
+/// zero-copy arrays of code words and halves. Valid while the source lives; pinning is a no-op.
 /// </summary>
 internal sealed unsafe class MappedMemory<T>(byte* pointer, int length) : MemoryManager<T> where T : unmanaged
 {

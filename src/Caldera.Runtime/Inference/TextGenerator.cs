@@ -18,7 +18,18 @@ public sealed class TextGenerator(Transformer transformer, ModelTokenizer tokeni
 
     /// <summary>The generated text piece by piece (after the prompt's text when <see cref="GenerationOptions.EchoPrompt"/>).</summary>
     public IEnumerable<string> Generate(string prompt, GenerationOptions? options = null) =>
-        Run(prompt, options ?? new GenerationOptions(), CancellationToken.None);
+        Run(Encode(prompt), options ?? new GenerationOptions(), CancellationToken.None);
+
+    /// <summary>
+    /// The generated text after <paramref name="promptIds"/>, prompt ids the caller tokenized itself (a chat
+    /// template's, which carries its own BOS); cancelling stops before the next forward pass.
+    /// </summary>
+    public IEnumerable<string> Generate(int[] promptIds, GenerationOptions? options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(promptIds);
+        if (promptIds.Length == 0) throw new ArgumentException("the prompt has no tokens; it needs at least BOS", nameof(promptIds));
+        return Run(promptIds, options ?? new GenerationOptions(), cancellationToken);
+    }
 
     /// <summary>The whole generated text.</summary>
     public string GenerateText(string prompt, GenerationOptions? options = null) => string.Concat(Generate(prompt, options));
@@ -28,17 +39,21 @@ public sealed class TextGenerator(Transformer transformer, ModelTokenizer tokeni
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await Task.Yield(); // the forward pass is synchronous work: leave the caller's context first
-        foreach (var piece in Run(prompt, options ?? new GenerationOptions(), cancellationToken))
+        foreach (var piece in Run(Encode(prompt), options ?? new GenerationOptions(), cancellationToken))
             yield return piece;
     }
 
-    private IEnumerable<string> Run(string prompt, GenerationOptions options, CancellationToken cancellationToken)
+    private int[] Encode(string prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
+        return tokenizer.Encode(prompt, addBos: true);
+    }
+
+    private IEnumerable<string> Run(int[] promptIds, GenerationOptions options, CancellationToken cancellationToken)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Steps, 1, nameof(options.Steps));
         int steps = Math.Min(options.Steps, transformer.ContextLength);
         var sampler = new Sampler(transformer.Config.VocabSize, options.Sampling);
-        int[] promptIds = tokenizer.Encode(prompt, addBos: true);
         int promptLength = Math.Min(promptIds.Length, steps);
         var context = new int[steps];
         promptIds.AsSpan(0, promptLength).CopyTo(context);
@@ -55,20 +70,27 @@ public sealed class TextGenerator(Transformer transformer, ModelTokenizer tokeni
         var logits = transformer.Prefill(context.AsSpan(0, promptLength), 0);
         var prefillTime = clock.Elapsed;
         int fed = promptLength, generated = 0;
-        while (true)
+        // A caller that stops reading early (a stop sequence) still gets the counts of what ran.
+        try
         {
-            int next = sampler.Sample(logits, context.AsSpan(0, fed));
-            generated++;
-            if (next == tokenizer.BosId || IsEndOfSequence(next)) break;
-            string piece = text.Push(next);
-            if (piece.Length > 0) yield return piece;
-            if (fed == steps) break;
-            cancellationToken.ThrowIfCancellationRequested();
-            context[fed] = next;
-            logits = transformer.Decode(next, fed);
-            fed++;
+            while (true)
+            {
+                int next = sampler.Sample(logits, context.AsSpan(0, fed));
+                generated++;
+                if (next == tokenizer.BosId || IsEndOfSequence(next)) break;
+                string piece = text.Push(next);
+                if (piece.Length > 0) yield return piece;
+                if (fed == steps) break;
+                cancellationToken.ThrowIfCancellationRequested();
+                context[fed] = next;
+                logits = transformer.Decode(next, fed);
+                fed++;
+            }
         }
-        LastRun = new GenerationStatistics(promptLength, generated, fed - promptLength, prefillTime, clock.Elapsed - prefillTime);
+        finally
+        {
+            LastRun = new GenerationStatistics(promptLength, generated, fed - promptLength, prefillTime, clock.Elapsed - prefillTime);
+        }
         string rest = text.Flush();
         if (rest.Length > 0) yield return rest;
     }

@@ -1,0 +1,84 @@
+using System.Reflection;
+using Caldera.Runtime.Formats;
+
+namespace Caldera.Runtime.Hosting;
+
+/// <summary>
+/// Finds the <c>.cald</c> bytes of a generated model class and opens them in place: an explicit file
+/// (<see cref="CalderaModelOptions.ModelPath"/>), the embedded resource, or the executable's trailer with a file
+/// beside the app as the fallback of an unpublished build. Then checks that they are the model the class was
+/// generated for (length, checksum, architecture, every matrix shape), so a stale, swapped or corrupt blob is a
+/// clear <see cref="ModelFormatException"/> at startup rather than wrong text later.
+/// </summary>
+public static class CalderaModelSource
+{
+    public static CaldFile Open(Assembly assembly, CalderaModelDescription description, CalderaModelOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        ArgumentNullException.ThrowIfNull(description);
+        var file = options?.ModelPath is { } path ? CaldFile.Open(path)
+            : description.Storage == CalderaStorage.Resource ? OpenResource(assembly, description)
+            : OpenTrailer(description);
+        try
+        {
+            Verify(file, description);
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static CaldFile OpenResource(Assembly assembly, CalderaModelDescription d)
+    {
+        string name = $"resource {d.ResourceName} in {assembly.GetName().Name}";
+        var stream = assembly.GetManifestResourceStream(d.ResourceName) ?? throw new ModelFormatException(name,
+            $"is missing: the build did not embed model {d.Name}; check its <CalderaModel> item (Storage) and rebuild");
+        if (stream is not UnmanagedMemoryStream unmanaged)
+        {
+            stream.Dispose();
+            throw new ModelFormatException(name, "is not an in-memory resource stream, so it cannot be read in place; load the model from a file with CalderaModelOptions.ModelPath");
+        }
+        return CaldFile.Open(UnmanagedBytes.From(unmanaged, name));
+    }
+
+    private static CaldFile OpenTrailer(CalderaModelDescription d)
+    {
+        string? executable = Environment.ProcessPath;
+        if (executable != null && CalderaTrailer.Find(executable, d.Name) is { } entry)
+            return CaldFile.Open(MappedFile.Open(executable, entry.Offset, entry.Length, $"trailer entry {d.Name} of {executable}"));
+        string beside = Path.Combine(AppContext.BaseDirectory, d.FileName);
+        if (File.Exists(beside)) return CaldFile.Open(beside);
+        throw new ModelFormatException(executable ?? "this process",
+            $"model {d.Name} is neither in the executable's trailer nor in {beside}; publish with the Caldera.Build targets (they append it) or copy {d.FileName} beside the app");
+    }
+
+    private static void Verify(CaldFile file, CalderaModelDescription d)
+    {
+        if (file.Length != d.FileLength || file.Checksum != d.Checksum)
+            throw new ModelFormatException(file.Path,
+                $"is not the model class {d.Name} was generated for ({file.Length} bytes, checksum {file.Checksum:x16}; expected {d.FileLength} bytes, checksum {d.Checksum:x16}); rebuild the app so that the class and the model match");
+        var c = file.Content.Config;
+        (string Setting, int Actual, int Expected)[] settings =
+        [
+            ("dim", c.Dim, d.Dim), ("hiddenDim", c.HiddenDim, d.HiddenDim), ("layers", c.LayerCount, d.LayerCount),
+            ("heads", c.HeadCount, d.HeadCount), ("kvHeads", c.KvHeadCount, d.KvHeadCount), ("headDim", c.HeadDim, d.HeadDim),
+            ("vocabSize", c.VocabSize, d.VocabSize), ("contextLength", c.ContextLength, d.ContextLength),
+            ("tiedClassifier", c.TiedClassifier ? 1 : 0, d.TiedClassifier ? 1 : 0),
+        ];
+        foreach (var (setting, actual, expected) in settings)
+            if (actual != expected)
+                throw ModelFormatException.ForSetting(file.Path, setting, $"is {actual} but class {d.Name} was generated for {expected}; rebuild the app");
+        var matrices = file.Content.Matrices.ToDictionary(m => m.Name, StringComparer.Ordinal);
+        foreach (var shape in d.Matrices)
+        {
+            if (!matrices.TryGetValue(shape.Name, out var m))
+                throw ModelFormatException.ForTensor(file.Path, shape.Name, $"is not compressed in this file but class {d.Name} was generated for it; rebuild the app");
+            if (m.Rows != shape.Rows || m.Columns != shape.Columns || m.Rank != shape.Rank)
+                throw ModelFormatException.ForTensor(file.Path, shape.Name,
+                    $"is {m.Rows}×{m.Columns} rank {m.Rank} but class {d.Name} was generated for {shape.Rows}×{shape.Columns} rank {shape.Rank}; rebuild the app");
+        }
+    }
+}
