@@ -43,7 +43,7 @@ public sealed class CompileCalderaModels : Microsoft.Build.Utilities.Task, ICanc
             foreach (var item in Models)
             {
                 string itemSpec = item.GetMetadata("OriginalItemSpec") is { Length: > 0 } original ? original : item.ItemSpec;
-                string project = item.GetMetadata("DefiningProjectFullPath");
+                string project = item.GetMetadata("ProjectFile");
                 var diagnostics = new List<BuildDiagnostic>();
                 var settings = ModelSettingsParser.Parse(itemSpec, item.GetMetadata, ProjectDirectory, "", diagnostics);
                 foreach (var diagnostic in diagnostics) Log.Report(diagnostic, project);

@@ -72,7 +72,7 @@ public sealed class ResolveCalderaModels : Microsoft.Build.Utilities.Task
 
         var resolved = new TaskItem(settings.InputPath);
         resolved.SetMetadata("OriginalItemSpec", item.ItemSpec);
-        resolved.SetMetadata("DefiningProjectFullPath", item.GetMetadata("DefiningProjectFullPath"));
+        resolved.SetMetadata("ProjectFile", item.GetMetadata("DefiningProjectFullPath"));
         resolved.SetMetadata("Name", settings.Name);
         resolved.SetMetadata("Namespace", settings.Namespace);
         resolved.SetMetadata("Rank", item.GetMetadata("Rank"));

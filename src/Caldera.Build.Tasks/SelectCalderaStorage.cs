@@ -32,6 +32,8 @@ public sealed class SelectCalderaStorage : Microsoft.Build.Utilities.Task
             foreach (var model in Models)
             {
                 string cald = model.GetMetadata("CaldPath");
+                // Only a design-time build, which never compresses, gets here before the first real build.
+                if (!File.Exists(cald)) continue;
                 long length = new FileInfo(cald).Length;
                 string requested = model.GetMetadata("Storage");
                 var output = new TaskItem(cald);
@@ -44,7 +46,7 @@ public sealed class SelectCalderaStorage : Microsoft.Build.Utilities.Task
                 if (length > threshold)
                     Log.Report(new BuildDiagnostic(BuildDiagnostic.ResourceAboveThreshold,
                         $"CalderaModel '{model.GetMetadata("OriginalItemSpec")}': the compressed model is {length} bytes, above $(CalderaEmbedThreshold) ({threshold}), and Storage=\"resource\" embeds it in the assembly anyway; set Storage=\"auto\" or \"trailer\" to append it to the published executable instead"),
-                        model.GetMetadata("DefiningProjectFullPath"));
+                        model.GetMetadata("ProjectFile"));
                 output.SetMetadata("LogicalName", model.GetMetadata("ResourceName"));
                 resources.Add(output);
             }
