@@ -13,6 +13,7 @@ public sealed class BuildErrorTests(PackageFeed feed)
     [InlineData("qbits-3", "QBits=\"3\"", "CALD1003", "QBits=\"3\" is not available; set QBits to 2")]
     [InlineData("lrbits-8", "LRBits=\"8\"", "CALD1004", "set LRBits to 4 or 16")]
     [InlineData("storage-disk", "Storage=\"disk\"", "CALD1005", "Storage=\"disk\" is not one of auto, resource, trailer")]
+    [InlineData("namespace-space", "Namespace=\"My App\"", "CALD1009", "Namespace=\"My App\" is not a C# namespace")]
     [InlineData("name-keyword", "Name=\"class\"", "CALD1008", "Name=\"class\" is not a C# identifier")]
     [InlineData("calibration-folder", "Calibration=\"obj\"", "CALD1010", "Calibration=\"obj\" is a folder, not a file; set Calibration to a UTF-8 text sample")]
     [InlineData("tokenizer-missing", "Tokenizer=\"nope/tokenizer.model\"", "CALD1011", "Tokenizer=\"nope/tokenizer.model\" does not exist")]
@@ -60,7 +61,7 @@ public sealed class BuildErrorTests(PackageFeed feed)
         AssertFails(build, "CALD1020", "caldera compress rejected the input:");
         Assert.Contains("general.architecture", build.Output);
         Assert.Contains("'gpt2' is not supported", build.Output);
-        Assert.False(File.Exists(Path.Combine(project.CalderaOutput, "Gpt.cald")), "a failed compression must leave no .cald behind");
+        Assert.False(File.Exists(Path.Combine(project.CalderaOutput(), "Gpt.cald")), "a failed compression must leave no .cald behind");
     }
 
     [Fact]

@@ -17,8 +17,8 @@ internal sealed class TestProject
 
     public string ProjectFile => Path.Combine(Directory, Name + ".csproj");
 
-    /// <summary>obj/Debug/net10.0/caldera/, where the compiled models go.</summary>
-    public string CalderaOutput => Path.Combine(Directory, "obj", "Debug", TargetFramework, "caldera");
+    /// <summary>obj/&lt;configuration&gt;/net10.0/caldera/, where the compiled models go.</summary>
+    public string CalderaOutput(string configuration = "Debug") => Path.Combine(Directory, "obj", configuration, TargetFramework, "caldera");
 
     public static TestProject Create(string directory, string calderaItems, string program)
     {

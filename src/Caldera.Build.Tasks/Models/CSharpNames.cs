@@ -36,6 +36,10 @@ internal static class CSharpNames
         return Keywords.Contains(result) ? "_" + result : result;
     }
 
+    /// <summary>The default namespace: <c>$(RootNamespace)</c> (the project name, e.g. <c>my-app</c>) made valid, part by part.</summary>
+    public static string NamespaceFrom(string rootNamespace) =>
+        string.Join('.', rootNamespace.Split('.').Select(part => IsIdentifier(part) ? part : FromFileName(part)));
+
     private static bool IsStart(char c) => c == '_' || char.IsLetter(c);
 
     private static bool IsPart(char c) => c == '_' || char.IsLetterOrDigit(c)

@@ -32,8 +32,8 @@ internal static class ModelSettingsParser
             Error(BuildDiagnostic.NameInvalid, $"Name=\"{name}\" is not a C# identifier, and it names the generated class; use letters, digits and '_', not starting with a digit, and not a keyword (e.g. Name=\"Stories\")");
 
         string ns = metadata("Namespace").Trim();
-        if (ns.Length == 0) ns = defaultNamespace.Length > 0 ? defaultNamespace : "Caldera.Models";
-        if (!CSharpNames.IsNamespace(ns))
+        if (ns.Length == 0) ns = defaultNamespace.Trim().Length > 0 ? CSharpNames.NamespaceFrom(defaultNamespace.Trim()) : "Caldera.Models";
+        else if (!CSharpNames.IsNamespace(ns))
             Error(BuildDiagnostic.NamespaceInvalid, $"Namespace=\"{ns}\" is not a C# namespace; use dotted identifiers (e.g. Namespace=\"StoryTeller.Models\"), or remove it to use $(RootNamespace)");
 
         string method = Choice(metadata("Method"), "Method", Methods, BuildDiagnostic.MethodInvalid, Error);
