@@ -1,0 +1,80 @@
+using System.Globalization;
+using System.Text;
+
+namespace Caldera.Build.Tasks.Models;
+
+/// <summary>
+/// One validated <c>&lt;CalderaModel&gt;</c> item: what to compress, how, and under which name the generated
+/// class and the embedded file appear. Paths are absolute. Built by <see cref="ModelSettingsParser"/>.
+/// </summary>
+internal sealed record ModelSettings(
+    string ItemSpec,
+    string InputPath,
+    string Name,
+    string Namespace,
+    int Rank,
+    int QBits,
+    int LRBits,
+    string? CalibrationPath,
+    string? TokenizerPath,
+    string Preset,
+    string Method,
+    string Storage)
+{
+    /// <summary>An input that is already a compressed model is copied, not compressed again.</summary>
+    public bool IsCompressed => InputPath.EndsWith(".cald", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The manifest resource name (contract section 3); unique because <see cref="Name"/> is unique per project.</summary>
+    public string ResourceName => $"Caldera.Models.{Name}.cald";
+
+    /// <summary>Every file the compressed model depends on, for the target's <c>Inputs</c>: a Hugging Face
+    /// directory counts by its files (a directory's own timestamp does not change when a file inside does).</summary>
+    public IEnumerable<string> InputFiles()
+    {
+        if (Directory.Exists(InputPath))
+            foreach (string file in Directory.EnumerateFiles(InputPath).Order(StringComparer.Ordinal)) yield return file;
+        else yield return InputPath;
+        if (CalibrationPath != null) yield return CalibrationPath;
+        if (TokenizerPath != null) yield return TokenizerPath;
+    }
+
+    /// <summary><c>caldera compress</c>'s arguments; <c>--rank</c> only for CALDERA, the one method with low-rank factors.</summary>
+    public List<string> CompressArguments(string output)
+    {
+        var args = new List<string> { "compress", InputPath, "-o", output, "--method", Method, "--preset", Preset,
+            "--q-bits", Invariant(QBits), "--lr-bits", Invariant(LRBits) };
+        if (Method == "caldera") args.AddRange(["--rank", Invariant(Rank)]);
+        if (CalibrationPath != null) args.AddRange(["--calibration", CalibrationPath]);
+        if (TokenizerPath != null) args.AddRange(["--tokenizer", TokenizerPath]);
+        return args;
+    }
+
+    /// <summary><c>caldera describe</c>'s arguments, exactly as contract section 2 gives them.</summary>
+    public List<string> DescribeArguments(string caldPath, string storage, string output) =>
+        ["describe", caldPath, "--name", Name, "--namespace", Namespace, "--storage", storage, "--resource-name", ResourceName, "-o", output];
+
+    /// <summary>
+    /// Every parameter that changes the outputs, one per line. The targets write it to a stamp file only when it
+    /// changes and list that file in <c>Inputs</c>, so changing <c>Rank</c> (or updating the compiler) recompresses.
+    /// </summary>
+    public string Stamp(string toolVersion, long embedThreshold)
+    {
+        var s = new StringBuilder();
+        s.Append("caldera=").AppendLine(toolVersion);
+        s.Append("input=").AppendLine(InputPath);
+        s.Append("name=").AppendLine(Name);
+        s.Append("namespace=").AppendLine(Namespace);
+        s.Append("method=").AppendLine(Method);
+        s.Append("preset=").AppendLine(Preset);
+        s.Append("rank=").AppendLine(Invariant(Rank));
+        s.Append("q-bits=").AppendLine(Invariant(QBits));
+        s.Append("lr-bits=").AppendLine(Invariant(LRBits));
+        s.Append("calibration=").AppendLine(CalibrationPath ?? "(built-in)");
+        s.Append("tokenizer=").AppendLine(TokenizerPath ?? "(beside the checkpoint)");
+        s.Append("storage=").AppendLine(Storage);
+        s.Append("embed-threshold=").AppendLine(Invariant(embedThreshold));
+        return s.ToString();
+    }
+
+    private static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
+}

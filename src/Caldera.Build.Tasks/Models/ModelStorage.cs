@@ -1,0 +1,31 @@
+namespace Caldera.Build.Tasks.Models;
+
+/// <summary>
+/// Where a compressed model lives in the built app: an embedded <c>resource</c> of the assembly, or a
+/// <c>trailer</c> appended to the published native executable. <c>auto</c> picks the trailer for files above
+/// <c>$(CalderaEmbedThreshold)</c>, because a managed resource that large slows every build and bloats the IL image.
+/// </summary>
+internal static class ModelStorage
+{
+    public const string Resource = "resource";
+    public const string Trailer = "trailer";
+    public const string Auto = "auto";
+
+    public static readonly string[] Choices = [Auto, Resource, Trailer];
+
+    /// <summary>256 MiB, the default of <c>$(CalderaEmbedThreshold)</c>.</summary>
+    public const long DefaultThreshold = 256L << 20;
+
+    /// <summary>Reads <c>$(CalderaEmbedThreshold)</c>: empty means the default, anything else must be a positive byte count.</summary>
+    public static long ParseThreshold(string value)
+    {
+        if (value.Trim().Length == 0) return DefaultThreshold;
+        if (long.TryParse(value.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long bytes) && bytes > 0)
+            return bytes;
+        throw new BuildFailure(BuildDiagnostic.ThresholdInvalid,
+            $"$(CalderaEmbedThreshold)=\"{value}\" is not a positive number of bytes; set it to a byte count such as 268435456 (256 MiB, the default), or remove it");
+    }
+
+    public static string Resolve(string requested, long caldLength, long threshold) =>
+        requested == Auto ? (caldLength > threshold ? Trailer : Resource) : requested;
+}

@@ -1,0 +1,109 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Hashing;
+using System.Text;
+
+namespace Caldera.Build.Tasks.Trailer;
+
+/// <summary>
+/// Appends models to a native executable as a <see cref="TrailerLayout"/> trailer. Idempotent: a file that
+/// already ends in a valid trailer is cut back to where its first model starts before the new one is written,
+/// so publishing twice gives the same bytes. Atomic: the result is written to a temporary copy beside the
+/// executable (keeping its file mode) and renamed over it.
+/// </summary>
+internal static class TrailerWriter
+{
+    public static IReadOnlyList<TrailerEntry> Append(string executable, IReadOnlyList<(string Name, string Path)> models)
+    {
+        if (!File.Exists(executable))
+            throw new BuildFailure(BuildDiagnostic.TrailerExecutableMissing,
+                $"the published executable '{executable}' does not exist, so the models with Storage=\"trailer\" have nowhere to go; publish with an app host (UseAppHost, or PublishAot), set $(CalderaTrailerExecutable) to the executable, or set Storage=\"resource\"");
+        foreach (var (name, path) in models)
+            if (!File.Exists(path))
+                throw new BuildFailure(BuildDiagnostic.TrailerModelMissing, $"the compressed model '{path}' of '{name}' does not exist; rebuild the project so it is compiled again");
+
+        string temporary = executable + ".caldera.partial";
+        var entries = new List<TrailerEntry>();
+        using (var source = new FileStream(executable, FileMode.Open, FileAccess.Read, FileShare.Read))
+        using (var target = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        {
+            CopyPrefix(source, target, ExecutableLength(source, executable));
+            foreach (var (name, path) in models)
+            {
+                WriteZeros(target, TrailerLayout.Padding(target.Position));
+                long offset = target.Position;
+                using (var model = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read)) model.CopyTo(target);
+                entries.Add(new TrailerEntry(name, offset, target.Position - offset));
+            }
+            byte[] directory = TrailerLayout.Directory(entries);
+            long directoryOffset = target.Position;
+            target.Write(directory);
+            target.Write(TrailerLayout.Footer(directoryOffset, directory));
+        }
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temporary, File.GetUnixFileMode(executable));
+        File.Move(temporary, executable, overwrite: true);
+        return entries;
+    }
+
+    /// <summary>
+    /// The executable's own length: the file's, or, when it already ends in a trailer, the offset of its first
+    /// model. The zero padding before that model stays; re-padding an aligned length adds nothing, so the result
+    /// of a second append is byte-identical to the first.
+    /// </summary>
+    internal static long ExecutableLength(FileStream file, string path)
+    {
+        long length = file.Length;
+        if (length < TrailerLayout.FooterLength) return length;
+        Span<byte> footer = stackalloc byte[TrailerLayout.FooterLength];
+        file.Position = length - TrailerLayout.FooterLength;
+        file.ReadExactly(footer);
+        if (!footer[..8].SequenceEqual(TrailerLayout.Magic)) return length;
+
+        long directoryOffset = BinaryPrimitives.ReadInt64LittleEndian(footer[8..]);
+        long directoryLength = BinaryPrimitives.ReadInt64LittleEndian(footer[16..]);
+        ulong checksum = BinaryPrimitives.ReadUInt64LittleEndian(footer[24..]);
+        if (directoryLength is < 0 or > TrailerLayout.MaxDirectoryLength || directoryOffset < 0
+            || directoryOffset > length - TrailerLayout.FooterLength - directoryLength)
+            throw Corrupt(path, $"the footer places a {directoryLength}-byte directory at {directoryOffset} in a {length}-byte file");
+        var directory = new byte[directoryLength];
+        file.Position = directoryOffset;
+        file.ReadExactly(directory);
+        if (XxHash3.HashToUInt64(directory) != checksum) throw Corrupt(path, "the directory does not match its checksum");
+
+        long first = directoryOffset;
+        foreach (string line in Encoding.UTF8.GetString(directory).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string[] fields = line.Split('\t');
+            if (fields.Length != 3
+                || !long.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out long offset)
+                || !long.TryParse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture, out long modelLength)
+                || offset > directoryOffset - modelLength)
+                throw Corrupt(path, $"the directory line '{line}' is not 'name<TAB>offset<TAB>length' inside the file");
+            first = Math.Min(first, offset);
+        }
+        return first;
+    }
+
+    private static BuildFailure Corrupt(string path, string why) => new(BuildDiagnostic.TrailerCorrupt,
+        $"'{path}' ends in a damaged Caldera trailer ({why}); delete the file and publish again so the models are appended to a fresh executable");
+
+    private static void CopyPrefix(FileStream source, FileStream target, long length)
+    {
+        source.Position = 0;
+        var buffer = new byte[1 << 16];
+        for (long left = length; left > 0;)
+        {
+            int read = source.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+            if (read == 0) throw new EndOfStreamException($"{source.Name} shrank while it was being copied");
+            target.Write(buffer, 0, read);
+            left -= read;
+        }
+    }
+
+    private static void WriteZeros(Stream target, long count)
+    {
+        Span<byte> zeros = stackalloc byte[TrailerLayout.Alignment];
+        zeros.Clear();
+        target.Write(zeros[..(int)count]);
+    }
+}

@@ -1,0 +1,128 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Hashing;
+using System.Text;
+using Caldera.Build.Tasks;
+using Caldera.Build.Tasks.Trailer;
+
+namespace Caldera.Build.Tests;
+
+/// <summary>
+/// The executable trailer, checked byte by byte against docs/build-integration.md section 3 (parsed here
+/// independently of the writer), on a copy of the real `caldera` app host, which must still run afterwards.
+/// </summary>
+public sealed class TrailerWriterTests : IDisposable
+{
+    private const int Page = 4096;
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "caldera-trailer-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public TrailerWriterTests()
+    {
+        Directory.CreateDirectory(_directory);
+        foreach (string file in Directory.EnumerateFiles(TestPaths.CliOutput))
+            File.Copy(file, Path.Combine(_directory, Path.GetFileName(file)));
+    }
+
+    private string Executable => Path.Combine(_directory, OperatingSystem.IsWindows() ? "caldera.exe" : "caldera");
+
+    [Fact]
+    public void TwoModels_LayoutMatchesTheContract_AndTheExecutableStillRuns()
+    {
+        byte[] original = File.ReadAllBytes(Executable);
+        var models = new[] { Model("Stories", 5003, seed: 1), Model("Chat", 12_345, seed: 2) };
+
+        TrailerWriter.Append(Executable, models);
+
+        byte[] file = File.ReadAllBytes(Executable);
+        Assert.Equal(original, file[..original.Length]);
+        var entries = ReadTrailer(file);
+        Assert.Equal(["Stories", "Chat"], entries.Select(e => e.Name));
+        long previousEnd = original.Length;
+        foreach (var (entry, (_, path)) in entries.Zip(models))
+        {
+            Assert.Equal(0, entry.Offset % Page);
+            Assert.True(entry.Offset - previousEnd < Page, "padding is less than a page");
+            Assert.All(file[(int)previousEnd..(int)entry.Offset], b => Assert.Equal(0, b));
+            Assert.Equal(File.ReadAllBytes(path), file[(int)entry.Offset..(int)(entry.Offset + entry.Length)]);
+            previousEnd = entry.Offset + entry.Length;
+        }
+
+        var version = DotNet.Exec(Executable, _directory, "--version");
+        Assert.True(version.ExitCode == 0, version.ToString());
+        Assert.Matches(@"^\d+\.\d+\.\d+", version.Output);
+    }
+
+    [Fact]
+    public void AppendingAgain_GivesTheSameBytes_AndANewSetReplacesTheOld()
+    {
+        byte[] original = File.ReadAllBytes(Executable);
+        var models = new[] { Model("Stories", 9000, seed: 3), Model("Chat", 4096, seed: 4) };
+        TrailerWriter.Append(Executable, models);
+        byte[] first = File.ReadAllBytes(Executable);
+
+        TrailerWriter.Append(Executable, models);
+        Assert.Equal(first, File.ReadAllBytes(Executable));
+
+        var replacement = new[] { Model("Small", 10, seed: 5) };
+        TrailerWriter.Append(Executable, replacement);
+        byte[] replaced = File.ReadAllBytes(Executable);
+        Assert.Equal(original, replaced[..original.Length]);
+        var entry = Assert.Single(ReadTrailer(replaced));
+        Assert.Equal(("Small", 10L), (entry.Name, entry.Length));
+        Assert.Equal(first.AsSpan(0, (int)entry.Offset).ToArray(), replaced[..(int)entry.Offset]);
+        if (!OperatingSystem.IsWindows())
+            Assert.True(File.GetUnixFileMode(Executable).HasFlag(UnixFileMode.UserExecute), "the executable keeps its mode");
+    }
+
+    [Fact]
+    public void DamagedTrailer_IsReportedWithCald1041_AndTheFileIsLeftAlone()
+    {
+        TrailerWriter.Append(Executable, [Model("Stories", 777, seed: 6)]);
+        byte[] file = File.ReadAllBytes(Executable);
+        long directoryOffset = BinaryPrimitives.ReadInt64LittleEndian(file.AsSpan(file.Length - 24));
+        file[directoryOffset] ^= 0x20;
+        File.WriteAllBytes(Executable, file);
+
+        var failure = Assert.Throws<BuildFailure>(() => TrailerWriter.Append(Executable, [Model("Stories", 777, seed: 6)]));
+
+        Assert.Equal(BuildDiagnostic.TrailerCorrupt, failure.Diagnostic.Code);
+        Assert.Contains("directory does not match its checksum", failure.Message);
+        Assert.Contains("publish again", failure.Message);
+        Assert.Equal(file, File.ReadAllBytes(Executable));
+    }
+
+    [Fact]
+    public void MissingExecutable_IsReportedWithCald1040()
+    {
+        var failure = Assert.Throws<BuildFailure>(() => TrailerWriter.Append(Path.Combine(_directory, "absent"), [Model("Stories", 10, seed: 7)]));
+        Assert.Equal(BuildDiagnostic.TrailerExecutableMissing, failure.Diagnostic.Code);
+        Assert.Contains("Storage=\"resource\"", failure.Message);
+    }
+
+    private (string Name, string Path) Model(string name, int length, int seed)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        string path = Path.Combine(_directory, name + ".cald");
+        File.WriteAllBytes(path, bytes);
+        return (name, path);
+    }
+
+    /// <summary>The footer ("CALDTRL1", directory offset, length, XxHash3) and the directory lines, per the contract.</summary>
+    private static List<(string Name, long Offset, long Length)> ReadTrailer(byte[] file)
+    {
+        var footer = file.AsSpan(file.Length - 32);
+        Assert.Equal("CALDTRL1", Encoding.ASCII.GetString(footer[..8]));
+        long offset = BinaryPrimitives.ReadInt64LittleEndian(footer[8..]);
+        long length = BinaryPrimitives.ReadInt64LittleEndian(footer[16..]);
+        Assert.Equal(file.Length - 32, offset + length);
+        var directory = file.AsSpan((int)offset, (int)length);
+        Assert.Equal(XxHash3.HashToUInt64(directory), BinaryPrimitives.ReadUInt64LittleEndian(footer[24..]));
+        string text = Encoding.UTF8.GetString(directory);
+        Assert.EndsWith("\n", text);
+        return [.. text.TrimEnd('\n').Split('\n').Select(line => line.Split('\t')).Select(f =>
+            (f[0], long.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[2], CultureInfo.InvariantCulture)))];
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+}
