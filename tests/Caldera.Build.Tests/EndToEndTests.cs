@@ -20,10 +20,12 @@ public sealed class EndToEndTests(PackageFeed feed)
         var project = feed.CreateProject("story-app",
             $"""<CalderaModel Include="{TestPaths.Stories260KBin}" Name="Stories" Namespace="StoryApp" Rank="16" Tokenizer="{TestPaths.Tok512Model}" />""",
             $$"""
-            using Caldera.Runtime.Hosting;
+            using Caldera.Runtime.Inference;
+            using Caldera.Runtime.Sampling;
 
             using var model = StoryApp.Stories.Load();
-            foreach (string piece in model.Generate("{{Prompt}}", new GenerationOptions { MaxTokens = 48, Temperature = 0f }))
+            var greedy = new GenerationOptions { Steps = 64, Sampling = new SamplingOptions { Temperature = 0f } };
+            foreach (string piece in model.Generate("{{Prompt}}", greedy))
                 Console.Write(piece);
             Console.WriteLine();
             """);
