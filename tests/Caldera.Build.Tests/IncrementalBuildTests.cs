@@ -42,7 +42,13 @@ public sealed class IncrementalBuildTests(PackageFeed feed)
     public void TrailerStorage_IsAppendedToThePublishedExecutable_NotPublishedBesideIt()
     {
         var project = feed.CreateProject("trailer-app",
-            $"""<CalderaModel Include="{TestPaths.Stories260KBin}" Name="Stories" Rank="8" Tokenizer="{TestPaths.Tok512Model}" Storage="trailer" />""");
+            $"""<CalderaModel Include="{TestPaths.Stories260KBin}" Name="Stories" Rank="8" Tokenizer="{TestPaths.Tok512Model}" Storage="trailer" Namespace="TrailerApp" />""",
+            """
+            // Loads from the trailer of its own executable and says where the weights came from.
+            using var model = TrailerApp.Stories.Load();
+            var options = new Caldera.Runtime.Inference.GenerationOptions { Steps = 32, EchoPrompt = true };
+            System.Console.WriteLine($"loaded {model.SourcePath}: {string.Concat(model.Generate("Once upon a time", options))}");
+            """);
         string publishDirectory = Path.Combine(project.Directory, "published");
 
         var publish = project.Publish("-c", "Release", "-o", publishDirectory);
@@ -58,7 +64,8 @@ public sealed class IncrementalBuildTests(PackageFeed feed)
 
         var run = DotNet.Exec(executable, publishDirectory);
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Contains("built", run.Output);
+        Assert.Contains($"loaded trailer entry Stories of {executable}", run.Output);
+        Assert.Contains("Once upon a time", run.Output);
     }
 
     private static void AssertSucceeded(DotNet.Result result) => Assert.True(result.ExitCode == 0, result.ToString());

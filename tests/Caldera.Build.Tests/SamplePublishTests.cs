@@ -1,0 +1,54 @@
+namespace Caldera.Build.Tests;
+
+/// <summary>
+/// The README's promise for samples/StoryTeller: <c>dotnet publish -c Release -r linux-x64</c> makes one NativeAOT
+/// executable that, copied alone into an empty folder, tells the same greedy story as <c>caldera run</c> on the model
+/// the build compressed (generated kernels and the zero-copy resource loader under AOT against the generic JIT path).
+/// </summary>
+/// <remarks>
+/// In the package-feed collection although it uses no package: packing rebuilds the repository's caldera.dll, which this
+/// publish runs, so the two must not overlap.
+/// </remarks>
+[Collection(PackageFeedCollection.Name)]
+public sealed class SamplePublishTests
+{
+    private const string Prompt = "Once upon a time";
+    private const string Steps = "64";
+
+    [Fact]
+    public void PublishedSample_IsOneFile_ThatTellsTheGreedyStoryOfCalderaRun()
+    {
+        if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64)
+            Assert.Fail("this test publishes for linux-x64; run it on a linux-x64 machine");
+        string project = Path.Combine(TestPaths.RepoRoot, "samples", "StoryTeller");
+        string root = Path.Combine(Path.GetTempPath(), "caldera-sample-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            string published = Path.Combine(root, "published"), empty = Path.Combine(root, "empty");
+            var publish = DotNet.Run(project, "publish", "-nodeReuse:false", "-c", "Release", "-r", "linux-x64", "-o", published);
+            Assert.True(publish.ExitCode == 0, publish.ToString());
+
+            Directory.CreateDirectory(empty);
+            string app = Path.Combine(empty, "StoryTeller");
+            File.Copy(Path.Combine(published, "StoryTeller"), app);
+            var story = DotNet.Exec(app, empty, Prompt, "--steps", Steps);
+            Assert.True(story.ExitCode == 0, story.ToString());
+            Assert.Single(Directory.GetFiles(empty));
+
+            string cald = Path.Combine(project, "obj", "Release", "net10.0", "linux-x64", "caldera", "Stories.cald");
+            var reference = DotNet.Run(root, Path.Combine(TestPaths.CliOutput, "caldera.dll"), "run", cald,
+                "--prompt", Prompt, "--temperature", "0", "--steps", Steps);
+            Assert.True(reference.ExitCode == 0, reference.ToString());
+            Assert.Equal(FirstLines(reference.Output), FirstLines(story.Output));
+        }
+        finally
+        {
+            try { Directory.Delete(root, recursive: true); }
+            catch (IOException) { /* the OS cleans the temp folder */ }
+        }
+    }
+
+    /// <summary>The story without caldera run's trailing statistics line.</summary>
+    private static string FirstLines(string output) =>
+        string.Join('\n', output.ReplaceLineEndings("\n").Split('\n').Where(l => !l.StartsWith("achieved tok/s", StringComparison.Ordinal))).Trim();
+}
