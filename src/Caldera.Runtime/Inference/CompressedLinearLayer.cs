@@ -184,11 +184,14 @@ public sealed class CompressedLinearLayer : ILinearLayer
             if (N == 1)
             {
                 Span<float> u = UOf(0);
-                for (int i = start; i < end; i++)
+                if (e8p)
                 {
-                    var words = codes.Slice(i * wordsPerRow, wordsPerRow);
-                    Y[i] = scale * (e8p ? layer._kernels.DotQ(words, u) : CodedRows.DotUniform(words, maxLevel, u, layer._path));
+                    var y = YOf(0, start, end - start);
+                    layer._kernels.DotQRows(codes.Slice(start * wordsPerRow, (end - start) * wordsPerRow), u, y);
+                    TensorPrimitives.Multiply(y, scale, y);
+                    return;
                 }
+                for (int i = start; i < end; i++) Y[i] = scale * CodedRows.DotUniform(codes.Slice(i * wordsPerRow, wordsPerRow), maxLevel, u, layer._path);
                 return;
             }
             Span<float> row = layer._pool.Scratch(worker, n);
