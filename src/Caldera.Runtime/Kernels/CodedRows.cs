@@ -250,6 +250,26 @@ public static class CodedRows
         for (int i = full * D; i < z.Length; i++) Unsafe.Add(ref y, i) += a * Residual(ref table, words, full, i - full * D);
     }
 
+    /// <summary>Writes the E8P row of y.Length weights to <paramref name="y"/>, bit for bit as <see cref="E8PLattice.DecodeRow"/>.</summary>
+    internal static void DecodeE8P(ReadOnlySpan<ushort> words, Span<float> y, KernelPath path)
+    {
+        RequireWords(words.Length, E8PLattice.VectorCount(y.Length), y.Length);
+        int full = path == KernelPath.Scalar ? 0 : y.Length / D;
+        ref float z = ref MemoryMarshal.GetReference(y);
+        for (int v = 0; v < full; v++) CodedVectors.E8P(words[v]).StoreUnsafe(ref z, (nuint)(v * D));
+        E8PLattice.DecodeRow(words[full..], y[(full * D)..]);
+    }
+
+    /// <summary>Writes the 4-bit residual row of y.Length weights to <paramref name="y"/>, bit for bit as <see cref="E8PResidualLattice.DecodeRow"/>.</summary>
+    internal static void DecodeResidual(ReadOnlySpan<ushort> words, Span<float> y, KernelPath path)
+    {
+        RequireWords(words.Length, E8PResidualLattice.WordCount(y.Length), y.Length);
+        int full = path == KernelPath.Scalar ? 0 : y.Length / D;
+        ref float z = ref MemoryMarshal.GetReference(y);
+        for (int v = 0; v < full; v++) CodedVectors.Residual(words[2 * v], words[2 * v + 1]).StoreUnsafe(ref z, (nuint)(v * D));
+        E8PResidualLattice.DecodeRow(words[(2 * full)..], y[(full * D)..]);
+    }
+
     /// <summary>Entry i of vector v of a residual-coded row: q₁ + q₂/ρ, as <see cref="E8PResidualLattice"/> decodes it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Residual(ref float table, ReadOnlySpan<ushort> words, int v, int i) =>

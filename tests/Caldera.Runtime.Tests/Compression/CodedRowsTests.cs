@@ -70,6 +70,29 @@ public class CodedRowsTests
     }
 
     [Fact]
+    public void Row_decoders_on_every_path_equal_the_lattice_decoders_bit_for_bit()
+    {
+        var random = new Random(11);
+        foreach (int n in KernelData.Lengths)
+        {
+            var e8p = Words(random, E8PLattice.VectorCount(n));
+            var residual = Words(random, E8PResidualLattice.WordCount(n));
+            var expectedE8P = new float[n];
+            var expectedResidual = new float[n];
+            E8PLattice.DecodeRow(e8p, expectedE8P);
+            E8PResidualLattice.DecodeRow(residual, expectedResidual);
+            foreach (var path in Paths)
+            {
+                var y = new float[n];
+                CodedRows.DecodeE8P(e8p, y, path);
+                Assert.Equal(expectedE8P, y);
+                CodedRows.DecodeResidual(residual, y, path);
+                Assert.Equal(expectedResidual, y);
+            }
+        }
+    }
+
+    [Fact]
     public void AddResidual_paths_match_the_decoded_axpy()
     {
         var random = new Random(9);
