@@ -132,6 +132,7 @@ public static class CodedRows
     /// Σ_v ⟨C[w_v], u_v⟩ over the full vectors, split as Σ_v ⟨P̃ ⊙ S, u_v⟩ + Σ_v σ_v·b_v with b_v = Σ u_v (the block
     /// sums): the shift σ_v = ±¼ never enters the decode, which saves a table load per word (the loop is bound by
     /// loads). The shift term runs eight words at a time: bit 0 of each word, moved to the float sign bit, flips b_v.
+    /// Eight accumulators keep enough decodes in flight (≈ 15 % faster than four in a stopwatch probe).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe float DotE8PVectorUnshifted(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u, ReadOnlySpan<float> blockSums)
@@ -141,21 +142,23 @@ public static class CodedRows
         fixed (ushort* w = words)
         fixed (float* x = u, b = blockSums)
         {
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, shifts = default;
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+            Vector256<float> shifts = default;
             int v = 0;
             for (; v + 8 <= full; v += 8)
             {
                 var flips = Vector256.ShiftLeft(Vector256.WidenLower(Vector128.Load(w + v).ToVector256Unsafe()), 31);
                 shifts += (Vector256.Load(b + v).AsUInt32() ^ flips).AsSingle();
-                for (int k = 0; k < 8; k += 4)
-                {
-                    ulong four = *(ulong*)(w + v + k);
-                    float* xv = x + (v + k) * D;
-                    a0 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, four), Vector256.Load(xv), a0);
-                    a1 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, four >> 16), Vector256.Load(xv + D), a1);
-                    a2 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, four >> 32), Vector256.Load(xv + 2 * D), a2);
-                    a3 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, four >> 48), Vector256.Load(xv + 3 * D), a3);
-                }
+                ulong low = *(ulong*)(w + v), high = *(ulong*)(w + v + 4);
+                float* xv = x + v * D;
+                a0 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, low), Vector256.Load(xv), a0);
+                a1 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, low >> 16), Vector256.Load(xv + D), a1);
+                a2 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, low >> 32), Vector256.Load(xv + 2 * D), a2);
+                a3 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, low >> 48), Vector256.Load(xv + 3 * D), a3);
+                a4 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, high), Vector256.Load(xv + 4 * D), a4);
+                a5 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, high >> 16), Vector256.Load(xv + 5 * D), a5);
+                a6 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, high >> 32), Vector256.Load(xv + 6 * D), a6);
+                a7 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, high >> 48), Vector256.Load(xv + 7 * D), a7);
             }
             float shifted = 0;
             for (; v < full; v++)
@@ -163,7 +166,7 @@ public static class CodedRows
                 a0 = Vector256.FusedMultiplyAdd(DecodeUnshifted(patterns, signs, w[v]), Vector256.Load(x + v * D), a0);
                 shifted += (w[v] & 1) != 0 ? -b[v] : b[v];
             }
-            return Vector256.Sum((a0 + a1) + (a2 + a3)) + E8PLattice.Shift * (Vector256.Sum(shifts) + shifted);
+            return Vector256.Sum(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))) + E8PLattice.Shift * (Vector256.Sum(shifts) + shifted);
         }
     }
 
