@@ -1,7 +1,9 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Incoherence;
 using Caldera.Runtime.Kernels;
+using Caldera.Runtime.Model;
 
 namespace Caldera.Runtime.Inference;
 
@@ -13,15 +15,20 @@ namespace Caldera.Runtime.Inference;
 /// z over blocks of 8 output rows (Q rows, then L·t), and the output transform per token.
 /// </summary>
 /// <remarks>
-/// Decode (one token) runs fused decode-and-dot kernels (<see cref="CodedRows"/>) over the code words. Prefill
-/// (n tokens) decodes each row of Q and R, and each 8-row block of Lᵀ, once into a worker buffer and applies it
-/// to all n tokens. Lᵀ is stored by rows of Lᵀ, so L·t is accumulated as Σ_r t_r·(row r of Lᵀ) over each output
-/// block; blocks start at multiples of 8 so they cut no code vector. z is built in y itself.
+/// Decode (one token) runs fused decode-and-dot kernels (<see cref="CodedRows"/>, through <see cref="ICompressedRowKernels"/>)
+/// over the code words, decoding each word in registers. Prefill (n tokens) decodes each block of 4 rows of Q once and
+/// applies it to all n tokens with <see cref="MatMul"/>'s register-tiled product; each row of R, and each 8-row block
+/// of Lᵀ, is decoded once into a worker buffer and applied to all n tokens. Lᵀ is stored by rows of Lᵀ, so L·t is
+/// accumulated as Σ_r t_r·(row r of Lᵀ) over each output block; blocks start at multiples of 8 so they cut no code
+/// vector. z is built in y itself.
 /// </remarks>
 public sealed class CompressedLinearLayer : ILinearLayer
 {
     /// <summary>Chunks per thread: as in <see cref="DenseLinearLayer"/>, dynamic balancing at negligible hand-out cost.</summary>
     private const int ChunksPerThread = 8;
+
+    /// <summary>Rows of Q decoded together in prefill: <see cref="MatMul"/>'s register tile height.</summary>
+    private const int RowBlock = 4;
 
     private readonly CompressedLinearData _data;
     private readonly WorkerPool _pool;
@@ -165,7 +172,7 @@ public sealed class CompressedLinearLayer : ILinearLayer
             {
                 if (lattice)
                 {
-                    E8PResidualLattice.DecodeRow(codes.Slice(r * words, words), row);
+                    CodedRows.DecodeResidual(codes.Slice(r * words, words), row, layer._path);
                     TensorPrimitives.Multiply(row, _d.RScale, row);
                 }
                 else TensorPrimitives.ConvertToSingle(halves.Slice(r * n, n), row);
@@ -184,21 +191,38 @@ public sealed class CompressedLinearLayer : ILinearLayer
             if (N == 1)
             {
                 Span<float> u = UOf(0);
-                for (int i = start; i < end; i++)
+                if (e8p)
                 {
-                    var words = codes.Slice(i * wordsPerRow, wordsPerRow);
-                    Y[i] = scale * (e8p ? layer._kernels.DotQ(words, u) : CodedRows.DotUniform(words, maxLevel, u, layer._path));
+                    var y = YOf(0, start, end - start);
+                    layer._kernels.DotQRows(codes.Slice(start * wordsPerRow, (end - start) * wordsPerRow), u, y);
+                    TensorPrimitives.Multiply(y, scale, y);
+                    return;
                 }
+                for (int i = start; i < end; i++) Y[i] = scale * CodedRows.DotUniform(codes.Slice(i * wordsPerRow, wordsPerRow), maxLevel, u, layer._path);
                 return;
             }
-            Span<float> row = layer._pool.Scratch(worker, n);
-            for (int i = start; i < end; i++)
+            // Prefill: decode RowBlock rows once, then a register-tiled product applies them to all N tokens.
+            Span<float> scratch = layer._pool.Scratch(worker, 2 * MatMul.ScratchLength(n));
+            Span<float> block = scratch[..MatMul.ScratchLength(n)], tile = scratch[MatMul.ScratchLength(n)..];
+            ReadOnlySpan<float> tokens = U.AsSpan(0, N * n);
+            for (int i = start; i < end; i += RowBlock)
             {
-                var words = codes.Slice(i * wordsPerRow, wordsPerRow);
-                if (e8p) E8PLattice.DecodeRow(words, row);
-                else
-                    for (int j = 0; j < n; j++) row[j] = words[j] - maxLevel;
-                for (int t = 0; t < N; t++) Y[(long)t * Rows + i] = scale * TensorPrimitives.Dot(row, UOf(t));
+                int m = Math.Min(RowBlock, end - i);
+                for (int k = 0; k < m; k++)
+                {
+                    var words = codes.Slice((i + k) * wordsPerRow, wordsPerRow);
+                    Span<float> row = block.Slice(k * n, n);
+                    if (e8p) CodedRows.DecodeE8P(words, row, layer._path);
+                    else
+                        for (int j = 0; j < n; j++) row[j] = words[j] - maxLevel;
+                }
+                MatMul.Multiply(MemoryMarshal.AsBytes(block[..(m * n)]), TensorType.F32, m, tokens, N,
+                    new Span<float>(Y + i, (N - 1) * Rows + m), Rows, tile, layer._path);
+            }
+            for (int t = 0; t < N; t++)
+            {
+                var y = YOf(t, start, end - start);
+                TensorPrimitives.Multiply(y, scale, y);
             }
         }
 
@@ -230,7 +254,7 @@ public sealed class CompressedLinearLayer : ILinearLayer
                     layer._kernels.AddL(words, _d.LTransposedScale * T[r], YOf(0, start, length));
                     continue;
                 }
-                E8PResidualLattice.DecodeRow(words, block);
+                CodedRows.DecodeResidual(words, block, layer._path);
                 for (int t = 0; t < N; t++)
                 {
                     var y = YOf(t, start, length);

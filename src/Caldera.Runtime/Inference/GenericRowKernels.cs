@@ -16,6 +16,8 @@ public sealed class GenericRowKernels : ICompressedRowKernels
 
     public float DotQ(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u) => CodedRows.DotE8P(words, u, _path);
 
+    public void DotQRows(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u, Span<float> y) => CodedRows.DotE8PRows(words, u, y, _path);
+
     public float DotR(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u) => CodedRows.DotResidual(words, u, _path);
 
     public void AddL(ReadOnlySpan<ushort> words, float a, Span<float> z) => CodedRows.AddResidual(words, a, z, _path);

@@ -11,6 +11,18 @@ public interface ICompressedRowKernels
     /// <summary>Σ decode(<paramref name="words"/>)·u over one E8P row of Q (u.Length = columns).</summary>
     float DotQ(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u);
 
+    /// <summary>
+    /// y[r] = Σ decode(row r)·u over y.Length consecutive E8P rows of Q (<paramref name="words"/>: y.Length rows of
+    /// ⌈columns/8⌉ words). The decode step calls this once per chunk of rows, so an implementation can share per-call
+    /// work across rows (the generic kernels take the ±¼ shift out of the decode through block sums of u). The
+    /// default is <see cref="DotQ"/> per row.
+    /// </summary>
+    void DotQRows(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u, Span<float> y)
+    {
+        int perRow = y.IsEmpty ? 0 : words.Length / y.Length;
+        for (int r = 0; r < y.Length; r++) y[r] = DotQ(words.Slice(r * perRow, perRow), u);
+    }
+
     /// <summary>Σ decode(<paramref name="words"/>)·u over one 4-bit residual row of R (u.Length = columns).</summary>
     float DotR(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u);
 

@@ -11,18 +11,52 @@ namespace Caldera.Runtime.Kernels;
 /// Vector256 of floats, so a kernel is a loop of "decode vector v, FMA it with u[8v, 8v+8)".
 /// </summary>
 /// <remarks>
-/// Decoding agrees bit for bit with <see cref="E8PLattice.DecodeRow"/> and <see cref="E8PResidualLattice.DecodeRow"/>
-/// (x̂ = q₁ + q₂/ρ with a correctly rounded division), so generic and generated kernels differ only in summation order.
+/// A word decodes in registers from the two L1-resident tables of <see cref="E8PFactoredTables"/>
+/// (C[w] = P̃[w ≫ 8] ⊙ S[w's signs] + σ[w's shift]: three loads and one FMA, no 2 MiB gather). Decoding agrees bit
+/// for bit with <see cref="E8PLattice.DecodeRow"/> and <see cref="E8PResidualLattice.DecodeRow"/> (x̂ = q₁ + q₂/ρ
+/// with a correctly rounded division), so generic and generated kernels differ only in summation order.
 /// </remarks>
 public static class CodedVectors
 {
     /// <summary>The E8P codeword of <paramref name="word"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> E8P(ushort word) =>
-        Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(E8PLattice.DecodeTable), (nuint)word * E8PLattice.Dimension);
+        E8P(ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns),
+            ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.SignsAndShifts), word);
 
     /// <summary>The 4-bit residual codeword q₁ + q₂/ρ of the word pair (<paramref name="first"/>, <paramref name="second"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Residual(ushort first, ushort second) =>
-        E8P(first) + E8P(second) / Vector256.Create(E8PResidualLattice.ResidualScale);
+        Residual(ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns),
+            ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.SignsAndShifts), first, second);
+
+    /// <summary><see cref="E8P(ushort)"/> with the table references hoisted out of a kernel's loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> E8P(ref float patterns, ref float signsAndShifts, uint word)
+    {
+        nuint low = (nuint)(word & 0xFF) * E8PFactoredTables.LowByteStride;
+        return Vector256.FusedMultiplyAdd(
+            Vector256.LoadUnsafe(ref patterns, (nuint)(word >> 8) * E8PLattice.Dimension),
+            Vector256.LoadUnsafe(ref signsAndShifts, low),
+            Vector256.LoadUnsafe(ref signsAndShifts, low + E8PLattice.Dimension));
+    }
+
+    /// <summary><see cref="Residual(ushort, ushort)"/> with the table references hoisted out of a kernel's loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Residual(ref float patterns, ref float signsAndShifts, uint first, uint second) =>
+        E8P(ref patterns, ref signsAndShifts, first) + DivideByResidualScale(E8P(ref patterns, ref signsAndShifts, second));
+
+    /// <summary>
+    /// q/ρ correctly rounded without a division: q̃ = q·(1/ρ), then one Newton–Markstein step q̃ + (q − q̃·ρ)·(1/ρ)
+    /// with the remainder exact under FMA. A codeword entry takes only the twelve values ±{¼, ¾, …, 2¾}, and for each
+    /// this equals fl(q/ρ) (a test checks all of them against the division), while a division costs several times more.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> DivideByResidualScale(Vector256<float> q)
+    {
+        var inverse = Vector256.Create(1f / E8PResidualLattice.ResidualScale);
+        var quotient = q * inverse;
+        var remainder = Vector256.FusedMultiplyAdd(-quotient, Vector256.Create(E8PResidualLattice.ResidualScale), q);
+        return Vector256.FusedMultiplyAdd(remainder, inverse, quotient);
+    }
 }

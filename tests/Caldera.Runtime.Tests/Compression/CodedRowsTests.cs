@@ -44,6 +44,55 @@ public class CodedRowsTests
     }
 
     [Fact]
+    public void DotE8PRows_matches_the_decode_then_dot_reference_for_every_row_at_many_lengths()
+    {
+        var random = new Random(7);
+        foreach (int n in KernelData.Lengths)
+            foreach (int rows in new[] { 1, 3, 8 })
+            {
+                var u = KernelData.Floats(n, n + rows);
+                int perRow = E8PLattice.VectorCount(n);
+                var words = Words(random, rows * perRow);
+                var decoded = new float[n];
+                foreach (var path in Paths)
+                {
+                    var y = new float[rows];
+                    CodedRows.DotE8PRows(words, u, y, path);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        E8PLattice.DecodeRow(words.AsSpan(r * perRow, perRow), decoded);
+                        var (dot, abs) = Dot(decoded, u);
+                        Close(dot, y[r], abs, n, $"rows n={n} rows={rows} r={r} {path}");
+                    }
+                }
+            }
+        Assert.Throws<ArgumentException>(() => CodedRows.DotE8PRows(new ushort[5], new float[17], new float[2]));
+    }
+
+    [Fact]
+    public void Row_decoders_on_every_path_equal_the_lattice_decoders_bit_for_bit()
+    {
+        var random = new Random(11);
+        foreach (int n in KernelData.Lengths)
+        {
+            var e8p = Words(random, E8PLattice.VectorCount(n));
+            var residual = Words(random, E8PResidualLattice.WordCount(n));
+            var expectedE8P = new float[n];
+            var expectedResidual = new float[n];
+            E8PLattice.DecodeRow(e8p, expectedE8P);
+            E8PResidualLattice.DecodeRow(residual, expectedResidual);
+            foreach (var path in Paths)
+            {
+                var y = new float[n];
+                CodedRows.DecodeE8P(e8p, y, path);
+                Assert.Equal(expectedE8P, y);
+                CodedRows.DecodeResidual(residual, y, path);
+                Assert.Equal(expectedResidual, y);
+            }
+        }
+    }
+
+    [Fact]
     public void AddResidual_paths_match_the_decoded_axpy()
     {
         var random = new Random(9);

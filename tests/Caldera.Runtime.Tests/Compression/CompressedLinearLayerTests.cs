@@ -43,6 +43,28 @@ public class CompressedLinearLayerTests
     }
 
     [Fact]
+    public void Kernels_with_only_the_per_row_members_give_the_generic_result()
+    {
+        // A generated kernel set that predates DotQRows gets the interface's default (DotQ per row); the generic
+        // kernels override it with the block-sum kernel. Both must compute the same layer up to summation order.
+        var data = SyntheticCompressed.Matrix("m", 256, 768, 8, seed: 12);
+        var x = Kernels.KernelData.Floats(768, 5);
+        using var pool = new WorkerPool(2);
+        var expected = new float[256];
+        var actual = new float[256];
+        new CompressedLinearLayer(data, pool, new CompressedLayerScratch(), GenericRowKernels.Best).Apply(x, expected);
+        new CompressedLinearLayer(data, pool, new CompressedLayerScratch(), new PerRowKernels()).Apply(x, actual);
+        DenseReference.AssertClose(Array.ConvertAll(expected, v => (double)v), actual, "per-row kernels", RelativeTolerance);
+    }
+
+    private sealed class PerRowKernels : ICompressedRowKernels
+    {
+        public float DotQ(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u) => CodedRows.DotE8P(words, u);
+        public float DotR(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u) => CodedRows.DotResidual(words, u);
+        public void AddL(ReadOnlySpan<ushort> words, float a, Span<float> z) => CodedRows.AddResidual(words, a, z);
+    }
+
+    [Fact]
     public void A_uniform_Q_is_decoded_as_step_times_level()
     {
         var data = SyntheticCompressed.Matrix("rtn", 24, 40, rank: 0, kind: QCodeKind.Uniform, transforms: false, seed: 4, uniformBits: 3);

@@ -33,4 +33,20 @@ public class AllocationTests
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    [Fact]
+    public void Decoding_a_token_of_a_compressed_model_allocates_nothing()
+    {
+        // Every storage kind (E8P with 4-bit and 16-bit factors, uniform Q, dense matrices); the model is small
+        // enough that every loop runs on the calling thread, so this thread's count covers every kernel.
+        var content = Compression.SyntheticCompressed.Model();
+        using var weights = new CompressedModelWeights(content);
+        using var transformer = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions { Threads = 2 });
+        transformer.Prefill([1, 2, 3], 0);
+        int pos = 3;
+        for (; pos < 8; pos++) transformer.Decode(pos, pos);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (; pos < 16; pos++) transformer.Decode(pos, pos);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

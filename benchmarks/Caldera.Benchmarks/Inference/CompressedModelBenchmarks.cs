@@ -1,0 +1,51 @@
+using BenchmarkDotNet.Attributes;
+using Caldera.Runtime.Inference;
+
+namespace Caldera.Benchmarks.Inference;
+
+/// <summary>
+/// Decode and prefill on <see cref="SyntheticCompressedLlama"/>, the CALDERA twin of <see cref="DecodeBenchmarks"/>
+/// and <see cref="PrefillBenchmarks"/> (same shape, positions and token counts): decode is 16 tokens one at a time at
+/// positions 64..79 after a 64-token prefill; prefill is llama.cpp's pp64, 64 tokens from position 0 in one batch.
+/// </summary>
+[Config(typeof(InferenceBenchmarkConfig))]
+public class CompressedModelBenchmarks
+{
+    private const int Tokens = 16, PromptTokens = 64;
+    private readonly int[] _prompt = Enumerable.Range(1, PromptTokens).ToArray();
+    private CompressedModelWeights _weights = null!;
+    private Transformer _transformer = null!;
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var content = SyntheticCompressedLlama.Build();
+        var (codes, classifier) = SyntheticCompressedLlama.BytesPerToken(content);
+        Console.WriteLine($"// bytes streamed per decode token: {codes:N0} B of codes + {classifier:N0} B of F16 classifier");
+        _weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
+        _transformer = new Transformer(content.Config, pool => _weights.Bind(pool),
+            new TransformerOptions { Threads = Threads, ContextLength = 256, PrefillBatchSize = PromptTokens });
+        _transformer.Prefill(_prompt, 0);
+    }
+
+    [Benchmark(OperationsPerInvoke = Tokens)]
+    public float DecodeCaldera()
+    {
+        float sum = 0;
+        for (int i = 0; i < Tokens; i++) sum += _transformer.Decode(100 + i, PromptTokens + i)[0];
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = PromptTokens)]
+    public float PrefillCaldera() => _transformer.Prefill(_prompt, 0)[0];
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _transformer.Dispose();
+        _weights.Dispose();
+    }
+}
