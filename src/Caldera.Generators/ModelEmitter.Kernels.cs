@@ -4,14 +4,22 @@ namespace Caldera.Generators;
 
 /// <summary>
 /// The shape-specialised row kernels. A row of n = 8·V weights is V code vectors, each decoded into one Vector256 by
-/// <c>CodedVectors</c>; the emitter knows V, so a dot product is a loop of V/4 rounds over four independent
-/// accumulators (hiding the FMA latency) followed by the V mod 4 leftover vectors written out, all with constant
-/// bounds and a single length check up front.
+/// <c>CodedVectors</c>; the emitter knows V, so every loop has a constant trip count, the leftover vectors are written
+/// out, and one length check up front covers the whole row.
 /// </summary>
+/// <remarks>
+/// Each kernel sums in exactly the order of its generic counterpart in <c>CodedRows</c> (the same accumulators, the
+/// same pairing of partial sums), so a generated model computes the same logits as the generic runtime, bit for bit on
+/// the same machine, and the differential test can hold it to that. What specialisation changes is control flow:
+/// constant bounds, no per-row length arithmetic, the tail unrolled.
+/// </remarks>
 internal static partial class ModelEmitter
 {
-    /// <summary>Independent accumulators per round: enough to cover the FMA latency on current x64 cores.</summary>
-    private const int Unroll = 4;
+    /// <summary>Accumulators of the generic kernels (CodedRows): DotE8P 4, DotE8PRows 8, DotResidual 2; AddL is per vector.</summary>
+    private const int Unroll = 4, RowsUnroll = 8, ResidualUnroll = 2;
+
+    /// <summary>The generic DotE8PRows keeps its block sums on the stack up to this many vectors (CodedRows.MaxStackBlockSums).</summary>
+    public const int MaxBlockSumVectors = 4096;
 
     // Short names for the kernel primitives, bound by file-level aliases (see KernelAliases) so the kernels read as hand-written code.
     private const string V256 = "Vector256";
@@ -24,6 +32,7 @@ internal static partial class ModelEmitter
     {
         "using CodedVectors = global::Caldera.Runtime.Kernels.CodedVectors;",
         "using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;",
+        "using TensorPrimitives = global::System.Numerics.Tensors.TensorPrimitives;",
         "using Unsafe = global::System.Runtime.CompilerServices.Unsafe;",
         "using Vector256 = global::System.Runtime.Intrinsics.Vector256;",
     };
@@ -41,16 +50,18 @@ internal static partial class ModelEmitter
             w.Line($"private const int Vectors = {I(vectors)};");
             w.Line();
             w.Line($"// Σ_v ⟨C[w_v], u[8v, 8v+8)⟩ over the {I(vectors)} E8P code vectors of a row of Q.");
-            Dot(w, "DotQ", vectors, wordsPerVector: 1);
+            Dot(w, "DotQ", vectors, wordsPerVector: 1, Unroll);
+            w.Line();
+            DotRows(w, vectors);
             w.Line();
             w.Line($"// Σ_v ⟨C[w₂ᵥ] + C[w₂ᵥ₊₁]/ρ, u[8v, 8v+8)⟩ over the {I(vectors)} residual code vectors of a row of R.");
-            Dot(w, "DotR", vectors, wordsPerVector: 2);
+            Dot(w, "DotR", vectors, wordsPerVector: 2, ResidualUnroll);
             w.Line();
             AddL(w, k.Rows);
         }
     }
 
-    private static void Dot(CodeWriter w, string name, int vectors, int wordsPerVector)
+    private static void Dot(CodeWriter w, string name, int vectors, int wordsPerVector, int unroll)
     {
         using (w.Block($"public float {name}(global::System.ReadOnlySpan<ushort> words, global::System.ReadOnlySpan<float> u)"))
         {
@@ -59,20 +70,67 @@ internal static partial class ModelEmitter
             w.Line($"    throw new global::System.ArgumentException($\"a row of {{Columns}} weights needs {{{words}}} code words and {{Columns}} inputs, got {{words.Length}} and {{u.Length}}\");");
             w.Line($"ref ushort w = ref {Marshal}.GetReference(words);");
             w.Line($"ref float x = ref {Marshal}.GetReference(u);");
-            w.Line($"var acc0 = {V256}.Create(0f);");
-            w.Line("var acc1 = acc0;");
-            w.Line("var acc2 = acc0;");
-            w.Line("var acc3 = acc0;");
-            int rounds = vectors / Unroll;
+            Accumulators(w, unroll);
+            int rounds = vectors / unroll;
             if (rounds > 0)
-                using (w.Block($"for (nuint v = 0; v < {I(rounds * Unroll)}; v += {I(Unroll)})"))
-                    for (int j = 0; j < Unroll; j++)
+                using (w.Block($"for (nuint v = 0; v < {I(rounds * unroll)}; v += {I(unroll)})"))
+                    for (int j = 0; j < unroll; j++)
                         w.Line(Fma(j, Decode(wordsPerVector, j == 0 ? "v" : $"v + {I(j)}"), j == 0 ? "8 * v" : $"8 * v + {I(8 * j)}"));
-            for (int v = rounds * Unroll; v < vectors; v++)
-                w.Line(Fma(v - rounds * Unroll, Decode(wordsPerVector, I(v)), I(8 * v)));
-            w.Line($"return {V256}.Sum((acc0 + acc1) + (acc2 + acc3));");
+            // The generic kernels finish a row's leftover vectors on the first accumulator.
+            for (int v = rounds * unroll; v < vectors; v++)
+                w.Line(Fma(0, Decode(wordsPerVector, I(v)), I(8 * v)));
+            w.Line($"return {V256}.Sum({Tree(0, unroll)});");
         }
     }
+
+    /// <summary>
+    /// y[r] = Σ_v ⟨C[w_v], u_v⟩ for each row of a chunk, as the generic DotE8PRows sums it: Σ_v ⟨P̃ ⊙ S, u_v⟩ over eight
+    /// accumulators plus ¼·Σ_v ±b_v with the block sums b_v = Σ u_v computed once per call, so the shift never enters the decode.
+    /// </summary>
+    private static void DotRows(CodeWriter w, int vectors)
+    {
+        int groups = vectors / RowsUnroll;
+        w.Line($"// y[r] = Σ_v ⟨P̃⊙S of w_v, u_v⟩ + ¼·Σ_v ±b_v for each row: the block sums b_v = Σ u[8v, 8v+8) carry the ±¼ shifts.");
+        using (w.Block("public void DotQRows(global::System.ReadOnlySpan<ushort> words, global::System.ReadOnlySpan<float> u, global::System.Span<float> y)"))
+        {
+            w.Line("if (u.Length != Columns || words.Length != (long)Vectors * y.Length)");
+            w.Line("    throw new global::System.ArgumentException($\"{y.Length} rows of {Columns} weights need {(long)Vectors * y.Length} code words and {Columns} inputs, got {words.Length} and {u.Length}\");");
+            w.Line("global::System.Span<float> blockSums = stackalloc float[Vectors];");
+            w.Line("for (int v = 0; v < Vectors; v++) blockSums[v] = TensorPrimitives.Sum(u.Slice(8 * v, 8));");
+            w.Line($"ref float x = ref {Marshal}.GetReference(u);");
+            w.Line($"ref float b = ref {Marshal}.GetReference(blockSums);");
+            using (w.Block("for (int r = 0; r < y.Length; r++)"))
+            {
+                w.Line($"ref ushort w = ref {Unsafe}.Add(ref {Marshal}.GetReference(words), r * Vectors);");
+                Accumulators(w, RowsUnroll);
+                w.Line("var shifts = acc0;");
+                if (groups > 0)
+                    using (w.Block($"for (nuint v = 0; v < {I(groups * RowsUnroll)}; v += {I(RowsUnroll)})"))
+                    {
+                        w.Line($"shifts += {V256}.AsSingle({V256}.AsUInt32({V256}.LoadUnsafe(ref b, v)) ^ {Coded}.ShiftSignBits(ref {Unsafe}.Add(ref w, v)));");
+                        for (int j = 0; j < RowsUnroll; j++)
+                            w.Line(Fma(j, $"{Coded}.E8PUnshifted({Unsafe}.Add(ref w, {(j == 0 ? "v" : $"v + {I(j)}")}))", j == 0 ? "8 * v" : $"8 * v + {I(8 * j)}"));
+                    }
+                w.Line("float shifted = 0;");
+                for (int v = groups * RowsUnroll; v < vectors; v++)
+                {
+                    w.Line(Fma(0, $"{Coded}.E8PUnshifted({Unsafe}.Add(ref w, {I(v)}))", I(8 * v)));
+                    w.Line($"shifted += ({Unsafe}.Add(ref w, {I(v)}) & 1) != 0 ? -{Unsafe}.Add(ref b, {I(v)}) : {Unsafe}.Add(ref b, {I(v)});");
+                }
+                w.Line($"y[r] = {V256}.Sum({Tree(0, RowsUnroll)}) + 0.25f * ({V256}.Sum(shifts) + shifted);");
+            }
+        }
+    }
+
+    private static void Accumulators(CodeWriter w, int count)
+    {
+        w.Line($"var acc0 = {V256}.Create(0f);");
+        for (int j = 1; j < count; j++) w.Line($"var acc{I(j)} = acc0;");
+    }
+
+    /// <summary>The pairwise sum of accumulators [first, first+count) as the generic kernels add them: ((a0 + a1) + (a2 + a3)) + ….</summary>
+    private static string Tree(int first, int count) =>
+        count == 1 ? $"acc{I(first)}" : count == 2 ? $"acc{I(first)} + acc{I(first + 1)}" : $"({Tree(first, count / 2)}) + ({Tree(first + count / 2, count / 2)})";
 
     /// <summary>acc_j = decoded·u[offset..offset+8) + acc_j.</summary>
     private static string Fma(int accumulator, string decoded, string offset) =>

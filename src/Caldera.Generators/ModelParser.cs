@@ -102,6 +102,7 @@ internal static class ModelParser
             string? reason = q != "e8p" ? $"Q is a {group.First().QBits}-bit uniform code, which has no code-vector kernel"
                 : rank > 0 && factorBits != 4 ? $"the factors are {factorBits}-bit, which the decode step does not read through row kernels"
                 : columns % 8 != 0 ? $"{columns} columns are not a multiple of 8, so the last code vector of each row is partial"
+                : columns / 8 > ModelEmitter.MaxBlockSumVectors ? $"{columns} columns are more than the {8 * ModelEmitter.MaxBlockSumVectors} whose block sums the row kernels keep on the stack"
                 : null;
             if (reason is null) kernels.Add(new KernelShape(rows, columns, rank));
             else

@@ -30,6 +30,23 @@ public static class CodedVectors
         Residual(ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns),
             ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.SignsAndShifts), first, second);
 
+    /// <summary>
+    /// The codeword of <paramref name="word"/> less its shift σ = ±¼: P̃[w ≫ 8] ⊙ S[w's signs]. Row kernels that add
+    /// the shifts once through block sums of u (Σ_v σ_v·Σu_v) decode with this, one table load fewer per word.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> E8PUnshifted(ushort word) =>
+        Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns), (nuint)(word >> 8) * E8PLattice.Dimension) *
+        Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.SignsAndShifts), (nuint)(word & 0xFF) * E8PFactoredTables.LowByteStride);
+
+    /// <summary>
+    /// Bit 0 (the shift bit: set ⇔ σ = −¼) of the eight words at <paramref name="words"/>, moved to the float sign
+    /// position of each lane: XOR with eight block sums gives ±b_v, the shift term of eight code vectors at once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<uint> ShiftSignBits(ref ushort words) =>
+        Vector256.ShiftLeft(Vector256.WidenLower(Vector128.LoadUnsafe(ref words).ToVector256Unsafe()), 31);
+
     /// <summary><see cref="E8P(ushort)"/> with the table references hoisted out of a kernel's loop.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> E8P(ref float patterns, ref float signsAndShifts, uint word)

@@ -5,6 +5,7 @@
 
 using CodedVectors = global::Caldera.Runtime.Kernels.CodedVectors;
 using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
+using TensorPrimitives = global::System.Numerics.Tensors.TensorPrimitives;
 using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
 using Vector256 = global::System.Runtime.Intrinsics.Vector256;
 
@@ -150,6 +151,44 @@ namespace StoryTeller
                 return Vector256.Sum((acc0 + acc1) + (acc2 + acc3));
             }
 
+            // y[r] = Σ_v ⟨P̃⊙S of w_v, u_v⟩ + ¼·Σ_v ±b_v for each row: the block sums b_v = Σ u[8v, 8v+8) carry the ±¼ shifts.
+            public void DotQRows(global::System.ReadOnlySpan<ushort> words, global::System.ReadOnlySpan<float> u, global::System.Span<float> y)
+            {
+                if (u.Length != Columns || words.Length != (long)Vectors * y.Length)
+                    throw new global::System.ArgumentException($"{y.Length} rows of {Columns} weights need {(long)Vectors * y.Length} code words and {Columns} inputs, got {words.Length} and {u.Length}");
+                global::System.Span<float> blockSums = stackalloc float[Vectors];
+                for (int v = 0; v < Vectors; v++) blockSums[v] = TensorPrimitives.Sum(u.Slice(8 * v, 8));
+                ref float x = ref MemoryMarshal.GetReference(u);
+                ref float b = ref MemoryMarshal.GetReference(blockSums);
+                for (int r = 0; r < y.Length; r++)
+                {
+                    ref ushort w = ref Unsafe.Add(ref MemoryMarshal.GetReference(words), r * Vectors);
+                    var acc0 = Vector256.Create(0f);
+                    var acc1 = acc0;
+                    var acc2 = acc0;
+                    var acc3 = acc0;
+                    var acc4 = acc0;
+                    var acc5 = acc0;
+                    var acc6 = acc0;
+                    var acc7 = acc0;
+                    var shifts = acc0;
+                    for (nuint v = 0; v < 8; v += 8)
+                    {
+                        shifts += Vector256.AsSingle(Vector256.AsUInt32(Vector256.LoadUnsafe(ref b, v)) ^ CodedVectors.ShiftSignBits(ref Unsafe.Add(ref w, v)));
+                        acc0 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v)), Vector256.LoadUnsafe(ref x, 8 * v), acc0);
+                        acc1 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 1)), Vector256.LoadUnsafe(ref x, 8 * v + 8), acc1);
+                        acc2 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 2)), Vector256.LoadUnsafe(ref x, 8 * v + 16), acc2);
+                        acc3 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 3)), Vector256.LoadUnsafe(ref x, 8 * v + 24), acc3);
+                        acc4 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 4)), Vector256.LoadUnsafe(ref x, 8 * v + 32), acc4);
+                        acc5 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 5)), Vector256.LoadUnsafe(ref x, 8 * v + 40), acc5);
+                        acc6 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 6)), Vector256.LoadUnsafe(ref x, 8 * v + 48), acc6);
+                        acc7 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 7)), Vector256.LoadUnsafe(ref x, 8 * v + 56), acc7);
+                    }
+                    float shifted = 0;
+                    y[r] = Vector256.Sum(((acc0 + acc1) + (acc2 + acc3)) + ((acc4 + acc5) + (acc6 + acc7))) + 0.25f * (Vector256.Sum(shifts) + shifted);
+                }
+            }
+
             // Σ_v ⟨C[w₂ᵥ] + C[w₂ᵥ₊₁]/ρ, u[8v, 8v+8)⟩ over the 8 residual code vectors of a row of R.
             public float DotR(global::System.ReadOnlySpan<ushort> words, global::System.ReadOnlySpan<float> u)
             {
@@ -159,16 +198,12 @@ namespace StoryTeller
                 ref float x = ref MemoryMarshal.GetReference(u);
                 var acc0 = Vector256.Create(0f);
                 var acc1 = acc0;
-                var acc2 = acc0;
-                var acc3 = acc0;
-                for (nuint v = 0; v < 8; v += 4)
+                for (nuint v = 0; v < 8; v += 2)
                 {
                     acc0 = Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * v), Unsafe.Add(ref w, 2 * v + 1)), Vector256.LoadUnsafe(ref x, 8 * v), acc0);
                     acc1 = Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * (v + 1)), Unsafe.Add(ref w, 2 * (v + 1) + 1)), Vector256.LoadUnsafe(ref x, 8 * v + 8), acc1);
-                    acc2 = Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * (v + 2)), Unsafe.Add(ref w, 2 * (v + 2) + 1)), Vector256.LoadUnsafe(ref x, 8 * v + 16), acc2);
-                    acc3 = Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * (v + 3)), Unsafe.Add(ref w, 2 * (v + 3) + 1)), Vector256.LoadUnsafe(ref x, 8 * v + 24), acc3);
                 }
-                return Vector256.Sum((acc0 + acc1) + (acc2 + acc3));
+                return Vector256.Sum(acc0 + acc1);
             }
 
             // z[8v, 8v+8) += a·(C[w₂ᵥ] + C[w₂ᵥ₊₁]/ρ) over a block of output rows (a segment of a row of Lᵀ).
@@ -224,6 +259,44 @@ namespace StoryTeller
                 return Vector256.Sum((acc0 + acc1) + (acc2 + acc3));
             }
 
+            // y[r] = Σ_v ⟨P̃⊙S of w_v, u_v⟩ + ¼·Σ_v ±b_v for each row: the block sums b_v = Σ u[8v, 8v+8) carry the ±¼ shifts.
+            public void DotQRows(global::System.ReadOnlySpan<ushort> words, global::System.ReadOnlySpan<float> u, global::System.Span<float> y)
+            {
+                if (u.Length != Columns || words.Length != (long)Vectors * y.Length)
+                    throw new global::System.ArgumentException($"{y.Length} rows of {Columns} weights need {(long)Vectors * y.Length} code words and {Columns} inputs, got {words.Length} and {u.Length}");
+                global::System.Span<float> blockSums = stackalloc float[Vectors];
+                for (int v = 0; v < Vectors; v++) blockSums[v] = TensorPrimitives.Sum(u.Slice(8 * v, 8));
+                ref float x = ref MemoryMarshal.GetReference(u);
+                ref float b = ref MemoryMarshal.GetReference(blockSums);
+                for (int r = 0; r < y.Length; r++)
+                {
+                    ref ushort w = ref Unsafe.Add(ref MemoryMarshal.GetReference(words), r * Vectors);
+                    var acc0 = Vector256.Create(0f);
+                    var acc1 = acc0;
+                    var acc2 = acc0;
+                    var acc3 = acc0;
+                    var acc4 = acc0;
+                    var acc5 = acc0;
+                    var acc6 = acc0;
+                    var acc7 = acc0;
+                    var shifts = acc0;
+                    for (nuint v = 0; v < 8; v += 8)
+                    {
+                        shifts += Vector256.AsSingle(Vector256.AsUInt32(Vector256.LoadUnsafe(ref b, v)) ^ CodedVectors.ShiftSignBits(ref Unsafe.Add(ref w, v)));
+                        acc0 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v)), Vector256.LoadUnsafe(ref x, 8 * v), acc0);
+                        acc1 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 1)), Vector256.LoadUnsafe(ref x, 8 * v + 8), acc1);
+                        acc2 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 2)), Vector256.LoadUnsafe(ref x, 8 * v + 16), acc2);
+                        acc3 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 3)), Vector256.LoadUnsafe(ref x, 8 * v + 24), acc3);
+                        acc4 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 4)), Vector256.LoadUnsafe(ref x, 8 * v + 32), acc4);
+                        acc5 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 5)), Vector256.LoadUnsafe(ref x, 8 * v + 40), acc5);
+                        acc6 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 6)), Vector256.LoadUnsafe(ref x, 8 * v + 48), acc6);
+                        acc7 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 7)), Vector256.LoadUnsafe(ref x, 8 * v + 56), acc7);
+                    }
+                    float shifted = 0;
+                    y[r] = Vector256.Sum(((acc0 + acc1) + (acc2 + acc3)) + ((acc4 + acc5) + (acc6 + acc7))) + 0.25f * (Vector256.Sum(shifts) + shifted);
+                }
+            }
+
             // Σ_v ⟨C[w₂ᵥ] + C[w₂ᵥ₊₁]/ρ, u[8v, 8v+8)⟩ over the 8 residual code vectors of a row of R.
             public float DotR(global::System.ReadOnlySpan<ushort> words, global::System.ReadOnlySpan<float> u)
             {
@@ -233,16 +306,12 @@ namespace StoryTeller
                 ref float x = ref MemoryMarshal.GetReference(u);
                 var acc0 = Vector256.Create(0f);
                 var acc1 = acc0;
-                var acc2 = acc0;
-                var acc3 = acc0;
-                for (nuint v = 0; v < 8; v += 4)
+                for (nuint v = 0; v < 8; v += 2)
                 {
                     acc0 = Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * v), Unsafe.Add(ref w, 2 * v + 1)), Vector256.LoadUnsafe(ref x, 8 * v), acc0);
                     acc1 = Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * (v + 1)), Unsafe.Add(ref w, 2 * (v + 1) + 1)), Vector256.LoadUnsafe(ref x, 8 * v + 8), acc1);
-                    acc2 = Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * (v + 2)), Unsafe.Add(ref w, 2 * (v + 2) + 1)), Vector256.LoadUnsafe(ref x, 8 * v + 16), acc2);
-                    acc3 = Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * (v + 3)), Unsafe.Add(ref w, 2 * (v + 3) + 1)), Vector256.LoadUnsafe(ref x, 8 * v + 24), acc3);
                 }
-                return Vector256.Sum((acc0 + acc1) + (acc2 + acc3));
+                return Vector256.Sum(acc0 + acc1);
             }
 
             // z[8v, 8v+8) += a·(C[w₂ᵥ] + C[w₂ᵥ₊₁]/ρ) over a block of output rows (a segment of a row of Lᵀ).
@@ -298,6 +367,44 @@ namespace StoryTeller
                 return Vector256.Sum((acc0 + acc1) + (acc2 + acc3));
             }
 
+            // y[r] = Σ_v ⟨P̃⊙S of w_v, u_v⟩ + ¼·Σ_v ±b_v for each row: the block sums b_v = Σ u[8v, 8v+8) carry the ±¼ shifts.
+            public void DotQRows(global::System.ReadOnlySpan<ushort> words, global::System.ReadOnlySpan<float> u, global::System.Span<float> y)
+            {
+                if (u.Length != Columns || words.Length != (long)Vectors * y.Length)
+                    throw new global::System.ArgumentException($"{y.Length} rows of {Columns} weights need {(long)Vectors * y.Length} code words and {Columns} inputs, got {words.Length} and {u.Length}");
+                global::System.Span<float> blockSums = stackalloc float[Vectors];
+                for (int v = 0; v < Vectors; v++) blockSums[v] = TensorPrimitives.Sum(u.Slice(8 * v, 8));
+                ref float x = ref MemoryMarshal.GetReference(u);
+                ref float b = ref MemoryMarshal.GetReference(blockSums);
+                for (int r = 0; r < y.Length; r++)
+                {
+                    ref ushort w = ref Unsafe.Add(ref MemoryMarshal.GetReference(words), r * Vectors);
+                    var acc0 = Vector256.Create(0f);
+                    var acc1 = acc0;
+                    var acc2 = acc0;
+                    var acc3 = acc0;
+                    var acc4 = acc0;
+                    var acc5 = acc0;
+                    var acc6 = acc0;
+                    var acc7 = acc0;
+                    var shifts = acc0;
+                    for (nuint v = 0; v < 8; v += 8)
+                    {
+                        shifts += Vector256.AsSingle(Vector256.AsUInt32(Vector256.LoadUnsafe(ref b, v)) ^ CodedVectors.ShiftSignBits(ref Unsafe.Add(ref w, v)));
+                        acc0 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v)), Vector256.LoadUnsafe(ref x, 8 * v), acc0);
+                        acc1 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 1)), Vector256.LoadUnsafe(ref x, 8 * v + 8), acc1);
+                        acc2 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 2)), Vector256.LoadUnsafe(ref x, 8 * v + 16), acc2);
+                        acc3 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 3)), Vector256.LoadUnsafe(ref x, 8 * v + 24), acc3);
+                        acc4 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 4)), Vector256.LoadUnsafe(ref x, 8 * v + 32), acc4);
+                        acc5 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 5)), Vector256.LoadUnsafe(ref x, 8 * v + 40), acc5);
+                        acc6 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 6)), Vector256.LoadUnsafe(ref x, 8 * v + 48), acc6);
+                        acc7 = Vector256.FusedMultiplyAdd(CodedVectors.E8PUnshifted(Unsafe.Add(ref w, v + 7)), Vector256.LoadUnsafe(ref x, 8 * v + 56), acc7);
+                    }
+                    float shifted = 0;
+                    y[r] = Vector256.Sum(((acc0 + acc1) + (acc2 + acc3)) + ((acc4 + acc5) + (acc6 + acc7))) + 0.25f * (Vector256.Sum(shifts) + shifted);
+                }
+            }
+
             // Σ_v ⟨C[w₂ᵥ] + C[w₂ᵥ₊₁]/ρ, u[8v, 8v+8)⟩ over the 8 residual code vectors of a row of R.
             public float DotR(global::System.ReadOnlySpan<ushort> words, global::System.ReadOnlySpan<float> u)
             {
@@ -307,16 +414,12 @@ namespace StoryTeller
                 ref float x = ref MemoryMarshal.GetReference(u);
                 var acc0 = Vector256.Create(0f);
                 var acc1 = acc0;
-                var acc2 = acc0;
-                var acc3 = acc0;
-                for (nuint v = 0; v < 8; v += 4)
+                for (nuint v = 0; v < 8; v += 2)
                 {
                     acc0 = Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * v), Unsafe.Add(ref w, 2 * v + 1)), Vector256.LoadUnsafe(ref x, 8 * v), acc0);
                     acc1 = Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * (v + 1)), Unsafe.Add(ref w, 2 * (v + 1) + 1)), Vector256.LoadUnsafe(ref x, 8 * v + 8), acc1);
-                    acc2 = Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * (v + 2)), Unsafe.Add(ref w, 2 * (v + 2) + 1)), Vector256.LoadUnsafe(ref x, 8 * v + 16), acc2);
-                    acc3 = Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * (v + 3)), Unsafe.Add(ref w, 2 * (v + 3) + 1)), Vector256.LoadUnsafe(ref x, 8 * v + 24), acc3);
                 }
-                return Vector256.Sum((acc0 + acc1) + (acc2 + acc3));
+                return Vector256.Sum(acc0 + acc1);
             }
 
             // z[8v, 8v+8) += a·(C[w₂ᵥ] + C[w₂ᵥ₊₁]/ρ) over a block of output rows (a segment of a row of Lᵀ).
