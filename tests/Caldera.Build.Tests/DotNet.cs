@@ -16,7 +16,14 @@ internal static class DotNet
 
     public static Result Run(string workingDirectory, params string[] arguments) => Exec("dotnet", workingDirectory, arguments);
 
-    public static Result Exec(string fileName, string workingDirectory, params string[] arguments)
+    public static Result Exec(string fileName, string workingDirectory, params string[] arguments) =>
+        Exec(fileName, workingDirectory, interruptAfter: null, arguments);
+
+    /// <summary>
+    /// Runs the command and, once a line containing <paramref name="interruptAfter"/> has appeared and a further
+    /// <see cref="InterruptDelay"/> has passed, sends it SIGINT, as Ctrl+C in a terminal does.
+    /// </summary>
+    public static Result Exec(string fileName, string workingDirectory, string? interruptAfter, params string[] arguments)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -36,7 +43,14 @@ internal static class DotNet
 
         var output = new StringBuilder();
         using var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
+        int interrupted = 0;
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data == null) return;
+            lock (output) output.AppendLine(e.Data);
+            if (interruptAfter != null && e.Data.Contains(interruptAfter, StringComparison.Ordinal) && Interlocked.Exchange(ref interrupted, 1) == 0)
+                _ = Task.Delay(InterruptDelay).ContinueWith(_ => Interrupt(process.Id));
+        };
         process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
         process.Start();
         process.BeginOutputReadLine();
@@ -48,5 +62,14 @@ internal static class DotNet
         }
         process.WaitForExit();
         lock (output) return new Result(process.ExitCode, output.ToString());
+    }
+
+    /// <summary>Long enough for the interrupted step to be under way, short against a compression at the paper preset.</summary>
+    public static readonly TimeSpan InterruptDelay = TimeSpan.FromSeconds(2);
+
+    private static void Interrupt(int processId)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-INT", processId.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false });
+        kill?.WaitForExit();
     }
 }
