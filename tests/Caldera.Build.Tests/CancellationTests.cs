@@ -21,7 +21,7 @@ public sealed class CancellationTests(PackageFeed feed)
         Assert.True(restore.ExitCode == 0, restore.ToString());
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var build = DotNet.Exec("dotnet", project.Directory, interruptAfter: "Caldera: compressing", "build", "-nodeReuse:false", "--no-restore", "-v:n");
+        var build = DotNet.ExecInterrupted("dotnet", project.Directory, "Caldera: compressing", "build", "-nodeReuse:false", "--no-restore", "-v:n");
         var afterInterrupt = clock.Elapsed - DotNet.InterruptDelay;
 
         Assert.True(build.ExitCode != 0, build.ToString());

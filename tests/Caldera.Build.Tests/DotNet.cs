@@ -17,13 +17,16 @@ internal static class DotNet
     public static Result Run(string workingDirectory, params string[] arguments) => Exec("dotnet", workingDirectory, arguments);
 
     public static Result Exec(string fileName, string workingDirectory, params string[] arguments) =>
-        Exec(fileName, workingDirectory, interruptAfter: null, arguments);
+        RunProcess(fileName, workingDirectory, interruptAfter: null, arguments);
 
     /// <summary>
     /// Runs the command and, once a line containing <paramref name="interruptAfter"/> has appeared and a further
     /// <see cref="InterruptDelay"/> has passed, sends it SIGINT, as Ctrl+C in a terminal does.
     /// </summary>
-    public static Result Exec(string fileName, string workingDirectory, string? interruptAfter, params string[] arguments)
+    public static Result ExecInterrupted(string fileName, string workingDirectory, string interruptAfter, params string[] arguments) =>
+        RunProcess(fileName, workingDirectory, interruptAfter, arguments);
+
+    private static Result RunProcess(string fileName, string workingDirectory, string? interruptAfter, string[] arguments)
     {
         var start = new ProcessStartInfo(fileName)
         {

@@ -1,7 +1,7 @@
 namespace Caldera.Build.Tests;
 
 /// <summary>
-/// Packs Caldera.Runtime and Caldera.Build once per test run into a folder feed inside a fresh temporary root
+/// Packs Caldera.Runtime, Caldera.Build and the caldera tool (Caldera.Cli) once per test run into a folder feed inside a fresh temporary root
 /// (outside the repository, so no Directory.Build.props of ours applies), and writes that root's nuget.config:
 /// Caldera.* only from the fresh feed, restored into a packages folder of its own, so a re-pack of the same
 /// version is never served stale from ~/.nuget/packages; everything else from ~/.nuget/packages (fast, offline)
@@ -39,7 +39,7 @@ public sealed class PackageFeed : IDisposable
               </packageSourceMapping>
             </configuration>
             """);
-        foreach (string project in new[] { "Caldera.Runtime", "Caldera.Build" })
+        foreach (string project in new[] { "Caldera.Runtime", "Caldera.Build", "Caldera.Cli" })
         {
             var pack = DotNet.Run(TestPaths.RepoRoot, "pack", Path.Combine("src", project), "-c", TestPaths.Configuration, "-o", Feed, "-nodeReuse:false");
             if (pack.ExitCode != 0) throw new InvalidOperationException($"dotnet pack {project} failed: {pack}");
