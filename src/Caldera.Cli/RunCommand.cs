@@ -20,7 +20,7 @@ internal static class RunCommand
         using var model = LoadedModel.Open(options.ModelPath);
         var tokenizer = LoadTokenizer(options, model);
         int steps = Math.Min(options.Steps, model.Config.ContextLength);
-        using var transformer = model.CreateTransformer(new TransformerOptions { Threads = options.Threads, ContextLength = steps });
+        using var transformer = model.CreateTransformer(new TransformerOptions { Threads = options.Threads, ContextLength = steps, Int8Activations = options.Int8 });
         var generator = new TextGenerator(transformer, tokenizer);
         var generation = new GenerationOptions { Steps = steps, Sampling = options.Sampling, EchoPrompt = true };
         foreach (var piece in generator.Generate(options.Prompt, generation))
@@ -43,7 +43,7 @@ internal static class RunCommand
         return TokenizerSource.Find(options.ModelPath, null, model.Checkpoint!).Tokenizer;
     }
 
-    private sealed record RunOptions(string ModelPath, string? TokenizerPath, string Prompt, int Steps, int Threads, SamplingOptions Sampling)
+    private sealed record RunOptions(string ModelPath, string? TokenizerPath, string Prompt, int Steps, int Threads, SamplingOptions Sampling, bool Int8)
     {
         public static RunOptions Parse(string[] args)
         {
@@ -51,6 +51,7 @@ internal static class RunCommand
             int steps = 256, threads = Environment.ProcessorCount, topK = 0;
             float temperature = 1f, topP = 0.9f, penalty = 1f;
             ulong? seed = null;
+            bool int8 = false;
             var seen = new HashSet<string>(StringComparer.Ordinal);
             for (int i = 0; i < args.Length; i++)
             {
@@ -62,6 +63,11 @@ internal static class RunCommand
                     continue;
                 }
                 if (!seen.Add(arg)) throw new CliUsageException($"run: {arg} is given twice");
+                if (arg == "--int8")
+                {
+                    int8 = true;
+                    continue;
+                }
                 if (i + 1 >= args.Length) throw new CliUsageException($"run: {arg} needs a value");
                 string value = args[++i];
                 switch (arg)
@@ -94,7 +100,7 @@ internal static class RunCommand
             if (model is null) throw new CliUsageException("run: no model given");
             if (prompt is null) throw new CliUsageException("run: --prompt is required");
             var sampling = new SamplingOptions { Temperature = temperature, TopP = topP, TopK = topK, RepetitionPenalty = penalty, Seed = seed };
-            return new RunOptions(model, tokenizer, prompt, steps, threads, sampling);
+            return new RunOptions(model, tokenizer, prompt, steps, threads, sampling, int8);
         }
 
         private static int Int(string option, string value, int min)

@@ -7,6 +7,7 @@ namespace Caldera.Benchmarks.Inference;
 /// Decode and prefill on <see cref="SyntheticCompressedLlama"/>, the CALDERA twin of <see cref="DecodeBenchmarks"/>
 /// and <see cref="PrefillBenchmarks"/> (same shape, positions and token counts): decode is 16 tokens one at a time at
 /// positions 64..79 after a 64-token prefill; prefill is llama.cpp's pp64, 64 tokens from position 0 in one batch.
+/// DecodeCalderaInt8 is the same decode with <see cref="TransformerOptions.Int8Activations"/> (AVX-VNNI Q pass).
 /// </summary>
 [Config(typeof(InferenceBenchmarkConfig))]
 public class CompressedModelBenchmarks
@@ -14,7 +15,7 @@ public class CompressedModelBenchmarks
     private const int Tokens = 16, PromptTokens = 64;
     private readonly int[] _prompt = Enumerable.Range(1, PromptTokens).ToArray();
     private CompressedModelWeights _weights = null!;
-    private Transformer _transformer = null!;
+    private Transformer _transformer = null!, _int8Transformer = null!;
 
     [Params(1, 2)]
     public int Threads { get; set; }
@@ -29,6 +30,9 @@ public class CompressedModelBenchmarks
         _transformer = new Transformer(content.Config, pool => _weights.Bind(pool),
             new TransformerOptions { Threads = Threads, ContextLength = 256, PrefillBatchSize = PromptTokens });
         _transformer.Prefill(_prompt, 0);
+        _int8Transformer = new Transformer(content.Config, pool => _weights.Bind(pool),
+            new TransformerOptions { Threads = Threads, ContextLength = 256, PrefillBatchSize = PromptTokens, Int8Activations = true });
+        _int8Transformer.Prefill(_prompt, 0);
     }
 
     [Benchmark(OperationsPerInvoke = Tokens)]
@@ -39,6 +43,14 @@ public class CompressedModelBenchmarks
         return sum;
     }
 
+    [Benchmark(OperationsPerInvoke = Tokens)]
+    public float DecodeCalderaInt8()
+    {
+        float sum = 0;
+        for (int i = 0; i < Tokens; i++) sum += _int8Transformer.Decode(100 + i, PromptTokens + i)[0];
+        return sum;
+    }
+
     [Benchmark(OperationsPerInvoke = PromptTokens)]
     public float PrefillCaldera() => _transformer.Prefill(_prompt, 0)[0];
 
@@ -46,6 +58,7 @@ public class CompressedModelBenchmarks
     public void Cleanup()
     {
         _transformer.Dispose();
+        _int8Transformer.Dispose();
         _weights.Dispose();
     }
 }

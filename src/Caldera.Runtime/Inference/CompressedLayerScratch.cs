@@ -3,12 +3,15 @@ namespace Caldera.Runtime.Inference;
 /// <summary>
 /// The transformed inputs U (n × in) and the low-rank products T (n × k) of a compressed layer's current
 /// call. Layers run one at a time on a worker pool, so every compressed layer bound to the same pool shares
-/// one instance: the buffers grow to the largest layer and batch once, and steady-state calls allocate nothing.
+/// one instance: the buffers (and U's int8 levels, see <see cref="CompressedLinearLayer.Int8Activations"/>) grow to
+/// the largest layer and batch once, and steady-state calls allocate nothing.
 /// </summary>
 public sealed class CompressedLayerScratch
 {
     private float[] _inputs = [];
     private float[] _factors = [];
+    private sbyte[] _levels = [];
+    private float[] _levelScales = [];
 
     /// <summary>At least <paramref name="length"/> floats for U, valid until the next call.</summary>
     internal float[] Inputs(int length) => Grow(ref _inputs, length);
@@ -16,9 +19,15 @@ public sealed class CompressedLayerScratch
     /// <summary>At least <paramref name="length"/> floats for T, valid until the next call.</summary>
     internal float[] Factors(int length) => Grow(ref _factors, length);
 
-    private static float[] Grow(ref float[] buffer, int length)
+    /// <summary>At least <paramref name="length"/> int8 levels of u (int8 decode), valid until the next call.</summary>
+    internal sbyte[] Levels(int length) => Grow(ref _levels, length);
+
+    /// <summary>At least <paramref name="length"/> block scales of u (int8 decode), valid until the next call.</summary>
+    internal float[] LevelScales(int length) => Grow(ref _levelScales, length);
+
+    private static T[] Grow<T>(ref T[] buffer, int length)
     {
-        if (buffer.Length < length) buffer = new float[length];
+        if (buffer.Length < length) buffer = new T[length];
         return buffer;
     }
 }

@@ -4,6 +4,7 @@ using Caldera.Runtime.Compression;
 using Caldera.Runtime.Incoherence;
 using Caldera.Runtime.Kernels;
 using Caldera.Runtime.Model;
+using Int8Quantizer = Caldera.Runtime.Kernels.Int8Activations;
 
 namespace Caldera.Runtime.Inference;
 
@@ -73,6 +74,13 @@ public sealed class CompressedLinearLayer : ILinearLayer
         _pass = new Pass(this);
     }
 
+    /// <summary>
+    /// Whether a decode step (one token) of an E8P-coded Q quantises u to int8 (<see cref="Int8Quantizer"/>) and runs
+    /// the integer kernel (<see cref="ICompressedRowKernels.DotQRowsInt8"/>), which is faster but adds u's rounding
+    /// error to Q·u. Prefill, the low-rank factors and uniform Q codes always run in float.
+    /// </summary>
+    public bool Int8Activations { get; set; }
+
     public int InputDim => _data.Columns;
     public int OutputDim => _data.Rows;
 
@@ -88,6 +96,12 @@ public sealed class CompressedLinearLayer : ILinearLayer
         var pass = _pass;
         pass.U = _scratch.Inputs(n * InputDim);
         pass.T = _scratch.Factors(n * _data.Rank);
+        pass.Int8 = n == 1 && Int8Activations && _data.QKind == QCodeKind.E8P;
+        if (pass.Int8)
+        {
+            pass.Levels = _scratch.Levels(Int8Quantizer.PaddedLength(InputDim));
+            pass.LevelScales = _scratch.LevelScales(Int8Quantizer.BlockCount(InputDim));
+        }
         fixed (float* px = x, py = y)
         {
             pass.X = px;
@@ -112,6 +126,9 @@ public sealed class CompressedLinearLayer : ILinearLayer
         public float* X, Y;
         public int N;
         public float[] U = [], T = [];
+        public bool Int8;
+        public sbyte[] Levels = [];
+        public float[] LevelScales = [];
 
         public void Run(Step step, int count, int grain, long workPerItem)
         {
@@ -146,12 +163,16 @@ public sealed class CompressedLinearLayer : ILinearLayer
         private Span<float> TOf(int t) => T.AsSpan(t * Rank, Rank);
         private Span<float> YOf(int t, int start, int length) => new(Y + (long)t * Rows + start, length);
 
-        // u = U_nᵀ(SU ⊙ x)
+        private Span<sbyte> QOf() => Levels.AsSpan(0, Int8Quantizer.PaddedLength(Columns));
+        private Span<float> ScalesOf() => LevelScales.AsSpan(0, Int8Quantizer.BlockCount(Columns));
+
+        // u = U_nᵀ(SU ⊙ x), and u ≈ s_b·q_i when the decode step runs in int8
         private void Input(int t)
         {
             var x = new ReadOnlySpan<float>(X + (long)t * Columns, Columns);
             if (layer._input is { } input) input.Forward(x, UOf(t));
             else x.CopyTo(UOf(t));
+            if (Int8) Int8Quantizer.Quantize(UOf(t), QOf(), ScalesOf(), layer._path);
         }
 
         // t = R·u   R: k×n, rows [start, end)
@@ -194,7 +215,9 @@ public sealed class CompressedLinearLayer : ILinearLayer
                 if (e8p)
                 {
                     var y = YOf(0, start, end - start);
-                    layer._kernels.DotQRows(codes.Slice(start * wordsPerRow, (end - start) * wordsPerRow), u, y);
+                    var rows = codes.Slice(start * wordsPerRow, (end - start) * wordsPerRow);
+                    if (Int8) layer._kernels.DotQRowsInt8(rows, QOf(), ScalesOf(), y);
+                    else layer._kernels.DotQRows(rows, u, y);
                     TensorPrimitives.Multiply(y, scale, y);
                     return;
                 }

@@ -23,6 +23,16 @@ public interface ICompressedRowKernels
         for (int r = 0; r < y.Length; r++) y[r] = DotQ(words.Slice(r * perRow, perRow), u);
     }
 
+    /// <summary>
+    /// y[r] = ¼·Σ_b s_b·Σ ⟨4·C[w], q⟩ over y.Length consecutive E8P rows of Q against the int8 activation
+    /// (<paramref name="q"/>, <paramref name="scales"/>) of <see cref="Kernels.Int8Activations.Quantize(ReadOnlySpan{float}, Span{sbyte}, Span{float})"/>:
+    /// the decode step of a layer with <see cref="CompressedLinearLayer.Int8Activations"/> on. Implementations must
+    /// return the bits of <see cref="Kernels.Int8CodedRows"/> (its block sums are exact integers). The default is the
+    /// generic kernel.
+    /// </summary>
+    void DotQRowsInt8(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> y) =>
+        Kernels.Int8CodedRows.DotE8PRows(words, q, scales, y);
+
     /// <summary>Σ decode(<paramref name="words"/>)·u over one 4-bit residual row of R (u.Length = columns).</summary>
     float DotR(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u);
 

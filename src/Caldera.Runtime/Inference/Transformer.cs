@@ -40,6 +40,8 @@ public sealed class Transformer : IDisposable
         try
         {
             _weights = bind(_pool);
+            foreach (var layer in _weights.LinearLayers())
+                if (layer is CompressedLinearLayer compressed) compressed.Int8Activations = options.Int8Activations;
             _state = new RunState(config, Math.Min(options.PrefillBatchSize, contextLength), contextLength);
             _rope = RopeTable.For(config, contextLength);
             _block = new TransformerBlock(config, _state, _rope, new AttentionWork(config, _state, _pool, contextLength));

@@ -1,6 +1,6 @@
 namespace Caldera.Runtime.Inference;
 
-/// <summary>How a <see cref="Transformer"/> runs: threads, KV-cache length, prefill batch.</summary>
+/// <summary>How a <see cref="Transformer"/> runs: threads, KV-cache length, prefill batch, int8 decode.</summary>
 public sealed record TransformerOptions
 {
     /// <summary>Threads for the forward pass, the calling thread included.</summary>
@@ -11,4 +11,10 @@ public sealed record TransformerOptions
 
     /// <summary>Prompt tokens per prefill pass; longer prompts are prefilled in chunks of this size.</summary>
     public int PrefillBatchSize { get; init; } = 64;
+
+    /// <summary>
+    /// Decode compressed layers with int8 activations (<see cref="CompressedLinearLayer.Int8Activations"/>): faster,
+    /// at the small quality cost docs/quality.md measures. Dense layers and prefill are unaffected.
+    /// </summary>
+    public bool Int8Activations { get; init; }
 }

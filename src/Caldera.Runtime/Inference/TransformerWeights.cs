@@ -26,6 +26,22 @@ public sealed class TransformerWeights
     public float[] OutputNorm { get; }
     public ILinearLayer Classifier { get; }
 
+    /// <summary>Every matrix: the seven of each block, in block order, then the classifier.</summary>
+    public IEnumerable<ILinearLayer> LinearLayers()
+    {
+        foreach (var w in Layers)
+        {
+            yield return w.Query;
+            yield return w.Key;
+            yield return w.Value;
+            yield return w.AttentionOutput;
+            yield return w.Gate;
+            yield return w.Up;
+            yield return w.Down;
+        }
+        yield return Classifier;
+    }
+
     /// <summary>Binds every matrix of <paramref name="checkpoint"/> as a <see cref="DenseLinearLayer"/> on <paramref name="pool"/>.</summary>
     public static TransformerWeights Dense(ModelCheckpoint checkpoint, WorkerPool pool) =>
         Create(checkpoint.Config, checkpoint.Tensor, name => new DenseLinearLayer(checkpoint.Tensor(name), pool));

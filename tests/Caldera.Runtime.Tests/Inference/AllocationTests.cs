@@ -35,13 +35,18 @@ public class AllocationTests
     }
 
     [Fact]
-    public void Decoding_a_token_of_a_compressed_model_allocates_nothing()
+    public void Decoding_a_token_of_a_compressed_model_allocates_nothing() => DecodeAllocatesNothing(int8: false);
+
+    [Fact]
+    public void Decoding_a_token_with_int8_activations_allocates_nothing() => DecodeAllocatesNothing(int8: true);
+
+    private static void DecodeAllocatesNothing(bool int8)
     {
         // Every storage kind (E8P with 4-bit and 16-bit factors, uniform Q, dense matrices); the model is small
         // enough that every loop runs on the calling thread, so this thread's count covers every kernel.
         var content = Compression.SyntheticCompressed.Model();
         using var weights = new CompressedModelWeights(content);
-        using var transformer = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions { Threads = 2 });
+        using var transformer = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions { Threads = 2, Int8Activations = int8 });
         transformer.Prefill([1, 2, 3], 0);
         int pos = 3;
         for (; pos < 8; pos++) transformer.Decode(pos, pos);

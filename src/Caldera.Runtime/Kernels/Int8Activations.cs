@@ -1,0 +1,75 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Caldera.Runtime.Compression;
+
+namespace Caldera.Runtime.Kernels;
+
+/// <summary>
+/// Symmetric block quantisation of a transformed activation u to int8, the input of <see cref="Int8CodedRows"/>:
+///   u_i ≈ s_b·q_i  for i in block b = [256b, 256b + 256),   s_b = max_{i∈b} |u_i| / 127,   q_i = round(u_i / s_b) ∈ [−127, 127]
+/// q is padded with zeros to ⌈n/8⌉·8 entries, so every E8P word of a row meets eight entries of q.
+/// </summary>
+/// <remarks>
+/// Error bound: |u_i − s_b·q_i| ≤ s_b/2 = max_b|u|/254 per entry (round to nearest). u is incoherence-processed (a
+/// randomized Hadamard spreads every input over all entries), so its entries are near-Gaussian and max_b|u| ≈ 3σ over
+/// 256 entries: the rounding noise is ≈ 0.7 % of σ per entry, far below the 2-bit code's own error. Blocks of 256
+/// (32 words) amortise one float multiply-add per block and row in the kernel; they must stay a multiple of 32
+/// entries (one 256-bit register of q) so a block never splits a vector load.
+/// </remarks>
+public static class Int8Activations
+{
+    /// <summary>Entries of u that share one scale.</summary>
+    public const int BlockLength = 256;
+
+    /// <summary>The largest |q|: symmetric, so −q never overflows and the sign trick of the kernel stays exact.</summary>
+    public const int MaxLevel = 127;
+
+    /// <summary>Scales for a vector of <paramref name="length"/> entries.</summary>
+    public static int BlockCount(int length) => (length + BlockLength - 1) / BlockLength;
+
+    /// <summary>Entries of q for a vector of <paramref name="length"/> entries: whole E8P words, zero padded.</summary>
+    public static int PaddedLength(int length) => E8PLattice.VectorCount(length) * E8PLattice.Dimension;
+
+    /// <summary>Writes q (<see cref="PaddedLength"/> entries) and the block scales (<see cref="BlockCount"/>) of <paramref name="u"/>.</summary>
+    public static void Quantize(ReadOnlySpan<float> u, Span<sbyte> q, Span<float> scales) => Quantize(u, q, scales, KernelPaths.Best);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Quantize(ReadOnlySpan<float> u, Span<sbyte> q, Span<float> scales, KernelPath path)
+    {
+        if (q.Length != PaddedLength(u.Length) || scales.Length != BlockCount(u.Length))
+            throw new ArgumentException($"u of {u.Length} entries quantises to {PaddedLength(u.Length)} levels and {BlockCount(u.Length)} scales, got {q.Length} and {scales.Length}.");
+        for (int b = 0; b < scales.Length; b++)
+        {
+            int start = b * BlockLength, length = Math.Min(BlockLength, u.Length - start);
+            var block = u.Slice(start, length);
+            float max = MathF.Abs(TensorPrimitives.MaxMagnitude(block)); // the entry of largest magnitude, signed
+            // An all-zero block (or a NaN/∞ one, which the model check rules out) quantises to zero levels.
+            bool usable = max > 0 && float.IsFinite(max);
+            float inverse = usable ? MaxLevel / max : 0;
+            scales[b] = usable ? max / MaxLevel : 0;
+            var levels = q.Slice(start, length);
+            int i = 0;
+            if (path >= KernelPath.Vector256 && Vector256.IsHardwareAccelerated)
+            {
+                ref float x = ref MemoryMarshal.GetReference(block);
+                ref sbyte z = ref MemoryMarshal.GetReference(levels);
+                var scale = Vector256.Create(inverse);
+                for (; i + 32 <= length; i += 32)
+                {
+                    var low = Vector256.Narrow(Level(ref x, i, scale), Level(ref x, i + 8, scale));
+                    var high = Vector256.Narrow(Level(ref x, i + 16, scale), Level(ref x, i + 24, scale));
+                    Vector256.Narrow(low, high).StoreUnsafe(ref z, (nuint)i);
+                }
+            }
+            for (; i < length; i++) levels[i] = (sbyte)MathF.Round(block[i] * inverse);
+        }
+        q[u.Length..].Clear();
+    }
+
+    /// <summary>round(x·(127/max)) for eight entries: |x·(127/max)| ≤ 127 (within an ulp), so the conversion never saturates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Level(ref float x, int i, Vector256<float> inverse) =>
+        Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref x, (nuint)i) * inverse));
+}

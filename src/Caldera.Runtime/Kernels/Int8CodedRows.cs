@@ -1,0 +1,129 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Caldera.Runtime.Compression;
+
+namespace Caldera.Runtime.Kernels;
+
+/// <summary>
+/// The E8P rows of Q against an int8 activation (<see cref="Int8Activations"/>: u_i ≈ s_b·q_i):
+///   y[r] = ¼ · Σ_b s_b · Σ_{v ∈ b} ⟨4·C[w_rv], q_v⟩        words: rows × ⌈n/8⌉,  q: ⌈n/8⌉·8 int8,  s: ⌈n/256⌉ floats
+/// 4·C is an exact int8 vector (<see cref="E8PInt8Table"/>), so each block's inner sum is an exact int32 and the
+/// only rounding is in the float sum over blocks, done in the same order on every path: every path gives the same
+/// bits. The int8 path changes the result against <see cref="CodedRows.DotE8PRows(ReadOnlySpan{ushort}, ReadOnlySpan{float}, Span{float})"/>
+/// only by the quantisation of u (see <see cref="Int8Activations"/> for the bound).
+/// </summary>
+/// <remarks>
+/// vpdpbusd multiplies unsigned by signed bytes, so the vector paths feed it |4C| and sign(4C)·q (vpabsb, vpsignb;
+/// |q| ≤ 127 so the sign flip is exact). Per four words: four 64-bit table loads, one load of q, abs, sign and one
+/// vpdpbusd (32 multiply-adds) where the float path needs four decodes and four FMAs. Without AVX-VNNI the same
+/// products go through vpmaddubsw (pairs of |4C|·q, at most 2·11·127 = 2794, never saturating) and vpmaddwd.
+/// .NET 10 exposes vpdpbusd only on 128/256-bit registers, so there is no 512-bit path.
+/// </remarks>
+public static class Int8CodedRows
+{
+    private const int D = E8PLattice.Dimension;
+    private const int WordsPerBlock = Int8Activations.BlockLength / D;
+
+    /// <summary>
+    /// y[r] for y.Length consecutive E8P rows (see the type's formula); the row length is q's: ⌈n/8⌉ words per row
+    /// meet the q.Length = ⌈n/8⌉·8 levels and the ⌈n/256⌉ scales of <see cref="Int8Activations.Quantize(ReadOnlySpan{float}, Span{sbyte}, Span{float})"/>.
+    /// </summary>
+    public static void DotE8PRows(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> y) =>
+        DotE8PRows(words, q, scales, y, Best);
+
+    /// <summary>The implementation of the block sums.</summary>
+    internal enum Path { Scalar, Avx2, AvxVnni }
+
+    /// <summary>The fastest path this machine runs.</summary>
+    internal static Path Best { get; } = AvxVnni.IsSupported ? Path.AvxVnni : Avx2.IsSupported ? Path.Avx2 : Path.Scalar;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void DotE8PRows(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> y, Path path)
+    {
+        int perRow = q.Length / D;
+        if (q.Length % D != 0 || scales.Length != Int8Activations.BlockCount(q.Length))
+            throw new ArgumentException($"{q.Length} levels are not whole words with {Int8Activations.BlockCount(q.Length)} scales (got {scales.Length}).", nameof(q));
+        if (words.Length != (long)perRow * y.Length)
+            throw new ArgumentException($"{y.Length} rows of {perRow} words have {(long)perRow * y.Length} code words, got {words.Length}.", nameof(words));
+        fixed (ulong* table = E8PInt8Table.Codewords)
+        fixed (ushort* w = words)
+        fixed (sbyte* x = q)
+        fixed (float* s = scales)
+        {
+            for (int r = 0; r < y.Length; r++)
+            {
+                ushort* row = w + (long)r * perRow;
+                float sum = 0;
+                for (int b = 0; b < scales.Length; b++)
+                {
+                    int first = b * WordsPerBlock, count = Math.Min(WordsPerBlock, perRow - first);
+                    int block = path switch
+                    {
+                        Path.AvxVnni => BlockVnni(table, row + first, x + first * D, count),
+                        Path.Avx2 => BlockAvx2(table, row + first, x + first * D, count),
+                        _ => BlockScalar(table, row + first, x + first * D, count),
+                    };
+                    sum += s[b] * block;
+                }
+                y[r] = 0.25f * sum;
+            }
+        }
+    }
+
+    /// <summary>Σ_v ⟨4·C[w_v], q_v⟩ over <paramref name="count"/> words, one product at a time: the reference.</summary>
+    private static unsafe int BlockScalar(ulong* table, ushort* w, sbyte* x, int count)
+    {
+        int sum = 0;
+        for (int v = 0; v < count; v++)
+        {
+            ulong codeword = table[w[v]];
+            for (int i = 0; i < D; i++) sum += E8PInt8Table.Entry(codeword, i) * x[v * D + i];
+        }
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<sbyte> Four(ulong* table, ushort* w)
+    {
+        ulong four = *(ulong*)w;
+        return Vector256.Create(table[four & 0xFFFF], table[(four >> 16) & 0xFFFF], table[(four >> 32) & 0xFFFF], table[four >> 48]).AsSByte();
+    }
+
+    /// <summary><see cref="BlockScalar"/> with vpdpbusd, eight words per step in two accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe int BlockVnni(ulong* table, ushort* w, sbyte* x, int count)
+    {
+        Vector256<int> a0 = default, a1 = default;
+        int v = 0;
+        for (; v + 8 <= count; v += 8)
+        {
+            var c0 = Four(table, w + v);
+            var c1 = Four(table, w + v + 4);
+            a0 = AvxVnni.MultiplyWideningAndAdd(a0, Avx2.Abs(c0), Avx2.Sign(Vector256.Load(x + v * D), c0));
+            a1 = AvxVnni.MultiplyWideningAndAdd(a1, Avx2.Abs(c1), Avx2.Sign(Vector256.Load(x + v * D + 32), c1));
+        }
+        for (; v + 4 <= count; v += 4)
+        {
+            var c = Four(table, w + v);
+            a0 = AvxVnni.MultiplyWideningAndAdd(a0, Avx2.Abs(c), Avx2.Sign(Vector256.Load(x + v * D), c));
+        }
+        return Vector256.Sum(a0 + a1) + BlockScalar(table, w + v, x + v * D, count - v);
+    }
+
+    /// <summary><see cref="BlockScalar"/> with vpmaddubsw + vpmaddwd, for AVX2 machines without AVX-VNNI.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe int BlockAvx2(ulong* table, ushort* w, sbyte* x, int count)
+    {
+        var ones = Vector256.Create((short)1);
+        Vector256<int> a0 = default;
+        int v = 0;
+        for (; v + 4 <= count; v += 4)
+        {
+            var c = Four(table, w + v);
+            var pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(c), Avx2.Sign(Vector256.Load(x + v * D), c));
+            a0 += Avx2.MultiplyAddAdjacent(pairs, ones);
+        }
+        return Vector256.Sum(a0) + BlockScalar(table, w + v, x + v * D, count - v);
+    }
+}
