@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using Caldera.Runtime.Inference;
+using Caldera.Runtime.Kernels;
+
+namespace Caldera.Benchmarks.Inference;
+
+/// <summary>
+/// A long decode loop on <see cref="SyntheticCompressedLlama"/> for a sampling profiler, not a benchmark: it prefills
+/// 64 tokens, then decodes [tokens] tokens (default 200) at positions 64.. with the float or the int8 Q pass and
+/// prints the best and the median milliseconds per token. Profile it with perf and the runtime's perf map:
+///   DOTNET_PerfMapEnabled=1 perf record -F 2000 -g -- dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll decode-profile int8 200
+/// The breakdown it gave is in benchmarks/README.md. `decode-profile qpass` times the int8 Q pass of one 2048² layer
+/// alone (min of 40 calls) in ns per code word.
+/// </summary>
+internal static class DecodeProfileProbe
+{
+    private const int PromptTokens = 64;
+
+    public static void Run(string[] args)
+    {
+        if (args is ["qpass", ..])
+        {
+            QPass();
+            return;
+        }
+        bool int8 = args.Length > 0 && args[0] == "int8";
+        int tokens = args.Length > 1 ? int.Parse(args[1]) : 200;
+        int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
+        var content = SyntheticCompressedLlama.Build();
+        using var weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
+        using var transformer = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions
+        {
+            Threads = threads, ContextLength = PromptTokens + tokens, PrefillBatchSize = PromptTokens, Int8Activations = int8,
+        });
+        transformer.Prefill(Enumerable.Range(1, PromptTokens).ToArray(), 0);
+        var times = new double[tokens];
+        for (int i = 0; i < tokens; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            transformer.Decode(100 + i % 1000, PromptTokens + i);
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        Console.WriteLine($"{(int8 ? "int8" : "float")} decode, {threads} thread(s): best {times[0]:F2} ms, median {times[tokens / 2]:F2} ms per token over {tokens} tokens");
+    }
+
+    private static void QPass()
+    {
+        const int n = 2048, rows = 2048;
+        var random = new Random(6);
+        var words = new ushort[rows * n / 8];
+        for (int i = 0; i < words.Length; i++) words[i] = (ushort)random.Next(1 << 16);
+        var u = new float[n];
+        for (int i = 0; i < n; i++) u[i] = random.NextSingle() - 0.5f;
+        var q = new sbyte[Int8Activations.PaddedLength(n)];
+        var scales = new float[Int8Activations.BlockCount(n)];
+        Int8Activations.Quantize(u, q, scales);
+        var y = new float[rows];
+        double best = double.MaxValue;
+        for (int i = 0; i < 40; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            Int8CodedRows.DotE8PRows(words, q, scales, y);
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalNanoseconds);
+        }
+        Console.WriteLine($"int8 Q pass, 2048x2048: {best / words.Length:F3} ns per word (min of 40)");
+    }
+}
