@@ -23,6 +23,11 @@ internal static class DecodeProfileProbe
             QPass();
             return;
         }
+        if (args is ["lowrank", ..])
+        {
+            LowRank();
+            return;
+        }
         bool int8 = args.Length > 0 && args[0] == "int8";
         int tokens = args.Length > 1 ? int.Parse(args[1]) : 200;
         int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
@@ -64,5 +69,32 @@ internal static class DecodeProfileProbe
             best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalNanoseconds);
         }
         Console.WriteLine($"int8 Q pass, 2048x2048: {best / words.Length:F3} ns per word (min of 40)");
+    }
+
+    /// <summary>L·t of a 2048-row layer at rank 64 in blocks of 256 rows: one axpy per rank against all ranks at once.</summary>
+    private static void LowRank()
+    {
+        const int rows = 2048, rank = 64, block = 256;
+        var random = new Random(7);
+        int rowWords = Caldera.Runtime.Compression.E8PResidualLattice.WordCount(rows), blockWords = Caldera.Runtime.Compression.E8PResidualLattice.WordCount(block);
+        var words = new ushort[rank * rowWords];
+        for (int i = 0; i < words.Length; i++) words[i] = (ushort)random.Next(1 << 16);
+        var a = new float[rank];
+        for (int r = 0; r < rank; r++) a[r] = random.NextSingle() - 0.5f;
+        var z = new float[rows];
+        double perRank = double.MaxValue, allRanks = double.MaxValue;
+        for (int i = 0; i < 200; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int b = 0; b < rows; b += block)
+                for (int r = 0; r < rank; r++)
+                    CodedRows.AddResidual(words.AsSpan(r * rowWords + b / 4, blockWords), a[r], z.AsSpan(b, block));
+            perRank = Math.Min(perRank, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            start = Stopwatch.GetTimestamp();
+            for (int b = 0; b < rows; b += block)
+                ResidualRanks.Add(words.AsSpan(b / 4, (rank - 1) * rowWords + blockWords), rowWords, a, z.AsSpan(b, block));
+            allRanks = Math.Min(allRanks, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
+        Console.WriteLine($"L·t, 2048 rows, rank 64: {perRank:F1} µs one axpy per rank, {allRanks:F1} µs all ranks at once (min of 200)");
     }
 }

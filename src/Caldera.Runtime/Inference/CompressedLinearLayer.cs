@@ -17,7 +17,8 @@ namespace Caldera.Runtime.Inference;
 /// </summary>
 /// <remarks>
 /// Decode (one token) runs fused decode-and-dot kernels (<see cref="CodedRows"/>, through <see cref="ICompressedRowKernels"/>)
-/// over the code words, decoding each word in registers. Prefill (n tokens) decodes each block of 4 rows of Q once and
+/// over the code words, decoding each word in registers; L·t runs over all ranks at once per block of output rows
+/// (<see cref="ICompressedRowKernels.AddLRanks"/>), z held in registers. Prefill (n tokens) decodes each block of 4 rows of Q once and
 /// applies it to all n tokens with <see cref="MatMul"/>'s register-tiled product; each row of R, and each 8-row block
 /// of Lᵀ, is decoded once into a worker buffer and applied to all n tokens. Lᵀ is stored by rows of Lᵀ, so L·t is
 /// accumulated as Σ_r t_r·(row r of Lᵀ) over each output block; blocks start at multiples of 8 so they cut no code
@@ -268,15 +269,17 @@ public sealed class CompressedLinearLayer : ILinearLayer
             ReadOnlySpan<ushort> codes = _d.LTransposedCodes.Span;
             int rowWords = E8PResidualLattice.WordCount(Rows), blockWords = E8PResidualLattice.WordCount(length);
             int first = start / E8PLattice.Dimension * E8PResidualLattice.WordsPerVector;
-            Span<float> block = N == 1 ? default : layer._pool.Scratch(worker, length);
+            if (N == 1)
+            {
+                Span<float> a = layer._pool.Scratch(worker, Rank);
+                TensorPrimitives.Multiply(TOf(0), _d.LTransposedScale, a);
+                layer._kernels.AddLRanks(codes.Slice(first, (Rank - 1) * rowWords + blockWords), rowWords, a, YOf(0, start, length));
+                return;
+            }
+            Span<float> block = layer._pool.Scratch(worker, length);
             for (int r = 0; r < Rank; r++)
             {
                 var words = codes.Slice(r * rowWords + first, blockWords);
-                if (N == 1)
-                {
-                    layer._kernels.AddL(words, _d.LTransposedScale * T[r], YOf(0, start, length));
-                    continue;
-                }
                 CodedRows.DecodeResidual(words, block, layer._path);
                 for (int t = 0; t < N; t++)
                 {

@@ -24,4 +24,7 @@ public sealed class GenericRowKernels : ICompressedRowKernels
     public float DotR(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u) => CodedRows.DotResidual(words, u, _path);
 
     public void AddL(ReadOnlySpan<ushort> words, float a, Span<float> z) => CodedRows.AddResidual(words, a, z, _path);
+
+    public void AddLRanks(ReadOnlySpan<ushort> words, int rowStride, ReadOnlySpan<float> a, Span<float> z) =>
+        ResidualRanks.Add(words, rowStride, a, z, _path);
 }

@@ -38,4 +38,16 @@ public interface ICompressedRowKernels
 
     /// <summary>z += a·decode(<paramref name="words"/>) over a segment of one 4-bit residual row of Lᵀ (segments start at multiples of 8).</summary>
     void AddL(ReadOnlySpan<ushort> words, float a, Span<float> z);
+
+    /// <summary>
+    /// z += Σ_r a[r]·decode(segment of row r of Lᵀ) over all a.Length ranks: row r's segment of 2·⌈z.Length/8⌉ words
+    /// starts at r·<paramref name="rowStride"/> in <paramref name="words"/>. The decode step calls this once per block of
+    /// output rows, so an implementation can keep z in registers across the ranks (the generic kernels do:
+    /// <see cref="Kernels.ResidualRanks"/>). The default is <see cref="AddL"/> per rank, in rank order.
+    /// </summary>
+    void AddLRanks(ReadOnlySpan<ushort> words, int rowStride, ReadOnlySpan<float> a, Span<float> z)
+    {
+        int count = Compression.E8PResidualLattice.WordCount(z.Length);
+        for (int r = 0; r < a.Length; r++) AddL(words.Slice(r * rowStride, count), a[r], z);
+    }
 }

@@ -81,8 +81,9 @@ public class CompressedLinearLayerTests
     [Fact]
     public void Kernels_with_only_the_per_row_members_give_the_generic_result()
     {
-        // A generated kernel set that predates DotQRows gets the interface's default (DotQ per row); the generic
-        // kernels override it with the block-sum kernel. Both must compute the same layer up to summation order.
+        // A generated kernel set that predates DotQRows and AddLRanks gets the interface's defaults (DotQ per row, AddL
+        // per rank); the generic kernels override them with the block-sum kernel and ResidualRanks (z in registers
+        // across ranks). Both must compute the same layer up to rounding.
         var data = SyntheticCompressed.Matrix("m", 256, 768, 8, seed: 12);
         var x = Kernels.KernelData.Floats(768, 5);
         using var pool = new WorkerPool(2);
