@@ -10,7 +10,7 @@ namespace Caldera.Benchmarks.Inference;
 /// prints the best and the median milliseconds per token. Profile it with perf and the runtime's perf map:
 ///   DOTNET_PerfMapEnabled=1 perf record -F 2000 -g -- dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll decode-profile int8 200
 /// The breakdown it gave is in benchmarks/README.md. `decode-profile qpass` times the int8 Q pass of one 2048² layer
-/// alone (min of 40 calls) in ns per code word.
+/// alone (min of 40 calls) in ns per code word; `lowrank` and `factor` time L·t and R·u of a 2048-wide rank-64 layer.
 /// </summary>
 internal static class DecodeProfileProbe
 {
@@ -26,6 +26,11 @@ internal static class DecodeProfileProbe
         if (args is ["lowrank", ..])
         {
             LowRank();
+            return;
+        }
+        if (args is ["factor", ..])
+        {
+            Factor();
             return;
         }
         bool int8 = args.Length > 0 && args[0] == "int8";
@@ -96,5 +101,32 @@ internal static class DecodeProfileProbe
             allRanks = Math.Min(allRanks, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
         }
         Console.WriteLine($"L·t, 2048 rows, rank 64: {perRank:F1} µs one axpy per rank, {allRanks:F1} µs all ranks at once (min of 200)");
+    }
+
+    /// <summary>R·u of a 2048-column layer at rank 64: the float kernel per row against the int8 one.</summary>
+    private static void Factor()
+    {
+        const int n = 2048, rank = 64;
+        var random = new Random(8);
+        int rowWords = Caldera.Runtime.Compression.E8PResidualLattice.WordCount(n);
+        var words = new ushort[rank * rowWords];
+        for (int i = 0; i < words.Length; i++) words[i] = (ushort)random.Next(1 << 16);
+        var u = new float[n];
+        for (int i = 0; i < n; i++) u[i] = random.NextSingle() - 0.5f;
+        var q = new sbyte[Int8Activations.PaddedLength(n)];
+        var scales = new float[Int8Activations.BlockCount(n)];
+        Int8Activations.Quantize(u, q, scales);
+        var t = new float[rank];
+        double single = double.MaxValue, int8 = double.MaxValue;
+        for (int i = 0; i < 200; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int r = 0; r < rank; r++) t[r] = CodedRows.DotResidual(words.AsSpan(r * rowWords, rowWords), u);
+            single = Math.Min(single, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            start = Stopwatch.GetTimestamp();
+            Int8ResidualRows.DotRows(words, q, scales, t);
+            int8 = Math.Min(int8, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
+        Console.WriteLine($"R·u, 2048 columns, rank 64: {single:F1} µs float, {int8:F1} µs int8 (min of 200)");
     }
 }

@@ -77,8 +77,9 @@ public sealed class CompressedLinearLayer : ILinearLayer
 
     /// <summary>
     /// Whether a decode step (one token) of an E8P-coded Q quantises u to int8 (<see cref="Int8Quantizer"/>) and runs
-    /// the integer kernel (<see cref="ICompressedRowKernels.DotQRowsInt8"/>), which is faster but adds u's rounding
-    /// error to Q·u. Prefill, the low-rank factors and uniform Q codes always run in float.
+    /// the integer kernels (<see cref="ICompressedRowKernels.DotQRowsInt8"/>, and <see cref="ICompressedRowKernels.DotRRowsInt8"/>
+    /// for 4-bit R), which are faster but add u's rounding error to Q·u and R·u. Prefill, L·t, 16-bit factors and
+    /// uniform Q codes always run in float.
     /// </summary>
     public bool Int8Activations { get; set; }
 
@@ -183,6 +184,13 @@ public sealed class CompressedLinearLayer : ILinearLayer
             bool lattice = _d.FactorBits == 4;
             ReadOnlySpan<ushort> codes = _d.RCodes.Span;
             ReadOnlySpan<Half> halves = _d.R.Span;
+            if (N == 1 && lattice && Int8)
+            {
+                var t = T.AsSpan(start, end - start);
+                layer._kernels.DotRRowsInt8(codes.Slice(start * words, (end - start) * words), QOf(), ScalesOf(), t);
+                TensorPrimitives.Multiply(t, _d.RScale, t);
+                return;
+            }
             if (N == 1 && lattice)
             {
                 Span<float> u = UOf(0);

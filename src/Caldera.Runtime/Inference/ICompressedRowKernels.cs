@@ -33,6 +33,15 @@ public interface ICompressedRowKernels
     void DotQRowsInt8(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> y) =>
         Kernels.Int8CodedRows.DotE8PRows(words, q, scales, y);
 
+    /// <summary>
+    /// t[r] = ¼·Σ_b s_b·(A + B/ρ) over t.Length consecutive 4-bit residual rows of R against the int8 activation of
+    /// <see cref="Kernels.Int8Activations.Quantize(ReadOnlySpan{float}, Span{sbyte}, Span{float})"/>: the factor pass of
+    /// a decode step with <see cref="CompressedLinearLayer.Int8Activations"/> on. Implementations must return the bits
+    /// of <see cref="Kernels.Int8ResidualRows"/>. The default is the generic kernel.
+    /// </summary>
+    void DotRRowsInt8(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> t) =>
+        Kernels.Int8ResidualRows.DotRows(words, q, scales, t);
+
     /// <summary>Σ decode(<paramref name="words"/>)·u over one 4-bit residual row of R (u.Length = columns).</summary>
     float DotR(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u);
 
