@@ -11,11 +11,12 @@ namespace Caldera.Runtime.Kernels;
 /// (the same sums as one <see cref="CodedRows.AddResidual(ReadOnlySpan{ushort}, float, Span{float})"/> per rank).
 /// </summary>
 /// <remarks>
-/// One axpy per rank reads and writes the whole segment k times and decodes x̂ = q₁ + q₂/ρ correctly rounded
-/// (three flops for the division) for every word pair. The vector path instead holds four vectors of z in
-/// registers across all k ranks (the k rows' words for those 32 outputs are 16 contiguous bytes per rank) and folds
-/// 1/ρ into the rank's coefficient: a_r·C[w₁] + (a_r/ρ)·C[w₂], two FMAs. That rounds differently from
-/// a_r·fl(C[w₂]/ρ), by a few ulps of each term; the scalar path is the reference (decode table, sequential sums).
+/// One axpy per rank reads and writes the whole segment k times. The vector path instead holds four vectors of z in
+/// registers across all k ranks (the k rows' words for those 32 outputs are 16 contiguous bytes per rank) and stores
+/// them once. Each element gets the same FMA per rank, in rank order, as the per-rank vector axpy, so the result is
+/// bit for bit that of one <see cref="CodedRows.AddResidual(ReadOnlySpan{ushort}, float, Span{float})"/> per rank on
+/// the same path (generated kernels, which keep that order, agree with it exactly). The scalar path is the reference
+/// (decode table, sequential sums, no FMA), likewise equal to the scalar axpy per rank.
 /// </remarks>
 public static class ResidualRanks
 {
@@ -44,7 +45,6 @@ public static class ResidualRanks
         ref float y = ref MemoryMarshal.GetReference(z);
         ref float patterns = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns);
         ref float signs = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.SignsAndShifts);
-        const float inverse = 1f / E8PResidualLattice.ResidualScale;
         for (; v + Tile <= full; v += Tile)
         {
             var z0 = Vector256.LoadUnsafe(ref y, (nuint)(v * D));
@@ -54,12 +54,11 @@ public static class ResidualRanks
             for (int r = 0; r < a.Length; r++)
             {
                 ref ushort p = ref Unsafe.Add(ref w, (nint)r * rowStride + 2 * v);
-                var first = Vector256.Create(a[r]);
-                var second = Vector256.Create(a[r] * inverse);
-                z0 = Step(ref patterns, ref signs, ref p, 0, first, second, z0);
-                z1 = Step(ref patterns, ref signs, ref p, 2, first, second, z1);
-                z2 = Step(ref patterns, ref signs, ref p, 4, first, second, z2);
-                z3 = Step(ref patterns, ref signs, ref p, 6, first, second, z3);
+                var coefficient = Vector256.Create(a[r]);
+                z0 = Step(ref patterns, ref signs, ref p, 0, coefficient, z0);
+                z1 = Step(ref patterns, ref signs, ref p, 2, coefficient, z1);
+                z2 = Step(ref patterns, ref signs, ref p, 4, coefficient, z2);
+                z3 = Step(ref patterns, ref signs, ref p, 6, coefficient, z3);
             }
             z0.StoreUnsafe(ref y, (nuint)(v * D));
             z1.StoreUnsafe(ref y, (nuint)(v * D + D));
@@ -70,19 +69,16 @@ public static class ResidualRanks
         {
             var z0 = Vector256.LoadUnsafe(ref y, (nuint)(v * D));
             for (int r = 0; r < a.Length; r++)
-                z0 = Step(ref patterns, ref signs, ref Unsafe.Add(ref w, (nint)r * rowStride + 2 * v), 0,
-                    Vector256.Create(a[r]), Vector256.Create(a[r] * inverse), z0);
+                z0 = Step(ref patterns, ref signs, ref Unsafe.Add(ref w, (nint)r * rowStride + 2 * v), 0, Vector256.Create(a[r]), z0);
             z0.StoreUnsafe(ref y, (nuint)(v * D));
         }
         AddScalar(words, rowStride, a, z, v);
     }
 
-    /// <summary>z + a·C[w₁] + (a/ρ)·C[w₂] for the word pair at <paramref name="offset"/>.</summary>
+    /// <summary>z + a·(C[w₁] + C[w₂]/ρ) for the word pair at <paramref name="offset"/>: one FMA, as <see cref="CodedRows.AddResidual(ReadOnlySpan{ushort}, float, Span{float})"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Step(ref float patterns, ref float signs, ref ushort pair, int offset,
-        Vector256<float> first, Vector256<float> second, Vector256<float> z) =>
-        Vector256.FusedMultiplyAdd(CodedVectors.E8P(ref patterns, ref signs, Unsafe.Add(ref pair, offset)), first,
-            Vector256.FusedMultiplyAdd(CodedVectors.E8P(ref patterns, ref signs, Unsafe.Add(ref pair, offset + 1)), second, z));
+    private static Vector256<float> Step(ref float patterns, ref float signs, ref ushort pair, int offset, Vector256<float> a, Vector256<float> z) =>
+        Vector256.FusedMultiplyAdd(CodedVectors.Residual(ref patterns, ref signs, Unsafe.Add(ref pair, offset), Unsafe.Add(ref pair, offset + 1)), a, z);
 
     /// <summary>The reference from vector <paramref name="start"/> on: z_i += a_r·(q₁ + q₂/ρ) from the decode table, rank by rank.</summary>
     private static void AddScalar(ReadOnlySpan<ushort> words, int rowStride, ReadOnlySpan<float> a, Span<float> z, int start)
