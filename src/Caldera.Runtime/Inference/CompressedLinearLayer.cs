@@ -17,7 +17,8 @@ namespace Caldera.Runtime.Inference;
 /// </summary>
 /// <remarks>
 /// Decode (one token) runs fused decode-and-dot kernels (<see cref="CodedRows"/>, through <see cref="ICompressedRowKernels"/>)
-/// over the code words, decoding each word in registers. Prefill (n tokens) decodes each block of 4 rows of Q once and
+/// over the code words, decoding each word in registers; L·t runs over all ranks at once per block of output rows
+/// (<see cref="ICompressedRowKernels.AddLRanks"/>), z held in registers. Prefill (n tokens) decodes each block of 4 rows of Q once and
 /// applies it to all n tokens with <see cref="MatMul"/>'s register-tiled product; each row of R, and each 8-row block
 /// of Lᵀ, is decoded once into a worker buffer and applied to all n tokens. Lᵀ is stored by rows of Lᵀ, so L·t is
 /// accumulated as Σ_r t_r·(row r of Lᵀ) over each output block; blocks start at multiples of 8 so they cut no code
@@ -76,8 +77,9 @@ public sealed class CompressedLinearLayer : ILinearLayer
 
     /// <summary>
     /// Whether a decode step (one token) of an E8P-coded Q quantises u to int8 (<see cref="Int8Quantizer"/>) and runs
-    /// the integer kernel (<see cref="ICompressedRowKernels.DotQRowsInt8"/>), which is faster but adds u's rounding
-    /// error to Q·u. Prefill, the low-rank factors and uniform Q codes always run in float.
+    /// the integer kernels (<see cref="ICompressedRowKernels.DotQRowsInt8"/>, and <see cref="ICompressedRowKernels.DotRRowsInt8"/>
+    /// for 4-bit R), which are faster but add u's rounding error to Q·u and R·u. Prefill, L·t, 16-bit factors and
+    /// uniform Q codes always run in float.
     /// </summary>
     public bool Int8Activations { get; set; }
 
@@ -182,6 +184,13 @@ public sealed class CompressedLinearLayer : ILinearLayer
             bool lattice = _d.FactorBits == 4;
             ReadOnlySpan<ushort> codes = _d.RCodes.Span;
             ReadOnlySpan<Half> halves = _d.R.Span;
+            if (N == 1 && lattice && Int8)
+            {
+                var t = T.AsSpan(start, end - start);
+                layer._kernels.DotRRowsInt8(codes.Slice(start * words, (end - start) * words), QOf(), ScalesOf(), t);
+                TensorPrimitives.Multiply(t, _d.RScale, t);
+                return;
+            }
             if (N == 1 && lattice)
             {
                 Span<float> u = UOf(0);
@@ -268,15 +277,17 @@ public sealed class CompressedLinearLayer : ILinearLayer
             ReadOnlySpan<ushort> codes = _d.LTransposedCodes.Span;
             int rowWords = E8PResidualLattice.WordCount(Rows), blockWords = E8PResidualLattice.WordCount(length);
             int first = start / E8PLattice.Dimension * E8PResidualLattice.WordsPerVector;
-            Span<float> block = N == 1 ? default : layer._pool.Scratch(worker, length);
+            if (N == 1)
+            {
+                Span<float> a = layer._pool.Scratch(worker, Rank);
+                TensorPrimitives.Multiply(TOf(0), _d.LTransposedScale, a);
+                layer._kernels.AddLRanks(codes.Slice(first, (Rank - 1) * rowWords + blockWords), rowWords, a, YOf(0, start, length));
+                return;
+            }
+            Span<float> block = layer._pool.Scratch(worker, length);
             for (int r = 0; r < Rank; r++)
             {
                 var words = codes.Slice(r * rowWords + first, blockWords);
-                if (N == 1)
-                {
-                    layer._kernels.AddL(words, _d.LTransposedScale * T[r], YOf(0, start, length));
-                    continue;
-                }
                 CodedRows.DecodeResidual(words, block, layer._path);
                 for (int t = 0; t < N; t++)
                 {

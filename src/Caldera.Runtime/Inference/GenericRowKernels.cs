@@ -21,7 +21,13 @@ public sealed class GenericRowKernels : ICompressedRowKernels
     public void DotQRowsInt8(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> y) =>
         Int8CodedRows.DotE8PRows(words, q, scales, y, _path == KernelPath.Scalar ? Int8CodedRows.Path.Scalar : Int8CodedRows.Best);
 
+    public void DotRRowsInt8(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> t) =>
+        Int8ResidualRows.DotRows(words, q, scales, t, _path == KernelPath.Scalar ? Int8CodedRows.Path.Scalar : Int8CodedRows.Best);
+
     public float DotR(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u) => CodedRows.DotResidual(words, u, _path);
 
     public void AddL(ReadOnlySpan<ushort> words, float a, Span<float> z) => CodedRows.AddResidual(words, a, z, _path);
+
+    public void AddLRanks(ReadOnlySpan<ushort> words, int rowStride, ReadOnlySpan<float> a, Span<float> z) =>
+        ResidualRanks.Add(words, rowStride, a, z, _path);
 }

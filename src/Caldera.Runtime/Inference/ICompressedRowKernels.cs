@@ -33,9 +33,30 @@ public interface ICompressedRowKernels
     void DotQRowsInt8(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> y) =>
         Kernels.Int8CodedRows.DotE8PRows(words, q, scales, y);
 
+    /// <summary>
+    /// t[r] = ¼·Σ_b s_b·(A + B/ρ) over t.Length consecutive 4-bit residual rows of R against the int8 activation of
+    /// <see cref="Kernels.Int8Activations.Quantize(ReadOnlySpan{float}, Span{sbyte}, Span{float})"/>: the factor pass of
+    /// a decode step with <see cref="CompressedLinearLayer.Int8Activations"/> on. Implementations must return the bits
+    /// of <see cref="Kernels.Int8ResidualRows"/>. The default is the generic kernel.
+    /// </summary>
+    void DotRRowsInt8(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> t) =>
+        Kernels.Int8ResidualRows.DotRows(words, q, scales, t);
+
     /// <summary>Σ decode(<paramref name="words"/>)·u over one 4-bit residual row of R (u.Length = columns).</summary>
     float DotR(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u);
 
     /// <summary>z += a·decode(<paramref name="words"/>) over a segment of one 4-bit residual row of Lᵀ (segments start at multiples of 8).</summary>
     void AddL(ReadOnlySpan<ushort> words, float a, Span<float> z);
+
+    /// <summary>
+    /// z += Σ_r a[r]·decode(segment of row r of Lᵀ) over all a.Length ranks: row r's segment of 2·⌈z.Length/8⌉ words
+    /// starts at r·<paramref name="rowStride"/> in <paramref name="words"/>. The decode step calls this once per block of
+    /// output rows, so an implementation can keep z in registers across the ranks (the generic kernels do:
+    /// <see cref="Kernels.ResidualRanks"/>). The default is <see cref="AddL"/> per rank, in rank order.
+    /// </summary>
+    void AddLRanks(ReadOnlySpan<ushort> words, int rowStride, ReadOnlySpan<float> a, Span<float> z)
+    {
+        int count = Compression.E8PResidualLattice.WordCount(z.Length);
+        for (int r = 0; r < a.Length; r++) AddL(words.Slice(r * rowStride, count), a[r], z);
+    }
 }

@@ -83,8 +83,9 @@ public static class Int8CodedRows
         return sum;
     }
 
+    /// <summary>The four 64-bit codewords of the words at <paramref name="w"/>, as 32 signed bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<sbyte> Four(ulong* table, ushort* w)
+    internal static unsafe Vector256<sbyte> Four(ulong* table, ushort* w)
     {
         ulong four = *(ulong*)w;
         return Vector256.Create(table[four & 0xFFFF], table[(four >> 16) & 0xFFFF], table[(four >> 32) & 0xFFFF], table[four >> 48]).AsSByte();

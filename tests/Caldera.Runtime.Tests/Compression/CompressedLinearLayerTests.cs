@@ -46,25 +46,19 @@ public class CompressedLinearLayerTests
     [InlineData(33, 17, 4)]
     [InlineData(64, 300, 8)]
     [InlineData(40, 2048, 0)]
-    public void Int8_decode_is_the_float_layer_applied_to_the_dequantised_activation_in_Q(int rows, int columns, int rank)
+    public void Int8_decode_is_the_float_layer_applied_to_the_dequantised_activation_in_Q_and_R(int rows, int columns, int rank)
     {
-        // Without transforms u = x, so the int8 step computes W·x + g·s_Q·Q·(û − x) with û_i = s_b·q_i: Q meets the
-        // dequantised activation, the low-rank path the exact one. Prefill (two tokens) stays exact.
+        // Without transforms u = x, so the int8 step computes y = g·(s_Q·Q + s_L·s_R·L·R)·û = W·û with û_i = s_b·q_i:
+        // Q and the 4-bit R meet the dequantised activation (L meets t, which is exact given û). Prefill stays exact.
         var data = SyntheticCompressed.Matrix("m", rows, columns, rank, transforms: false, seed: rows);
         var w = DenseReference.Reconstruct(data);
         var x = Kernels.KernelData.Floats(2 * columns, 3);
         var q = new sbyte[Int8Activations.PaddedLength(columns)];
         var scales = new float[Int8Activations.BlockCount(columns)];
         Int8Activations.Quantize(x.AsSpan(0, columns), q, scales);
-        var expected = DenseReference.Multiply(w, rows, columns, x, 1);
-        var decoded = new float[E8PLattice.VectorCount(columns) * E8PLattice.Dimension];
-        for (int r = 0; r < rows; r++)
-        {
-            E8PLattice.DecodeRow(data.QCodes.Span.Slice(r * data.QWordsPerRow, data.QWordsPerRow), decoded);
-            double shift = 0;
-            for (int i = 0; i < columns; i++) shift += decoded[i] * ((double)scales[i / Int8Activations.BlockLength] * q[i] - x[i]);
-            expected[r] += data.GlobalScale * data.QScale * shift;
-        }
+        var dequantised = new float[columns];
+        for (int i = 0; i < columns; i++) dequantised[i] = scales[i / Int8Activations.BlockLength] * q[i];
+        var expected = DenseReference.Multiply(w, rows, columns, dequantised, 1);
         using var pool = new WorkerPool(2);
         foreach (var path in new[] { KernelPath.Scalar, KernelPaths.Best })
         {
@@ -81,8 +75,9 @@ public class CompressedLinearLayerTests
     [Fact]
     public void Kernels_with_only_the_per_row_members_give_the_generic_result()
     {
-        // A generated kernel set that predates DotQRows gets the interface's default (DotQ per row); the generic
-        // kernels override it with the block-sum kernel. Both must compute the same layer up to summation order.
+        // A generated kernel set that predates DotQRows and AddLRanks gets the interface's defaults (DotQ per row, AddL
+        // per rank); the generic kernels override them with the block-sum kernel and ResidualRanks (z in registers
+        // across ranks). Both must compute the same layer up to rounding.
         var data = SyntheticCompressed.Matrix("m", 256, 768, 8, seed: 12);
         var x = Kernels.KernelData.Floats(768, 5);
         using var pool = new WorkerPool(2);

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using Caldera.Runtime.Inference;
+using Caldera.Runtime.Kernels;
+
+namespace Caldera.Benchmarks.Inference;
+
+/// <summary>
+/// A long decode loop on <see cref="SyntheticCompressedLlama"/> for a sampling profiler, not a benchmark: it prefills
+/// 64 tokens, then decodes [tokens] tokens (default 200) at positions 64.. with the float or the int8 Q pass and
+/// prints the best and the median milliseconds per token. Profile it with perf and the runtime's perf map:
+///   DOTNET_PerfMapEnabled=1 perf record -F 2000 -g -- dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll decode-profile int8 200
+/// The breakdown it gave is in benchmarks/README.md. `decode-profile qpass` times the int8 Q pass of one 2048² layer
+/// alone (min of 40 calls) in ns per code word; `lowrank` and `factor` time L·t and R·u of a 2048-wide rank-64 layer.
+/// </summary>
+internal static class DecodeProfileProbe
+{
+    private const int PromptTokens = 64;
+
+    public static void Run(string[] args)
+    {
+        if (args is ["qpass", ..])
+        {
+            QPass();
+            return;
+        }
+        if (args is ["lowrank", ..])
+        {
+            LowRank();
+            return;
+        }
+        if (args is ["factor", ..])
+        {
+            Factor();
+            return;
+        }
+        bool int8 = args.Length > 0 && args[0] == "int8";
+        int tokens = args.Length > 1 ? int.Parse(args[1]) : 200;
+        int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
+        var content = SyntheticCompressedLlama.Build();
+        using var weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
+        using var transformer = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions
+        {
+            Threads = threads, ContextLength = PromptTokens + tokens, PrefillBatchSize = PromptTokens, Int8Activations = int8,
+        });
+        transformer.Prefill(Enumerable.Range(1, PromptTokens).ToArray(), 0);
+        var times = new double[tokens];
+        for (int i = 0; i < tokens; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            transformer.Decode(100 + i % 1000, PromptTokens + i);
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        Console.WriteLine($"{(int8 ? "int8" : "float")} decode, {threads} thread(s): best {times[0]:F2} ms, median {times[tokens / 2]:F2} ms per token over {tokens} tokens");
+    }
+
+    private static void QPass()
+    {
+        const int n = 2048, rows = 2048;
+        var random = new Random(6);
+        var words = new ushort[rows * n / 8];
+        for (int i = 0; i < words.Length; i++) words[i] = (ushort)random.Next(1 << 16);
+        var u = new float[n];
+        for (int i = 0; i < n; i++) u[i] = random.NextSingle() - 0.5f;
+        var q = new sbyte[Int8Activations.PaddedLength(n)];
+        var scales = new float[Int8Activations.BlockCount(n)];
+        Int8Activations.Quantize(u, q, scales);
+        var y = new float[rows];
+        double best = double.MaxValue;
+        for (int i = 0; i < 40; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            Int8CodedRows.DotE8PRows(words, q, scales, y);
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalNanoseconds);
+        }
+        Console.WriteLine($"int8 Q pass, 2048x2048: {best / words.Length:F3} ns per word (min of 40)");
+    }
+
+    /// <summary>L·t of a 2048-row layer at rank 64 in blocks of 256 rows: one axpy per rank against all ranks at once.</summary>
+    private static void LowRank()
+    {
+        const int rows = 2048, rank = 64, block = 256;
+        var random = new Random(7);
+        int rowWords = Caldera.Runtime.Compression.E8PResidualLattice.WordCount(rows), blockWords = Caldera.Runtime.Compression.E8PResidualLattice.WordCount(block);
+        var words = new ushort[rank * rowWords];
+        for (int i = 0; i < words.Length; i++) words[i] = (ushort)random.Next(1 << 16);
+        var a = new float[rank];
+        for (int r = 0; r < rank; r++) a[r] = random.NextSingle() - 0.5f;
+        var z = new float[rows];
+        double perRank = double.MaxValue, allRanks = double.MaxValue;
+        for (int i = 0; i < 200; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int b = 0; b < rows; b += block)
+                for (int r = 0; r < rank; r++)
+                    CodedRows.AddResidual(words.AsSpan(r * rowWords + b / 4, blockWords), a[r], z.AsSpan(b, block));
+            perRank = Math.Min(perRank, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            start = Stopwatch.GetTimestamp();
+            for (int b = 0; b < rows; b += block)
+                ResidualRanks.Add(words.AsSpan(b / 4, (rank - 1) * rowWords + blockWords), rowWords, a, z.AsSpan(b, block));
+            allRanks = Math.Min(allRanks, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
+        Console.WriteLine($"L·t, 2048 rows, rank 64: {perRank:F1} µs one axpy per rank, {allRanks:F1} µs all ranks at once (min of 200)");
+    }
+
+    /// <summary>R·u of a 2048-column layer at rank 64: the float kernel per row against the int8 one.</summary>
+    private static void Factor()
+    {
+        const int n = 2048, rank = 64;
+        var random = new Random(8);
+        int rowWords = Caldera.Runtime.Compression.E8PResidualLattice.WordCount(n);
+        var words = new ushort[rank * rowWords];
+        for (int i = 0; i < words.Length; i++) words[i] = (ushort)random.Next(1 << 16);
+        var u = new float[n];
+        for (int i = 0; i < n; i++) u[i] = random.NextSingle() - 0.5f;
+        var q = new sbyte[Int8Activations.PaddedLength(n)];
+        var scales = new float[Int8Activations.BlockCount(n)];
+        Int8Activations.Quantize(u, q, scales);
+        var t = new float[rank];
+        double single = double.MaxValue, int8 = double.MaxValue;
+        for (int i = 0; i < 200; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int r = 0; r < rank; r++) t[r] = CodedRows.DotResidual(words.AsSpan(r * rowWords, rowWords), u);
+            single = Math.Min(single, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            start = Stopwatch.GetTimestamp();
+            Int8ResidualRows.DotRows(words, q, scales, t);
+            int8 = Math.Min(int8, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
+        Console.WriteLine($"R·u, 2048 columns, rank 64: {single:F1} µs float, {int8:F1} µs int8 (min of 200)");
+    }
+}

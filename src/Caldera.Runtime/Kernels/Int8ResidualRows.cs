@@ -1,0 +1,95 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Caldera.Runtime.Compression;
+
+namespace Caldera.Runtime.Kernels;
+
+/// <summary>
+/// Rows of a 4-bit residual factor (R) against an int8 activation (<see cref="Int8Activations"/>: u_i ≈ s_b·q_i):
+///   t[r] = ¼ · Σ_b s_b · (A_rb + B_rb/ρ),   A_rb = Σ_{v ∈ b} ⟨4·C[w₁ᵣᵥ], q_v⟩,  B_rb = Σ_{v ∈ b} ⟨4·C[w₂ᵣᵥ], q_v⟩
+///   words: rows × 2·⌈n/8⌉ (word pairs q₁, q₂ of x̂ = q₁ + q₂/ρ),  q: ⌈n/8⌉·8 int8,  s: ⌈n/256⌉ floats
+/// A and B are exact int32 sums (<see cref="E8PInt8Table"/>), and the float combination runs in the same order on
+/// every path, so every path gives the same bits; against <see cref="CodedRows.DotResidual(ReadOnlySpan{ushort}, ReadOnlySpan{float})"/>
+/// the result differs only by the quantisation of u.
+/// </summary>
+/// <remarks>
+/// The float kernel decodes both words of a pair (six table loads) and divides by ρ for every 8 weights; here one
+/// vpdpbusd covers two word pairs: the four codewords [C(w₁ᵥ), C(w₂ᵥ), C(w₁ᵥ₊₁), C(w₂ᵥ₊₁)] meet [q_v, q_v, q_v+1, q_v+1]
+/// (one 16-byte load of q, vpermq), so int32 lanes 0, 1, 4, 5 accumulate A and lanes 2, 3, 6, 7 accumulate B.
+/// Without AVX-VNNI the scalar path runs (R is an eighth of Q's words; machines without VNNI are not the target).
+/// </remarks>
+public static class Int8ResidualRows
+{
+    private const int D = E8PLattice.Dimension;
+    private const int VectorsPerBlock = Int8Activations.BlockLength / D;
+
+    /// <summary>t[r] for t.Length consecutive residual rows (see the type's formula); rows have ⌈n/8⌉ word pairs for q.Length = ⌈n/8⌉·8.</summary>
+    public static void DotRows(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> t) =>
+        DotRows(words, q, scales, t, Int8CodedRows.Best);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void DotRows(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> t, Int8CodedRows.Path path)
+    {
+        int vectors = q.Length / D, perRow = E8PResidualLattice.WordsPerVector * vectors;
+        if (q.Length % D != 0 || scales.Length != Int8Activations.BlockCount(q.Length))
+            throw new ArgumentException($"{q.Length} levels are not whole vectors with {Int8Activations.BlockCount(q.Length)} scales (got {scales.Length}).", nameof(q));
+        if (words.Length != (long)perRow * t.Length)
+            throw new ArgumentException($"{t.Length} rows of {perRow} words have {(long)perRow * t.Length} code words, got {words.Length}.", nameof(words));
+        bool vnni = path == Int8CodedRows.Path.AvxVnni;
+        fixed (ulong* table = E8PInt8Table.Codewords)
+        fixed (ushort* w = words)
+        fixed (sbyte* x = q)
+        fixed (float* s = scales)
+        {
+            for (int r = 0; r < t.Length; r++)
+            {
+                ushort* row = w + (long)r * perRow;
+                float sum = 0;
+                for (int b = 0; b < scales.Length; b++)
+                {
+                    int first = b * VectorsPerBlock, count = Math.Min(VectorsPerBlock, vectors - first);
+                    var (a, c) = vnni
+                        ? BlockVnni(table, row + 2 * first, x + first * D, count)
+                        : BlockScalar(table, row + 2 * first, x + first * D, count);
+                    sum += s[b] * (a + c / E8PResidualLattice.ResidualScale);
+                }
+                t[r] = 0.25f * sum;
+            }
+        }
+    }
+
+    /// <summary>(A, B) over <paramref name="count"/> word pairs, one product at a time: the reference.</summary>
+    private static unsafe (int A, int B) BlockScalar(ulong* table, ushort* w, sbyte* x, int count)
+    {
+        int a = 0, b = 0;
+        for (int v = 0; v < count; v++)
+        {
+            ulong first = table[w[2 * v]], second = table[w[2 * v + 1]];
+            for (int i = 0; i < D; i++)
+            {
+                a += E8PInt8Table.Entry(first, i) * x[v * D + i];
+                b += E8PInt8Table.Entry(second, i) * x[v * D + i];
+            }
+        }
+        return (a, b);
+    }
+
+    /// <summary><see cref="BlockScalar"/> with vpdpbusd, two word pairs per step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (int A, int B) BlockVnni(ulong* table, ushort* w, sbyte* x, int count)
+    {
+        Vector256<int> acc = default;
+        int v = 0;
+        for (; v + 2 <= count; v += 2)
+        {
+            var c = Int8CodedRows.Four(table, w + 2 * v);
+            var pair = Avx2.Permute4x64(Vector128.Load((ulong*)(x + v * D)).ToVector256Unsafe(), 0b01_01_00_00).AsSByte();
+            acc = AvxVnni.MultiplyWideningAndAdd(acc, Avx2.Abs(c), Avx2.Sign(pair, c));
+        }
+        var firstLanes = Vector256.Create(-1, -1, 0, 0, -1, -1, 0, 0);
+        int a = Vector256.Sum(acc & firstLanes), b = Vector256.Sum(acc) - a;
+        var (ta, tb) = BlockScalar(table, w + 2 * v, x + v * D, count - v);
+        return (a + ta, b + tb);
+    }
+}
