@@ -83,13 +83,14 @@ public static class Int8CodedRows
         return sum;
     }
 
-    /// <summary>The four 64-bit codewords of the words at <paramref name="w"/>, as 32 signed bytes.</summary>
+    /// <summary>
+    /// The four 64-bit codewords of the words at <paramref name="w"/>, as 32 signed bytes. Each index comes from its
+    /// own zero-extending 16-bit load rather than being shifted out of one 64-bit load: the load ports do the
+    /// extraction, so the loop issues fewer micro-ops per word (qpass probe 0.52 → 0.51 ns per word).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe Vector256<sbyte> Four(ulong* table, ushort* w)
-    {
-        ulong four = *(ulong*)w;
-        return Vector256.Create(table[four & 0xFFFF], table[(four >> 16) & 0xFFFF], table[(four >> 32) & 0xFFFF], table[four >> 48]).AsSByte();
-    }
+    internal static unsafe Vector256<sbyte> Four(ulong* table, ushort* w) =>
+        Vector256.Create(table[w[0]], table[w[1]], table[w[2]], table[w[3]]).AsSByte();
 
     /// <summary><see cref="BlockScalar"/> with vpdpbusd, eight words per step in two accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -109,7 +110,10 @@ public static class Int8CodedRows
             var c = Four(table, w + v);
             a0 = AvxVnni.MultiplyWideningAndAdd(a0, Avx2.Abs(c), Avx2.Sign(Vector256.Load(x + v * D), c));
         }
-        return Vector256.Sum(a0 + a1) + BlockScalar(table, w + v, x + v * D, count - v);
+        // BlockScalar is a call (the JIT does not inline it), made once per block: skipping it when the block has
+        // no tail took the qpass probe from 0.51 to 0.37 ns per word. Only a row's last block can have a tail.
+        int sum = Vector256.Sum(a0 + a1);
+        return v < count ? sum + BlockScalar(table, w + v, x + v * D, count - v) : sum;
     }
 
     /// <summary><see cref="BlockScalar"/> with vpmaddubsw + vpmaddwd, for AVX2 machines without AVX-VNNI.</summary>
@@ -125,6 +129,7 @@ public static class Int8CodedRows
             var pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(c), Avx2.Sign(Vector256.Load(x + v * D), c));
             a0 += Avx2.MultiplyAddAdjacent(pairs, ones);
         }
-        return Vector256.Sum(a0) + BlockScalar(table, w + v, x + v * D, count - v);
+        int sum = Vector256.Sum(a0);
+        return v < count ? sum + BlockScalar(table, w + v, x + v * D, count - v) : sum;
     }
 }

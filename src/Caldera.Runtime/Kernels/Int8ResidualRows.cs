@@ -89,6 +89,7 @@ public static class Int8ResidualRows
         }
         var firstLanes = Vector256.Create(-1, -1, 0, 0, -1, -1, 0, 0);
         int a = Vector256.Sum(acc & firstLanes), b = Vector256.Sum(acc) - a;
+        if (v == count) return (a, b); // skip the call (see Int8CodedRows.BlockVnni)
         var (ta, tb) = BlockScalar(table, w + 2 * v, x + v * D, count - v);
         return (a + ta, b + tb);
     }
