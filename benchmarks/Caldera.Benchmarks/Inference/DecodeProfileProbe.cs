@@ -58,13 +58,8 @@ internal static class DecodeProfileProbe
     {
         const int n = 2048, rows = 2048;
         var random = new Random(6);
-        var words = new ushort[rows * n / 8];
-        for (int i = 0; i < words.Length; i++) words[i] = (ushort)random.Next(1 << 16);
-        var u = new float[n];
-        for (int i = 0; i < n; i++) u[i] = random.NextSingle() - 0.5f;
-        var q = new sbyte[Int8Activations.PaddedLength(n)];
-        var scales = new float[Int8Activations.BlockCount(n)];
-        Int8Activations.Quantize(u, q, scales);
+        var words = RandomWords(random, rows * n / 8);
+        var (_, q, scales) = RandomActivation(random, n);
         var y = new float[rows];
         double best = double.MaxValue;
         for (int i = 0; i < 40; i++)
@@ -78,11 +73,7 @@ internal static class DecodeProfileProbe
         // The same pass over 48 such layers in turn (96 MiB of words, more than L3): the words stream from memory
         // and evict the codeword table from L2, as they do in the model.
         var layers = new ushort[48][];
-        for (int l = 0; l < layers.Length; l++)
-        {
-            layers[l] = new ushort[words.Length];
-            for (int i = 0; i < words.Length; i++) layers[l][i] = (ushort)random.Next(1 << 16);
-        }
+        for (int l = 0; l < layers.Length; l++) layers[l] = RandomWords(random, words.Length);
         best = double.MaxValue;
         for (int i = 0; i < 10; i++)
         {
@@ -99,8 +90,7 @@ internal static class DecodeProfileProbe
         const int rows = 2048, rank = 64, block = 256;
         var random = new Random(7);
         int rowWords = Caldera.Runtime.Compression.E8PResidualLattice.WordCount(rows), blockWords = Caldera.Runtime.Compression.E8PResidualLattice.WordCount(block);
-        var words = new ushort[rank * rowWords];
-        for (int i = 0; i < words.Length; i++) words[i] = (ushort)random.Next(1 << 16);
+        var words = RandomWords(random, rank * rowWords);
         var a = new float[rank];
         for (int r = 0; r < rank; r++) a[r] = random.NextSingle() - 0.5f;
         var z = new float[rows];
@@ -126,13 +116,8 @@ internal static class DecodeProfileProbe
         const int n = 2048, rank = 64;
         var random = new Random(8);
         int rowWords = Caldera.Runtime.Compression.E8PResidualLattice.WordCount(n);
-        var words = new ushort[rank * rowWords];
-        for (int i = 0; i < words.Length; i++) words[i] = (ushort)random.Next(1 << 16);
-        var u = new float[n];
-        for (int i = 0; i < n; i++) u[i] = random.NextSingle() - 0.5f;
-        var q = new sbyte[Int8Activations.PaddedLength(n)];
-        var scales = new float[Int8Activations.BlockCount(n)];
-        Int8Activations.Quantize(u, q, scales);
+        var words = RandomWords(random, rank * rowWords);
+        var (u, q, scales) = RandomActivation(random, n);
         var t = new float[rank];
         double single = double.MaxValue, int8 = double.MaxValue;
         for (int i = 0; i < 200; i++)
@@ -145,5 +130,24 @@ internal static class DecodeProfileProbe
             int8 = Math.Min(int8, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
         }
         Console.WriteLine($"R·u, 2048 columns, rank 64: {single:F1} µs float, {int8:F1} µs int8 (min of 200)");
+    }
+
+    /// <summary>Random code words: every 16-bit word is a valid E8P code, and speed does not depend on which.</summary>
+    private static ushort[] RandomWords(Random random, int count)
+    {
+        var words = new ushort[count];
+        for (int i = 0; i < count; i++) words[i] = (ushort)random.Next(1 << 16);
+        return words;
+    }
+
+    /// <summary>A random activation u of length n and its int8 form (levels q, block scales).</summary>
+    private static (float[] U, sbyte[] Q, float[] Scales) RandomActivation(Random random, int n)
+    {
+        var u = new float[n];
+        for (int i = 0; i < n; i++) u[i] = random.NextSingle() - 0.5f;
+        var q = new sbyte[Int8Activations.PaddedLength(n)];
+        var scales = new float[Int8Activations.BlockCount(n)];
+        Int8Activations.Quantize(u, q, scales);
+        return (u, q, scales);
     }
 }

@@ -147,7 +147,7 @@ public static class CodedRows
             int v = 0;
             for (; v + 8 <= full; v += 8)
             {
-                var flips = Vector256.ShiftLeft(Vector256.WidenLower(Vector128.Load(w + v).ToVector256Unsafe()), 31);
+                var flips = CodedVectors.ShiftSignBits(ref w[v]);
                 shifts += (Vector256.Load(b + v).AsUInt32() ^ flips).AsSingle();
                 ulong low = *(ulong*)(w + v), high = *(ulong*)(w + v + 4);
                 float* xv = x + v * D;
