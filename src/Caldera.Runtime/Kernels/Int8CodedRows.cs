@@ -33,10 +33,11 @@ public static class Int8CodedRows
         DotE8PRows(words, q, scales, y, Best);
 
     /// <summary>The implementation of the block sums.</summary>
-    internal enum Path { Scalar, Avx2, AvxVnni }
+    internal enum Path { Scalar, Avx2, AvxVnni, Avx512Vbmi }
 
     /// <summary>The fastest path this machine runs.</summary>
-    internal static Path Best { get; } = AvxVnni.IsSupported ? Path.AvxVnni : Avx2.IsSupported ? Path.Avx2 : Path.Scalar;
+    internal static Path Best { get; } = E8PNibbleDecode.IsSupported && AvxVnni.IsSupported ? Path.Avx512Vbmi
+        : AvxVnni.IsSupported ? Path.AvxVnni : Avx2.IsSupported ? Path.Avx2 : Path.Scalar;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void DotE8PRows(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> y, Path path)
@@ -50,7 +51,18 @@ public static class Int8CodedRows
         fixed (ushort* w = words)
         fixed (sbyte* x = q)
         fixed (float* s = scales)
+        fixed (float* z = y)
         {
+            if (path == Path.Avx512Vbmi)
+            {
+                // Whole blocks only (every real shape): the register decode runs 32-word blocks; other rows take VNNI.
+                if (perRow % WordsPerBlock == 0)
+                {
+                    RowsAvx512(w, y.Length, perRow / WordsPerBlock, x, s, z);
+                    return;
+                }
+                path = Path.AvxVnni;
+            }
             for (int r = 0; r < y.Length; r++)
             {
                 ushort* row = w + (long)r * perRow;
@@ -67,6 +79,46 @@ public static class Int8CodedRows
                     sum += s[b] * block;
                 }
                 y[r] = 0.25f * sum;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows of whole blocks through <see cref="E8PNibbleDecode"/>: the rows' words are one stream of blocks, decoded two
+    /// blocks (64 words) per step whether or not they belong to one row, so a row of a single block (dim 256) still
+    /// runs full steps. Each block's sum is corrected by −11·Σq_b and added to its row's float sum in block order, as
+    /// the other paths do.
+    /// </summary>
+    private static unsafe void RowsAvx512(ushort* w, int rows, int blocksPerRow, sbyte* q, float* s, float* y)
+    {
+        int* offsets = stackalloc int[blocksPerRow];
+        for (int b = 0; b < blocksPerRow; b++) offsets[b] = E8PNibbleDecode.Offset * E8PNibbleDecode.LevelSum(q + b * Int8Activations.BlockLength);
+        long blocks = (long)rows * blocksPerRow;
+        int row = 0, block = 0;
+        float sum = 0;
+        for (long g = 0; g < blocks; g += 2)
+        {
+            ushort* first = w + g * WordsPerBlock;
+            bool pair = g + 1 < blocks;
+            int next = block + 1 == blocksPerRow ? 0 : block + 1;
+            // The code words stream from memory: fetch them 1 KiB ahead (see BlockVnni).
+            Sse.PrefetchNonTemporal(first + 512);
+            var (a, b) = E8PNibbleDecode.TileSums(first, pair ? first + WordsPerBlock : first,
+                q + block * Int8Activations.BlockLength, q + next * Int8Activations.BlockLength);
+            sum += s[block] * (a - offsets[block]);
+            if (next == 0)
+            {
+                y[row++] = 0.25f * sum;
+                sum = 0;
+            }
+            if (!pair) break;
+            sum += s[next] * (b - offsets[next]);
+            block = next + 1;
+            if (block == blocksPerRow)
+            {
+                y[row++] = 0.25f * sum;
+                sum = 0;
+                block = 0;
             }
         }
     }

@@ -36,7 +36,7 @@ public static class Int8ResidualRows
             throw new ArgumentException($"{q.Length} levels are not whole vectors with {Int8Activations.BlockCount(q.Length)} scales (got {scales.Length}).", nameof(q));
         if (words.Length != (long)perRow * t.Length)
             throw new ArgumentException($"{t.Length} rows of {perRow} words have {(long)perRow * t.Length} code words, got {words.Length}.", nameof(words));
-        bool vnni = path == Int8CodedRows.Path.AvxVnni;
+        bool vnni = path >= Int8CodedRows.Path.AvxVnni;
         fixed (ulong* table = E8PInt8Table.Codewords)
         fixed (ushort* w = words)
         fixed (sbyte* x = q)

@@ -19,6 +19,7 @@ public class Int8CodedRowsTests
     [
         .. Avx2.IsSupported ? [Int8CodedRows.Path.Avx2] : Array.Empty<Int8CodedRows.Path>(),
         .. AvxVnni.IsSupported ? [Int8CodedRows.Path.AvxVnni] : Array.Empty<Int8CodedRows.Path>(),
+        .. E8PNibbleDecode.IsSupported && AvxVnni.IsSupported ? [Int8CodedRows.Path.Avx512Vbmi] : Array.Empty<Int8CodedRows.Path>(),
     ];
 
     [Fact]
@@ -65,6 +66,30 @@ public class Int8CodedRowsTests
                     Assert.True(expected.AsSpan().SequenceEqual(y), $"n={n} rows={rows} {path}");
                 }
             }
+    }
+
+    [Fact]
+    public void Every_code_word_decodes_the_same_on_every_path()
+    {
+        // All 2¹⁶ words once each, as 2048 rows of one block (n = 256) in shuffled order, against three random
+        // activations: a word decoded wrongly by the register decode (pattern bytes, sign affine map, parity of
+        // coordinate 7, shift) changes its row's exact block sum, which no other word of the row can cancel for all three.
+        const int n = Int8Activations.BlockLength, rows = (1 << 16) / (n / E8PLattice.Dimension);
+        var random = new Random(17);
+        var words = Enumerable.Range(0, 1 << 16).Select(w => (ushort)w).OrderBy(_ => random.Next()).ToArray();
+        for (int trial = 0; trial < 3; trial++)
+        {
+            var q = Enumerable.Range(0, n).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
+            var scales = new[] { 1f };
+            var expected = new float[rows];
+            Int8CodedRows.DotE8PRows(words, q, scales, expected, Int8CodedRows.Path.Scalar);
+            foreach (var path in VectorPaths)
+            {
+                var y = new float[rows];
+                Int8CodedRows.DotE8PRows(words, q, scales, y, path);
+                Assert.True(expected.AsSpan().SequenceEqual(y), $"trial {trial} {path}");
+            }
+        }
     }
 
     [Fact]

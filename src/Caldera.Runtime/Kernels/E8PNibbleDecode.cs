@@ -1,0 +1,203 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Caldera.Runtime.Compression;
+
+namespace Caldera.Runtime.Kernels;
+
+/// <summary>
+/// E8P words decoded to 4·C (int8) entirely in zmm registers, 64 words at a time, with byte permutes (AVX-512 VBMI)
+/// and GF(2) affine maps (GFNI) instead of one table load per word. The int8 Q pass of <see cref="Int8CodedRows"/>
+/// is built on it.
+/// </summary>
+/// <remarks>
+/// Each word w = (p, s) becomes a 32-bit record of eight nibbles, nibble i = [m_i (2 bits), n_i, h]:
+///   m_i  = the magnitude code of coordinate i of pattern p (|y_i| = m_i + ½, so 4|y_i| = 4m_i + 2 ∈ {2, 6, 10}),
+///   n_i  = coordinate i negative: bit i+1 of s for i &lt; 7; for i = 7 the parity of s's bits 1–7 XOR "Σp odd",
+///   h    = the shift bit (bit 0 of s: σ = −¼).
+/// Both halves are cheap on 64 words at once: the pattern half is a 256-entry byte lookup per record byte
+/// (two vpermi2b on 128-entry halves and a blend on p's top bit), the sign half is linear in s over GF(2) —
+/// bit moves, a broadcast of h and one parity — so one gf2p8affineqb per record byte; the two halves are XORed
+/// (the "Σp odd" flag sits in the pattern half at n₇). A record is then spread over its word's eight byte lanes
+/// (vpermi2b), each lane takes its nibble (vpmultishiftqb) and a 16-entry table turns the nibble into
+/// U = 4·C + 11 ∈ [0, 22] (vpermb), the unsigned operand vpmaddubsw needs: Σ 4C·q = Σ U·q − 11·Σq.
+/// Every step is exact integer work, so the block sums equal the scalar reference's.
+/// </remarks>
+internal static unsafe class E8PNibbleDecode
+{
+    /// <summary>Offset that makes every 4·C entry (odd, |4C| ≤ 11) a non-negative byte.</summary>
+    public const int Offset = 11;
+
+    /// <summary>Words decoded per step: two 32-word blocks of <see cref="Int8Activations"/>, one zmm of words each.</summary>
+    public const int TileWords = 64;
+
+    public static bool IsSupported => Avx512Vbmi.IsSupported && Avx512BW.IsSupported && Gfni.V512.IsSupported;
+
+    /// <summary>The pinned arrays behind the table pointers below (declared first: static fields initialise in order).</summary>
+    private static readonly List<byte[]> PinnedTables = [];
+
+    /// <summary>Record byte k (nibbles 2k, 2k+1) of pattern p, indexed [64·quarter + (p mod 64)]: four tables of 256, quarters 0–3 of p.</summary>
+    private static readonly byte* PatternBytes = Pinned(BuildPatternBytes());
+
+    /// <summary>The GF(2) matrices taking s (a word's low byte) to the sign and shift bits of record byte k.</summary>
+    private static readonly ulong* SignMatrices = (ulong*)Pinned(BuildSignMatrices());
+
+    /// <summary>
+    /// The vpermi2b indices of the four steps of a block, 64 bytes each: step t puts record bytes 0–3 of word 8t + j
+    /// (at 32k + 8t + j of the pair of record vectors) into bytes 8j..8j+3 of qword j, and repeats them in bytes 4–7
+    /// (lane 7's nibble reads bits 28–35; the value table ignores bits 4–5 of its index).
+    /// </summary>
+    private static readonly byte* SpreadIndices = Pinned(BuildSpreadIndices());
+
+    /// <summary>U = 4·C + 11 for every nibble [m, n, h], repeated four times so vpermb may ignore the lane's bits 4–5.</summary>
+    private static readonly byte* NibbleValues = Pinned(BuildNibbleValues());
+
+    /// <summary>
+    /// Σ_{v &lt; 32} ⟨U[w_v], q_v⟩ for the two blocks of 32 words at <paramref name="w"/> and <paramref name="w"/> + 32, against
+    /// their 256 levels at <paramref name="q0"/> and <paramref name="q1"/>. The caller subtracts 11·Σq per block.
+    /// When only one block remains, pass its words twice (<paramref name="w1"/> = <paramref name="w0"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe (int First, int Second) TileSums(ushort* w0, ushort* w1, sbyte* q0, sbyte* q1)
+    {
+        var low = Vector512.Load((byte*)w0);
+        var high = Vector512.Load((byte*)w1);
+        var p = Avx512Vbmi.PermuteVar64x8x2(low, Vector512.CreateSequence((byte)1, (byte)2), high);
+        var s = Avx512Vbmi.PermuteVar64x8x2(low, Vector512.CreateSequence((byte)0, (byte)2), high);
+        var upperHalf = Vector512.LessThan(p.AsSByte(), Vector512<sbyte>.Zero).AsByte();
+        var r0 = RecordByte(p, s, upperHalf, 0);
+        var r1 = RecordByte(p, s, upperHalf, 1);
+        var r2 = RecordByte(p, s, upperHalf, 2);
+        var r3 = RecordByte(p, s, upperHalf, 3);
+        // Words 0–31 sit in the low 256 bits of every record byte vector, words 32–63 in the high: pair them per block.
+        const byte LowHalves = 0b01_00_01_00, HighHalves = 0b11_10_11_10;
+        var first = BlockProducts(Avx512F.Shuffle4x128(r0.AsUInt64(), r1.AsUInt64(), LowHalves).AsByte(),
+            Avx512F.Shuffle4x128(r2.AsUInt64(), r3.AsUInt64(), LowHalves).AsByte(), q0);
+        var second = BlockProducts(Avx512F.Shuffle4x128(r0.AsUInt64(), r1.AsUInt64(), HighHalves).AsByte(),
+            Avx512F.Shuffle4x128(r2.AsUInt64(), r3.AsUInt64(), HighHalves).AsByte(), q1);
+        return SumBoth(first, second);
+    }
+
+    /// <summary>The lane sums of <paramref name="a"/> and <paramref name="b"/>, reduced together (one shuffle tree for both).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int, int) SumBoth(Vector512<int> a, Vector512<int> b)
+    {
+        // [a₀₁ a₂₃ | b₀₁ b₂₃] + [a₂₃' …]: 128-bit lanes 0–1 fold a, lanes 2–3 fold b; then within each 128-bit lane.
+        var halves = Avx512F.Shuffle4x128(a, b, 0b01_00_01_00) + Avx512F.Shuffle4x128(a, b, 0b11_10_11_10);
+        var quarters = halves + Avx512F.Shuffle4x128(halves, halves, 0b10_11_00_01);
+        var pairs = quarters + Avx512F.Shuffle(quarters, 0b01_00_11_10);
+        var sums = pairs + Avx512F.Shuffle(pairs, 0b10_11_00_01);
+        return (sums.ToScalar(), sums.GetElement(8));
+    }
+
+    /// <summary>Σq over the 256 levels at <paramref name="q"/>: vpsadbw on q + 128, less 128·256.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe int LevelSum(sbyte* q)
+    {
+        var bias = Vector512.Create((byte)0x80);
+        var sums = Vector512<ulong>.Zero;
+        for (int i = 0; i < Int8Activations.BlockLength; i += Vector512<byte>.Count)
+            sums += Avx512BW.SumAbsoluteDifferences(Vector512.Load((byte*)q + i) ^ bias, Vector512<byte>.Zero).AsUInt64();
+        return (int)Vector512.Sum(sums) - 128 * Int8Activations.BlockLength;
+    }
+
+    /// <summary>Record byte k of 64 words: the pattern table's byte XOR the affine image of the sign byte.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> RecordByte(Vector512<byte> p, Vector512<byte> s, Vector512<byte> upperHalf, int k)
+    {
+        byte* table = PatternBytes + k * 256;
+        var lower = Avx512Vbmi.PermuteVar64x8x2(Vector512.Load(table), p, Vector512.Load(table + 64));
+        var upper = Avx512Vbmi.PermuteVar64x8x2(Vector512.Load(table + 128), p, Vector512.Load(table + 192));
+        var signs = Gfni.V512.GaloisFieldAffineTransform(s, Vector512.Create(SignMatrices[k]).AsByte(), 0);
+        return Vector512.ConditionalSelect(upperHalf, upper, lower) ^ signs;
+    }
+
+    /// <summary>
+    /// ⟨U, q⟩ over one block in sixteen int32 lanes (their sum is the block's): 32 words whose record bytes 0–1 are in <paramref name="bytes01"/> (byte 0 of word j at
+    /// j, byte 1 at 32 + j) and bytes 2–3 in <paramref name="bytes23"/>. Four steps of eight words (64 lanes); the int16
+    /// pair sums of vpmaddubsw are at most 2·22·127 = 5588, so four of them stay below 2¹⁵ before vpmaddwd widens them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<int> BlockProducts(Vector512<byte> bytes01, Vector512<byte> bytes23, sbyte* q)
+    {
+        var table = Vector512.Load(NibbleValues);
+        // Lane 8j + i takes nibble i of word j's record: bits 4i..4i+7 of its qword.
+        var nibbleShifts = Vector512.Create(0x1C1814100C080400UL).AsByte();
+        var pairs = Vector512<short>.Zero;
+        for (int step = 0; step < 4; step++)
+        {
+            var record = Avx512Vbmi.PermuteVar64x8x2(bytes01, Vector512.Load(SpreadIndices + 64 * step), bytes23);
+            var nibbles = Avx512Vbmi.MultiShift(nibbleShifts, record.AsUInt64());
+            var u = Avx512Vbmi.PermuteVar64x8(table, nibbles);
+            pairs += Avx512BW.MultiplyAddAdjacent(u, Vector512.Load(q + step * Vector512<sbyte>.Count));
+        }
+        return Avx512BW.MultiplyAddAdjacent(pairs, Vector512<short>.One);
+    }
+
+    /// <summary>A copy of <paramref name="values"/> in the pinned heap, for the life of the process: kernels address it by pointer.</summary>
+    private static byte* Pinned<T>(T[] values) where T : unmanaged
+    {
+        var bytes = GC.AllocateArray<byte>(values.Length * sizeof(T) + Vector512<byte>.Count, pinned: true);
+        // Held by the array below for the process's life; aligned so every table vector is one cache line.
+        PinnedTables.Add(bytes);
+        byte* start = (byte*)Unsafe.AsPointer(ref bytes[0]);
+        byte* aligned = (byte*)(((nuint)start + 63) & ~(nuint)63);
+        fixed (T* source = values) Buffer.MemoryCopy(source, aligned, values.Length * sizeof(T), values.Length * sizeof(T));
+        return aligned;
+    }
+
+    private static byte[] BuildPatternBytes()
+    {
+        ReadOnlySpan<float> patterns = E8PLattice.AbsolutePatterns;
+        var bytes = new byte[4 * 256];
+        for (int k = 0; k < 4; k++)
+            for (int p = 0; p < E8PLattice.PatternCount; p++)
+            {
+                int low = (int)patterns[8 * p + 2 * k], high = (int)patterns[8 * p + 2 * k + 1]; // m = |y| − ½
+                int value = low | high << 4;
+                if (k == 3 && E8PLattice.IsPatternSumOdd(p)) value |= 1 << 6; // n₇ flips with Σp odd
+                bytes[k * 256 + p] = (byte)value;
+            }
+        return bytes;
+    }
+
+    private static ulong[] BuildSignMatrices()
+    {
+        // gf2p8affineqb: result bit i = parity(s AND row_i) with row_i in byte 7 − i of the matrix.
+        var matrices = new ulong[4];
+        for (int k = 0; k < 4; k++)
+        {
+            int lowSign = 1 << (2 * k + 1);                         // n_{2k}: bit 2k+1 of s
+            int highSign = k < 3 ? 1 << (2 * k + 2) : 0xFE;         // n_{2k+1}: bit 2k+2, or for coordinate 7 the parity of bits 1–7
+            Span<int> rows = [0, 0, lowSign, 1, 0, 0, highSign, 1]; // bits 3 and 7: h = bit 0 of s
+            ulong matrix = 0;
+            for (int i = 0; i < 8; i++) matrix |= (ulong)(byte)rows[i] << (8 * (7 - i));
+            matrices[k] = matrix;
+        }
+        return matrices;
+    }
+
+    private static byte[] BuildSpreadIndices()
+    {
+        var indices = new byte[4 * 64];
+        for (int step = 0; step < 4; step++)
+            for (int j = 0; j < 8; j++)
+                for (int lane = 0; lane < 8; lane++)
+                    indices[64 * step + 8 * j + lane] = (byte)(32 * (lane % 4) + 8 * step + j);
+        return indices;
+    }
+
+    private static byte[] BuildNibbleValues()
+    {
+        var values = new byte[64];
+        for (int index = 0; index < values.Length; index++)
+        {
+            int nibble = index & 15, m = nibble & 3;
+            int fourC = m == 3 ? 0 // no pattern has an entry 7/2
+                : ((nibble & 4) != 0 ? -1 : 1) * (4 * m + 2) + ((nibble & 8) != 0 ? -1 : 1);
+            values[index] = (byte)(fourC + Offset);
+        }
+        return values;
+    }
+}
