@@ -50,6 +50,9 @@ internal static unsafe class E8PNibbleDecode
     /// </summary>
     private static readonly byte* SpreadIndices = Pinned(BuildSpreadIndices());
 
+    /// <summary>Byte offsets of the low bytes of words 0, 2, …, 62, then 1, 3, …, 63: a residual block's first words, then its second words.</summary>
+    private static readonly byte* PairLowBytes = Pinned(Enumerable.Range(0, 64).Select(i => (byte)(2 * (i < 32 ? 2 * i : 2 * (i - 32) + 1))).ToArray());
+
     /// <summary>U = 4·C + 11 for every nibble [m, n, h], repeated four times so vpermb may ignore the lane's bits 4–5.</summary>
     private static readonly byte* NibbleValues = Pinned(BuildNibbleValues());
 
@@ -59,12 +62,24 @@ internal static unsafe class E8PNibbleDecode
     /// When only one block remains, pass its words twice (<paramref name="w1"/> = <paramref name="w0"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe (int First, int Second) TileSums(ushort* w0, ushort* w1, sbyte* q0, sbyte* q1)
+    public static unsafe (int First, int Second) TileSums(ushort* w0, ushort* w1, sbyte* q0, sbyte* q1) =>
+        Sums(Vector512.Load((byte*)w0), Vector512.Load((byte*)w1), Vector512.CreateSequence((byte)0, (byte)2), q0, q1);
+
+    /// <summary>
+    /// (Σ ⟨U[w₁ᵥ], q_v⟩, Σ ⟨U[w₂ᵥ], q_v⟩) over one block of 32 word pairs (w₁ᵥ, w₂ᵥ) of the 4-bit residual code at
+    /// <paramref name="w"/> (64 words, interleaved) against the block's 256 levels: the first words become the first
+    /// 32 records, the second words the last 32. The caller subtracts 11·Σq from each.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe (int First, int Second) PairSums(ushort* w, sbyte* q) =>
+        Sums(Vector512.Load((byte*)w), Vector512.Load((byte*)(w + 32)), Vector512.Load(PairLowBytes), q, q);
+
+    /// <summary>The two block sums of 64 words given as 128 bytes (<paramref name="low"/>, <paramref name="high"/>) whose low bytes <paramref name="lowBytes"/> lists in record order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (int First, int Second) Sums(Vector512<byte> low, Vector512<byte> high, Vector512<byte> lowBytes, sbyte* q0, sbyte* q1)
     {
-        var low = Vector512.Load((byte*)w0);
-        var high = Vector512.Load((byte*)w1);
-        var p = Avx512Vbmi.PermuteVar64x8x2(low, Vector512.CreateSequence((byte)1, (byte)2), high);
-        var s = Avx512Vbmi.PermuteVar64x8x2(low, Vector512.CreateSequence((byte)0, (byte)2), high);
+        var p = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes + Vector512<byte>.One, high);
+        var s = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes, high);
         var upperHalf = Vector512.LessThan(p.AsSByte(), Vector512<sbyte>.Zero).AsByte();
         var r0 = RecordByte(p, s, upperHalf, 0);
         var r1 = RecordByte(p, s, upperHalf, 1);

@@ -42,6 +42,12 @@ public static class Int8ResidualRows
         fixed (sbyte* x = q)
         fixed (float* s = scales)
         {
+            // Whole blocks only (every real shape): the register decode takes a block's 32 word pairs in one step.
+            if (path == Int8CodedRows.Path.Avx512Vbmi && vectors % VectorsPerBlock == 0)
+            {
+                RowsAvx512(w, t.Length, perRow, x, s, scales.Length, t);
+                return;
+            }
             for (int r = 0; r < t.Length; r++)
             {
                 ushort* row = w + (long)r * perRow;
@@ -56,6 +62,29 @@ public static class Int8ResidualRows
                 }
                 t[r] = 0.25f * sum;
             }
+        }
+    }
+
+    /// <summary>
+    /// Rows of whole blocks through <see cref="E8PNibbleDecode.PairSums"/>: A and B of a block come out of one step,
+    /// each less 11·Σq_b (the decode's offset), and combine in the same float order as the other paths.
+    /// </summary>
+    private static unsafe void RowsAvx512(ushort* w, int rows, int perRow, sbyte* x, float* s, int blocks, Span<float> t)
+    {
+        int* offsets = stackalloc int[blocks];
+        for (int b = 0; b < blocks; b++) offsets[b] = E8PNibbleDecode.Offset * E8PNibbleDecode.LevelSum(x + b * Int8Activations.BlockLength);
+        for (int r = 0; r < rows; r++)
+        {
+            ushort* row = w + (long)r * perRow;
+            float sum = 0;
+            for (int b = 0; b < blocks; b++)
+            {
+                var (a, c) = E8PNibbleDecode.PairSums(row + 2 * b * VectorsPerBlock, x + b * Int8Activations.BlockLength);
+                a -= offsets[b];
+                c -= offsets[b];
+                sum += s[b] * (a + c / E8PResidualLattice.ResidualScale);
+            }
+            t[r] = 0.25f * sum;
         }
     }
 

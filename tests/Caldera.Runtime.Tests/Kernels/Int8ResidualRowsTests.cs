@@ -39,19 +39,27 @@ public class Int8ResidualRowsTests
     }
 
     [Fact]
-    public void The_vnni_path_equals_the_scalar_path_bit_for_bit_at_many_lengths()
+    public void Every_vector_path_equals_the_scalar_path_bit_for_bit_at_many_lengths()
     {
-        if (!AvxVnni.IsSupported) return; // the scalar path is the only one there, covered above
+        // AVX-VNNI (table gather) and the AVX-512 register decode (whole blocks; other lengths fall back to VNNI).
+        Int8CodedRows.Path[] paths =
+        [
+            .. AvxVnni.IsSupported ? [Int8CodedRows.Path.AvxVnni] : Array.Empty<Int8CodedRows.Path>(),
+            .. E8PNibbleDecode.IsSupported && AvxVnni.IsSupported ? [Int8CodedRows.Path.Avx512Vbmi] : Array.Empty<Int8CodedRows.Path>(),
+        ];
         var random = new Random(32);
         foreach (int n in KernelData.Lengths)
             foreach (int rows in new[] { 1, 3, 8 })
             {
                 var (words, q, scales) = Case(random, n, rows);
                 var expected = new float[rows];
-                var t = new float[rows];
                 Int8ResidualRows.DotRows(words, q, scales, expected, Int8CodedRows.Path.Scalar);
-                Int8ResidualRows.DotRows(words, q, scales, t, Int8CodedRows.Path.AvxVnni);
-                Assert.Equal(expected, t);
+                foreach (var path in paths)
+                {
+                    var t = new float[rows];
+                    Int8ResidualRows.DotRows(words, q, scales, t, path);
+                    Assert.True(expected.AsSpan().SequenceEqual(t), $"n={n} rows={rows} {path}");
+                }
             }
     }
 
