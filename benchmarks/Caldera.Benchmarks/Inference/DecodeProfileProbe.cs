@@ -10,7 +10,7 @@ namespace Caldera.Benchmarks.Inference;
 /// prints the best and the median milliseconds per token. Profile it with perf and the runtime's perf map:
 ///   DOTNET_PerfMapEnabled=1 perf record -F 2000 -g -- dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll decode-profile int8 200
 /// The breakdown it gave is in benchmarks/README.md. `decode-profile qpass` times the int8 Q pass of one 2048² layer
-/// alone (min of 40 calls) in ns per code word, cache-resident and streamed over 48 layers as in the model; `lowrank` and `factor` time L·t and R·u of a 2048-wide rank-64 layer.
+/// alone (min of 40 calls) in ns per code word; `prefill [threads]` times pp64, cache-resident and streamed over 48 layers as in the model; `lowrank` and `factor` time L·t and R·u of a 2048-wide rank-64 layer.
 /// </summary>
 internal static class DecodeProfileProbe
 {
@@ -33,6 +33,11 @@ internal static class DecodeProfileProbe
             Factor();
             return;
         }
+        if (args is ["prefill", ..])
+        {
+            Prefill(args.Length > 1 ? int.Parse(args[1]) : 1);
+            return;
+        }
         bool int8 = args.Length > 0 && args[0] == "int8";
         int tokens = args.Length > 1 ? int.Parse(args[1]) : 200;
         int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
@@ -52,6 +57,26 @@ internal static class DecodeProfileProbe
         }
         Array.Sort(times);
         Console.WriteLine($"{(int8 ? "int8" : "float")} decode, {threads} thread(s): best {times[0]:F2} ms, median {times[tokens / 2]:F2} ms per token over {tokens} tokens");
+    }
+
+    /// <summary>pp64 on the synthetic model: the best of 10 prefills of 64 tokens at position 0, in tokens per second.</summary>
+    private static void Prefill(int threads)
+    {
+        var content = SyntheticCompressedLlama.Build();
+        using var weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
+        using var transformer = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions
+        {
+            Threads = threads, ContextLength = PromptTokens, PrefillBatchSize = PromptTokens,
+        });
+        var prompt = Enumerable.Range(1, PromptTokens).ToArray();
+        double best = double.MaxValue;
+        for (int i = 0; i < 10; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            transformer.Prefill(prompt, 0);
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        Console.WriteLine($"prefill of {PromptTokens} tokens, {threads} thread(s): best {best:F1} ms = {PromptTokens / best * 1000:F1} tokens/s (of 10)");
     }
 
     private static void QPass()

@@ -30,7 +30,7 @@ public sealed class CompressedLinearLayer : ILinearLayer
     private const int ChunksPerThread = 8;
 
     /// <summary>Rows of Q decoded together in prefill: <see cref="MatMul"/>'s register tile height.</summary>
-    private const int RowBlock = 4;
+    private const int RowBlock = MatMul.RowBlock;
 
     private readonly CompressedLinearData _data;
     private readonly WorkerPool _pool;

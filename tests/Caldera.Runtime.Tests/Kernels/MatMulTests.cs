@@ -13,7 +13,7 @@ public class MatMulTests
     {
         var path = Enum.Parse<KernelPath>(pathName);
         foreach (int columns in KernelData.Lengths.Where(c => c <= 2048))
-            foreach (int rows in new[] { 1, 3, 4, 5, 8, 13 })
+            foreach (int rows in new[] { 1, 3, 4, 5, 6, 8, 10, 13 })
                 foreach (int n in new[] { 1, 2, 3, 4, 5, 7, 9 })
                     AssertMatches(type, path, rows, columns, n);
         AssertMatches(type, path, rows: 8, columns: 5632, n: 6);
@@ -45,6 +45,30 @@ public class MatMulTests
             for (int r = rows; r < stride && t * stride + r < actual.Length; r++)
                 Assert.True(float.IsNaN(actual[t * stride + r]), "wrote outside its rows");
         }
+    }
+
+    [Fact]
+    public void Every_tiling_sums_in_the_order_of_the_matrix_vector_product()
+    {
+        // 6-row tiles, the 4-row tile for the rows left over, MatVec for the rest and for tokens left over: all sum a
+        // (row, token) in one accumulator over the columns, as F32 MatVec does, so the tile shape never changes a result
+        // (the compressed layers' prefill multiplies decoded F32 rows; pinned outputs depend on it). F16 MatVec pairs
+        // rows its own way (F16PairMatVec) and is compared within tolerance below.
+        foreach (int rows in new[] { 6, 10, 13, 17 })
+            foreach (int columns in new[] { 64, 100, 2048 })
+            {
+                const int n = 7;
+                var (w, _) = KernelData.Weights(rows * columns, TensorType.F32, seed: rows + columns);
+                var x = KernelData.Floats(n * columns, seed: 7 * columns);
+                var batch = new float[n * rows];
+                MatMul.Multiply(w, TensorType.F32, rows, x, n, batch, rows, new float[MatMul.ScratchLength(columns)]);
+                for (int t = 0; t < n; t++)
+                {
+                    var single = new float[rows];
+                    MatVec.Multiply(w, TensorType.F32, x.AsSpan(t * columns, columns), single);
+                    Assert.True(single.AsSpan().SequenceEqual(batch.AsSpan(t * rows, rows)), $"{rows}×{columns} token {t}");
+                }
+            }
     }
 
     [Fact]
