@@ -12,6 +12,8 @@ public sealed class CompressedLayerScratch
     private float[] _factors = [];
     private sbyte[] _levels = [];
     private float[] _levelScales = [];
+    private float[] _lowRankInputs = [];
+    private sbyte[] _lowRankLevels = [];
 
     /// <summary>At least <paramref name="length"/> floats for U, valid until the next call.</summary>
     internal float[] Inputs(int length) => Grow(ref _inputs, length);
@@ -24,6 +26,12 @@ public sealed class CompressedLayerScratch
 
     /// <summary>At least <paramref name="length"/> block scales of u (int8 decode), valid until the next call.</summary>
     internal float[] LevelScales(int length) => Grow(ref _levelScales, length);
+
+    /// <summary>At least <paramref name="length"/> floats for a = s_L·t (int8 L·t), valid until the next call.</summary>
+    internal float[] LowRankInputs(int length) => Grow(ref _lowRankInputs, length);
+
+    /// <summary>At least <paramref name="length"/> int8 levels of a (int8 L·t), valid until the next call.</summary>
+    internal sbyte[] LowRankLevels(int length) => Grow(ref _lowRankLevels, length);
 
     private static T[] Grow<T>(ref T[] buffer, int length)
     {

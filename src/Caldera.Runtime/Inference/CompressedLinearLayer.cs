@@ -78,10 +78,14 @@ public sealed class CompressedLinearLayer : ILinearLayer
     /// <summary>
     /// Whether a decode step (one token) of an E8P-coded Q quantises u to int8 (<see cref="Int8Quantizer"/>) and runs
     /// the integer kernels (<see cref="ICompressedRowKernels.DotQRowsInt8"/>, and <see cref="ICompressedRowKernels.DotRRowsInt8"/>
-    /// for 4-bit R), which are faster but add u's rounding error to Q·u and R·u. Prefill, L·t, 16-bit factors and
-    /// uniform Q codes always run in float.
+    /// for 4-bit R), which are faster but add u's rounding error to Q·u and R·u; a 4-bit L then runs L·t in integers
+    /// too (<see cref="Int8LowRank"/>: t quantised to int8, L expanded once into 2 bytes per entry on first use).
+    /// Prefill, 16-bit factors and uniform Q codes always run in float.
     /// </summary>
     public bool Int8Activations { get; set; }
+
+    /// <summary>L's int8 planes (<see cref="Int8LowRank"/>), built by the first int8 decode step that needs them.</summary>
+    private byte[]? _lowRankPlanes;
 
     public int InputDim => _data.Columns;
     public int OutputDim => _data.Rows;
@@ -104,6 +108,13 @@ public sealed class CompressedLinearLayer : ILinearLayer
             pass.Levels = _scratch.Levels(Int8Quantizer.PaddedLength(InputDim));
             pass.LevelScales = _scratch.LevelScales(Int8Quantizer.BlockCount(InputDim));
         }
+        pass.Int8LowRank = pass.Int8 && _data.Rank > 0 && _data.FactorBits == 4 && _data.Rank <= Kernels.Int8LowRank.MaxRank;
+        if (pass.Int8LowRank && _lowRankPlanes is null)
+        {
+            var planes = new byte[Kernels.Int8LowRank.PlaneLength(_data.Rows, _data.Rank)];
+            Kernels.Int8LowRank.Build(_data.LTransposedCodes.Span, _data.Rows, _data.Rank, planes);
+            _lowRankPlanes = planes;
+        }
         fixed (float* px = x, py = y)
         {
             pass.X = px;
@@ -112,6 +123,14 @@ public sealed class CompressedLinearLayer : ILinearLayer
             // Work per item, in multiply-adds: a transform of one token, a factor row or a Q row against n tokens.
             pass.Run(Step.Input, n, 1, (long)_data.Columns * 8);
             if (_data.Rank > 0) pass.Run(Step.Factor, _data.Rank, _rankGrain, (long)_data.Columns * n);
+            if (pass.Int8LowRank)
+            {
+                // a = s_L·t, quantised once for every chunk of rows
+                var a = _scratch.LowRankInputs(_data.Rank).AsSpan(0, _data.Rank);
+                TensorPrimitives.Multiply(pass.T.AsSpan(0, _data.Rank), _data.LTransposedScale, a);
+                pass.AlphaLevels = _scratch.LowRankLevels(Kernels.Int8LowRank.PaddedRank(_data.Rank));
+                pass.AlphaScale = Kernels.Int8LowRank.Quantize(a, pass.Alpha);
+            }
             pass.Run(Step.Rows, _data.Rows, _rowGrain, ((long)_data.Columns + _data.Rank) * n);
             pass.Run(Step.Output, n, 1, (long)_data.Rows * 8);
             pass.X = pass.Y = null;
@@ -128,8 +147,11 @@ public sealed class CompressedLinearLayer : ILinearLayer
         public float* X, Y;
         public int N;
         public float[] U = [], T = [];
-        public bool Int8;
+        public bool Int8, Int8LowRank;
         public sbyte[] Levels = [];
+        public sbyte[] AlphaLevels = [];
+        public float AlphaScale;
+        public Span<sbyte> Alpha => AlphaLevels.AsSpan(0, Kernels.Int8LowRank.PaddedRank(_d.Rank));
         public float[] LevelScales = [];
 
         public void Run(Step step, int count, int grain, long workPerItem)
@@ -277,6 +299,11 @@ public sealed class CompressedLinearLayer : ILinearLayer
             ReadOnlySpan<ushort> codes = _d.LTransposedCodes.Span;
             int rowWords = E8PResidualLattice.WordCount(Rows), blockWords = E8PResidualLattice.WordCount(length);
             int first = start / E8PLattice.Dimension * E8PResidualLattice.WordsPerVector;
+            if (N == 1 && Int8LowRank)
+            {
+                Kernels.Int8LowRank.Add(layer._lowRankPlanes, start / E8PLattice.Dimension, Alpha, AlphaScale, YOf(0, start, length));
+                return;
+            }
             if (N == 1)
             {
                 Span<float> a = layer._pool.Scratch(worker, Rank);

@@ -46,10 +46,11 @@ public class CompressedLinearLayerTests
     [InlineData(33, 17, 4)]
     [InlineData(64, 300, 8)]
     [InlineData(40, 2048, 0)]
-    public void Int8_decode_is_the_float_layer_applied_to_the_dequantised_activation_in_Q_and_R(int rows, int columns, int rank)
+    public void Int8_decode_is_the_float_layer_on_the_dequantised_activation_and_low_rank_input(int rows, int columns, int rank)
     {
-        // Without transforms u = x, so the int8 step computes y = g·(s_Q·Q + s_L·s_R·L·R)·û = W·û with û_i = s_b·q_i:
-        // Q and the 4-bit R meet the dequantised activation (L meets t, which is exact given û). Prefill stays exact.
+        // Without transforms u = x, so the int8 step computes y = g·(s_Q·Q·û + L·ã) with û_i = s_b·q_i: Q and the 4-bit
+        // R meet the dequantised activation, t = s_R·R·û, and L meets ã, the int8 rounding of a = s_L·t
+        // (Int8LowRank): W·û plus g·Σ_j L_ij·(ã_j − a_j). Prefill stays exact.
         var data = SyntheticCompressed.Matrix("m", rows, columns, rank, transforms: false, seed: rows);
         var w = DenseReference.Reconstruct(data);
         var x = Kernels.KernelData.Floats(2 * columns, 3);
@@ -59,6 +60,26 @@ public class CompressedLinearLayerTests
         var dequantised = new float[columns];
         for (int i = 0; i < columns; i++) dequantised[i] = scales[i / Int8Activations.BlockLength] * q[i];
         var expected = DenseReference.Multiply(w, rows, columns, dequantised, 1);
+        if (rank > 0)
+        {
+            var factor = new float[columns];
+            var a = new float[rank];
+            for (int j = 0; j < rank; j++)
+            {
+                E8PResidualLattice.DecodeRow(data.RCodes.Span.Slice(j * E8PResidualLattice.WordCount(columns), E8PResidualLattice.WordCount(columns)), factor);
+                double t = 0;
+                for (int c = 0; c < columns; c++) t += (double)data.RScale * factor[c] * dequantised[c];
+                a[j] = (float)(data.LTransposedScale * t);
+            }
+            var alpha = new sbyte[Int8LowRank.PaddedRank(rank)];
+            float scale = Int8LowRank.Quantize(a, alpha);
+            var column = new float[rows];
+            for (int j = 0; j < rank; j++)
+            {
+                E8PResidualLattice.DecodeRow(data.LTransposedCodes.Span.Slice(j * E8PResidualLattice.WordCount(rows), E8PResidualLattice.WordCount(rows)), column);
+                for (int i = 0; i < rows; i++) expected[i] += (double)data.GlobalScale * column[i] * ((double)scale * alpha[j] - a[j]);
+            }
+        }
         using var pool = new WorkerPool(2);
         foreach (var path in new[] { KernelPath.Scalar, KernelPaths.Best })
         {

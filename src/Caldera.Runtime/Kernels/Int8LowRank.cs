@@ -1,0 +1,149 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Caldera.Runtime.Compression;
+
+namespace Caldera.Runtime.Kernels;
+
+/// <summary>
+/// The L·t update of an int8 decode step: with the k-vector a = t·s_L quantised once to a ≈ s_a·α (α int8, one scale),
+///   z_i += ¼·s_a·(A_i + B_i/ρ),   A_i = Σ_r 4·C[w₁ᵣ]_i·α_r,   B_i = Σ_r 4·C[w₂ᵣ]_i·α_r
+/// where (w₁ᵣ, w₂ᵣ) is the residual word pair that codes rows 8⌊i/8⌋.. of column r of L. A and B are exact int32 sums,
+/// and the float combination is the same expression on every path, so every path gives the same bits.
+/// </summary>
+/// <remarks>
+/// Lᵀ is coded along the rows of L (eight rows per word pair), so its words give L one rank at a time: an axpy per rank
+/// (<see cref="ResidualRanks"/>) that decodes 2 words per 8 multiply-adds. Here the codes are expanded once, when
+/// int8 decode is first used, into planes of U = 4·C + 11 ∈ [0, 22] (one byte per entry, A and B apart) laid out for
+/// vpdpbusd: per group of 8 rows and quad of 4 ranks, 32 bytes [row i: U_{i,4q..4q+3}], A then B. One vpdpbusd
+/// then adds four ranks to eight rows' int32 sums, and 16 of them cover rank 64: no decode and no horizontal sums in
+/// the token's path, at 2 bytes per entry of L instead of ½ (L is a few per cent of a layer's words). The offset
+/// comes back as 11·Σα per sum. Ranks pad to a multiple of 4 and rows to a multiple of 8 with U = 11 (C = 0).
+/// </remarks>
+public static class Int8LowRank
+{
+    /// <summary>Rows of L per group: one residual word pair's vector, one int32 lane each.</summary>
+    public const int RowsPerGroup = 8;
+
+    /// <summary>Ranks per vpdpbusd lane.</summary>
+    public const int RanksPerQuad = 4;
+
+    /// <summary>The largest rank with one scale for a (one block of <see cref="Int8Activations"/>).</summary>
+    public const int MaxRank = Int8Activations.BlockLength;
+
+    private const int QuadBytes = RowsPerGroup * RanksPerQuad;
+
+    /// <summary>Ranks rounded up to whole quads: the length of α.</summary>
+    public static int PaddedRank(int rank) => (rank + RanksPerQuad - 1) / RanksPerQuad * RanksPerQuad;
+
+    /// <summary>Bytes of the planes of an L with <paramref name="rows"/> rows and <paramref name="rank"/> columns.</summary>
+    public static long PlaneLength(int rows, int rank) =>
+        (long)E8PLattice.VectorCount(rows) * (PaddedRank(rank) / RanksPerQuad) * 2 * QuadBytes;
+
+    /// <summary>Expands Lᵀ's residual codes (<paramref name="rank"/> rows of 2·⌈rows/8⌉ words) into the planes.</summary>
+    public static void Build(ReadOnlySpan<ushort> lTransposed, int rows, int rank, Span<byte> planes)
+    {
+        int groups = E8PLattice.VectorCount(rows), quads = PaddedRank(rank) / RanksPerQuad;
+        int rowWords = E8PResidualLattice.WordCount(rows);
+        if (lTransposed.Length != (long)rank * rowWords)
+            throw new ArgumentException($"Lᵀ of {rank}×{rows} has {(long)rank * rowWords} words, got {lTransposed.Length}.", nameof(lTransposed));
+        if (planes.Length != PlaneLength(rows, rank))
+            throw new ArgumentException($"the planes of a {rows}×{rank} L take {PlaneLength(rows, rank)} bytes, got {planes.Length}.", nameof(planes));
+        ulong[] table = E8PInt8Table.Codewords;
+        for (int g = 0; g < groups; g++)
+            for (int k = 0; k < quads; k++)
+            {
+                Span<byte> quad = planes.Slice((g * quads + k) * 2 * QuadBytes, 2 * QuadBytes);
+                for (int i = 0; i < RowsPerGroup; i++)
+                    for (int j = 0; j < RanksPerQuad; j++)
+                    {
+                        int r = k * RanksPerQuad + j;
+                        int first = 0, second = 0;
+                        if (r < rank && g * RowsPerGroup + i < rows)
+                        {
+                            int pair = r * rowWords + 2 * g;
+                            first = E8PInt8Table.Entry(table[lTransposed[pair]], i);
+                            second = E8PInt8Table.Entry(table[lTransposed[pair + 1]], i);
+                        }
+                        quad[i * RanksPerQuad + j] = (byte)(first + E8PNibbleDecode.Offset);
+                        quad[QuadBytes + i * RanksPerQuad + j] = (byte)(second + E8PNibbleDecode.Offset);
+                    }
+            }
+    }
+
+    /// <summary>
+    /// α and s_a of <paramref name="a"/> (<see cref="Int8Activations"/>' rounding, one block): α has
+    /// <see cref="PaddedRank"/> entries, zero past a.Length. Returns s_a.
+    /// </summary>
+    public static float Quantize(ReadOnlySpan<float> a, Span<sbyte> alpha)
+    {
+        if (a.Length > MaxRank) throw new ArgumentException($"rank {a.Length} exceeds {MaxRank}, the one-scale limit.", nameof(a));
+        if (alpha.Length != PaddedRank(a.Length))
+            throw new ArgumentException($"α of rank {a.Length} has {PaddedRank(a.Length)} entries, got {alpha.Length}.", nameof(alpha));
+        Span<sbyte> levels = stackalloc sbyte[Int8Activations.PaddedLength(a.Length)];
+        Span<float> scale = stackalloc float[1];
+        Int8Activations.Quantize(a, levels, scale);
+        levels[..alpha.Length].CopyTo(alpha);
+        return scale[0];
+    }
+
+    /// <summary>
+    /// z += L·a for the rows [8·<paramref name="firstGroup"/>, 8·firstGroup + z.Length) of L, a ≈ <paramref name="scale"/>·α
+    /// (<see cref="Quantize"/>); <paramref name="planes"/> are the whole L's (<see cref="Build"/>).
+    /// </summary>
+    public static void Add(ReadOnlySpan<byte> planes, int firstGroup, ReadOnlySpan<sbyte> alpha, float scale, Span<float> z) =>
+        Add(planes, firstGroup, alpha, scale, z, AvxVnni.IsSupported);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void Add(ReadOnlySpan<byte> planes, int firstGroup, ReadOnlySpan<sbyte> alpha, float scale, Span<float> z, bool vnni)
+    {
+        int quads = alpha.Length / RanksPerQuad, groups = E8PLattice.VectorCount(z.Length);
+        if (alpha.Length % RanksPerQuad != 0 || alpha.Length > MaxRank)
+            throw new ArgumentException($"α has {alpha.Length} entries, not whole quads of at most {MaxRank}.", nameof(alpha));
+        long needed = (long)(firstGroup + groups) * quads * 2 * QuadBytes;
+        if (firstGroup < 0 || planes.Length < needed)
+            throw new ArgumentException($"rows from group {firstGroup} need {needed} bytes of planes, got {planes.Length}.", nameof(planes));
+        int offset = 0;
+        foreach (sbyte level in alpha) offset += level;
+        offset *= E8PNibbleDecode.Offset;
+        float half = 0.25f * scale;
+        fixed (byte* p = planes)
+        fixed (sbyte* x = alpha)
+        fixed (float* y = z)
+        {
+            Span<int> a = stackalloc int[RowsPerGroup], b = stackalloc int[RowsPerGroup];
+            for (int g = 0; g < groups; g++)
+            {
+                byte* group = p + (long)(firstGroup + g) * quads * 2 * QuadBytes;
+                int rows = Math.Min(RowsPerGroup, z.Length - g * RowsPerGroup);
+                float* target = y + g * RowsPerGroup;
+                if (vnni && rows == RowsPerGroup)
+                {
+                    Vector256<int> sumA = default, sumB = default;
+                    for (int k = 0; k < quads; k++)
+                    {
+                        var ranks = Vector256.Create(*(int*)(x + k * RanksPerQuad)).AsSByte();
+                        sumA = AvxVnni.MultiplyWideningAndAdd(sumA, Vector256.Load(group + k * 2 * QuadBytes), ranks);
+                        sumB = AvxVnni.MultiplyWideningAndAdd(sumB, Vector256.Load(group + k * 2 * QuadBytes + QuadBytes), ranks);
+                    }
+                    var bias = Vector256.Create(offset);
+                    var update = Vector256.ConvertToSingle(sumA - bias) + Vector256.ConvertToSingle(sumB - bias) / E8PResidualLattice.ResidualScale;
+                    (Vector256.Load(target) + Vector256.Create(half) * update).Store(target);
+                    continue;
+                }
+                a.Clear();
+                b.Clear();
+                for (int k = 0; k < quads; k++)
+                    for (int i = 0; i < RowsPerGroup; i++)
+                        for (int j = 0; j < RanksPerQuad; j++)
+                        {
+                            int level = x[k * RanksPerQuad + j];
+                            a[i] += group[k * 2 * QuadBytes + i * RanksPerQuad + j] * level;
+                            b[i] += group[k * 2 * QuadBytes + QuadBytes + i * RanksPerQuad + j] * level;
+                        }
+                for (int i = 0; i < rows; i++)
+                    target[i] += half * ((float)(a[i] - offset) + (float)(b[i] - offset) / E8PResidualLattice.ResidualScale);
+            }
+        }
+    }
+}
