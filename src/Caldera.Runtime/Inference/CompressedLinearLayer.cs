@@ -219,17 +219,22 @@ public sealed class CompressedLinearLayer : ILinearLayer
                 for (int r = start; r < end; r++) T[r] = _d.RScale * layer._kernels.DotR(codes.Slice(r * words, words), u);
                 return;
             }
-            Span<float> row = layer._pool.Scratch(worker, n);
+            // Prefill: decode the chunk's rows of R once, then one register-tiled product for all tokens.
+            int m = end - start;
+            Span<float> scratch = layer._pool.Scratch(worker, m * n + MatMul.ScratchLength(n));
+            Span<float> block = scratch[..(m * n)];
             for (int r = start; r < end; r++)
             {
+                Span<float> row = block.Slice((r - start) * n, n);
                 if (lattice)
                 {
                     CodedRows.DecodeResidual(codes.Slice(r * words, words), row, layer._path);
                     TensorPrimitives.Multiply(row, _d.RScale, row);
                 }
                 else TensorPrimitives.ConvertToSingle(halves.Slice(r * n, n), row);
-                for (int t = 0; t < N; t++) T[t * Rank + r] = TensorPrimitives.Dot(row, UOf(t));
             }
+            MatMul.Multiply(MemoryMarshal.AsBytes(block), TensorType.F32, m, U.AsSpan(0, N * n), N,
+                T.AsSpan(start, (N - 1) * Rank + m), Rank, scratch[(m * n)..], layer._path);
         }
 
         // z = Q·u for output rows [start, end)
@@ -311,17 +316,13 @@ public sealed class CompressedLinearLayer : ILinearLayer
                 layer._kernels.AddLRanks(codes.Slice(first, (Rank - 1) * rowWords + blockWords), rowWords, a, YOf(0, start, length));
                 return;
             }
-            Span<float> block = layer._pool.Scratch(worker, length);
+            // Prefill: decode the slice of every column of L once, then all tokens' updates in registers.
+            Span<float> scratch = layer._pool.Scratch(worker, Rank * length + N * Rank);
+            Span<float> block = scratch[..(Rank * length)], inputs = scratch.Slice(Rank * length, N * Rank);
             for (int r = 0; r < Rank; r++)
-            {
-                var words = codes.Slice(r * rowWords + first, blockWords);
-                CodedRows.DecodeResidual(words, block, layer._path);
-                for (int t = 0; t < N; t++)
-                {
-                    var y = YOf(t, start, length);
-                    TensorPrimitives.MultiplyAdd(block, _d.LTransposedScale * T[t * Rank + r], y, y);
-                }
-            }
+                CodedRows.DecodeResidual(codes.Slice(r * rowWords + first, blockWords), block.Slice(r * length, length), layer._path);
+            TensorPrimitives.Multiply(T.AsSpan(0, N * Rank), _d.LTransposedScale, inputs);
+            RankUpdate.Add(block, length, inputs, N, new Span<float>(Y + start, (N - 1) * Rows + length), Rows, layer._path);
         }
 
         // y = g·SV ⊙ (V_m·z)
