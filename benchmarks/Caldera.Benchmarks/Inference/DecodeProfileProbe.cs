@@ -7,7 +7,8 @@ namespace Caldera.Benchmarks.Inference;
 /// <summary>
 /// A long decode loop on <see cref="SyntheticCompressedLlama"/> for a sampling profiler, not a benchmark: it prefills
 /// 64 tokens, then decodes [tokens] tokens (default 200) at positions 64.. with the float or the int8 Q pass and
-/// prints the best and the median milliseconds per token (`int8-classifier`: the int8 Q pass and the int8 classifier).
+/// prints the best and the median milliseconds per token (`int8-classifier`: the int8 Q pass and the int8 classifier;
+/// `classifier-ab`: int8 and int8-classifier interleaved token by token in one process).
 /// Profile it with perf and the runtime's perf map:
 ///   DOTNET_PerfMapEnabled=1 perf record -F 2000 -g -- dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll decode-profile int8 200
 /// The breakdown it gave is in benchmarks/README.md. `decode-profile qpass` times the int8 Q pass of one 2048² layer
@@ -41,26 +42,37 @@ internal static class DecodeProfileProbe
             return;
         }
         string mode = args.Length > 0 ? args[0] : "float";
-        bool int8 = mode is "int8" or "int8-classifier", int8Classifier = mode == "int8-classifier";
         int tokens = args.Length > 1 ? int.Parse(args[1]) : 200;
         int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
+        var options = new TransformerOptions { Threads = threads, ContextLength = PromptTokens + tokens, PrefillBatchSize = PromptTokens };
+        var int8 = options with { Int8Activations = true };
+        var int8Classifier = int8 with { Int8Classifier = true };
+        // classifier-ab decodes each token with both int8 variants in turn, so both see the same load on a shared machine.
+        (string Name, TransformerOptions Options)[] variants = mode switch
+        {
+            "int8" => [("int8", int8)],
+            "int8-classifier" => [("int8-classifier", int8Classifier)],
+            "classifier-ab" => [("int8", int8), ("int8-classifier", int8Classifier)],
+            _ => [("float", options)],
+        };
         var content = SyntheticCompressedLlama.Build();
         using var weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
-        using var transformer = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions
-        {
-            Threads = threads, ContextLength = PromptTokens + tokens, PrefillBatchSize = PromptTokens, Int8Activations = int8,
-            Int8Classifier = int8Classifier,
-        });
-        transformer.Prefill(Enumerable.Range(1, PromptTokens).ToArray(), 0);
-        var times = new double[tokens];
+        var transformers = variants.Select(v => new Transformer(content.Config, pool => weights.Bind(pool), v.Options)).ToArray();
+        foreach (var transformer in transformers) transformer.Prefill(Enumerable.Range(1, PromptTokens).ToArray(), 0);
+        var times = new double[variants.Length, tokens];
         for (int i = 0; i < tokens; i++)
+            for (int k = 0; k < transformers.Length; k++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                transformers[k].Decode(100 + i % 1000, PromptTokens + i);
+                times[k, i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        for (int k = 0; k < variants.Length; k++)
         {
-            long start = Stopwatch.GetTimestamp();
-            transformer.Decode(100 + i % 1000, PromptTokens + i);
-            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            var sorted = Enumerable.Range(0, tokens).Select(i => times[k, i]).Order().ToArray();
+            Console.WriteLine($"{variants[k].Name} decode, {threads} thread(s): best {sorted[0]:F2} ms, median {sorted[tokens / 2]:F2} ms per token over {tokens} tokens");
+            transformers[k].Dispose();
         }
-        Array.Sort(times);
-        Console.WriteLine($"{(int8 ? mode : "float")} decode, {threads} thread(s): best {times[0]:F2} ms, median {times[tokens / 2]:F2} ms per token over {tokens} tokens");
     }
 
     private static void QPass()
