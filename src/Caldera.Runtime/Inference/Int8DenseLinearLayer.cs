@@ -51,7 +51,9 @@ public sealed unsafe class Int8DenseLinearLayer : ILinearLayer
         _paddedColumns = Int8Blocks.PaddedLength(InputDim);
         long levelCount = (long)OutputDim * _paddedColumns;
         if (levelCount + Alignment > Array.MaxLength)
-            throw new ArgumentException($"{weight}: an int8 copy of {levelCount:N0} levels exceeds one array; run this matrix in its stored type (turn the int8 option off)", nameof(weight));
+            throw new ArgumentException(
+                $"{weight}: an int8 copy of {levelCount:N0} levels is larger than one array can hold; run it in its stored type (turn TransformerOptions.Int8Classifier / --int8-classifier off)",
+                nameof(weight));
         _levelStore = GC.AllocateUninitializedArray<sbyte>((int)levelCount + Alignment, pinned: true);
         _scaleStore = GC.AllocateUninitializedArray<float>(OutputDim * _blocks + Alignment / sizeof(float), pinned: true);
         _levels = (sbyte*)Aligned(Unsafe.AsPointer(ref _levelStore[0]));

@@ -70,6 +70,16 @@ public unsafe class Int8ClassifierTests
         }
     }
 
+    [Fact]
+    public void A_matrix_too_large_for_one_int8_array_is_refused_before_anything_is_read_or_allocated()
+    {
+        // 70000 × 32768 levels exceed Array.MaxLength; the view's memory is never touched (it does not exist).
+        using var pool = new WorkerPool(1);
+        var error = Assert.Throws<ArgumentException>(() => new Int8DenseLinearLayer(new TensorView("output.weight", [70000, 32768], TensorType.F16, (byte*)64), pool));
+        Assert.Contains("output.weight", error.Message);
+        Assert.Contains("Int8Classifier", error.Message);
+    }
+
     [Theory]
     [InlineData("stories260K")]
     [InlineData("tinystories-256d")]
