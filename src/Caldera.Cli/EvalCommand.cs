@@ -16,7 +16,7 @@ internal static class EvalCommand
 
     public static int Execute(string[] args, TextWriter stdout, TextWriter stderr, CompressedModelFormat format, CancellationToken cancellation = default)
     {
-        var cl = new CommandLine("eval", args, Options, flags: ["--json", "--int8"]);
+        var cl = new CommandLine("eval", args, Options, flags: ["--json", "--int8", "--int8-classifier"]);
         string modelPath = cl.Single("model");
         string textPath = cl.String("--text") ?? throw new CliUsageException("eval: --text <file> is required");
         int ctx = cl.Int("--ctx", min: 4) ?? 256;
@@ -36,7 +36,8 @@ internal static class EvalCommand
         int[] tokens = tokenizer.Encode(File.ReadAllText(textPath), addBos: true);
         if (tokens.Length < ctx)
             throw new ModelFormatException(textPath, $"gives {tokens.Length} tokens, fewer than one chunk of --ctx {ctx}; use a longer text or a smaller --ctx");
-        var metrics = QualityEvaluator.Evaluate(model.Open, reference?.Open, tokens, ctx, tokenizer.BosId, threads, cancellation, cl.Flag("--int8"));
+        var metrics = QualityEvaluator.Evaluate(model.Open, reference?.Open, tokens, ctx, tokenizer.BosId, threads, cancellation,
+            int8Decode: cl.Flag("--int8"), int8Classifier: cl.Flag("--int8-classifier"));
         if (cl.Flag("--json")) WriteJson(stdout, modelPath, referencePath, metrics, model.Bits);
         else WriteText(stdout, modelPath, referencePath, metrics, model.Bits);
         return 0;

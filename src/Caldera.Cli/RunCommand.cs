@@ -20,7 +20,10 @@ internal static class RunCommand
         using var model = LoadedModel.Open(options.ModelPath);
         var tokenizer = LoadTokenizer(options, model);
         int steps = Math.Min(options.Steps, model.Config.ContextLength);
-        using var transformer = model.CreateTransformer(new TransformerOptions { Threads = options.Threads, ContextLength = steps, Int8Activations = options.Int8 });
+        using var transformer = model.CreateTransformer(new TransformerOptions
+        {
+            Threads = options.Threads, ContextLength = steps, Int8Activations = options.Int8, Int8Classifier = options.Int8Classifier,
+        });
         var generator = new TextGenerator(transformer, tokenizer);
         var generation = new GenerationOptions { Steps = steps, Sampling = options.Sampling, EchoPrompt = true };
         foreach (var piece in generator.Generate(options.Prompt, generation))
@@ -43,7 +46,7 @@ internal static class RunCommand
         return TokenizerSource.Find(options.ModelPath, null, model.Checkpoint!).Tokenizer;
     }
 
-    private sealed record RunOptions(string ModelPath, string? TokenizerPath, string Prompt, int Steps, int Threads, SamplingOptions Sampling, bool Int8)
+    private sealed record RunOptions(string ModelPath, string? TokenizerPath, string Prompt, int Steps, int Threads, SamplingOptions Sampling, bool Int8, bool Int8Classifier)
     {
         public static RunOptions Parse(string[] args)
         {
@@ -51,7 +54,7 @@ internal static class RunCommand
             int steps = 256, threads = Environment.ProcessorCount, topK = 0;
             float temperature = 1f, topP = 0.9f, penalty = 1f;
             ulong? seed = null;
-            bool int8 = false;
+            bool int8 = false, int8Classifier = false;
             var seen = new HashSet<string>(StringComparer.Ordinal);
             for (int i = 0; i < args.Length; i++)
             {
@@ -66,6 +69,11 @@ internal static class RunCommand
                 if (arg == "--int8")
                 {
                     int8 = true;
+                    continue;
+                }
+                if (arg == "--int8-classifier")
+                {
+                    int8Classifier = true;
                     continue;
                 }
                 if (i + 1 >= args.Length) throw new CliUsageException($"run: {arg} needs a value");
@@ -100,7 +108,7 @@ internal static class RunCommand
             if (model is null) throw new CliUsageException("run: no model given");
             if (prompt is null) throw new CliUsageException("run: --prompt is required");
             var sampling = new SamplingOptions { Temperature = temperature, TopP = topP, TopK = topK, RepetitionPenalty = penalty, Seed = seed };
-            return new RunOptions(model, tokenizer, prompt, steps, threads, sampling, int8);
+            return new RunOptions(model, tokenizer, prompt, steps, threads, sampling, int8, int8Classifier);
         }
 
         private static int Int(string option, string value, int min)

@@ -8,12 +8,13 @@ internal static class Usage
             usage:
               caldera run <model> [--tokenizer <file>] --prompt "..." [--steps N] [--temperature T]
                           [--top-p P] [--top-k K] [--repetition-penalty R] [--seed S] [--threads N] [--int8]
+                          [--int8-classifier]
               caldera inspect <model>
               caldera compress <model> -o <out.cald> [--tokenizer <file>] [--method caldera|ldlq|rtn]
                           [--rank 64] [--q-bits 2] [--lr-bits 4|16] [--preset fast|paper]
                           [--calibration <text file>] [--samples N] [--seq-len L] [--threads N]
               caldera eval <model> --text <file> [--reference <model>] [--ctx 256] [--tokenizer <file>]
-                          [--threads N] [--int8] [--json]
+                          [--threads N] [--int8] [--int8-classifier] [--json]
               caldera describe <model.cald> --name <Class> --namespace <Ns> -o <Class.model.json>
                           [--storage resource|trailer] [--resource-name <logical name>]
 
@@ -21,8 +22,9 @@ internal static class Usage
             or a compressed .cald model (which carries its tokenizer). compress caches finished layers in
             <out.cald>.parts/ and resumes from them when rerun with the same settings; --q-bits other than 2
             needs --method rtn. --int8 decodes compressed layers with int8 activations (faster; eval then
-            runs one token at a time so its figures are those of int8 decoding). describe writes the model description the Caldera source generator reads
-            (docs/build-integration.md).
+            runs one token at a time so its figures are those of int8 decoding). --int8-classifier runs the
+            classifier as an int8 copy made at load (one scale per 32 weights; decode and prefill).
+            describe writes the model description the Caldera source generator reads (docs/build-integration.md).
             """);
         return exitCode;
     }

@@ -7,7 +7,8 @@ namespace Caldera.Benchmarks.Inference;
 /// Decode and prefill on <see cref="SyntheticCompressedLlama"/>, the CALDERA twin of <see cref="DecodeBenchmarks"/>
 /// and <see cref="PrefillBenchmarks"/> (same shape, positions and token counts): decode is 16 tokens one at a time at
 /// positions 64..79 after a 64-token prefill; prefill is llama.cpp's pp64, 64 tokens from position 0 in one batch.
-/// DecodeCalderaInt8 is the same decode with <see cref="TransformerOptions.Int8Activations"/> (AVX-VNNI Q pass).
+/// DecodeCalderaInt8 is the same decode with <see cref="TransformerOptions.Int8Activations"/> (AVX-VNNI Q pass), and
+/// DecodeCalderaInt8Classifier adds <see cref="TransformerOptions.Int8Classifier"/> (the classifier as an int8 copy).
 /// </summary>
 [Config(typeof(InferenceBenchmarkConfig))]
 public class CompressedModelBenchmarks
@@ -15,7 +16,7 @@ public class CompressedModelBenchmarks
     private const int Tokens = 16, PromptTokens = 64;
     private readonly int[] _prompt = Enumerable.Range(1, PromptTokens).ToArray();
     private CompressedModelWeights _weights = null!;
-    private Transformer _transformer = null!, _int8Transformer = null!;
+    private Transformer _transformer = null!, _int8Transformer = null!, _int8ClassifierTransformer = null!;
 
     [Params(1, 2)]
     public int Threads { get; set; }
@@ -33,6 +34,11 @@ public class CompressedModelBenchmarks
         _int8Transformer = new Transformer(content.Config, pool => _weights.Bind(pool),
             new TransformerOptions { Threads = Threads, ContextLength = 256, PrefillBatchSize = PromptTokens, Int8Activations = true });
         _int8Transformer.Prefill(_prompt, 0);
+        _int8ClassifierTransformer = new Transformer(content.Config, pool => _weights.Bind(pool), new TransformerOptions
+        {
+            Threads = Threads, ContextLength = 256, PrefillBatchSize = PromptTokens, Int8Activations = true, Int8Classifier = true,
+        });
+        _int8ClassifierTransformer.Prefill(_prompt, 0);
     }
 
     [Benchmark(OperationsPerInvoke = Tokens)]
@@ -51,6 +57,14 @@ public class CompressedModelBenchmarks
         return sum;
     }
 
+    [Benchmark(OperationsPerInvoke = Tokens)]
+    public float DecodeCalderaInt8Classifier()
+    {
+        float sum = 0;
+        for (int i = 0; i < Tokens; i++) sum += _int8ClassifierTransformer.Decode(100 + i, PromptTokens + i)[0];
+        return sum;
+    }
+
     [Benchmark(OperationsPerInvoke = PromptTokens)]
     public float PrefillCaldera() => _transformer.Prefill(_prompt, 0)[0];
 
@@ -59,6 +73,7 @@ public class CompressedModelBenchmarks
     {
         _transformer.Dispose();
         _int8Transformer.Dispose();
+        _int8ClassifierTransformer.Dispose();
         _weights.Dispose();
     }
 }

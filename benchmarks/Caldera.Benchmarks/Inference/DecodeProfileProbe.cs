@@ -7,10 +7,13 @@ namespace Caldera.Benchmarks.Inference;
 /// <summary>
 /// A long decode loop on <see cref="SyntheticCompressedLlama"/> for a sampling profiler, not a benchmark: it prefills
 /// 64 tokens, then decodes [tokens] tokens (default 200) at positions 64.. with the float or the int8 Q pass and
-/// prints the best and the median milliseconds per token. Profile it with perf and the runtime's perf map:
+/// prints the best and the median milliseconds per token (`int8-classifier`: the int8 Q pass and the int8 classifier;
+/// `classifier-ab`: int8 and int8-classifier interleaved token by token in one process).
+/// Profile it with perf and the runtime's perf map:
 ///   DOTNET_PerfMapEnabled=1 perf record -F 2000 -g -- dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll decode-profile int8 200
 /// The breakdown it gave is in benchmarks/README.md. `decode-profile qpass` times the int8 Q pass of one 2048² layer
-/// alone (min of 40 calls) in ns per code word; `prefill [threads]` times pp64, cache-resident and streamed over 48 layers as in the model; `lowrank` and `factor` time L·t and R·u of a 2048-wide rank-64 layer.
+/// alone (min of 40 calls) in ns per code word, cache-resident and streamed over 48 layers as in the model; `lowrank` and `factor` time L·t and R·u of a 2048-wide rank-64 layer;
+/// `classifier [threads]` times the 32000×2048 classifier in F16 and as its int8 copy, interleaved; `prefill [threads]` times pp64.
 /// </summary>
 internal static class DecodeProfileProbe
 {
@@ -38,25 +41,43 @@ internal static class DecodeProfileProbe
             Prefill(args.Length > 1 ? int.Parse(args[1]) : 1);
             return;
         }
-        bool int8 = args.Length > 0 && args[0] == "int8";
+        if (args is ["classifier", ..])
+        {
+            Classifier(args.Length > 1 ? int.Parse(args[1]) : 1);
+            return;
+        }
+        string mode = args.Length > 0 ? args[0] : "float";
         int tokens = args.Length > 1 ? int.Parse(args[1]) : 200;
         int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
+        var options = new TransformerOptions { Threads = threads, ContextLength = PromptTokens + tokens, PrefillBatchSize = PromptTokens };
+        var int8 = options with { Int8Activations = true };
+        var int8Classifier = int8 with { Int8Classifier = true };
+        // classifier-ab decodes each token with both int8 variants in turn, so both see the same load on a shared machine.
+        (string Name, TransformerOptions Options)[] variants = mode switch
+        {
+            "int8" => [("int8", int8)],
+            "int8-classifier" => [("int8-classifier", int8Classifier)],
+            "classifier-ab" => [("int8", int8), ("int8-classifier", int8Classifier)],
+            _ => [("float", options)],
+        };
         var content = SyntheticCompressedLlama.Build();
         using var weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
-        using var transformer = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions
-        {
-            Threads = threads, ContextLength = PromptTokens + tokens, PrefillBatchSize = PromptTokens, Int8Activations = int8,
-        });
-        transformer.Prefill(Enumerable.Range(1, PromptTokens).ToArray(), 0);
-        var times = new double[tokens];
+        var transformers = variants.Select(v => new Transformer(content.Config, pool => weights.Bind(pool), v.Options)).ToArray();
+        foreach (var transformer in transformers) transformer.Prefill(Enumerable.Range(1, PromptTokens).ToArray(), 0);
+        var times = new double[variants.Length, tokens];
         for (int i = 0; i < tokens; i++)
+            for (int k = 0; k < transformers.Length; k++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                transformers[k].Decode(100 + i % 1000, PromptTokens + i);
+                times[k, i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        for (int k = 0; k < variants.Length; k++)
         {
-            long start = Stopwatch.GetTimestamp();
-            transformer.Decode(100 + i % 1000, PromptTokens + i);
-            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            var sorted = Enumerable.Range(0, tokens).Select(i => times[k, i]).Order().ToArray();
+            Console.WriteLine($"{variants[k].Name} decode, {threads} thread(s): best {sorted[0]:F2} ms, median {sorted[tokens / 2]:F2} ms per token over {tokens} tokens");
+            transformers[k].Dispose();
         }
-        Array.Sort(times);
-        Console.WriteLine($"{(int8 ? "int8" : "float")} decode, {threads} thread(s): best {times[0]:F2} ms, median {times[tokens / 2]:F2} ms per token over {tokens} tokens");
     }
 
     /// <summary>pp64 on the synthetic model: the best of 10 prefills of 64 tokens at position 0, in tokens per second.</summary>
@@ -112,6 +133,59 @@ internal static class DecodeProfileProbe
             }
             Console.WriteLine($"int8 Q pass ({path}), 48 layers 2048x2048 streamed: {best / (words.Length * (double)layers.Length):F3} ns per word (min of 10)");
         }
+    }
+
+    /// <summary>
+    /// The synthetic model's classifier (32000×2048 F16, 131 MB; int8: 73.7 MB) one token at a time, F16 and int8
+    /// interleaved so both see the same load: best and median of 40 calls each, and the rate at which the best streams.
+    /// </summary>
+    private static void Classifier(int threads)
+    {
+        using var checkpoint = SyntheticLlama.Build(config: SyntheticLlama.Config with { LayerCount = 1, HiddenDim = 256 });
+        using var pool = new WorkerPool(threads);
+        var weight = checkpoint.Tensor(Caldera.Runtime.Model.TensorNames.Output);
+        var f16 = new DenseLinearLayer(weight, pool);
+        var int8 = new Int8DenseLinearLayer(weight, pool);
+        var x = new float[weight.Columns];
+        var random = new Random(9);
+        for (int i = 0; i < x.Length; i++) x[i] = random.NextSingle() * 2 - 1;
+        var y = new float[weight.Rows];
+        const int calls = 40;
+        var times = new double[2, calls];
+        for (int i = 0; i < calls; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            f16.Apply(x, y);
+            times[0, i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            start = Stopwatch.GetTimestamp();
+            int8.Apply(x, y);
+            times[1, i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        long[] bytes = [weight.ByteLength, (long)weight.Rows * (weight.Columns + weight.Columns / 32 * sizeof(float))];
+        string[] names = ["F16", "int8"];
+        for (int k = 0; k < 2; k++)
+        {
+            var sorted = Enumerable.Range(0, calls).Select(i => times[k, i]).Order().ToArray();
+            Console.WriteLine($"classifier 32000x2048 {names[k]}, {threads} thread(s): best {sorted[0]:F2} ms, median {sorted[calls / 2]:F2} ms ({bytes[k] / sorted[0] / 1e6:F1} GB/s at best)");
+        }
+
+        // The int8 kernel on 256 rows that stay in L2 (576 KiB): what it costs when memory is not the bound.
+        const int rows = 256, columns = 2048, blocks = columns / 32;
+        var levels = new sbyte[rows * columns];
+        random.NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(levels.AsSpan()));
+        for (int i = 0; i < levels.Length; i++) levels[i] = Math.Max(levels[i], (sbyte)-127);
+        var scales = Enumerable.Repeat(0.01f, rows * blocks).ToArray();
+        var q = new sbyte[columns];
+        var qScales = new float[blocks];
+        Int8Blocks.Quantize(x, q, qScales);
+        double cached = double.MaxValue;
+        for (int i = 0; i < 200; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            Int8BlockRows.DotRows(levels, scales, q, qScales, y.AsSpan(0, rows));
+            cached = Math.Min(cached, Stopwatch.GetElapsedTime(start).TotalNanoseconds);
+        }
+        Console.WriteLine($"int8 kernel, 256x2048 cache-resident: {cached / rows:F1} ns per row of 2048 (min of 200): {cached / rows * weight.Rows / 1e6:F2} ms for 32000 rows on one thread");
     }
 
     /// <summary>L·t of a 2048-row layer at rank 64 in blocks of 256 rows: one axpy per rank against all ranks at once.</summary>

@@ -32,11 +32,13 @@ internal static class SyntheticLlama
         return bytes;
     }
 
-    public static ModelCheckpoint Build(TensorType matrixType = TensorType.F16)
+    /// <summary>The model with random weights; <paramref name="config"/> overrides the shape (e.g. fewer layers, for a benchmark of one matrix).</summary>
+    public static ModelCheckpoint Build(TensorType matrixType = TensorType.F16, LlamaConfig? config = null)
     {
-        var builder = new InMemoryCheckpoint(Config, "synthetic-llama-2048d");
+        config ??= Config;
+        var builder = new InMemoryCheckpoint(config, "synthetic-llama-2048d");
         ulong state = 0x9E3779B97F4A7C15;
-        foreach (var (name, shape) in TensorNames.Expected(Config))
+        foreach (var (name, shape) in TensorNames.Expected(config))
         {
             if (shape.Length == 1)
             {

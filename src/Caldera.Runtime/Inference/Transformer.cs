@@ -40,6 +40,8 @@ public sealed class Transformer : IDisposable
         try
         {
             _weights = bind(_pool);
+            if (options.Int8Classifier && _weights.Classifier is DenseLinearLayer dense)
+                _weights = _weights.WithClassifier(new Int8DenseLinearLayer(dense.Weight, _pool));
             foreach (var layer in _weights.LinearLayers())
                 if (layer is CompressedLinearLayer compressed) compressed.Int8Activations = options.Int8Activations;
             _state = new RunState(config, Math.Min(options.PrefillBatchSize, contextLength), contextLength);

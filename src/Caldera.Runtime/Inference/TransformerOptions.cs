@@ -1,6 +1,6 @@
 namespace Caldera.Runtime.Inference;
 
-/// <summary>How a <see cref="Transformer"/> runs: threads, KV-cache length, prefill batch, int8 decode.</summary>
+/// <summary>How a <see cref="Transformer"/> runs: threads, KV-cache length, prefill batch, int8 decode and classifier.</summary>
 public sealed record TransformerOptions
 {
     /// <summary>Threads for the forward pass, the calling thread included.</summary>
@@ -17,4 +17,12 @@ public sealed record TransformerOptions
     /// at the small quality cost docs/quality.md measures. Dense layers and prefill are unaffected.
     /// </summary>
     public bool Int8Activations { get; init; }
+
+    /// <summary>
+    /// Run a dense classifier as an int8 copy quantised at load (<see cref="Int8DenseLinearLayer"/>: one scale per 32
+    /// weights, the input quantised the same way), in decode and in prefill: it streams 8.5 instead of 16 bits per
+    /// weight per token, at the small quality cost docs/quality.md measures. The token embedding of a tied model still
+    /// reads the stored rows.
+    /// </summary>
+    public bool Int8Classifier { get; init; }
 }

@@ -42,6 +42,9 @@ public sealed class TransformerWeights
         yield return Classifier;
     }
 
+    /// <summary>These weights with <paramref name="classifier"/> in place of <see cref="Classifier"/> (the embedding stays as it is).</summary>
+    public TransformerWeights WithClassifier(ILinearLayer classifier) => new(Config, TokenEmbedding, Layers, OutputNorm, classifier);
+
     /// <summary>Binds every matrix of <paramref name="checkpoint"/> as a <see cref="DenseLinearLayer"/> on <paramref name="pool"/>.</summary>
     public static TransformerWeights Dense(ModelCheckpoint checkpoint, WorkerPool pool) =>
         Create(checkpoint.Config, checkpoint.Tensor, name => new DenseLinearLayer(checkpoint.Tensor(name), pool));

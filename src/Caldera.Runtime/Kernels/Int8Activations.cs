@@ -1,7 +1,4 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using Caldera.Runtime.Compression;
 
 namespace Caldera.Runtime.Kernels;
@@ -43,33 +40,8 @@ public static class Int8Activations
         for (int b = 0; b < scales.Length; b++)
         {
             int start = b * BlockLength, length = Math.Min(BlockLength, u.Length - start);
-            var block = u.Slice(start, length);
-            float max = MathF.Abs(TensorPrimitives.MaxMagnitude(block)); // the entry of largest magnitude, signed
-            // An all-zero block (or a NaN/∞ one, which the model check rules out) quantises to zero levels.
-            bool usable = max > 0 && float.IsFinite(max);
-            float inverse = usable ? MaxLevel / max : 0;
-            scales[b] = usable ? max / MaxLevel : 0;
-            var levels = q.Slice(start, length);
-            int i = 0;
-            if (path >= KernelPath.Vector256 && Vector256.IsHardwareAccelerated)
-            {
-                ref float x = ref MemoryMarshal.GetReference(block);
-                ref sbyte z = ref MemoryMarshal.GetReference(levels);
-                var scale = Vector256.Create(inverse);
-                for (; i + 32 <= length; i += 32)
-                {
-                    var low = Vector256.Narrow(Level(ref x, i, scale), Level(ref x, i + 8, scale));
-                    var high = Vector256.Narrow(Level(ref x, i + 16, scale), Level(ref x, i + 24, scale));
-                    Vector256.Narrow(low, high).StoreUnsafe(ref z, (nuint)i);
-                }
-            }
-            for (; i < length; i++) levels[i] = (sbyte)MathF.Round(block[i] * inverse);
+            scales[b] = Int8Blocks.QuantizeBlock(u.Slice(start, length), q.Slice(start, length), path);
         }
         q[u.Length..].Clear();
     }
-
-    /// <summary>round(x·(127/max)) for eight entries: |x·(127/max)| ≤ 127 (within an ulp), so the conversion never saturates.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Level(ref float x, int i, Vector256<float> inverse) =>
-        Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref x, (nuint)i) * inverse));
 }

@@ -34,6 +34,22 @@ public class AllocationTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Decoding_a_token_with_the_int8_classifier_allocates_nothing(int threads)
+    {
+        // tinystories-256d's 512×256 classifier is enough work to be split across two threads.
+        using var model = ModelCheckpoint.Open(TestModels.TinyStories256dGguf);
+        using var transformer = new Transformer(model, new TransformerOptions { Threads = threads, ContextLength = 32, Int8Classifier = true });
+        transformer.Prefill([1, 2, 3], 0);
+        int pos = 3;
+        for (; pos < 8; pos++) transformer.Decode(pos, pos);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (; pos < 16; pos++) transformer.Decode(pos, pos);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Fact]
     public void Decoding_a_token_of_a_compressed_model_allocates_nothing() => DecodeAllocatesNothing(int8: false);
 

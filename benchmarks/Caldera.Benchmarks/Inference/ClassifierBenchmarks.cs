@@ -1,0 +1,59 @@
+using BenchmarkDotNet.Attributes;
+using Caldera.Runtime.Inference;
+using Caldera.Runtime.Model;
+
+namespace Caldera.Benchmarks.Inference;
+
+/// <summary>
+/// The classifier of <see cref="SyntheticLlama"/> alone (32000×2048, random F16 weights): the dense F16 layer that
+/// decode runs today against its int8 copy (<see cref="Int8DenseLinearLayer"/>, <see cref="TransformerOptions.Int8Classifier"/>).
+/// Decode is one token; PrefillAllLogits is 64 tokens in one batch (what <c>caldera eval</c> runs per chunk), time per token.
+/// Bytes per token: 131,072,000 (F16) against 65,536,000 of levels + 8,192,000 of scales (int8).
+/// </summary>
+[Config(typeof(InferenceBenchmarkConfig))]
+public class ClassifierBenchmarks
+{
+    private const int Batch = 64;
+    private ModelCheckpoint _checkpoint = null!;
+    private WorkerPool _pool = null!;
+    private DenseLinearLayer _f16 = null!;
+    private Int8DenseLinearLayer _int8 = null!;
+    private float[] _x = null!, _y = null!;
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        // One small block: only the untied 32000×2048 output matrix is measured.
+        _checkpoint = SyntheticLlama.Build(config: SyntheticLlama.Config with { LayerCount = 1, HiddenDim = 256 });
+        _pool = new WorkerPool(Threads);
+        var weight = _checkpoint.Tensor(TensorNames.Output);
+        _f16 = new DenseLinearLayer(weight, _pool);
+        _int8 = new Int8DenseLinearLayer(weight, _pool);
+        var random = new Random(4);
+        _x = new float[Batch * weight.Columns];
+        for (int i = 0; i < _x.Length; i++) _x[i] = (float)(random.NextDouble() * 2 - 1);
+        _y = new float[Batch * weight.Rows];
+    }
+
+    [Benchmark(Baseline = true)]
+    public void DecodeF16() => _f16.Apply(_x.AsSpan(0, _f16.InputDim), _y.AsSpan(0, _f16.OutputDim));
+
+    [Benchmark]
+    public void DecodeInt8() => _int8.Apply(_x.AsSpan(0, _int8.InputDim), _y.AsSpan(0, _int8.OutputDim));
+
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public void PrefillAllLogitsF16() => _f16.ApplyBatch(_x, _y, Batch);
+
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public void PrefillAllLogitsInt8() => _int8.ApplyBatch(_x, _y, Batch);
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _pool.Dispose();
+        _checkpoint.Dispose();
+    }
+}

@@ -1,0 +1,145 @@
+using Caldera.Cli;
+using Caldera.Runtime.Inference;
+using Caldera.Runtime.Kernels;
+using Caldera.Runtime.Model;
+using Caldera.Runtime.Tests.Kernels;
+
+namespace Caldera.Runtime.Tests.Inference;
+
+public unsafe class Int8ClassifierTests
+{
+    /// <summary>
+    /// Both W and x lose at most half a level per entry (max_b/254), an RMS error of max_b/440 for uniform rounding: for
+    /// the final states and classifier rows of these models (max_b ≈ 3σ over 32 entries, heavier-tailed than Gaussian)
+    /// each factor carries ≈ 0.7 % relative noise, independent across the vocabulary, so the logits ≈ 1 % of their spread
+    /// (measured: 1.0 % on stories260K, 1.3 % on tinystories-256d). 3 % leaves room for other prompts, while a wrong
+    /// scale, block or row (an error of tens of percent of the logits) fails.
+    /// </summary>
+    private const double RelativeLogitTolerance = 0.03;
+
+    [Theory]
+    [InlineData(TensorType.F32)]
+    [InlineData(TensorType.F16)]
+    [InlineData(TensorType.BF16)]
+    public void The_layer_is_the_kernel_on_the_quantised_rows_of_any_stored_type(TensorType type)
+    {
+        const int rows = 37, columns = 75;
+        var (stored, values) = KernelData.Weights(rows * columns, type, seed: 11);
+        using var pool = new WorkerPool(1);
+        var layer = Int8Layer(stored, rows, columns, type, pool);
+        int padded = Int8Blocks.PaddedLength(columns), blocks = Int8Blocks.BlockCount(columns);
+        var weights = new sbyte[rows * padded];
+        var weightScales = new float[rows * blocks];
+        for (int r = 0; r < rows; r++)
+        {
+            Int8Blocks.Quantize(values.AsSpan(r * columns, columns), weights.AsSpan(r * padded, padded), weightScales.AsSpan(r * blocks, blocks));
+            Assert.True(layer.RowLevels(r).SequenceEqual(weights.AsSpan(r * padded, padded)), $"row {r} levels");
+            Assert.True(layer.RowScales(r).SequenceEqual(weightScales.AsSpan(r * blocks, blocks)), $"row {r} scales");
+        }
+        var x = KernelData.Floats(columns, seed: 12);
+        var levels = new sbyte[padded];
+        var levelScales = new float[blocks];
+        Int8Blocks.Quantize(x, levels, levelScales);
+        var expected = new float[rows];
+        Int8BlockRows.DotRows(weights, weightScales, levels, levelScales, expected);
+        var y = new float[rows];
+        layer.Apply(x, y);
+        Assert.Equal(expected, y);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void A_batch_gives_every_token_the_logits_it_gets_alone(int threads)
+    {
+        // 1001 rows: chunks and batch tiles of 16 rows both end mid-way; 1001 × 256 is enough work to run on two threads.
+        const int rows = 1001, columns = 256, n = 5;
+        var (stored, _) = KernelData.Weights(rows * columns, TensorType.F16, seed: 21);
+        using var pool = new WorkerPool(threads);
+        var layer = Int8Layer(stored, rows, columns, TensorType.F16, pool);
+        var x = KernelData.Floats(n * columns, seed: 22, scale: 3f);
+        var batch = new float[n * rows];
+        layer.ApplyBatch(x, batch, n);
+        using var onePool = new WorkerPool(1);
+        var single = Int8Layer(stored, rows, columns, TensorType.F16, onePool);
+        var alone = new float[rows];
+        for (int t = 0; t < n; t++)
+        {
+            single.Apply(x.AsSpan(t * columns, columns), alone);
+            Assert.True(alone.AsSpan().SequenceEqual(batch.AsSpan(t * rows, rows)), $"token {t}");
+        }
+    }
+
+    [Fact]
+    public void A_matrix_too_large_for_one_int8_array_is_refused_before_anything_is_read_or_allocated()
+    {
+        // 70000 × 32768 levels exceed Array.MaxLength; the view's memory is never touched (it does not exist).
+        using var pool = new WorkerPool(1);
+        var error = Assert.Throws<ArgumentException>(() => new Int8DenseLinearLayer(new TensorView("output.weight", [70000, 32768], TensorType.F16, (byte*)64), pool));
+        Assert.Contains("output.weight", error.Message);
+        Assert.Contains("Int8Classifier", error.Message);
+    }
+
+    [Theory]
+    [InlineData("stories260K")]
+    [InlineData("tinystories-256d")]
+    public void Int8Classifier_keeps_a_real_models_logits_within_the_quantisation_error(string name)
+    {
+        using var model = ModelCheckpoint.Open(name == "stories260K" ? TestModels.Stories260KBin : TestModels.TinyStories256dGguf);
+        int[] tokens = [1, 403, 407, 261, 378, 11, 300, 400, 290, 280, 270, 330];
+        int vocab = model.Config.VocabSize;
+        var expected = new float[tokens.Length * vocab];
+        var actual = new float[tokens.Length * vocab];
+        using (var dense = new Transformer(model, new TransformerOptions { Threads = 1, ContextLength = 64 }))
+            dense.Prefill(tokens, 0, expected);
+        using (var int8 = new Transformer(model, new TransformerOptions { Threads = 2, ContextLength = 64, Int8Classifier = true }))
+            int8.Prefill(tokens, 0, actual);
+        double worst = 0;
+        int argmaxChanges = 0;
+        for (int t = 0; t < tokens.Length; t++)
+        {
+            var e = expected.AsSpan(t * vocab, vocab);
+            var a = actual.AsSpan(t * vocab, vocab);
+            double mean = 0;
+            foreach (float v in e) mean += v;
+            mean /= vocab;
+            double difference = 0, spread = 0;
+            for (int i = 0; i < vocab; i++)
+            {
+                difference += (a[i] - (double)e[i]) * (a[i] - e[i]);
+                spread += (e[i] - mean) * (e[i] - mean);
+            }
+            Assert.True(difference > 0, "the int8 classifier did not change the arithmetic");
+            worst = Math.Max(worst, Math.Sqrt(difference / spread));
+            if (ArgMax(e) != ArgMax(a)) argmaxChanges++; // none here: no top two logits of this prompt are that close
+        }
+        Assert.True(worst <= RelativeLogitTolerance, $"{name}: int8 logits are {worst:P2} of the logits' spread off");
+        Assert.Equal(0, argmaxChanges);
+    }
+
+    [Fact]
+    public void Caldera_run_greedy_with_the_int8_classifier_keeps_stories260Ks_story()
+    {
+        // The reference prompt's greedy continuation (llama2.c's, pinned in GenerationTests) survives the int8 classifier.
+        var dense = new StringWriter();
+        var int8 = new StringWriter();
+        string[] run = ["run", TestModels.Stories260KBin, "--tokenizer", TestModels.Tok512Model, "--prompt", "Once upon a time", "--steps", "200", "--temperature", "0"];
+        Assert.Equal(0, CalderaCli.Run(run, dense, new StringWriter()));
+        Assert.Equal(0, CalderaCli.Run([.. run, "--int8-classifier"], int8, new StringWriter()));
+        Assert.Equal(dense.ToString(), int8.ToString());
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> z)
+    {
+        int best = 0;
+        for (int i = 1; i < z.Length; i++)
+            if (z[i] > z[best]) best = i;
+        return best;
+    }
+
+    /// <summary>The layer of a [rows, columns] matrix stored in <paramref name="stored"/>, which it reads only while it is built.</summary>
+    private static Int8DenseLinearLayer Int8Layer(byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
+    {
+        fixed (byte* p = stored) return new Int8DenseLinearLayer(new TensorView("w", [rows, columns], type, p), pool);
+    }
+}
