@@ -22,7 +22,7 @@ internal static class RunCommand
         int steps = Math.Min(options.Steps, model.Config.ContextLength);
         using var transformer = model.CreateTransformer(new TransformerOptions
         {
-            Threads = options.Threads, ContextLength = steps, Int8Activations = options.Int8, Int8Classifier = options.Int8Classifier,
+            Threads = options.Threads, ContextLength = steps, Int8Activations = !options.Exact, Int8Classifier = !options.Exact,
         });
         var generator = new TextGenerator(transformer, tokenizer);
         var generation = new GenerationOptions { Steps = steps, Sampling = options.Sampling, EchoPrompt = true };
@@ -46,7 +46,7 @@ internal static class RunCommand
         return TokenizerSource.Find(options.ModelPath, null, model.Checkpoint!).Tokenizer;
     }
 
-    private sealed record RunOptions(string ModelPath, string? TokenizerPath, string Prompt, int Steps, int Threads, SamplingOptions Sampling, bool Int8, bool Int8Classifier)
+    private sealed record RunOptions(string ModelPath, string? TokenizerPath, string Prompt, int Steps, int Threads, SamplingOptions Sampling, bool Exact)
     {
         public static RunOptions Parse(string[] args)
         {
@@ -54,7 +54,7 @@ internal static class RunCommand
             int steps = 256, threads = Environment.ProcessorCount, topK = 0;
             float temperature = 1f, topP = 0.9f, penalty = 1f;
             ulong? seed = null;
-            bool int8 = false, int8Classifier = false;
+            bool exact = false;
             var seen = new HashSet<string>(StringComparer.Ordinal);
             for (int i = 0; i < args.Length; i++)
             {
@@ -66,14 +66,9 @@ internal static class RunCommand
                     continue;
                 }
                 if (!seen.Add(arg)) throw new CliUsageException($"run: {arg} is given twice");
-                if (arg == "--int8")
+                if (arg == "--float")
                 {
-                    int8 = true;
-                    continue;
-                }
-                if (arg == "--int8-classifier")
-                {
-                    int8Classifier = true;
+                    exact = true;
                     continue;
                 }
                 if (i + 1 >= args.Length) throw new CliUsageException($"run: {arg} needs a value");
@@ -108,7 +103,7 @@ internal static class RunCommand
             if (model is null) throw new CliUsageException("run: no model given");
             if (prompt is null) throw new CliUsageException("run: --prompt is required");
             var sampling = new SamplingOptions { Temperature = temperature, TopP = topP, TopK = topK, RepetitionPenalty = penalty, Seed = seed };
-            return new RunOptions(model, tokenizer, prompt, steps, threads, sampling, int8, int8Classifier);
+            return new RunOptions(model, tokenizer, prompt, steps, threads, sampling, exact);
         }
 
         private static int Int(string option, string value, int min)

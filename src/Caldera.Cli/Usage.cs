@@ -7,8 +7,7 @@ internal static class Usage
         writer.WriteLine("""
             usage:
               caldera run <model> [--tokenizer <file>] --prompt "..." [--steps N] [--temperature T]
-                          [--top-p P] [--top-k K] [--repetition-penalty R] [--seed S] [--threads N] [--int8]
-                          [--int8-classifier]
+                          [--top-p P] [--top-k K] [--repetition-penalty R] [--seed S] [--threads N] [--float]
               caldera inspect <model>
               caldera compress <model> -o <out.cald> [--tokenizer <file>] [--method caldera|ldlq|rtn]
                           [--rank 64] [--q-bits 2] [--lr-bits 4|16] [--preset fast|paper]
@@ -21,9 +20,11 @@ internal static class Usage
             <model> is a Hugging Face directory (config.json + *.safetensors), a .gguf file, a llama2.c .bin
             or a compressed .cald model (which carries its tokenizer). compress caches finished layers in
             <out.cald>.parts/ and resumes from them when rerun with the same settings; --q-bits other than 2
-            needs --method rtn. --int8 decodes compressed layers with int8 activations (faster; eval then
-            runs one token at a time so its figures are those of int8 decoding). --int8-classifier runs the
-            classifier as an int8 copy made at load (one scale per 32 weights; decode and prefill).
+            needs --method rtn. run decodes with int8 arithmetic: compressed layers with int8 activations and
+            the classifier as an int8 copy made at load (one scale per 32 weights), at the quality cost
+            docs/quality.md measures; --float runs every step in float with the classifier as stored. eval
+            scores float arithmetic unless asked: --int8 scores int8 decoding (one token at a time) and
+            --int8-classifier the int8 classifier.
             describe writes the model description the Caldera source generator reads (docs/build-integration.md).
             """);
         return exitCode;

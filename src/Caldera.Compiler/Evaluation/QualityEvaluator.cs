@@ -27,7 +27,7 @@ public static class QualityEvaluator
             throw new ArgumentException($"the text gives {tokens.Length} tokens, fewer than one chunk of {contextLength}; use a longer text or a smaller --ctx", nameof(tokens));
         // Int8 activations apply to one-token steps only, so an int8 evaluation prefills one token at a time. The int8
         // classifier applies to prefill too. The reference always runs as stored.
-        var options = new TransformerOptions { Threads = threads, ContextLength = contextLength };
+        var options = new TransformerOptions { Threads = threads, ContextLength = contextLength, Int8Activations = false, Int8Classifier = false };
         var modelOptions = options with { Int8Classifier = int8Classifier };
         if (int8Decode) modelOptions = modelOptions with { Int8Activations = true, PrefillBatchSize = 1 };
         using var model = openModel(modelOptions);

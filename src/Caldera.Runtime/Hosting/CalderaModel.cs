@@ -116,7 +116,11 @@ public abstract class CalderaModel : IChatClient
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
-    private TransformerOptions DefaultTransformerOptions => new() { Threads = Options.Threads, ContextLength = Options.ContextLength };
+    private TransformerOptions DefaultTransformerOptions => new()
+    {
+        Threads = Options.Threads, ContextLength = Options.ContextLength,
+        Int8Activations = Options.Int8Arithmetic, Int8Classifier = Options.Int8Arithmetic,
+    };
 
     /// <summary>The chat's generated text; <paramref name="run"/> receives the finish reason and token counts at the end.</summary>
     private async IAsyncEnumerable<string> Chat(IEnumerable<ChatMessage> messages, ChatOptions? options, ChatRun run,

@@ -52,7 +52,7 @@ public sealed unsafe class Int8DenseLinearLayer : ILinearLayer
         long levelCount = (long)OutputDim * _paddedColumns;
         if (levelCount + Alignment > Array.MaxLength)
             throw new ArgumentException(
-                $"{weight}: an int8 copy of {levelCount:N0} levels is larger than one array can hold; run it in its stored type (turn TransformerOptions.Int8Classifier / --int8-classifier off)",
+                $"{weight}: an int8 copy of {levelCount:N0} levels is larger than one array can hold; run it in its stored type (turn TransformerOptions.Int8Classifier off, or run with --float)",
                 nameof(weight));
         _levelStore = GC.AllocateUninitializedArray<sbyte>((int)levelCount + Alignment, pinned: true);
         _scaleStore = GC.AllocateUninitializedArray<float>(OutputDim * _blocks + Alignment / sizeof(float), pinned: true);

@@ -28,10 +28,23 @@ public sealed class CompressedStoriesGreedyTests : IDisposable
             ["compress", TestModels.Stories260KBin, "--tokenizer", TestModels.Tok512Model, "-o", model,
              "--rank", "16", "--preset", "fast", "--calibration", calibration, "--samples", "64"], log, log));
 
-        var stdout = new StringWriter();
-        Assert.Equal(0, CalderaCli.Run(["run", model, "--prompt", "Once upon a time", "--steps", "100", "--temperature", "0"], stdout, new StringWriter()));
-        Assert.Equal(ExpectedStory, stdout.ToString().TrimEnd('\n'));
+        // Float arithmetic pins the model; caldera run's default int8 arithmetic pins the int8 kernels end to end.
+        string[] run = ["run", model, "--prompt", "Once upon a time", "--steps", "100", "--temperature", "0"];
+        var exact = new StringWriter();
+        Assert.Equal(0, CalderaCli.Run([.. run, "--float"], exact, new StringWriter()));
+        Assert.Equal(ExpectedStory, exact.ToString().TrimEnd('\n'));
+        var int8 = new StringWriter();
+        Assert.Equal(0, CalderaCli.Run(run, int8, new StringWriter()));
+        Assert.Equal(ExpectedInt8Story, int8.ToString().TrimEnd('\n'));
     }
+
+    /// <summary>
+    /// The same model under int8 arithmetic: it parts from the float story at "play with her", where two continuations
+    /// of a 260K-parameter model at rank 16 are close (the int8 step's error is +0.19 % KLD on tinystories-256d).
+    /// </summary>
+    private const string ExpectedInt8Story =
+        "Once upon a time, there was a little girl named Lily. She loved to play with her friends in the sunny day. One day, she went to the beach with her friends. She saw her friends and her friends and her friends.\n" +
+        "\"Helt,\" she said, \"I'mble\" her mommy said, \"Lily, I'mble can wear my";
 
     private const string ExpectedStory =
         "Once upon a time, there was a little girl named Lily. She loved to play with her toys and her friends. One day, Lily went to the beach with her mommy. She saw her mommy and daddy, \"Can I play with yours?\"\n" +
