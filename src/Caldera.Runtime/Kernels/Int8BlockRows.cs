@@ -57,7 +57,7 @@ public static class Int8BlockRows
                 float* rowScales = sw + (long)r * blocks;
                 y[r] = path switch
                 {
-                    Int8CodedRows.Path.AvxVnni => RowVector(row, rowScales, x, sx, blocks, vnni: true),
+                    Int8CodedRows.Path.AvxVnni or Int8CodedRows.Path.Avx512Vbmi => RowVector(row, rowScales, x, sx, blocks, vnni: true),
                     Int8CodedRows.Path.Avx2 => RowVector(row, rowScales, x, sx, blocks, vnni: false),
                     _ => RowScalar(row, rowScales, x, sx, blocks),
                 };
