@@ -24,7 +24,7 @@ public class BlockLdlqTests(ITestOutputHelper output)
 
     /// <summary>
     /// Ten sweeps raise the share of blocks already at the nearest codeword of their exact coordinate-wise optimum
-    /// from 41–69 % after the first pass to 79–98 % at these shapes (measured; the sweeps do not always converge in
+    /// from 41–61 % after the first pass to 79–96 % at these shapes (69 → 98 % at 400×256) (measured; the sweeps do not always converge in
     /// ten); sweeps steered by a G that drifted from E·H would not gain 20 points.
     /// </summary>
     private const double MinimumStationaryGain = 0.2;
@@ -57,7 +57,6 @@ public class BlockLdlqTests(ITestOutputHelper output)
     [Theory]
     [InlineData(172, 64)]
     [InlineData(64, 172)]
-    [InlineData(400, 256)]
     public void The_sweeps_move_blocks_to_the_nearest_codeword_of_their_optimum(int m, int n)
     {
         var (b, h) = IncoherentLayer(m, n, seed: 3 * m + n);
