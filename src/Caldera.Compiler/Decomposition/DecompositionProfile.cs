@@ -23,7 +23,7 @@ internal enum DecompositionStep
     /// <summary>BlockLDLQ: block LDLᵀ of H and the diagonal-block inverses.</summary>
     LdlFactor,
 
-    /// <summary>BlockLDLQ: the first pass (feedback products and nearest-codeword searches).</summary>
+    /// <summary>BlockLDLQ: the first pass (feedback GEMMs and nearest-codeword searches).</summary>
     LdlqPass,
 
     /// <summary>BlockLDLQ: G = E·H and the refinement sweeps.</summary>
@@ -35,8 +35,6 @@ internal enum DecompositionStep
 
 /// <summary>
 /// Wall-clock time per <see cref="DecompositionStep"/> of a decomposition, for the benchmarks' breakdown.
-/// BlockLDLQ's pass and sweeps run inside row-parallel chunks, so their wall time is split in proportion to
-/// the thread time each chunk spent in them.
 /// </summary>
 internal sealed class DecompositionProfile
 {
@@ -58,15 +56,6 @@ internal sealed class DecompositionProfile
 
     /// <summary>Times the scope it is disposed at under <paramref name="step"/>; a null profile records nothing.</summary>
     public static Scope Measure(DecompositionProfile? profile, DecompositionStep step) => new(profile, step, Stopwatch.GetTimestamp());
-
-    /// <summary>Splits <paramref name="wallTicks"/> between two steps in the ratio of their thread times.</summary>
-    public void AddSplit(DecompositionStep first, long firstThreadTicks, DecompositionStep second, long secondThreadTicks, long wallTicks)
-    {
-        long total = firstThreadTicks + secondThreadTicks;
-        long part = total == 0 ? wallTicks : (long)((double)wallTicks * firstThreadTicks / total);
-        Add(first, part);
-        Add(second, wallTicks - part);
-    }
 
     public readonly struct Scope(DecompositionProfile? profile, DecompositionStep step, long start) : IDisposable
     {

@@ -16,8 +16,9 @@ namespace Caldera.Compiler.Decomposition;
 /// L = A·H·Rᵀ·(R·H·Rᵀ)⁻¹, L ← Qlat(L); R = (LᵀL)⁻¹·Lᵀ·A (unweighted least squares is exact for the weighted
 /// problem because H ≻ 0 and L is fixed), R ← Qlat(R); the best pair seen is kept.</para>
 /// <para>The error is evaluated without forming A − L·R:
-/// tr(ΔHΔᵀ) = tr(A·H·Aᵀ) − 2·tr(Lᵀ·A·H·Rᵀ) + tr(LᵀL·R·H·Rᵀ), and A·H·Rᵀ and R·H·Rᵀ are exactly the products the
-/// next L-step needs, so each inner step costs three skinny GEMMs (k·n², m·n·k, k·m·n).</para>
+/// tr(ΔHΔᵀ) = tr(A·H·Aᵀ) − 2·tr(Lᵀ·A·(R·H)ᵀ) + tr(LᵀL·R·H·Rᵀ): Lᵀ·A is the R-step's right-hand side and R·H
+/// the next L-step's, so each inner step costs three skinny GEMMs (Lᵀ·A: k·m·n, R·H: k·n², (R·H)·Aᵀ: k·n·m)
+/// and the error only k×k and k×n products.</para>
 /// </remarks>
 internal static class LowRankFit
 {
@@ -37,14 +38,16 @@ internal static class LowRankFit
 
         var gemms = DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms);
         double aha = DenseOps.WeightedSquaredNorm(a, h, threads);
+        // (A·H·Rᵀ)ᵀ = (R·H)·Aᵀ with Aᵀ stored: the big operand then packs as contiguous rows (2× faster than as A).
+        var at = a.Transpose();
         var rh = Gemm.Multiply(Op.N, r, Op.N, h, threads);             // R·H, k×n
+        var apt = Gemm.Multiply(rh, at, threads);                      // (A·H·Rᵀ)ᵀ, k×m
+        var rhr = Gemm.Multiply(Op.N, rh, Op.T, r, threads);           // R·H·Rᵀ, k×k
         LowRankFactors? best = null;
         double bestError = double.PositiveInfinity;
         for (int t = 0; t < innerIterations; t++)
         {
-            var ap = Gemm.Multiply(Op.N, a, Op.T, rh, threads);        // A·H·Rᵀ, m×k
-            var rhr = Gemm.Multiply(Op.N, rh, Op.T, r, threads);       // R·H·Rᵀ, k×k
-            var lt = DenseOps.SolveSymmetric(rhr.Convert<double>(), ap.Transpose().Convert<double>(), threads);
+            var lt = DenseOps.SolveSymmetric(rhr.Convert<double>(), apt.Convert<double>(), threads);
             gemms.Dispose();
             // A degenerate step (a quantized factor that lost its rank, so even the pseudo-inverse breaks down) ends
             // the alternation; the best pair so far stands.
@@ -67,16 +70,16 @@ internal static class LowRankFit
             r = new Matrix<float>(rank, n, rCodes.Dequantized);
 
             rh = Gemm.Multiply(Op.N, r, Op.N, h, threads);
-            var apNew = Gemm.Multiply(Op.N, a, Op.T, rh, threads);
-            var rhrNew = Gemm.Multiply(Op.N, rh, Op.T, r, threads);
-            // tr(Lᵀ·A·H·Rᵀ) = Σ (Lᵀ ⊙ (A·H·Rᵀ)ᵀ); tr(LᵀL·R·H·Rᵀ) = Σ (LᵀL ⊙ R·H·Rᵀ) (both symmetric).
-            double cross = DenseOps.Inner(ltq.Data, apNew.Transpose().Data);
-            double error = aha - 2 * cross + DenseOps.Inner(ltl.Data, rhrNew.Data);
+            rhr = Gemm.Multiply(Op.N, rh, Op.T, r, threads);
+            // tr(Lᵀ·A·H·Rᵀ) = Σ (Lᵀ·A) ⊙ (R·H) (H symmetric); tr(LᵀL·R·H·Rᵀ) = Σ (LᵀL ⊙ R·H·Rᵀ) (both symmetric).
+            double error = aha - 2 * DenseOps.Inner(lta.Data, rh.Data) + DenseOps.Inner(ltl.Data, rhr.Data);
             if (error < bestError)
             {
                 bestError = error;
                 best = new LowRankFactors(ltq.Transpose(), r, ltCodes, rCodes, bits);
             }
+            // (A·H·Rᵀ)ᵀ for the next L-step.
+            if (t + 1 < innerIterations) apt = Gemm.Multiply(rh, at, threads);
         }
         gemms.Dispose();
         return best!;

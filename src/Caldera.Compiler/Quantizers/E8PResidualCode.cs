@@ -41,26 +41,28 @@ public sealed class E8PResidualCode : ILatticeCodebook
     public static void Decode(uint code, Span<float> y8) => E8PResidualLattice.Decode(code, y8);
 
     /// <summary>Rounds a row of any length n to ⌈n/8⌉ pairs of codes (q₁'s code, then q₂'s).</summary>
+    /// <remarks>
+    /// Each stage rounds the whole row at once, so full 8-vectors go through the batched class search; every search
+    /// is exact, so the codes are those of rounding one vector at a time.
+    /// </remarks>
     public static void QuantizeRow(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words)
     {
         int vectors = E8PCodebook.VectorCount(x.Length);
         if (q.Length != x.Length) throw new ArgumentException($"q has {q.Length} entries, x has {x.Length}; they must match.", nameof(q));
         if (words.Length < 2 * vectors) throw new ArgumentException($"words needs {2 * vectors} entries for a row of {x.Length}, got {words.Length}.", nameof(words));
-        Span<float> first = stackalloc float[Dimension];
-        Span<float> residual = stackalloc float[Dimension];
-        Span<float> second = stackalloc float[Dimension];
-        Span<ushort> code = stackalloc ushort[1];
+        var first = new float[x.Length];
+        var residual = new float[x.Length];
+        var firstCodes = new ushort[vectors];
+        var secondCodes = new ushort[vectors];
+        E8PCodebook.QuantizeRow(x, first, firstCodes);
+        for (int i = 0; i < x.Length; i++) residual[i] = ResidualScale * (x[i] - first[i]);
+        // The second stage's codeword lands in q; x̂ = q₁ + q₂/ρ is formed in place.
+        E8PCodebook.QuantizeRow(residual, q, secondCodes);
+        E8PResidualLattice.Combine(first, q, q);
         for (int v = 0; v < vectors; v++)
         {
-            int start = v * Dimension;
-            int length = Math.Min(Dimension, x.Length - start);
-            ReadOnlySpan<float> xv = x.Slice(start, length);
-            E8PCodebook.QuantizeRow(xv, first[..length], code);
-            words[2 * v] = code[0];
-            for (int i = 0; i < length; i++) residual[i] = ResidualScale * (xv[i] - first[i]);
-            E8PCodebook.QuantizeRow(residual[..length], second[..length], code);
-            words[2 * v + 1] = code[0];
-            E8PResidualLattice.Combine(first[..length], second[..length], q.Slice(start, length));
+            words[2 * v] = firstCodes[v];
+            words[2 * v + 1] = secondCodes[v];
         }
     }
 

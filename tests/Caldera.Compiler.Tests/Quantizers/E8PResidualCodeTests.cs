@@ -23,6 +23,28 @@ public class E8PResidualCodeTests
         Assert.True(residualError * RequiredErrorReduction < e8pError, $"E8P MSE {e8pError:F5}, residual MSE {residualError:F5}");
     }
 
+    [Theory]
+    [InlineData(8 * 37)]
+    [InlineData(8 * 37 + 5)]
+    public void RowRoundingEqualsRoundingEachVectorAlone(int length)
+    {
+        // The row path searches both stages batched (16 vectors per class search); every search is exact, so the
+        // words and values must be those of one vector at a time.
+        float[] x = TestData.Gaussian(new Random(length), length);
+        var q = new float[length];
+        var words = new ushort[2 * E8PCodebook.VectorCount(length)];
+        E8PResidualCode.QuantizeRow(x, q, words);
+        for (int start = 0, v = 0; start < length; start += 8, v++)
+        {
+            int width = Math.Min(8, length - start);
+            var alone = new float[width];
+            var pair = new ushort[2];
+            E8PResidualCode.QuantizeRow(x.AsSpan(start, width), alone, pair);
+            Assert.Equal(pair, words.AsSpan(2 * v, 2).ToArray());
+            Assert.Equal(alone, q.AsSpan(start, width).ToArray());
+        }
+    }
+
     [Fact]
     public void SecondStageRoundsTheScaledFirstStageResidual()
     {

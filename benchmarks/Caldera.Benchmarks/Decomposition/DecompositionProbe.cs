@@ -1,0 +1,36 @@
+using System.Diagnostics;
+using Caldera.Compiler.Decomposition;
+using Caldera.Compiler.Tests.Decomposition;
+
+namespace Caldera.Benchmarks.Decomposition;
+
+/// <summary>
+/// One decomposition of an n×n synthetic layer (as <see cref="DecompositionBenchmarks"/>, at any size) with its step
+/// profile: the quick loop for iterating at 1024² or 2048² before a BenchmarkDotNet run at 4096². Run:
+///   dotnet run -c Release --project benchmarks/Caldera.Benchmarks -- decompose [size] [fast|paper|paper1|ldlq] [threads]
+/// (paper1 is the paper preset cut to one outer iteration; ldlq is BlockLDLQ alone: rank 0, 10 sweeps.)
+/// </summary>
+internal static class DecompositionProbe
+{
+    public static void Run(string[] args)
+    {
+        int size = args.Length > 0 ? int.Parse(args[0]) : 1024;
+        string preset = args.Length > 1 ? args[1] : "paper1";
+        int threads = args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount;
+        var options = preset switch
+        {
+            "fast" => CalderaOptions.Fast,
+            "paper" => CalderaOptions.Paper,
+            "paper1" => CalderaOptions.Paper with { OuterIterations = 1 },
+            "ldlq" => CalderaOptions.Paper with { Rank = 0 },
+            _ => throw new ArgumentException($"preset '{preset}': use fast, paper, paper1 or ldlq."),
+        };
+        var layer = SyntheticLayer.Create(size, size, seed: 11);
+        var profile = new DecompositionProfile();
+        var clock = Stopwatch.StartNew();
+        var result = CalderaDecomposer.Decompose(layer.W, layer.H, options with { Threads = threads }, progress: null, profile);
+        clock.Stop();
+        Console.WriteLine($"{size}² {preset}, {threads} threads: {clock.Elapsed.TotalSeconds:F1} s, relative error {result.RelativeError:F6}");
+        DecompositionBenchmarks.Print(profile);
+    }
+}

@@ -1,0 +1,59 @@
+using Caldera.Compiler.LinearAlgebra;
+using Caldera.Compiler.Quantizers;
+
+namespace Caldera.Compiler.Decomposition;
+
+/// <summary>
+/// What BlockLDLQ's passes share: B (m×n), the rounded Q̂ (m×n) and its codes, and the residual E = B − Q̂ padded
+/// to n' columns (m×n', zero in the pad), which the feedback and G = E·H are computed from.
+/// </summary>
+internal sealed class BlockLdlqState(Matrix<float> b, Matrix<float> rounded, ushort[] codes, int wordsPerRow,
+    ILatticeCodebook codebook, int padded)
+{
+    public int Rows => b.Rows;
+    public int Columns => b.Cols;
+    public int Padded => padded;
+    public int WordsPerVector => codebook.WordsPerVector;
+
+    /// <summary>E, m×n' row-major.</summary>
+    public float[] Residual { get; } = new float[(long)b.Rows * padded];
+
+    public Matrix<float> B => b;
+    public Matrix<float> Rounded => rounded;
+
+    /// <summary>
+    /// Rounds block j of rows [r0, r0 + rows) to the nearest codewords of <paramref name="targets"/> (rows×8): stores
+    /// the codes, Q̂ and E = B − Q̂, and writes Q̂_new − Q̂_old per coordinate to <paramref name="deltas"/> (rows×8,
+    /// zero where nothing changed) unless it is empty.
+    /// </summary>
+    /// <param name="q">Scratch, rows×8.</param>
+    /// <param name="words">Scratch, rows × words per vector.</param>
+    public void RoundBlock(int j, int r0, int rows, ReadOnlySpan<float> targets, Span<float> deltas, Span<float> q, Span<ushort> words)
+    {
+        const int Block = BlockLdlq.Block;
+        int c0 = j * Block, width = Math.Min(Block, Columns - c0), perVector = codebook.WordsPerVector;
+        if (width == Block)
+            codebook.QuantizeRow(targets[..(rows * Block)], q[..(rows * Block)], words[..(rows * perVector)]);
+        else
+            for (int i = 0; i < rows; i++)
+                codebook.QuantizeRow(targets.Slice(i * Block, width), q.Slice(i * Block, width), words.Slice(i * perVector, perVector));
+
+        if (!deltas.IsEmpty) deltas[..(rows * Block)].Clear();
+        for (int i = 0; i < rows; i++)
+        {
+            int r = r0 + i;
+            words.Slice(i * perVector, perVector).CopyTo(codes.AsSpan(r * wordsPerRow + j * perVector, perVector));
+            var qRow = rounded.Row(r).Slice(c0, width);
+            var bRow = b.Row(r).Slice(c0, width);
+            var eRow = Residual.AsSpan(r * padded + c0, width);
+            for (int c = 0; c < width; c++)
+            {
+                float qc = q[i * Block + c], delta = qc - qRow[c];
+                if (!deltas.IsEmpty) deltas[i * Block + c] = delta;
+                if (delta == 0) continue;
+                qRow[c] = qc;
+                eRow[c] = bRow[c] - qc;
+            }
+        }
+    }
+}
