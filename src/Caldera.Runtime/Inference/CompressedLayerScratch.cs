@@ -27,7 +27,7 @@ public sealed class CompressedLayerScratch
     /// <summary>At least <paramref name="length"/> block scales of u (int8 decode), valid until the next call.</summary>
     internal float[] LevelScales(int length) => Grow(ref _levelScales, length);
 
-    /// <summary>At least <paramref name="length"/> floats for a = s_L·t (int8 L·t), valid until the next call.</summary>
+    /// <summary>At least <paramref name="length"/> floats for a = s_L·t of every token (the L·t update), valid until the next call.</summary>
     internal float[] LowRankInputs(int length) => Grow(ref _lowRankInputs, length);
 
     /// <summary>At least <paramref name="length"/> int8 levels of a (int8 L·t), valid until the next call.</summary>

@@ -123,13 +123,16 @@ public sealed class CompressedLinearLayer : ILinearLayer
             // Work per item, in multiply-adds: a transform of one token, a factor row or a Q row against n tokens.
             pass.Run(Step.Input, n, 1, (long)_data.Columns * 8);
             if (_data.Rank > 0) pass.Run(Step.Factor, _data.Rank, _rankGrain, (long)_data.Columns * n);
-            if (pass.Int8LowRank)
+            if (_data.Rank > 0 && _data.FactorBits == 4)
             {
-                // a = s_L·t, quantised once for every chunk of rows
-                var a = _scratch.LowRankInputs(_data.Rank).AsSpan(0, _data.Rank);
-                TensorPrimitives.Multiply(pass.T.AsSpan(0, _data.Rank), _data.LTransposedScale, a);
-                pass.AlphaLevels = _scratch.LowRankLevels(Kernels.Int8LowRank.PaddedRank(_data.Rank));
-                pass.AlphaScale = Kernels.Int8LowRank.Quantize(a, pass.Alpha);
+                // a = s_L·t of every token (and its int8 levels), once for all chunks of rows
+                pass.A = _scratch.LowRankInputs(n * _data.Rank);
+                TensorPrimitives.Multiply(pass.T.AsSpan(0, n * _data.Rank), _data.LTransposedScale, pass.A.AsSpan(0, n * _data.Rank));
+                if (pass.Int8LowRank)
+                {
+                    pass.AlphaLevels = _scratch.LowRankLevels(Kernels.Int8LowRank.PaddedRank(_data.Rank));
+                    pass.AlphaScale = Kernels.Int8LowRank.Quantize(pass.A.AsSpan(0, _data.Rank), pass.Alpha);
+                }
             }
             pass.Run(Step.Rows, _data.Rows, _rowGrain, ((long)_data.Columns + _data.Rank) * n);
             pass.Run(Step.Output, n, 1, (long)_data.Rows * 8);
@@ -146,7 +149,7 @@ public sealed class CompressedLinearLayer : ILinearLayer
         private Step _step;
         public float* X, Y;
         public int N;
-        public float[] U = [], T = [];
+        public float[] U = [], T = [], A = [];
         public bool Int8, Int8LowRank;
         public sbyte[] Levels = [];
         public sbyte[] AlphaLevels = [];
@@ -311,18 +314,14 @@ public sealed class CompressedLinearLayer : ILinearLayer
             }
             if (N == 1)
             {
-                Span<float> a = layer._pool.Scratch(worker, Rank);
-                TensorPrimitives.Multiply(TOf(0), _d.LTransposedScale, a);
-                layer._kernels.AddLRanks(codes.Slice(first, (Rank - 1) * rowWords + blockWords), rowWords, a, YOf(0, start, length));
+                layer._kernels.AddLRanks(codes.Slice(first, (Rank - 1) * rowWords + blockWords), rowWords, A.AsSpan(0, Rank), YOf(0, start, length));
                 return;
             }
             // Prefill: decode the slice of every column of L once, then all tokens' updates in registers.
-            Span<float> scratch = layer._pool.Scratch(worker, Rank * length + N * Rank);
-            Span<float> block = scratch[..(Rank * length)], inputs = scratch.Slice(Rank * length, N * Rank);
+            Span<float> block = layer._pool.Scratch(worker, Rank * length);
             for (int r = 0; r < Rank; r++)
                 CodedRows.DecodeResidual(codes.Slice(r * rowWords + first, blockWords), block.Slice(r * length, length), layer._path);
-            TensorPrimitives.Multiply(T.AsSpan(0, N * Rank), _d.LTransposedScale, inputs);
-            RankUpdate.Add(block, length, inputs, N, new Span<float>(Y + start, (N - 1) * Rows + length), Rows, layer._path);
+            RankUpdate.Add(block, length, A.AsSpan(0, N * Rank), N, new Span<float>(Y + start, (N - 1) * Rows + length), Rows, layer._path);
         }
 
         // y = g·SV ⊙ (V_m·z)
