@@ -106,9 +106,15 @@ internal static unsafe class E8PNibbleDecode
         return (sums.ToScalar(), sums.GetElement(8));
     }
 
+    /// <summary>11·Σq_b for each of the <paramref name="blocks"/> 256-level blocks at <paramref name="q"/>: what the offset U = 4C + 11 adds to a block's sum.</summary>
+    public static unsafe void BlockOffsets(sbyte* q, int blocks, int* offsets)
+    {
+        for (int b = 0; b < blocks; b++) offsets[b] = Offset * LevelSum(q + b * Int8Activations.BlockLength);
+    }
+
     /// <summary>Σq over the 256 levels at <paramref name="q"/>: vpsadbw on q + 128, less 128·256.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe int LevelSum(sbyte* q)
+    private static unsafe int LevelSum(sbyte* q)
     {
         var bias = Vector512.Create((byte)0x80);
         var sums = Vector512<ulong>.Zero;

@@ -92,7 +92,7 @@ public static class Int8CodedRows
     private static unsafe void RowsAvx512(ushort* w, int rows, int blocksPerRow, sbyte* q, float* s, float* y)
     {
         int* offsets = stackalloc int[blocksPerRow];
-        for (int b = 0; b < blocksPerRow; b++) offsets[b] = E8PNibbleDecode.Offset * E8PNibbleDecode.LevelSum(q + b * Int8Activations.BlockLength);
+        E8PNibbleDecode.BlockOffsets(q, blocksPerRow, offsets);
         long blocks = (long)rows * blocksPerRow;
         int row = 0, block = 0;
         float sum = 0;

@@ -72,7 +72,7 @@ public static class Int8ResidualRows
     private static unsafe void RowsAvx512(ushort* w, int rows, int perRow, sbyte* x, float* s, int blocks, Span<float> t)
     {
         int* offsets = stackalloc int[blocks];
-        for (int b = 0; b < blocks; b++) offsets[b] = E8PNibbleDecode.Offset * E8PNibbleDecode.LevelSum(x + b * Int8Activations.BlockLength);
+        E8PNibbleDecode.BlockOffsets(x, blocks, offsets);
         for (int r = 0; r < rows; r++)
         {
             ushort* row = w + (long)r * perRow;
