@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -29,15 +28,12 @@ internal static unsafe class E8PNibbleDecode
     /// <summary>Offset that makes every 4·C entry (odd, |4C| ≤ 11) a non-negative byte.</summary>
     public const int Offset = 11;
 
-    /// <summary>Words decoded per step: two 32-word blocks of <see cref="Int8Activations"/>, one zmm of words each.</summary>
-    public const int TileWords = 64;
-
     public static bool IsSupported => Avx512Vbmi.IsSupported && Avx512BW.IsSupported && Gfni.V512.IsSupported;
 
     /// <summary>The pinned arrays behind the table pointers below (declared first: static fields initialise in order).</summary>
     private static readonly List<byte[]> PinnedTables = [];
 
-    /// <summary>Record byte k (nibbles 2k, 2k+1) of pattern p, indexed [64·quarter + (p mod 64)]: four tables of 256, quarters 0–3 of p.</summary>
+    /// <summary>Record byte k (nibbles 2k, 2k+1) of pattern p at [256k + p]: four tables of 256 bytes, four zmm each.</summary>
     private static readonly byte* PatternBytes = Pinned(BuildPatternBytes());
 
     /// <summary>The GF(2) matrices taking s (a word's low byte) to the sign and shift bits of record byte k.</summary>
@@ -57,7 +53,7 @@ internal static unsafe class E8PNibbleDecode
     private static readonly byte* NibbleValues = Pinned(BuildNibbleValues());
 
     /// <summary>
-    /// Σ_{v &lt; 32} ⟨U[w_v], q_v⟩ for the two blocks of 32 words at <paramref name="w"/> and <paramref name="w"/> + 32, against
+    /// Σ_{v &lt; 32} ⟨U[w_v], q_v⟩ for the two blocks of 32 words at <paramref name="w0"/> and <paramref name="w1"/>, against
     /// their 256 levels at <paramref name="q0"/> and <paramref name="q1"/>. The caller subtracts 11·Σq per block.
     /// When only one block remains, pass its words twice (<paramref name="w1"/> = <paramref name="w0"/>).
     /// </summary>
