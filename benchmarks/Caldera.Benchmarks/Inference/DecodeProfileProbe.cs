@@ -13,7 +13,7 @@ namespace Caldera.Benchmarks.Inference;
 ///   DOTNET_PerfMapEnabled=1 perf record -F 2000 -g -- dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll decode-profile int8 200
 /// The breakdown it gave is in benchmarks/README.md. `decode-profile qpass` times the int8 Q pass of one 2048² layer
 /// alone (min of 40 calls) in ns per code word, cache-resident and streamed over 48 layers as in the model; `lowrank` and `factor` time L·t and R·u of a 2048-wide rank-64 layer;
-/// `classifier [threads]` times the 32000×2048 classifier in F16 and as its int8 copy, interleaved; `prefill [threads]` times pp64.
+/// `classifier [threads]` times the 32000×2048 classifier in F16 and as its int8 copy, interleaved; `prefill [threads]` times pp64; `layer` times one int8 decode step of layer 0's up and down matrices at 1 and 2 threads.
 /// </summary>
 internal static class DecodeProfileProbe
 {
@@ -39,6 +39,11 @@ internal static class DecodeProfileProbe
         if (args is ["prefill", ..])
         {
             Prefill(args.Length > 1 ? int.Parse(args[1]) : 1);
+            return;
+        }
+        if (args is ["layer", ..])
+        {
+            Layer();
             return;
         }
         if (args is ["classifier", ..])
@@ -98,6 +103,33 @@ internal static class DecodeProfileProbe
             best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
         }
         Console.WriteLine($"prefill of {PromptTokens} tokens, {threads} thread(s): best {best:F1} ms = {PromptTokens / best * 1000:F1} tokens/s (of 10)");
+    }
+
+    /// <summary>One int8 decode step of layer 0's up (5632×2048) and down (2048×5632) matrices at 1 and 2 threads, min of 200: how one matrix scales.</summary>
+    private static void Layer()
+    {
+        var content = SyntheticCompressedLlama.Build();
+        using var weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
+        foreach (int threads in new[] { 1, 2 })
+        {
+            using var pool = new WorkerPool(threads);
+            var bound = weights.Bind(pool);
+            foreach (var (name, layer) in new[] { ("up", bound.Layers[0].Up), ("down", bound.Layers[0].Down) })
+            {
+                ((CompressedLinearLayer)layer).Int8Activations = true;
+                var x = new float[layer.InputDim];
+                for (int i = 0; i < x.Length; i++) x[i] = MathF.Sin(i);
+                var y = new float[layer.OutputDim];
+                double best = double.MaxValue;
+                for (int i = 0; i < 200; i++)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    layer.Apply(x, y);
+                    best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+                }
+                Console.WriteLine($"{name} {layer.OutputDim}x{layer.InputDim}, int8 decode step, {threads} thread(s): {best:F1} µs (min of 200)");
+            }
+        }
     }
 
     private static void QPass()
