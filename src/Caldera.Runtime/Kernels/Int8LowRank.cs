@@ -14,11 +14,13 @@ namespace Caldera.Runtime.Kernels;
 /// <remarks>
 /// Lᵀ is coded along the rows of L (eight rows per word pair), so its words give L one rank at a time: an axpy per rank
 /// (<see cref="ResidualRanks"/>) that decodes 2 words per 8 multiply-adds. Here the codes are expanded once, when
-/// int8 decode is first used, into planes of U = 4·C + 11 ∈ [0, 22] (one byte per entry, A and B apart) laid out for
-/// vpdpbusd: per group of 8 rows and quad of 4 ranks, 32 bytes [row i: U_{i,4q..4q+3}], A then B. One vpdpbusd
-/// then adds four ranks to eight rows' int32 sums, and 16 of them cover rank 64: no decode and no horizontal sums in
-/// the token's path, at 2 bytes per entry of L instead of ½ (L is a few per cent of a layer's words). The offset
-/// comes back as 11·Σα per sum. Ranks pad to a multiple of 4 and rows to a multiple of 8 with U = 11 (C = 0).
+/// int8 decode is first used, into planes of U = 4·C + 11 laid out for vpdpbusd: per group of 8 rows and quad of 4
+/// ranks, 32 bytes [row i: U_{i,4q..4q+3}]. 4·C is odd, so U is even, U/2 ∈ [0, 11] fits a nibble, and one byte holds
+/// the entry's first word (low nibble, A) and second word (high nibble, B): 1 byte per entry of L instead of ½ coded
+/// (the planes stream at memory speed, so half the bytes is what counts). An AND and a shift split a quad into A and
+/// B, one vpdpbusd each adds four ranks to eight rows' int32 sums, and 16 of them cover rank 64: no decode and no
+/// horizontal sums in the token's path. ΣU·α = 2·Σ(U/2)·α and the offset comes back as 11·Σα per sum. Ranks pad to a
+/// multiple of 4 (their α is 0) and rows to a multiple of 8 (never written to z), so their nibbles are 0.
 /// </remarks>
 public static class Int8LowRank
 {
@@ -33,12 +35,15 @@ public static class Int8LowRank
 
     private const int QuadBytes = RowsPerGroup * RanksPerQuad;
 
+    /// <summary>The low nibble of a plane byte: U/2 of the entry's first word (A); the high nibble is the second's (B).</summary>
+    private const int NibbleMask = 0x0F;
+
     /// <summary>Ranks rounded up to whole quads: the length of α.</summary>
     public static int PaddedRank(int rank) => (rank + RanksPerQuad - 1) / RanksPerQuad * RanksPerQuad;
 
     /// <summary>Bytes of the planes of an L with <paramref name="rows"/> rows and <paramref name="rank"/> columns.</summary>
     public static long PlaneLength(int rows, int rank) =>
-        (long)E8PLattice.VectorCount(rows) * (PaddedRank(rank) / RanksPerQuad) * 2 * QuadBytes;
+        (long)E8PLattice.VectorCount(rows) * (PaddedRank(rank) / RanksPerQuad) * QuadBytes;
 
     /// <summary>Expands Lᵀ's residual codes (<paramref name="rank"/> rows of 2·⌈rows/8⌉ words) into the planes.</summary>
     public static void Build(ReadOnlySpan<ushort> lTransposed, int rows, int rank, Span<byte> planes)
@@ -53,20 +58,19 @@ public static class Int8LowRank
         for (int g = 0; g < groups; g++)
             for (int k = 0; k < quads; k++)
             {
-                Span<byte> quad = planes.Slice((g * quads + k) * 2 * QuadBytes, 2 * QuadBytes);
+                Span<byte> quad = planes.Slice((g * quads + k) * QuadBytes, QuadBytes);
                 for (int i = 0; i < RowsPerGroup; i++)
                     for (int j = 0; j < RanksPerQuad; j++)
                     {
-                        int r = k * RanksPerQuad + j;
-                        int first = 0, second = 0;
+                        int r = k * RanksPerQuad + j, packed = 0;
                         if (r < rank && g * RowsPerGroup + i < rows)
                         {
                             int pair = r * rowWords + 2 * g;
-                            first = E8PInt8Table.Entry(table[lTransposed[pair]], i);
-                            second = E8PInt8Table.Entry(table[lTransposed[pair + 1]], i);
+                            int first = E8PInt8Table.Entry(table[lTransposed[pair]], i) + E8PNibbleDecode.Offset;
+                            int second = E8PInt8Table.Entry(table[lTransposed[pair + 1]], i) + E8PNibbleDecode.Offset;
+                            packed = first / 2 | second / 2 << 4; // U is even: 4·C is odd, the offset odd
                         }
-                        quad[i * RanksPerQuad + j] = (byte)(first + E8PNibbleDecode.Offset);
-                        quad[QuadBytes + i * RanksPerQuad + j] = (byte)(second + E8PNibbleDecode.Offset);
+                        quad[i * RanksPerQuad + j] = (byte)packed;
                     }
             }
     }
@@ -100,7 +104,7 @@ public static class Int8LowRank
         int quads = alpha.Length / RanksPerQuad, groups = E8PLattice.VectorCount(z.Length);
         if (alpha.Length % RanksPerQuad != 0 || alpha.Length > MaxRank)
             throw new ArgumentException($"α has {alpha.Length} entries, not whole quads of at most {MaxRank}.", nameof(alpha));
-        long needed = (long)(firstGroup + groups) * quads * 2 * QuadBytes;
+        long needed = (long)(firstGroup + groups) * quads * QuadBytes;
         if (firstGroup < 0 || planes.Length < needed)
             throw new ArgumentException($"rows from group {firstGroup} need {needed} bytes of planes, got {planes.Length}.", nameof(planes));
         int offset = 0;
@@ -114,20 +118,22 @@ public static class Int8LowRank
             Span<int> a = stackalloc int[RowsPerGroup], b = stackalloc int[RowsPerGroup];
             for (int g = 0; g < groups; g++)
             {
-                byte* group = p + (long)(firstGroup + g) * quads * 2 * QuadBytes;
+                byte* group = p + (long)(firstGroup + g) * quads * QuadBytes;
                 int rows = Math.Min(RowsPerGroup, z.Length - g * RowsPerGroup);
                 float* target = y + g * RowsPerGroup;
                 if (vnni && rows == RowsPerGroup)
                 {
-                    Vector256<int> sumA = default, sumB = default;
+                    Vector256<int> halfA = default, halfB = default;
+                    var mask = Vector256.Create((byte)NibbleMask);
                     for (int k = 0; k < quads; k++)
                     {
                         var ranks = Vector256.Create(*(int*)(x + k * RanksPerQuad)).AsSByte();
-                        sumA = AvxVnni.MultiplyWideningAndAdd(sumA, Vector256.Load(group + k * 2 * QuadBytes), ranks);
-                        sumB = AvxVnni.MultiplyWideningAndAdd(sumB, Vector256.Load(group + k * 2 * QuadBytes + QuadBytes), ranks);
+                        var packed = Vector256.Load(group + k * QuadBytes);
+                        halfA = AvxVnni.MultiplyWideningAndAdd(halfA, packed & mask, ranks);
+                        halfB = AvxVnni.MultiplyWideningAndAdd(halfB, Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, ranks);
                     }
                     var bias = Vector256.Create(offset);
-                    var update = Vector256.ConvertToSingle(sumA - bias) + Vector256.ConvertToSingle(sumB - bias) / E8PResidualLattice.ResidualScale;
+                    var update = Vector256.ConvertToSingle(halfA + halfA - bias) + Vector256.ConvertToSingle(halfB + halfB - bias) / E8PResidualLattice.ResidualScale;
                     (Vector256.Load(target) + Vector256.Create(half) * update).Store(target);
                     continue;
                 }
@@ -137,12 +143,12 @@ public static class Int8LowRank
                     for (int i = 0; i < RowsPerGroup; i++)
                         for (int j = 0; j < RanksPerQuad; j++)
                         {
-                            int level = x[k * RanksPerQuad + j];
-                            a[i] += group[k * 2 * QuadBytes + i * RanksPerQuad + j] * level;
-                            b[i] += group[k * 2 * QuadBytes + QuadBytes + i * RanksPerQuad + j] * level;
+                            int level = x[k * RanksPerQuad + j], packed = group[k * QuadBytes + i * RanksPerQuad + j];
+                            a[i] += (packed & NibbleMask) * level;
+                            b[i] += (packed >> 4) * level;
                         }
                 for (int i = 0; i < rows; i++)
-                    target[i] += half * ((float)(a[i] - offset) + (float)(b[i] - offset) / E8PResidualLattice.ResidualScale);
+                    target[i] += half * ((float)(2 * a[i] - offset) + (float)(2 * b[i] - offset) / E8PResidualLattice.ResidualScale);
             }
         }
     }

@@ -99,7 +99,7 @@ public class Int8LowRankTests
         Assert.Throws<ArgumentException>(() => Int8LowRank.Build(new ushort[3], 8, 2, new byte[Int8LowRank.PlaneLength(8, 2)]));
         Assert.Throws<ArgumentException>(() => Int8LowRank.Build(new ushort[4], 8, 2, new byte[5]));
         Assert.Throws<ArgumentException>(() => Int8LowRank.Add(new byte[64], 0, new sbyte[3], 1f, new float[8]));
-        Assert.Throws<ArgumentException>(() => Int8LowRank.Add(new byte[64], 1, new sbyte[4], 1f, new float[8]));
+        Assert.Throws<ArgumentException>(() => Int8LowRank.Add(new byte[32], 1, new sbyte[4], 1f, new float[8]));
         Assert.Throws<ArgumentException>(() => Int8LowRank.Quantize(new float[300], new sbyte[300]));
     }
 
