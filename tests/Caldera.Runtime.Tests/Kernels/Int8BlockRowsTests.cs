@@ -13,12 +13,6 @@ public class Int8BlockRowsTests
     /// </summary>
     private const double RoundingPerTerm = 1.2e-7 * 4;
 
-    private static readonly Int8CodedRows.Path[] VectorPaths =
-    [
-        .. Avx2.IsSupported ? [Int8CodedRows.Path.Avx2] : Array.Empty<Int8CodedRows.Path>(),
-        .. AvxVnni.IsSupported ? [Int8CodedRows.Path.AvxVnni] : Array.Empty<Int8CodedRows.Path>(),
-    ];
-
     /// <summary>Classifier shapes (rows × columns): stories260K, tinystories-256d and the synthetic dim-2048 Llama.</summary>
     public static TheoryData<int, int> ClassifierShapes => new() { { 512, 64 }, { 512, 256 }, { 32000, 2048 } };
 
@@ -79,7 +73,7 @@ public class Int8BlockRowsTests
         var expected = new float[1];
         Int8BlockRows.DotRows(weights, ones, levels, ones, expected, Int8CodedRows.Path.Scalar);
         Assert.Equal(exact, expected[0]);
-        foreach (var path in VectorPaths)
+        foreach (var path in KernelData.Int8VectorPaths)
         {
             var y = new float[1];
             Int8BlockRows.DotRows(weights, ones, levels, ones, y, path);
@@ -172,7 +166,7 @@ public class Int8BlockRowsTests
     {
         var expected = new float[rows];
         Int8BlockRows.DotRows(m.Weights, m.WeightScales, m.Levels, m.LevelScales, expected, Int8CodedRows.Path.Scalar);
-        foreach (var path in VectorPaths)
+        foreach (var path in KernelData.Int8VectorPaths)
         {
             var y = new float[rows];
             Int8BlockRows.DotRows(m.Weights, m.WeightScales, m.Levels, m.LevelScales, y, path);

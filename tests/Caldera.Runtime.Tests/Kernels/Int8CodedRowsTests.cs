@@ -15,13 +15,6 @@ public class Int8CodedRowsTests
     /// <summary>Float rounding of the float path and the int8 path, per term of Σ|C_i·u_i| (as CodedRowsTests).</summary>
     private const double FloatRelativeTolerancePerTerm = 1.2e-7 * 4;
 
-    private static readonly Int8CodedRows.Path[] VectorPaths =
-    [
-        .. Avx2.IsSupported ? [Int8CodedRows.Path.Avx2] : Array.Empty<Int8CodedRows.Path>(),
-        .. AvxVnni.IsSupported ? [Int8CodedRows.Path.AvxVnni] : Array.Empty<Int8CodedRows.Path>(),
-        .. E8PNibbleDecode.IsSupported && AvxVnni.IsSupported ? [Int8CodedRows.Path.Avx512Vbmi] : Array.Empty<Int8CodedRows.Path>(),
-    ];
-
     [Fact]
     public void The_scalar_path_is_the_decoded_codewords_dotted_with_the_dequantised_activation()
     {
@@ -59,7 +52,7 @@ public class Int8CodedRowsTests
                 var (words, q, scales) = Case(random, n, rows);
                 var expected = new float[rows];
                 Int8CodedRows.DotE8PRows(words, q, scales, expected, Int8CodedRows.Path.Scalar);
-                foreach (var path in VectorPaths)
+                foreach (var path in KernelData.Int8VectorPaths)
                 {
                     var y = new float[rows];
                     Int8CodedRows.DotE8PRows(words, q, scales, y, path);
@@ -83,7 +76,7 @@ public class Int8CodedRowsTests
             var scales = new[] { 1f };
             var expected = new float[rows];
             Int8CodedRows.DotE8PRows(words, q, scales, expected, Int8CodedRows.Path.Scalar);
-            foreach (var path in VectorPaths)
+            foreach (var path in KernelData.Int8VectorPaths)
             {
                 var y = new float[rows];
                 Int8CodedRows.DotE8PRows(words, q, scales, y, path);
@@ -110,7 +103,7 @@ public class Int8CodedRowsTests
         E8PLattice.DecodeRow(words, decoded);
         for (int i = 0; i < n; i++) exact += decoded[i] * q[i];
         Assert.Equal(exact, expected[0], 1e-3);
-        foreach (var path in VectorPaths)
+        foreach (var path in KernelData.Int8VectorPaths)
         {
             var y = new float[1];
             Int8CodedRows.DotE8PRows(words, q, scales, y, path);

@@ -15,6 +15,14 @@ internal static class KernelData
     /// <summary>Both vector paths run everywhere: where a width is not accelerated, .NET emulates its vectors in software.</summary>
     public static readonly KernelPath[] VectorPaths = [KernelPath.Vector256, KernelPath.Vector512];
 
+    /// <summary>The integer kernels' vector paths this machine runs (each falls back where its shape does not fit).</summary>
+    public static readonly Int8CodedRows.Path[] Int8VectorPaths =
+    [
+        .. System.Runtime.Intrinsics.X86.Avx2.IsSupported ? [Int8CodedRows.Path.Avx2] : Array.Empty<Int8CodedRows.Path>(),
+        .. System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? [Int8CodedRows.Path.AvxVnni] : Array.Empty<Int8CodedRows.Path>(),
+        .. E8PNibbleDecode.IsSupported && System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? [Int8CodedRows.Path.Avx512Vbmi] : Array.Empty<Int8CodedRows.Path>(),
+    ];
+
     public static float[] Floats(int count, int seed, float scale = 1f)
     {
         var random = new Random(seed);
