@@ -49,6 +49,9 @@ internal static unsafe class E8PNibbleDecode
     /// <summary>Byte offsets of the low bytes of words 0, 2, …, 62, then 1, 3, …, 63: a residual block's first words, then its second words.</summary>
     private static readonly byte* PairLowBytes = Pinned(Enumerable.Range(0, 64).Select(i => (byte)(2 * (i < 32 ? 2 * i : 2 * (i - 32) + 1))).ToArray());
 
+    /// <summary>vpermb indices of an 8×8 byte transpose: byte 8·c + j of the result is byte 8·j + c of the source.</summary>
+    private static readonly byte* WordTranspose = Pinned(Enumerable.Range(0, 64).Select(i => (byte)(8 * (i % 8) + i / 8)).ToArray());
+
     /// <summary>U = 4·C + 11 for every nibble [m, n, h], repeated four times so vpermb may ignore the lane's bits 4–5.</summary>
     private static readonly byte* NibbleValues = Pinned(BuildNibbleValues());
 
@@ -88,6 +91,72 @@ internal static unsafe class E8PNibbleDecode
         var second = BlockProducts(Avx512F.Shuffle4x128(r0.AsUInt64(), r1.AsUInt64(), HighHalves).AsByte(),
             Avx512F.Shuffle4x128(r2.AsUInt64(), r3.AsUInt64(), HighHalves).AsByte(), q1);
         return SumBoth(first, second);
+    }
+
+    /// <summary>
+    /// The two block sums Σ_{v &lt; 32} ⟨U[w_v], q_v⟩ of the 64 consecutive words at <paramref name="w"/> (two blocks)
+    /// against their 512 levels in coordinate-major order at <paramref name="qc"/> (byte 64·c + j is level c of word j;
+    /// <see cref="ToCoordinateMajor"/>). The caller subtracts 11·Σq per block.
+    /// </summary>
+    /// <remarks>
+    /// With the levels transposed once per call, record byte k already holds coordinate 2k of every word in its low
+    /// nibble and 2k + 1 in its high nibble, lane for lane: one vpermb per coordinate (after a 16-bit shift by four for
+    /// the odd ones) gives U for 64 words, where <see cref="TileSums"/> spreads each record over eight lanes first
+    /// (vpermi2b + vpmultishiftqb per eight words). Two int16 accumulators take four coordinates each (at most
+    /// 4·2·22·127 = 22352 &lt; 2¹⁵).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe (int First, int Second) CoordinateSums(ushort* w, sbyte* qc)
+    {
+        var low = Vector512.Load((byte*)w);
+        var high = Vector512.Load((byte*)(w + 32));
+        var lowBytes = Vector512.CreateSequence((byte)0, (byte)2);
+        var p = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes + Vector512<byte>.One, high);
+        var s = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes, high);
+        var upperHalf = Vector512.LessThan(p.AsSByte(), Vector512<sbyte>.Zero).AsByte();
+        var table = Vector512.Load(NibbleValues);
+        var r0 = RecordByte(p, s, upperHalf, 0);
+        var r1 = RecordByte(p, s, upperHalf, 1);
+        var pairs01 = CoordinatePairProducts(r0, table, qc) + CoordinatePairProducts(r1, table, qc + 128);
+        var r2 = RecordByte(p, s, upperHalf, 2);
+        var r3 = RecordByte(p, s, upperHalf, 3);
+        var pairs23 = CoordinatePairProducts(r2, table, qc + 256) + CoordinatePairProducts(r3, table, qc + 384);
+        // int32 lane j holds words 4j … 4j + 3: lanes 0–7 are the first block, 8–15 the second.
+        var sums = Avx512BW.MultiplyAddAdjacent(pairs01, Vector512<short>.One) + Avx512BW.MultiplyAddAdjacent(pairs23, Vector512<short>.One);
+        var halves = sums + Avx512F.Shuffle4x128(sums, sums, 0b10_11_00_01);
+        var quarters = halves + Avx512F.Shuffle(halves, 0b01_00_11_10);
+        var total = quarters + Avx512F.Shuffle(quarters, 0b10_11_00_01);
+        return (total.ToScalar(), total.GetElement(8));
+    }
+
+    /// <summary>vpmaddubsw of U for coordinates 2k (the record byte's low nibble) and 2k + 1 (its high nibble) with their levels at <paramref name="qc"/> and <paramref name="qc"/> + 64.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<short> CoordinatePairProducts(Vector512<byte> record, Vector512<byte> table, sbyte* qc)
+    {
+        // vpermb reads the index's low six bits; the table repeats every sixteen, so the other nibble's bits 4–5 do not matter.
+        var even = Avx512Vbmi.PermuteVar64x8(table, record);
+        var odd = Avx512Vbmi.PermuteVar64x8(table, Avx512BW.ShiftRightLogical(record.AsUInt16(), 4).AsByte());
+        return Avx512BW.MultiplyAddAdjacent(even, Vector512.Load(qc)) + Avx512BW.MultiplyAddAdjacent(odd, Vector512.Load(qc + 64));
+    }
+
+    /// <summary>
+    /// The levels of <paramref name="pairs"/> pairs of blocks (512 levels each) in coordinate-major order, for
+    /// <see cref="CoordinateSums"/>: qc[512·t + 64·c + j] = q[512·t + 8·j + c]. A vpermb turns each 64 levels (eight
+    /// words) into [c][word]; the eight-by-eight transpose of those qwords is 64 moves (a few hundred instructions per call, against the
+    /// rows' hundreds of thousands).
+    /// </summary>
+    public static unsafe void ToCoordinateMajor(sbyte* q, int pairs, sbyte* qc)
+    {
+        var byWordIndex = Vector512.Load(WordTranspose);
+        long* transposed = stackalloc long[8 * 8];
+        for (int t = 0; t < pairs; t++, q += 512, qc += 512)
+        {
+            for (int k = 0; k < 8; k++)
+                Avx512Vbmi.PermuteVar64x8(Vector512.Load((byte*)q + 64 * k), byWordIndex).AsInt64().Store(transposed + 8 * k);
+            long* columns = (long*)qc;
+            for (int c = 0; c < 8; c++)
+                for (int k = 0; k < 8; k++) columns[8 * c + k] = transposed[8 * k + c];
+        }
     }
 
     /// <summary>The lane sums of <paramref name="a"/> and <paramref name="b"/>, reduced together (one shuffle tree for both).</summary>

@@ -61,19 +61,22 @@ public class Int8CodedRowsTests
             }
     }
 
-    [Fact]
-    public void Every_code_word_decodes_the_same_on_every_path()
+    [Theory]
+    [InlineData(Int8Activations.BlockLength)]     // one block per row: the block-stream kernel
+    [InlineData(2 * Int8Activations.BlockLength)] // whole pairs of blocks: the coordinate-major kernel
+    public void Every_code_word_decodes_the_same_on_every_path(int n)
     {
-        // All 2¹⁶ words once each, as 2048 rows of one block (n = 256) in shuffled order, against three random
+        // All 2¹⁶ words once each, as rows of one or two blocks in shuffled order, against three random
         // activations: a word decoded wrongly by the register decode (pattern bytes, sign affine map, parity of
-        // coordinate 7, shift) changes its row's exact block sum, which no other word of the row can cancel for all three.
-        const int n = Int8Activations.BlockLength, rows = (1 << 16) / (n / E8PLattice.Dimension);
+        // coordinate 7, shift, the level transpose) changes its row's exact block sum, which no other word of the
+        // row can cancel for all three.
+        int rows = (1 << 16) / (n / E8PLattice.Dimension);
         var random = new Random(17);
         var words = Enumerable.Range(0, 1 << 16).Select(w => (ushort)w).OrderBy(_ => random.Next()).ToArray();
         for (int trial = 0; trial < 3; trial++)
         {
             var q = Enumerable.Range(0, n).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
-            var scales = new[] { 1f };
+            var scales = Enumerable.Repeat(1f, n / Int8Activations.BlockLength).ToArray();
             var expected = new float[rows];
             Int8CodedRows.DotE8PRows(words, q, scales, expected, Int8CodedRows.Path.Scalar);
             foreach (var path in KernelData.Int8VectorPaths)
