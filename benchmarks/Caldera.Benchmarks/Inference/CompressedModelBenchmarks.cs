@@ -8,7 +8,8 @@ namespace Caldera.Benchmarks.Inference;
 /// and <see cref="PrefillBenchmarks"/> (same shape, positions and token counts): decode is 16 tokens one at a time at
 /// positions 64..79 after a 64-token prefill; prefill is llama.cpp's pp64, 64 tokens from position 0 in one batch.
 /// DecodeCalderaInt8 is the same decode with <see cref="TransformerOptions.Int8Activations"/> (AVX-VNNI Q pass), and
-/// DecodeCalderaInt8Classifier adds <see cref="TransformerOptions.Int8Classifier"/> (the classifier as an int8 copy).
+/// DecodeCalderaInt8Classifier adds <see cref="TransformerOptions.Int8Classifier"/> (the classifier as an int8 copy): the
+/// product default, whose prefill PrefillCalderaInt8Classifier measures.
 /// </summary>
 [Config(typeof(InferenceBenchmarkConfig))]
 public class CompressedModelBenchmarks
@@ -67,6 +68,10 @@ public class CompressedModelBenchmarks
 
     [Benchmark(OperationsPerInvoke = PromptTokens)]
     public float PrefillCaldera() => _transformer.Prefill(_prompt, 0)[0];
+
+    /// <summary>pp64 with the product default (int8 arithmetic: Q·u of every prompt token in integers, int8 classifier).</summary>
+    [Benchmark(OperationsPerInvoke = PromptTokens)]
+    public float PrefillCalderaInt8Classifier() => _int8ClassifierTransformer.Prefill(_prompt, 0)[0];
 
     [GlobalCleanup]
     public void Cleanup()

@@ -13,7 +13,7 @@ namespace Caldera.Benchmarks.Inference;
 ///   DOTNET_PerfMapEnabled=1 perf record -F 2000 -g -- dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll decode-profile int8 200
 /// The breakdown it gave is in benchmarks/README.md. `decode-profile qpass` times the int8 Q pass of one 2048² layer
 /// alone (min of 40 calls) in ns per code word, cache-resident and streamed over 48 layers as in the model; `lowrank` and `factor` time L·t and R·u of a 2048-wide rank-64 layer;
-/// `classifier [threads]` times the 32000×2048 classifier in F16 and as its int8 copy, interleaved; `prefill [threads]` times pp64; `layer` times one int8 decode step of layer 0's up and down matrices at 1 and 2 threads.
+/// `classifier [threads]` times the 32000×2048 classifier in F16 and as its int8 copy, interleaved; `prefill [threads] [float|int8]` times pp64; `layer` times one int8 decode step of layer 0's up and down matrices at 1 and 2 threads.
 /// </summary>
 internal static class DecodeProfileProbe
 {
@@ -38,7 +38,7 @@ internal static class DecodeProfileProbe
         }
         if (args is ["prefill", ..])
         {
-            Prefill(args.Length > 1 ? int.Parse(args[1]) : 1);
+            Prefill(args.Length > 1 ? int.Parse(args[1]) : 1, args.Length > 2 && args[2] == "int8");
             return;
         }
         if (args is ["layer", ..])
@@ -85,14 +85,14 @@ internal static class DecodeProfileProbe
         }
     }
 
-    /// <summary>pp64 on the synthetic model: the best of 10 prefills of 64 tokens at position 0, in tokens per second.</summary>
-    private static void Prefill(int threads)
+    /// <summary>pp64 on the synthetic model: the best of 10 prefills of 64 tokens at position 0, in tokens per second (float, or the int8 default).</summary>
+    private static void Prefill(int threads, bool int8)
     {
         var content = SyntheticCompressedLlama.Build();
         using var weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
         using var transformer = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions
         {
-            Threads = threads, ContextLength = PromptTokens, PrefillBatchSize = PromptTokens,
+            Threads = threads, ContextLength = PromptTokens, PrefillBatchSize = PromptTokens, Int8Activations = int8, Int8Classifier = int8,
         });
         var prompt = Enumerable.Range(1, PromptTokens).ToArray();
         double best = double.MaxValue;
@@ -102,7 +102,7 @@ internal static class DecodeProfileProbe
             transformer.Prefill(prompt, 0);
             best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
         }
-        Console.WriteLine($"prefill of {PromptTokens} tokens, {threads} thread(s): best {best:F1} ms = {PromptTokens / best * 1000:F1} tokens/s (of 10)");
+        Console.WriteLine($"{(int8 ? "int8" : "float")} prefill of {PromptTokens} tokens, {threads} thread(s): best {best:F1} ms = {PromptTokens / best * 1000:F1} tokens/s (of 10)");
     }
 
     /// <summary>One int8 decode step of layer 0's up (5632×2048) and down (2048×5632) matrices at 1 and 2 threads, min of 200: how one matrix scales.</summary>

@@ -11,6 +11,7 @@ public sealed class CompressedLayerScratch
     private float[] _inputs = [];
     private float[] _factors = [];
     private sbyte[] _levels = [];
+    private sbyte[] _coordinateMajorLevels = [];
     private float[] _levelScales = [];
     private float[] _lowRankInputs = [];
     private sbyte[] _lowRankLevels = [];
@@ -21,10 +22,13 @@ public sealed class CompressedLayerScratch
     /// <summary>At least <paramref name="length"/> floats for T, valid until the next call.</summary>
     internal float[] Factors(int length) => Grow(ref _factors, length);
 
-    /// <summary>At least <paramref name="length"/> int8 levels of u (int8 decode), valid until the next call.</summary>
+    /// <summary>At least <paramref name="length"/> int8 levels of u (int8 arithmetic), valid until the next call.</summary>
     internal sbyte[] Levels(int length) => Grow(ref _levels, length);
 
-    /// <summary>At least <paramref name="length"/> block scales of u (int8 decode), valid until the next call.</summary>
+    /// <summary>At least <paramref name="length"/> int8 levels of u in the batched int8 pass's coordinate-major order, valid until the next call.</summary>
+    internal sbyte[] CoordinateMajorLevels(int length) => Grow(ref _coordinateMajorLevels, length);
+
+    /// <summary>At least <paramref name="length"/> block scales of u (int8 arithmetic), valid until the next call.</summary>
     internal float[] LevelScales(int length) => Grow(ref _levelScales, length);
 
     /// <summary>At least <paramref name="length"/> floats for a = s_L·t of every token (the L·t update), valid until the next call.</summary>

@@ -18,8 +18,9 @@ namespace Caldera.Runtime.Inference;
 /// <remarks>
 /// Decode (one token) runs fused decode-and-dot kernels (<see cref="CodedRows"/>, through <see cref="ICompressedRowKernels"/>)
 /// over the code words, decoding each word in registers; L·t runs over all ranks at once per block of output rows
-/// (<see cref="ICompressedRowKernels.AddLRanks"/>), z held in registers. Prefill (n tokens) decodes each block of 4 rows of Q once and
-/// applies it to all n tokens with <see cref="MatMul"/>'s register-tiled product; each row of R, and each 8-row block
+/// (<see cref="ICompressedRowKernels.AddLRanks"/>), z held in registers. Prefill (n tokens) decodes each block of rows of Q once and
+/// applies it to all n tokens, with <see cref="Int8CodedTile"/>'s integer tile under <see cref="Int8Activations"/> and
+/// <see cref="MatMul"/>'s float tile otherwise; each row of R, and each 8-row block
 /// of Lᵀ, is decoded once into a worker buffer and applied to all n tokens. Lᵀ is stored by rows of Lᵀ, so L·t is
 /// accumulated as Σ_r t_r·(row r of Lᵀ) over each output block; blocks start at multiples of 8 so they cut no code
 /// vector. z is built in y itself.
@@ -79,10 +80,15 @@ public sealed class CompressedLinearLayer : ILinearLayer
     /// Whether a decode step (one token) of an E8P-coded Q quantises u to int8 (<see cref="Int8Quantizer"/>) and runs
     /// the integer kernels (<see cref="ICompressedRowKernels.DotQRowsInt8"/>, and <see cref="ICompressedRowKernels.DotRRowsInt8"/>
     /// for 4-bit R), which are faster but add u's rounding error to Q·u and R·u; a 4-bit L then runs L·t in integers
-    /// too (<see cref="Int8LowRank"/>: t quantised to int8, L expanded once into 2 bytes per entry on first use).
-    /// Prefill, 16-bit factors and uniform Q codes always run in float.
+    /// too (<see cref="Int8LowRank"/>: t quantised to int8, L expanded once into 1 byte per entry on first use).
+    /// A batch (prefill) quantises every token's u the same way and runs Q·u in integers (<see cref="Int8CodedTile"/>:
+    /// each token gets its decode step's Q·u bit for bit); a batch's R·u and L·t, 16-bit factors and uniform Q codes
+    /// run in float.
     /// </summary>
     public bool Int8Activations { get; set; }
+
+    /// <summary>The integer Q kernels' path: the scalar reference when this layer runs scalar kernels.</summary>
+    private Int8CodedRows.Path Int8Path => _path == KernelPath.Scalar ? Int8CodedRows.Path.Scalar : Int8CodedRows.Best;
 
     /// <summary>L's int8 planes (<see cref="Int8LowRank"/>), built by the first int8 decode step that needs them.</summary>
     private byte[]? _lowRankPlanes;
@@ -102,13 +108,15 @@ public sealed class CompressedLinearLayer : ILinearLayer
         var pass = _pass;
         pass.U = _scratch.Inputs(n * InputDim);
         pass.T = _scratch.Factors(n * _data.Rank);
-        pass.Int8 = n == 1 && Int8Activations && _data.QKind == QCodeKind.E8P;
+        pass.Int8 = Int8Activations && _data.QKind == QCodeKind.E8P;
         if (pass.Int8)
         {
-            pass.Levels = _scratch.Levels(Int8Quantizer.PaddedLength(InputDim));
-            pass.LevelScales = _scratch.LevelScales(Int8Quantizer.BlockCount(InputDim));
+            pass.Levels = _scratch.Levels(n * Int8Quantizer.PaddedLength(InputDim));
+            pass.LevelScales = _scratch.LevelScales(n * Int8Quantizer.BlockCount(InputDim));
         }
-        pass.Int8LowRank = pass.Int8 && _data.Rank > 0 && _data.FactorBits == 4 && _data.Rank <= Kernels.Int8LowRank.MaxRank;
+        pass.Tiled = pass.Int8 && n > 1 && Int8CodedTile.Tiled(Int8Quantizer.PaddedLength(InputDim), Int8Path);
+        if (pass.Tiled) pass.CoordinateMajor = _scratch.CoordinateMajorLevels(n * Int8Quantizer.PaddedLength(InputDim));
+        pass.Int8LowRank = pass.Int8 && n == 1 && _data.Rank > 0 && _data.FactorBits == 4 && _data.Rank <= Kernels.Int8LowRank.MaxRank;
         if (pass.Int8LowRank && _lowRankPlanes is null)
         {
             var planes = new byte[Kernels.Int8LowRank.PlaneLength(_data.Rows, _data.Rank)];
@@ -150,8 +158,8 @@ public sealed class CompressedLinearLayer : ILinearLayer
         public float* X, Y;
         public int N;
         public float[] U = [], T = [], A = [];
-        public bool Int8, Int8LowRank;
-        public sbyte[] Levels = [];
+        public bool Int8, Int8LowRank, Tiled;
+        public sbyte[] Levels = [], CoordinateMajor = [];
         public sbyte[] AlphaLevels = [];
         public float AlphaScale;
         public Span<sbyte> Alpha => AlphaLevels.AsSpan(0, Kernels.Int8LowRank.PaddedRank(_d.Rank));
@@ -190,8 +198,8 @@ public sealed class CompressedLinearLayer : ILinearLayer
         private Span<float> TOf(int t) => T.AsSpan(t * Rank, Rank);
         private Span<float> YOf(int t, int start, int length) => new(Y + (long)t * Rows + start, length);
 
-        private Span<sbyte> QOf() => Levels.AsSpan(0, Int8Quantizer.PaddedLength(Columns));
-        private Span<float> ScalesOf() => LevelScales.AsSpan(0, Int8Quantizer.BlockCount(Columns));
+        private Span<sbyte> QOf(int t = 0) => Levels.AsSpan(t * Int8Quantizer.PaddedLength(Columns), Int8Quantizer.PaddedLength(Columns));
+        private Span<float> ScalesOf(int t = 0) => LevelScales.AsSpan(t * Int8Quantizer.BlockCount(Columns), Int8Quantizer.BlockCount(Columns));
 
         // u = U_nᵀ(SU ⊙ x), and u ≈ s_b·q_i when the decode step runs in int8
         private void Input(int t)
@@ -199,7 +207,9 @@ public sealed class CompressedLinearLayer : ILinearLayer
             var x = new ReadOnlySpan<float>(X + (long)t * Columns, Columns);
             if (layer._input is { } input) input.Forward(x, UOf(t));
             else x.CopyTo(UOf(t));
-            if (Int8) Int8Quantizer.Quantize(UOf(t), QOf(), ScalesOf(), layer._path);
+            if (!Int8) return;
+            Int8Quantizer.Quantize(UOf(t), QOf(t), ScalesOf(t), layer._path);
+            if (Tiled) Int8CodedTile.LayOut(QOf(t), CoordinateMajor.AsSpan(t * QOf(t).Length, QOf(t).Length));
         }
 
         // t = R·u   R: k×n, rows [start, end)
@@ -263,7 +273,28 @@ public sealed class CompressedLinearLayer : ILinearLayer
                 for (int i = start; i < end; i++) Y[i] = scale * CodedRows.DotUniform(codes.Slice(i * wordsPerRow, wordsPerRow), maxLevel, u, layer._path);
                 return;
             }
-            // Prefill: decode RowBlock rows once, then a register-tiled product applies them to all N tokens.
+            if (e8p && Int8)
+            {
+                // Prefill in integers: each row decoded once for all N tokens, every token's sums those of its decode step.
+                int levels = Int8Quantizer.PaddedLength(n), tileBytes = Int8CodedTile.ScratchLength(n, N);
+                Span<float> tileScratch = layer._pool.Scratch(worker, (tileBytes + sizeof(float) - 1) / sizeof(float));
+                Int8CodedTile.DotE8PRows(codes.Slice(start * wordsPerRow, (end - start) * wordsPerRow), end - start,
+                    Levels.AsSpan(0, N * levels), Tiled ? CoordinateMajor.AsSpan(0, N * levels) : [],
+                    LevelScales.AsSpan(0, N * Int8Quantizer.BlockCount(n)), N, new Span<float>(Y + start, (N - 1) * Rows + end - start), Rows,
+                    MemoryMarshal.AsBytes(tileScratch), layer.Int8Path);
+            }
+            else PrefillFloat(start, end, worker, codes, e8p, maxLevel);
+            for (int t = 0; t < N; t++)
+            {
+                var y = YOf(t, start, end - start);
+                TensorPrimitives.Multiply(y, scale, y);
+            }
+        }
+
+        // z = Q·u for N tokens in float: RowBlock rows decoded once, then a register-tiled product applies them to all N tokens.
+        private void PrefillFloat(int start, int end, int worker, ReadOnlySpan<ushort> codes, bool e8p, int maxLevel)
+        {
+            int n = Columns, wordsPerRow = _d.QWordsPerRow;
             Span<float> scratch = layer._pool.Scratch(worker, 2 * MatMul.ScratchLength(n));
             Span<float> block = scratch[..MatMul.ScratchLength(n)], tile = scratch[MatMul.ScratchLength(n)..];
             ReadOnlySpan<float> tokens = U.AsSpan(0, N * n);
@@ -280,11 +311,6 @@ public sealed class CompressedLinearLayer : ILinearLayer
                 }
                 MatMul.Multiply(MemoryMarshal.AsBytes(block[..(m * n)]), TensorType.F32, m, tokens, N,
                     new Span<float>(Y + i, (N - 1) * Rows + m), Rows, tile, layer._path);
-            }
-            for (int t = 0; t < N; t++)
-            {
-                var y = YOf(t, start, end - start);
-                TensorPrimitives.Multiply(y, scale, y);
             }
         }
 

@@ -108,12 +108,7 @@ internal static unsafe class E8PNibbleDecode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe (int First, int Second) CoordinateSums(ushort* w, sbyte* qc)
     {
-        var low = Vector512.Load((byte*)w);
-        var high = Vector512.Load((byte*)(w + 32));
-        var lowBytes = Vector512.CreateSequence((byte)0, (byte)2);
-        var p = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes + Vector512<byte>.One, high);
-        var s = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes, high);
-        var upperHalf = Vector512.LessThan(p.AsSByte(), Vector512<sbyte>.Zero).AsByte();
+        var (p, s, upperHalf) = Split(w);
         var table = Vector512.Load(NibbleValues);
         var r0 = RecordByte(p, s, upperHalf, 0);
         var r1 = RecordByte(p, s, upperHalf, 1);
@@ -127,6 +122,36 @@ internal static unsafe class E8PNibbleDecode
         var quarters = halves + Avx512F.Shuffle(halves, 0b01_00_11_10);
         var total = quarters + Avx512F.Shuffle(quarters, 0b10_11_00_01);
         return (total.ToScalar(), total.GetElement(8));
+    }
+
+    /// <summary>
+    /// U = 4·C + 11 of the 64 consecutive words at <paramref name="w"/> in coordinate-major order: u[64·c + j] is
+    /// coordinate c of word j (512 bytes), the layout <see cref="CoordinateSums"/> meets its levels in. The batched
+    /// int8 pass (<see cref="Int8CodedTile"/>) decodes each row once this way and applies it to every token.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void DecodeCoordinateMajor(ushort* w, byte* u)
+    {
+        var (p, s, upperHalf) = Split(w);
+        var table = Vector512.Load(NibbleValues);
+        for (int k = 0; k < 4; k++)
+        {
+            var record = RecordByte(p, s, upperHalf, k);
+            Avx512Vbmi.PermuteVar64x8(table, record).Store(u + 128 * k);
+            Avx512Vbmi.PermuteVar64x8(table, Avx512BW.ShiftRightLogical(record.AsUInt16(), 4).AsByte()).Store(u + 128 * k + 64);
+        }
+    }
+
+    /// <summary>The pattern bytes p and sign bytes s of 64 consecutive words (lane j: word j), and whether p is in the pattern table's upper half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (Vector512<byte> P, Vector512<byte> S, Vector512<byte> UpperHalf) Split(ushort* w)
+    {
+        var low = Vector512.Load((byte*)w);
+        var high = Vector512.Load((byte*)(w + 32));
+        var lowBytes = Vector512.CreateSequence((byte)0, (byte)2);
+        var p = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes + Vector512<byte>.One, high);
+        var s = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes, high);
+        return (p, s, Vector512.LessThan(p.AsSByte(), Vector512<sbyte>.Zero).AsByte());
     }
 
     /// <summary>vpmaddubsw of U for coordinates 2k (the record byte's low nibble) and 2k + 1 (its high nibble) with their levels at <paramref name="qc"/> and <paramref name="qc"/> + 64.</summary>

@@ -93,7 +93,7 @@ public static class Int8CodedRows
     {
         int* offsets = stackalloc int[blocksPerRow];
         E8PNibbleDecode.BlockOffsets(q, blocksPerRow, offsets);
-        if (blocksPerRow % 2 == 0 && blocksPerRow <= MaxPairedBlocks)
+        if (PairedBlocks(blocksPerRow * Int8Activations.BlockLength))
         {
             RowsAvx512Paired(w, rows, blocksPerRow, q, s, y, offsets);
             return;
@@ -129,7 +129,11 @@ public static class Int8CodedRows
     }
 
     /// <summary>The most blocks per row whose coordinate-major levels <see cref="RowsAvx512Paired"/> keeps on the stack (64 KiB; rows up to 32768 wide).</summary>
-    private const int MaxPairedBlocks = 128;
+    internal const int MaxPairedBlocks = 128;
+
+    /// <summary>Whether rows of <paramref name="levels"/> levels are whole pairs of blocks, at most <see cref="MaxPairedBlocks"/>: the coordinate-major kernels' shape.</summary>
+    internal static bool PairedBlocks(int levels) =>
+        levels % (2 * Int8Activations.BlockLength) == 0 && levels / Int8Activations.BlockLength <= MaxPairedBlocks;
 
     /// <summary>
     /// Rows of an even number of blocks: every row is whole pairs of blocks, so each step's 64 words meet 512 levels

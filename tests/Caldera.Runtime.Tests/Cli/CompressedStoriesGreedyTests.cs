@@ -39,12 +39,13 @@ public sealed class CompressedStoriesGreedyTests : IDisposable
     }
 
     /// <summary>
-    /// The same model under int8 arithmetic: it parts from the float story at "play with her", where two continuations
-    /// of a 260K-parameter model at rank 16 are close (the int8 step's error is +0.19 % KLD on tinystories-256d).
+    /// The same model under int8 arithmetic (the prompt's Q·u in integers too): it parts from the float story at "play
+    /// with her", where two continuations of a 260K-parameter model at rank 16 are close (the int8 step's error is
+    /// +0.19 % KLD on tinystories-256d).
     /// </summary>
     private const string ExpectedInt8Story =
         "Once upon a time, there was a little girl named Lily. She loved to play with her friends in the sunny day. One day, she went to the beach with her friends. She saw her friends and her friends and her friends.\n" +
-        "\"Helt,\" she said, \"I'mble\" her mommy said, \"Lily, I'mble can wear my";
+        "\"Helt,\" she said, \"I'mbltty\". \"It's time to go to my home and";
 
     private const string ExpectedStory =
         "Once upon a time, there was a little girl named Lily. She loved to play with her toys and her friends. One day, Lily went to the beach with her mommy. She saw her mommy and daddy, \"Can I play with yours?\"\n" +

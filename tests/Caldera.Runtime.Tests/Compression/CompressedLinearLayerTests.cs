@@ -50,26 +50,39 @@ public class CompressedLinearLayerTests
     {
         // Without transforms u = x, so the int8 step computes y = g·(s_Q·Q·û + L·ã) with û_i = s_b·q_i: Q and the 4-bit
         // R meet the dequantised activation, t = s_R·R·û, and L meets ã, the int8 rounding of a = s_L·t
-        // (Int8LowRank): W·û plus g·Σ_j L_ij·(ã_j − a_j). Prefill stays exact.
+        // (Int8LowRank): W·û plus g·Σ_j L_ij·(ã_j − a_j). Prefill runs Q·û in integers too, but R·u and L·t in float:
+        // W·û plus g·Σ_j L_ij·(a_j(u) − a_j(û)).
         var data = SyntheticCompressed.Matrix("m", rows, columns, rank, transforms: false, seed: rows);
         var w = DenseReference.Reconstruct(data);
         var x = Kernels.KernelData.Floats(2 * columns, 3);
-        var q = new sbyte[Int8Activations.PaddedLength(columns)];
-        var scales = new float[Int8Activations.BlockCount(columns)];
-        Int8Activations.Quantize(x.AsSpan(0, columns), q, scales);
-        var dequantised = new float[columns];
-        for (int i = 0; i < columns; i++) dequantised[i] = scales[i / Int8Activations.BlockLength] * q[i];
-        var expected = DenseReference.Multiply(w, rows, columns, dequantised, 1);
-        if (rank > 0)
+        var decode = new double[rows];
+        var prefill = new double[2 * rows];
+        for (int token = 0; token < 2; token++)
         {
+            var u = x.AsSpan(token * columns, columns);
+            var q = new sbyte[Int8Activations.PaddedLength(columns)];
+            var scales = new float[Int8Activations.BlockCount(columns)];
+            Int8Activations.Quantize(u, q, scales);
+            var dequantised = new float[columns];
+            for (int i = 0; i < columns; i++) dequantised[i] = scales[i / Int8Activations.BlockLength] * q[i];
+            var onDequantised = DenseReference.Multiply(w, rows, columns, dequantised, 1);
+            onDequantised.CopyTo(prefill, token * rows);
+            if (token == 0) onDequantised.CopyTo(decode, 0);
+            if (rank == 0) continue;
             var factor = new float[columns];
             var a = new float[rank];
+            var exact = new double[rank];
             for (int j = 0; j < rank; j++)
             {
                 E8PResidualLattice.DecodeRow(data.RCodes.Span.Slice(j * E8PResidualLattice.WordCount(columns), E8PResidualLattice.WordCount(columns)), factor);
-                double t = 0;
-                for (int c = 0; c < columns; c++) t += (double)data.RScale * factor[c] * dequantised[c];
+                double t = 0, tExact = 0;
+                for (int c = 0; c < columns; c++)
+                {
+                    t += (double)data.RScale * factor[c] * dequantised[c];
+                    tExact += (double)data.RScale * factor[c] * u[c];
+                }
                 a[j] = (float)(data.LTransposedScale * t);
+                exact[j] = data.LTransposedScale * tExact;
             }
             var alpha = new sbyte[Int8LowRank.PaddedRank(rank)];
             float scale = Int8LowRank.Quantize(a, alpha);
@@ -77,7 +90,11 @@ public class CompressedLinearLayerTests
             for (int j = 0; j < rank; j++)
             {
                 E8PResidualLattice.DecodeRow(data.LTransposedCodes.Span.Slice(j * E8PResidualLattice.WordCount(rows), E8PResidualLattice.WordCount(rows)), column);
-                for (int i = 0; i < rows; i++) expected[i] += (double)data.GlobalScale * column[i] * ((double)scale * alpha[j] - a[j]);
+                for (int i = 0; i < rows; i++)
+                {
+                    if (token == 0) decode[i] += (double)data.GlobalScale * column[i] * ((double)scale * alpha[j] - a[j]);
+                    prefill[token * rows + i] += (double)data.GlobalScale * column[i] * (exact[j] - a[j]);
+                }
             }
         }
         using var pool = new WorkerPool(2);
@@ -86,10 +103,10 @@ public class CompressedLinearLayerTests
             var layer = new CompressedLinearLayer(data, pool, new CompressedLayerScratch(), path) { Int8Activations = true };
             var y = new float[rows];
             layer.Apply(x.AsSpan(0, columns), y);
-            DenseReference.AssertClose(expected, y, $"int8 decode {path}", RelativeTolerance);
+            DenseReference.AssertClose(decode, y, $"int8 decode {path}", RelativeTolerance);
             var batch = new float[2 * rows];
             layer.ApplyBatch(x, batch, 2);
-            DenseReference.AssertClose(DenseReference.Multiply(w, rows, columns, x, 2), batch, $"prefill {path}", RelativeTolerance);
+            DenseReference.AssertClose(prefill, batch, $"int8 prefill {path}", RelativeTolerance);
         }
     }
 
