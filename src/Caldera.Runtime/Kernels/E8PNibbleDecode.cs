@@ -15,12 +15,15 @@ namespace Caldera.Runtime.Kernels;
 ///   m_i  = the magnitude code of coordinate i of pattern p (|y_i| = m_i + ½, so 4|y_i| = 4m_i + 2 ∈ {2, 6, 10}),
 ///   n_i  = coordinate i negative: bit i+1 of s for i &lt; 7; for i = 7 the parity of s's bits 1–7 XOR "Σp odd",
 ///   h    = the shift bit (bit 0 of s: σ = −¼).
-/// Both halves are cheap on 64 words at once: the pattern half is a 256-entry byte lookup per record byte
-/// (two vpermi2b on 128-entry halves and a blend on p's top bit), the sign half is linear in s over GF(2) —
-/// bit moves, a broadcast of h and one parity — so one gf2p8affineqb per record byte; the two halves are XORed
-/// (the "Σp odd" flag sits in the pattern half at n₇). A record is then spread over its word's eight byte lanes
-/// (vpermi2b), each lane takes its nibble (vpmultishiftqb) and a 16-entry table turns the nibble into
-/// U = 4·C + 11 ∈ [0, 22] (vpermb), the unsigned operand vpmaddubsw needs: Σ 4C·q = Σ U·q − 11·Σq.
+/// Both halves are cheap on 64 words at once: the pattern half comes from two 256-entry byte lookups (the magnitude
+/// codes of coordinates 0–3 and 4–7; two vpermi2b on 128-entry halves and a blend on p's top bit each) and GF(2)
+/// affine maps of those bytes (gf2p8affineqb: bit moves, and for n₇ the parity "Σp odd"); the sign half is linear in s
+/// over GF(2) — bit moves, a broadcast of h and one parity — so one more affine map per record byte; the halves are
+/// XORed. With the levels in coordinate-major order (<see cref="CoordinateSums"/>) each record byte then gives U for
+/// its two coordinates of all 64 words with one vpermb each (a 16-entry table, nibble → U = 4·C + 11 ∈ [0, 22], the
+/// unsigned operand vpmaddubsw needs: Σ 4C·q = Σ U·q − 11·Σq). In natural order (<see cref="TileSums"/>,
+/// <see cref="PairSums"/>) a record is first spread over its word's eight byte lanes (vpermi2b) and each lane takes its
+/// nibble (vpmultishiftqb). Byte permutes bound the decode.
 /// Every step is exact integer work, so the block sums equal the scalar reference's.
 /// </remarks>
 internal static unsafe class E8PNibbleDecode
@@ -33,8 +36,11 @@ internal static unsafe class E8PNibbleDecode
     /// <summary>The pinned arrays behind the table pointers below (declared first: static fields initialise in order).</summary>
     private static readonly List<byte[]> PinnedTables = [];
 
-    /// <summary>Record byte k (nibbles 2k, 2k+1) of pattern p at [256k + p]: four tables of 256 bytes, four zmm each.</summary>
-    private static readonly byte* PatternBytes = Pinned(BuildPatternBytes());
+    /// <summary>The magnitude codes of pattern p, coordinates 4h … 4h + 3 two bits each, at [256h + p]: two tables of 256 bytes, four zmm each.</summary>
+    private static readonly byte* MagnitudeBytes = Pinned(BuildMagnitudeBytes());
+
+    /// <summary>The GF(2) matrices taking a magnitude byte to record byte k's m fields (k = 0…3; for k = 3 with n₇'s share of the Σp parity), and [4] taking m₀…m₃'s byte to its share.</summary>
+    private static readonly ulong* MagnitudeMatrices = (ulong*)Pinned(BuildMagnitudeMatrices());
 
     /// <summary>The GF(2) matrices taking s (a word's low byte) to the sign and shift bits of record byte k.</summary>
     private static readonly ulong* SignMatrices = (ulong*)Pinned(BuildSignMatrices());
@@ -80,10 +86,7 @@ internal static unsafe class E8PNibbleDecode
         var p = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes + Vector512<byte>.One, high);
         var s = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes, high);
         var upperHalf = Vector512.LessThan(p.AsSByte(), Vector512<sbyte>.Zero).AsByte();
-        var r0 = RecordByte(p, s, upperHalf, 0);
-        var r1 = RecordByte(p, s, upperHalf, 1);
-        var r2 = RecordByte(p, s, upperHalf, 2);
-        var r3 = RecordByte(p, s, upperHalf, 3);
+        var (r0, r1, r2, r3) = Records(p, s, upperHalf);
         // Words 0–31 sit in the low 256 bits of every record byte vector, words 32–63 in the high: pair them per block.
         const byte LowHalves = 0b01_00_01_00, HighHalves = 0b11_10_11_10;
         var first = BlockProducts(Avx512F.Shuffle4x128(r0.AsUInt64(), r1.AsUInt64(), LowHalves).AsByte(),
@@ -110,11 +113,8 @@ internal static unsafe class E8PNibbleDecode
     {
         var (p, s, upperHalf) = Split(w);
         var table = Vector512.Load(NibbleValues);
-        var r0 = RecordByte(p, s, upperHalf, 0);
-        var r1 = RecordByte(p, s, upperHalf, 1);
+        var (r0, r1, r2, r3) = Records(p, s, upperHalf);
         var pairs01 = CoordinatePairProducts(r0, table, qc) + CoordinatePairProducts(r1, table, qc + 128);
-        var r2 = RecordByte(p, s, upperHalf, 2);
-        var r3 = RecordByte(p, s, upperHalf, 3);
         var pairs23 = CoordinatePairProducts(r2, table, qc + 256) + CoordinatePairProducts(r3, table, qc + 384);
         // int32 lane j holds words 4j … 4j + 3: lanes 0–7 are the first block, 8–15 the second.
         var sums = Avx512BW.MultiplyAddAdjacent(pairs01, Vector512<short>.One) + Avx512BW.MultiplyAddAdjacent(pairs23, Vector512<short>.One);
@@ -134,12 +134,19 @@ internal static unsafe class E8PNibbleDecode
     {
         var (p, s, upperHalf) = Split(w);
         var table = Vector512.Load(NibbleValues);
-        for (int k = 0; k < 4; k++)
-        {
-            var record = RecordByte(p, s, upperHalf, k);
-            Avx512Vbmi.PermuteVar64x8(table, record).Store(u + 128 * k);
-            Avx512Vbmi.PermuteVar64x8(table, Avx512BW.ShiftRightLogical(record.AsUInt16(), 4).AsByte()).Store(u + 128 * k + 64);
-        }
+        var (r0, r1, r2, r3) = Records(p, s, upperHalf);
+        StoreCoordinates(r0, table, u);
+        StoreCoordinates(r1, table, u + 128);
+        StoreCoordinates(r2, table, u + 256);
+        StoreCoordinates(r3, table, u + 384);
+    }
+
+    /// <summary>U of the two coordinates of <paramref name="record"/> (low nibble, then high) for 64 words, at <paramref name="u"/> and <paramref name="u"/> + 64.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreCoordinates(Vector512<byte> record, Vector512<byte> table, byte* u)
+    {
+        Avx512Vbmi.PermuteVar64x8(table, record).Store(u);
+        Avx512Vbmi.PermuteVar64x8(table, Avx512BW.ShiftRightLogical(record.AsUInt16(), 4).AsByte()).Store(u + 64);
     }
 
     /// <summary>The pattern bytes p and sign bytes s of 64 consecutive words (lane j: word j), and whether p is in the pattern table's upper half.</summary>
@@ -213,16 +220,41 @@ internal static unsafe class E8PNibbleDecode
         return (int)Vector512.Sum(sums) - 128 * Int8Activations.BlockLength;
     }
 
-    /// <summary>Record byte k of 64 words: the pattern table's byte XOR the affine image of the sign byte.</summary>
+    /// <summary>
+    /// The four record bytes of 64 words. A pattern's magnitude codes are two bytes, m₀…m₃ and m₄…m₇ (two bits each):
+    /// two 256-entry lookups (two vpermi2b on 128-entry halves and a blend each). Record byte k takes its m fields from
+    /// one of them and its sign and shift bits from s, each by a GF(2) affine map; n₇'s "Σp odd" term is the parity of
+    /// the magnitude codes' low bits (Σp = Σm_i + 4, and m_i ∈ {0, 1, 2} is odd exactly when its low bit is set), one
+    /// more affine map of each magnitude byte. Byte permutes bound this decode, so trading two of the four pattern
+    /// lookups for affine maps pays.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> RecordByte(Vector512<byte> p, Vector512<byte> s, Vector512<byte> upperHalf, int k)
+    private static (Vector512<byte>, Vector512<byte>, Vector512<byte>, Vector512<byte>) Records(Vector512<byte> p, Vector512<byte> s, Vector512<byte> upperHalf)
     {
-        byte* table = PatternBytes + k * 256;
+        var m0 = Lookup(MagnitudeBytes, p, upperHalf);
+        var m1 = Lookup(MagnitudeBytes + 256, p, upperHalf);
+        var r0 = Affine(m0, MagnitudeMatrices[0]) ^ Affine(s, SignMatrices[0]);
+        var r1 = Affine(m0, MagnitudeMatrices[1]) ^ Affine(s, SignMatrices[1]);
+        var r2 = Affine(m1, MagnitudeMatrices[2]) ^ Affine(s, SignMatrices[2]);
+        var r3 = Avx512F.TernaryLogic(Affine(m1, MagnitudeMatrices[3]), Affine(m0, MagnitudeMatrices[4]), Affine(s, SignMatrices[3]), XorOfThree);
+        return (r0, r1, r2, r3);
+    }
+
+    /// <summary>vpternlog's truth table of a ⊕ b ⊕ c.</summary>
+    private const byte XorOfThree = 0x96;
+
+    /// <summary>The 256-entry byte table at <paramref name="table"/> looked up at every lane of <paramref name="p"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Lookup(byte* table, Vector512<byte> p, Vector512<byte> upperHalf)
+    {
         var lower = Avx512Vbmi.PermuteVar64x8x2(Vector512.Load(table), p, Vector512.Load(table + 64));
         var upper = Avx512Vbmi.PermuteVar64x8x2(Vector512.Load(table + 128), p, Vector512.Load(table + 192));
-        var signs = Gfni.V512.GaloisFieldAffineTransform(s, Vector512.Create(SignMatrices[k]).AsByte(), 0);
-        return Vector512.ConditionalSelect(upperHalf, upper, lower) ^ signs;
+        return Vector512.ConditionalSelect(upperHalf, upper, lower);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Affine(Vector512<byte> x, ulong matrix) =>
+        Gfni.V512.GaloisFieldAffineTransform(x, Vector512.Create(matrix).AsByte(), 0);
 
     /// <summary>
     /// ⟨U, q⟩ over one block in sixteen int32 lanes (their sum is the block's): 32 words whose record bytes 0–1 are in <paramref name="bytes01"/> (byte 0 of word j at
@@ -258,19 +290,36 @@ internal static unsafe class E8PNibbleDecode
         return aligned;
     }
 
-    private static byte[] BuildPatternBytes()
+    private static byte[] BuildMagnitudeBytes()
     {
         ReadOnlySpan<float> patterns = E8PLattice.AbsolutePatterns;
-        var bytes = new byte[4 * 256];
-        for (int k = 0; k < 4; k++)
-            for (int p = 0; p < E8PLattice.PatternCount; p++)
-            {
-                int low = (int)patterns[8 * p + 2 * k], high = (int)patterns[8 * p + 2 * k + 1]; // m = |y| − ½
-                int value = low | high << 4;
-                if (k == 3 && E8PLattice.IsPatternSumOdd(p)) value |= 1 << 6; // n₇ flips with Σp odd
-                bytes[k * 256 + p] = (byte)value;
-            }
+        var bytes = new byte[2 * 256];
+        for (int p = 0; p < E8PLattice.PatternCount; p++)
+            for (int i = 0; i < E8PLattice.Dimension; i++)
+                bytes[i / 4 * 256 + p] |= (byte)((int)patterns[8 * p + i] << (2 * (i % 4))); // m = |y| − ½ ∈ {0, 1, 2}
         return bytes;
+    }
+
+    private static ulong[] BuildMagnitudeMatrices()
+    {
+        const int LowBits = 0b0101_0101; // the low bit of each m: their parity is that of Σp
+        var matrices = new ulong[5];
+        Span<int> rows = stackalloc int[8];
+        for (int k = 0; k < 5; k++)
+        {
+            rows.Clear();
+            if (k < 4)
+            {
+                int first = k % 2 == 0 ? 0 : 4; // coordinates 2k, 2k + 1 sit at bits 0–3 or 4–7 of their magnitude byte
+                rows[0] = 1 << first;
+                rows[1] = 1 << (first + 1);
+                rows[4] = 1 << (first + 2);
+                rows[5] = 1 << (first + 3);
+            }
+            if (k >= 3) rows[6] = LowBits; // n₇
+            for (int i = 0; i < 8; i++) matrices[k] |= (ulong)(byte)rows[i] << (8 * (7 - i));
+        }
+        return matrices;
     }
 
     private static ulong[] BuildSignMatrices()
