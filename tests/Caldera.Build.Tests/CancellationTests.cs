@@ -2,7 +2,8 @@ namespace Caldera.Build.Tests;
 
 /// <summary>
 /// Ctrl+C during a build that is compressing: the build stops promptly as cancelled, the compiler process is gone,
-/// and no half-written model takes the place of the output (the next build compresses again, resuming its layers).
+/// and no half-written model takes the place of the output (the next build compresses again, resuming its layers;
+/// `dotnet clean` removes those layers).
 /// </summary>
 [Collection(PackageFeedCollection.Name)]
 public sealed class CancellationTests(PackageFeed feed)
@@ -30,6 +31,12 @@ public sealed class CancellationTests(PackageFeed feed)
         Assert.True(afterInterrupt < PromptStop, $"the build took {afterInterrupt} after Ctrl+C to stop:\n{build}");
         Assert.False(File.Exists(Path.Combine(project.CalderaOutput(), "Stories.cald")), "a cancelled compression left a model in place");
         Assert.Empty(CompilerProcessesIn(project.Directory));
+
+        // Finished layers (if any finished) wait in the output folder for the next build; `dotnet clean` removes them too.
+        Assert.True(Directory.Exists(project.CalderaOutput()));
+        var clean = DotNet.Run(project.Directory, "clean", "-nodeReuse:false");
+        Assert.True(clean.ExitCode == 0, clean.ToString());
+        Assert.False(Directory.Exists(project.CalderaOutput()), "dotnet clean left the Caldera output folder");
     }
 
     /// <summary>Running processes whose command line names a path in <paramref name="directory"/> and runs caldera.</summary>
