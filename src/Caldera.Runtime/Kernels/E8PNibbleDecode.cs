@@ -83,9 +83,7 @@ internal static unsafe class E8PNibbleDecode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe (int First, int Second) Sums(Vector512<byte> low, Vector512<byte> high, Vector512<byte> lowBytes, sbyte* q0, sbyte* q1)
     {
-        var p = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes + Vector512<byte>.One, high);
-        var s = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes, high);
-        var upperHalf = Vector512.LessThan(p.AsSByte(), Vector512<sbyte>.Zero).AsByte();
+        var (p, s, upperHalf) = Split(low, high, lowBytes);
         var (r0, r1, r2, r3) = Records(p, s, upperHalf);
         // Words 0–31 sit in the low 256 bits of every record byte vector, words 32–63 in the high: pair them per block.
         const byte LowHalves = 0b01_00_01_00, HighHalves = 0b11_10_11_10;
@@ -109,19 +107,46 @@ internal static unsafe class E8PNibbleDecode
     /// 4·2·22·127 = 22352 &lt; 2¹⁵).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe (int First, int Second) CoordinateSums(ushort* w, sbyte* qc)
+    public static unsafe (int First, int Second) CoordinateSums(ushort* w, sbyte* qc) =>
+        CoordinateSums(w, Vector512.CreateSequence((byte)0, (byte)2), qc, broadcast: false);
+
+    /// <summary>
+    /// (Σ ⟨U[w₁ᵥ], q_v⟩, Σ ⟨U[w₂ᵥ], q_v⟩) over one block of 32 word pairs of the 4-bit residual code at <paramref name="w"/>
+    /// (interleaved), as <see cref="PairSums"/>, against the block's levels in coordinate-major order at
+    /// <paramref name="qc"/> (byte 64·c + j is level c of word j, j &lt; 32: the block's half of a
+    /// <see cref="ToCoordinateMajor"/> pair). Both words of a pair meet the same 32 levels per coordinate: one 256-bit
+    /// broadcast each.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe (int First, int Second) ResidualCoordinateSums(ushort* w, sbyte* qc) =>
+        CoordinateSums(w, Vector512.Load(PairLowBytes), qc, broadcast: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (int First, int Second) CoordinateSums(ushort* w, Vector512<byte> lowBytes, sbyte* qc, bool broadcast)
     {
-        var (p, s, upperHalf) = Split(w);
+        var (p, s, upperHalf) = Split(Vector512.Load((byte*)w), Vector512.Load((byte*)(w + 32)), lowBytes);
         var table = Vector512.Load(NibbleValues);
         var (r0, r1, r2, r3) = Records(p, s, upperHalf);
-        var pairs01 = CoordinatePairProducts(r0, table, qc) + CoordinatePairProducts(r1, table, qc + 128);
-        var pairs23 = CoordinatePairProducts(r2, table, qc + 256) + CoordinatePairProducts(r3, table, qc + 384);
+        var pairs01 = CoordinatePairProducts(r0, table, qc, broadcast) + CoordinatePairProducts(r1, table, qc + 128, broadcast);
+        var pairs23 = CoordinatePairProducts(r2, table, qc + 256, broadcast) + CoordinatePairProducts(r3, table, qc + 384, broadcast);
         // int32 lane j holds words 4j … 4j + 3: lanes 0–7 are the first block, 8–15 the second.
         var sums = Avx512BW.MultiplyAddAdjacent(pairs01, Vector512<short>.One) + Avx512BW.MultiplyAddAdjacent(pairs23, Vector512<short>.One);
         var halves = sums + Avx512F.Shuffle4x128(sums, sums, 0b10_11_00_01);
         var quarters = halves + Avx512F.Shuffle(halves, 0b01_00_11_10);
         var total = quarters + Avx512F.Shuffle(quarters, 0b10_11_00_01);
         return (total.ToScalar(), total.GetElement(8));
+    }
+
+    /// <summary>vpmaddubsw of U for coordinates 2k (the record byte's low nibble) and 2k + 1 (its high nibble) with their levels at <paramref name="qc"/> and <paramref name="qc"/> + 64 (64 bytes each, or 32 bytes broadcast to both halves).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<short> CoordinatePairProducts(Vector512<byte> record, Vector512<byte> table, sbyte* qc, bool broadcast)
+    {
+        // vpermb reads the index's low six bits; the table repeats every sixteen, so the other nibble's bits 4–5 do not matter.
+        var even = Avx512Vbmi.PermuteVar64x8(table, record);
+        var odd = Avx512Vbmi.PermuteVar64x8(table, Avx512BW.ShiftRightLogical(record.AsUInt16(), 4).AsByte());
+        var evenLevels = broadcast ? Vector512.Create(Vector256.Load(qc)) : Vector512.Load(qc);
+        var oddLevels = broadcast ? Vector512.Create(Vector256.Load(qc + 64)) : Vector512.Load(qc + 64);
+        return Avx512BW.MultiplyAddAdjacent(even, evenLevels) + Avx512BW.MultiplyAddAdjacent(odd, oddLevels);
     }
 
     /// <summary>
@@ -132,7 +157,7 @@ internal static unsafe class E8PNibbleDecode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe void DecodeCoordinateMajor(ushort* w, byte* u)
     {
-        var (p, s, upperHalf) = Split(w);
+        var (p, s, upperHalf) = Split(Vector512.Load((byte*)w), Vector512.Load((byte*)(w + 32)), Vector512.CreateSequence((byte)0, (byte)2));
         var table = Vector512.Load(NibbleValues);
         var (r0, r1, r2, r3) = Records(p, s, upperHalf);
         StoreCoordinates(r0, table, u);
@@ -149,26 +174,13 @@ internal static unsafe class E8PNibbleDecode
         Avx512Vbmi.PermuteVar64x8(table, Avx512BW.ShiftRightLogical(record.AsUInt16(), 4).AsByte()).Store(u + 64);
     }
 
-    /// <summary>The pattern bytes p and sign bytes s of 64 consecutive words (lane j: word j), and whether p is in the pattern table's upper half.</summary>
+    /// <summary>The pattern bytes p and sign bytes s of 64 words given as 128 bytes (<paramref name="low"/>, <paramref name="high"/>), in the lane order whose low bytes <paramref name="lowBytes"/> lists, and whether p is in the pattern table's upper half.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe (Vector512<byte> P, Vector512<byte> S, Vector512<byte> UpperHalf) Split(ushort* w)
+    private static (Vector512<byte> P, Vector512<byte> S, Vector512<byte> UpperHalf) Split(Vector512<byte> low, Vector512<byte> high, Vector512<byte> lowBytes)
     {
-        var low = Vector512.Load((byte*)w);
-        var high = Vector512.Load((byte*)(w + 32));
-        var lowBytes = Vector512.CreateSequence((byte)0, (byte)2);
         var p = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes + Vector512<byte>.One, high);
         var s = Avx512Vbmi.PermuteVar64x8x2(low, lowBytes, high);
         return (p, s, Vector512.LessThan(p.AsSByte(), Vector512<sbyte>.Zero).AsByte());
-    }
-
-    /// <summary>vpmaddubsw of U for coordinates 2k (the record byte's low nibble) and 2k + 1 (its high nibble) with their levels at <paramref name="qc"/> and <paramref name="qc"/> + 64.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<short> CoordinatePairProducts(Vector512<byte> record, Vector512<byte> table, sbyte* qc)
-    {
-        // vpermb reads the index's low six bits; the table repeats every sixteen, so the other nibble's bits 4–5 do not matter.
-        var even = Avx512Vbmi.PermuteVar64x8(table, record);
-        var odd = Avx512Vbmi.PermuteVar64x8(table, Avx512BW.ShiftRightLogical(record.AsUInt16(), 4).AsByte());
-        return Avx512BW.MultiplyAddAdjacent(even, Vector512.Load(qc)) + Avx512BW.MultiplyAddAdjacent(odd, Vector512.Load(qc + 64));
     }
 
     /// <summary>

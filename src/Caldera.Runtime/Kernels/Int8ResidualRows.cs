@@ -66,20 +66,29 @@ public static class Int8ResidualRows
     }
 
     /// <summary>
-    /// Rows of whole blocks through <see cref="E8PNibbleDecode.PairSums"/>: A and B of a block come out of one step,
+    /// Rows of whole blocks through <see cref="E8PNibbleDecode.ResidualCoordinateSums"/> (rows of whole block pairs) or
+    /// <see cref="E8PNibbleDecode.PairSums"/>: A and B of a block come out of one step,
     /// each less 11·Σq_b (the decode's offset), and combine in the same float order as the other paths.
     /// </summary>
     private static unsafe void RowsAvx512(ushort* w, int rows, int perRow, sbyte* x, float* s, int blocks, Span<float> t)
     {
         int* offsets = stackalloc int[blocks];
         E8PNibbleDecode.BlockOffsets(x, blocks, offsets);
+        // Rows of whole block pairs meet the levels in coordinate-major order (one vpermb per coordinate, no spread).
+        bool paired = Int8CodedRows.PairedBlocks(blocks * Int8Activations.BlockLength);
+        byte* buffer = stackalloc byte[paired ? blocks * Int8Activations.BlockLength + 63 : 0];
+        sbyte* qc = (sbyte*)(((nuint)buffer + 63) & ~(nuint)63);
+        if (paired) E8PNibbleDecode.ToCoordinateMajor(x, blocks / 2, qc);
         for (int r = 0; r < rows; r++)
         {
             ushort* row = w + (long)r * perRow;
             float sum = 0;
             for (int b = 0; b < blocks; b++)
             {
-                var (a, c) = E8PNibbleDecode.PairSums(row + 2 * b * VectorsPerBlock, x + b * Int8Activations.BlockLength);
+                // Block b's levels are half b % 2 of pair b / 2.
+                var (a, c) = paired
+                    ? E8PNibbleDecode.ResidualCoordinateSums(row + 2 * b * VectorsPerBlock, qc + b / 2 * 2 * Int8Activations.BlockLength + b % 2 * VectorsPerBlock)
+                    : E8PNibbleDecode.PairSums(row + 2 * b * VectorsPerBlock, x + b * Int8Activations.BlockLength);
                 a -= offsets[b];
                 c -= offsets[b];
                 sum += s[b] * (a + c / E8PResidualLattice.ResidualScale);
