@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Caldera.Compiler.Evaluation;
 using Caldera.Runtime.Formats;
+using Caldera.Runtime.Inference;
 using Caldera.Runtime.Model;
 
 namespace Caldera.Cli;
@@ -16,7 +17,7 @@ internal static class EvalCommand
 
     public static int Execute(string[] args, TextWriter stdout, TextWriter stderr, CompressedModelFormat format, CancellationToken cancellation = default)
     {
-        var cl = new CommandLine("eval", args, Options, flags: ["--json", "--int8", "--int8-classifier"]);
+        var cl = new CommandLine("eval", args, Options, flags: ["--json", "--int8", "--int8-classifier", "--int6-classifier"]);
         string modelPath = cl.Single("model");
         string textPath = cl.String("--text") ?? throw new CliUsageException("eval: --text <file> is required");
         int ctx = cl.Int("--ctx", min: 4) ?? 256;
@@ -36,8 +37,12 @@ internal static class EvalCommand
         int[] tokens = tokenizer.Encode(File.ReadAllText(textPath), addBos: true);
         if (tokens.Length < ctx)
             throw new ModelFormatException(textPath, $"gives {tokens.Length} tokens, fewer than one chunk of --ctx {ctx}; use a longer text or a smaller --ctx");
+        if (cl.Flag("--int8-classifier") && cl.Flag("--int6-classifier"))
+            throw new CliUsageException("eval: --int8-classifier and --int6-classifier exclude each other; pass one");
+        var classifier = cl.Flag("--int6-classifier") ? ClassifierPrecision.Int6
+            : cl.Flag("--int8-classifier") ? ClassifierPrecision.Int8 : ClassifierPrecision.Stored;
         var metrics = QualityEvaluator.Evaluate(model.Open, reference?.Open, tokens, ctx, tokenizer.BosId, threads, cancellation,
-            int8Decode: cl.Flag("--int8"), int8Classifier: cl.Flag("--int8-classifier"));
+            int8Decode: cl.Flag("--int8"), classifier: classifier);
         if (cl.Flag("--json")) WriteJson(stdout, modelPath, referencePath, metrics, model.Bits);
         else WriteText(stdout, modelPath, referencePath, metrics, model.Bits);
         return 0;

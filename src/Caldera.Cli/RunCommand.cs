@@ -22,7 +22,8 @@ internal static class RunCommand
         int steps = Math.Min(options.Steps, model.Config.ContextLength);
         using var transformer = model.CreateTransformer(new TransformerOptions
         {
-            Threads = options.Threads, ContextLength = steps, Int8Activations = !options.Exact, Int8Classifier = !options.Exact,
+            Threads = options.Threads, ContextLength = steps, Int8Activations = !options.Exact,
+            ClassifierPrecision = options.Exact ? ClassifierPrecision.Stored : ClassifierPrecision.Int6,
         });
         var generator = new TextGenerator(transformer, tokenizer);
         var generation = new GenerationOptions { Steps = steps, Sampling = options.Sampling, EchoPrompt = true };

@@ -6,9 +6,10 @@ namespace Caldera.Benchmarks.Inference;
 
 /// <summary>
 /// The classifier of <see cref="SyntheticLlama"/> alone (32000×2048, random F16 weights): the dense F16 layer that
-/// decode runs today against its int8 copy (<see cref="Int8DenseLinearLayer"/>, <see cref="TransformerOptions.Int8Classifier"/>).
-/// Decode is one token; PrefillAllLogits is 64 tokens in one batch (what <c>caldera eval</c> runs per chunk), time per token.
-/// Bytes per token: 131,072,000 (F16) against 65,536,000 of levels + 8,192,000 of scales (int8).
+/// decode runs as stored against its int8 and 6-bit copies (<see cref="Int8DenseLinearLayer"/>, <see cref="Int6DenseLinearLayer"/>,
+/// <see cref="TransformerOptions.ClassifierPrecision"/>). Decode is one token; PrefillAllLogits is 64 tokens in one batch
+/// (what <c>caldera eval</c> runs per chunk), time per token. Bytes per token: 131,072,000 (F16) against 65,536,000 of
+/// levels + 8,192,000 of scales (int8) and 49,152,000 of planes + 4,096,000 of scales (6-bit).
 /// </summary>
 [Config(typeof(InferenceBenchmarkConfig))]
 public class ClassifierBenchmarks
@@ -18,6 +19,7 @@ public class ClassifierBenchmarks
     private WorkerPool _pool = null!;
     private DenseLinearLayer _f16 = null!;
     private Int8DenseLinearLayer _int8 = null!;
+    private Int6DenseLinearLayer _int6 = null!;
     private float[] _x = null!, _y = null!;
 
     [Params(1, 2)]
@@ -32,6 +34,7 @@ public class ClassifierBenchmarks
         var weight = _checkpoint.Tensor(TensorNames.Output);
         _f16 = new DenseLinearLayer(weight, _pool);
         _int8 = new Int8DenseLinearLayer(weight, _pool);
+        _int6 = new Int6DenseLinearLayer(weight, _pool);
         var random = new Random(4);
         _x = new float[Batch * weight.Columns];
         for (int i = 0; i < _x.Length; i++) _x[i] = (float)(random.NextDouble() * 2 - 1);
@@ -44,11 +47,17 @@ public class ClassifierBenchmarks
     [Benchmark]
     public void DecodeInt8() => _int8.Apply(_x.AsSpan(0, _int8.InputDim), _y.AsSpan(0, _int8.OutputDim));
 
+    [Benchmark]
+    public void DecodeInt6() => _int6.Apply(_x.AsSpan(0, _int6.InputDim), _y.AsSpan(0, _int6.OutputDim));
+
     [Benchmark(OperationsPerInvoke = Batch)]
     public void PrefillAllLogitsF16() => _f16.ApplyBatch(_x, _y, Batch);
 
     [Benchmark(OperationsPerInvoke = Batch)]
     public void PrefillAllLogitsInt8() => _int8.ApplyBatch(_x, _y, Batch);
+
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public void PrefillAllLogitsInt6() => _int6.ApplyBatch(_x, _y, Batch);
 
     [GlobalCleanup]
     public void Cleanup()

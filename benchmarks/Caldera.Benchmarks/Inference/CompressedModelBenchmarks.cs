@@ -8,8 +8,9 @@ namespace Caldera.Benchmarks.Inference;
 /// and <see cref="PrefillBenchmarks"/> (same shape, positions and token counts): decode is 16 tokens one at a time at
 /// positions 64..79 after a 64-token prefill; prefill is llama.cpp's pp64, 64 tokens from position 0 in one batch.
 /// DecodeCalderaInt8 is the same decode with <see cref="TransformerOptions.Int8Activations"/> (AVX-VNNI Q pass), and
-/// DecodeCalderaInt8Classifier adds <see cref="TransformerOptions.Int8Classifier"/> (the classifier as an int8 copy): the
-/// product default, whose prefill PrefillCalderaInt8Classifier measures.
+/// DecodeCalderaInt8Classifier and DecodeCalderaInt6Classifier add <see cref="TransformerOptions.ClassifierPrecision"/>
+/// (the classifier as an int8 or a 6-bit copy; the 6-bit one is what <c>caldera run</c> and generated classes run:
+/// the product default, whose prefill PrefillCalderaDefault measures).
 /// </summary>
 [Config(typeof(InferenceBenchmarkConfig))]
 public class CompressedModelBenchmarks
@@ -17,7 +18,7 @@ public class CompressedModelBenchmarks
     private const int Tokens = 16, PromptTokens = 64;
     private readonly int[] _prompt = Enumerable.Range(1, PromptTokens).ToArray();
     private CompressedModelWeights _weights = null!;
-    private Transformer _transformer = null!, _int8Transformer = null!, _int8ClassifierTransformer = null!;
+    private Transformer _transformer = null!, _int8Transformer = null!, _int8ClassifierTransformer = null!, _int6ClassifierTransformer = null!;
 
     [Params(1, 2)]
     public int Threads { get; set; }
@@ -35,11 +36,18 @@ public class CompressedModelBenchmarks
         _int8Transformer = new Transformer(content.Config, pool => _weights.Bind(pool),
             new TransformerOptions { Threads = Threads, ContextLength = 256, PrefillBatchSize = PromptTokens, Int8Activations = true });
         _int8Transformer.Prefill(_prompt, 0);
-        _int8ClassifierTransformer = new Transformer(content.Config, pool => _weights.Bind(pool), new TransformerOptions
+        _int8ClassifierTransformer = Int8Decode(ClassifierPrecision.Int8);
+        _int6ClassifierTransformer = Int8Decode(ClassifierPrecision.Int6);
+
+        Transformer Int8Decode(ClassifierPrecision classifier)
         {
-            Threads = Threads, ContextLength = 256, PrefillBatchSize = PromptTokens, Int8Activations = true, Int8Classifier = true,
-        });
-        _int8ClassifierTransformer.Prefill(_prompt, 0);
+            var transformer = new Transformer(content.Config, pool => _weights.Bind(pool), new TransformerOptions
+            {
+                Threads = Threads, ContextLength = 256, PrefillBatchSize = PromptTokens, Int8Activations = true, ClassifierPrecision = classifier,
+            });
+            transformer.Prefill(_prompt, 0);
+            return transformer;
+        }
     }
 
     [Benchmark(OperationsPerInvoke = Tokens)]
@@ -66,12 +74,20 @@ public class CompressedModelBenchmarks
         return sum;
     }
 
+    [Benchmark(OperationsPerInvoke = Tokens)]
+    public float DecodeCalderaInt6Classifier()
+    {
+        float sum = 0;
+        for (int i = 0; i < Tokens; i++) sum += _int6ClassifierTransformer.Decode(100 + i, PromptTokens + i)[0];
+        return sum;
+    }
+
     [Benchmark(OperationsPerInvoke = PromptTokens)]
     public float PrefillCaldera() => _transformer.Prefill(_prompt, 0)[0];
 
-    /// <summary>pp64 with the product default (int8 arithmetic: Q·u of every prompt token in integers, int8 classifier).</summary>
+    /// <summary>pp64 with the product default (int8 arithmetic: Q·u of every prompt token in integers, 6-bit classifier).</summary>
     [Benchmark(OperationsPerInvoke = PromptTokens)]
-    public float PrefillCalderaInt8Classifier() => _int8ClassifierTransformer.Prefill(_prompt, 0)[0];
+    public float PrefillCalderaDefault() => _int6ClassifierTransformer.Prefill(_prompt, 0)[0];
 
     [GlobalCleanup]
     public void Cleanup()
@@ -79,6 +95,7 @@ public class CompressedModelBenchmarks
         _transformer.Dispose();
         _int8Transformer.Dispose();
         _int8ClassifierTransformer.Dispose();
+        _int6ClassifierTransformer.Dispose();
         _weights.Dispose();
     }
 }

@@ -8,12 +8,13 @@ namespace Caldera.Benchmarks.Inference;
 /// A long decode loop on <see cref="SyntheticCompressedLlama"/> for a sampling profiler, not a benchmark: it prefills
 /// 64 tokens, then decodes [tokens] tokens (default 200) at positions 64.. with the float or the int8 Q pass and
 /// prints the best and the median milliseconds per token (`int8-classifier`: the int8 Q pass and the int8 classifier;
-/// `classifier-ab`: int8 and int8-classifier interleaved token by token in one process).
+/// `int6-classifier`: the int8 Q pass and the 6-bit classifier; `classifier-ab`: int8 and int8-classifier interleaved token
+/// by token in one process; `classifier6-ab`: int8-classifier and int6-classifier interleaved).
 /// Profile it with perf and the runtime's perf map:
 ///   DOTNET_PerfMapEnabled=1 perf record -F 2000 -g -- dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll decode-profile int8 200
 /// The breakdown it gave is in benchmarks/README.md. `decode-profile qpass` times the int8 Q pass of one 2048² layer
 /// alone (min of 40 calls) in ns per code word, cache-resident and streamed over 48 layers as in the model; `lowrank` and `factor` time L·t and R·u of a 2048-wide rank-64 layer;
-/// `classifier [threads]` times the 32000×2048 classifier in F16 and as its int8 copy, interleaved; `prefill [threads] [float|int8]` times pp64; `layer` times one int8 decode step of layer 0's up and down matrices at 1 and 2 threads.
+/// `classifier [threads]` times the 32000×2048 classifier in F16 and as its int8 and 6-bit copies, interleaved; `prefill [threads] [float|int8]` times pp64 (int8: the product default); `layer` times one int8 decode step of layer 0's up and down matrices at 1 and 2 threads.
 /// </summary>
 internal static class DecodeProfileProbe
 {
@@ -56,13 +57,16 @@ internal static class DecodeProfileProbe
         int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
         var options = new TransformerOptions { Threads = threads, ContextLength = PromptTokens + tokens, PrefillBatchSize = PromptTokens };
         var int8 = options with { Int8Activations = true };
-        var int8Classifier = int8 with { Int8Classifier = true };
+        var int8Classifier = int8 with { ClassifierPrecision = ClassifierPrecision.Int8 };
+        var int6Classifier = int8 with { ClassifierPrecision = ClassifierPrecision.Int6 };
         // classifier-ab decodes each token with both int8 variants in turn, so both see the same load on a shared machine.
         (string Name, TransformerOptions Options)[] variants = mode switch
         {
             "int8" => [("int8", int8)],
             "int8-classifier" => [("int8-classifier", int8Classifier)],
+            "int6-classifier" => [("int6-classifier", int6Classifier)],
             "classifier-ab" => [("int8", int8), ("int8-classifier", int8Classifier)],
+            "classifier6-ab" => [("int8-classifier", int8Classifier), ("int6-classifier", int6Classifier)],
             _ => [("float", options)],
         };
         var content = SyntheticCompressedLlama.Build();
@@ -85,14 +89,15 @@ internal static class DecodeProfileProbe
         }
     }
 
-    /// <summary>pp64 on the synthetic model: the best of 10 prefills of 64 tokens at position 0, in tokens per second (float, or the int8 default).</summary>
+    /// <summary>pp64 on the synthetic model: the best of 10 prefills of 64 tokens at position 0, in tokens per second (float, or the product default: int8 arithmetic, 6-bit classifier).</summary>
     private static void Prefill(int threads, bool int8)
     {
         var content = SyntheticCompressedLlama.Build();
         using var weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
         using var transformer = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions
         {
-            Threads = threads, ContextLength = PromptTokens, PrefillBatchSize = PromptTokens, Int8Activations = int8, Int8Classifier = int8,
+            Threads = threads, ContextLength = PromptTokens, PrefillBatchSize = PromptTokens, Int8Activations = int8,
+            ClassifierPrecision = int8 ? ClassifierPrecision.Int6 : ClassifierPrecision.Stored,
         });
         var prompt = Enumerable.Range(1, PromptTokens).ToArray();
         double best = double.MaxValue;
@@ -168,56 +173,79 @@ internal static class DecodeProfileProbe
     }
 
     /// <summary>
-    /// The synthetic model's classifier (32000×2048 F16, 131 MB; int8: 73.7 MB) one token at a time, F16 and int8
-    /// interleaved so both see the same load: best and median of 40 calls each, and the rate at which the best streams.
+    /// The synthetic model's classifier (32000×2048 F16, 131 MB; int8: 73.7 MB; 6-bit: 53.2 MB) one token at a time, the
+    /// three interleaved so all see the same load: best and median of 40 calls each, and the rate at which the best
+    /// streams; then each integer kernel on rows that stay in L2, on every path this machine runs.
     /// </summary>
     private static void Classifier(int threads)
     {
         using var checkpoint = SyntheticLlama.Build(config: SyntheticLlama.Config with { LayerCount = 1, HiddenDim = 256 });
         using var pool = new WorkerPool(threads);
         var weight = checkpoint.Tensor(Caldera.Runtime.Model.TensorNames.Output);
-        var f16 = new DenseLinearLayer(weight, pool);
-        var int8 = new Int8DenseLinearLayer(weight, pool);
+        ILinearLayer[] layers = [new DenseLinearLayer(weight, pool), new Int8DenseLinearLayer(weight, pool), new Int6DenseLinearLayer(weight, pool)];
+        string[] names = ["F16", "int8", "int6"];
+        long[] bytes =
+        [
+            weight.ByteLength,
+            (long)weight.Rows * (Int8Blocks.PaddedLength(weight.Columns) + Int8Blocks.BlockCount(weight.Columns) * sizeof(float)),
+            (long)weight.Rows * (Int6Blocks.RowBytes(weight.Columns) + Int6Blocks.BlockCount(weight.Columns) * sizeof(ushort)),
+        ];
         var x = new float[weight.Columns];
         var random = new Random(9);
         for (int i = 0; i < x.Length; i++) x[i] = random.NextSingle() * 2 - 1;
         var y = new float[weight.Rows];
         const int calls = 40;
-        var times = new double[2, calls];
+        var times = new double[layers.Length, calls];
         for (int i = 0; i < calls; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            f16.Apply(x, y);
-            times[0, i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            start = Stopwatch.GetTimestamp();
-            int8.Apply(x, y);
-            times[1, i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
-        long[] bytes = [weight.ByteLength, (long)weight.Rows * (weight.Columns + weight.Columns / 32 * sizeof(float))];
-        string[] names = ["F16", "int8"];
-        for (int k = 0; k < 2; k++)
+            for (int k = 0; k < layers.Length; k++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                layers[k].Apply(x, y);
+                times[k, i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        for (int k = 0; k < layers.Length; k++)
         {
             var sorted = Enumerable.Range(0, calls).Select(i => times[k, i]).Order().ToArray();
             Console.WriteLine($"classifier 32000x2048 {names[k]}, {threads} thread(s): best {sorted[0]:F2} ms, median {sorted[calls / 2]:F2} ms ({bytes[k] / sorted[0] / 1e6:F1} GB/s at best)");
         }
 
-        // The int8 kernel on 256 rows that stay in L2 (576 KiB): what it costs when memory is not the bound.
-        const int rows = 256, columns = 2048, blocks = columns / 32;
+        // The integer kernels on 256 rows that stay in L2 (int8 576 KiB, 6-bit 416 KiB): what they cost when memory is not the bound.
+        const int rows = 256, columns = 2048;
+        var w = new float[rows * columns];
+        for (int i = 0; i < w.Length; i++) w[i] = random.NextSingle() * 2 - 1;
+        int rowBytes = (int)Int6Blocks.RowBytes(columns), blocks6 = Int6Blocks.BlockCount(columns), blocks8 = Int8Blocks.BlockCount(columns);
         var levels = new sbyte[rows * columns];
-        random.NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(levels.AsSpan()));
-        for (int i = 0; i < levels.Length; i++) levels[i] = Math.Max(levels[i], (sbyte)-127);
-        var scales = Enumerable.Repeat(0.01f, rows * blocks).ToArray();
-        var q = new sbyte[columns];
-        var qScales = new float[blocks];
-        Int8Blocks.Quantize(x, q, qScales);
-        double cached = double.MaxValue;
-        for (int i = 0; i < 200; i++)
+        var levelScales = new float[rows * blocks8];
+        var planes = new byte[rows * rowBytes];
+        var planeScales = new ushort[rows * blocks6];
+        for (int r = 0; r < rows; r++)
         {
-            long start = Stopwatch.GetTimestamp();
-            Int8BlockRows.DotRows(levels, scales, q, qScales, y.AsSpan(0, rows));
-            cached = Math.Min(cached, Stopwatch.GetElapsedTime(start).TotalNanoseconds);
+            Int8Blocks.Quantize(w.AsSpan(r * columns, columns), levels.AsSpan(r * columns, columns), levelScales.AsSpan(r * blocks8, blocks8));
+            Int6Blocks.QuantizeRow(w.AsSpan(r * columns, columns), planes.AsSpan(r * rowBytes, rowBytes), planeScales.AsSpan(r * blocks6, blocks6));
         }
-        Console.WriteLine($"int8 kernel, 256x2048 cache-resident: {cached / rows:F1} ns per row of 2048 (min of 200): {cached / rows * weight.Rows / 1e6:F2} ms for 32000 rows on one thread");
+        var q8 = new sbyte[columns];
+        var q8Scales = new float[blocks8];
+        Int8Blocks.Quantize(x, q8, q8Scales);
+        var q6 = new sbyte[Int6Blocks.PaddedLength(columns)];
+        var q6Scales = new float[blocks6];
+        var q6Offsets = new int[blocks6];
+        Int6Blocks.QuantizeInput(x, q6, q6Scales, q6Offsets);
+        foreach (var path in new[] { Int8CodedRows.Path.Avx2, Int8CodedRows.Path.AvxVnni, Int8CodedRows.Path.Avx512Vbmi })
+        {
+            if (path > Int8CodedRows.Best) continue;
+            double cached8 = double.MaxValue, cached6 = double.MaxValue;
+            for (int i = 0; i < 200; i++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                Int8BlockRows.DotRows(levels, levelScales, q8, q8Scales, y.AsSpan(0, rows), path);
+                cached8 = Math.Min(cached8, Stopwatch.GetElapsedTime(start).TotalNanoseconds);
+                start = Stopwatch.GetTimestamp();
+                Int6BlockRows.DotRows(planes, planeScales, q6, q6Scales, q6Offsets, y.AsSpan(0, rows), path);
+                cached6 = Math.Min(cached6, Stopwatch.GetElapsedTime(start).TotalNanoseconds);
+            }
+            Console.WriteLine($"{path}, 256x2048 cache-resident (min of 200): int8 {cached8 / rows:F1} ns per row ({cached8 / rows * weight.Rows / 1e6:F2} ms for 32000 rows), " +
+                $"int6 {cached6 / rows:F1} ns per row ({cached6 / rows * weight.Rows / 1e6:F2} ms){(path == Int8CodedRows.Best ? " <- used" : "")}");
+        }
     }
 
     /// <summary>L·t of a 2048-row layer at rank 64 in blocks of 256 rows: one axpy per rank against all ranks at once.</summary>

@@ -19,16 +19,16 @@ public static class QualityEvaluator
 {
     public static QualityMetrics Evaluate(Func<TransformerOptions, Transformer> openModel, Func<TransformerOptions, Transformer>? openReference,
         ReadOnlySpan<int> tokens, int contextLength, int bosId, int threads = 1, CancellationToken cancellation = default, bool int8Decode = false,
-        bool int8Classifier = false)
+        ClassifierPrecision classifier = ClassifierPrecision.Stored)
     {
         if (contextLength < 4) throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, "a chunk needs at least 4 tokens to score its second half");
         int chunks = tokens.Length / contextLength;
         if (chunks == 0)
             throw new ArgumentException($"the text gives {tokens.Length} tokens, fewer than one chunk of {contextLength}; use a longer text or a smaller --ctx", nameof(tokens));
         // Int8 activations apply to one-token steps only, so an int8 evaluation prefills one token at a time. The int8
-        // classifier applies to prefill too. The reference always runs as stored.
-        var options = new TransformerOptions { Threads = threads, ContextLength = contextLength, Int8Activations = false, Int8Classifier = false };
-        var modelOptions = options with { Int8Classifier = int8Classifier };
+        // and 6-bit classifiers apply to prefill too. The reference always runs as stored.
+        var options = new TransformerOptions { Threads = threads, ContextLength = contextLength, Int8Activations = false, ClassifierPrecision = ClassifierPrecision.Stored };
+        var modelOptions = options with { ClassifierPrecision = classifier };
         if (int8Decode) modelOptions = modelOptions with { Int8Activations = true, PrefillBatchSize = 1 };
         using var model = openModel(modelOptions);
         using var reference = openReference?.Invoke(options);

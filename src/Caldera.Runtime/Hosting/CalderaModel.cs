@@ -119,7 +119,8 @@ public abstract class CalderaModel : IChatClient
     private TransformerOptions DefaultTransformerOptions => new()
     {
         Threads = Options.Threads, ContextLength = Options.ContextLength,
-        Int8Activations = Options.Int8Arithmetic, Int8Classifier = Options.Int8Arithmetic,
+        Int8Activations = Options.Int8Arithmetic,
+        ClassifierPrecision = Options.Int8Arithmetic ? ClassifierPrecision.Int6 : ClassifierPrecision.Stored,
     };
 
     /// <summary>The chat's generated text; <paramref name="run"/> receives the finish reason and token counts at the end.</summary>

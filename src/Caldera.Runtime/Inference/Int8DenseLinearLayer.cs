@@ -7,7 +7,7 @@ namespace Caldera.Runtime.Inference;
 /// <summary>
 /// A dense weight matrix quantised once, at construction, to int8 in blocks of 32 (<see cref="Int8Blocks"/>), and
 /// applied to an input quantised the same way per token: y = Ŵ·x̂ with <see cref="Int8BlockRows"/>, output rows split
-/// across a <see cref="WorkerPool"/>. Built for the classifier (<see cref="TransformerOptions.Int8Classifier"/>):
+/// across a <see cref="WorkerPool"/>. Built for the classifier (<see cref="ClassifierPrecision.Int8"/>):
 /// 8.5 bits per weight streamed per token instead of F16's 16, at the rounding error docs/quality.md measures.
 /// </summary>
 /// <remarks>
@@ -52,7 +52,7 @@ public sealed unsafe class Int8DenseLinearLayer : ILinearLayer
         long levelCount = (long)OutputDim * _paddedColumns;
         if (levelCount + Alignment > Array.MaxLength)
             throw new ArgumentException(
-                $"{weight}: an int8 copy of {levelCount:N0} levels is larger than one array can hold; run it in its stored type (turn TransformerOptions.Int8Classifier off, or run with --float)",
+                $"{weight}: an int8 copy of {levelCount:N0} levels is larger than one array can hold; run it in its stored type (set TransformerOptions.ClassifierPrecision to Stored, or run with --float)",
                 nameof(weight));
         _levelStore = GC.AllocateUninitializedArray<sbyte>((int)levelCount + Alignment, pinned: true);
         _scaleStore = GC.AllocateUninitializedArray<float>(OutputDim * _blocks + Alignment / sizeof(float), pinned: true);

@@ -31,6 +31,8 @@ public sealed class Transformer : IDisposable
         options ??= new TransformerOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Threads, 1, nameof(options.Threads));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.PrefillBatchSize, 1, nameof(options.PrefillBatchSize));
+        if (!Enum.IsDefined(options.ClassifierPrecision))
+            throw new ArgumentOutOfRangeException(nameof(options), $"classifier precision {(int)options.ClassifierPrecision} is not one of Stored, Int8, Int6");
         int contextLength = options.ContextLength ?? config.ContextLength;
         if (contextLength < 1 || contextLength > config.ContextLength)
             throw new ArgumentOutOfRangeException(nameof(options), $"context length {contextLength} is outside 1..{config.ContextLength}, the model's context");
@@ -40,8 +42,10 @@ public sealed class Transformer : IDisposable
         try
         {
             _weights = bind(_pool);
-            if (options.Int8Classifier && _weights.Classifier is DenseLinearLayer dense)
-                _weights = _weights.WithClassifier(new Int8DenseLinearLayer(dense.Weight, _pool));
+            if (_weights.Classifier is DenseLinearLayer dense && options.ClassifierPrecision != ClassifierPrecision.Stored)
+                _weights = _weights.WithClassifier(options.ClassifierPrecision == ClassifierPrecision.Int6
+                    ? new Int6DenseLinearLayer(dense.Weight, _pool)
+                    : new Int8DenseLinearLayer(dense.Weight, _pool));
             foreach (var layer in _weights.LinearLayers())
                 if (layer is CompressedLinearLayer compressed) compressed.Int8Activations = options.Int8Activations;
             _state = new RunState(config, Math.Min(options.PrefillBatchSize, contextLength), contextLength);

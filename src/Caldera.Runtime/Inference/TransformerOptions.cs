@@ -17,15 +17,15 @@ public sealed record TransformerOptions
     /// Q·u of prefill, are faster, at the small quality cost docs/quality.md measures. Dense layers are unaffected. Off in this
     /// low-level API (float, bit-reproducible against the references); the product surfaces, <c>caldera run</c> and
     /// generated model classes (<see cref="Hosting.CalderaModelOptions.Int8Arithmetic"/>), turn it and
-    /// <see cref="Int8Classifier"/> on.
+    /// the 6-bit classifier (<see cref="ClassifierPrecision"/>) on.
     /// </summary>
     public bool Int8Activations { get; init; }
 
     /// <summary>
-    /// Run a dense classifier as an int8 copy quantised at load (<see cref="Int8DenseLinearLayer"/>: one scale per 32
-    /// weights, the input quantised the same way), in decode and in prefill: it streams 8.5 instead of 16 bits per
-    /// weight per token, at the small quality cost docs/quality.md measures. The token embedding of a tied model still
-    /// reads the stored rows.
+    /// How a dense classifier runs, in decode and in prefill: as stored (the default here), or as a copy quantised at load,
+    /// int8 (<see cref="Int8DenseLinearLayer"/>: 8.5 bits per weight streamed per token) or 6-bit
+    /// (<see cref="Int6DenseLinearLayer"/>: 6.5 bits), both applied to the final state quantised to int8 per block of 32,
+    /// at the small quality costs docs/quality.md measures. The token embedding of a tied model still reads the stored rows.
     /// </summary>
-    public bool Int8Classifier { get; init; }
+    public ClassifierPrecision ClassifierPrecision { get; init; }
 }

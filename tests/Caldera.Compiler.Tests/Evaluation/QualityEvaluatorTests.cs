@@ -57,18 +57,26 @@ public class QualityEvaluatorTests
     }
 
     [Fact]
-    public void The_int8_classifier_runs_in_the_model_and_never_in_the_reference()
+    public void The_quantised_classifiers_run_in_the_model_and_never_in_the_reference()
     {
         using var model = ModelCheckpoint.Open(TestModels.Stories260KBin);
         var tokens = Tokens()[..(8 * Context)];
         var plain = QualityEvaluator.Evaluate(o => new Transformer(model, o), o => new Transformer(model, o), tokens, Context, bosId: 1, threads: 2);
-        var int8 = QualityEvaluator.Evaluate(o => new Transformer(model, o), o => new Transformer(model, o), tokens, Context, bosId: 1, threads: 2,
-            int8Classifier: true);
+        var int8 = Evaluate(ClassifierPrecision.Int8);
+        var int6 = Evaluate(ClassifierPrecision.Int6);
 
         Assert.Equal(plain.Perplexity, int8.ReferencePerplexity!.Value, 12);
-        // Rounding the classifier's weights and input to 8 bits moves the distribution a little (docs/quality.md: KLD
-        // 1.5·10⁻⁵ on tinystories-256d), far less than a perturbed layer does (above: > 10⁻³).
+        Assert.Equal(plain.Perplexity, int6.ReferencePerplexity!.Value, 12);
+        // Rounding the classifier's weights and input moves the distribution a little (docs/quality.md: KLD 1.5·10⁻⁵ for
+        // int8 on tinystories-256d), far less than a perturbed layer does (above: > 10⁻³). 6-bit weights move it more, but
+        // at most by the ratio of the rounding variances, (127/31)², since KLD grows with the logits' noise variance for
+        // small noise and only the weights' share of it grows (measured here: 7.3×).
         Assert.InRange(int8.MeanKlDivergence!.Value, 1e-9, 1e-3);
+        Assert.InRange(int6.MeanKlDivergence!.Value, int8.MeanKlDivergence!.Value, int8.MeanKlDivergence!.Value * (127.0 / 31) * (127.0 / 31));
+
+        QualityMetrics Evaluate(ClassifierPrecision classifier) =>
+            QualityEvaluator.Evaluate(o => new Transformer(model, o), o => new Transformer(model, o), tokens, Context, bosId: 1, threads: 2,
+                classifier: classifier);
     }
 
     [Fact]

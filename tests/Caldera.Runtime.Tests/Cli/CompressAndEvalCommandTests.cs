@@ -122,6 +122,29 @@ public sealed class CompressAndEvalCommandTests : IDisposable
     }
 
     [Fact]
+    public void Eval_scores_the_int8_or_the_6bit_classifier_against_the_stored_one()
+    {
+        string text = _dir.File("text.txt");
+        File.WriteAllText(text, File.ReadAllText(TestModels.TinyStoriesText)[..1_500]);
+        string[] eval = ["eval", TestModels.Stories260KBin, "--reference", TestModels.Stories260KBin, "--tokenizer", TestModels.Tok512Model,
+            "--text", text, "--ctx", "64", "--threads", "2", "--json"];
+        double int8 = Kld([.. eval, "--int8-classifier"]), int6 = Kld([.. eval, "--int6-classifier"]);
+        Assert.InRange(int8, 1e-9, int6); // the same model as its reference: only the classifier's rounding diverges
+
+        var (code, _, stderr) = Run(new CapturingWriter(), [.. eval, "--int8-classifier", "--int6-classifier"]);
+        Assert.Equal(2, code);
+        Assert.Contains("--int8-classifier and --int6-classifier exclude each other", stderr);
+
+        static double Kld(string[] args)
+        {
+            var (code, stdout, stderr) = Run(new CapturingWriter(), args);
+            Assert.True(code == 0, stderr);
+            using var json = JsonDocument.Parse(stdout);
+            return json.RootElement.GetProperty("mean_kld").GetDouble();
+        }
+    }
+
+    [Fact]
     public void Eval_prints_a_readable_table()
     {
         string text = _dir.File("text.txt");

@@ -28,24 +28,29 @@ public sealed class CompressedStoriesGreedyTests : IDisposable
             ["compress", TestModels.Stories260KBin, "--tokenizer", TestModels.Tok512Model, "-o", model,
              "--rank", "16", "--preset", "fast", "--calibration", calibration, "--samples", "64"], log, log));
 
-        // Float arithmetic pins the model; caldera run's default int8 arithmetic pins the int8 kernels end to end.
+        // Float arithmetic pins the model; caldera run's default (int8 activations, 6-bit classifier) pins the integer
+        // kernels end to end.
         string[] run = ["run", model, "--prompt", "Once upon a time", "--steps", "100", "--temperature", "0"];
         var exact = new StringWriter();
         Assert.Equal(0, CalderaCli.Run([.. run, "--float"], exact, new StringWriter()));
         Assert.Equal(ExpectedStory, exact.ToString().TrimEnd('\n'));
-        var int8 = new StringWriter();
-        Assert.Equal(0, CalderaCli.Run(run, int8, new StringWriter()));
-        Assert.Equal(ExpectedInt8Story, int8.ToString().TrimEnd('\n'));
+        var integer = new StringWriter();
+        Assert.Equal(0, CalderaCli.Run(run, integer, new StringWriter()));
+        Assert.Equal(ExpectedIntegerStory, integer.ToString().TrimEnd('\n'));
     }
 
     /// <summary>
-    /// The same model under int8 arithmetic (the prompt's Q·u in integers too): it parts from the float story at "play
-    /// with her", where two continuations of a 260K-parameter model at rank 16 are close (the int8 step's error is
-    /// +0.19 % KLD on tinystories-256d).
+    /// The same model under caldera run's default arithmetic: it parts from the float story at "play with her", where two
+    /// continuations of a 260K-parameter model at rank 16 are close (on tinystories-256d int8 activations cost +0.19 %
+    /// KLD and the 6-bit classifier +0.25 %, docs/quality.md). With the int8 classifier it went on "… she went to the
+    /// beach with her friends."; the 6-bit one parts from that at "bea", and running the prompt's Q·u in integers too
+    /// (int8 prefill) from the story after it at "She aseded,".
     /// </summary>
-    private const string ExpectedInt8Story =
-        "Once upon a time, there was a little girl named Lily. She loved to play with her friends in the sunny day. One day, she went to the beach with her friends. She saw her friends and her friends and her friends.\n" +
-        "\"Helt,\" she said, \"I'mbltty\". \"It's time to go to my home and";
+    private const string ExpectedIntegerStory =
+        "Once upon a time, there was a little girl named Lily. She loved to play with her friends in the sunny day. One day, she went to the beautia and saw a big, red ball. " +
+        "She aseded, but she didn't want to play with it.\n" +
+        "Lily's mommy asked, \"What is go?\" \n" +
+        "\"It";
 
     private const string ExpectedStory =
         "Once upon a time, there was a little girl named Lily. She loved to play with her toys and her friends. One day, Lily went to the beach with her mommy. She saw her mommy and daddy, \"Can I play with yours?\"\n" +

@@ -22,8 +22,11 @@ public class CalderaModelTests
     {
         using var model = TestModel.Load(TestModel.Describe(CompressedStories.Path), FromFile);
         using var reference = LoadedModel.Open(CompressedStories.Path);
-        // A generated class decodes with int8 arithmetic unless CalderaModelOptions.Int8Arithmetic is off.
-        using var transformer = reference.CreateTransformer(new TransformerOptions { Threads = 1, Int8Activations = true, Int8Classifier = true });
+        // A generated class decodes with int8 arithmetic and the 6-bit classifier unless CalderaModelOptions.Int8Arithmetic is off.
+        using var transformer = reference.CreateTransformer(new TransformerOptions
+        {
+            Threads = 1, Int8Activations = true, ClassifierPrecision = ClassifierPrecision.Int6,
+        });
         string expected = new TextGenerator(transformer, reference.EmbeddedTokenizer()!).GenerateText("Once upon a time", Greedy(60));
 
         Assert.Equal(expected, string.Concat(model.Generate("Once upon a time", Greedy(60))));

@@ -35,13 +35,15 @@ public class AllocationTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void Decoding_a_token_with_the_int8_classifier_allocates_nothing(int threads)
+    [InlineData(1, ClassifierPrecision.Int8)]
+    [InlineData(2, ClassifierPrecision.Int8)]
+    [InlineData(1, ClassifierPrecision.Int6)]
+    [InlineData(2, ClassifierPrecision.Int6)]
+    public void Decoding_a_token_with_a_quantised_classifier_allocates_nothing(int threads, ClassifierPrecision precision)
     {
         // tinystories-256d's 512×256 classifier is enough work to be split across two threads.
         using var model = ModelCheckpoint.Open(TestModels.TinyStories256dGguf);
-        using var transformer = new Transformer(model, new TransformerOptions { Threads = threads, ContextLength = 32, Int8Classifier = true });
+        using var transformer = new Transformer(model, new TransformerOptions { Threads = threads, ContextLength = 32, ClassifierPrecision = precision });
         AssertSteadyDecodeAllocatesNothing(transformer);
     }
 
@@ -55,11 +57,14 @@ public class AllocationTests
     {
         // Every storage kind (E8P with 4-bit and 16-bit factors, uniform Q, dense matrices); the model is small
         // enough that every loop runs on the calling thread, so this thread's count covers every kernel. int8: the
-        // arithmetic caldera run uses by default (int8 activations, L's planes built on the first step, int8 classifier).
+        // arithmetic caldera run uses by default (int8 activations, L's planes built on the first step, 6-bit classifier).
         var content = Compression.SyntheticCompressed.Model();
         using var weights = new CompressedModelWeights(content);
         using var transformer = new Transformer(content.Config, pool => weights.Bind(pool),
-            new TransformerOptions { Threads = 2, Int8Activations = int8, Int8Classifier = int8 });
+            new TransformerOptions
+            {
+                Threads = 2, Int8Activations = int8, ClassifierPrecision = int8 ? ClassifierPrecision.Int6 : ClassifierPrecision.Stored,
+            });
         AssertSteadyDecodeAllocatesNothing(transformer);
     }
 

@@ -18,10 +18,12 @@ public class GenerationTests
     [Fact]
     public void Caldera_run_greedy_prints_exactly_llama2c_output()
     {
+        // llama2.c's arithmetic is float; caldera run's default 6-bit classifier leaves this story at a near tie
+        // (Int6ClassifierTests), the int8 one keeps it.
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         int exit = CalderaCli.Run(
-            ["run", TestModels.Stories260KBin, "--tokenizer", TestModels.Tok512Model, "--prompt", "Once upon a time", "--steps", "200", "--temperature", "0"],
+            ["run", TestModels.Stories260KBin, "--tokenizer", TestModels.Tok512Model, "--prompt", "Once upon a time", "--steps", "200", "--temperature", "0", "--float"],
             stdout, stderr);
         Assert.True(exit == 0, stderr.ToString());
         Assert.Equal(Llama2cGreedy200 + Environment.NewLine, stdout.ToString());

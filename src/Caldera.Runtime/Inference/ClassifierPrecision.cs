@@ -1,0 +1,14 @@
+namespace Caldera.Runtime.Inference;
+
+/// <summary>How a <see cref="Transformer"/> runs a dense classifier (<see cref="TransformerOptions.ClassifierPrecision"/>).</summary>
+public enum ClassifierPrecision
+{
+    /// <summary>As stored (F32, F16 or BF16), read in place: the exact reference.</summary>
+    Stored,
+
+    /// <summary>An int8 copy made at load (<see cref="Int8DenseLinearLayer"/>): 8.5 bits per weight streamed per token.</summary>
+    Int8,
+
+    /// <summary>A 6-bit copy made at load (<see cref="Int6DenseLinearLayer"/>): 6.5 bits per weight streamed per token.</summary>
+    Int6,
+}

@@ -1,0 +1,211 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Caldera.Runtime.Kernels;
+
+/// <summary>
+/// Rows of a 6-bit block-quantised matrix against an int8 block-quantised vector (both <see cref="Int6Blocks"/>:
+/// W[r, i] ≈ s_w[r, b]·q_w[r, i] with q_w = u − 32 ∈ [−31, 31], x_i ≈ s_x[b]·q_x[i], blocks of 32, groups of 8 blocks):
+///   y[r] = Σ_b (s_w[r, b]·s_x[b]) · S_rb,   S_rb = Σ_{i ∈ b} q_w[r, i]·q_x[i] = Σ_{i ∈ b} u[r, i]·q_x[i] − o_b,   o_b = 32·Σ_{i ∈ b} q_x[i]
+///   planes: rows × 192G bytes,  s_w: rows × 8G BF16,  q_x: 256G int8 in the group order,  s_x, o: 8G   (G = groups)
+/// S_rb is an exact int32 (|S| ≤ 32·31·127 &lt; 2²⁴, exact as a float too), and the float sum runs in
+/// <see cref="Int8BlockRows"/>' fixed order: block b into lane b mod 8 by a_j ← fma(s_w·s_x, S, a_j), then
+/// y = ((a₀+a₄)+(a₂+a₆)) + ((a₁+a₅)+(a₃+a₇)). So the scalar reference and every vector path give the same bits.
+/// </summary>
+/// <remarks>
+/// The vector paths multiply the stored u (unsigned, ≤ 63) by q_x (signed) directly, so no sign handling per byte: with
+/// the group order of <see cref="Int6Blocks"/>, int32 lane k of every 32-byte product sums block k, so a group's eight
+/// Σ u·q_x come out in block order and one subtraction of the input's offsets o gives the eight S. AVX2 unpacks eight
+/// 32-byte runs per group from four nibble loads and two top-bit loads (shift and mask); AVX-VNNI sums them with one
+/// vpdpbusd each; plain AVX2 with vpmaddubsw (pairs ≤ 2·63·128 = 16128, so two runs' pairs add in int16 without
+/// overflow) and one vpmaddwd per two runs. The AVX-512 path unpacks 64 bytes at a time: gf2p8affineqb moves each
+/// top-bit pair to bits 4–5 of its byte with zeros around it, and one vpternlogd merges it under the nibble.
+/// </remarks>
+public static class Int6BlockRows
+{
+    private const int Lanes = Int6Blocks.BlocksPerGroup;
+    private const int GroupLength = Int6Blocks.GroupLength;
+    private const int GroupBytes = Int6Blocks.GroupBytes;
+    private const int NibbleBytes = Int6Blocks.NibblePlaneBytes;
+
+    /// <summary>
+    /// y[r] for y.Length consecutive rows (see the type's formula): <paramref name="levels"/>, <paramref name="levelScales"/>
+    /// and <paramref name="offsets"/> are x from <see cref="Int6Blocks.QuantizeInput(ReadOnlySpan{float}, Span{sbyte}, Span{float}, Span{int})"/>;
+    /// each row holds 192 plane bytes and 8 scales per group of levels.
+    /// </summary>
+    public static void DotRows(ReadOnlySpan<byte> planes, ReadOnlySpan<ushort> weightScales, ReadOnlySpan<sbyte> levels,
+        ReadOnlySpan<float> levelScales, ReadOnlySpan<int> offsets, Span<float> y) =>
+        DotRows(planes, weightScales, levels, levelScales, offsets, y, Int8CodedRows.Best);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void DotRows(ReadOnlySpan<byte> planes, ReadOnlySpan<ushort> weightScales, ReadOnlySpan<sbyte> levels,
+        ReadOnlySpan<float> levelScales, ReadOnlySpan<int> offsets, Span<float> y, Int8CodedRows.Path path)
+    {
+        int groups = levels.Length / GroupLength, blocks = groups * Lanes;
+        if (levels.Length % GroupLength != 0 || levelScales.Length != blocks || offsets.Length != blocks)
+            throw new ArgumentException(
+                $"{levels.Length} levels are not whole groups of {GroupLength} with one scale and one offset per {Int6Blocks.BlockLength} (got {levelScales.Length} and {offsets.Length}).",
+                nameof(levels));
+        if (planes.Length != (long)y.Length * groups * GroupBytes || weightScales.Length != (long)y.Length * blocks)
+            throw new ArgumentException(
+                $"{y.Length} rows of {groups} groups need {(long)y.Length * groups * GroupBytes} plane bytes and {(long)y.Length * blocks} scales, got {planes.Length} and {weightScales.Length}.",
+                nameof(planes));
+        fixed (byte* w = planes)
+        fixed (ushort* sw = weightScales)
+        fixed (sbyte* x = levels)
+        fixed (float* sx = levelScales)
+        fixed (int* o = offsets)
+        {
+            for (int r = 0; r < y.Length; r++)
+            {
+                byte* row = w + (long)r * groups * GroupBytes;
+                ushort* rowScales = sw + (long)r * blocks;
+                y[r] = path switch
+                {
+                    Int8CodedRows.Path.Avx512Vbmi => RowAvx512(row, rowScales, x, sx, o, groups),
+                    Int8CodedRows.Path.AvxVnni => RowAvx2(row, rowScales, x, sx, o, groups, vnni: true),
+                    Int8CodedRows.Path.Avx2 => RowAvx2(row, rowScales, x, sx, o, groups, vnni: false),
+                    _ => RowScalar(row, rowScales, x, sx, groups),
+                };
+            }
+        }
+    }
+
+    /// <summary>One row, one product at a time from the planes' definition: the reference.</summary>
+    private static unsafe float RowScalar(byte* w, ushort* sw, sbyte* x, float* sx, int groups)
+    {
+        float* lanes = stackalloc float[Lanes];
+        int* sums = stackalloc int[Lanes];
+        for (int j = 0; j < Lanes; j++) lanes[j] = 0;
+        for (int g = 0; g < groups; g++)
+        {
+            var group = new ReadOnlySpan<byte>(w + g * GroupBytes, GroupBytes);
+            sbyte* xg = x + g * GroupLength;
+            for (int j = 0; j < Lanes; j++) sums[j] = 0;
+            for (int p = 0; p < GroupLength; p++)
+                sums[p / 4 % Lanes] += (Int6Blocks.StoredLevel(group, p) - Int6Blocks.Offset) * xg[p];
+            for (int j = 0; j < Lanes; j++)
+            {
+                int b = g * Lanes + j;
+                lanes[j] = MathF.FusedMultiplyAdd(Int6Blocks.Scale(sw[b]) * sx[b], sums[j], lanes[j]);
+            }
+        }
+        return ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+    }
+
+    /// <summary>One row in 32-byte runs: vpdpbusd per run (<paramref name="vnni"/>) or vpmaddubsw + vpmaddwd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float RowAvx2(byte* w, ushort* sw, sbyte* x, float* sx, int* o, int groups, bool vnni)
+    {
+        var low = Vector256.Create((byte)0x0F);
+        var top = Vector256.Create((byte)0x30);
+        Vector256<float> acc = default;
+        for (int g = 0; g < groups; g++)
+        {
+            byte* n = w + g * GroupBytes, t = n + NibbleBytes;
+            sbyte* xg = x + g * GroupLength;
+            var n0 = Vector256.Load(n).AsUInt16();
+            var n1 = Vector256.Load(n + 32).AsUInt16();
+            var n2 = Vector256.Load(n + 64).AsUInt16();
+            var n3 = Vector256.Load(n + 96).AsUInt16();
+            var t0 = Vector256.Load(t).AsUInt16();
+            var t1 = Vector256.Load(t + 32).AsUInt16();
+            // Run i covers positions [32i, 32i + 32): nibble byte (i mod 4) low or high, top-bit byte (i mod 2), pair ⌊i/2⌋.
+            var u0 = Merge(n0, t0 << 4, low, top);
+            var u1 = Merge(n1, t1 << 4, low, top);
+            var u2 = Merge(n2, t0 << 2, low, top);
+            var u3 = Merge(n3, t1 << 2, low, top);
+            var u4 = Merge(n0 >> 4, t0, low, top);
+            var u5 = Merge(n1 >> 4, t1, low, top);
+            var u6 = Merge(n2 >> 4, t0 >> 2, low, top);
+            var u7 = Merge(n3 >> 4, t1 >> 2, low, top);
+            Vector256<int> sums;
+            if (vnni)
+            {
+                var first = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u0, Vector256.Load(xg));
+                var second = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u4, Vector256.Load(xg + 128));
+                first = AvxVnni.MultiplyWideningAndAdd(first, u1, Vector256.Load(xg + 32));
+                second = AvxVnni.MultiplyWideningAndAdd(second, u5, Vector256.Load(xg + 160));
+                first = AvxVnni.MultiplyWideningAndAdd(first, u2, Vector256.Load(xg + 64));
+                second = AvxVnni.MultiplyWideningAndAdd(second, u6, Vector256.Load(xg + 192));
+                first = AvxVnni.MultiplyWideningAndAdd(first, u3, Vector256.Load(xg + 96));
+                second = AvxVnni.MultiplyWideningAndAdd(second, u7, Vector256.Load(xg + 224));
+                sums = first + second;
+            }
+            else
+            {
+                var ones = Vector256.Create((short)1);
+                sums = Avx2.MultiplyAddAdjacent(Pairs(u0, xg) + Pairs(u1, xg + 32), ones)
+                    + Avx2.MultiplyAddAdjacent(Pairs(u2, xg + 64) + Pairs(u3, xg + 96), ones)
+                    + Avx2.MultiplyAddAdjacent(Pairs(u4, xg + 128) + Pairs(u5, xg + 160), ones)
+                    + Avx2.MultiplyAddAdjacent(Pairs(u6, xg + 192) + Pairs(u7, xg + 224), ones);
+            }
+            acc = Step(acc, sums, sw, sx, o, g);
+        }
+        return Reduce(acc);
+    }
+
+    /// <summary>
+    /// One row in 64-byte runs: a group is two nibble loads and one top-bit load; each run's top bits go to bits 4–5 by
+    /// one gf2p8affineqb (no neighbour bits, unlike a 16-bit shift) and join the nibbles in one vpternlogd.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float RowAvx512(byte* w, ushort* sw, sbyte* x, float* sx, int* o, int groups)
+    {
+        var low = Vector512.Create((byte)0x0F);
+        var ones = Vector512.Create((short)1);
+        // Row i of a gf2p8affineqb matrix (byte 7 − i) selects the source bits of result bit i: bits 2k, 2k + 1 → 4, 5.
+        var pair0 = Vector512.Create(0x0000_0000_0102_0000UL).AsByte();
+        var pair1 = Vector512.Create(0x0000_0000_0408_0000UL).AsByte();
+        var pair2 = Vector512.Create(0x0000_0000_1020_0000UL).AsByte();
+        var pair3 = Vector512.Create(0x0000_0000_4080_0000UL).AsByte();
+        Vector256<float> acc = default;
+        for (int g = 0; g < groups; g++)
+        {
+            byte* n = w + g * GroupBytes;
+            sbyte* xg = x + g * GroupLength;
+            var n0 = Vector512.Load(n);
+            var n1 = Vector512.Load(n + 64);
+            var t = Vector512.Load(n + NibbleBytes);
+            // (nibble & 0x0F) | (top & ~0x0F): the top operand is zero outside bits 4–5.
+            var u0 = Avx512F.TernaryLogic(n0, Gfni.V512.GaloisFieldAffineTransform(t, pair0, 0), low, 0xE4);
+            var u1 = Avx512F.TernaryLogic(n1, Gfni.V512.GaloisFieldAffineTransform(t, pair1, 0), low, 0xE4);
+            var u2 = Avx512F.TernaryLogic((n0.AsUInt16() >> 4).AsByte(), Gfni.V512.GaloisFieldAffineTransform(t, pair2, 0), low, 0xE4);
+            var u3 = Avx512F.TernaryLogic((n1.AsUInt16() >> 4).AsByte(), Gfni.V512.GaloisFieldAffineTransform(t, pair3, 0), low, 0xE4);
+            var p01 = Avx512BW.MultiplyAddAdjacent(u0, Vector512.Load(xg)) + Avx512BW.MultiplyAddAdjacent(u1, Vector512.Load(xg + 64));
+            var p23 = Avx512BW.MultiplyAddAdjacent(u2, Vector512.Load(xg + 128)) + Avx512BW.MultiplyAddAdjacent(u3, Vector512.Load(xg + 192));
+            var quads = Avx512BW.MultiplyAddAdjacent(p01, ones) + Avx512BW.MultiplyAddAdjacent(p23, ones);
+            acc = Step(acc, quads.GetLower() + quads.GetUpper(), sw, sx, o, g);
+        }
+        return Reduce(acc);
+    }
+
+    /// <summary>Run bytes u = (nibble &amp; 0x0F) | (top &amp; 0x30), both operands shifted as 16-bit words (the masks drop what crosses bytes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Merge(Vector256<ushort> nibbles, Vector256<ushort> tops, Vector256<byte> low, Vector256<byte> top) =>
+        (nibbles.AsByte() & low) | (tops.AsByte() & top);
+
+    /// <summary>vpmaddubsw of a run: sixteen int16 pair sums, |each| ≤ 2·63·128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<short> Pairs(Vector256<byte> u, sbyte* x) => Avx2.MultiplyAddAdjacent(u, Vector256.Load(x));
+
+    /// <summary>Group g's eight Σ u·q_x in block order, less the offsets, into the float lanes: one FMA for eight blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> Step(Vector256<float> acc, Vector256<int> sums, ushort* sw, float* sx, int* o, int g)
+    {
+        int b = g * Lanes;
+        var scales = (Avx2.ConvertToVector256Int32(sw + b) << 16).AsSingle(); // BF16 → float: the 16 bits on top
+        var blockSums = Vector256.ConvertToSingle(sums - Vector256.Load(o + b));
+        return Vector256.FusedMultiplyAdd(scales * Vector256.Load(sx + b), blockSums, acc);
+    }
+
+    /// <summary>((a₀+a₄)+(a₂+a₆)) + ((a₁+a₅)+(a₃+a₇)), as the scalar path.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Reduce(Vector256<float> acc)
+    {
+        var half = acc.GetLower() + acc.GetUpper();
+        var pairs = half + Vector128.Shuffle(half, Vector128.Create(2, 3, 0, 1));
+        return pairs.ToScalar() + pairs.GetElement(1);
+    }
+}

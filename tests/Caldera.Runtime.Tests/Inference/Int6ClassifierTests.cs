@@ -1,0 +1,134 @@
+using Caldera.Cli;
+using Caldera.Runtime.Inference;
+using Caldera.Runtime.Kernels;
+using Caldera.Runtime.Model;
+using Caldera.Runtime.Tests.Kernels;
+
+namespace Caldera.Runtime.Tests.Inference;
+
+public unsafe class Int6ClassifierTests
+{
+    /// <summary>
+    /// W loses at most half a level per entry with a step of max_b/31 (RMS max_b/107 for uniform rounding, four times
+    /// int8's), x half a level of max_b/127 as in the int8 classifier: for these models (max_b ≈ 3σ over 32 entries)
+    /// W carries ≈ 3 % relative noise and x ≈ 0.7 %, independent across the vocabulary, so the logits ≈ 3 % of their
+    /// spread (measured: 2.6 % on stories260K, 2.4 % on tinystories-256d). 6 % leaves room for other prompts, while a
+    /// wrong scale, block, level or row (tens of percent) fails.
+    /// </summary>
+    private const double RelativeLogitTolerance = 0.06;
+
+    [Theory]
+    [InlineData(TensorType.F32)]
+    [InlineData(TensorType.F16)]
+    [InlineData(TensorType.BF16)]
+    public void The_layer_is_the_kernel_on_the_quantised_rows_of_any_stored_type(TensorType type)
+    {
+        const int rows = 37, columns = 75;
+        var (stored, values) = KernelData.Weights(rows * columns, type, seed: 11);
+        using var pool = new WorkerPool(1);
+        var layer = Int6Layer(stored, rows, columns, type, pool);
+        int rowBytes = (int)Int6Blocks.RowBytes(columns), blocks = Int6Blocks.BlockCount(columns);
+        var planes = new byte[rows * rowBytes];
+        var weightScales = new ushort[rows * blocks];
+        for (int r = 0; r < rows; r++)
+        {
+            Int6Blocks.QuantizeRow(values.AsSpan(r * columns, columns), planes.AsSpan(r * rowBytes, rowBytes), weightScales.AsSpan(r * blocks, blocks));
+            Assert.True(layer.RowPlanes(r).SequenceEqual(planes.AsSpan(r * rowBytes, rowBytes)), $"row {r} planes");
+            Assert.True(layer.RowScales(r).SequenceEqual(weightScales.AsSpan(r * blocks, blocks)), $"row {r} scales");
+        }
+        var x = KernelData.Floats(columns, seed: 12);
+        var levels = new sbyte[Int6Blocks.PaddedLength(columns)];
+        var levelScales = new float[blocks];
+        var offsets = new int[blocks];
+        Int6Blocks.QuantizeInput(x, levels, levelScales, offsets);
+        var expected = new float[rows];
+        Int6BlockRows.DotRows(planes, weightScales, levels, levelScales, offsets, expected);
+        var y = new float[rows];
+        layer.Apply(x, y);
+        Assert.Equal(expected, y);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void A_batch_gives_every_token_the_logits_it_gets_alone(int threads)
+    {
+        // 1001 rows: chunks and batch tiles of 16 rows both end mid-way; 1001 × 300 (two groups, the second partly
+        // padding) is enough work to run on two threads.
+        const int rows = 1001, columns = 300, n = 5;
+        var (stored, _) = KernelData.Weights(rows * columns, TensorType.F16, seed: 21);
+        using var pool = new WorkerPool(threads);
+        var layer = Int6Layer(stored, rows, columns, TensorType.F16, pool);
+        var x = KernelData.Floats(n * columns, seed: 22, scale: 3f);
+        var batch = new float[n * rows];
+        layer.ApplyBatch(x, batch, n);
+        using var onePool = new WorkerPool(1);
+        var single = Int6Layer(stored, rows, columns, TensorType.F16, onePool);
+        var alone = new float[rows];
+        for (int t = 0; t < n; t++)
+        {
+            single.Apply(x.AsSpan(t * columns, columns), alone);
+            Assert.True(alone.AsSpan().SequenceEqual(batch.AsSpan(t * rows, rows)), $"token {t}");
+        }
+    }
+
+    [Fact]
+    public void Wrong_input_and_output_sizes_are_rejected_with_the_layers_name()
+    {
+        const int rows = 5, columns = 40;
+        var (stored, _) = KernelData.Weights(rows * columns, TensorType.F32, seed: 23);
+        using var pool = new WorkerPool(1);
+        var layer = Int6Layer(stored, rows, columns, TensorType.F32, pool);
+        var error = Assert.Throws<ArgumentException>(() => layer.Apply(new float[columns + 1], new float[rows]));
+        Assert.Contains("w: expected x of 1×40 and y of 1×5", error.Message);
+        Assert.Throws<ArgumentException>(() => layer.Apply(new float[columns], new float[rows - 1]));
+        Assert.Throws<ArgumentException>(() => layer.ApplyBatch(new float[2 * columns], new float[2 * rows], 0));
+        Assert.Throws<ArgumentException>(() => layer.ApplyBatch(new float[2 * columns], new float[3 * rows], 2));
+    }
+
+    [Fact]
+    public void A_matrix_too_large_for_one_plane_array_is_refused_before_anything_is_read_or_allocated()
+    {
+        // 100000 × 32768 entries are 2.46·10⁹ plane bytes, over Array.MaxLength; the view's memory is never touched (it does not exist).
+        using var pool = new WorkerPool(1);
+        var error = Assert.Throws<ArgumentException>(() => new Int6DenseLinearLayer(new TensorView("output.weight", [100000, 32768], TensorType.F16, (byte*)64), pool));
+        Assert.Contains("output.weight", error.Message);
+        Assert.Contains("ClassifierPrecision", error.Message);
+    }
+
+    [Theory]
+    [InlineData("stories260K", 1)]
+    [InlineData("tinystories-256d", 0)]
+    public void Int6Classifier_keeps_a_real_models_logits_within_the_quantisation_error(string name, int argmaxChanges)
+    {
+        // stories260K's last prompt token is a near tie: its top two logits are 0.10 apart, the 6-bit classifier's RMS
+        // logit error at that token.
+        var (worst6, changes) = Int8ClassifierTests.LogitError(name, ClassifierPrecision.Int6);
+        var (worst8, _) = Int8ClassifierTests.LogitError(name, ClassifierPrecision.Int8);
+        Assert.True(worst6 <= RelativeLogitTolerance, $"{name}: 6-bit logits are {worst6:P2} of the logits' spread off");
+        Assert.True(worst6 > worst8, $"{name}: 6-bit {worst6:P2} is not coarser than int8 {worst8:P2}");
+        Assert.Equal(argmaxChanges, changes);
+    }
+
+    [Fact]
+    public void Caldera_run_decodes_with_the_6bit_classifier_unless_float()
+    {
+        // stories260K's greedy story with the 6-bit classifier leaves llama2.c's at a near tie (after 175 characters), so
+        // the two outputs tell which classifier caldera run used.
+        string int6 = Int8ClassifierTests.Greedy200(ClassifierPrecision.Int6), stored = Int8ClassifierTests.Greedy200(ClassifierPrecision.Stored);
+        Assert.NotEqual(stored, int6);
+        string[] run = ["run", TestModels.Stories260KBin, "--tokenizer", TestModels.Tok512Model, "--prompt", "Once upon a time", "--steps", "200", "--temperature", "0"];
+        var byDefault = new StringWriter();
+        var withFloat = new StringWriter();
+        Assert.Equal(0, CalderaCli.Run(run, byDefault, new StringWriter()));
+        Assert.Equal(0, CalderaCli.Run([.. run, "--float"], withFloat, new StringWriter()));
+        Assert.Equal(int6 + Environment.NewLine, byDefault.ToString());
+        Assert.Equal(stored + Environment.NewLine, withFloat.ToString());
+    }
+
+    /// <summary>The layer of a [rows, columns] matrix stored in <paramref name="stored"/>, which it reads only while it is built.</summary>
+    private static Int6DenseLinearLayer Int6Layer(byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
+    {
+        fixed (byte* p = stored) return new Int6DenseLinearLayer(new TensorView("w", [rows, columns], type, p), pool);
+    }
+}
