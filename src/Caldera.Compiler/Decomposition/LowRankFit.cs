@@ -74,7 +74,7 @@ internal static class LowRankFit
             using (DecompositionProfile.Measure(profile, DecompositionStep.FactorQuantization))
             {
                 DenseOps.Narrow(lt.Data, ltSingle.Data);
-                ltCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(ltSingle.Data, rank, m);
+                ltCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(ltSingle.Data, rank, m, threads);
             }
             var ltq = new Matrix<float>(rank, m, ltCodes.Dequantized);                 // Lᵀ quantized, k×m
 
@@ -89,7 +89,7 @@ internal static class LowRankFit
             using (DecompositionProfile.Measure(profile, DecompositionStep.FactorQuantization))
             {
                 DenseOps.Narrow(rSolved.Data, rSingle.Data);
-                rCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(rSingle.Data, rank, n);
+                rCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(rSingle.Data, rank, n, threads);
             }
             r = new Matrix<float>(rank, n, rCodes.Dequantized);
 
