@@ -30,7 +30,17 @@ internal static class DecompositionProbe
         var clock = Stopwatch.StartNew();
         var result = CalderaDecomposer.Decompose(layer.W, layer.H, options with { Threads = threads }, progress: null, profile);
         clock.Stop();
-        Console.WriteLine($"{size}² {preset}, {threads} threads: {clock.Elapsed.TotalSeconds:F1} s, relative error {result.RelativeError:F6}");
+        Console.WriteLine($"{size}² {preset}, {threads} threads: {clock.Elapsed.TotalSeconds:F1} s, relative error {result.RelativeError:F6}, codes {Checksum(result):X16}");
         DecompositionBenchmarks.Print(profile);
+    }
+
+    /// <summary>FNV-1a over Q's codes and both factors' codes: equal checksums mean an A/B change kept the results.</summary>
+    private static ulong Checksum(CompressedMatrix result)
+    {
+        ulong hash = 14695981039346656037UL;
+        foreach (var codes in new[] { result.Q.Codes, result.Factors.LTransposedCodes?.Codes ?? [], result.Factors.RCodes?.Codes ?? [] })
+            foreach (ushort word in codes)
+                hash = (hash ^ word) * 1099511628211UL;
+        return hash;
     }
 }

@@ -7,7 +7,7 @@ public static class ActivationAwareError
 {
     public static double Relative(Matrix<float> w, Matrix<float> approximation, Matrix<double> h, int threads = 1)
     {
-        var hf = h.Convert<float>();
+        var hf = Gemm.Pack(Op.N, h.Convert<float>(), threads);
         double denominator = DenseOps.WeightedSquaredNorm(w, hf, threads);
         double numerator = DenseOps.WeightedSquaredNorm(DenseOps.Subtract(approximation, w), hf, threads);
         return denominator > 0 ? Math.Sqrt(Math.Max(numerator, 0) / denominator) : (numerator > 0 ? double.PositiveInfinity : 0);

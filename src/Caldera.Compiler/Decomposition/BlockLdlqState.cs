@@ -30,18 +30,33 @@ internal sealed class BlockLdlqState(Matrix<float> b, Matrix<float> rounded, ush
     /// <param name="words">Scratch, rows × words per vector.</param>
     public void RoundBlock(int j, int r0, int rows, ReadOnlySpan<float> targets, Span<float> deltas, Span<float> q, Span<ushort> words)
     {
+        Span<int> indices = stackalloc int[rows];
+        for (int i = 0; i < rows; i++) indices[i] = r0 + i;
+        RoundBlock(j, indices, targets, deltas, q, words, radii: default);
+    }
+
+    /// <summary>
+    /// <see cref="RoundBlock(int, int, int, ReadOnlySpan{float}, Span{float}, Span{float}, Span{ushort})"/> for the listed
+    /// rows (target i belongs to row rows[i]); with <paramref name="radii"/> (a full block only) it also writes each
+    /// target's certified radius (<see cref="ILatticeCodebook.QuantizeCertified"/>).
+    /// </summary>
+    public void RoundBlock(int j, ReadOnlySpan<int> rows, ReadOnlySpan<float> targets, Span<float> deltas, Span<float> q,
+        Span<ushort> words, Span<float> radii)
+    {
         const int Block = BlockLdlq.Block;
-        int c0 = j * Block, width = Math.Min(Block, Columns - c0), perVector = codebook.WordsPerVector;
-        if (width == Block)
-            codebook.QuantizeRow(targets[..(rows * Block)], q[..(rows * Block)], words[..(rows * perVector)]);
+        int c0 = j * Block, width = Math.Min(Block, Columns - c0), perVector = codebook.WordsPerVector, count = rows.Length;
+        if (!radii.IsEmpty)
+            codebook.QuantizeCertified(targets[..(count * Block)], q[..(count * Block)], words[..(count * perVector)], radii);
+        else if (width == Block)
+            codebook.QuantizeRow(targets[..(count * Block)], q[..(count * Block)], words[..(count * perVector)]);
         else
-            for (int i = 0; i < rows; i++)
+            for (int i = 0; i < count; i++)
                 codebook.QuantizeRow(targets.Slice(i * Block, width), q.Slice(i * Block, width), words.Slice(i * perVector, perVector));
 
-        if (!deltas.IsEmpty) deltas[..(rows * Block)].Clear();
-        for (int i = 0; i < rows; i++)
+        if (!deltas.IsEmpty) deltas[..(count * Block)].Clear();
+        for (int i = 0; i < count; i++)
         {
-            int r = r0 + i;
+            int r = rows[i];
             words.Slice(i * perVector, perVector).CopyTo(codes.AsSpan(r * wordsPerRow + j * perVector, perVector));
             var qRow = rounded.Row(r).Slice(c0, width);
             var bRow = b.Row(r).Slice(c0, width);

@@ -55,11 +55,13 @@ public static class CalderaDecomposer
         }
         var hd = ht.Convert<double>();
         var cholesky = FactorDamped(hd, threads);
+        // H̃ is the right operand of every error product and of R·H in every LR step: packed once.
+        var htPacked = Gemm.Pack(Op.N, ht, threads);
         setup.Dispose();
 
         double denominator;
         using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
-            denominator = DenseOps.WeightedSquaredNorm(wt, ht, threads);
+            denominator = DenseOps.WeightedSquaredNorm(wt, htPacked, threads);
         var codebook = E8PCodebook.Instance;
         var q = new Matrix<float>(m, n);
         QuantizedMatrix? qCodes = null;
@@ -76,7 +78,7 @@ public static class CalderaDecomposer
                 {
                     if (rank == 0) continue;
                     var a = DenseOps.Subtract(wt, q);
-                    factors = LowRankFit.Fit(a, ht, cholesky, rank, options.FactorBits, options.InnerIterations,
+                    factors = LowRankFit.Fit(a, htPacked, cholesky, rank, options.FactorBits, options.InnerIterations,
                         options.Seed + (ulong)t, threads, profile);
                     lowRankDone = true;
                 }
@@ -107,7 +109,7 @@ public static class CalderaDecomposer
                 {
                     var delta = DenseOps.Subtract(q, wt);
                     if (rank > 0) Gemm.Multiply(Op.N, factors.L, Op.N, factors.R, 1f, 1f, delta, threads);
-                    error = Math.Sqrt(Math.Max(DenseOps.WeightedSquaredNorm(delta, ht, threads), 0) / denominator);
+                    error = Math.Sqrt(Math.Max(DenseOps.WeightedSquaredNorm(delta, htPacked, threads), 0) / denominator);
                 }
                 progress?.Report(new CalderaStep(t, lowRankStep ? "LR" : "Q", error, clock.Elapsed));
                 if (error < bestError)

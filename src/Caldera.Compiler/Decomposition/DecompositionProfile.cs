@@ -34,13 +34,19 @@ internal enum DecompositionStep
 }
 
 /// <summary>
-/// Wall-clock time per <see cref="DecompositionStep"/> of a decomposition, for the benchmarks' breakdown.
+/// Wall-clock and process CPU time per <see cref="DecompositionStep"/> of a decomposition, for the benchmarks'
+/// breakdown. CPU time (all threads of the process) is the steadier number on a shared machine: waiting for a core
+/// another process holds adds wall time but not CPU time.
 /// </summary>
 internal sealed class DecompositionProfile
 {
     private readonly long[] ticks = new long[Enum.GetValues<DecompositionStep>().Length];
+    private readonly long[] cpuTicks = new long[Enum.GetValues<DecompositionStep>().Length];
 
     public TimeSpan this[DecompositionStep step] => Stopwatch.GetElapsedTime(0, Volatile.Read(ref ticks[(int)step]));
+
+    /// <summary>Process CPU time (every thread) spent while <paramref name="step"/> ran.</summary>
+    public TimeSpan Cpu(DecompositionStep step) => TimeSpan.FromTicks(Volatile.Read(ref cpuTicks[(int)step]));
 
     public TimeSpan Total
     {
@@ -52,13 +58,28 @@ internal sealed class DecompositionProfile
         }
     }
 
-    public void Add(DecompositionStep step, long elapsedTicks) => Interlocked.Add(ref ticks[(int)step], elapsedTicks);
+    public TimeSpan TotalCpu
+    {
+        get
+        {
+            long sum = 0;
+            foreach (long t in cpuTicks) sum += t;
+            return TimeSpan.FromTicks(sum);
+        }
+    }
+
+    public void Add(DecompositionStep step, long elapsedTicks, TimeSpan cpu)
+    {
+        Interlocked.Add(ref ticks[(int)step], elapsedTicks);
+        Interlocked.Add(ref cpuTicks[(int)step], cpu.Ticks);
+    }
 
     /// <summary>Times the scope it is disposed at under <paramref name="step"/>; a null profile records nothing.</summary>
-    public static Scope Measure(DecompositionProfile? profile, DecompositionStep step) => new(profile, step, Stopwatch.GetTimestamp());
+    public static Scope Measure(DecompositionProfile? profile, DecompositionStep step) =>
+        new(profile, step, Stopwatch.GetTimestamp(), profile is null ? TimeSpan.Zero : Environment.CpuUsage.TotalTime);
 
-    public readonly struct Scope(DecompositionProfile? profile, DecompositionStep step, long start) : IDisposable
+    public readonly struct Scope(DecompositionProfile? profile, DecompositionStep step, long start, TimeSpan cpuStart) : IDisposable
     {
-        public void Dispose() => profile?.Add(step, Stopwatch.GetTimestamp() - start);
+        public void Dispose() => profile?.Add(step, Stopwatch.GetTimestamp() - start, Environment.CpuUsage.TotalTime - cpuStart);
     }
 }

@@ -17,9 +17,9 @@ internal static class DenseOps
     public static double RootMeanSquare(ReadOnlySpan<float> a) => a.Length == 0 ? 0 : Math.Sqrt(Inner(a, a) / a.Length);
 
     /// <summary>tr(A·H·Aᵀ) for A m×n and symmetric H n×n: one SGEMM and an inner product.</summary>
-    public static double WeightedSquaredNorm(Matrix<float> a, Matrix<float> h, int threads)
+    public static double WeightedSquaredNorm(Matrix<float> a, PackedGemmOperand<float> h, int threads)
     {
-        var ah = Gemm.Multiply(Op.N, a, Op.N, h, threads);
+        var ah = Gemm.Multiply(Op.N, a, h, threads);
         return Inner(ah.Data, a.Data);
     }
 
@@ -37,6 +37,35 @@ internal static class DenseOps
             if (AllFinite(x.Data)) return x;
         }
         return LeastSquares.PseudoInverseSolve(g, b, threads);
+    }
+
+    /// <summary>
+    /// <see cref="SolveSymmetric(Matrix{double}, Matrix{double}, int)"/> for fp32 G and B, into <paramref name="x"/>
+    /// (B's shape) instead of a new matrix: the same fp64 arithmetic on B widened in place.
+    /// </summary>
+    public static void SolveSymmetric(Matrix<float> g, Matrix<float> b, Matrix<double> x, int threads)
+    {
+        var gd = g.Convert<double>();
+        if (Cholesky.TryFactor(gd, out var c, threads))
+        {
+            Widen(b.Data, x.Data);
+            TriangularSolve.SolveLower(c, x, threads: threads);
+            TriangularSolve.SolveLowerTransposed(c, x, threads: threads);
+            if (AllFinite(x.Data)) return;
+        }
+        LeastSquares.PseudoInverseSolve(gd, b.Convert<double>(), threads).Data.CopyTo(x.Data, 0);
+    }
+
+    /// <summary>y = x in fp64 (exact).</summary>
+    public static void Widen(ReadOnlySpan<float> x, Span<double> y)
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = x[i];
+    }
+
+    /// <summary>y = x rounded to fp32 (to nearest).</summary>
+    public static void Narrow(ReadOnlySpan<double> x, Span<float> y)
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = (float)x[i];
     }
 
     public static bool AllFinite(ReadOnlySpan<double> values)

@@ -18,14 +18,15 @@ namespace Caldera.Compiler.Decomposition;
 /// <para>The error is evaluated without forming A − L·R:
 /// tr(ΔHΔᵀ) = tr(A·H·Aᵀ) − 2·tr(Lᵀ·A·(R·H)ᵀ) + tr(LᵀL·R·H·Rᵀ): Lᵀ·A is the R-step's right-hand side and R·H
 /// the next L-step's, so each inner step costs three skinny GEMMs (Lᵀ·A: k·m·n, R·H: k·n², (R·H)·Aᵀ: k·n·m)
-/// and the error only k×k and k×n products.</para>
+/// and the error only k×k and k×n products. H, A and Aᵀ, the big operands of those GEMMs, are packed once.</para>
 /// </remarks>
 internal static class LowRankFit
 {
     /// <summary>Matrices at most this wide get an exact thin SVD; wider ones the randomized truncated SVD.</summary>
     private const int ExactSvdLimit = 1024;
 
-    public static LowRankFactors Fit(Matrix<float> a, Matrix<float> h, Matrix<double> cholesky, int rank, int bits,
+    /// <param name="h">H (n×n) packed as a GEMM right operand: it is the same for every fit of a decomposition.</param>
+    public static LowRankFactors Fit(Matrix<float> a, PackedGemmOperand<float> h, Matrix<double> cholesky, int rank, int bits,
         int innerIterations, ulong seed, int threads, DecompositionProfile? profile = null)
     {
         int m = a.Rows, n = a.Cols;
@@ -36,52 +37,77 @@ internal static class LowRankFit
             (l, r) = Initial(a, cholesky, rank, seed, threads);
         if (bits == 16) return LowRankFactors.ToHalf(l, r);
 
-        var gemms = DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms);
-        double aha = DenseOps.WeightedSquaredNorm(a, h, threads);
-        // (A·H·Rᵀ)ᵀ = (R·H)·Aᵀ with Aᵀ stored: the big operand then packs as contiguous rows (2× faster than as A).
-        var at = a.Transpose();
-        var rh = Gemm.Multiply(Op.N, r, Op.N, h, threads);             // R·H, k×n
-        var apt = Gemm.Multiply(rh, at, threads);                      // (A·H·Rᵀ)ᵀ, k×m
-        var rhr = Gemm.Multiply(Op.N, rh, Op.T, r, threads);           // R·H·Rᵀ, k×k
+        double aha;
+        PackedGemmOperand<float> aPacked, atPacked;
+        // Every k×m and k×n buffer of the inner steps is allocated once: a fresh megabyte-sized array costs page
+        // faults worth ten times its copy, which at T_in = 50 outweighed the GEMMs themselves.
+        var rh = new Matrix<float>(rank, n);              // R·H
+        var apt = new Matrix<float>(rank, m);             // (A·H·Rᵀ)ᵀ
+        var lta = new Matrix<float>(rank, n);             // Lᵀ·A
+        var rhr = new Matrix<float>(rank, rank);          // R·H·Rᵀ
+        var ltl = new Matrix<float>(rank, rank);          // LᵀL
+        var lt = new Matrix<double>(rank, m);             // Lᵀ solved, fp64
+        var rSolved = new Matrix<double>(rank, n);        // R solved, fp64
+        var ltSingle = new Matrix<float>(rank, m);
+        var rSingle = new Matrix<float>(rank, n);
+        using (DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms))
+        {
+            aha = DenseOps.WeightedSquaredNorm(a, h, threads);
+            // A and Aᵀ are the big operands of Lᵀ·A and (R·H)·Aᵀ in all T_in steps, H in every step of every fit:
+            // packed once, each step's skinny GEMMs (k×n·n×m) only stream them.
+            aPacked = Gemm.Pack(Op.N, a, threads);
+            atPacked = Gemm.Pack(Op.T, a, threads);
+            Gemm.Multiply(Op.N, rank, 1f, r.Data, n, h, 0f, rh.Data, n, threads);
+            Gemm.Multiply(Op.N, rank, 1f, rh.Data, n, atPacked, 0f, apt.Data, m, threads);
+            Gemm.Multiply(Op.N, rh, Op.T, r, 1f, 0f, rhr, threads);
+        }
         LowRankFactors? best = null;
         double bestError = double.PositiveInfinity;
         for (int t = 0; t < innerIterations; t++)
         {
-            var lt = DenseOps.SolveSymmetric(rhr.Convert<double>(), apt.Convert<double>(), threads);
-            gemms.Dispose();
+            using (DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms))
+                DenseOps.SolveSymmetric(rhr, apt, lt, threads);
             // A degenerate step (a quantized factor that lost its rank, so even the pseudo-inverse breaks down) ends
             // the alternation; the best pair so far stands.
             if (!DenseOps.AllFinite(lt.Data) && best != null) break;
             QuantizedMatrix ltCodes;
             using (DecompositionProfile.Measure(profile, DecompositionStep.FactorQuantization))
-                ltCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(lt.Convert<float>().Data, rank, m);
-            gemms = DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms);
+            {
+                DenseOps.Narrow(lt.Data, ltSingle.Data);
+                ltCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(ltSingle.Data, rank, m, threads);
+            }
             var ltq = new Matrix<float>(rank, m, ltCodes.Dequantized);                 // Lᵀ quantized, k×m
 
-            var ltl = Gemm.Multiply(Op.N, ltq, Op.T, ltq, threads);                     // LᵀL, k×k
-            var lta = Gemm.Multiply(Op.N, ltq, Op.N, a, threads);                       // Lᵀ·A, k×n
-            var rSolved = DenseOps.SolveSymmetric(ltl.Convert<double>(), lta.Convert<double>(), threads);
-            gemms.Dispose();
+            using (DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms))
+            {
+                Gemm.Multiply(Op.N, ltq, Op.T, ltq, 1f, 0f, ltl, threads);                          // LᵀL, k×k
+                Gemm.Multiply(Op.N, rank, 1f, ltq.Data, m, aPacked, 0f, lta.Data, n, threads);      // Lᵀ·A, k×n
+                DenseOps.SolveSymmetric(ltl, lta, rSolved, threads);
+            }
             if (!DenseOps.AllFinite(rSolved.Data) && best != null) break;
             QuantizedMatrix rCodes;
             using (DecompositionProfile.Measure(profile, DecompositionStep.FactorQuantization))
-                rCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(rSolved.Convert<float>().Data, rank, n);
-            gemms = DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms);
+            {
+                DenseOps.Narrow(rSolved.Data, rSingle.Data);
+                rCodes = LatticeMatrixQuantizer.E8PResidual.Quantize(rSingle.Data, rank, n, threads);
+            }
             r = new Matrix<float>(rank, n, rCodes.Dequantized);
 
-            rh = Gemm.Multiply(Op.N, r, Op.N, h, threads);
-            rhr = Gemm.Multiply(Op.N, rh, Op.T, r, threads);
-            // tr(Lᵀ·A·H·Rᵀ) = Σ (Lᵀ·A) ⊙ (R·H) (H symmetric); tr(LᵀL·R·H·Rᵀ) = Σ (LᵀL ⊙ R·H·Rᵀ) (both symmetric).
-            double error = aha - 2 * DenseOps.Inner(lta.Data, rh.Data) + DenseOps.Inner(ltl.Data, rhr.Data);
-            if (error < bestError)
+            using (DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms))
             {
-                bestError = error;
-                best = new LowRankFactors(ltq.Transpose(), r, ltCodes, rCodes, bits);
+                Gemm.Multiply(Op.N, rank, 1f, r.Data, n, h, 0f, rh.Data, n, threads);
+                Gemm.Multiply(Op.N, rh, Op.T, r, 1f, 0f, rhr, threads);
+                // tr(Lᵀ·A·H·Rᵀ) = Σ (Lᵀ·A) ⊙ (R·H) (H symmetric); tr(LᵀL·R·H·Rᵀ) = Σ (LᵀL ⊙ R·H·Rᵀ) (both symmetric).
+                double error = aha - 2 * DenseOps.Inner(lta.Data, rh.Data) + DenseOps.Inner(ltl.Data, rhr.Data);
+                if (error < bestError)
+                {
+                    bestError = error;
+                    best = new LowRankFactors(ltq.Transpose(), r, ltCodes, rCodes, bits);
+                }
+                // (A·H·Rᵀ)ᵀ for the next L-step.
+                if (t + 1 < innerIterations) Gemm.Multiply(Op.N, rank, 1f, rh.Data, n, atPacked, 0f, apt.Data, m, threads);
             }
-            // (A·H·Rᵀ)ᵀ for the next L-step.
-            if (t + 1 < innerIterations) apt = Gemm.Multiply(rh, at, threads);
         }
-        gemms.Dispose();
         return best!;
     }
 

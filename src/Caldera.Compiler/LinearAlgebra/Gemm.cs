@@ -53,10 +53,95 @@ public static unsafe class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
         => Multiply(Op.N, a, Op.N, b, threads);
 
+    /// <summary>Packs op(B) (k×n; B is k×n for N, n×k for T, leading dimension ldb) for repeated products with it.</summary>
+    public static PackedGemmOperand<T> Pack<T>(Op opB, int k, int n, ReadOnlySpan<T> b, int ldb, int threads = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => Pack(GemmKernelKinds.Best, opB, k, n, b, ldb, threads);
+
+    /// <summary>Packs op(B) for repeated products with it.</summary>
+    public static PackedGemmOperand<T> Pack<T>(Op opB, Matrix<T> b, int threads = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => opB == Op.N ? Pack(opB, b.Rows, b.Cols, b.Data, b.Cols, threads) : Pack(opB, b.Cols, b.Rows, b.Data, b.Cols, threads);
+
+    /// <summary>
+    /// C = α·op(A)·B + β·C with B (k×n) packed by <see cref="Pack{T}(Op, int, int, ReadOnlySpan{T}, int, int)"/>: op(A) is m×k
+    /// (A is m×k for N, k×m for T). Bitwise the result of the unpacked call on the same operands, for every thread count.
+    /// </summary>
+    public static void Multiply<T>(
+        Op opA, int m, T alpha, ReadOnlySpan<T> a, int lda, PackedGemmOperand<T> b, T beta, Span<T> c, int ldc, int threads = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        int n = b.Cols, k = b.Rows;
+        Check<T>(b.Kind, threads, m, n, k);
+        CheckOperand("A", a.Length, lda, opA == Op.N ? m : k, opA == Op.N ? k : m);
+        CheckOperand("C", c.Length, ldc, m, n);
+        fixed (T* pa = a)
+        fixed (T* pb = b.Data)
+        fixed (T* pc = c)
+        {
+            GemmDriver<T>.RunPacked(b.Kind, opA, m, n, k, alpha, pa, lda, pb, beta, pc, ldc, threads);
+        }
+    }
+
+    /// <summary>Returns op(A)·B for a packed B.</summary>
+    public static Matrix<T> Multiply<T>(Op opA, Matrix<T> a, PackedGemmOperand<T> b, int threads = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        int m = opA == Op.N ? a.Rows : a.Cols;
+        int k = opA == Op.N ? a.Cols : a.Rows;
+        if (k != b.Rows)
+        {
+            throw new ArgumentException($"op(A) is {m}×{k} and the packed B is {b.Rows}×{b.Cols}: inner dimensions must agree.");
+        }
+
+        var c = new Matrix<T>(m, b.Cols);
+        Multiply(opA, m, T.One, a.Data, a.Cols, b, T.Zero, c.Data, c.Cols, threads);
+        return c;
+    }
+
+    internal static PackedGemmOperand<T> Pack<T>(GemmKernelKind kind, Op opB, int k, int n, ReadOnlySpan<T> b, int ldb, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check<T>(kind, threads, 0, n, k);
+        CheckOperand("B", b.Length, ldb, opB == Op.N ? k : n, opB == Op.N ? n : k);
+        long length = GemmDriver<T>.PackedLength(kind, k, n);
+        if (length > Array.MaxLength)
+        {
+            throw new ArgumentException($"a packed {k}×{n} operand needs {length} elements, more than one array can hold.");
+        }
+
+        var data = GC.AllocateUninitializedArray<T>((int)length);
+        fixed (T* pb = b)
+        fixed (T* packed = data)
+        {
+            GemmDriver<T>.Pack(kind, opB, k, n, pb, ldb, packed, threads);
+        }
+
+        return new PackedGemmOperand<T>(kind, k, n, data);
+    }
+
     internal static void Multiply<T>(
         GemmKernelKind kind, Op opA, Op opB, int m, int n, int k,
         T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
         T beta, Span<T> c, int ldc, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check<T>(kind, threads, m, n, k);
+        CheckOperand("A", a.Length, lda, opA == Op.N ? m : k, opA == Op.N ? k : m);
+        CheckOperand("B", b.Length, ldb, opB == Op.N ? k : n, opB == Op.N ? n : k);
+        CheckOperand("C", c.Length, ldc, m, n);
+
+        fixed (T* pa = a)
+        fixed (T* pb = b)
+        fixed (T* pc = c)
+        {
+            GemmDriver<T>.Run(kind, opA, opB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, threads);
+        }
+    }
+
+    private static void Check<T>(GemmKernelKind kind, int threads, int m, int n, int k)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
@@ -73,16 +158,6 @@ public static unsafe class Gemm
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
-        CheckOperand("A", a.Length, lda, opA == Op.N ? m : k, opA == Op.N ? k : m);
-        CheckOperand("B", b.Length, ldb, opB == Op.N ? k : n, opB == Op.N ? n : k);
-        CheckOperand("C", c.Length, ldc, m, n);
-
-        fixed (T* pa = a)
-        fixed (T* pb = b)
-        fixed (T* pc = c)
-        {
-            GemmDriver<T>.Run(kind, opA, opB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, threads);
-        }
     }
 
     // A rows×cols operand with leading dimension ld needs ld ≥ cols and (rows−1)·ld + cols elements (64-bit math).

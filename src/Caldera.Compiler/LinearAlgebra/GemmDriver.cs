@@ -30,6 +30,9 @@ internal sealed unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     private readonly T* a, b, c;
     private T* packA, packB;
 
+    /// <summary>op(B) packed ahead by <see cref="Pack"/>: every (jc, pc) panel in loop order, or null to pack per call.</summary>
+    private T* prepackedB;
+
     private GemmDriver(
         GemmKernelKind kind, Op opA, Op opB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T* c, int ldc, int threads)
     {
@@ -67,6 +70,23 @@ internal sealed unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         driver.Multiply();
     }
 
+    /// <summary>
+    /// C = α·op(A)·B + β·C with B (k×n) already packed by <see cref="Pack"/> at <paramref name="packedB"/>: the same
+    /// loop nest reading the same packed strips, so the result is bitwise that of <see cref="Run"/>.
+    /// </summary>
+    public static void RunPacked(
+        GemmKernelKind kind, Op opA, int m, int n, int k, T alpha, T* a, int lda, T* packedB, T beta, T* c, int ldc, int threads)
+    {
+        var driver = new GemmDriver<T>(kind, opA, Op.N, m, n, k, alpha, a, lda, null, 0, c, ldc, threads) { prepackedB = packedB };
+        driver.ScaleC(beta);
+        if (m == 0 || n == 0 || k == 0 || alpha == T.Zero)
+        {
+            return;
+        }
+
+        driver.Multiply();
+    }
+
     // β = 0 overwrites C (BLAS semantics: NaN in C must not survive), β = 1 leaves it alone.
     private void ScaleC(T beta)
     {
@@ -94,13 +114,41 @@ internal sealed unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         });
     }
 
+    /// <summary>Elements of op(B) (k×n) packed as <see cref="Pack"/> lays it out: every column padded to whole NR strips.</summary>
+    public static long PackedLength(GemmKernelKind kind, int k, int n)
+    {
+        int nr = GemmKernelKinds.ColsPerTile<T>(kind);
+        return (long)k * ((n + nr - 1) / nr) * nr;
+    }
+
+    /// <summary>
+    /// Packs op(B) (k×n) into <paramref name="destination"/> (<see cref="PackedLength"/> elements): panel (jc, pc)
+    /// at <see cref="PanelOffset"/>, each laid out as the per-call packing of <see cref="Run"/> lays it out.
+    /// </summary>
+    public static void Pack(GemmKernelKind kind, Op opB, int k, int n, T* b, int ldb, T* destination, int threads)
+    {
+        var driver = new GemmDriver<T>(kind, Op.N, opB, 0, n, k, T.One, null, 0, b, ldb, null, 0, threads);
+        for (int jc = 0; jc < n; jc += PanelCols)
+        {
+            int nc = Math.Min(PanelCols, n - jc);
+            for (int pc = 0; pc < k; pc += driver.kcMax)
+            {
+                driver.packB = destination + driver.PanelOffset(jc, pc, nc);
+                driver.PackPanels(pc, Math.Min(driver.kcMax, k - pc), jc, nc, includeB: true);
+            }
+        }
+    }
+
+    // Panels before (jc, pc): all k rows of the jc / NR full strips to the left, and pc rows of this panel's strips.
+    private long PanelOffset(int jc, int pc, int nc) => ((long)jc * k) + ((long)((nc + nr - 1) / nr) * nr * pc);
+
     private void Multiply()
     {
         int stripsA = (m + mr - 1) / mr;
         int ncMax = Math.Min(n, PanelCols);
         int stripsB = (ncMax + nr - 1) / nr;
         long bytesA = (long)stripsA * mr * kcMax * sizeof(T);
-        long bytesB = (long)stripsB * nr * kcMax * sizeof(T);
+        long bytesB = prepackedB is null ? (long)stripsB * nr * kcMax * sizeof(T) : 0;
         using GemmWorkspace workspace = GemmWorkspace.Rent(bytesA + bytesB);
         packA = (T*)workspace.Pointer;
         packB = (T*)((byte*)workspace.Pointer + bytesA);
@@ -110,16 +158,21 @@ internal sealed unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             for (int pc = 0; pc < k; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, k - pc);
-                PackPanels(pc, kc, jc, nc);
+                if (prepackedB is not null)
+                {
+                    packB = prepackedB + PanelOffset(jc, pc, nc);
+                }
+
+                PackPanels(pc, kc, jc, nc, includeB: prepackedB is null);
                 MultiplyPanels(kc, jc, nc);
             }
         }
     }
 
-    private void PackPanels(int pc, int kc, int jc, int nc)
+    private void PackPanels(int pc, int kc, int jc, int nc, bool includeB)
     {
         int stripsA = (m + mr - 1) / mr;
-        int stripsB = (nc + nr - 1) / nr;
+        int stripsB = includeB ? (nc + nr - 1) / nr : 0;
         int parts = Math.Min(threads * 4, stripsA + stripsB);
         Parallelism.For(parts, threads, part =>
         {

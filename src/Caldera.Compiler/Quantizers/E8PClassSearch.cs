@@ -43,7 +43,7 @@ internal static class E8PClassSearch
     /// Relative lead the winner needs: the key perturbation (≤ 7 ulp of each a, 2⁻²⁰ relative) and the rounding
     /// of both cost formulas (about 20 operations of 2⁻²⁴ each) stay below 2.5·2⁻²⁰·M; 2⁻¹⁶ leaves a factor 6.
     /// </summary>
-    private const float CertifiedMargin = 1f / 65536;
+    internal const float CertifiedMargin = 1f / 65536;
 
     /// <summary>‖p‖² and whether Σp is odd, per class.</summary>
     private static ReadOnlySpan<float> ClassNorm => [2, 4, 6, 8, 10, 8, 10];
@@ -135,8 +135,9 @@ internal static class E8PClassSearch
     /// <summary>
     /// <see cref="TrySearch"/> for 16 vectors at once, one per lane: the same formulas in the same order, with
     /// the sort as a network of lane-wise min/max, so the scalar path is its reference. Uncertified lanes get −1.
+    /// With <paramref name="margins"/> (16 entries) each certified lane also reports its winner's lead.
     /// </summary>
-    internal static void TrySearchLanes(ReadOnlySpan<float> x, Span<int> candidates)
+    internal static void TrySearchLanes(ReadOnlySpan<float> x, Span<int> candidates, Span<E8PSearchMargin> margins = default)
     {
         Span<Vector512<int>> keys = stackalloc Vector512<int>[2 * Dimension];
         Span<Vector512<float>> a = stackalloc Vector512<float>[Dimension];
@@ -199,18 +200,31 @@ internal static class E8PClassSearch
             }
         }
 
-        Vector512<float> certified = Vector512.GreaterThan(Vector512.MinNative(second, bestRunner) - best, Vector512.Create(CertifiedMargin) * magnitude);
+        Vector512<float> runnerUp = Vector512.MinNative(second, bestRunner);
+        Vector512<float> certified = Vector512.GreaterThan(runnerUp - best, Vector512.Create(CertifiedMargin) * magnitude);
         Span<int> sorted = stackalloc int[Dimension];
+        Span<float> lanes = stackalloc float[4 * Lanes];
+        certified.CopyTo(lanes);
+        bestId.CopyTo(lanes[Lanes..]);
+        Span<int> keyLanes = stackalloc int[2 * Dimension * Lanes];
+        for (int i = 0; i < 2 * Dimension; i++) keys[i].CopyTo(keyLanes.Slice(i * Lanes, Lanes));
+        if (!margins.IsEmpty)
+        {
+            best.CopyTo(lanes[(2 * Lanes)..]);
+            runnerUp.CopyTo(lanes[(3 * Lanes)..]);
+        }
         for (int lane = 0; lane < Lanes; lane++)
         {
-            if (certified.AsInt32().GetElement(lane) == 0)
+            if (BitConverter.SingleToInt32Bits(lanes[lane]) == 0)
             {
                 candidates[lane] = -1;
                 continue;
             }
-            int id = (int)bestId.GetElement(lane);
-            for (int i = 0; i < Dimension; i++) sorted[i] = keys[(id >> 6) * Dimension + i].GetElement(lane);
+            int id = (int)lanes[Lanes + lane];
+            for (int i = 0; i < Dimension; i++) sorted[i] = keyLanes[((id >> 6) * Dimension + i) * Lanes + lane];
             candidates[lane] = CandidateOf(id, sorted);
+            if (!margins.IsEmpty)
+                margins[lane] = new E8PSearchMargin(lanes[2 * Lanes + lane], lanes[3 * Lanes + lane], magnitude.GetElement(lane));
         }
     }
 

@@ -66,11 +66,28 @@ public sealed class E8PCodebook : ILatticeCodebook
             codes[full] = E8PNearest.QuantizePartial(x[(full * Dimension)..], q[(full * Dimension)..]);
     }
 
+    /// <summary>
+    /// Rounds full 8-vectors as <see cref="QuantizeRow"/> does and certifies each one's <see cref="E8PStabilityRadius"/>:
+    /// every input within that Euclidean distance rounds to the same code.
+    /// </summary>
+    public static void QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> codes, Span<float> radii)
+    {
+        int vectors = x.Length / Dimension;
+        if (x.Length % Dimension != 0) throw new ArgumentException($"x has {x.Length} entries, not whole 8-vectors.", nameof(x));
+        if (q.Length != x.Length) throw new ArgumentException($"q has {q.Length} entries, x has {x.Length}; they must match.", nameof(q));
+        if (codes.Length < vectors || radii.Length < vectors)
+            throw new ArgumentException($"codes and radii need {vectors} entries, got {codes.Length} and {radii.Length}.", nameof(codes));
+        RequireFinite(x, nameof(x));
+        E8PNearest.QuantizeCertified(x, q, codes, radii);
+    }
+
     /// <summary>Decodes ⌈n/8⌉ codes into a row of length n (pad entries of the last codeword dropped).</summary>
     public static void DecodeRow(ReadOnlySpan<ushort> codes, Span<float> y) => E8PLattice.DecodeRow(codes, y);
 
     void ILatticeCodebook.QuantizeRow(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words) => QuantizeRow(x, q, words);
     void ILatticeCodebook.DecodeRow(ReadOnlySpan<ushort> words, Span<float> y) => DecodeRow(words, y);
+    void ILatticeCodebook.QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words, Span<float> radii) =>
+        QuantizeCertified(x, q, words, radii);
 
     /// <summary>⌈n/8⌉: the number of 8-vectors a row of <paramref name="length"/> weights occupies.</summary>
     public static int VectorCount(int length) => E8PLattice.VectorCount(length);

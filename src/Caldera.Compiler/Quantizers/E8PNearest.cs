@@ -56,6 +56,43 @@ internal static class E8PNearest
         }
     }
 
+    /// <summary>
+    /// <see cref="QuantizeMany"/> that also writes each vector's <see cref="E8PStabilityRadius"/> to
+    /// <paramref name="radii"/> (0 where the class search deferred to the reference). Every vector takes the 16-lane
+    /// class search, a short last batch padded with copies of its first vector.
+    /// </summary>
+    public static void QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> codes, Span<float> radii)
+    {
+        const int Lanes = 16;
+        Span<float> batch = stackalloc float[Lanes * Dimension];
+        Span<int> candidates = stackalloc int[Lanes];
+        Span<E8PSearchMargin> margins = stackalloc E8PSearchMargin[Lanes];
+        int count = x.Length / Dimension;
+        for (int v0 = 0; v0 < count; v0 += Lanes)
+        {
+            int n = Math.Min(Lanes, count - v0);
+            ReadOnlySpan<float> vectors = x.Slice(v0 * Dimension, n * Dimension);
+            if (!Vector512.IsHardwareAccelerated) candidates.Fill(-1);
+            else if (n == Lanes) E8PClassSearch.TrySearchLanes(vectors, candidates, margins);
+            else
+            {
+                vectors.CopyTo(batch);
+                for (int v = n; v < Lanes; v++) vectors[..Dimension].CopyTo(batch.Slice(v * Dimension, Dimension));
+                E8PClassSearch.TrySearchLanes(batch, candidates, margins);
+            }
+            for (int v = 0; v < n; v++)
+            {
+                int start = (v0 + v) * Dimension;
+                ReadOnlySpan<float> x8 = x.Slice(start, Dimension);
+                Span<float> q8 = q.Slice(start, Dimension);
+                bool certified = candidates[v] >= 0;
+                int candidate = certified ? candidates[v] : SearchReference(x8);
+                codes[v0 + v] = Compose(x8, candidate, q8);
+                radii[v0 + v] = certified ? E8PStabilityRadius.Of(x8, q8, candidate >> 8, margins[v]) : 0;
+            }
+        }
+    }
+
     /// <summary>The brute-force search over all 512 candidates, widest vector path first.</summary>
     internal static int SearchReference(ReadOnlySpan<float> x8) =>
         Vector512.IsHardwareAccelerated ? SearchVector512(x8)

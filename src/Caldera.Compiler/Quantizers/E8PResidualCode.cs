@@ -1,3 +1,4 @@
+using System.Buffers;
 using Caldera.Runtime.Compression;
 
 namespace Caldera.Compiler.Quantizers;
@@ -50,10 +51,10 @@ public sealed class E8PResidualCode : ILatticeCodebook
         int vectors = E8PCodebook.VectorCount(x.Length);
         if (q.Length != x.Length) throw new ArgumentException($"q has {q.Length} entries, x has {x.Length}; they must match.", nameof(q));
         if (words.Length < 2 * vectors) throw new ArgumentException($"words needs {2 * vectors} entries for a row of {x.Length}, got {words.Length}.", nameof(words));
-        var first = new float[x.Length];
-        var residual = new float[x.Length];
-        var firstCodes = new ushort[vectors];
-        var secondCodes = new ushort[vectors];
+        float[] firstBuffer = ArrayPool<float>.Shared.Rent(2 * x.Length);
+        ushort[] codeBuffer = ArrayPool<ushort>.Shared.Rent(2 * vectors);
+        Span<float> first = firstBuffer.AsSpan(0, x.Length), residual = firstBuffer.AsSpan(x.Length, x.Length);
+        Span<ushort> firstCodes = codeBuffer.AsSpan(0, vectors), secondCodes = codeBuffer.AsSpan(vectors, vectors);
         E8PCodebook.QuantizeRow(x, first, firstCodes);
         for (int i = 0; i < x.Length; i++) residual[i] = ResidualScale * (x[i] - first[i]);
         // The second stage's codeword lands in q; x̂ = q₁ + q₂/ρ is formed in place.
@@ -64,6 +65,8 @@ public sealed class E8PResidualCode : ILatticeCodebook
             words[2 * v] = firstCodes[v];
             words[2 * v + 1] = secondCodes[v];
         }
+        ArrayPool<float>.Shared.Return(firstBuffer);
+        ArrayPool<ushort>.Shared.Return(codeBuffer);
     }
 
     /// <summary>Decodes ⌈n/8⌉ code pairs into a row of length n.</summary>

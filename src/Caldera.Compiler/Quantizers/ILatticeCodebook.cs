@@ -23,6 +23,18 @@ public interface ILatticeCodebook
     /// </summary>
     void QuantizeRow(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words);
 
+    /// <summary>
+    /// Rounds whole 8-vectors (x.Length a multiple of 8) as <see cref="QuantizeRow"/> does and writes, per vector, a
+    /// radius r certified in exact arithmetic: every input x' with ‖x' − x‖₂ ≤ r rounds to the same words. Callers
+    /// that re-round slowly moving targets (BlockLDLQ's sweeps) skip the search while the target stays inside it.
+    /// A codebook without such a certificate reports 0: only x itself (the search is deterministic).
+    /// </summary>
+    void QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words, Span<float> radii)
+    {
+        QuantizeRow(x, q, words);
+        radii[..(x.Length / 8)].Clear();
+    }
+
     /// <summary>Decodes ⌈n/8⌉·<see cref="WordsPerVector"/> words into <paramref name="y"/> (length n).</summary>
     void DecodeRow(ReadOnlySpan<ushort> words, Span<float> y);
 }

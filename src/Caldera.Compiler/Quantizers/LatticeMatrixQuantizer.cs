@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Numerics.Tensors;
+using Caldera.Compiler.LinearAlgebra;
 
 namespace Caldera.Compiler.Quantizers;
 
@@ -34,24 +36,35 @@ public sealed class LatticeMatrixQuantizer : IMatrixQuantizer
     public float TargetRms { get; }
     public double BitsPerWeight => Codebook.BitsPerWeight;
 
-    public QuantizedMatrix Quantize(ReadOnlyMemory<float> w, int rows, int columns)
+    public QuantizedMatrix Quantize(ReadOnlyMemory<float> w, int rows, int columns) => Quantize(w, rows, columns, Environment.ProcessorCount);
+
+    /// <summary><see cref="Quantize(ReadOnlyMemory{float}, int, int)"/> on at most <paramref name="threads"/> threads (the result does not depend on it).</summary>
+    public QuantizedMatrix Quantize(ReadOnlyMemory<float> w, int rows, int columns, int threads)
     {
         MatrixArguments.RequireShape(w.Length, rows, columns, nameof(w));
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         float scale = (float)(MatrixArguments.RootMeanSquare(w.Span, columns, nameof(w)) / TargetRms);
         int wordsPerRow = E8PCodebook.VectorCount(columns) * Codebook.WordsPerVector;
         var codes = new ushort[(long)rows * wordsPerRow];
         var dequantized = new float[(long)rows * columns];
-        Parallel.For(0, rows, () => new float[columns], (r, _, x) =>
+        int parts = Math.Min(threads, rows);
+        Parallelism.For(parts, threads, part =>
         {
-            ReadOnlySpan<float> row = w.Span.Slice(r * columns, columns);
-            // An all-zero matrix has s = 0: round zeros, and s·Q̂ = 0 reproduces it exactly.
-            if (scale > 0) TensorPrimitives.Divide(row, scale, x);
-            else x.AsSpan().Clear();
-            Span<float> q = dequantized.AsSpan(r * columns, columns);
-            Codebook.QuantizeRow(x, q, codes.AsSpan(r * wordsPerRow, wordsPerRow));
-            TensorPrimitives.Multiply(q, scale, q);
-            return x;
-        }, _ => { });
+            (int start, int end) = Parallelism.Range(part, parts, rows);
+            float[] x = ArrayPool<float>.Shared.Rent(columns);
+            for (int r = start; r < end; r++)
+            {
+                ReadOnlySpan<float> row = w.Span.Slice(r * columns, columns);
+                Span<float> scaled = x.AsSpan(0, columns);
+                // An all-zero matrix has s = 0: round zeros, and s·Q̂ = 0 reproduces it exactly.
+                if (scale > 0) TensorPrimitives.Divide(row, scale, scaled);
+                else scaled.Clear();
+                Span<float> q = dequantized.AsSpan(r * columns, columns);
+                Codebook.QuantizeRow(scaled, q, codes.AsSpan(r * wordsPerRow, wordsPerRow));
+                TensorPrimitives.Multiply(q, scale, q);
+            }
+            ArrayPool<float>.Shared.Return(x);
+        });
         return new QuantizedMatrix(rows, columns, wordsPerRow, scale, codes, dequantized);
     }
 

@@ -133,6 +133,39 @@ public class BlockLdlqTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(172, 64)]
+    [InlineData(64, 172)]
+    [InlineData(400, 256)]
+    public void Skipping_searches_inside_the_certified_radius_changes_no_code(int m, int n)
+    {
+        // Searching every time: a codebook that certifies no radius (only an identical target may skip).
+        var (b, h) = IncoherentLayer(m, n, seed: 7 * m + n);
+        var skipping = Round(b, h, sweeps: 10, threads: 2);
+        var searching = BlockLdlq.Round(b, h, new UncertifiedE8P(1), QRounding.BlockLdlq, sweeps: 10, threads: 2);
+        Assert.Equal(searching.Codes, skipping.Codes);
+        Assert.Equal(searching.Rounded.Data, skipping.Rounded.Data);
+
+        // The comparison notices a bound that is too loose: radii four times the certified ones change codes.
+        var loose = BlockLdlq.Round(b, h, new UncertifiedE8P(4), QRounding.BlockLdlq, sweeps: 10, threads: 2);
+        Assert.NotEqual(searching.Codes, loose.Codes);
+    }
+
+    /// <summary>E8P with its certified radii scaled by <c>looseness</c>; 1 certifies none (radius 0), as a codebook without a certificate.</summary>
+    private sealed class UncertifiedE8P(float looseness) : ILatticeCodebook
+    {
+        public int WordsPerVector => 1;
+        public double BitsPerWeight => 2;
+        public void QuantizeRow(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words) => E8PCodebook.QuantizeRow(x, q, words);
+        public void DecodeRow(ReadOnlySpan<ushort> words, Span<float> y) => E8PCodebook.DecodeRow(words, y);
+
+        public void QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words, Span<float> radii)
+        {
+            E8PCodebook.QuantizeCertified(x, q, words, radii);
+            for (int i = 0; i < x.Length / 8; i++) radii[i] = looseness == 1 ? 0 : radii[i] * looseness;
+        }
+    }
+
     private static (Matrix<float> Rounded, ushort[] Codes, int WordsPerRow) Round(Matrix<float> b, Matrix<double> h, int sweeps, int threads) =>
         BlockLdlq.Round(b, h, E8PCodebook.Instance, QRounding.BlockLdlq, sweeps, threads);
 

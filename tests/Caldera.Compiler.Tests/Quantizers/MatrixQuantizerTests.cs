@@ -127,4 +127,22 @@ public class MatrixQuantizerTests
         QuantizedMatrix uniform = new UniformMatrixQuantizer(4).Quantize(new float[16], 2, 8);
         Assert.Throws<ArgumentException>(() => LatticeMatrixQuantizer.E8P.Dequantize(uniform, new float[16]));
     }
+
+    [Fact]
+    public void TheThreadCountChangesNothingButTheThreads()
+    {
+        // 64 rows of 4096, as L and R at rank 64, and a ragged shape whose rows do not split evenly.
+        foreach (var (rows, columns) in new[] { (64, 4096), (13, 172) })
+        {
+            float[] w = TestData.Gaussian(new Random(rows + columns), rows * columns, 0.7f);
+            QuantizedMatrix one = LatticeMatrixQuantizer.E8PResidual.Quantize(w, rows, columns, threads: 1);
+            foreach (int threads in new[] { 2, 5 })
+            {
+                QuantizedMatrix other = LatticeMatrixQuantizer.E8PResidual.Quantize(w, rows, columns, threads);
+                Assert.Equal(one.Codes, other.Codes);
+                Assert.Equal(one.Dequantized, other.Dequantized);
+            }
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => LatticeMatrixQuantizer.E8P.Quantize(new float[8], 1, 8, threads: 0));
+    }
 }
