@@ -49,54 +49,6 @@ public unsafe class Int6ClassifierTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void A_batch_gives_every_token_the_logits_it_gets_alone(int threads)
-    {
-        // 1001 rows: chunks and batch tiles of 16 rows both end mid-way; 1001 × 300 (two groups, the second partly
-        // padding) is enough work to run on two threads.
-        const int rows = 1001, columns = 300, n = 5;
-        var (stored, _) = KernelData.Weights(rows * columns, TensorType.F16, seed: 21);
-        using var pool = new WorkerPool(threads);
-        var layer = Int6Layer(stored, rows, columns, TensorType.F16, pool);
-        var x = KernelData.Floats(n * columns, seed: 22, scale: 3f);
-        var batch = new float[n * rows];
-        layer.ApplyBatch(x, batch, n);
-        using var onePool = new WorkerPool(1);
-        var single = Int6Layer(stored, rows, columns, TensorType.F16, onePool);
-        var alone = new float[rows];
-        for (int t = 0; t < n; t++)
-        {
-            single.Apply(x.AsSpan(t * columns, columns), alone);
-            Assert.True(alone.AsSpan().SequenceEqual(batch.AsSpan(t * rows, rows)), $"token {t}");
-        }
-    }
-
-    [Fact]
-    public void Wrong_input_and_output_sizes_are_rejected_with_the_layers_name()
-    {
-        const int rows = 5, columns = 40;
-        var (stored, _) = KernelData.Weights(rows * columns, TensorType.F32, seed: 23);
-        using var pool = new WorkerPool(1);
-        var layer = Int6Layer(stored, rows, columns, TensorType.F32, pool);
-        var error = Assert.Throws<ArgumentException>(() => layer.Apply(new float[columns + 1], new float[rows]));
-        Assert.Contains("w: expected x of 1×40 and y of 1×5", error.Message);
-        Assert.Throws<ArgumentException>(() => layer.Apply(new float[columns], new float[rows - 1]));
-        Assert.Throws<ArgumentException>(() => layer.ApplyBatch(new float[2 * columns], new float[2 * rows], 0));
-        Assert.Throws<ArgumentException>(() => layer.ApplyBatch(new float[2 * columns], new float[3 * rows], 2));
-    }
-
-    [Fact]
-    public void A_matrix_too_large_for_one_plane_array_is_refused_before_anything_is_read_or_allocated()
-    {
-        // 100000 × 32768 entries are 2.46·10⁹ plane bytes, over Array.MaxLength; the view's memory is never touched (it does not exist).
-        using var pool = new WorkerPool(1);
-        var error = Assert.Throws<ArgumentException>(() => new Int6DenseLinearLayer(new TensorView("output.weight", [100000, 32768], TensorType.F16, (byte*)64), pool));
-        Assert.Contains("output.weight", error.Message);
-        Assert.Contains("ClassifierPrecision", error.Message);
-    }
-
-    [Theory]
     [InlineData("stories260K", 1)]
     [InlineData("tinystories-256d", 0)]
     public void Int6Classifier_keeps_a_real_models_logits_within_the_quantisation_error(string name, int argmaxChanges)

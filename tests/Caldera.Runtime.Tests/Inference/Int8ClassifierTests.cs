@@ -49,39 +49,6 @@ public unsafe class Int8ClassifierTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void A_batch_gives_every_token_the_logits_it_gets_alone(int threads)
-    {
-        // 1001 rows: chunks and batch tiles of 16 rows both end mid-way; 1001 × 256 is enough work to run on two threads.
-        const int rows = 1001, columns = 256, n = 5;
-        var (stored, _) = KernelData.Weights(rows * columns, TensorType.F16, seed: 21);
-        using var pool = new WorkerPool(threads);
-        var layer = Int8Layer(stored, rows, columns, TensorType.F16, pool);
-        var x = KernelData.Floats(n * columns, seed: 22, scale: 3f);
-        var batch = new float[n * rows];
-        layer.ApplyBatch(x, batch, n);
-        using var onePool = new WorkerPool(1);
-        var single = Int8Layer(stored, rows, columns, TensorType.F16, onePool);
-        var alone = new float[rows];
-        for (int t = 0; t < n; t++)
-        {
-            single.Apply(x.AsSpan(t * columns, columns), alone);
-            Assert.True(alone.AsSpan().SequenceEqual(batch.AsSpan(t * rows, rows)), $"token {t}");
-        }
-    }
-
-    [Fact]
-    public void A_matrix_too_large_for_one_int8_array_is_refused_before_anything_is_read_or_allocated()
-    {
-        // 70000 × 32768 levels exceed Array.MaxLength; the view's memory is never touched (it does not exist).
-        using var pool = new WorkerPool(1);
-        var error = Assert.Throws<ArgumentException>(() => new Int8DenseLinearLayer(new TensorView("output.weight", [70000, 32768], TensorType.F16, (byte*)64), pool));
-        Assert.Contains("output.weight", error.Message);
-        Assert.Contains("ClassifierPrecision", error.Message);
-    }
-
-    [Theory]
     [InlineData("stories260K")]
     [InlineData("tinystories-256d")]
     public void Int8Classifier_keeps_a_real_models_logits_within_the_quantisation_error(string name)
