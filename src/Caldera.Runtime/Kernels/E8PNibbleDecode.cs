@@ -23,7 +23,8 @@ namespace Caldera.Runtime.Kernels;
 /// its two coordinates of all 64 words with one vpermb each (a 16-entry table, nibble → U = 4·C + 11 ∈ [0, 22], the
 /// unsigned operand vpmaddubsw needs: Σ 4C·q = Σ U·q − 11·Σq). In natural order (<see cref="TileSums"/>,
 /// <see cref="PairSums"/>) a record is first spread over its word's eight byte lanes (vpermi2b) and each lane takes its
-/// nibble (vpmultishiftqb). Byte permutes bound the decode.
+/// nibble (vpmultishiftqb). The two-source lookups (vpermi2b) and their blends are the costly steps; the one-source
+/// vpermb table is not (benchmarks/README.md, session 4).
 /// Every step is exact integer work, so the block sums equal the scalar reference's.
 /// </remarks>
 internal static unsafe class E8PNibbleDecode
