@@ -23,7 +23,7 @@ public sealed record TransformerOptions
 
     /// <summary>
     /// How a dense classifier runs, in decode and in prefill: as stored (the default here), or as a copy quantised at load,
-    /// int8 (<see cref="Int8DenseLinearLayer"/>: 8.5 bits per weight streamed per token) or 6-bit
+    /// int8 (<see cref="Int8DenseLinearLayer"/>: 9 bits per weight streamed per token) or 6-bit
     /// (<see cref="Int6DenseLinearLayer"/>: 6.5 bits), both applied to the final state quantised to int8 per block of 32,
     /// at the small quality costs docs/quality.md measures. The token embedding of a tied model still reads the stored rows.
     /// </summary>
