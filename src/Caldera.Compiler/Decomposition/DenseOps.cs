@@ -76,9 +76,11 @@ internal static class DenseOps
     }
 
     /// <summary>C = A − B elementwise (new matrix).</summary>
-    public static Matrix<float> Subtract(Matrix<float> a, Matrix<float> b)
+    public static Matrix<float> Subtract(Matrix<float> a, Matrix<float> b) => Subtract(a, b, new Matrix<float>(a.Rows, a.Cols));
+
+    /// <summary>C = A − B elementwise into <paramref name="c"/> (A's shape), which is returned.</summary>
+    public static Matrix<float> Subtract(Matrix<float> a, Matrix<float> b, Matrix<float> c)
     {
-        var c = new Matrix<float>(a.Rows, a.Cols);
         TensorPrimitives.Subtract(a.Data, b.Data, c.Data);
         return c;
     }

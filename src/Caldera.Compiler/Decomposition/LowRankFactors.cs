@@ -51,7 +51,11 @@ public sealed class LowRankFactors
         return new LowRankFactors(Round(l), Round(r), null, null, 16);
     }
 
-    /// <summary>L·R, m×n.</summary>
-    internal Matrix<float> Product(int threads) =>
-        Rank == 0 ? new Matrix<float>(L.Rows, R.Cols) : Gemm.Multiply(Op.N, L, Op.N, R, threads);
+    /// <summary>L·R, m×n, into <paramref name="product"/>, which is returned.</summary>
+    internal Matrix<float> Product(Matrix<float> product, int threads)
+    {
+        if (Rank == 0) product.Data.AsSpan().Clear();
+        else Gemm.Multiply(Op.N, L, Op.N, R, 1f, 0f, product, threads);
+        return product;
+    }
 }
