@@ -58,9 +58,10 @@ public static class Int8CodedTile
     internal static unsafe void DotE8PRows(ReadOnlySpan<ushort> words, int rows, ReadOnlySpan<sbyte> q, ReadOnlySpan<sbyte> coordinateMajor,
         ReadOnlySpan<float> scales, int tokens, Span<float> y, int ldy, Span<byte> scratch, Int8CodedRows.Path path)
     {
+        if (tokens < 1) throw new ArgumentOutOfRangeException(nameof(tokens), tokens, "a batch has at least one token.");
         int levels = q.Length / tokens, blocks = scales.Length / tokens;
         if (rows == 0) return;
-        if (tokens < 1 || levels * tokens != q.Length || blocks * tokens != scales.Length || ldy < rows || y.Length < (long)(tokens - 1) * ldy + rows)
+        if (levels * tokens != q.Length || blocks * tokens != scales.Length || ldy < rows || y.Length < (long)(tokens - 1) * ldy + rows)
             throw new ArgumentException($"{tokens} tokens of {levels} levels and {blocks} scales into y with stride {ldy} do not fit {rows} rows.", nameof(tokens));
         if (!Tiled(levels, path))
         {

@@ -63,10 +63,11 @@ public class Int8CodedTileTests
         foreach (var path in KernelData.Int8VectorPaths.Append(Int8CodedRows.Path.Scalar))
         {
             var scratch = new byte[Int8CodedTile.ScratchLength(512, 2)];
-            // Levels that are not whole tokens, an output too short for its stride, and a word count that is not whole rows.
+            // Levels that are not whole tokens, an output too short for its stride, a word count that is not whole rows, no tokens.
             Assert.Throws<ArgumentException>(() => Int8CodedTile.DotE8PRows(new ushort[64], 1, new sbyte[1025], new sbyte[1025], new float[4], 2, new float[2], 1, scratch, path));
             Assert.Throws<ArgumentException>(() => Int8CodedTile.DotE8PRows(new ushort[64], 1, new sbyte[1024], new sbyte[1024], new float[4], 2, new float[1], 1, scratch, path));
             Assert.Throws<ArgumentException>(() => Int8CodedTile.DotE8PRows(new ushort[63], 1, new sbyte[1024], new sbyte[1024], new float[4], 2, new float[2], 1, scratch, path));
+            Assert.Throws<ArgumentOutOfRangeException>(() => Int8CodedTile.DotE8PRows(new ushort[64], 1, [], [], [], 0, new float[2], 1, scratch, path));
         }
     }
 }
