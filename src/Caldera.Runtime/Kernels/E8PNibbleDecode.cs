@@ -34,6 +34,14 @@ internal static unsafe class E8PNibbleDecode
 
     public static bool IsSupported => Avx512Vbmi.IsSupported && Avx512BW.IsSupported && Gfni.V512.IsSupported;
 
+    /// <summary>
+    /// Runs the type's initialiser (the tables below) if it has not run. Kernels call it before the first call of the
+    /// method whose loop inlines this decode: that method is compiled once, with full optimisation (stackalloc keeps
+    /// it from tiering up), and if this type were not initialised by then its loop would re-check the initialisation
+    /// every step, reload every table pointer and spill the decode's registers around the check.
+    /// </summary>
+    public static void EnsureInitialized() => _ = PinnedTables.Count;
+
     /// <summary>The pinned arrays behind the table pointers below (declared first: static fields initialise in order).</summary>
     private static readonly List<byte[]> PinnedTables = [];
 

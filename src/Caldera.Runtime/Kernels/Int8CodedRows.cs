@@ -55,6 +55,7 @@ public static class Int8CodedRows
         {
             if (path == Path.Avx512Vbmi)
             {
+                E8PNibbleDecode.EnsureInitialized();
                 // Whole blocks only (every real shape): the register decode runs 32-word blocks; other rows take VNNI.
                 if (perRow % WordsPerBlock == 0)
                 {

@@ -45,6 +45,7 @@ public static class Int8ResidualRows
             // Whole blocks only (every real shape): the register decode takes a block's 32 word pairs in one step.
             if (path == Int8CodedRows.Path.Avx512Vbmi && vectors % VectorsPerBlock == 0)
             {
+                E8PNibbleDecode.EnsureInitialized();
                 RowsAvx512(w, t.Length, perRow, x, s, scales.Length, t);
                 return;
             }
