@@ -123,15 +123,32 @@ public static class Int8LowRank
                 float* target = y + g * RowsPerGroup;
                 if (vnni && rows == RowsPerGroup)
                 {
-                    Vector256<int> halfA = default, halfB = default;
+                    // Even and odd quads in separate accumulators: four vpdpbusd chains instead of two (exact integers,
+                    // so the order of the sums does not matter); a group's 16 steps were one latency chain per half
+                    // (in-process A/B on 5632 rows at rank 64: 9.0 → 7.7 µs).
+                    Vector256<int> halfA = default, halfB = default, oddA = default, oddB = default;
                     var mask = Vector256.Create((byte)NibbleMask);
-                    for (int k = 0; k < quads; k++)
+                    int k = 0;
+                    for (; k + 1 < quads; k += 2)
+                    {
+                        var ranks = Vector256.Create(*(int*)(x + k * RanksPerQuad)).AsSByte();
+                        var nextRanks = Vector256.Create(*(int*)(x + (k + 1) * RanksPerQuad)).AsSByte();
+                        var packed = Vector256.Load(group + k * QuadBytes);
+                        var next = Vector256.Load(group + (k + 1) * QuadBytes);
+                        halfA = AvxVnni.MultiplyWideningAndAdd(halfA, packed & mask, ranks);
+                        halfB = AvxVnni.MultiplyWideningAndAdd(halfB, Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, ranks);
+                        oddA = AvxVnni.MultiplyWideningAndAdd(oddA, next & mask, nextRanks);
+                        oddB = AvxVnni.MultiplyWideningAndAdd(oddB, Vector256.ShiftRightLogical(next.AsUInt16(), 4).AsByte() & mask, nextRanks);
+                    }
+                    if (k < quads)
                     {
                         var ranks = Vector256.Create(*(int*)(x + k * RanksPerQuad)).AsSByte();
                         var packed = Vector256.Load(group + k * QuadBytes);
                         halfA = AvxVnni.MultiplyWideningAndAdd(halfA, packed & mask, ranks);
                         halfB = AvxVnni.MultiplyWideningAndAdd(halfB, Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, ranks);
                     }
+                    halfA += oddA;
+                    halfB += oddB;
                     var bias = Vector256.Create(offset);
                     var update = Vector256.ConvertToSingle(halfA + halfA - bias) + Vector256.ConvertToSingle(halfB + halfB - bias) / E8PResidualLattice.ResidualScale;
                     (Vector256.Load(target) + Vector256.Create(half) * update).Store(target);
