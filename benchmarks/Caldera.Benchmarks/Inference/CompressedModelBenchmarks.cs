@@ -51,34 +51,22 @@ public class CompressedModelBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Tokens)]
-    public float DecodeCaldera()
-    {
-        float sum = 0;
-        for (int i = 0; i < Tokens; i++) sum += _transformer.Decode(100 + i, PromptTokens + i)[0];
-        return sum;
-    }
+    public float DecodeCaldera() => DecodeTokens(_transformer);
 
     [Benchmark(OperationsPerInvoke = Tokens)]
-    public float DecodeCalderaInt8()
-    {
-        float sum = 0;
-        for (int i = 0; i < Tokens; i++) sum += _int8Transformer.Decode(100 + i, PromptTokens + i)[0];
-        return sum;
-    }
+    public float DecodeCalderaInt8() => DecodeTokens(_int8Transformer);
 
     [Benchmark(OperationsPerInvoke = Tokens)]
-    public float DecodeCalderaInt8Classifier()
-    {
-        float sum = 0;
-        for (int i = 0; i < Tokens; i++) sum += _int8ClassifierTransformer.Decode(100 + i, PromptTokens + i)[0];
-        return sum;
-    }
+    public float DecodeCalderaInt8Classifier() => DecodeTokens(_int8ClassifierTransformer);
 
     [Benchmark(OperationsPerInvoke = Tokens)]
-    public float DecodeCalderaInt6Classifier()
+    public float DecodeCalderaInt6Classifier() => DecodeTokens(_int6ClassifierTransformer);
+
+    /// <summary>Tokens 100… at positions 64… after the prompt, one at a time.</summary>
+    private static float DecodeTokens(Transformer transformer)
     {
         float sum = 0;
-        for (int i = 0; i < Tokens; i++) sum += _int6ClassifierTransformer.Decode(100 + i, PromptTokens + i)[0];
+        for (int i = 0; i < Tokens; i++) sum += transformer.Decode(100 + i, PromptTokens + i)[0];
         return sum;
     }
 
