@@ -7,8 +7,8 @@ namespace Caldera.Benchmarks.Decomposition;
 /// <summary>
 /// One decomposition of an n×n synthetic layer (as <see cref="DecompositionBenchmarks"/>, at any size) with its step
 /// profile: the quick loop for iterating at 1024² or 2048² before a BenchmarkDotNet run at 4096². Run:
-///   dotnet run -c Release --project benchmarks/Caldera.Benchmarks -- decompose [size] [fast|paper|paper1|ldlq] [threads]
-/// (paper1 is the paper preset cut to one outer iteration; ldlq is BlockLDLQ alone: rank 0, 10 sweeps.)
+///   dotnet run -c Release --project benchmarks/Caldera.Benchmarks -- decompose [size] [fast|paper|paperN|ldlq] [threads]
+/// (paperN is the paper preset cut to N outer iterations; ldlq is BlockLDLQ alone: rank 0, 10 sweeps.)
 /// </summary>
 internal static class DecompositionProbe
 {
@@ -21,9 +21,10 @@ internal static class DecompositionProbe
         {
             "fast" => CalderaOptions.Fast,
             "paper" => CalderaOptions.Paper,
-            "paper1" => CalderaOptions.Paper with { OuterIterations = 1 },
             "ldlq" => CalderaOptions.Paper with { Rank = 0 },
-            _ => throw new ArgumentException($"preset '{preset}': use fast, paper, paper1 or ldlq."),
+            _ when preset.StartsWith("paper") && int.TryParse(preset.AsSpan(5), out int outer) && outer > 0 =>
+                CalderaOptions.Paper with { OuterIterations = outer },
+            _ => throw new ArgumentException($"preset '{preset}': use fast, paper, paperN (N outer iterations) or ldlq."),
         };
         var layer = SyntheticLayer.Create(size, size, seed: 11);
         var profile = new DecompositionProfile();

@@ -55,8 +55,10 @@ public static class CalderaDecomposer
         }
         var hd = ht.Convert<double>();
         var cholesky = FactorDamped(hd, threads);
-        // H̃ is the right operand of every error product and of R·H in every LR step: packed once.
+        // H̃ is the right operand of every error product and of R·H in every LR step, C = chol(H̃) of every LR
+        // initialisation's A·C: packed once.
         var htPacked = Gemm.Pack(Op.N, ht, threads);
+        var choleskyPacked = Gemm.Pack(Op.N, cholesky.Convert<float>(), threads);
         setup.Dispose();
 
         double denominator;
@@ -82,7 +84,7 @@ public static class CalderaDecomposer
                 {
                     if (rank == 0) continue;
                     var a = DenseOps.Subtract(wt, q, residual);
-                    factors = LowRankFit.Fit(a, htPacked, cholesky, rank, options.FactorBits, options.InnerIterations,
+                    factors = LowRankFit.Fit(a, htPacked, cholesky, choleskyPacked, rank, options.FactorBits, options.InnerIterations,
                         options.Seed + (ulong)t, threads, profile);
                     lowRankDone = true;
                 }

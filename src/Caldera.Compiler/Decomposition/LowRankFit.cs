@@ -26,15 +26,17 @@ internal static class LowRankFit
     private const int ExactSvdLimit = 1024;
 
     /// <param name="h">H (n×n) packed as a GEMM right operand: it is the same for every fit of a decomposition.</param>
-    public static LowRankFactors Fit(Matrix<float> a, PackedGemmOperand<float> h, Matrix<double> cholesky, int rank, int bits,
-        int innerIterations, ulong seed, int threads, DecompositionProfile? profile = null)
+    /// <param name="cholesky">C = chol(H), n×n, and <paramref name="choleskyPacked"/> the same C in fp32 packed as a GEMM right operand.</param>
+    public static LowRankFactors Fit(Matrix<float> a, PackedGemmOperand<float> h, Matrix<double> cholesky,
+        PackedGemmOperand<float> choleskyPacked, int rank, int bits, int innerIterations, ulong seed, int threads,
+        DecompositionProfile? profile = null)
     {
         int m = a.Rows, n = a.Cols;
         if (rank == 0) return LowRankFactors.Empty(m, n, bits);
 
         Matrix<float> l, r;
         using (DecompositionProfile.Measure(profile, DecompositionStep.LowRankInitial))
-            (l, r) = Initial(a, cholesky, rank, seed, threads);
+            (l, r) = Initial(a, cholesky, choleskyPacked, rank, seed, threads);
         if (bits == 16) return LowRankFactors.ToHalf(l, r);
 
         double aha;
@@ -112,10 +114,11 @@ internal static class LowRankFit
     }
 
     /// <summary>The closed-form optimum of min ‖(A − L·R)·C‖_F over rank-k L·R, balanced.</summary>
-    private static (Matrix<float> L, Matrix<float> R) Initial(Matrix<float> a, Matrix<double> cholesky, int rank, ulong seed, int threads)
+    private static (Matrix<float> L, Matrix<float> R) Initial(Matrix<float> a, Matrix<double> cholesky,
+        PackedGemmOperand<float> choleskyPacked, int rank, ulong seed, int threads)
     {
         int m = a.Rows, n = a.Cols;
-        var y = Gemm.Multiply(Op.N, a, Op.N, cholesky.Convert<float>(), threads).Convert<double>();
+        var y = Gemm.Multiply(Op.N, a, choleskyPacked, threads).Convert<double>();
         var svd = Math.Min(m, n) <= ExactSvdLimit
             ? ThinSvd.Decompose(y, threads).Truncate(rank)
             : RandomizedSvd.Decompose(y, rank, oversampling: 16, powerIterations: 4, seed: seed, threads: threads);
