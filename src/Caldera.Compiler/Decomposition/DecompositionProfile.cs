@@ -17,7 +17,7 @@ internal enum DecompositionStep
     /// <summary>LR-update inner steps: 4-bit residual E8P quantization of Lᵀ and R.</summary>
     FactorQuantization,
 
-    /// <summary>Hessian downdate: R·M, SVD of L·R·M, M·V, the rank-k update and Lanczos λ_min.</summary>
+    /// <summary>Hessian downdate: R·M, SVD of L·R·M, M·V, the rank-k update and the rounding bound on −λ_min.</summary>
     Downdate,
 
     /// <summary>BlockLDLQ: block LDLᵀ of H and the diagonal-block inverses.</summary>

@@ -2,7 +2,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 
 /// <summary>
 /// Seeded N(0, 1) samples that are identical on every machine and runtime version: SplitMix64 for uniform bits,
-/// Box–Muller for the normal transform. Used for random starts (Lanczos) and sketches (randomized SVD).
+/// Box–Muller for the normal transform. Used for sketches (randomized SVD).
 /// </summary>
 internal sealed class GaussianRandom(ulong seed)
 {

@@ -80,37 +80,6 @@ public class SymmetricEigenTests
         Assert.Throws<ArgumentException>(() => SymmetricEigen.Decompose(a));
     }
 
-    [Fact]
-    public void LanczosFindsSmallestAndLargestEigenvalues()
-    {
-        double[] spectrum = TestMatrices.LogSpaced(400, 1e4);
-        spectrum[17] = -0.5;
-        Matrix<double> a = TestMatrices.SymmetricWithSpectrum(spectrum, 12);
-
-        // λ_min feeds the downdate shift max(−λ_min, 0): 1e-8 relative to ‖A‖ = 1 is far finer than the 0.01 damping.
-        const double LanczosTolerance = 1e-8;
-        EigenvalueEstimate smallest = Lanczos.Smallest(a, maxIterations: 300);
-        EigenvalueEstimate largest = Lanczos.Largest(a, maxIterations: 300);
-        Assert.True(Math.Abs(smallest.Value - -0.5) <= LanczosTolerance, $"λ_min ≈ {smallest.Value}");
-        Assert.True(Math.Abs(largest.Value - 1.0) <= LanczosTolerance, $"λ_max ≈ {largest.Value}");
-        Assert.True(smallest.ResidualNorm <= LanczosTolerance);
-        Assert.True(smallest.Iterations < 300);
-    }
-
-    [Fact]
-    public void LanczosMatchesDenseSmallestEigenvalueOfHessianAndIsThreadIndependent()
-    {
-        Matrix<double> h = TestMatrices.Hessian(300, 200, 0.0, 9);
-        double exact = SymmetricEigen.Eigenvalues(h)[0];
-        EigenvalueEstimate one = Lanczos.Smallest(h, maxIterations: 300, threads: 1);
-        EigenvalueEstimate two = Lanczos.Smallest(h, maxIterations: 300, threads: 2);
-        Assert.Equal(one, two);
-
-        // Ritz values bound λ_min from above; the residual norm bounds the distance to an eigenvalue.
-        Assert.True(one.Value >= exact - 1e-12);
-        Assert.True(one.Value - exact <= Math.Max(one.ResidualNorm, 1e-9), $"{one.Value} vs {exact}, residual {one.ResidualNorm}");
-    }
-
     private static void Check(Matrix<double> a, SymmetricEigen eigen)
     {
         int n = a.Rows;
