@@ -55,15 +55,19 @@ public static class CalderaDecomposer
         }
         var hd = ht.Convert<double>();
         var cholesky = FactorDamped(hd, threads);
-        // H̃ is the right operand of every error product and of R·H in every LR step, C = chol(H̃) of every LR
-        // initialisation's A·C: packed once.
+        // H̃ is the right operand of R·H in every LR step, C = chol(H̃) of every LR initialisation's A·C and of every
+        // error, tr(Δ·H̃·Δᵀ) = ‖Δ·C‖²_F: both packed once, C as a triangle (half a dense product's flops).
         var htPacked = Gemm.Pack(Op.N, ht, threads);
-        var choleskyPacked = Gemm.Pack(Op.N, cholesky.Convert<float>(), threads);
+        var choleskyPacked = PackedLowerTriangular<float>.Pack(cholesky.Convert<float>(), threads);
         setup.Dispose();
 
+        // W̃ − Q, W̃ − L·R and Q + L·R − W̃ are never alive together: one m×n buffer serves them all, and one more L·R
+        // (or Δ·C). Fresh 64 MB arrays cost 0.1–0.4 s of page faults each here, several per outer iteration.
+        var residual = new Matrix<float>(m, n);
+        var product = new Matrix<float>(m, n);
         double denominator;
         using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
-            denominator = DenseOps.WeightedSquaredNorm(wt, htPacked, threads);
+            denominator = DenseOps.WeightedSquaredNorm(wt, choleskyPacked, product, threads);
         var codebook = E8PCodebook.Instance;
         var q = new Matrix<float>(m, n);
         QuantizedMatrix? qCodes = null;
@@ -71,10 +75,6 @@ public static class CalderaDecomposer
         (QuantizedMatrix Q, LowRankFactors Factors)? best = null;
         double bestError = double.PositiveInfinity;
         bool lowRankDone = rank == 0, quantizedDone = false;
-        // W̃ − Q, W̃ − L·R and Q + L·R − W̃ are never alive together: one m×n buffer serves them all, and one more L·R.
-        // Fresh 64 MB arrays cost 0.1–0.4 s of page faults each here, several per outer iteration.
-        var residual = new Matrix<float>(m, n);
-        var product = new Matrix<float>(m, n);
 
         for (int t = 1; t <= options.OuterIterations; t++)
         {
@@ -115,7 +115,7 @@ public static class CalderaDecomposer
                 {
                     var delta = DenseOps.Subtract(q, wt, residual);
                     if (rank > 0) Gemm.Multiply(Op.N, factors.L, Op.N, factors.R, 1f, 1f, delta, threads);
-                    error = Math.Sqrt(Math.Max(DenseOps.WeightedSquaredNorm(delta, htPacked, threads), 0) / denominator);
+                    error = Math.Sqrt(Math.Max(DenseOps.WeightedSquaredNorm(delta, choleskyPacked, product, threads), 0) / denominator);
                 }
                 progress?.Report(new CalderaStep(t, lowRankStep ? "LR" : "Q", error, clock.Elapsed));
                 if (error < bestError)

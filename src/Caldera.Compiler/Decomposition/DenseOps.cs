@@ -24,6 +24,16 @@ internal static class DenseOps
     }
 
     /// <summary>
+    /// tr(A·H·Aᵀ) = ‖A·C‖²_F for H = C·Cᵀ (C lower triangular, n×n): half the flops of the form with H.
+    /// <paramref name="scratch"/> (m×n) receives A·C.
+    /// </summary>
+    public static double WeightedSquaredNorm(Matrix<float> a, PackedLowerTriangular<float> c, Matrix<float> scratch, int threads)
+    {
+        c.MultiplyRight(a.Rows, a.Data, a.Cols, scratch.Data, scratch.Cols, threads);
+        return Inner(scratch.Data, scratch.Data);
+    }
+
+    /// <summary>
     /// X with G·X = B for symmetric positive (semi)definite G (k×k, small): Cholesky in fp64, falling back to the
     /// pseudo-inverse when G is singular (a factor column that quantized to zero makes LᵀL rank-deficient).
     /// </summary>

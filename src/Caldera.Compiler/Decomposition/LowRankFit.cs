@@ -16,7 +16,8 @@ namespace Caldera.Compiler.Decomposition;
 /// L = A·H·Rᵀ·(R·H·Rᵀ)⁻¹, L ← Qlat(L); R = (LᵀL)⁻¹·Lᵀ·A (unweighted least squares is exact for the weighted
 /// problem because H ≻ 0 and L is fixed), R ← Qlat(R); the best pair seen is kept.</para>
 /// <para>The error is evaluated without forming A − L·R:
-/// tr(ΔHΔᵀ) = tr(A·H·Aᵀ) − 2·tr(Lᵀ·A·(R·H)ᵀ) + tr(LᵀL·R·H·Rᵀ): Lᵀ·A is the R-step's right-hand side and R·H
+/// tr(ΔHΔᵀ) = tr(A·H·Aᵀ) − 2·tr(Lᵀ·A·(R·H)ᵀ) + tr(LᵀL·R·H·Rᵀ), where tr(A·H·Aᵀ) = ‖A·C‖²_F comes with the initialisation
+/// and, of the rest, Lᵀ·A is the R-step's right-hand side and R·H
 /// the next L-step's, so each inner step costs three skinny GEMMs (Lᵀ·A: k·m·n, R·H: k·n², (R·H)·Aᵀ: k·n·m)
 /// and the error only k×k and k×n products. H, A and Aᵀ, the big operands of those GEMMs, are packed once.</para>
 /// </remarks>
@@ -26,20 +27,20 @@ internal static class LowRankFit
     private const int ExactSvdLimit = 1024;
 
     /// <param name="h">H (n×n) packed as a GEMM right operand: it is the same for every fit of a decomposition.</param>
-    /// <param name="cholesky">C = chol(H), n×n, and <paramref name="choleskyPacked"/> the same C in fp32 packed as a GEMM right operand.</param>
+    /// <param name="cholesky">C = chol(H), n×n, and <paramref name="choleskyPacked"/> the same C in fp32 packed as a triangle.</param>
     public static LowRankFactors Fit(Matrix<float> a, PackedGemmOperand<float> h, Matrix<double> cholesky,
-        PackedGemmOperand<float> choleskyPacked, int rank, int bits, int innerIterations, ulong seed, int threads,
+        PackedLowerTriangular<float> choleskyPacked, int rank, int bits, int innerIterations, ulong seed, int threads,
         DecompositionProfile? profile = null)
     {
         int m = a.Rows, n = a.Cols;
         if (rank == 0) return LowRankFactors.Empty(m, n, bits);
 
         Matrix<float> l, r;
+        double aha;
         using (DecompositionProfile.Measure(profile, DecompositionStep.LowRankInitial))
-            (l, r) = Initial(a, cholesky, choleskyPacked, rank, seed, threads);
+            (l, r, aha) = Initial(a, cholesky, choleskyPacked, rank, seed, threads);
         if (bits == 16) return LowRankFactors.ToHalf(l, r);
 
-        double aha;
         PackedGemmOperand<float> aPacked, atPacked;
         // Every k×m and k×n buffer of the inner steps is allocated once: a fresh megabyte-sized array costs page
         // faults worth ten times its copy, which at T_in = 50 outweighed the GEMMs themselves.
@@ -54,7 +55,6 @@ internal static class LowRankFit
         var rSingle = new Matrix<float>(rank, n);
         using (DecompositionProfile.Measure(profile, DecompositionStep.LowRankGemms))
         {
-            aha = DenseOps.WeightedSquaredNorm(a, h, threads);
             // A and Aᵀ are the big operands of Lᵀ·A and (R·H)·Aᵀ in all T_in steps, H in every step of every fit:
             // packed once, each step's skinny GEMMs (k×n·n×m) only stream them.
             aPacked = Gemm.Pack(Op.N, a, threads);
@@ -113,12 +113,17 @@ internal static class LowRankFit
         return best!;
     }
 
-    /// <summary>The closed-form optimum of min ‖(A − L·R)·C‖_F over rank-k L·R, balanced.</summary>
-    private static (Matrix<float> L, Matrix<float> R) Initial(Matrix<float> a, Matrix<double> cholesky,
-        PackedGemmOperand<float> choleskyPacked, int rank, ulong seed, int threads)
+    /// <summary>
+    /// The closed-form optimum of min ‖(A − L·R)·C‖_F over rank-k L·R, balanced, and tr(A·H·Aᵀ) = ‖A·C‖²_F, which
+    /// the inner steps' error formula starts from.
+    /// </summary>
+    private static (Matrix<float> L, Matrix<float> R, double Aha) Initial(Matrix<float> a, Matrix<double> cholesky,
+        PackedLowerTriangular<float> choleskyPacked, int rank, ulong seed, int threads)
     {
         int m = a.Rows, n = a.Cols;
-        var y = Gemm.Multiply(Op.N, a, choleskyPacked, threads).Convert<double>();
+        var ac = choleskyPacked.MultiplyRight(a, threads);
+        double aha = DenseOps.Inner(ac.Data, ac.Data);
+        var y = ac.Convert<double>();
         var svd = Math.Min(m, n) <= ExactSvdLimit
             ? ThinSvd.Decompose(y, threads).Truncate(rank)
             : RandomizedSvd.Decompose(y, rank, oversampling: 16, powerIterations: 4, seed: seed, threads: threads);
@@ -133,6 +138,6 @@ internal static class LowRankFit
         }
         // Rᵀ = C⁻ᵀ·V_k·Σ_k^½: one back substitution with Cᵀ.
         TriangularSolve.SolveLowerTransposed(cholesky, vRootSigma, threads: threads);
-        return (l, vRootSigma.Convert<float>().Transpose());
+        return (l, vRootSigma.Convert<float>().Transpose(), aha);
     }
 }
