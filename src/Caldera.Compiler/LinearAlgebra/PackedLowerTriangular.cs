@@ -3,25 +3,25 @@ using System.Numerics;
 namespace Caldera.Compiler.LinearAlgebra;
 
 /// <summary>
-/// A lower-triangular n×n right operand C packed for A·C at half a dense product's cost: column panel J of the
-/// product, (A·C)[:, J] = A[:, j₀:n]·C[j₀:n, J], only reads the rows of C at or below the panel's first column, so
-/// each panel is packed (<see cref="Gemm.Pack{T}(Op, int, int, ReadOnlySpan{T}, int, int)"/>) without the zeros above
-/// it and the product runs as one GEMM per panel with inner dimension n − j₀, bitwise the dense product.
+/// A lower-triangular n×n right operand C packed for A·C at half a dense product's cost: row panel P of C (rows
+/// r₀ … r₁ − 1) is zero right of column r₁, so its share of the product, A[:, r₀:r₁]·C[r₀:r₁, 0:r₁], is one GEMM of depth
+/// r₁ − r₀ into the first r₁ columns, each panel packed once (<see cref="Gemm.Pack{T}(Op, int, int, ReadOnlySpan{T}, int, int)"/>)
+/// without the zeros right of it, and the panels' products are added in row order.
 /// </summary>
 /// <remarks>
-/// CALDERA's ‖X·C‖²_F = tr(X·H·Xᵀ) with H = C·Cᵀ (the activation-aware error, tr(A·H·Aᵀ)) and the LR initialisation's
-/// A·C are n³-flop products with the same Cholesky factor in every outer iteration: packing C once and skipping its
-/// upper half halves them. Holds about n²/2 + n·<see cref="PanelWidth"/>/2 elements.
+/// <para>CALDERA's ‖X·C‖²_F = tr(X·H·Xᵀ) with H = C·Cᵀ (the activation-aware error, tr(A·H·Aᵀ)) and the LR
+/// initialisation's A·C are n³-flop products with the same Cholesky factor in every outer iteration: packing C once
+/// and skipping its upper half halves them. Row panels (not column panels) keep A's packing at one pass over A, as in
+/// the dense product.</para>
+/// <para>Panels are <see cref="PanelRows"/> rows, a multiple of the GEMM's depth block KC, so each element sums the same
+/// rows in the same KC blocks, added to it in the same order, as the dense product, whose extra terms are exact zeros:
+/// the result is bitwise the dense A·C. Holds about n²/2 + n·<see cref="PanelRows"/>/2 elements.</para>
 /// </remarks>
 public sealed class PackedLowerTriangular<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>
-    /// Columns per panel: two of the GEMM's depth blocks (KC). Panels then start on KC boundaries, so each panel's
-    /// product sums the same rows in the same KC blocks as the dense product, whose extra terms are exact zeros:
-    /// the result is bitwise the dense A·C. Two blocks keep the triangle computed densely on each panel's diagonal
-    /// block a small share of the work.
-    /// </summary>
-    internal static int PanelWidth => 2 * GemmDriver<T>.DepthBlock(GemmKernelKinds.Best);
+    /// <summary>Rows per panel: two depth blocks (KC), so panels start on KC boundaries and the triangle computed
+    /// densely on each panel's diagonal block stays a small share of the work.</summary>
+    internal static int PanelRows => 2 * GemmDriver<T>.DepthBlock(GemmKernelKinds.Best);
 
     private readonly PackedGemmOperand<T>[] panels;
 
@@ -44,12 +44,12 @@ public sealed class PackedLowerTriangular<T> where T : unmanaged, IFloatingPoint
             throw new ArgumentException($"a triangular operand must be square, got {lower.Rows}×{lower.Cols}.", nameof(lower));
         }
 
-        int panelWidth = PanelWidth;
-        var panels = new PackedGemmOperand<T>[(n + panelWidth - 1) / panelWidth];
+        int panelRows = PanelRows;
+        var panels = new PackedGemmOperand<T>[(n + panelRows - 1) / panelRows];
         for (int p = 0; p < panels.Length; p++)
         {
-            int j0 = p * panelWidth, width = Math.Min(panelWidth, n - j0);
-            panels[p] = Gemm.Pack(Op.N, n - j0, width, lower.Data.AsSpan((j0 * n) + j0), n, threads);
+            int r0 = p * panelRows, r1 = Math.Min(n, r0 + panelRows);
+            panels[p] = Gemm.Pack(Op.N, r1 - r0, r1, lower.Data.AsSpan(r0 * n), n, threads);
         }
 
         return new PackedLowerTriangular<T>(n, panels);
@@ -58,12 +58,10 @@ public sealed class PackedLowerTriangular<T> where T : unmanaged, IFloatingPoint
     /// <summary>Y = A·C for A m×n (leading dimension <paramref name="lda"/>) into Y (m×n, leading dimension <paramref name="ldy"/>).</summary>
     public void MultiplyRight(int m, ReadOnlySpan<T> a, int lda, Span<T> y, int ldy, int threads = 1)
     {
-        int panelWidth = PanelWidth;
+        for (int i = 0; i < m; i++) y.Slice(i * ldy, N).Clear();
+        int panelRows = PanelRows;
         for (int p = 0; p < panels.Length; p++)
-        {
-            int j0 = p * panelWidth;
-            Gemm.Multiply(Op.N, m, T.One, a[j0..], lda, panels[p], T.Zero, y[j0..], ldy, threads);
-        }
+            Gemm.Multiply(Op.N, m, T.One, a[(p * panelRows)..], lda, panels[p], T.One, y, ldy, threads);
     }
 
     /// <summary>Returns A·C.</summary>
