@@ -84,8 +84,8 @@ public static class CalderaDecomposer
                 {
                     if (rank == 0) continue;
                     var a = DenseOps.Subtract(wt, q, residual);
-                    factors = LowRankFit.Fit(a, htPacked, cholesky, choleskyPacked, rank, options.FactorBits, options.InnerIterations,
-                        options.Seed + (ulong)t, threads, profile);
+                    factors = LowRankFit.Fit(a, htPacked, cholesky, choleskyPacked, rank, options.FactorBits,
+                        options.InnerIterations, options.Seed + (ulong)t, threads, profile);
                     lowRankDone = true;
                 }
                 else

@@ -16,10 +16,10 @@ namespace Caldera.Compiler.Decomposition;
 /// L = A·H·Rᵀ·(R·H·Rᵀ)⁻¹, L ← Qlat(L); R = (LᵀL)⁻¹·Lᵀ·A (unweighted least squares is exact for the weighted
 /// problem because H ≻ 0 and L is fixed), R ← Qlat(R); the best pair seen is kept.</para>
 /// <para>The error is evaluated without forming A − L·R:
-/// tr(ΔHΔᵀ) = tr(A·H·Aᵀ) − 2·tr(Lᵀ·A·(R·H)ᵀ) + tr(LᵀL·R·H·Rᵀ), where tr(A·H·Aᵀ) = ‖A·C‖²_F comes with the initialisation
-/// and, of the rest, Lᵀ·A is the R-step's right-hand side and R·H
-/// the next L-step's, so each inner step costs three skinny GEMMs (Lᵀ·A: k·m·n, R·H: k·n², (R·H)·Aᵀ: k·n·m)
-/// and the error only k×k and k×n products. H, A and Aᵀ, the big operands of those GEMMs, are packed once.</para>
+/// tr(ΔHΔᵀ) = tr(A·H·Aᵀ) − 2·tr(Lᵀ·A·(R·H)ᵀ) + tr(LᵀL·R·H·Rᵀ). tr(A·H·Aᵀ) = ‖A·C‖²_F comes with the
+/// initialisation's A·C; Lᵀ·A is the R-step's right-hand side and R·H the next L-step's, so each inner step costs
+/// three skinny GEMMs (Lᵀ·A: k·m·n, R·H: k·n², (R·H)·Aᵀ: k·n·m) and the error only k×k and k×n products. H, A and
+/// Aᵀ, the big operands of those GEMMs, are packed once.</para>
 /// </remarks>
 internal static class LowRankFit
 {
