@@ -130,11 +130,20 @@ internal static class LowRankFit
 
         var l = new Matrix<float>(m, rank);
         var vRootSigma = new Matrix<double>(n, rank);
-        for (int j = 0; j < rank; j++)
+        var roots = new double[rank];
+        for (int j = 0; j < rank; j++) roots[j] = Math.Sqrt(svd.S[j]);
+        // Row by row: U, V, L and V·Σ^½ are row-major, so column order would stride through them.
+        for (int i = 0; i < m; i++)
         {
-            double root = Math.Sqrt(svd.S[j]);
-            for (int i = 0; i < m; i++) l[i, j] = (float)(svd.U[i, j] * root);
-            for (int i = 0; i < n; i++) vRootSigma[i, j] = svd.V[i, j] * root;
+            ReadOnlySpan<double> u = svd.U.Row(i)[..rank];
+            var lRow = l.Row(i);
+            for (int j = 0; j < rank; j++) lRow[j] = (float)(u[j] * roots[j]);
+        }
+        for (int i = 0; i < n; i++)
+        {
+            ReadOnlySpan<double> v = svd.V.Row(i)[..rank];
+            var row = vRootSigma.Row(i);
+            for (int j = 0; j < rank; j++) row[j] = v[j] * roots[j];
         }
         // Rᵀ = C⁻ᵀ·V_k·Σ_k^½: one back substitution with Cᵀ.
         TriangularSolve.SolveLowerTransposed(cholesky, vRootSigma, threads: threads);
