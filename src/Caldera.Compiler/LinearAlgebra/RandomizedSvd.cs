@@ -37,5 +37,46 @@ public static class RandomizedSvd
         return full.Truncate(rank);
     }
 
-    private static Matrix<double> Orthonormalize(Matrix<double> y, int threads) => HouseholderQr.Decompose(y, threads).Q;
+    /// <summary>
+    /// After two passes of CholeskyQR, ‖QᵀQ − I‖ is O(u) for any sketch with κ(Y) ≲ u^(−½) ≈ 10⁸ (Yamamoto et al.,
+    /// 2015); a larger deviation means Y was worse conditioned than that.
+    /// </summary>
+    private const double OrthogonalityTolerance = 1e-10;
+
+    /// <summary>
+    /// An orthonormal basis of Y's columns (m×ℓ, m ≫ ℓ) by CholeskyQR2: Q = Y·C⁻ᵀ with C·Cᵀ = YᵀY, twice, so its cost
+    /// is two ℓ×ℓ Gram products and two m×ℓ×ℓ products, all GEMMs, where Householder QR is m·ℓ² BLAS-2 work. A sketch
+    /// too ill-conditioned for it (rank-deficient, or κ ≳ 10⁸: its Gram matrix is not positive definite, or the
+    /// result is visibly not orthonormal) falls back to Householder QR.
+    /// </summary>
+    internal static Matrix<double> Orthonormalize(Matrix<double> y, int threads)
+    {
+        var q = y;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            var gram = Gemm.Multiply(Op.T, q, Op.N, q, threads);
+            if (!Cholesky.TryFactor(gram, out var c, threads))
+            {
+                return HouseholderQr.Decompose(y, threads).Q;
+            }
+
+            var inverse = Matrix<double>.Identity(c.Rows);
+            TriangularSolve.SolveLower(c, inverse, threads: threads);
+            q = Gemm.Multiply(Op.N, q, Op.T, inverse, threads);
+        }
+
+        var check = Gemm.Multiply(Op.T, q, Op.N, q, threads);
+        for (int i = 0; i < check.Rows; i++)
+        {
+            for (int j = 0; j < check.Cols; j++)
+            {
+                if (!(Math.Abs(check[i, j] - (i == j ? 1 : 0)) <= OrthogonalityTolerance))
+                {
+                    return HouseholderQr.Decompose(y, threads).Q;
+                }
+            }
+        }
+
+        return q;
+    }
 }

@@ -122,6 +122,39 @@ public class SvdTests
         Assert.True(TestMatrices.BitwiseEqual(svd.U.Data, again.U.Data));
     }
 
+    [Theory]
+    [InlineData(1.0)]      // Gaussian: CholeskyQR2
+    [InlineData(1e-6)]     // κ ≈ 10⁶: still CholeskyQR2
+    [InlineData(1e-12)]    // κ ≈ 10¹²: the Gram matrix is numerically singular, Householder QR
+    [InlineData(0.0)]      // a zero column: rank-deficient, Householder QR
+    public void OrthonormalizeGivesAnOrthonormalBasisOfTheColumns(double smallest)
+    {
+        const int M = 500, L = 40;
+        Matrix<double> y = TestMatrices.Gaussian(M, L, 21);
+        for (int i = 0; i < M; i++)
+        {
+            for (int j = 0; j < L; j++)
+            {
+                y[i, j] *= Math.Pow(smallest == 0 ? 1 : smallest, (double)j / (L - 1));
+            }
+
+            if (smallest == 0)
+            {
+                y[i, L - 1] = 0;
+            }
+        }
+
+        Matrix<double> q = RandomizedSvd.Orthonormalize(y, threads: 2);
+        Assert.Equal(M, q.Rows);
+        Assert.Equal(L, q.Cols);
+        Assert.True(TestMatrices.OrthogonalityError(q) <= Tolerance(L), $"‖QᵀQ − I‖ = {TestMatrices.OrthogonalityError(q)}");
+
+        // Q spans Y's columns: Y − Q·Qᵀ·Y vanishes relative to Y.
+        Matrix<double> projected = Gemm.Multiply(q, Gemm.Multiply(Op.T, q, Op.N, y));
+        double residual = TestMatrices.MaxAbs(Subtract(y, projected)), scale = TestMatrices.MaxAbs(y);
+        Assert.True(residual <= 1e-10 * scale, $"‖Y − Q·Qᵀ·Y‖ = {residual}, ‖Y‖ = {scale}");
+    }
+
     [Fact]
     public void LowRankProductSvdMatchesDenseSvdOfProduct()
     {
