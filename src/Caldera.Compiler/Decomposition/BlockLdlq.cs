@@ -74,30 +74,37 @@ internal static class BlockLdlq
     internal static Factors Factor(Matrix<double> h, int blocks, int threads)
     {
         int n = h.Rows, padded = blocks * Block;
-        var hp = new Matrix<double>(padded, padded);
         double meanDiagonal = 0;
         for (int i = 0; i < n; i++) meanDiagonal += h[i, i];
         meanDiagonal /= n;
-        for (int i = 0; i < n; i++) h.Row(i).CopyTo(hp.Row(i)[..n]);
-        for (int i = n; i < padded; i++) hp[i, i] = meanDiagonal;
 
+        // H is factored in the padded copy's own storage, so H's fp32 copy and its diagonal blocks' inverses are taken
+        // first; a failed attempt overwrote the copy, which is rebuilt with the damping added so far.
         // The Hessian is damped, so this succeeds at once in practice; keep a bounded retry for the rest.
-        BlockLdl? ldl;
+        var hp = new Matrix<double>(padded, padded);
+        var jitters = new List<double>();
         double jitter = 1e-6 * meanDiagonal;
-        for (int attempt = 0; !BlockLdl.TryDecompose(hp, Block, out ldl, threads); attempt++)
+        for (int attempt = 0; ; attempt++)
         {
+            if (attempt > 0) Array.Clear(hp.Data);
+            for (int i = 0; i < n; i++) h.Row(i).CopyTo(hp.Row(i)[..n]);
+            for (int i = n; i < padded; i++) hp[i, i] = meanDiagonal;
+            foreach (double added in jitters)
+                for (int i = 0; i < padded; i++) hp[i, i] += added;
+
+            var hFloat = hp.Convert<float>();
+            var inverses = new float[blocks][];
+            for (int j = 0; j < blocks; j++)
+            {
+                var block = hp.Slice(j * Block, Block, j * Block, Block);
+                var inverse = DenseOps.SolveSymmetric(block, Matrix<double>.Identity(Block), 1);
+                inverses[j] = inverse.Convert<float>().Data;
+            }
+            if (BlockLdl.TryDecomposeInPlace(hp, Block, out var ldl, threads))
+                return new Factors(padded, hFloat.Data, ldl.Lower.Convert<float>().Data, inverses);
             if (attempt == 6) throw new InvalidOperationException("BlockLDLQ: the Hessian is not positive definite even after damping.");
-            for (int i = 0; i < padded; i++) hp[i, i] += jitter;
+            jitters.Add(jitter);
             jitter *= 10;
         }
-
-        var inverses = new float[blocks][];
-        for (int j = 0; j < blocks; j++)
-        {
-            var block = hp.Slice(j * Block, Block, j * Block, Block);
-            var inverse = DenseOps.SolveSymmetric(block, Matrix<double>.Identity(Block), 1);
-            inverses[j] = inverse.Convert<float>().Data;
-        }
-        return new Factors(padded, hp.Convert<float>().Data, ldl.Lower.Convert<float>().Data, inverses);
     }
 }

@@ -32,6 +32,15 @@ public sealed class BlockLdl
     public static bool TryDecompose(Matrix<double> h, int blockSize, [NotNullWhen(true)] out BlockLdl? ldl, int threads = 1)
     {
         ArgumentNullException.ThrowIfNull(h);
+        return TryDecomposeInPlace(h.Clone(), blockSize, out ldl, threads);
+    }
+
+    /// <summary>
+    /// <see cref="TryDecompose"/> in <paramref name="h"/>'s own storage, which becomes <see cref="Lower"/> on success
+    /// and is overwritten on failure: for callers that no longer need H (a 4096² H is 128 MB to copy).
+    /// </summary>
+    internal static bool TryDecomposeInPlace(Matrix<double> h, int blockSize, [NotNullWhen(true)] out BlockLdl? ldl, int threads = 1)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
         if (h.Rows != h.Cols || h.Rows % blockSize != 0)
         {
@@ -41,11 +50,12 @@ public sealed class BlockLdl
         }
 
         ldl = null;
-        if (!Cholesky.TryFactor(h, out Matrix<double>? c, threads))
+        if (!Cholesky.TryFactorInPlace(h.Data, h.Rows, threads))
         {
             return false;
         }
 
+        Matrix<double> c = h;   // now C = chol(H)
         int n = h.Rows;
         int b = blockSize;
         var d = new Matrix<double>(n, b);

@@ -39,8 +39,11 @@ public static class Cholesky
         return true;
     }
 
-    // On success the lower triangle of a (n×n, row-major) holds C and the strict upper triangle is zeroed.
-    private static bool TryFactorInPlace(double[] a, int n, int threads)
+    /// <summary>
+    /// <see cref="TryFactor"/> without the copy: on success the lower triangle of <paramref name="a"/> (n×n,
+    /// row-major) holds C and the strict upper triangle is zeroed; on failure <paramref name="a"/> is overwritten.
+    /// </summary>
+    internal static bool TryFactorInPlace(double[] a, int n, int threads)
     {
         for (int j0 = 0; j0 < n; j0 += PanelWidth)
         {

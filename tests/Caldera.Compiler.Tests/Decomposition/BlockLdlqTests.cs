@@ -1,6 +1,7 @@
 using Caldera.Compiler.Decomposition;
 using Caldera.Compiler.LinearAlgebra;
 using Caldera.Compiler.Quantizers;
+using Caldera.Compiler.Tests.LinearAlgebra;
 using Caldera.Runtime.Incoherence;
 using Xunit.Abstractions;
 
@@ -114,6 +115,29 @@ public class BlockLdlqTests(ITestOutputHelper output)
             Assert.Equal(one.Codes, other.Codes);
             Assert.Equal(one.Rounded.Data, other.Rounded.Data);
         }
+    }
+
+    [Fact]
+    public void A_singular_Hessian_is_damped_and_its_factors_stay_consistent()
+    {
+        // A zero input dimension makes the first Cholesky attempt fail on a zero pivot; the retry factors H + jitter·I
+        // in a rebuilt copy, and H's fp32 copy, its diagonal inverses and L must all describe that same matrix:
+        // L's first block column is H[:, 0:8]·H₀₀⁻¹.
+        const int N = 20;
+        var h = TestMatrices.Hessian(N, 50, 0.01, seed: 4);
+        for (int i = 0; i < N; i++) h[i, 3] = h[3, i] = 0;
+        var f = BlockLdlq.Factor(h, blocks: 3, threads: 1);
+        int padded = f.Padded;
+        Assert.Equal(24, padded);
+        Assert.True(f.H[3 * padded + 3] > 0, "no damping was added");
+        Assert.Equal((float)h[5, 5] + f.H[3 * padded + 3], f.H[5 * padded + 5], 1e-5);
+        for (int r = 8; r < padded; r++)
+            for (int c = 0; c < 8; c++)
+            {
+                double expected = 0;
+                for (int d = 0; d < 8; d++) expected += f.H[r * padded + d] * f.DiagonalInverse[0][d * 8 + c];
+                Assert.Equal(expected, f.Lower[r * padded + c], 1e-3);
+            }
     }
 
     [Theory]
