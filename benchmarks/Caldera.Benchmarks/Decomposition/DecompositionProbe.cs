@@ -29,10 +29,18 @@ internal static class DecompositionProbe
         var layer = SyntheticLayer.Create(size, size, seed: 11);
         var profile = new DecompositionProfile();
         var clock = Stopwatch.StartNew();
-        var result = CalderaDecomposer.Decompose(layer.W, layer.H, options with { Threads = threads }, progress: null, profile);
+        var steps = new List<CalderaStep>();
+        var result = CalderaDecomposer.Decompose(layer.W, layer.H, options with { Threads = threads }, new Progress(steps), profile);
         clock.Stop();
         Console.WriteLine($"{size}² {preset}, {threads} threads: {clock.Elapsed.TotalSeconds:F1} s, relative error {result.RelativeError:F6}, codes {Checksum(result):X16}");
+        Console.WriteLine("// Error after each update: " + string.Join(", ", steps.Select(x => $"{x.Iteration}{x.Update} {x.RelativeError:F6}")));
         DecompositionBenchmarks.Print(profile);
+    }
+
+    /// <summary>Collects the decomposer's steps synchronously (<see cref="Progress{T}"/> would post them to the thread pool).</summary>
+    private sealed class Progress(List<CalderaStep> steps) : IProgress<CalderaStep>
+    {
+        public void Report(CalderaStep value) => steps.Add(value);
     }
 
     /// <summary>FNV-1a over Q's codes and both factors' codes: equal checksums mean an A/B change kept the results.</summary>
