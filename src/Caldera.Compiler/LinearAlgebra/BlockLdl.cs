@@ -32,6 +32,7 @@ public sealed class BlockLdl
     public static bool TryDecompose(Matrix<double> h, int blockSize, [NotNullWhen(true)] out BlockLdl? ldl, int threads = 1)
     {
         ArgumentNullException.ThrowIfNull(h);
+        Validate(h, blockSize);
         return TryDecomposeInPlace(h.Clone(), blockSize, out ldl, threads);
     }
 
@@ -41,14 +42,7 @@ public sealed class BlockLdl
     /// </summary>
     internal static bool TryDecomposeInPlace(Matrix<double> h, int blockSize, [NotNullWhen(true)] out BlockLdl? ldl, int threads = 1)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
-        if (h.Rows != h.Cols || h.Rows % blockSize != 0)
-        {
-            throw new ArgumentException(
-                $"block LDL needs a square matrix whose size is a multiple of the block size {blockSize}, got {h.Rows}×{h.Cols}.",
-                nameof(h));
-        }
-
+        Validate(h, blockSize);
         ldl = null;
         if (!Cholesky.TryFactorInPlace(h.Data, h.Rows, threads))
         {
@@ -89,6 +83,18 @@ public sealed class BlockLdl
 
         ldl = new BlockLdl(b, c, d);
         return true;
+    }
+
+    // Checked before TryDecompose copies H, so a wrong shape costs no copy.
+    private static void Validate(Matrix<double> h, int blockSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
+        if (h.Rows != h.Cols || h.Rows % blockSize != 0)
+        {
+            throw new ArgumentException(
+                $"block LDL needs a square matrix whose size is a multiple of the block size {blockSize}, got {h.Rows}×{h.Cols}.",
+                nameof(h));
+        }
     }
 
     // L[:, j0:j0+b] = C[:, j0:j0+b]·C_jj⁻¹: each row x of the block column solves x·C_jj = c, i.e. C_jjᵀ·xᵀ = cᵀ
