@@ -99,6 +99,9 @@ public sealed class E8PCodebook : ILatticeCodebook
     internal static ushort Compose(int pattern, int negativeMask, int shiftIndex, Span<float> q) =>
         E8PLattice.Compose(pattern, negativeMask, shiftIndex, q);
 
+    /// <summary>The 16-bit code of a pattern, its sign mask and shift (what <see cref="Compose"/> returns).</summary>
+    internal static ushort Code(int pattern, int negativeMask, int shiftIndex) => E8PLattice.Code(pattern, negativeMask, shiftIndex);
+
     /// <summary>Whether Σp of pattern p is odd, which decides the implied sign of coordinate 7.</summary>
     internal static bool IsPatternSumOdd(int pattern) => E8PLattice.IsPatternSumOdd(pattern);
 

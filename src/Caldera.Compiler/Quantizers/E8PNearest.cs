@@ -27,6 +27,9 @@ internal static class E8PNearest
     /// <summary>2pᵢ, coordinate-major: [256·i + p], so a vector load reads one coordinate of 8/16 patterns.</summary>
     private static readonly float[] TwicePatternByCoordinate = BuildTwicePatterns();
 
+    /// <summary>pᵢ, pattern-major: [8·p + i], one vector per pattern.</summary>
+    private static readonly float[] PatternRows = E8PCodebook.AbsolutePatterns.ToArray();
+
     /// <summary>‖p‖².</summary>
     private static readonly float[] SquaredNorm = BuildSquaredNorms();
 
@@ -251,7 +254,16 @@ internal static class E8PNearest
     }
 
     /// <summary>Rebuilds the signs of the winning candidate (with its parity flip) and writes the codeword.</summary>
-    internal static ushort Compose(ReadOnlySpan<float> x8, int candidate, Span<float> q8)
+    /// <remarks>
+    /// Runs once per searched vector, after the search: the scalar loop's eight data-dependent branches (the sign of
+    /// each zᵢ, the running minimum of tᵢ) mispredicted so often that composing cost more than the 16-lane class search
+    /// it follows. The vector path has no branches and returns the same code and codeword bit for bit.
+    /// </remarks>
+    internal static ushort Compose(ReadOnlySpan<float> x8, int candidate, Span<float> q8) =>
+        Vector256.IsHardwareAccelerated ? ComposeVector256(x8, candidate, q8) : ComposeScalar(x8, candidate, q8);
+
+    /// <summary>The reference of <see cref="Compose"/>: coordinate by coordinate.</summary>
+    internal static ushort ComposeScalar(ReadOnlySpan<float> x8, int candidate, Span<float> q8)
     {
         int pattern = candidate & (Patterns - 1), shift = candidate >> 8;
         float sigma = E8PCodebook.ShiftValue(shift);
@@ -266,6 +278,28 @@ internal static class E8PNearest
         }
         if (WrongParity(negative, pattern)) negative ^= 1 << cheapest;
         return E8PCodebook.Compose(pattern, negative, shift, q8[..Dimension]);
+    }
+
+    /// <summary><see cref="ComposeScalar"/> on one 8-lane vector: the cheapest coordinate is the lowest lane holding min tᵢ.</summary>
+    internal static ushort ComposeVector256(ReadOnlySpan<float> x8, int candidate, Span<float> q8)
+    {
+        int pattern = candidate & (Patterns - 1), shift = candidate >> 8;
+        var sigma = Vector256.Create(E8PCodebook.ShiftValue(shift));
+        var p = Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(PatternRows), (nuint)(pattern * Dimension));
+        var z = Vector256.Create(x8[..Dimension]) - sigma;
+        int negative = (int)Vector256.LessThan(z, Vector256<float>.Zero).ExtractMostSignificantBits();
+        var t = Vector256.Abs(z) * (p + p);
+        // Horizontal min: tᵢ ≥ 0 and finite (finite input), so Min and MinNative agree.
+        var m = Vector256.Min(t, Vector256.Shuffle(t, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6)));
+        m = Vector256.Min(m, Vector256.Shuffle(m, Vector256.Create(2, 3, 0, 1, 6, 7, 4, 5)));
+        m = Vector256.Min(m, Vector256.Shuffle(m, Vector256.Create(4, 5, 6, 7, 0, 1, 2, 3)));
+        int cheapest = System.Numerics.BitOperations.TrailingZeroCount(Vector256.Equals(t, m).ExtractMostSignificantBits());
+        if (WrongParity(negative, pattern)) negative ^= 1 << cheapest;
+
+        // qᵢ = (negative bit i ? −pᵢ : pᵢ) + σ, as E8PLattice.Compose writes it.
+        var positive = Vector256.Equals(Vector256.Create(negative) & Vector256.Create(1, 2, 4, 8, 16, 32, 64, 128), Vector256<int>.Zero);
+        (Vector256.ConditionalSelect(positive.AsSingle(), p, -p) + sigma).CopyTo(q8);
+        return E8PCodebook.Code(pattern, negative, shift);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -67,8 +67,12 @@ public static class E8PLattice
             float p = Patterns[pattern * Dimension + i];
             q[i] = ((negativeMask >> i & 1) != 0 ? -p : p) + sigma;
         }
-        return (ushort)(pattern << 8 | (negativeMask & 0x7F) << 1 | shiftIndex);
+        return Code(pattern, negativeMask, shiftIndex);
     }
+
+    /// <summary>The 16-bit code: pattern, the signs of coordinates 0–6 (coordinate 7's is implied by parity), shift.</summary>
+    internal static ushort Code(int pattern, int negativeMask, int shiftIndex) =>
+        (ushort)(pattern << 8 | (negativeMask & 0x7F) << 1 | shiftIndex);
 
     /// <summary>Whether Σp of pattern p is odd, which decides the implied sign of coordinate 7.</summary>
     internal static bool IsPatternSumOdd(int pattern) => PatternSumIsOdd[pattern] != 0;

@@ -159,6 +159,25 @@ public class E8PCodebookTests
     }
 
     [Fact]
+    public void VectorComposeWritesTheSameCodeAndCodewordAsTheScalarPath()
+    {
+        if (!System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) return;
+        var random = new Random(11);
+        Span<float> expected = stackalloc float[8], actual = stackalloc float[8];
+        for (int trial = 0; trial < 4000; trial++)
+        {
+            float[] x = TestData.Gaussian(random, 8, trial % 3 == 0 ? 0.4f : 1.5f);
+            int candidate = trial % 5 == 0 ? random.Next(512) : E8PNearest.SearchReference(x);
+            // Ties of tᵢ: zᵢ = 0 on two coordinates (the lowest must be flipped), or equal |zᵢ| on equal pattern values.
+            if (trial % 7 == 0) x[trial % 8] = x[(trial + 3) % 8] = E8PCodebook.ShiftValue(candidate >> 8);
+            if (trial % 11 == 0) x[2] = 2 * E8PCodebook.ShiftValue(candidate >> 8) - x[5];
+            ushort code = E8PNearest.ComposeScalar(x, candidate, expected);
+            Assert.Equal(code, E8PNearest.ComposeVector256(x, candidate, actual));
+            Assert.True(expected.SequenceEqual(actual), $"trial {trial}: codewords differ");
+        }
+    }
+
+    [Fact]
     public void QuantizeRowEqualsPerVectorQuantizationAndDecodesBack()
     {
         var random = new Random(3);
