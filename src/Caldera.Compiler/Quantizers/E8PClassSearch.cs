@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Caldera.Compiler.Quantizers;
 
@@ -202,30 +203,76 @@ internal static class E8PClassSearch
 
         Vector512<float> runnerUp = Vector512.MinNative(second, bestRunner);
         Vector512<float> certified = Vector512.GreaterThan(runnerUp - best, Vector512.Create(CertifiedMargin) * magnitude);
-        Span<int> sorted = stackalloc int[Dimension];
-        Span<float> lanes = stackalloc float[4 * Lanes];
-        certified.CopyTo(lanes);
-        bestId.CopyTo(lanes[Lanes..]);
-        Span<int> keyLanes = stackalloc int[2 * Dimension * Lanes];
-        for (int i = 0; i < 2 * Dimension; i++) keys[i].CopyTo(keyLanes.Slice(i * Lanes, Lanes));
+        Vector512<int> id = Vector512.ConvertToInt32(bestId), candidate = id & Vector512.Create(63);
+        Vector512<int> digits = SortedAssignmentDigits(keys, Vector512.GreaterThanOrEqual(id, Vector512.Create(64)), candidate);
+        Span<int> lanes = stackalloc int[4 * Lanes];
+        certified.AsInt32().CopyTo(lanes);
+        id.CopyTo(lanes[Lanes..]);
+        digits.CopyTo(lanes[(2 * Lanes)..]);
+        Span<float> lead = stackalloc float[3 * Lanes];
         if (!margins.IsEmpty)
         {
-            best.CopyTo(lanes[(2 * Lanes)..]);
-            runnerUp.CopyTo(lanes[(3 * Lanes)..]);
+            best.CopyTo(lead);
+            runnerUp.CopyTo(lead[Lanes..]);
+            magnitude.CopyTo(lead[(2 * Lanes)..]);
         }
         for (int lane = 0; lane < Lanes; lane++)
         {
-            if (BitConverter.SingleToInt32Bits(lanes[lane]) == 0)
+            if (lanes[lane] == 0)
             {
                 candidates[lane] = -1;
                 continue;
             }
-            int id = (int)lanes[Lanes + lane];
-            for (int i = 0; i < Dimension; i++) sorted[i] = keyLanes[((id >> 6) * Dimension + i) * Lanes + lane];
-            candidates[lane] = CandidateOf(id, sorted);
-            if (!margins.IsEmpty)
-                margins[lane] = new E8PSearchMargin(lanes[2 * Lanes + lane], lanes[3 * Lanes + lane], magnitude.GetElement(lane));
+            candidates[lane] = CandidateOf(lanes[Lanes + lane], lanes[2 * Lanes + lane]);
+            if (!margins.IsEmpty) margins[lane] = new E8PSearchMargin(lead[lane], lead[Lanes + lane], lead[2 * Lanes + lane]);
         }
+    }
+
+    /// <summary>
+    /// Per lane, the base-3 digit code of the winning class's sorted assignment (what <see cref="CandidateOf(int, ReadOnlySpan{int})"/>
+    /// sums one key at a time): class c puts its 3/2s, or its 5/2 (digit 2), on the largest a, i.e. on the coordinates
+    /// the first sorted keys name. Digit weights per class and sorted position k come from <see cref="DigitWeights"/>.
+    /// </summary>
+    private static Vector512<int> SortedAssignmentDigits(ReadOnlySpan<Vector512<int>> keys, Vector512<int> shiftOne, Vector512<int> candidate)
+    {
+        var lowBits = Vector512.Create(7);
+        // Classes 0–6 index the weights; the norm-12 candidates (≥ 7) take row 7, all zero, and are mapped apart.
+        var row = Vector512.Min(candidate, lowBits);
+        ReadOnlySpan<int> weights = DigitWeights;
+        var powers = Vector512.Create(PowersOf3);
+        var digits = Vector512<int>.Zero;
+        for (int k = 0; k < 4; k++)
+        {
+            var key = Vector512.ConditionalSelect(shiftOne, keys[Dimension + k], keys[k]);
+            var power = Avx512F.PermuteVar16x32(powers, key & lowBits);
+            var weight = Avx512F.PermuteVar16x32(Vector512.Create(weights.Slice(k * Lanes, Lanes)), row);
+            digits += power * weight;
+        }
+        return digits;
+    }
+
+    /// <summary>3ⁱ for coordinate i, padded to 16 lanes.</summary>
+    private static ReadOnlySpan<int> PowersOf3 => [1, 3, 9, 27, 81, 243, 729, 2187, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    /// <summary>
+    /// [16·k + c]: the digit class c (0–6) assigns to its k-th largest a, k = 0…3: classes 1–4 put 3/2 (digit 1) on
+    /// the first c, class 5 puts 5/2 (digit 2) on the first, class 6 5/2 and 3/2 on the first two.
+    /// </summary>
+    private static ReadOnlySpan<int> DigitWeights =>
+    [
+        0, 1, 1, 1, 1, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+
+    /// <summary>The reference candidate index of our candidate <paramref name="id"/> given its sorted assignment's digit code.</summary>
+    private static int CandidateOf(int id, int digits)
+    {
+        int shift = id >> 6, candidate = id & 63;
+        return candidate >= ClassCount
+            ? shift * E8PPatterns.Count + E8PPatterns.NormAtMostTenCount + candidate - ClassCount
+            : shift * E8PPatterns.Count + PatternOfDigits[digits];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -252,22 +299,20 @@ internal static class E8PClassSearch
     /// <summary>The reference candidate index (256·shift + pattern) of our candidate, given that shift's sorted keys.</summary>
     private static int CandidateOf(int id, ReadOnlySpan<int> sortedKeys)
     {
-        int shift = id >> 6, candidate = id & 63;
-        if (candidate >= ClassCount) return shift * E8PPatterns.Count + E8PPatterns.NormAtMostTenCount + candidate - ClassCount;
+        int candidate = id & 63, digits = 0;
         // Base-3 digits of the sorted assignment: class c puts its 3/2s (and 5/2) on the largest a.
-        int digits = 0;
         if (candidate <= 4)
             for (int k = 0; k < candidate; k++) digits += PowerOf3(sortedKeys[k] & 7);
-        else
+        else if (candidate < ClassCount)
             digits = 2 * PowerOf3(sortedKeys[0] & 7) + (candidate == 6 ? PowerOf3(sortedKeys[1] & 7) : 0);
-        return shift * E8PPatterns.Count + PatternOfDigits[digits];
+        return CandidateOf(id, digits);
     }
+
+    private static int PowerOf3(int i) => PowersOf3[i];
 
     /// <summary>A key's value: a with its 3 low mantissa bits replaced by the coordinate index (a ≥ 0, so keys order like a).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Value(int key) => BitConverter.Int32BitsToSingle(key);
-
-    private static int PowerOf3(int i) => i switch { 0 => 1, 1 => 3, 2 => 9, 3 => 27, 4 => 81, 5 => 243, 6 => 729, _ => 2187 };
 
     /// <summary>Batcher's odd–even merge network for 8 (19 compare-exchanges), descending.</summary>
     private static ReadOnlySpan<byte> Network =>

@@ -289,17 +289,22 @@ internal static class E8PNearest
         var z = Vector256.Create(x8[..Dimension]) - sigma;
         int negative = (int)Vector256.LessThan(z, Vector256<float>.Zero).ExtractMostSignificantBits();
         var t = Vector256.Abs(z) * (p + p);
-        // Horizontal min: tᵢ ≥ 0 and finite (finite input), so Min and MinNative agree.
-        var m = Vector256.Min(t, Vector256.Shuffle(t, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6)));
-        m = Vector256.Min(m, Vector256.Shuffle(m, Vector256.Create(2, 3, 0, 1, 6, 7, 4, 5)));
-        m = Vector256.Min(m, Vector256.Shuffle(m, Vector256.Create(4, 5, 6, 7, 0, 1, 2, 3)));
-        int cheapest = System.Numerics.BitOperations.TrailingZeroCount(Vector256.Equals(t, m).ExtractMostSignificantBits());
+        int cheapest = System.Numerics.BitOperations.TrailingZeroCount(Vector256.Equals(t, BroadcastMin(t)).ExtractMostSignificantBits());
         if (WrongParity(negative, pattern)) negative ^= 1 << cheapest;
 
         // qᵢ = (negative bit i ? −pᵢ : pᵢ) + σ, as E8PLattice.Compose writes it.
         var positive = Vector256.Equals(Vector256.Create(negative) & Vector256.Create(1, 2, 4, 8, 16, 32, 64, 128), Vector256<int>.Zero);
         (Vector256.ConditionalSelect(positive.AsSingle(), p, -p) + sigma).CopyTo(q8);
         return E8PCodebook.Code(pattern, negative, shift);
+    }
+
+    /// <summary>The minimum of the 8 lanes in every lane (no NaN: tᵢ costs are ≥ 0 and finite).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> BroadcastMin(Vector256<float> v)
+    {
+        var m = Vector256.Min(v, Vector256.Shuffle(v, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6)));
+        m = Vector256.Min(m, Vector256.Shuffle(m, Vector256.Create(2, 3, 0, 1, 6, 7, 4, 5)));
+        return Vector256.Min(m, Vector256.Shuffle(m, Vector256.Create(4, 5, 6, 7, 0, 1, 2, 3)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -90,6 +90,26 @@ public class E8PStabilityRadiusTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void Vector_sign_gap_equals_the_scalar_reference()
+    {
+        var random = new Random(23);
+        var q = new float[8];
+        var code = new ushort[1];
+        for (int trial = 0; trial < 4000; trial++)
+        {
+            float[] x = TestData.Gaussian(random, 8, trial % 3 == 0 ? 0.4f : 1.5f);
+            E8PCodebook.QuantizeRow(x, q, code);
+            int shift = code[0] & 1;
+            // Ties of the smallest tᵢ: two coordinates on the shift (tᵢ = 0 twice), or one (a single zero minimum).
+            if (trial % 5 == 0) x[trial % 8] = E8PCodebook.ShiftValue(shift);
+            if (trial % 10 == 0) x[(trial + 3) % 8] = E8PCodebook.ShiftValue(shift);
+            var xv = System.Runtime.Intrinsics.Vector256.Create(x);
+            var cv = System.Runtime.Intrinsics.Vector256.Create(q);
+            Assert.Equal(E8PStabilityRadius.SignGapScalar(xv, cv, shift), E8PStabilityRadius.SignGap(xv, cv, shift));
+        }
+    }
+
     private static double BoundaryDistance(ReadOnlySpan<float> x, ushort winner) => NearestFacet(x.ToArray(), winner).Distance;
 
     /// <summary>The nearest facet of the winner's cell: its distance and unit normal pointing out of the cell.</summary>
