@@ -78,33 +78,60 @@ internal static class BlockLdlq
         for (int i = 0; i < n; i++) meanDiagonal += h[i, i];
         meanDiagonal /= n;
 
-        // H is factored in the padded copy's own storage, so H's fp32 copy and its diagonal blocks' inverses are taken
-        // first; a failed attempt overwrote the copy, which is rebuilt with the damping added so far.
-        // The Hessian is damped, so this succeeds at once in practice; keep a bounded retry for the rest.
-        var hp = new Matrix<double>(padded, padded);
-        var jitters = new List<double>();
-        double jitter = 1e-6 * meanDiagonal;
+        // In fp32 first, as QuIP# factors H_q: half the bytes and twice the lanes of fp64 (a 4096² factor went from
+        // ≈ 0.9 to ≈ 0.4 s), and H_q is damped well above fp32's rounding. H's fp32 copy and its diagonal blocks'
+        // inverses are taken before the copy is factored in place.
+        var single = Padded<float>(h, padded, meanDiagonal, jitter: 0);
+        var hFloat = (float[])single.Data.Clone();
+        if (Cholesky.TryFactorInPlace(single.Data, padded, threads))
+        {
+            BlockLdl.ToUnitBlockLower(single.Data, padded, Block, threads);
+            return new Factors(padded, hFloat, single.Data, DiagonalInverses(hFloat, padded));
+        }
+
+        // fp32 rounding made the copy indefinite (QuIP# then retries in fp64): factor in fp64, adding damping as
+        // long as that fails too, each attempt in a copy rebuilt with the damping added so far.
+        double added = 0, jitter = 1e-6 * meanDiagonal;
         for (int attempt = 0; ; attempt++)
         {
-            if (attempt > 0) Array.Clear(hp.Data);
-            for (int i = 0; i < n; i++) h.Row(i).CopyTo(hp.Row(i)[..n]);
-            for (int i = n; i < padded; i++) hp[i, i] = meanDiagonal;
-            foreach (double added in jitters)
-                for (int i = 0; i < padded; i++) hp[i, i] += added;
-
-            var hFloat = hp.Convert<float>();
-            var inverses = new float[blocks][];
-            for (int j = 0; j < blocks; j++)
-            {
-                var block = hp.Slice(j * Block, Block, j * Block, Block);
-                var inverse = DenseOps.SolveSymmetric(block, Matrix<double>.Identity(Block), 1);
-                inverses[j] = inverse.Convert<float>().Data;
-            }
+            var hp = Padded<double>(h, padded, meanDiagonal, added);
+            hFloat = hp.Convert<float>().Data;
             if (BlockLdl.TryDecomposeInPlace(hp, Block, out var ldl, threads))
-                return new Factors(padded, hFloat.Data, ldl.Lower.Convert<float>().Data, inverses);
+                return new Factors(padded, hFloat, ldl.Lower.Convert<float>().Data, DiagonalInverses(hFloat, padded));
             if (attempt == 6) throw new InvalidOperationException("BlockLDLQ: the Hessian is not positive definite even after damping.");
-            jitters.Add(jitter);
+            added += jitter;
             jitter *= 10;
         }
+    }
+
+    /// <summary>H padded to n'×n' (pad dimensions: the mean diagonal, no cross terms), plus <paramref name="jitter"/>·I.</summary>
+    private static Matrix<T> Padded<T>(Matrix<double> h, int padded, double meanDiagonal, double jitter)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        int n = h.Rows;
+        var hp = new Matrix<T>(padded, padded);
+        for (int i = 0; i < n; i++)
+        {
+            ReadOnlySpan<double> source = h.Row(i);
+            var row = hp.Row(i);
+            for (int j = 0; j < n; j++) row[j] = T.CreateTruncating(source[j]);
+            row[i] = T.CreateTruncating(source[i] + jitter);
+        }
+        for (int i = n; i < padded; i++) hp[i, i] = T.CreateTruncating(meanDiagonal + jitter);
+        return hp;
+    }
+
+    /// <summary>H_jj⁻¹ of each 8×8 diagonal block of the fp32 H the sweeps use, solved in fp64.</summary>
+    private static float[][] DiagonalInverses(float[] h, int padded)
+    {
+        var inverses = new float[padded / Block][];
+        var block = new Matrix<double>(Block, Block);
+        for (int j = 0; j < inverses.Length; j++)
+        {
+            for (int r = 0; r < Block; r++)
+                for (int c = 0; c < Block; c++) block[r, c] = h[(j * Block + r) * padded + j * Block + c];
+            inverses[j] = DenseOps.SolveSymmetric(block, Matrix<double>.Identity(Block), 1).Convert<float>().Data;
+        }
+        return inverses;
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Numerics;
 
 namespace Caldera.Compiler.LinearAlgebra;
 
@@ -71,16 +72,7 @@ public sealed class BlockLdl
             }
         }
 
-        int parts = Math.Min(threads, n / b);
-        Parallelism.For(parts, threads, part =>
-        {
-            (int start, int end) = Parallelism.Range(part, parts, n / b);
-            for (int jBlock = start; jBlock < end; jBlock++)
-            {
-                ScaleBlockColumn(c.Data, n, jBlock * b, b);
-            }
-        });
-
+        ToUnitBlockLower(c.Data, n, b, threads);
         ldl = new BlockLdl(b, c, d);
         return true;
     }
@@ -97,16 +89,33 @@ public sealed class BlockLdl
         }
     }
 
+    /// <summary>
+    /// Turns C = chol(H) (n×n row-major, n a multiple of b) into L = C·blockdiag(C_jj⁻¹) in place, the unit
+    /// block-lower factor of H = L·D·Lᵀ.
+    /// </summary>
+    internal static void ToUnitBlockLower<T>(T[] c, int n, int b, int threads) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int parts = Math.Min(threads, n / b);
+        Parallelism.For(parts, threads, part =>
+        {
+            (int start, int end) = Parallelism.Range(part, parts, n / b);
+            for (int jBlock = start; jBlock < end; jBlock++)
+            {
+                ScaleBlockColumn(c, n, jBlock * b, b);
+            }
+        });
+    }
+
     // L[:, j0:j0+b] = C[:, j0:j0+b]·C_jj⁻¹: each row x of the block column solves x·C_jj = c, i.e. C_jjᵀ·xᵀ = cᵀ
     // (back substitution, no explicit inverse). Rows above the block are zero in C and stay zero.
-    private static void ScaleBlockColumn(double[] c, int n, int j0, int b)
+    private static void ScaleBlockColumn<T>(T[] c, int n, int j0, int b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = j0 + b; i < n; i++)
         {
-            Span<double> x = c.AsSpan((i * n) + j0, b);
+            Span<T> x = c.AsSpan((i * n) + j0, b);
             for (int q = b - 1; q >= 0; q--)
             {
-                double sum = x[q];
+                T sum = x[q];
                 for (int p = q + 1; p < b; p++)
                 {
                     sum -= x[p] * c[((j0 + p) * n) + j0 + q];
@@ -118,9 +127,9 @@ public sealed class BlockLdl
 
         for (int i = j0; i < j0 + b; i++)
         {
-            Span<double> x = c.AsSpan((i * n) + j0, b);
+            Span<T> x = c.AsSpan((i * n) + j0, b);
             x.Clear();
-            x[i - j0] = 1;
+            x[i - j0] = T.One;
         }
     }
 }

@@ -1,10 +1,12 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace Caldera.Compiler.LinearAlgebra;
 
 /// <summary>
-/// Cholesky factorisation H = C·Cᵀ of a symmetric positive definite matrix (C lower triangular), in double.
+/// Cholesky factorisation H = C·Cᵀ of a symmetric positive definite matrix (C lower triangular), in double (and in
+/// fp32 for BlockLDLQ, as QuIP# factors H_q).
 /// Blocked left-looking: for each column panel j, A[j:, j] −= C[j:, :j]·C[j, :j]ᵀ runs as one DGEMM with the long
 /// inner dimension, then the diagonal block is factored and the rows below are forward-substituted.
 /// </summary>
@@ -43,7 +45,7 @@ public static class Cholesky
     /// <see cref="TryFactor"/> without the copy: on success the lower triangle of <paramref name="a"/> (n×n,
     /// row-major) holds C and the strict upper triangle is zeroed; on failure <paramref name="a"/> is overwritten.
     /// </summary>
-    internal static bool TryFactorInPlace(double[] a, int n, int threads)
+    internal static bool TryFactorInPlace<T>(T[] a, int n, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int j0 = 0; j0 < n; j0 += PanelWidth)
         {
@@ -53,8 +55,8 @@ public static class Cholesky
                 // A[j0:n, j0:j0+jb] −= C[j0:n, 0:j0] · C[j0:j0+jb, 0:j0]ᵀ  (operands and result do not overlap).
                 Gemm.Multiply(
                     Op.N, Op.T, n - j0, jb, j0,
-                    -1.0, a.AsSpan(j0 * n), n, a.AsSpan(j0 * n), n,
-                    1.0, a.AsSpan((j0 * n) + j0), n, threads);
+                    -T.One, a.AsSpan(j0 * n), n, a.AsSpan(j0 * n), n,
+                    T.One, a.AsSpan((j0 * n) + j0), n, threads);
             }
 
             if (!FactorDiagonalBlock(a, n, j0, jb))
@@ -74,22 +76,22 @@ public static class Cholesky
     }
 
     // Unblocked Cholesky of the jb×jb block at (j0, j0), whose contributions from columns < j0 are already removed.
-    private static bool FactorDiagonalBlock(double[] a, int n, int j0, int jb)
+    private static bool FactorDiagonalBlock<T>(T[] a, int n, int j0, int jb) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int j = j0; j < j0 + jb; j++)
         {
-            ReadOnlySpan<double> rowJ = a.AsSpan((j * n) + j0, j - j0);
-            double pivot = a[(j * n) + j] - TensorPrimitives.Dot(rowJ, rowJ);
-            if (!(pivot > 0) || !double.IsFinite(pivot))
+            ReadOnlySpan<T> rowJ = a.AsSpan((j * n) + j0, j - j0);
+            T pivot = a[(j * n) + j] - TensorPrimitives.Dot(rowJ, rowJ);
+            if (!(pivot > T.Zero) || !T.IsFinite(pivot))
             {
                 return false;
             }
 
-            double cjj = Math.Sqrt(pivot);
+            T cjj = T.Sqrt(pivot);
             a[(j * n) + j] = cjj;
             for (int i = j + 1; i < j0 + jb; i++)
             {
-                ReadOnlySpan<double> rowI = a.AsSpan((i * n) + j0, j - j0);
+                ReadOnlySpan<T> rowI = a.AsSpan((i * n) + j0, j - j0);
                 a[(i * n) + j] = (a[(i * n) + j] - TensorPrimitives.Dot(rowI, rowJ)) / cjj;
             }
         }
@@ -98,7 +100,7 @@ public static class Cholesky
     }
 
     // Rows below the block: x·C11ᵀ = a, i.e. C11·xᵀ = aᵀ, solved by forward substitution for each row independently.
-    private static void SolvePanelRows(double[] a, int n, int j0, int jb, int threads)
+    private static void SolvePanelRows<T>(T[] a, int n, int j0, int jb, int threads) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = n - j0 - jb;
         if (rows <= 0)
@@ -112,10 +114,10 @@ public static class Cholesky
             (int start, int end) = Parallelism.Range(part, parts, rows);
             for (int i = j0 + jb + start; i < j0 + jb + end; i++)
             {
-                Span<double> x = a.AsSpan((i * n) + j0, jb);
+                Span<T> x = a.AsSpan((i * n) + j0, jb);
                 for (int j = 0; j < jb; j++)
                 {
-                    ReadOnlySpan<double> cRow = a.AsSpan(((j0 + j) * n) + j0, j);
+                    ReadOnlySpan<T> cRow = a.AsSpan(((j0 + j) * n) + j0, j);
                     x[j] = (x[j] - TensorPrimitives.Dot(cRow, x[..j])) / a[((j0 + j) * n) + j0 + j];
                 }
             }

@@ -140,6 +140,34 @@ public class BlockLdlqTests(ITestOutputHelper output)
             }
     }
 
+    [Fact]
+    public void The_fp32_factor_agrees_with_the_fp64_block_LDL()
+    {
+        // H_q is factored in fp32 (as QuIP# does); its L must be fp64's to fp32 accuracy times H's condition, not merely
+        // some unit block-lower matrix. A wrong panel or block-column step is off by O(1).
+        const int N = 64;
+        var h = TestMatrices.Hessian(N, 3 * N, 0.01, seed: 9);
+        var f = BlockLdlq.Factor(h, blocks: N / 8, threads: 2);
+        Assert.True(BlockLdl.TryDecompose(h, 8, out var exact));
+        double worst = 0;
+        for (int i = 0; i < N * N; i++) worst = Math.Max(worst, Math.Abs(f.Lower[i] - exact.Lower.Data[i]));
+        Assert.True(worst < 1e-3, $"fp32 L differs from fp64 L by {worst}");
+        Assert.Equal((float)h[5, 5], f.H[5 * N + 5]);
+    }
+
+    [Fact]
+    public void A_Hessian_indefinite_only_in_fp32_is_factored_in_fp64_without_damping()
+    {
+        // Coordinates 0 and 8 (two blocks) coupled by 1 − 10⁻⁹: positive definite, but the fp32 copy rounds the
+        // coupling to 1 and is singular.
+        var h = Matrix<double>.Identity(16);
+        h[0, 8] = h[8, 0] = 1 - 1e-9;
+        var f = BlockLdlq.Factor(h, blocks: 2, threads: 1);
+        Assert.Equal(1f, f.H[8 * 16 + 8]);  // no damping added: fp64 succeeded at once
+        Assert.Equal(1f, f.Lower[8 * 16 + 0]);  // L₁₀ = H₁₀·H₀₀⁻¹
+        Assert.Equal(0f, f.Lower[0 * 16 + 8]);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(17)]
