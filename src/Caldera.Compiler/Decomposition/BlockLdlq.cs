@@ -31,7 +31,8 @@ internal static class BlockLdlq
 
     /// <summary>Rounds <paramref name="b"/> against <paramref name="h"/>; returns Q̂ (m×n) and the codes (m × words per row).</summary>
     public static (Matrix<float> Rounded, ushort[] Codes, int WordsPerRow) Round(Matrix<float> b, Matrix<double> h,
-        ILatticeCodebook codebook, QRounding rounding, int sweeps, int threads, DecompositionProfile? profile = null)
+        ILatticeCodebook codebook, QRounding rounding, int sweeps, int threads, DecompositionProfile? profile = null,
+        ScratchBuffers? scratch = null)
     {
         int m = b.Rows, n = b.Cols;
         int blocks = (n + Block - 1) / Block;
@@ -52,11 +53,12 @@ internal static class BlockLdlq
 
         Factors factors;
         using (DecompositionProfile.Measure(profile, DecompositionStep.LdlFactor))
-            factors = Factor(h, blocks, threads);
-        var state = new BlockLdlqState(b, rounded, codes, wordsPerRow, codebook, factors.Padded);
+            factors = Factor(h, blocks, threads, scratch);
+        var residual = ScratchBuffers.Get<float>(scratch, "BlockLDLQ E", (long)m * factors.Padded);
+        var state = new BlockLdlqState(b, rounded, codes, wordsPerRow, codebook, factors.Padded, residual);
         float[] work;
         using (DecompositionProfile.Measure(profile, DecompositionStep.LdlqPass))
-            work = BlockLdlqPass.Run(state, factors, threads);
+            work = BlockLdlqPass.Run(state, factors, threads, ScratchBuffers.Get<float>(scratch, "BlockLDLQ U", (long)m * factors.Padded));
         if (sweeps > 0)
             using (DecompositionProfile.Measure(profile, DecompositionStep.LdlqSweeps))
                 BlockLdlqSweeps.Run(state, factors, sweeps, g: work, threads);
@@ -71,7 +73,7 @@ internal static class BlockLdlq
     /// </summary>
     internal sealed record Factors(int Padded, float[] H, float[] Lower, float[][] DiagonalInverse);
 
-    internal static Factors Factor(Matrix<double> h, int blocks, int threads)
+    internal static Factors Factor(Matrix<double> h, int blocks, int threads, ScratchBuffers? scratch = null)
     {
         int n = h.Rows, padded = blocks * Block;
         double meanDiagonal = 0;
@@ -81,8 +83,9 @@ internal static class BlockLdlq
         // In fp32 first, as QuIP# factors H_q: half the bytes and twice the lanes of fp64 (a 4096² factor went from
         // ≈ 0.9 to ≈ 0.4 s), and H_q is damped well above fp32's rounding. H's fp32 copy and its diagonal blocks'
         // inverses are taken before the copy is factored in place.
-        var single = Padded<float>(h, padded, meanDiagonal, jitter: 0);
-        var hFloat = (float[])single.Data.Clone();
+        var single = Padded(h, padded, meanDiagonal, jitter: 0, ScratchBuffers.Get<float>(scratch, "LDL factor", (long)padded * padded));
+        var hFloat = ScratchBuffers.Get<float>(scratch, "H fp32", single.Data.LongLength);
+        single.Data.CopyTo(hFloat, 0);
         if (Cholesky.TryFactorInPlace(single.Data, padded, threads))
         {
             BlockLdl.ToUnitBlockLower(single.Data, padded, Block, threads);
@@ -94,7 +97,7 @@ internal static class BlockLdlq
         double added = 0, jitter = 1e-6 * meanDiagonal;
         for (int attempt = 0; ; attempt++)
         {
-            var hp = Padded<double>(h, padded, meanDiagonal, added);
+            var hp = Padded(h, padded, meanDiagonal, added, new double[(long)padded * padded]);
             hFloat = hp.Convert<float>().Data;
             if (BlockLdl.TryDecomposeInPlace(hp, Block, out var ldl, threads))
                 return new Factors(padded, hFloat, ldl.Lower.Convert<float>().Data, DiagonalInverses(hFloat, padded));
@@ -104,20 +107,26 @@ internal static class BlockLdlq
         }
     }
 
-    /// <summary>H padded to n'×n' (pad dimensions: the mean diagonal, no cross terms), plus <paramref name="jitter"/>·I.</summary>
-    private static Matrix<T> Padded<T>(Matrix<double> h, int padded, double meanDiagonal, double jitter)
+    /// <summary>
+    /// H padded to n'×n' (pad dimensions: the mean diagonal, no cross terms), plus <paramref name="jitter"/>·I, written
+    /// over all of <paramref name="storage"/> (n'² elements, any contents).
+    /// </summary>
+    private static Matrix<T> Padded<T>(Matrix<double> h, int padded, double meanDiagonal, double jitter, T[] storage)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         int n = h.Rows;
-        var hp = new Matrix<T>(padded, padded);
-        for (int i = 0; i < n; i++)
+        var hp = new Matrix<T>(padded, padded, storage);
+        for (int i = 0; i < padded; i++)
         {
-            ReadOnlySpan<double> source = h.Row(i);
             var row = hp.Row(i);
-            for (int j = 0; j < n; j++) row[j] = T.CreateTruncating(source[j]);
-            row[i] = T.CreateTruncating(source[i] + jitter);
+            row.Clear();
+            if (i < n)
+            {
+                ReadOnlySpan<double> source = h.Row(i);
+                for (int j = 0; j < n; j++) row[j] = T.CreateTruncating(source[j]);
+            }
+            row[i] = T.CreateTruncating((i < n ? h[i, i] : meanDiagonal) + jitter);
         }
-        for (int i = n; i < padded; i++) hp[i, i] = T.CreateTruncating(meanDiagonal + jitter);
         return hp;
     }
 

@@ -29,11 +29,10 @@ internal static class BlockLdlqPass
     private const int Block = BlockLdlq.Block;
     private const int RowsPerChunk = BlockLdlq.RowsPerChunk;
 
-    /// <summary>Rounds every block once; returns U's buffer (m×n'), free for the caller to reuse.</summary>
-    public static float[] Run(BlockLdlqState state, BlockLdlq.Factors f, int threads)
+    /// <summary>Rounds every block once in <paramref name="u"/> (m×n', any contents); returns it, free for the caller to reuse.</summary>
+    public static float[] Run(BlockLdlqState state, BlockLdlq.Factors f, int threads, float[] u)
     {
         int m = state.Rows;
-        var u = new float[(long)m * f.Padded];
         Parallelism.For((m + PanelRows - 1) / PanelRows, threads, p => RunPanel(state, f, u, p * PanelRows, Math.Min(PanelRows, m - p * PanelRows)));
         return u;
     }
@@ -42,6 +41,8 @@ internal static class BlockLdlqPass
     {
         int n = state.Columns, padded = f.Padded, blocks = padded / Block;
         float[] e = state.Residual, lower = f.Lower;
+        // U's pad columns are never read (a partial last block is rounded on its present coordinates), so they keep
+        // whatever the buffer held.
         for (int r = p0; r < p0 + panelRows; r++) state.B.Row(r).CopyTo(u.AsSpan(r * padded, n));
         Span<float> t = stackalloc float[RowsPerChunk * Block];
         Span<float> q = stackalloc float[RowsPerChunk * Block];

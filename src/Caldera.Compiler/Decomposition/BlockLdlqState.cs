@@ -7,8 +7,9 @@ namespace Caldera.Compiler.Decomposition;
 /// What BlockLDLQ's passes share: B (m×n), the rounded Q̂ (m×n) and its codes, and the residual E = B − Q̂ padded
 /// to n' columns (m×n', zero in the pad), which the feedback and G = E·H are computed from.
 /// </summary>
+/// <param name="residual">Storage for E (m×n', any contents: it is cleared here).</param>
 internal sealed class BlockLdlqState(Matrix<float> b, Matrix<float> rounded, ushort[] codes, int wordsPerRow,
-    ILatticeCodebook codebook, int padded)
+    ILatticeCodebook codebook, int padded, float[] residual)
 {
     public int Rows => b.Rows;
     public int Columns => b.Cols;
@@ -16,9 +17,16 @@ internal sealed class BlockLdlqState(Matrix<float> b, Matrix<float> rounded, ush
     public int WordsPerVector => codebook.WordsPerVector;
 
     /// <summary>E, m×n' row-major.</summary>
-    public float[] Residual { get; } = new float[(long)b.Rows * padded];
+    public float[] Residual { get; } = Cleared(residual, (long)b.Rows * padded);
 
     public Matrix<float> B => b;
+
+    private static float[] Cleared(float[] storage, long length)
+    {
+        if (storage.LongLength != length) throw new ArgumentException($"E needs {length} elements; the storage has {storage.LongLength}.", nameof(storage));
+        Array.Clear(storage);
+        return storage;
+    }
     public Matrix<float> Rounded => rounded;
 
     /// <summary>

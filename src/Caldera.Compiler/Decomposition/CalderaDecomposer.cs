@@ -65,6 +65,7 @@ public static class CalderaDecomposer
         // (or Δ·C). Fresh 64 MB arrays cost 0.1–0.4 s of page faults each here, several per outer iteration.
         var residual = new Matrix<float>(m, n);
         var product = new Matrix<float>(m, n);
+        var scratch = new ScratchBuffers();
         double denominator;
         using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
             denominator = DenseOps.WeightedSquaredNorm(wt, choleskyPacked, product, threads);
@@ -85,7 +86,7 @@ public static class CalderaDecomposer
                     if (rank == 0) continue;
                     var a = DenseOps.Subtract(wt, q, residual);
                     factors = LowRankFit.Fit(a, htPacked, cholesky, choleskyPacked, rank, options.FactorBits,
-                        options.InnerIterations, options.Seed + (ulong)t, threads, profile);
+                        options.InnerIterations, options.Seed + (ulong)t, threads, profile, scratch);
                     lowRankDone = true;
                 }
                 else
@@ -101,8 +102,9 @@ public static class CalderaDecomposer
                     var hq = hd;
                     if (options.HessianDowndate && rank > 0 && lowRankDone)
                         using (DecompositionProfile.Measure(profile, DecompositionStep.Downdate))
-                            hq = HessianDowndate.Apply(hd, cholesky, factors, threads);
-                    var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads, profile);
+                            hq = HessianDowndate.Apply(hd, cholesky, factors, threads, scratch);
+                    var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads,
+                        profile, scratch);
                     System.Numerics.Tensors.TensorPrimitives.Multiply(rounded.Data, fromLattice, rounded.Data);
                     q = rounded;
                     qCodes = new QuantizedMatrix(m, n, wordsPerRow, fromLattice, codes, rounded.Data);

@@ -22,10 +22,12 @@ internal static class HessianDowndate
     /// <summary>The unit roundoff of fp64, 2⁻⁵³.</summary>
     private const double UnitRoundoff = 1.1102230246251565e-16;
 
-    public static Matrix<double> Apply(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
+    /// <param name="scratch">Where H_q's storage comes from (reused across outer iterations); null allocates it.</param>
+    public static Matrix<double> Apply(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads,
+        ScratchBuffers? scratch = null)
     {
         int n = h.Rows;
-        var (hq, v) = Downdated(h, cholesky, factors, threads);
+        var (hq, v) = Downdated(h, cholesky, factors, threads, scratch);
         double shift = Shift + RoundingBound(cholesky, v, threads);
         for (int i = 0; i < n; i++) hq[i, i] += shift;
         double trace = 0;
@@ -36,12 +38,14 @@ internal static class HessianDowndate
     }
 
     /// <summary>H − M·V_k·V_kᵀ·Mᵀ before any shift, and V_k (n×k).</summary>
-    internal static (Matrix<double> Hq, Matrix<double> V) Downdated(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
+    internal static (Matrix<double> Hq, Matrix<double> V) Downdated(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads,
+        ScratchBuffers? scratch = null)
     {
         var rm = Gemm.Multiply(Op.N, factors.R.Convert<double>(), Op.N, cholesky, threads);   // R·M, k×n
         var svd = LowRankSvd.Decompose(factors.L.Convert<double>(), rm, threads);             // of L·(R·M)
         var mv = Gemm.Multiply(Op.N, cholesky, Op.N, svd.V, threads);                            // M·V_k, n×k
-        var hq = h.Clone();
+        var hq = new Matrix<double>(h.Rows, h.Cols, ScratchBuffers.Get<double>(scratch, "H_q", h.Data.LongLength));
+        h.Data.CopyTo(hq.Data, 0);
         Gemm.Multiply(Op.N, mv, Op.T, mv, -1.0, 1.0, hq, threads);
         return (hq, svd.V);
     }

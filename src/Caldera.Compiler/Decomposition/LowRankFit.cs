@@ -30,7 +30,7 @@ internal static class LowRankFit
     /// <param name="cholesky">C = chol(H), n×n, and <paramref name="choleskyPacked"/> the same C in fp32 packed as a triangle.</param>
     public static LowRankFactors Fit(Matrix<float> a, PackedGemmOperand<float> h, Matrix<double> cholesky,
         PackedLowerTriangular<float> choleskyPacked, int rank, int bits, int innerIterations, ulong seed, int threads,
-        DecompositionProfile? profile = null)
+        DecompositionProfile? profile = null, ScratchBuffers? scratch = null)
     {
         int m = a.Rows, n = a.Cols;
         if (rank == 0) return LowRankFactors.Empty(m, n, bits);
@@ -38,7 +38,7 @@ internal static class LowRankFit
         Matrix<float> l, r;
         double aha;
         using (DecompositionProfile.Measure(profile, DecompositionStep.LowRankInitial))
-            (l, r, aha) = Initial(a, cholesky, choleskyPacked, rank, seed, threads);
+            (l, r, aha) = Initial(a, cholesky, choleskyPacked, rank, seed, threads, scratch);
         if (bits == 16) return LowRankFactors.ToHalf(l, r);
 
         PackedGemmOperand<float> aPacked, atPacked;
@@ -57,8 +57,8 @@ internal static class LowRankFit
         {
             // A and Aᵀ are the big operands of Lᵀ·A and (R·H)·Aᵀ in all T_in steps, H in every step of every fit:
             // packed once, each step's skinny GEMMs (k×n·n×m) only stream them.
-            aPacked = Gemm.Pack(Op.N, a, threads);
-            atPacked = Gemm.Pack(Op.T, a, threads);
+            aPacked = Gemm.Pack(Op.N, a, threads, length => ScratchBuffers.Get<float>(scratch, "A packed", length));
+            atPacked = Gemm.Pack(Op.T, a, threads, length => ScratchBuffers.Get<float>(scratch, "Aᵀ packed", length));
             Gemm.Multiply(Op.N, rank, 1f, r.Data, n, h, 0f, rh.Data, n, threads);
             Gemm.Multiply(Op.N, rank, 1f, rh.Data, n, atPacked, 0f, apt.Data, m, threads);
             Gemm.Multiply(Op.N, rh, Op.T, r, 1f, 0f, rhr, threads);
@@ -118,12 +118,14 @@ internal static class LowRankFit
     /// the inner steps' error formula starts from.
     /// </summary>
     private static (Matrix<float> L, Matrix<float> R, double Aha) Initial(Matrix<float> a, Matrix<double> cholesky,
-        PackedLowerTriangular<float> choleskyPacked, int rank, ulong seed, int threads)
+        PackedLowerTriangular<float> choleskyPacked, int rank, ulong seed, int threads, ScratchBuffers? scratch)
     {
         int m = a.Rows, n = a.Cols;
-        var ac = choleskyPacked.MultiplyRight(a, threads);
+        var ac = new Matrix<float>(m, n, ScratchBuffers.Get<float>(scratch, "A·C", a.Data.LongLength));
+        choleskyPacked.MultiplyRight(m, a.Data, n, ac.Data, n, threads);
         double aha = DenseOps.Inner(ac.Data, ac.Data);
-        var y = ac.Convert<double>();
+        var y = new Matrix<double>(m, n, ScratchBuffers.Get<double>(scratch, "A·C fp64", a.Data.LongLength));
+        System.Numerics.Tensors.TensorPrimitives.ConvertChecked<float, double>(ac.Data, y.Data);
         var svd = Math.Min(m, n) <= ExactSvdLimit
             ? ThinSvd.Decompose(y, threads).Truncate(rank)
             : RandomizedSvd.Decompose(y, rank, oversampling: 16, powerIterations: 4, seed: seed, threads: threads);

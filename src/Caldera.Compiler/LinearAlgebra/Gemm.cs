@@ -101,7 +101,15 @@ public static unsafe class Gemm
         return c;
     }
 
-    internal static PackedGemmOperand<T> Pack<T>(GemmKernelKind kind, Op opB, int k, int n, ReadOnlySpan<T> b, int ldb, int threads)
+    /// <summary><see cref="Pack{T}(Op, Matrix{T}, int)"/> into storage of the length asked for (e.g. a buffer reused from an earlier pack).</summary>
+    internal static PackedGemmOperand<T> Pack<T>(Op opB, Matrix<T> b, int threads, Func<long, T[]> storage)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => opB == Op.N
+            ? Pack(GemmKernelKinds.Best, opB, b.Rows, b.Cols, b.Data, b.Cols, threads, storage)
+            : Pack(GemmKernelKinds.Best, opB, b.Cols, b.Rows, b.Data, b.Cols, threads, storage);
+
+    internal static PackedGemmOperand<T> Pack<T>(GemmKernelKind kind, Op opB, int k, int n, ReadOnlySpan<T> b, int ldb, int threads,
+        Func<long, T[]>? storage = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check<T>(kind, threads, 0, n, k);
@@ -112,7 +120,12 @@ public static unsafe class Gemm
             throw new ArgumentException($"a packed {k}×{n} operand needs {length} elements, more than one array can hold.");
         }
 
-        var data = GC.AllocateUninitializedArray<T>((int)length);
+        var data = storage?.Invoke(length) ?? GC.AllocateUninitializedArray<T>((int)length);
+        if (data.LongLength != length)
+        {
+            throw new ArgumentException($"the packed operand's storage has {data.LongLength} elements; it needs {length}.", nameof(storage));
+        }
+
         fixed (T* pb = b)
         fixed (T* packed = data)
         {

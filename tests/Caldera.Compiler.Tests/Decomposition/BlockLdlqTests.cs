@@ -141,6 +141,23 @@ public class BlockLdlqTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Reused_scratch_buffers_with_stale_contents_change_no_code()
+    {
+        // Every buffer BlockLDLQ takes from the scratch is filled with NaN first, as a previous user might leave it:
+        // E's and U's pad columns (60 is not a multiple of 8) and H's padded copy must all be rewritten or cleared.
+        var (b, h) = IncoherentLayer(40, 60, seed: 12);
+        var fresh = Round(b, h, sweeps: 3, threads: 2);
+        var scratch = new ScratchBuffers();
+        long padded = 64;
+        foreach (var (purpose, length) in new[] { ("BlockLDLQ E", 40 * padded), ("BlockLDLQ U", 40 * padded), ("LDL factor", padded * padded), ("H fp32", padded * padded) })
+            scratch.Get<float>(purpose, length).AsSpan().Fill(float.NaN);
+        var reused = BlockLdlq.Round(b, h, E8PCodebook.Instance, QRounding.BlockLdlq, sweeps: 3, threads: 2, scratch: scratch);
+        Assert.Equal(fresh.Codes, reused.Codes);
+        Assert.Equal(fresh.Rounded.Data, reused.Rounded.Data);
+        Assert.Same(scratch.Get<float>("BlockLDLQ E", 40 * padded), scratch.Get<float>("BlockLDLQ E", 40 * padded));
+    }
+
+    [Fact]
     public void The_fp32_factor_agrees_with_the_fp64_block_LDL()
     {
         // H_q is factored in fp32 (as QuIP# does); its L must be fp64's to fp32 accuracy times H's condition, not merely
