@@ -54,14 +54,16 @@ internal static class BlockLdlq
         Factors factors;
         using (DecompositionProfile.Measure(profile, DecompositionStep.LdlFactor))
             factors = Factor(h, blocks, threads, scratch);
-        var residual = ScratchBuffers.Get<float>(scratch, "BlockLDLQ E", (long)m * factors.Padded);
+        var residual = ScratchBuffers.Rent<float>(scratch, (long)m * factors.Padded);
         var state = new BlockLdlqState(b, rounded, codes, wordsPerRow, codebook, factors.Padded, residual);
         float[] work;
         using (DecompositionProfile.Measure(profile, DecompositionStep.LdlqPass))
-            work = BlockLdlqPass.Run(state, factors, threads, ScratchBuffers.Get<float>(scratch, "BlockLDLQ U", (long)m * factors.Padded));
+            work = BlockLdlqPass.Run(state, factors, threads, ScratchBuffers.Rent<float>(scratch, (long)m * factors.Padded));
         if (sweeps > 0)
             using (DecompositionProfile.Measure(profile, DecompositionStep.LdlqSweeps))
                 BlockLdlqSweeps.Run(state, factors, sweeps, g: work, threads);
+        if (scratch != null)
+            foreach (var buffer in new[] { work, residual, factors.H, factors.Lower }) scratch.Return(buffer);
         return (rounded, codes, wordsPerRow);
     }
 
@@ -83,8 +85,8 @@ internal static class BlockLdlq
         // In fp32 first, as QuIP# factors H_q: half the bytes and twice the lanes of fp64 (a 4096² factor went from
         // ≈ 0.9 to ≈ 0.4 s), and H_q is damped well above fp32's rounding. H's fp32 copy and its diagonal blocks'
         // inverses are taken before the copy is factored in place.
-        var single = Padded(h, padded, meanDiagonal, jitter: 0, ScratchBuffers.Get<float>(scratch, "LDL factor", (long)padded * padded));
-        var hFloat = ScratchBuffers.Get<float>(scratch, "H fp32", single.Data.LongLength);
+        var single = Padded(h, padded, meanDiagonal, jitter: 0, ScratchBuffers.Rent<float>(scratch, (long)padded * padded));
+        var hFloat = ScratchBuffers.Rent<float>(scratch, single.Data.LongLength);
         single.Data.CopyTo(hFloat, 0);
         if (Cholesky.TryFactorInPlace(single.Data, padded, threads))
         {

@@ -105,6 +105,7 @@ public static class CalderaDecomposer
                             hq = HessianDowndate.Apply(hd, cholesky, factors, threads, scratch);
                     var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads,
                         profile, scratch);
+                    if (!ReferenceEquals(hq, hd)) scratch.Return(hq.Data);
                     System.Numerics.Tensors.TensorPrimitives.Multiply(rounded.Data, fromLattice, rounded.Data);
                     q = rounded;
                     qCodes = new QuantizedMatrix(m, n, wordsPerRow, fromLattice, codes, rounded.Data);

@@ -22,7 +22,7 @@ internal static class HessianDowndate
     /// <summary>The unit roundoff of fp64, 2⁻⁵³.</summary>
     private const double UnitRoundoff = 1.1102230246251565e-16;
 
-    /// <param name="scratch">Where H_q's storage comes from (reused across outer iterations); null allocates it.</param>
+    /// <param name="scratch">Where H_q's storage is rented from (the caller returns it); null allocates it.</param>
     public static Matrix<double> Apply(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads,
         ScratchBuffers? scratch = null)
     {
@@ -44,7 +44,7 @@ internal static class HessianDowndate
         var rm = Gemm.Multiply(Op.N, factors.R.Convert<double>(), Op.N, cholesky, threads);   // R·M, k×n
         var svd = LowRankSvd.Decompose(factors.L.Convert<double>(), rm, threads);             // of L·(R·M)
         var mv = Gemm.Multiply(Op.N, cholesky, Op.N, svd.V, threads);                            // M·V_k, n×k
-        var hq = new Matrix<double>(h.Rows, h.Cols, ScratchBuffers.Get<double>(scratch, "H_q", h.Data.LongLength));
+        var hq = new Matrix<double>(h.Rows, h.Cols, ScratchBuffers.Rent<double>(scratch, h.Data.LongLength));
         h.Data.CopyTo(hq.Data, 0);
         Gemm.Multiply(Op.N, mv, Op.T, mv, -1.0, 1.0, hq, threads);
         return (hq, svd.V);

@@ -57,8 +57,8 @@ internal static class LowRankFit
         {
             // A and Aᵀ are the big operands of Lᵀ·A and (R·H)·Aᵀ in all T_in steps, H in every step of every fit:
             // packed once, each step's skinny GEMMs (k×n·n×m) only stream them.
-            aPacked = Gemm.Pack(Op.N, a, threads, length => ScratchBuffers.Get<float>(scratch, "A packed", length));
-            atPacked = Gemm.Pack(Op.T, a, threads, length => ScratchBuffers.Get<float>(scratch, "Aᵀ packed", length));
+            aPacked = Gemm.Pack(Op.N, a, threads, length => ScratchBuffers.Rent<float>(scratch, length));
+            atPacked = Gemm.Pack(Op.T, a, threads, length => ScratchBuffers.Rent<float>(scratch, length));
             Gemm.Multiply(Op.N, rank, 1f, r.Data, n, h, 0f, rh.Data, n, threads);
             Gemm.Multiply(Op.N, rank, 1f, rh.Data, n, atPacked, 0f, apt.Data, m, threads);
             Gemm.Multiply(Op.N, rh, Op.T, r, 1f, 0f, rhr, threads);
@@ -110,6 +110,11 @@ internal static class LowRankFit
                 if (t + 1 < innerIterations) Gemm.Multiply(Op.N, rank, 1f, rh.Data, n, atPacked, 0f, apt.Data, m, threads);
             }
         }
+        if (scratch != null)
+        {
+            scratch.Return(aPacked.Data);
+            scratch.Return(atPacked.Data);
+        }
         return best!;
     }
 
@@ -121,10 +126,10 @@ internal static class LowRankFit
         PackedLowerTriangular<float> choleskyPacked, int rank, ulong seed, int threads, ScratchBuffers? scratch)
     {
         int m = a.Rows, n = a.Cols;
-        var ac = new Matrix<float>(m, n, ScratchBuffers.Get<float>(scratch, "A·C", a.Data.LongLength));
+        var ac = new Matrix<float>(m, n, ScratchBuffers.Rent<float>(scratch, a.Data.LongLength));
         choleskyPacked.MultiplyRight(m, a.Data, n, ac.Data, n, threads);
         double aha = DenseOps.Inner(ac.Data, ac.Data);
-        var y = new Matrix<double>(m, n, ScratchBuffers.Get<double>(scratch, "A·C fp64", a.Data.LongLength));
+        var y = new Matrix<double>(m, n, ScratchBuffers.Rent<double>(scratch, a.Data.LongLength));
         System.Numerics.Tensors.TensorPrimitives.ConvertChecked<float, double>(ac.Data, y.Data);
         var svd = Math.Min(m, n) <= ExactSvdLimit
             ? ThinSvd.Decompose(y, threads).Truncate(rank)
@@ -149,6 +154,11 @@ internal static class LowRankFit
         }
         // Rᵀ = C⁻ᵀ·V_k·Σ_k^½: one back substitution with Cᵀ.
         TriangularSolve.SolveLowerTransposed(cholesky, vRootSigma, threads: threads);
+        if (scratch != null)
+        {
+            scratch.Return(ac.Data);
+            scratch.Return(y.Data);
+        }
         return (l, vRootSigma.Convert<float>().Transpose(), aha);
     }
 }

@@ -2,31 +2,37 @@ namespace Caldera.Compiler.Decomposition;
 
 /// <summary>
 /// The large arrays every outer iteration of one decomposition needs again (H_q, its fp32 copy and factor, BlockLDLQ's
-/// U/G and E, the LR initialisation's A·C and its fp64 copy, the inner steps' packed A and Aᵀ), each allocated once
-/// and handed back on every later request for the same purpose and length.
+/// U/G and E, the LR initialisation's A·C and its fp64 copy, the inner steps' packed A and Aᵀ): a step rents them
+/// and returns them when it ends, and a later rent of the same element type and length gets a returned one back.
 /// </summary>
 /// <remarks>
 /// Fresh arrays are expensive here in a way their size does not suggest: touching a new 64 MB array costs 0.2–0.3 s of
 /// page faults on this (paravirtualised) machine, against 1–4 ms to overwrite one already mapped, and the GC hands
 /// back mapped memory only some of the time. At 4096² an outer iteration allocated about 0.7 GB of such arrays.
-/// A buffer's contents are whatever its last user left: every user overwrites or clears what it reads. Buffers of
-/// different purposes are never alive at once within a step, so the purposes are the only bookkeeping. Not thread-safe:
-/// requested from the decomposition's own thread, outside its parallel loops.
+/// Returned arrays are shared between steps (the LR-update's m×n buffers serve BlockLDLQ's U and E when n is a
+/// multiple of 8), so the pool holds about what the largest step needs, not the sum of all steps.
+/// A rented array's contents are whatever its last user left: every user overwrites or clears what it reads.
+/// Not thread-safe: used from the decomposition's own thread, outside its parallel loops.
 /// </remarks>
 internal sealed class ScratchBuffers
 {
-    private readonly Dictionary<(Type, string), Array> arrays = [];
+    private readonly Dictionary<(Type, long), Stack<Array>> returned = [];
 
-    /// <summary>An array of exactly <paramref name="length"/> elements for <paramref name="purpose"/>, uninitialised on first use.</summary>
-    public T[] Get<T>(string purpose, long length) where T : unmanaged
+    /// <summary>An array of exactly <paramref name="length"/> elements: a returned one if any, else a new uninitialised one.</summary>
+    public T[] Rent<T>(long length) where T : unmanaged =>
+        returned.TryGetValue((typeof(T), length), out var free) && free.Count > 0
+            ? (T[])free.Pop()
+            : GC.AllocateUninitializedArray<T>(checked((int)length));
+
+    /// <summary>Hands <paramref name="array"/> back; its renter must not use it afterwards.</summary>
+    public void Return<T>(T[] array) where T : unmanaged
     {
-        if (arrays.TryGetValue((typeof(T), purpose), out var existing) && existing.LongLength == length) return (T[])existing;
-        var fresh = GC.AllocateUninitializedArray<T>(checked((int)length));
-        arrays[(typeof(T), purpose)] = fresh;
-        return fresh;
+        var key = (typeof(T), array.LongLength);
+        if (!returned.TryGetValue(key, out var free)) returned[key] = free = new Stack<Array>();
+        free.Push(array);
     }
 
-    /// <summary><paramref name="scratch"/>'s buffer for <paramref name="purpose"/>, or a fresh array without one.</summary>
-    public static T[] Get<T>(ScratchBuffers? scratch, string purpose, long length) where T : unmanaged =>
-        scratch?.Get<T>(purpose, length) ?? GC.AllocateUninitializedArray<T>(checked((int)length));
+    /// <summary><paramref name="scratch"/>'s <see cref="Rent{T}"/>, or a new array without one.</summary>
+    public static T[] Rent<T>(ScratchBuffers? scratch, long length) where T : unmanaged =>
+        scratch?.Rent<T>(length) ?? GC.AllocateUninitializedArray<T>(checked((int)length));
 }

@@ -143,18 +143,25 @@ public class BlockLdlqTests(ITestOutputHelper output)
     [Fact]
     public void Reused_scratch_buffers_with_stale_contents_change_no_code()
     {
-        // Every buffer BlockLDLQ takes from the scratch is filled with NaN first, as a previous user might leave it:
-        // E's and U's pad columns (60 is not a multiple of 8) and H's padded copy must all be rewritten or cleared.
+        // Every buffer BlockLDLQ rents is one returned filled with NaN, as a previous user might leave it: E's pad
+        // columns (60 is not a multiple of 8) and H's padded copy must be rewritten or cleared, U's pad never read.
         var (b, h) = IncoherentLayer(40, 60, seed: 12);
         var fresh = Round(b, h, sweeps: 3, threads: 2);
         var scratch = new ScratchBuffers();
-        long padded = 64;
-        foreach (var (purpose, length) in new[] { ("BlockLDLQ E", 40 * padded), ("BlockLDLQ U", 40 * padded), ("LDL factor", padded * padded), ("H fp32", padded * padded) })
-            scratch.Get<float>(purpose, length).AsSpan().Fill(float.NaN);
+        const long Padded = 64;
+        foreach (long length in new[] { 40 * Padded, 40 * Padded, Padded * Padded, Padded * Padded })
+        {
+            var stale = new float[length];
+            stale.AsSpan().Fill(float.NaN);
+            scratch.Return(stale);
+        }
         var reused = BlockLdlq.Round(b, h, E8PCodebook.Instance, QRounding.BlockLdlq, sweeps: 3, threads: 2, scratch: scratch);
         Assert.Equal(fresh.Codes, reused.Codes);
         Assert.Equal(fresh.Rounded.Data, reused.Rounded.Data);
-        Assert.Same(scratch.Get<float>("BlockLDLQ E", 40 * padded), scratch.Get<float>("BlockLDLQ E", 40 * padded));
+        // All four came back and nothing new was allocated: renting them again takes the pool's NaN-filled originals
+        // (now overwritten), not fresh zeroed arrays.
+        var again = new[] { scratch.Rent<float>(40 * Padded), scratch.Rent<float>(40 * Padded), scratch.Rent<float>(Padded * Padded), scratch.Rent<float>(Padded * Padded) };
+        Assert.All(again, a => Assert.Contains(a, x => float.IsNaN(x) || x != 0));
     }
 
     [Fact]
