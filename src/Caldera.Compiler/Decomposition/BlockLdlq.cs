@@ -62,8 +62,7 @@ internal static class BlockLdlq
         if (sweeps > 0)
             using (DecompositionProfile.Measure(profile, DecompositionStep.LdlqSweeps))
                 BlockLdlqSweeps.Run(state, factors, sweeps, g: work, threads);
-        if (scratch != null)
-            foreach (var buffer in new[] { work, residual, factors.H, factors.Lower }) scratch.Return(buffer);
+        ScratchBuffers.Return(scratch, work, residual, factors.H, factors.Lower);
         return (rounded, codes, wordsPerRow);
     }
 

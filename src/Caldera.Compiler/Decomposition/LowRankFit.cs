@@ -110,11 +110,7 @@ internal static class LowRankFit
                 if (t + 1 < innerIterations) Gemm.Multiply(Op.N, rank, 1f, rh.Data, n, atPacked, 0f, apt.Data, m, threads);
             }
         }
-        if (scratch != null)
-        {
-            scratch.Return(aPacked.Data);
-            scratch.Return(atPacked.Data);
-        }
+        ScratchBuffers.Return(scratch, aPacked.Data, atPacked.Data);
         return best!;
     }
 
@@ -154,11 +150,8 @@ internal static class LowRankFit
         }
         // Rᵀ = C⁻ᵀ·V_k·Σ_k^½: one back substitution with Cᵀ.
         TriangularSolve.SolveLowerTransposed(cholesky, vRootSigma, threads: threads);
-        if (scratch != null)
-        {
-            scratch.Return(ac.Data);
-            scratch.Return(y.Data);
-        }
+        ScratchBuffers.Return(scratch, ac.Data);
+        ScratchBuffers.Return(scratch, y.Data);
         return (l, vRootSigma.Convert<float>().Transpose(), aha);
     }
 }

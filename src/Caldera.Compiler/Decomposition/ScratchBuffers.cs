@@ -32,6 +32,13 @@ internal sealed class ScratchBuffers
         free.Push(array);
     }
 
+    /// <summary>Returns <paramref name="arrays"/> to <paramref name="scratch"/>; without one they are left to the GC.</summary>
+    public static void Return<T>(ScratchBuffers? scratch, params T[][] arrays) where T : unmanaged
+    {
+        if (scratch == null) return;
+        foreach (var array in arrays) scratch.Return(array);
+    }
+
     /// <summary><paramref name="scratch"/>'s <see cref="Rent{T}"/>, or a new array without one.</summary>
     public static T[] Rent<T>(ScratchBuffers? scratch, long length) where T : unmanaged =>
         scratch?.Rent<T>(length) ?? GC.AllocateUninitializedArray<T>(checked((int)length));
