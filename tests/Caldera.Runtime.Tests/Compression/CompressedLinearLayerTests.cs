@@ -169,19 +169,12 @@ public class CompressedLinearLayerTests
         var layer = new CompressedLinearLayer(data, pool);
         var x = Kernels.KernelData.Floats(8 * 64, 1);
         var y = new float[8 * 172];
-        // Warm up: scratch buffers grow to their size and the JIT settles on its final code.
-        for (int i = 0; i < 200; i++)
+        // Warm-up: scratch buffers grow to their size and the JIT settles on its final code.
+        Assert.Equal(0, SteadyState.AllocatedBytes(() =>
         {
             layer.ApplyBatch(x, y, 8);
             layer.Apply(x.AsSpan(0, 64), y.AsSpan(0, 172));
-        }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++)
-        {
-            layer.ApplyBatch(x, y, 8);
-            layer.Apply(x.AsSpan(0, 64), y.AsSpan(0, 172));
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }, warmup: 200, window: 10));
     }
 
     [Fact]

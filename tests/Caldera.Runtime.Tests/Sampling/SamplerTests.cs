@@ -105,10 +105,7 @@ public class SamplerTests
         })
         {
             var sampler = new Sampler(logits.Length, options);
-            sampler.Sample(logits, history);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 20; i++) sampler.Sample(logits, history);
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(0, SteadyState.AllocatedBytes(() => sampler.Sample(logits, history), warmup: 50, window: 20));
         }
     }
 
