@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Caldera.Compiler.LinearAlgebra;
 
 namespace Caldera.Compiler.Decomposition;
@@ -16,7 +17,7 @@ namespace Caldera.Compiler.Decomposition;
 /// <para>Most targets barely move between sweeps, so most searches would return the code they returned last time.
 /// Each search also certifies a radius (<see cref="ILatticeCodebook.QuantizeCertified"/>): while a block's target stays
 /// within it of the target last searched, the search cannot change its answer and is skipped. The remaining
-/// searches of a group's <see cref="RowsPerGroup"/> rows go through the codebook together, so they still fill its
+/// searches of a group's rows (<see cref="RowsPerGroup"/>) go through the codebook together, so they still fill its
 /// 16-lane batches. Results are those of searching every time.</para>
 /// </remarks>
 internal static class BlockLdlqSweeps
@@ -24,10 +25,18 @@ internal static class BlockLdlqSweeps
     private const int Block = BlockLdlq.Block;
 
     /// <summary>
-    /// Rows swept together: four 16-lane search batches when every target moved, and one batch (instead of four
-    /// mostly idle ones) when, as in later sweeps, a few in a hundred did. G's rows for a group take 64·n'·4 bytes.
+    /// Most rows swept together. A changed block's G update reads its 8 rows of H (8·n'·4 bytes, 128 KB at n' 4096),
+    /// which come from memory once per group that changes the block and are then shared by the group's other changes:
+    /// at 4096², 64-row groups spent 2.1 CPU s per Q-update in those updates and 512-row groups 1.5 s. The group's
+    /// rows of G (8 MB) then live in L3 instead of L2, which the prefetch in <see cref="SweepGroup"/> hides.
     /// </summary>
-    internal const int RowsPerGroup = 64;
+    internal const int MaxRowsPerGroup = 512;
+
+    /// <summary>Fewest rows swept together: a group's searches should still fill the codebook's 16-lane batches.</summary>
+    internal const int MinRowsPerGroup = 64;
+
+    /// <summary>Rows prefetched ahead by the target loop: each row's G and Q̂ blocks lie a row of memory apart.</summary>
+    private const int PrefetchRows = 8;
 
     /// <summary>
     /// A skip needs the float δ² = Σ(t − t_last)² to be below r²·(1 − this): the computed δ² is within 2⁻²⁰ relative
@@ -40,31 +49,46 @@ internal static class BlockLdlqSweeps
     {
         int m = state.Rows, padded = f.Padded;
         Gemm.Multiply(Op.N, Op.N, m, padded, padded, 1f, state.Residual, padded, f.H, padded, 0f, g, padded, threads);
-        Parallelism.For((m + RowsPerGroup - 1) / RowsPerGroup, threads,
-            c => SweepGroup(state, f, sweeps, g, c * RowsPerGroup, Math.Min(RowsPerGroup, m - c * RowsPerGroup)));
+        int perGroup = RowsPerGroup(m, threads);
+        Parallelism.For((m + perGroup - 1) / perGroup, threads,
+            c => SweepGroup(state, f, sweeps, g, c * perGroup, Math.Min(perGroup, m - c * perGroup)));
     }
 
-    private static void SweepGroup(BlockLdlqState state, BlockLdlq.Factors f, int sweeps, float[] g, int r0, int rows)
+    /// <summary>One group per thread where that fits between <see cref="MinRowsPerGroup"/> and <see cref="MaxRowsPerGroup"/>. Rows are swept independently, so the grouping changes no result.</summary>
+    internal static int RowsPerGroup(int rows, int threads) => Math.Clamp((rows + threads - 1) / threads, MinRowsPerGroup, MaxRowsPerGroup);
+
+    private static unsafe void SweepGroup(BlockLdlqState state, BlockLdlq.Factors f, int sweeps, float[] g, int r0, int rows)
     {
-        int padded = f.Padded, blocks = padded / Block;
+        int padded = f.Padded, blocks = padded / Block, n = state.Columns;
         // Per block and row (block-major): the target last searched and its certified radius², −1 before any search.
         float[] lastTarget = ArrayPool<float>.Shared.Rent(blocks * rows * Block);
         float[] radiusSquared = ArrayPool<float>.Shared.Rent(blocks * rows);
         radiusSquared.AsSpan(0, blocks * rows).Fill(-1);
-        Span<float> t = stackalloc float[RowsPerGroup * Block];
-        Span<float> q = stackalloc float[RowsPerGroup * Block];
-        Span<float> deltas = stackalloc float[RowsPerGroup * Block];
-        Span<float> radii = stackalloc float[RowsPerGroup];
-        Span<ushort> words = stackalloc ushort[RowsPerGroup * state.WordsPerVector];
-        Span<int> searched = stackalloc int[RowsPerGroup];
+        float[] targets = ArrayPool<float>.Shared.Rent(3 * rows * Block), radiiStorage = ArrayPool<float>.Shared.Rent(rows);
+        ushort[] wordStorage = ArrayPool<ushort>.Shared.Rent(rows * state.WordsPerVector);
+        int[] searchedStorage = ArrayPool<int>.Shared.Rent(rows);
+        Span<float> t = targets.AsSpan(0, rows * Block), q = targets.AsSpan(rows * Block, rows * Block);
+        Span<float> deltas = targets.AsSpan(2 * rows * Block, rows * Block), radii = radiiStorage.AsSpan(0, rows);
+        Span<ushort> words = wordStorage.AsSpan(0, rows * state.WordsPerVector);
+        Span<int> searched = searchedStorage.AsSpan(0, rows);
         Span<float> qBlock = stackalloc float[Block];
+        fixed (float* gBase = g, qBase = state.Rounded.Data)
         for (int s = 0; s < sweeps; s++)
             for (int j = blocks - 1; j >= 0; j--)
             {
-                int c0 = j * Block, width = Math.Min(Block, state.Columns - c0), count = 0;
+                int c0 = j * Block, width = Math.Min(Block, n - c0), count = 0;
                 for (int i = 0; i < rows; i++)
                 {
                     int r = r0 + i;
+                    if (Sse.IsSupported && i + PrefetchRows < rows)
+                    {
+                        // Both ends of the 8-float blocks, which may straddle a cache line.
+                        long ahead = r + PrefetchRows;
+                        Sse.Prefetch0(gBase + (ahead * padded) + c0);
+                        Sse.Prefetch0(gBase + (ahead * padded) + c0 + Block - 1);
+                        Sse.Prefetch0(qBase + (ahead * n) + c0);
+                        Sse.Prefetch0(qBase + (ahead * n) + c0 + width - 1);
+                    }
                     qBlock.Clear();
                     state.Rounded.Row(r).Slice(c0, width).CopyTo(qBlock);
                     var target = t.Slice(count * Block, Block);
@@ -97,6 +121,10 @@ internal static class BlockLdlqSweeps
             }
         ArrayPool<float>.Shared.Return(lastTarget);
         ArrayPool<float>.Shared.Return(radiusSquared);
+        ArrayPool<float>.Shared.Return(targets);
+        ArrayPool<float>.Shared.Return(radiiStorage);
+        ArrayPool<ushort>.Shared.Return(wordStorage);
+        ArrayPool<int>.Shared.Return(searchedStorage);
     }
 
     /// <summary>Σ (a_i − b_i)² over an 8-vector.</summary>

@@ -107,6 +107,7 @@ public class BlockLdlqTests(ITestOutputHelper output)
     [Fact]
     public void Results_do_not_depend_on_the_thread_count()
     {
+        // The sweeps group 400, 200 and 134 rows for one, two and three threads.
         var (b, h) = IncoherentLayer(400, 256, seed: 5);
         var one = Round(b, h, sweeps: 3, threads: 1);
         foreach (int threads in new[] { 2, 3 })
