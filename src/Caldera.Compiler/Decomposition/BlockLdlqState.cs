@@ -40,21 +40,21 @@ internal sealed class BlockLdlqState(Matrix<float> b, Matrix<float> rounded, ush
     {
         Span<int> indices = stackalloc int[rows];
         for (int i = 0; i < rows; i++) indices[i] = r0 + i;
-        RoundBlock(j, indices, targets, deltas, q, words, radii: default);
+        RoundBlock(j, indices, targets, deltas, q, words, certificates: default);
     }
 
     /// <summary>
     /// <see cref="RoundBlock(int, int, int, ReadOnlySpan{float}, Span{float}, Span{float}, Span{ushort})"/> for the listed
-    /// rows (target i belongs to row rows[i]); with <paramref name="radii"/> (a full block only) it also writes each
-    /// target's certified radius (<see cref="ILatticeCodebook.QuantizeCertified"/>).
+    /// rows (target i belongs to row rows[i]); with <paramref name="certificates"/> (a full block only) it also writes
+    /// each target's <see cref="SearchCertificate"/> (<see cref="ILatticeCodebook.QuantizeCertified"/>).
     /// </summary>
     public void RoundBlock(int j, ReadOnlySpan<int> rows, ReadOnlySpan<float> targets, Span<float> deltas, Span<float> q,
-        Span<ushort> words, Span<float> radii)
+        Span<ushort> words, Span<SearchCertificate> certificates)
     {
         const int Block = BlockLdlq.Block;
         int c0 = j * Block, width = Math.Min(Block, Columns - c0), perVector = codebook.WordsPerVector, count = rows.Length;
-        if (!radii.IsEmpty)
-            codebook.QuantizeCertified(targets[..(count * Block)], q[..(count * Block)], words[..(count * perVector)], radii);
+        if (!certificates.IsEmpty)
+            codebook.QuantizeCertified(targets[..(count * Block)], q[..(count * Block)], words[..(count * perVector)], certificates);
         else if (width == Block)
             codebook.QuantizeRow(targets[..(count * Block)], q[..(count * Block)], words[..(count * perVector)]);
         else

@@ -3,6 +3,7 @@ using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Caldera.Compiler.LinearAlgebra;
+using Caldera.Compiler.Quantizers;
 
 namespace Caldera.Compiler.Decomposition;
 
@@ -13,12 +14,12 @@ namespace Caldera.Compiler.Decomposition;
 /// </summary>
 /// <remarks>
 /// <para>G starts as one GEMM. Changes are sparse (≈ 5 % of coordinates in the first sweep, falling to ≈ 0.1 %), so
-/// each is one length-n' axpy; a group's rows of G stay in L2 while their sweeps run.</para>
+/// each is one length-n' axpy per changed coordinate.</para>
 /// <para>Most targets barely move between sweeps, so most searches would return the code they returned last time.
-/// Each search also certifies a radius (<see cref="ILatticeCodebook.QuantizeCertified"/>): while a block's target stays
-/// within it of the target last searched, the search cannot change its answer and is skipped. The remaining
-/// searches of a group's rows (<see cref="RowsPerGroup"/>) go through the codebook together, so they still fill its
-/// 16-lane batches. Results are those of searching every time.</para>
+/// Each search also writes a <see cref="SearchCertificate"/> (<see cref="ILatticeCodebook.QuantizeCertified"/>): while
+/// it covers the block's moved target, the search cannot change its answer and is skipped. The remaining searches of
+/// a group's rows (<see cref="RowsPerGroup"/>) go through the codebook together, so they still fill its 16-lane
+/// batches. Results are those of searching every time.</para>
 /// </remarks>
 internal static class BlockLdlqSweeps
 {
@@ -38,12 +39,6 @@ internal static class BlockLdlqSweeps
     /// <summary>Rows prefetched ahead by the target loop: each row's G and Q̂ blocks lie a row of memory apart.</summary>
     private const int PrefetchRows = 8;
 
-    /// <summary>
-    /// A skip needs the float δ² = Σ(t − t_last)² to be below r²·(1 − this): the computed δ² is within 2⁻²⁰ relative
-    /// of the exact one (eight rounded differences and squares, one sum), so the exact δ stays below the radius r.
-    /// </summary>
-    private const float DistanceRounding = 1f / 65536;
-
     /// <param name="g">m×n' scratch that becomes G = E·H.</param>
     public static void Run(BlockLdlqState state, BlockLdlq.Factors f, int sweeps, float[] g, int threads)
     {
@@ -60,15 +55,17 @@ internal static class BlockLdlqSweeps
     private static unsafe void SweepGroup(BlockLdlqState state, BlockLdlq.Factors f, int sweeps, float[] g, int r0, int rows)
     {
         int padded = f.Padded, blocks = padded / Block, n = state.Columns;
-        // Per block and row (block-major): the target last searched and its certified radius², −1 before any search.
+        // Per block and row (block-major): the target last searched and its search's certificate (none before any).
         float[] lastTarget = ArrayPool<float>.Shared.Rent(blocks * rows * Block);
-        float[] radiusSquared = ArrayPool<float>.Shared.Rent(blocks * rows);
-        radiusSquared.AsSpan(0, blocks * rows).Fill(-1);
-        float[] targets = ArrayPool<float>.Shared.Rent(3 * rows * Block), radiiStorage = ArrayPool<float>.Shared.Rent(rows);
+        var certificates = ArrayPool<SearchCertificate>.Shared.Rent(blocks * rows);
+        certificates.AsSpan(0, blocks * rows).Fill(SearchCertificate.Nothing);
+        float[] targets = ArrayPool<float>.Shared.Rent(3 * rows * Block);
+        var searchedCertificates = ArrayPool<SearchCertificate>.Shared.Rent(rows);
         ushort[] wordStorage = ArrayPool<ushort>.Shared.Rent(rows * state.WordsPerVector);
         int[] searchedStorage = ArrayPool<int>.Shared.Rent(rows);
         Span<float> t = targets.AsSpan(0, rows * Block), q = targets.AsSpan(rows * Block, rows * Block);
-        Span<float> deltas = targets.AsSpan(2 * rows * Block, rows * Block), radii = radiiStorage.AsSpan(0, rows);
+        Span<float> deltas = targets.AsSpan(2 * rows * Block, rows * Block);
+        Span<SearchCertificate> searchedCertificate = searchedCertificates.AsSpan(0, rows);
         Span<ushort> words = wordStorage.AsSpan(0, rows * state.WordsPerVector);
         Span<int> searched = searchedStorage.AsSpan(0, rows);
         Span<float> qBlock = stackalloc float[Block];
@@ -94,22 +91,21 @@ internal static class BlockLdlqSweeps
                     var target = t.Slice(count * Block, Block);
                     Target(qBlock, g.AsSpan(r * padded + c0, Block), f.DiagonalInverse[j], target);
                     int cached = j * rows + i;
-                    float bound = radiusSquared[cached];
-                    if (bound >= 0 && SquaredDistance(target, lastTarget.AsSpan(cached * Block, Block)) <= bound) continue;
+                    if (certificates[cached].Covers(target, lastTarget.AsSpan(cached * Block, Block), qBlock)) continue;
                     searched[count++] = r;
                 }
                 if (count == 0) continue;
 
-                // A partial last block is searched on its present coordinates, which the radius does not cover.
+                // A partial last block is searched on its present coordinates, which a certificate does not cover.
                 bool full = width == Block;
-                state.RoundBlock(j, searched[..count], t, deltas, q, words, full ? radii[..count] : default);
+                state.RoundBlock(j, searched[..count], t, deltas, q, words, full ? searchedCertificate[..count] : default);
                 for (int k = 0; k < count; k++)
                 {
                     int r = searched[k], cached = j * rows + (r - r0);
                     if (full)
                     {
                         t.Slice(k * Block, Block).CopyTo(lastTarget.AsSpan(cached * Block, Block));
-                        radiusSquared[cached] = radii[k] * radii[k] * (1 - DistanceRounding);
+                        certificates[cached] = searchedCertificate[k];
                     }
                     var gRow = g.AsSpan(r * padded, padded);
                     for (int c = 0; c < Block; c++)
@@ -120,24 +116,11 @@ internal static class BlockLdlqSweeps
                 }
             }
         ArrayPool<float>.Shared.Return(lastTarget);
-        ArrayPool<float>.Shared.Return(radiusSquared);
+        ArrayPool<SearchCertificate>.Shared.Return(certificates);
         ArrayPool<float>.Shared.Return(targets);
-        ArrayPool<float>.Shared.Return(radiiStorage);
+        ArrayPool<SearchCertificate>.Shared.Return(searchedCertificates);
         ArrayPool<ushort>.Shared.Return(wordStorage);
         ArrayPool<int>.Shared.Return(searchedStorage);
-    }
-
-    /// <summary>Σ (a_i − b_i)² over an 8-vector.</summary>
-    private static float SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var d = Vector256.Create(a[..Block]) - Vector256.Create(b[..Block]);
-            return Vector256.Sum(d * d);
-        }
-        float sum = 0;
-        for (int i = 0; i < Block; i++) sum += (a[i] - b[i]) * (a[i] - b[i]);
-        return sum;
     }
 
     /// <summary>

@@ -67,18 +67,18 @@ public sealed class E8PCodebook : ILatticeCodebook
     }
 
     /// <summary>
-    /// Rounds full 8-vectors as <see cref="QuantizeRow"/> does and certifies each one's <see cref="E8PStabilityRadius"/>:
-    /// every input within that Euclidean distance rounds to the same code.
+    /// Rounds full 8-vectors as <see cref="QuantizeRow"/> does and writes each one's <see cref="E8PSearchCertificate"/>:
+    /// every input it covers rounds to the same code.
     /// </summary>
-    public static void QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> codes, Span<float> radii)
+    public static void QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> codes, Span<SearchCertificate> certificates)
     {
         int vectors = x.Length / Dimension;
         if (x.Length % Dimension != 0) throw new ArgumentException($"x has {x.Length} entries, not whole 8-vectors.", nameof(x));
         if (q.Length != x.Length) throw new ArgumentException($"q has {q.Length} entries, x has {x.Length}; they must match.", nameof(q));
-        if (codes.Length < vectors || radii.Length < vectors)
-            throw new ArgumentException($"codes and radii need {vectors} entries, got {codes.Length} and {radii.Length}.", nameof(codes));
+        if (codes.Length < vectors || certificates.Length < vectors)
+            throw new ArgumentException($"codes and certificates need {vectors} entries, got {codes.Length} and {certificates.Length}.", nameof(codes));
         RequireFinite(x, nameof(x));
-        E8PNearest.QuantizeCertified(x, q, codes, radii);
+        E8PNearest.QuantizeCertified(x, q, codes, certificates);
     }
 
     /// <summary>Decodes ⌈n/8⌉ codes into a row of length n (pad entries of the last codeword dropped).</summary>
@@ -86,8 +86,8 @@ public sealed class E8PCodebook : ILatticeCodebook
 
     void ILatticeCodebook.QuantizeRow(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words) => QuantizeRow(x, q, words);
     void ILatticeCodebook.DecodeRow(ReadOnlySpan<ushort> words, Span<float> y) => DecodeRow(words, y);
-    void ILatticeCodebook.QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words, Span<float> radii) =>
-        QuantizeCertified(x, q, words, radii);
+    void ILatticeCodebook.QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words, Span<SearchCertificate> certificates) =>
+        QuantizeCertified(x, q, words, certificates);
 
     /// <summary>⌈n/8⌉: the number of 8-vectors a row of <paramref name="length"/> weights occupies.</summary>
     public static int VectorCount(int length) => E8PLattice.VectorCount(length);

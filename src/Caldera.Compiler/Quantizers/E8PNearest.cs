@@ -60,11 +60,11 @@ internal static class E8PNearest
     }
 
     /// <summary>
-    /// <see cref="QuantizeMany"/> that also writes each vector's <see cref="E8PStabilityRadius"/> to
-    /// <paramref name="radii"/> (0 where the class search deferred to the reference). Every vector takes the 16-lane
+    /// <see cref="QuantizeMany"/> that also writes each vector's <see cref="E8PSearchCertificate"/> to
+    /// <paramref name="certificates"/> (<see cref="SearchCertificate.None"/> where the class search deferred to the reference). Every vector takes the 16-lane
     /// class search, a short last batch padded with copies of its first vector.
     /// </summary>
-    public static void QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> codes, Span<float> radii)
+    public static void QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> codes, Span<SearchCertificate> certificates)
     {
         const int Lanes = 16;
         Span<float> batch = stackalloc float[Lanes * Dimension];
@@ -91,7 +91,7 @@ internal static class E8PNearest
                 bool certified = candidates[v] >= 0;
                 int candidate = certified ? candidates[v] : SearchReference(x8);
                 codes[v0 + v] = Compose(x8, candidate, q8);
-                radii[v0 + v] = certified ? E8PStabilityRadius.Of(x8, q8, candidate >> 8, margins[v]) : 0;
+                certificates[v0 + v] = certified ? E8PSearchCertificate.Of(x8, q8, candidate >> 8, margins[v]) : SearchCertificate.None;
             }
         }
     }

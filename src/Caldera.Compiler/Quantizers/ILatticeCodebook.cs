@@ -25,14 +25,14 @@ public interface ILatticeCodebook
 
     /// <summary>
     /// Rounds whole 8-vectors (x.Length a multiple of 8) as <see cref="QuantizeRow"/> does and writes, per vector, a
-    /// radius r certified in exact arithmetic: every input x' with ‖x' − x‖₂ ≤ r rounds to the same words. Callers
-    /// that re-round slowly moving targets (BlockLDLQ's sweeps) skip the search while the target stays inside it.
-    /// A codebook without such a certificate reports 0: only x itself (the search is deterministic).
+    /// <see cref="SearchCertificate"/>: every input x' it covers rounds to the same words. Callers that re-round slowly
+    /// moving targets (BlockLDLQ's sweeps) skip the search while it covers the target. A codebook without such a
+    /// certificate reports <see cref="SearchCertificate.None"/>: only x itself (the search is deterministic).
     /// </summary>
-    void QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words, Span<float> radii)
+    void QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words, Span<SearchCertificate> certificates)
     {
         QuantizeRow(x, q, words);
-        radii[..(x.Length / 8)].Clear();
+        certificates[..(x.Length / 8)].Fill(SearchCertificate.None);
     }
 
     /// <summary>Decodes ⌈n/8⌉·<see cref="WordsPerVector"/> words into <paramref name="y"/> (length n).</summary>

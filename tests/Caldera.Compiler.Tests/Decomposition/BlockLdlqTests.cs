@@ -214,32 +214,36 @@ public class BlockLdlqTests(ITestOutputHelper output)
     [InlineData(172, 64)]
     [InlineData(64, 172)]
     [InlineData(400, 256)]
-    public void Skipping_searches_inside_the_certified_radius_changes_no_code(int m, int n)
+    public void Skipping_searches_a_certificate_covers_changes_no_code(int m, int n)
     {
-        // Searching every time: a codebook that certifies no radius (only an identical target may skip).
+        // Searching every time: a codebook that certifies nothing (only an identical target may skip).
         var (b, h) = IncoherentLayer(m, n, seed: 7 * m + n);
         var skipping = Round(b, h, sweeps: 10, threads: 2);
-        var searching = BlockLdlq.Round(b, h, new UncertifiedE8P(1), QRounding.BlockLdlq, sweeps: 10, threads: 2);
+        var searching = BlockLdlq.Round(b, h, new AlteredE8P(_ => SearchCertificate.None), QRounding.BlockLdlq, sweeps: 10, threads: 2);
         Assert.Equal(searching.Codes, skipping.Codes);
         Assert.Equal(searching.Rounded.Data, skipping.Rounded.Data);
+        // Each test alone is sound too: the ball (no separation) and the lead test (radius 0).
+        foreach (var alone in new Func<SearchCertificate, SearchCertificate>[] { c => c with { Separation = 0 }, c => c with { Radius = 0 } })
+            Assert.Equal(searching.Codes, BlockLdlq.Round(b, h, new AlteredE8P(alone), QRounding.BlockLdlq, sweeps: 10, threads: 2).Codes);
 
-        // The comparison notices a bound that is too loose: radii four times the certified ones change codes.
-        var loose = BlockLdlq.Round(b, h, new UncertifiedE8P(4), QRounding.BlockLdlq, sweeps: 10, threads: 2);
-        Assert.NotEqual(searching.Codes, loose.Codes);
+        // The comparison notices a bound that is too loose: radii four times the certified ones, or a separation
+        // 1.5 times the certified one, change codes.
+        foreach (var loose in new Func<SearchCertificate, SearchCertificate>[] { c => c with { Radius = 4 * c.Radius, Separation = 0 }, c => c with { Radius = 0, Separation = 1.5f * c.Separation } })
+            Assert.NotEqual(searching.Codes, BlockLdlq.Round(b, h, new AlteredE8P(loose), QRounding.BlockLdlq, sweeps: 10, threads: 2).Codes);
     }
 
-    /// <summary>E8P with its certified radii scaled by <c>looseness</c>; 1 certifies none (radius 0), as a codebook without a certificate.</summary>
-    private sealed class UncertifiedE8P(float looseness) : ILatticeCodebook
+    /// <summary>E8P with its search certificates altered by <c>alter</c>.</summary>
+    private sealed class AlteredE8P(Func<SearchCertificate, SearchCertificate> alter) : ILatticeCodebook
     {
         public int WordsPerVector => 1;
         public double BitsPerWeight => 2;
         public void QuantizeRow(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words) => E8PCodebook.QuantizeRow(x, q, words);
         public void DecodeRow(ReadOnlySpan<ushort> words, Span<float> y) => E8PCodebook.DecodeRow(words, y);
 
-        public void QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words, Span<float> radii)
+        public void QuantizeCertified(ReadOnlySpan<float> x, Span<float> q, Span<ushort> words, Span<SearchCertificate> certificates)
         {
-            E8PCodebook.QuantizeCertified(x, q, words, radii);
-            for (int i = 0; i < x.Length / 8; i++) radii[i] = looseness == 1 ? 0 : radii[i] * looseness;
+            E8PCodebook.QuantizeCertified(x, q, words, certificates);
+            for (int i = 0; i < x.Length / 8; i++) certificates[i] = alter(certificates[i]);
         }
     }
 

@@ -3,8 +3,9 @@ using System.Runtime.Intrinsics;
 namespace Caldera.Compiler.Quantizers;
 
 /// <summary>
-/// A radius r around an input x within which the E8P search cannot change its answer: every x' with ‖x' − x‖₂ ≤ r
-/// (exact arithmetic) rounds, through <see cref="E8PNearest"/>'s fp32 search, to the same code as x.
+/// The <see cref="SearchCertificate"/> of an E8P search: a radius r around the input x within which
+/// <see cref="E8PNearest"/>'s fp32 search cannot change its answer (every x' with ‖x' − x‖₂ ≤ r, exact arithmetic,
+/// rounds to the same code as x), and the separation d₂ and allowance ν⁺ of the finer lead test.
 /// </summary>
 /// <remarks>
 /// <para><b>Triangle inequality.</b> Let c* be the winner at x, d₁ ≥ ‖x − c*‖ and d₂ ≤ ‖x − c‖ for every other
@@ -22,8 +23,10 @@ namespace Caldera.Compiler.Quantizers;
 /// d₂² = min(RunnerUp, Best + that sign gap) − 2τ.</para>
 /// <para><b>M at x'.</b> M = 24 + Σ_σ (10·‖z_σ‖₁ + ‖z_σ‖²), z_σ = x − σ𝟙; over the ball ‖z_σ‖₁ grows by at most √8·δ and
 /// ‖z_σ‖² by at most 2‖z_σ‖δ + δ², with ‖z_σ‖ ≤ ‖x‖ + √8/4 and δ ≤ r₀ = (d₂ − d₁)/2, which gives ν⁺.</para>
+/// <para><b>The lead test</b> keeps δ free: ν(x') ≤ CertifiedMargin·(M + 2(10√8 + 2‖z‖)δ + 2δ²), and the separation is
+/// d₂ itself. Its inputs are lowered (d₂) or raised (ν's terms) by this computation's own rounding.</para>
 /// </remarks>
-internal static class E8PStabilityRadius
+internal static class E8PSearchCertificate
 {
     private const int Dimension = E8PCodebook.Dimension;
     private static readonly float RootEight = MathF.Sqrt(8);
@@ -35,22 +38,33 @@ internal static class E8PStabilityRadius
     private const float OwnRounding = 1f / (1 << 20);
 
     /// <summary>
-    /// The radius around <paramref name="x8"/>, whose search (certified, with <paramref name="margin"/>) returned
-    /// <paramref name="codeword"/> at shift index <paramref name="shift"/>; 0 when nothing can be certified.
+    /// The certificate of <paramref name="x8"/>'s search (certified, with <paramref name="margin"/>), which returned
+    /// <paramref name="codeword"/> at shift index <paramref name="shift"/>: the radius (0 when nothing can be certified)
+    /// and the lead test's separation and allowances (<see cref="SearchCertificate"/>).
     /// </summary>
-    public static float Of(ReadOnlySpan<float> x8, ReadOnlySpan<float> codeword, int shift, E8PSearchMargin margin)
+    public static SearchCertificate Of(ReadOnlySpan<float> x8, ReadOnlySpan<float> codeword, int shift, E8PSearchMargin margin)
     {
         var x = Vector256.Create(x8[..Dimension]);
         float tau = E8PClassSearch.CertifiedMargin * margin.Magnitude;
         float d1Squared = margin.Best + tau;
         float d2Squared = MathF.Min(margin.RunnerUp, margin.Best + SignGap(x, Vector256.Create(codeword[..Dimension]), shift)) - (tau + tau);
-        if (!(d2Squared > d1Squared) || !float.IsFinite(d2Squared)) return 0;
+        if (!float.IsFinite(d2Squared) || !(d2Squared > 0)) return SearchCertificate.None;
+
+        float z = MathF.Sqrt(Vector256.Dot(x, x)) + (RootEight / 4);
+        // The lead test, in double: d₂ lowered by this computation's own rounding, ν's terms raised by it.
+        double own = OwnRounding, cm = E8PClassSearch.CertifiedMargin;
+        double separation = Math.Sqrt(Math.Max(d2Squared - (own * (d2Squared + (4 * tau) + 1)), 0)) * (1 - own);
+        double zUpper = z * (1 + own);
+        var lead = new SearchCertificate(0, (float)separation,
+            (float)(cm * margin.Magnitude * (1 + own)),
+            (float)(2 * cm * ((10 * RootEight) + (2 * zUpper)) * (1 + own)),
+            (float)(2 * cm * (1 + own)));
+        if (!(d2Squared > d1Squared)) return lead;
 
         float d1 = MathF.Sqrt(MathF.Max(d1Squared, 0)), d2 = MathF.Sqrt(d2Squared), r0 = (d2 - d1) / 2;
-        float z = MathF.Sqrt(Vector256.Dot(x, x)) + (RootEight / 4);
         float magnitude = margin.Magnitude + 2 * ((10 * RootEight * r0) + (2 * z * r0) + (r0 * r0));
         float r = r0 - (E8PClassSearch.CertifiedMargin * magnitude / (d1 + d2)) - (OwnRounding * (d1 + d2 + 1));
-        return r > 0 ? r : 0;
+        return lead with { Radius = r > 0 ? r : 0 };
     }
 
     /// <summary>The extra squared distance of the nearest codeword that shares c*'s pattern and shift but not its signs.</summary>
