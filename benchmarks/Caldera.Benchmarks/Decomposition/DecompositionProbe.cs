@@ -9,6 +9,9 @@ namespace Caldera.Benchmarks.Decomposition;
 /// profile: the quick loop for iterating at 1024² or 2048² before a BenchmarkDotNet run at 4096². Run:
 ///   dotnet run -c Release --project benchmarks/Caldera.Benchmarks -- decompose [size] [fast|paper|paperN|ldlq] [threads]
 /// (paperN is the paper preset cut to N outer iterations; ldlq is BlockLDLQ alone: rank 0, 10 sweeps.)
+/// Under a real-time priority (<c>chrt -f 50</c>, used against the other tenants' noise) also set
+/// <c>DOTNET_TieredCompilation=0</c>: otherwise the runtime's tier-up thread waits behind the busy workers, and a loop
+/// that was still in tier-0 code when the sweeps began runs so for the whole Q-update (2–20× slower, same codes).
 /// </summary>
 internal static class DecompositionProbe
 {
