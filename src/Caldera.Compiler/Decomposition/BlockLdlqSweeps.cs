@@ -70,51 +70,53 @@ internal static class BlockLdlqSweeps
         Span<int> searched = searchedStorage.AsSpan(0, rows);
         Span<float> qBlock = stackalloc float[Block];
         fixed (float* gBase = g, qBase = state.Rounded.Data)
-        for (int s = 0; s < sweeps; s++)
-            for (int j = blocks - 1; j >= 0; j--)
-            {
-                int c0 = j * Block, width = Math.Min(Block, n - c0), count = 0;
-                for (int i = 0; i < rows; i++)
+        {
+            for (int s = 0; s < sweeps; s++)
+                for (int j = blocks - 1; j >= 0; j--)
                 {
-                    int r = r0 + i;
-                    if (Sse.IsSupported && i + PrefetchRows < rows)
+                    int c0 = j * Block, width = Math.Min(Block, n - c0), count = 0;
+                    for (int i = 0; i < rows; i++)
                     {
-                        // Both ends of the 8-float blocks, which may straddle a cache line.
-                        long ahead = r + PrefetchRows;
-                        Sse.Prefetch0(gBase + (ahead * padded) + c0);
-                        Sse.Prefetch0(gBase + (ahead * padded) + c0 + Block - 1);
-                        Sse.Prefetch0(qBase + (ahead * n) + c0);
-                        Sse.Prefetch0(qBase + (ahead * n) + c0 + width - 1);
+                        int r = r0 + i;
+                        if (Sse.IsSupported && i + PrefetchRows < rows)
+                        {
+                            // Both ends of the 8-float blocks, which may straddle a cache line.
+                            long ahead = r + PrefetchRows;
+                            Sse.Prefetch0(gBase + (ahead * padded) + c0);
+                            Sse.Prefetch0(gBase + (ahead * padded) + c0 + Block - 1);
+                            Sse.Prefetch0(qBase + (ahead * n) + c0);
+                            Sse.Prefetch0(qBase + (ahead * n) + c0 + width - 1);
+                        }
+                        qBlock.Clear();
+                        state.Rounded.Row(r).Slice(c0, width).CopyTo(qBlock);
+                        var target = t.Slice(count * Block, Block);
+                        Target(qBlock, g.AsSpan(r * padded + c0, Block), f.DiagonalInverse[j], target);
+                        int cached = j * rows + i;
+                        if (certificates[cached].Covers(target, lastTarget.AsSpan(cached * Block, Block), qBlock)) continue;
+                        searched[count++] = r;
                     }
-                    qBlock.Clear();
-                    state.Rounded.Row(r).Slice(c0, width).CopyTo(qBlock);
-                    var target = t.Slice(count * Block, Block);
-                    Target(qBlock, g.AsSpan(r * padded + c0, Block), f.DiagonalInverse[j], target);
-                    int cached = j * rows + i;
-                    if (certificates[cached].Covers(target, lastTarget.AsSpan(cached * Block, Block), qBlock)) continue;
-                    searched[count++] = r;
-                }
-                if (count == 0) continue;
+                    if (count == 0) continue;
 
-                // A partial last block is searched on its present coordinates, which a certificate does not cover.
-                bool full = width == Block;
-                state.RoundBlock(j, searched[..count], t, deltas, q, words, full ? searchedCertificate[..count] : default);
-                for (int k = 0; k < count; k++)
-                {
-                    int r = searched[k], cached = j * rows + (r - r0);
-                    if (full)
+                    // A partial last block is searched on its present coordinates, which a certificate does not cover.
+                    bool full = width == Block;
+                    state.RoundBlock(j, searched[..count], t, deltas, q, words, full ? searchedCertificate[..count] : default);
+                    for (int k = 0; k < count; k++)
                     {
-                        t.Slice(k * Block, Block).CopyTo(lastTarget.AsSpan(cached * Block, Block));
-                        certificates[cached] = searchedCertificate[k];
-                    }
-                    var gRow = g.AsSpan(r * padded, padded);
-                    for (int c = 0; c < Block; c++)
-                    {
-                        float delta = deltas[k * Block + c];
-                        if (delta != 0) TensorPrimitives.FusedMultiplyAdd(f.H.AsSpan((c0 + c) * padded, padded), -delta, gRow, gRow);
+                        int r = searched[k], cached = j * rows + (r - r0);
+                        if (full)
+                        {
+                            t.Slice(k * Block, Block).CopyTo(lastTarget.AsSpan(cached * Block, Block));
+                            certificates[cached] = searchedCertificate[k];
+                        }
+                        var gRow = g.AsSpan(r * padded, padded);
+                        for (int c = 0; c < Block; c++)
+                        {
+                            float delta = deltas[k * Block + c];
+                            if (delta != 0) TensorPrimitives.FusedMultiplyAdd(f.H.AsSpan((c0 + c) * padded, padded), -delta, gRow, gRow);
+                        }
                     }
                 }
-            }
+        }
         ArrayPool<float>.Shared.Return(lastTarget);
         ArrayPool<SearchCertificate>.Shared.Return(certificates);
         ArrayPool<float>.Shared.Return(targets);
