@@ -72,16 +72,16 @@ public class E8PSearchCertificateTests(ITestOutputHelper output)
         {
             float[] x = TestData.Gaussian(random, 8, sigma);
             E8PCodebook.QuantizeCertified(x, q, code, certificate);
-            float[] radius = [certificate[0].Radius];
+            float radius = certificate[0].Radius;
             ushort winner = code[0];
             // Toward the nearest boundary (the worst direction) and in random directions, exactly at the radius.
             var (distance, normal) = NearestFacet(x, winner);
             for (int direction = 0; direction < 9; direction++)
             {
                 float[] u = direction == 0 ? normal : Normalized(TestData.Gaussian(random, 8));
-                for (int i = 0; i < 8; i++) moved[i] = x[i] + radius[0] * u[i];
+                for (int i = 0; i < 8; i++) moved[i] = x[i] + radius * u[i];
                 E8PCodebook.QuantizeRow(moved, q, code);
-                Assert.True(code[0] == winner, $"{name} #{trial}: moved by the radius {radius[0]}, code {code[0]} ≠ {winner}");
+                Assert.True(code[0] == winner, $"{name} #{trial}: moved by the radius {radius}, code {code[0]} ≠ {winner}");
             }
             // Just past the nearest facet the code changes: the brute-force boundary is the real one. The step clears
             // the fp32 rounding of the moved coordinates (≈ 2⁻²⁴·|x|).
