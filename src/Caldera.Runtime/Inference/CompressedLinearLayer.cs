@@ -27,7 +27,7 @@ namespace Caldera.Runtime.Inference;
 /// </remarks>
 public sealed class CompressedLinearLayer : ILinearLayer
 {
-    /// <summary>Chunks per thread: as in <see cref="DenseLinearLayer"/>, dynamic balancing at negligible hand-out cost.</summary>
+    /// <summary>Chunks per thread of prefill's rows and of R·u: as in <see cref="DenseLinearLayer"/>, dynamic balancing at negligible hand-out cost.</summary>
     private const int ChunksPerThread = 8;
 
     /// <summary>
