@@ -1,11 +1,9 @@
 using System.Diagnostics;
-using Caldera.Runtime.Formats;
-using Caldera.Runtime.Inference;
-using Caldera.Runtime.Sampling;
+using Caldera;
 using Microsoft.Extensions.AI;
 using StoryTeller;
 
-// StoryTeller [prompt] [--steps N] [--temperature T] [--seed S] [--chat] [--timing]
+// StoryTeller [prompt] [--max-tokens N] [--temperature T] [--seed S] [--chat] [--timing]
 // Tells a story from the model compiled into this executable (the generated class Stories).
 try
 {
@@ -18,7 +16,7 @@ try
 catch (ArgumentException e)
 {
     Console.Error.WriteLine($"StoryTeller: {e.Message}");
-    Console.Error.WriteLine("usage: StoryTeller [prompt] [--steps N] [--temperature T] [--seed S] [--chat] [--timing]");
+    Console.Error.WriteLine("usage: StoryTeller [prompt] [--max-tokens N] [--temperature T] [--seed S] [--chat] [--timing]");
     return 2;
 }
 catch (ModelFormatException e)
@@ -32,7 +30,7 @@ static void Tell(Stories model, Settings settings)
 {
     var options = new GenerationOptions
     {
-        Steps = settings.Steps,
+        MaxOutputTokens = settings.MaxTokens,
         EchoPrompt = true,
         Sampling = new SamplingOptions { Temperature = settings.Temperature, Seed = settings.Seed },
     };
@@ -52,7 +50,7 @@ static async Task Chat(IChatClient client, Settings settings)
     Console.Error.WriteLine("Write the start of a story and press Enter (an empty line quits).");
     while (Console.ReadLine() is { Length: > 0 } line)
     {
-        var options = new ChatOptions { MaxOutputTokens = settings.Steps, Temperature = settings.Temperature, Seed = (long?)settings.Seed };
+        var options = new ChatOptions { MaxOutputTokens = settings.MaxTokens, Temperature = settings.Temperature, Seed = (long?)settings.Seed };
         Console.Write(line);
         await foreach (var update in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, line)], options))
             Console.Write(update.Text);
@@ -67,12 +65,12 @@ static void ReportStartup()
 }
 
 /// <summary>The command line.</summary>
-internal sealed record Settings(string Prompt, int Steps, float Temperature, ulong? Seed, bool Chat, bool Timing)
+internal sealed record Settings(string Prompt, int MaxTokens, float Temperature, ulong? Seed, bool Chat, bool Timing)
 {
     public static Settings Parse(string[] args)
     {
         string prompt = "Once upon a time";
-        int steps = 256;
+        int maxTokens = 256;
         float temperature = 0f;
         ulong? seed = null;
         bool chat = false, timing = false, promptSeen = false;
@@ -82,7 +80,7 @@ internal sealed record Settings(string Prompt, int Steps, float Temperature, ulo
             {
                 case "--chat": chat = true; break;
                 case "--timing": timing = true; break;
-                case "--steps": steps = Parse(args, ref i, int.TryParse, "a whole number of positions ≥ 1", (int s) => s >= 1); break;
+                case "--max-tokens": maxTokens = Parse(args, ref i, int.TryParse, "a whole number of tokens ≥ 1", (int s) => s >= 1); break;
                 case "--temperature": temperature = Parse(args, ref i, float.TryParse, "a number ≥ 0 (0 = greedy)", (float t) => t >= 0 && float.IsFinite(t)); break;
                 case "--seed": seed = Parse(args, ref i, ulong.TryParse, "a whole number ≥ 0", (ulong _) => true); break;
                 default:
@@ -93,7 +91,7 @@ internal sealed record Settings(string Prompt, int Steps, float Temperature, ulo
                     break;
             }
         }
-        return new Settings(prompt, steps, temperature, seed, chat, timing);
+        return new Settings(prompt, maxTokens, temperature, seed, chat, timing);
     }
 
     private delegate bool TryParse<T>(string text, out T value);

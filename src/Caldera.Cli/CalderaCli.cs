@@ -7,7 +7,7 @@ namespace Caldera.Cli;
 /// <see cref="ModelFormatException"/> or <see cref="CliUsageException"/> whose message is printed as is,
 /// with exit code 2. Tests call <see cref="Run"/> in-process with their own writers.
 /// </summary>
-public static class CalderaCli
+internal static class CalderaCli
 {
     public const int UsageOrInputError = 2;
 

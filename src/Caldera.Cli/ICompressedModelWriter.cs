@@ -4,13 +4,13 @@ using Caldera.Runtime.Compression;
 namespace Caldera.Cli;
 
 /// <summary>Writes a compressed model's content to a file (the <c>.cald</c> format: atomically, byte-identical for identical content).</summary>
-public interface ICompressedModelWriter
+internal interface ICompressedModelWriter
 {
     void Write(CompressedModelContent content, string path);
 }
 
 /// <summary>Opens a compressed model file for evaluation, or says it is not one.</summary>
-public interface ICompressedModelReader
+internal interface ICompressedModelReader
 {
     /// <summary>Whether <paramref name="path"/> is a compressed model this reader opens (by its magic bytes).</summary>
     bool Recognizes(string path);
@@ -20,7 +20,7 @@ public interface ICompressedModelReader
 }
 
 /// <summary>The compressed-model format the CLI writes and reads; null parts are reported as unsupported by this build.</summary>
-public sealed record CompressedModelFormat(ICompressedModelWriter? Writer, ICompressedModelReader? Reader)
+internal sealed record CompressedModelFormat(ICompressedModelWriter? Writer, ICompressedModelReader? Reader)
 {
     /// <summary>The <c>.cald</c> format: what the <c>caldera</c> command uses.</summary>
     public static CompressedModelFormat Cald { get; } = new(CaldModelFormat.Instance, CaldModelFormat.Instance);

@@ -26,7 +26,9 @@ internal static class RunCommand
             ClassifierPrecision = options.Exact ? ClassifierPrecision.Stored : ClassifierPrecision.Int6,
         });
         var generator = new TextGenerator(transformer, tokenizer);
-        var generation = new GenerationOptions { Steps = steps, Sampling = options.Sampling, EchoPrompt = true };
+        // --steps counts positions, prompt included (llama2.c's steps): the context is that long, so it is what stops
+        // generation; any output limit at least as large leaves it so.
+        var generation = new GenerationOptions { MaxOutputTokens = steps, Sampling = options.Sampling, EchoPrompt = true };
         foreach (var piece in generator.Generate(options.Prompt, generation))
         {
             stdout.Write(piece);

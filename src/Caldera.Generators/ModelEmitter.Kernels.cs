@@ -30,7 +30,7 @@ internal static partial class ModelEmitter
     /// <summary>The using aliases the kernels' short names rely on; file-scoped, so they touch no user code.</summary>
     private static readonly string[] KernelAliases =
     {
-        "using CodedVectors = global::Caldera.Runtime.Kernels.CodedVectors;",
+        "using CodedVectors = global::Caldera.CompilerServices.CodedVectors;",
         "using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;",
         "using TensorPrimitives = global::System.Numerics.Tensors.TensorPrimitives;",
         "using Unsafe = global::System.Runtime.CompilerServices.Unsafe;",
@@ -42,7 +42,7 @@ internal static partial class ModelEmitter
         int vectors = k.Columns / 8;
         w.Line();
         w.Line($"/// <summary>Row kernels for {I(k.Rows)}×{I(k.Columns)} matrices of rank {I(k.Rank)}: rows of {I(vectors)} code vectors.</summary>");
-        using (w.Block($"private sealed class {k.ClassName} : {Inference}.ICompressedRowKernels"))
+        using (w.Block($"private sealed class {k.ClassName} : {CompilerServices}.ICompressedRowKernels"))
         {
             w.Line($"public static readonly {k.ClassName} Instance = new {k.ClassName}();");
             w.Line();
@@ -174,7 +174,7 @@ internal static partial class ModelEmitter
             if (partial)
             {
                 w.Line("if (8 * full != z.Length)");
-                w.Line("    global::Caldera.Runtime.Kernels.CodedRows.AddResidual(words.Slice(2 * full), a, z.Slice(8 * full));");
+                w.Line("    CodedVectors.AddResidual(words.Slice(2 * full), a, z.Slice(8 * full));");
             }
         }
     }

@@ -12,8 +12,9 @@ internal static partial class ModelEmitter
 {
     public const string Version = "0.1.0";
 
-    private const string Hosting = "global::Caldera.Runtime.Hosting";
-    private const string Inference = "global::Caldera.Runtime.Inference";
+    // The app-facing namespace, and the one that holds what only generated code needs.
+    private const string App = "global::Caldera";
+    private const string CompilerServices = "global::Caldera.CompilerServices";
 
     public static string Emit(ModelSpec spec)
     {
@@ -31,7 +32,7 @@ internal static partial class ModelEmitter
         using (w.Block($"namespace {spec.Namespace}"))
         {
             ClassDocumentation(w, spec);
-            using (w.Block($"public sealed partial class {spec.Name} : {Hosting}.CalderaModel"))
+            using (w.Block($"public sealed partial class {spec.Name} : {App}.CalderaModel"))
             {
                 Constants(w, spec);
                 Description(w, spec);
@@ -84,10 +85,10 @@ internal static partial class ModelEmitter
     private static void Description(CodeWriter w, ModelSpec spec)
     {
         w.Line("// Where the build stored the weights, and what Load checks they are.");
-        using (w.Block($"private static readonly {Hosting}.CalderaModelDescription Description = new {Hosting}.CalderaModelDescription", ";"))
+        using (w.Block($"private static readonly {CompilerServices}.CalderaModelDescription Description = new {CompilerServices}.CalderaModelDescription", ";"))
         {
             w.Line($"Name = \"{spec.Name}\",");
-            w.Line($"Storage = {Hosting}.CalderaStorage.{(spec.Storage == "resource" ? "Resource" : "Trailer")},");
+            w.Line($"Storage = {CompilerServices}.CalderaStorage.{(spec.Storage == "resource" ? "Resource" : "Trailer")},");
             w.Line($"ResourceName = {Literal(spec.ResourceName)},");
             w.Line($"FileName = {Literal(spec.FileName)},");
             w.Line("FileLength = ModelFileLength,");
@@ -101,36 +102,34 @@ internal static partial class ModelEmitter
             w.Line("VocabSize = VocabSize,");
             w.Line("ContextLength = ContextLength,");
             w.Line("TiedClassifier = TiedClassifier,");
-            using (w.Block($"Matrices = new {Hosting}.MatrixShape[]", ","))
+            using (w.Block($"Matrices = new {CompilerServices}.MatrixShape[]", ","))
                 foreach (var m in spec.Matrices)
-                    w.Line($"new {Hosting}.MatrixShape({Literal(m.Name)}, {I(m.Rows)}, {I(m.Columns)}, {I(m.Rank)}),");
+                    w.Line($"new {CompilerServices}.MatrixShape({Literal(m.Name)}, {I(m.Rows)}, {I(m.Columns)}, {I(m.Rank)}),");
         }
         w.Line();
     }
 
     private static void Loader(CodeWriter w, ModelSpec spec)
     {
-        w.Line($"private {spec.Name}(global::Caldera.Runtime.Formats.CaldFile file, {Hosting}.CalderaModelOptions? options)");
-        w.Line("    : base(file, options)");
+        w.Line($"private {spec.Name}({App}.CalderaModelOptions? options)");
+        w.Line("    : base(Description, options)");
         w.Line("{");
         w.Line("}");
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// Opens the model (read in place, not copied) and checks that it is the one this class was generated for;");
-        w.Line("/// a missing, stale or corrupt model is a <see cref=\"global::Caldera.Runtime.Formats.ModelFormatException\"/> saying what to do.");
+        w.Line("/// a missing, stale or corrupt model is a <see cref=\"global::Caldera.ModelFormatException\"/> saying what to do.");
         w.Line("/// </summary>");
-        w.Line($"public static {spec.Name} Load({Hosting}.CalderaModelOptions? options = null) =>");
-        w.Line($"    new {spec.Name}({Hosting}.CalderaModelSource.Open(typeof({spec.Name}).Assembly, Description, options), options);");
+        w.Line($"public static {spec.Name} Load({App}.CalderaModelOptions? options = null) => new {spec.Name}(options);");
         w.Line();
     }
 
     private static void Binding(CodeWriter w, ModelSpec spec)
     {
         w.Line("// Each compressed matrix runs the kernels generated for its shape; null leaves it on the generic kernels.");
-        using (w.Block($"protected override {Inference}.ICompressedRowKernels? KernelsFor(global::Caldera.Runtime.Compression.CompressedLinearData matrix)"))
+        using (w.Block($"protected override {CompilerServices}.ICompressedRowKernels? KernelsFor({CompilerServices}.MatrixShape matrix)"))
         {
             w.Line("if (!global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) return null;");
-            w.Line("if (matrix.QKind != global::Caldera.Runtime.Compression.QCodeKind.E8P || (matrix.Rank > 0 && matrix.FactorBits != 4)) return null;");
             if (spec.Kernels.Count == 0)
             {
                 w.Line("return null;");

@@ -7,7 +7,7 @@ namespace Caldera.Generators;
 
 /// <summary>
 /// Turns each <c>&lt;Name&gt;.model.json</c> AdditionalFiles item into <c>&lt;Name&gt;.g.cs</c>: a typed class
-/// deriving from <c>Caldera.Runtime.Hosting.CalderaModel</c> with the architecture as constants, a loader, and
+/// deriving from <c>Caldera.CalderaModel</c> with the architecture as constants, a loader, and
 /// row kernels specialised for each distinct matrix shape. Pipeline: file filter → <see cref="ModelParser"/>
 /// (equatable <see cref="ParseResult"/>) → <see cref="ModelEmitter"/>. Steps carry <see cref="TrackingNames"/>
 /// so tests can check that an unrelated edit leaves them cached.

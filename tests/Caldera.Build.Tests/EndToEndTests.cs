@@ -20,11 +20,10 @@ public sealed class EndToEndTests(PackageFeed feed)
         var project = feed.CreateProject("story-app",
             $"""<CalderaModel Include="{TestPaths.Stories260KBin}" Name="Stories" Namespace="StoryApp" Rank="16" Tokenizer="{TestPaths.Tok512Model}" />""",
             $$"""
-            using Caldera.Runtime.Inference;
-            using Caldera.Runtime.Sampling;
+            using Caldera;
 
             using var model = StoryApp.Stories.Load();
-            var greedy = new GenerationOptions { Steps = 64, Sampling = new SamplingOptions { Temperature = 0f } };
+            var greedy = new GenerationOptions { MaxOutputTokens = 64, Sampling = new SamplingOptions { Temperature = 0f } };
             foreach (string piece in model.Generate("{{Prompt}}", greedy))
                 Console.Write(piece);
             Console.WriteLine();

@@ -46,7 +46,7 @@ public sealed class IncrementalBuildTests(PackageFeed feed)
             """
             // Loads from the trailer of its own executable and says where the weights came from.
             using var model = TrailerApp.Stories.Load();
-            var options = new Caldera.Runtime.Inference.GenerationOptions { Steps = 32, EchoPrompt = true };
+            var options = new Caldera.GenerationOptions { MaxOutputTokens = 32, EchoPrompt = true };
             System.Console.WriteLine($"loaded {model.SourcePath}: {string.Concat(model.Generate("Once upon a time", options))}");
             """);
         string publishDirectory = Path.Combine(project.Directory, "published");

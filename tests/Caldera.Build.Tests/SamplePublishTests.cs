@@ -4,6 +4,8 @@ namespace Caldera.Build.Tests;
 /// The README's promise for samples/StoryTeller: <c>dotnet publish -c Release -r linux-x64</c> makes one NativeAOT
 /// executable that, copied alone into an empty folder, tells the same greedy story as <c>caldera run</c> on the model
 /// the build compressed (generated kernels and the zero-copy resource loader under AOT against the generic JIT path).
+/// The app limits output tokens and <c>caldera run</c> positions (llama2.c's steps), so the app's 64 tokens must be the
+/// start of <c>caldera run</c>'s longer story.
 /// </summary>
 /// <remarks>
 /// In the package-feed collection although it uses no package: packing rebuilds the repository's caldera.dll, which this
@@ -13,7 +15,8 @@ namespace Caldera.Build.Tests;
 public sealed class SamplePublishTests
 {
     private const string Prompt = "Once upon a time";
-    private const string Steps = "64";
+    private const string MaxTokens = "64";
+    private const string Steps = "160";
 
     [Fact]
     public void PublishedSample_IsOneFile_ThatTellsTheGreedyStoryOfCalderaRun()
@@ -31,7 +34,7 @@ public sealed class SamplePublishTests
             Directory.CreateDirectory(empty);
             string app = Path.Combine(empty, "StoryTeller");
             File.Copy(Path.Combine(published, "StoryTeller"), app);
-            var story = DotNet.Exec(app, empty, Prompt, "--steps", Steps);
+            var story = DotNet.Exec(app, empty, Prompt, "--max-tokens", MaxTokens);
             Assert.True(story.ExitCode == 0, story.ToString());
             Assert.Single(Directory.GetFiles(empty));
 
@@ -39,7 +42,9 @@ public sealed class SamplePublishTests
             var reference = DotNet.Run(root, Path.Combine(TestPaths.CliOutput, "caldera.dll"), "run", cald,
                 "--prompt", Prompt, "--temperature", "0", "--steps", Steps);
             Assert.True(reference.ExitCode == 0, reference.ToString());
-            Assert.Equal(FirstLines(reference.Output), FirstLines(story.Output));
+            string told = FirstLines(story.Output);
+            Assert.True(told.Length > Prompt.Length + 100, $"the app told only '{told}'");
+            Assert.StartsWith(told, FirstLines(reference.Output), StringComparison.Ordinal);
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Runtime.Loader;
 using Caldera.Cli;
+using Caldera.CompilerServices;
 using Caldera.Runtime.Hosting;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Sampling;
@@ -59,7 +60,7 @@ public sealed class GeneratedKernelDifferentialTests : IDisposable
             AssertGeneratedKernelsBound(generated, cald);
 
             CompareLogits(generated, generic);
-            var greedy = new GenerationOptions { Steps = 80, Sampling = new SamplingOptions { Temperature = 0 } };
+            var greedy = new GenerationOptions { MaxOutputTokens = 80, Sampling = new SamplingOptions { Temperature = 0 } };
             string text = string.Concat(generated.Generate("Once upon a time", greedy));
             Assert.Equal(string.Concat(generic.Generate("Once upon a time", greedy)), text);
             Assert.True(text.Length > 100, text);
@@ -97,7 +98,7 @@ public sealed class GeneratedKernelDifferentialTests : IDisposable
     {
         var kernelsFor = model.GetType().GetMethod("KernelsFor", BindingFlags.NonPublic | BindingFlags.Instance)!;
         using var file = Caldera.Runtime.Formats.CaldFile.Open(cald);
-        var bound = file.Content.Matrices.Select(m => kernelsFor.Invoke(model, [m])).Where(k => k != null).ToList();
+        var bound = file.Content.Matrices.Select(m => kernelsFor.Invoke(model, [new MatrixShape(m.Name, m.Rows, m.Columns, m.Rank)])).Where(k => k != null).ToList();
         Assert.Equal(SpecialisedMatrices, bound.Count);
         Assert.All(bound, k => Assert.Equal("StoryTeller.Stories", k!.GetType().DeclaringType!.FullName));
     }

@@ -7,7 +7,7 @@ namespace Caldera.Compiler.Calibration;
 /// N calibration sequences of L tokens, each BOS followed by the next L−1 tokens of the tokenized text
 /// (consecutive, non-overlapping windows), stored row-major N × L.
 /// </summary>
-public sealed class CalibrationSet
+internal sealed class CalibrationSet
 {
     /// <summary>The most sequences taken when the caller does not say how many.</summary>
     public const int DefaultMaxSamples = 128;

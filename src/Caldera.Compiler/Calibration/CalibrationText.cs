@@ -9,7 +9,7 @@ namespace Caldera.Compiler.Calibration;
 /// paragraphs shipped with the tool (enough for a quick compression; a real run should pass a larger
 /// sample of the text the model will see).
 /// </summary>
-public sealed record CalibrationText(string Text, string Description)
+internal sealed record CalibrationText(string Text, string Description)
 {
     /// <summary>A calibration file larger than this is surely a mistake (a model, an archive).</summary>
     public const long MaxFileBytes = 1L << 30;

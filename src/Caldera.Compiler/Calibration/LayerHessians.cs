@@ -9,7 +9,7 @@ namespace Caldera.Compiler.Calibration;
 /// The four Hessians of one decoder block, accumulated in fp64 from the activations the forward pass shows it:
 /// the input of W_q/W_k/W_v, of W_o, of W_gate/W_up and of W_down. Observations of other blocks are ignored.
 /// </summary>
-public sealed class LayerHessians : IActivationObserver
+internal sealed class LayerHessians : IActivationObserver
 {
     private readonly Hessian[] _hessians;
     private readonly int _threads;

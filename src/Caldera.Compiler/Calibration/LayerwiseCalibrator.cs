@@ -11,7 +11,7 @@ namespace Caldera.Compiler.Calibration;
 /// its Hessians, drop them, and advance to l+1. Live memory: the residual stream, one block's Hessians, one
 /// sequence's activations and KV cache; the weights are read in place from the (mapped) checkpoint.
 /// </summary>
-public sealed class LayerwiseCalibrator : IDisposable
+internal sealed class LayerwiseCalibrator : IDisposable
 {
     private readonly ModelCheckpoint _checkpoint;
     private readonly CalibrationSet _set;

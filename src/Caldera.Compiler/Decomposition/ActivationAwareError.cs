@@ -3,7 +3,7 @@ using Caldera.Compiler.LinearAlgebra;
 namespace Caldera.Compiler.Decomposition;
 
 /// <summary>The CALDERA quality measure √(tr(Δ·H·Δᵀ) / tr(W·H·Wᵀ)), Δ = Ŵ − W: the output error on calibration inputs relative to the output.</summary>
-public static class ActivationAwareError
+internal static class ActivationAwareError
 {
     public static double Relative(Matrix<float> w, Matrix<float> approximation, Matrix<double> h, int threads = 1)
     {

@@ -6,7 +6,7 @@ using Caldera.Compiler.Quantizers;
 namespace Caldera.Compiler.Decomposition;
 
 /// <summary>One step of the outer loop, reported to a progress sink.</summary>
-public readonly record struct CalderaStep(int Iteration, string Update, double RelativeError, TimeSpan Elapsed);
+internal readonly record struct CalderaStep(int Iteration, string Update, double RelativeError, TimeSpan Elapsed);
 
 /// <summary>
 /// CALDERA: W ≈ Q + L·R minimising tr(Δ·H·Δᵀ), with Q 2-bit E8P (BlockLDLQ) and L, R low-rank 4-bit lattice
@@ -14,7 +14,7 @@ public readonly record struct CalderaStep(int Iteration, string Update, double R
 /// transforms. The outer loop alternates the LR-update (fit L·R to W̃ − Q) and the Q-update (round W̃ − L·R),
 /// and keeps the best iterate once both have run.
 /// </summary>
-public static class CalderaDecomposer
+internal static class CalderaDecomposer
 {
     /// <summary>Mixed into the seed for the output-side transform, so SU and SV are independent streams.</summary>
     private const ulong OutputSeedSalt = 0x9E3779B97F4A7C15UL;

@@ -1,7 +1,7 @@
 namespace Caldera.Compiler.Decomposition;
 
 /// <summary>How Q is rounded once the residual B = W̃ − L·R is known.</summary>
-public enum QRounding
+internal enum QRounding
 {
     /// <summary>BlockLDLQ: each 8-column block is rounded with feedback of the error already made (QuIP#).</summary>
     BlockLdlq,
@@ -11,7 +11,7 @@ public enum QRounding
 }
 
 /// <summary>Which update of the alternating minimisation runs first in each outer iteration.</summary>
-public enum UpdateOrder
+internal enum UpdateOrder
 {
     /// <summary>The authors' code: fit L·R to W̃ first (Q = 0), then Q to the residual.</summary>
     LowRankFirst,
@@ -25,7 +25,7 @@ public enum UpdateOrder
 /// current script): rank 64, Q 2-bit E8P with BlockLDLQ, L and R 4-bit lattice codes, 20 outer and 50 inner
 /// iterations, randomized Hadamard incoherence, Hessian downdate, σ_reg 0.01.
 /// </summary>
-public sealed record CalderaOptions
+internal sealed record CalderaOptions
 {
     /// <summary>k, the rank of L (m×k) and R (k×n). 0 gives QuIP#-style Q alone.</summary>
     public int Rank { get; init; } = 64;

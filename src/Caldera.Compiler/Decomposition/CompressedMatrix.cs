@@ -11,7 +11,7 @@ namespace Caldera.Compiler.Decomposition;
 /// <see cref="QQuantizer"/>, L and R are <see cref="Factors"/>, and the randomized Hadamard transforms are
 /// absent (identity) for plain round-to-nearest baselines.
 /// </summary>
-public sealed class CompressedMatrix
+internal sealed class CompressedMatrix
 {
     internal CompressedMatrix(int rows, int columns, float globalScale, RandomizedHadamard? inputTransform,
         RandomizedHadamard? outputTransform, IMatrixQuantizer qQuantizer, QuantizedMatrix q, LowRankFactors factors,

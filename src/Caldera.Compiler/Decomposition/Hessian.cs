@@ -7,7 +7,7 @@ namespace Caldera.Compiler.Decomposition;
 /// The second moment H = E[x·xᵀ] of a linear layer's inputs, accumulated in fp64 over calibration tokens
 /// (Σ x·xᵀ and the token count N). The CALDERA objective ‖(Q + L·R − W)·Xᵀ‖²_F / N equals tr(Δ·H·Δᵀ).
 /// </summary>
-public sealed class Hessian
+internal sealed class Hessian
 {
     private readonly Matrix<double> _sum;
 

@@ -8,7 +8,7 @@ namespace Caldera.Compiler.Decomposition;
 /// 4-bit lattice codes (Lᵀ and R quantized row by row, 8-vectors along m for L and along n for R, one RMS scale
 /// each) or IEEE half precision.
 /// </summary>
-public sealed class LowRankFactors
+internal sealed class LowRankFactors
 {
     internal LowRankFactors(Matrix<float> l, Matrix<float> r, QuantizedMatrix? lTransposedCodes, QuantizedMatrix? rCodes, int bits)
     {

@@ -7,7 +7,7 @@ namespace Caldera.Compiler.Decomposition;
 /// The plainest baseline: W rounded entry by entry to a symmetric uniform b-bit grid with one absmax scale,
 /// no incoherence, no low-rank part, no calibration (H only scores the result).
 /// </summary>
-public static class RoundToNearest
+internal static class RoundToNearest
 {
     public static CompressedMatrix Compress(Matrix<float> w, Matrix<double> hessian, int bits, double regularization = 0.01, int threads = 1)
     {

@@ -8,7 +8,7 @@ namespace Caldera.Compiler.Evaluation;
 /// A model ready for <see cref="QualityEvaluator"/>: how to bind it as a <see cref="Transformer"/>, its tokenizer
 /// (when it carries or was given one) and its storage bits. It owns what it was opened from.
 /// </summary>
-public sealed class EvaluatedModel(string path, LlamaConfig config, Func<TransformerOptions, Transformer> open,
+internal sealed class EvaluatedModel(string path, LlamaConfig config, Func<TransformerOptions, Transformer> open,
     ModelTokenizer? tokenizer, StorageBits bits, IDisposable? owner = null) : IDisposable
 {
     public string Path { get; } = path;

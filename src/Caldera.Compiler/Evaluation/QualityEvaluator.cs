@@ -15,7 +15,7 @@ namespace Caldera.Compiler.Evaluation;
 /// anything bound as a <see cref="Transformer"/> can be evaluated: a dense checkpoint, or a compressed model's
 /// weights.
 /// </remarks>
-public static class QualityEvaluator
+internal static class QualityEvaluator
 {
     public static QualityMetrics Evaluate(Func<TransformerOptions, Transformer> openModel, Func<TransformerOptions, Transformer>? openReference,
         ReadOnlySpan<int> tokens, int contextLength, int bosId, int threads = 1, CancellationToken cancellation = default, bool int8Decode = false,

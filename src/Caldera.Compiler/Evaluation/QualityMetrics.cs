@@ -9,7 +9,7 @@ namespace Caldera.Compiler.Evaluation;
 /// <param name="ReferencePerplexity">The reference model's perplexity on the same positions.</param>
 /// <param name="MeanKlDivergence">mean over positions of KL(P_ref ‖ P_model) = Σ_v p_ref(v)·(log p_ref(v) − log p_model(v)), in nats.</param>
 /// <param name="Top1Agreement">Fraction of positions where argmax P_model = argmax P_ref.</param>
-public sealed record QualityMetrics(
+internal sealed record QualityMetrics(
     double Perplexity,
     double PerplexityStandardError,
     double? ReferencePerplexity,

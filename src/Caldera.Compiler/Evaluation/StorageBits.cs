@@ -7,7 +7,7 @@ namespace Caldera.Compiler.Evaluation;
 /// Bits per weight as stored: of the decoder blocks' linear layers alone ("layer bpw", what llama.cpp's
 /// per-type numbers count), and of every stored tensor together (the embedding, norms and classifier included).
 /// </summary>
-public sealed record StorageBits(double LayerBitsPerWeight, double ModelBitsPerWeight)
+internal sealed record StorageBits(double LayerBitsPerWeight, double ModelBitsPerWeight)
 {
     /// <summary>A dense checkpoint: each tensor's element size (32 for F32, 16 for F16/BF16).</summary>
     public static StorageBits Of(ModelCheckpoint checkpoint)

@@ -8,7 +8,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// blocks), D block-diagonal with symmetric positive definite b×b blocks. Derived from C = chol(H):
 /// D_j = C_jj·C_jjᵀ and L = C·blockdiag(C_jj⁻¹), so L·D·Lᵀ = C·Cᵀ = H.
 /// </summary>
-public sealed class BlockLdl
+internal sealed class BlockLdl
 {
     private BlockLdl(int blockSize, Matrix<double> lower, Matrix<double> diagonalBlocks)
     {

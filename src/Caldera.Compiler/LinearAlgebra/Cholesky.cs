@@ -10,7 +10,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// Blocked left-looking: for each column panel j, A[j:, j] −= C[j:, :j]·C[j, :j]ᵀ runs as one DGEMM with the long
 /// inner dimension, then the diagonal block is factored and the rows below are forward-substituted.
 /// </summary>
-public static class Cholesky
+internal static class Cholesky
 {
     // 128 doubles wide: the panel update has k = j large and n = 128, enough columns for the GEMM tile to amortise
     // packing; the unblocked diagonal factorisation (n·128²/3 flops in all) stays small.

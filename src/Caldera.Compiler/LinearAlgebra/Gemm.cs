@@ -8,7 +8,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// Packed and cache-blocked with a Vector512/Vector256 FMA register tile; <c>threads</c> workers split the
 /// output, and the result is bitwise identical for every thread count.
 /// </summary>
-public static unsafe class Gemm
+internal static unsafe class Gemm
 {
     /// <summary>
     /// C = α·op(A)·op(B) + β·C with op(A): m×k, op(B): k×n, C: m×n. Element (i, j) of a row-major operand X with

@@ -8,7 +8,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// applied as row operations (y = vᵀ·A_block, A_block −= τ·v·y) so the row-major storage is read contiguously;
 /// threads split the columns.
 /// </summary>
-public static class HouseholderQr
+internal static class HouseholderQr
 {
     public static (Matrix<double> Q, Matrix<double> R) Decompose(Matrix<double> a, int threads = 1)
     {

@@ -1,7 +1,7 @@
 namespace Caldera.Compiler.LinearAlgebra;
 
 /// <summary>How <see cref="LeastSquares.Solve"/> obtained its answer.</summary>
-public enum LeastSquaresMethod
+internal enum LeastSquaresMethod
 {
     /// <summary>Cholesky of AᵀA in double: fast, accurate while κ(A)² stays well inside double precision.</summary>
     NormalEquations,
@@ -12,7 +12,7 @@ public enum LeastSquaresMethod
 }
 
 /// <summary>The minimiser X of ‖A·X − B‖_F and the route that produced it.</summary>
-public sealed record LeastSquaresSolution(Matrix<double> X, LeastSquaresMethod Method);
+internal sealed record LeastSquaresSolution(Matrix<double> X, LeastSquaresMethod Method);
 
 /// <summary>
 /// min_X ‖A·X − B‖_F for tall A (m×n, m ≥ n) and B (m×r): the CALDERA factor updates (L from (R·S)ᵀ·Lᵀ = (A·S)ᵀ,
@@ -20,7 +20,7 @@ public sealed record LeastSquaresSolution(Matrix<double> X, LeastSquaresMethod M
 /// or looks ill-conditioned, or yields non-finite values, the pseudo-inverse X = V·Σ⁺·Uᵀ·B, which returns the
 /// minimum-norm solution of a rank-deficient problem.
 /// </summary>
-public static class LeastSquares
+internal static class LeastSquares
 {
     // The normal equations square the condition number: with κ(AᵀA) ≤ 1e10 their relative error stays ≲ κ·ε ≈ 2e-6,
     // below the fp32/4-bit noise of the factors they feed; beyond that the SVD route is the accurate one.

@@ -5,7 +5,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// Rᵀ = Q_R·R_R (thin QR), so P = Q_L·(R_L·R_Rᵀ)·Q_Rᵀ; the k×k core's SVD Ũ·Σ·Ṽᵀ gives U = Q_L·Ũ, V = Q_R·Ṽ.
 /// O((m + n)·k²) instead of O(m·n·k): the Hessian downdate's top-k right singular vectors of L·R·M.
 /// </summary>
-public static class LowRankSvd
+internal static class LowRankSvd
 {
     public static SingularValueDecomposition Decompose(Matrix<double> l, Matrix<double> r, int threads = 1)
     {

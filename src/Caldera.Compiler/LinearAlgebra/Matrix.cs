@@ -7,7 +7,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// <c>Data[i·Cols + j]</c>. Deliberately plain: the kernels take spans with a leading dimension, and this type
 /// only owns storage and shape.
 /// </summary>
-public sealed class Matrix<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class Matrix<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public Matrix(int rows, int cols)
         : this(rows, cols, new T[CheckedLength(rows, cols)])

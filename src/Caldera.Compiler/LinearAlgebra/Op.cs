@@ -1,7 +1,7 @@
 namespace Caldera.Compiler.LinearAlgebra;
 
 /// <summary>The op(X) of a GEMM operand: X itself (N) or its transpose Xᵀ (T), as in BLAS.</summary>
-public enum Op
+internal enum Op
 {
     N,
     T,

@@ -12,7 +12,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// k×n right one packs k·n elements for 2·m·k·n flops. Holds k·⌈n/NR⌉·NR elements (NR = 32 floats with AVX-512),
 /// as much as the operand itself.
 /// </remarks>
-public sealed class PackedGemmOperand<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class PackedGemmOperand<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     internal PackedGemmOperand(GemmKernelKind kind, int rows, int cols, T[] data)
     {

@@ -17,7 +17,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// rows in the same KC blocks, added to it in the same order, as the dense product, whose extra terms are exact zeros:
 /// the result is bitwise the dense A·C. Holds about n²/2 + n·<see cref="PanelRows"/>/2 elements.</para>
 /// </remarks>
-public sealed class PackedLowerTriangular<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class PackedLowerTriangular<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Rows per panel: two depth blocks (KC), so panels start on KC boundaries and the triangle computed
     /// densely on each panel's diagonal block stays a small share of the work.</summary>

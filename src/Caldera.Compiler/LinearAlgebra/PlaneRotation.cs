@@ -6,7 +6,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// Applies the Givens rotation [c −s; s c] to a pair of rows: x' = c·x − s·y, y' = s·x + c·y, elementwise.
 /// The kernel under the QL eigenvector update and one-sided Jacobi.
 /// </summary>
-public static class PlaneRotation
+internal static class PlaneRotation
 {
     public static void Apply(Span<double> x, Span<double> y, double c, double s)
     {

@@ -6,7 +6,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// half step so small singular values survive), then Q = orth(Y), B = Qᵀ·A (ℓ×n), SVD B = Ũ·Σ·Vᵀ and U = Q·Ũ.
 /// Costs O(m·n·ℓ·(2q + 2)) in DGEMM; error decays like (σ_{k+1}/σ_k)^{2q+1}.
 /// </summary>
-public static class RandomizedSvd
+internal static class RandomizedSvd
 {
     public static SingularValueDecomposition Decompose(
         Matrix<double> a, int rank, int oversampling = 10, int powerIterations = 2, ulong seed = 42, int threads = 1)

@@ -6,7 +6,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// The textbook triple loop for C = α·op(A)·op(B) + β·C, each dot product accumulated in double. The oracle
 /// <see cref="Gemm"/> is tested against; far too slow for real work.
 /// </summary>
-public static class ReferenceGemm
+internal static class ReferenceGemm
 {
     public static void Multiply<T>(
         Op opA, Op opB, int m, int n, int k,

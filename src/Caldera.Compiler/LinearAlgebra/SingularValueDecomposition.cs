@@ -1,7 +1,7 @@
 namespace Caldera.Compiler.LinearAlgebra;
 
 /// <summary>A (possibly truncated) SVD A ≈ U·diag(S)·Vᵀ: U m×r and V n×r with orthonormal columns, S descending.</summary>
-public sealed class SingularValueDecomposition
+internal sealed class SingularValueDecomposition
 {
     public SingularValueDecomposition(Matrix<double> u, double[] s, Matrix<double> v)
     {

@@ -5,7 +5,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// (4n³/3 flops) then implicit QL with the eigenvector rotations applied to Vᵀ's contiguous rows.
 /// Eigenvalues ascending; V's columns orthonormal.
 /// </summary>
-public sealed class SymmetricEigen
+internal sealed class SymmetricEigen
 {
     private SymmetricEigen(double[] values, Matrix<double> vectors)
     {

@@ -9,7 +9,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// Costs O(m·r²) + O(r³) per sweep: meant for r up to a few thousand; use <see cref="RandomizedSvd"/> for
 /// a few leading triplets of a large matrix.
 /// </summary>
-public static class ThinSvd
+internal static class ThinSvd
 {
     // Sweeps converge quadratically once the columns are nearly orthogonal; 60 is never reached for finite data.
     private const int MaxSweeps = 60;

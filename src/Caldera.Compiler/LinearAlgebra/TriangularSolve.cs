@@ -7,7 +7,7 @@ namespace Caldera.Compiler.LinearAlgebra;
 /// rows of X (vectorised along the r right-hand sides); threads split the columns of B, so every element sees
 /// the same arithmetic for any thread count.
 /// </summary>
-public static class TriangularSolve
+internal static class TriangularSolve
 {
     /// <summary>Forward substitution: L·X = B with L n×n lower triangular (its upper triangle is ignored).</summary>
     public static void SolveLower(Matrix<double> lower, Matrix<double> b, bool unitDiagonal = false, int threads = 1)

@@ -9,7 +9,7 @@ namespace Caldera.Compiler.Pipeline;
 /// What <see cref="ModelCompressor"/> does to every linear layer: the method, its decomposition settings
 /// (rank and factor bits for CALDERA; rank 0 for LDLQ), the RTN bit width, and how much runs in parallel.
 /// </summary>
-public sealed record CompressionPlan
+internal sealed record CompressionPlan
 {
     public required CompressionMethod Method { get; init; }
 

@@ -1,7 +1,7 @@
 namespace Caldera.Compiler.Pipeline;
 
 /// <summary>What a progress report announces.</summary>
-public enum CompressionEvent
+internal enum CompressionEvent
 {
     /// <summary>A matrix was compressed (<see cref="CompressionProgress.Matrix"/>, its error).</summary>
     MatrixCompressed,
@@ -21,7 +21,7 @@ public enum CompressionEvent
 /// the matrix and its activation-aware relative error, the time so far and an estimate of what is left
 /// (from the weights still to compress at the rate so far; null before the first matrix is done).
 /// </summary>
-public readonly record struct CompressionProgress(
+internal readonly record struct CompressionProgress(
     CompressionEvent Event,
     int Layer,
     int LayerCount,

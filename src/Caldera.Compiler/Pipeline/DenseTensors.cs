@@ -8,7 +8,7 @@ namespace Caldera.Compiler.Pipeline;
 /// The tensors a compressed model keeps dense: the token embedding and an untied classifier at F16 (16 bits,
 /// half the F32 source), the RMSNorm gains at F32 (dim values each, negligible).
 /// </summary>
-public static class DenseTensors
+internal static class DenseTensors
 {
     public static IReadOnlyList<DenseTensorData> Of(ModelCheckpoint checkpoint)
     {

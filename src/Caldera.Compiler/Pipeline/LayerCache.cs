@@ -25,7 +25,7 @@ namespace Caldera.Compiler.Pipeline;
 /// Files are written to a temporary name and renamed into place, so a killed run leaves either the whole file
 /// or none. Every count is checked against the bytes left before anything is allocated.
 /// </remarks>
-public sealed class LayerCache
+internal sealed class LayerCache
 {
     private const int Version = 1;
     private const int ChecksumLength = 32;

@@ -16,7 +16,7 @@ namespace Caldera.Compiler.Pipeline;
 /// in the cache under the same stamp are taken from it, so a rerun after an interruption redoes only the rest
 /// and gives the same content.
 /// </summary>
-public sealed class ModelCompressor(CompressionPlan plan)
+internal sealed class ModelCompressor(CompressionPlan plan)
 {
     /// <summary>The version recorded in the content and in the cache stamp.</summary>
     public static string ToolVersion { get; } = typeof(ModelCompressor).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";

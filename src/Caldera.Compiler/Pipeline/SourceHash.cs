@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 namespace Caldera.Compiler.Pipeline;
 
 /// <summary>SHA-256 of a source checkpoint: a file's bytes, or a directory's files concatenated in ordinal name order.</summary>
-public static class SourceHash
+internal static class SourceHash
 {
     public static string Of(string path)
     {

@@ -5,7 +5,7 @@ using Caldera.Runtime.Tokenization;
 namespace Caldera.Compiler.Pipeline;
 
 /// <summary>The tokenizer a compressed model carries: the file's bytes as given, or the checkpoint's embedded vocabulary.</summary>
-public static class TokenizerPayloads
+internal static class TokenizerPayloads
 {
     private const long MaxFileBytes = 1L << 30;
 

@@ -12,7 +12,7 @@ namespace Caldera.Compiler.Quantizers;
 /// (inference decodes the same words); this class adds the exact nearest-neighbour search
 /// (<see cref="E8PNearest"/>) and delegates everything else.
 /// </remarks>
-public sealed class E8PCodebook : ILatticeCodebook
+internal sealed class E8PCodebook : ILatticeCodebook
 {
     public const int Dimension = E8PLattice.Dimension;
     public const int CodeCount = E8PLattice.CodeCount;

@@ -13,7 +13,7 @@ namespace Caldera.Compiler.Quantizers;
 /// this class adds the encoder. Both stages are exact nearest-neighbour searches, so the error is that of a greedy two-stage
 /// residual quantizer, not of the joint optimum over both codes.
 /// </remarks>
-public sealed class E8PResidualCode : ILatticeCodebook
+internal sealed class E8PResidualCode : ILatticeCodebook
 {
     public const int Dimension = E8PCodebook.Dimension;
 

@@ -9,7 +9,7 @@ namespace Caldera.Compiler.Quantizers;
 /// is partial: its missing coordinates are free (never read back), so the search minimises the error of the
 /// present coordinates only, and the stored codeword is a full 8-vector whose pad entries are ignored.
 /// </remarks>
-public interface ILatticeCodebook
+internal interface ILatticeCodebook
 {
     /// <summary>16-bit code words stored per 8-vector.</summary>
     int WordsPerVector { get; }

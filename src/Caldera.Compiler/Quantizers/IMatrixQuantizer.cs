@@ -4,7 +4,7 @@ namespace Caldera.Compiler.Quantizers;
 /// Quantizes a whole row-major matrix with one global scale, so round-to-nearest baselines, E8P and the
 /// 4-bit residual code are interchangeable wherever the decomposition quantizes a matrix (L, R, or an RTN Q).
 /// </summary>
-public interface IMatrixQuantizer
+internal interface IMatrixQuantizer
 {
     /// <summary>Storage cost per weight, excluding the one scale per matrix.</summary>
     double BitsPerWeight { get; }

@@ -16,7 +16,7 @@ namespace Caldera.Compiler.Quantizers;
 /// coordinates off their nearest point. Rows are independent, so the parallel loop gives the same result
 /// for any thread count.
 /// </remarks>
-public sealed class LatticeMatrixQuantizer : IMatrixQuantizer
+internal sealed class LatticeMatrixQuantizer : IMatrixQuantizer
 {
     public LatticeMatrixQuantizer(ILatticeCodebook codebook, float targetRms)
     {

@@ -4,7 +4,7 @@ namespace Caldera.Compiler.Quantizers;
 /// A row-major rows×columns matrix after quantization: its code words, one scale for the whole matrix and
 /// the dequantized values. Ŵ[r, c] = <see cref="Scale"/> · decode(codes of row r)[c].
 /// </summary>
-public sealed class QuantizedMatrix
+internal sealed class QuantizedMatrix
 {
     public QuantizedMatrix(int rows, int columns, int wordsPerRow, float scale, ushort[] codes, float[] dequantized)
     {

@@ -20,7 +20,7 @@ namespace Caldera.Compiler.Quantizers;
 /// has a smaller e and stays covered by the lead test up to about twice as far: in BlockLDLQ's sweeps at 4096² the
 /// searches per Q-update fall from 13.4 M with the ball alone to 8.6 M.</para>
 /// </remarks>
-public readonly record struct SearchCertificate(float Radius, float Separation, float Allowance0, float Allowance1, float Allowance2)
+internal readonly record struct SearchCertificate(float Radius, float Separation, float Allowance0, float Allowance1, float Allowance2)
 {
     private const int Dimension = 8;
 

@@ -4,7 +4,7 @@ namespace Caldera.Compiler.Quantizers;
 /// Round-to-nearest with a <see cref="UniformQuantizer"/> and one absmax step for the whole matrix (the RTN
 /// baseline, and the "uniform" option for L and R). One code word per weight.
 /// </summary>
-public sealed class UniformMatrixQuantizer : IMatrixQuantizer
+internal sealed class UniformMatrixQuantizer : IMatrixQuantizer
 {
     public UniformMatrixQuantizer(int bits) => Quantizer = new UniformQuantizer(bits);
 

@@ -9,7 +9,7 @@ namespace Caldera.Compiler.Quantizers;
 /// A code stores k + L, an unsigned value below 2^b, in a 16-bit word. The step is computed once by the
 /// caller (for L and R the whole matrix shares one), so a value on the grid, x = k·Δ, quantizes exactly.
 /// </remarks>
-public sealed class UniformQuantizer
+internal sealed class UniformQuantizer
 {
     public const int MinBits = 2;
     public const int MaxBits = 16;

@@ -3,7 +3,7 @@ using Caldera.Runtime.Model;
 namespace Caldera.Runtime.Compression;
 
 /// <summary>How Q's code words are to be read.</summary>
-public enum QCodeKind
+internal enum QCodeKind
 {
     /// <summary>2-bit E8P lattice: one 16-bit word per 8 weights (see the E8P codebook for the bit layout).</summary>
     E8P,
@@ -18,7 +18,7 @@ public enum QCodeKind
 /// Arrays are memory views so that a reader can hand out zero-copy views of a memory-mapped file; an absent
 /// part (no factors, 16-bit vs 4-bit factors, no fallback block) is an empty view.
 /// </summary>
-public sealed record CompressedLinearData
+internal sealed record CompressedLinearData
 {
     /// <summary>The canonical tensor name it replaces (see TensorNames), e.g. "blk.0.attn_q.weight".</summary>
     public required string Name { get; init; }

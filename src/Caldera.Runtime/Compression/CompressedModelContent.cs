@@ -3,7 +3,7 @@ using Caldera.Runtime.Model;
 namespace Caldera.Runtime.Compression;
 
 /// <summary>How the tokenizer travels inside a compressed model.</summary>
-public enum TokenizerPayloadKind
+internal enum TokenizerPayloadKind
 {
     /// <summary>A SentencePiece ModelProto (<c>tokenizer.model</c>, <c>tok512.model</c>).</summary>
     SentencePieceModel,
@@ -19,7 +19,7 @@ public enum TokenizerPayloadKind
 }
 
 /// <summary>The tokenizer file(s) exactly as the source had them, so the compressed model is self-contained.</summary>
-public sealed record TokenizerPayload(TokenizerPayloadKind Kind, ReadOnlyMemory<byte> Bytes, ReadOnlyMemory<byte> ConfigBytes = default)
+internal sealed record TokenizerPayload(TokenizerPayloadKind Kind, ReadOnlyMemory<byte> Bytes, ReadOnlyMemory<byte> ConfigBytes = default)
 {
     /// <summary>A vocabulary embedded in a checkpoint (GGUF), serialized as <see cref="Tokenization.EmbeddedVocabularyJson"/>.</summary>
     public static TokenizerPayload FromVocabulary(Tokenization.EmbeddedVocabulary vocabulary) =>
@@ -27,10 +27,10 @@ public sealed record TokenizerPayload(TokenizerPayloadKind Kind, ReadOnlyMemory<
 }
 
 /// <summary>A tensor kept dense (embedding, norms, classifier): row-major values of <see cref="Type"/>.</summary>
-public sealed record DenseTensorData(string Name, long[] Shape, TensorType Type, ReadOnlyMemory<byte> Data);
+internal sealed record DenseTensorData(string Name, long[] Shape, TensorType Type, ReadOnlyMemory<byte> Data);
 
 /// <summary>How the model was compressed: what the manifest records besides the tensors.</summary>
-public sealed record CompressionSettings
+internal sealed record CompressionSettings
 {
     /// <summary>"caldera", "ldlq" (rank-0 CALDERA, QuIP#-like) or "rtn".</summary>
     public required string Method { get; init; }
@@ -60,7 +60,7 @@ public sealed record CompressionSettings
 /// compressed matrices and the settings that produced them. The compiler builds it; the format writes and
 /// reads it (reading gives zero-copy views into the mapped file); the runtime binds it for inference.
 /// </summary>
-public sealed record CompressedModelContent
+internal sealed record CompressedModelContent
 {
     public required LlamaConfig Config { get; init; }
     public TokenizerPayload? Tokenizer { get; init; }

@@ -14,7 +14,7 @@ namespace Caldera.Runtime.Compression;
 /// and since 2pᵢ is odd, flipping any sign toggles that parity, so it is fixed by the other seven
 /// (negative ⇔ popcount(signs 0–6) + Σp is odd). Every 16-bit word is a valid code.
 /// </remarks>
-public static class E8PLattice
+internal static class E8PLattice
 {
     public const int Dimension = 8;
     public const int CodeCount = 1 << 16;

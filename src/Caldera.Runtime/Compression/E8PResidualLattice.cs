@@ -8,7 +8,7 @@ namespace Caldera.Runtime.Compression;
 /// The encoder rounds q₁ = NN(x) and then q₂ = NN(ρ·(x − q₁)). A packed 32-bit code holds q₁'s word in the low
 /// 16 bits and q₂'s in the high 16; in a row of words, q₁'s word comes first.
 /// </remarks>
-public static class E8PResidualLattice
+internal static class E8PResidualLattice
 {
     public const int Dimension = E8PLattice.Dimension;
 

@@ -7,7 +7,7 @@ namespace Caldera.Runtime.Compression;
 /// block A (U_n = A ⊗ H_P/√P). A Hadamard block is rebuilt from its order; a seeded fallback block is stored,
 /// because its floating-point construction is not guaranteed bit-identical across platforms.
 /// </summary>
-public sealed record TransformData(int Length, int BlockOrder, bool IsHadamard, ReadOnlyMemory<float> Signs, ReadOnlyMemory<float> FallbackBlock)
+internal sealed record TransformData(int Length, int BlockOrder, bool IsHadamard, ReadOnlyMemory<float> Signs, ReadOnlyMemory<float> FallbackBlock)
 {
     /// <summary>The stored form of <paramref name="transform"/>: its signs, and its block only when it is a fallback.</summary>
     public static TransformData From(RandomizedHadamard transform)

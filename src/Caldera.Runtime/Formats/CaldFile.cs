@@ -11,7 +11,7 @@ namespace Caldera.Runtime.Formats;
 /// trailer or an embedded resource (see <see cref="Hosting.CalderaModelSource"/>). <see cref="Content"/>'s arrays
 /// are zero-copy views of them (packed signs and uniform codes are unpacked), valid until this object is disposed.
 /// </summary>
-public sealed class CaldFile : IDisposable
+internal sealed class CaldFile : IDisposable
 {
     /// <summary>Far above any real manifest (a few hundred bytes per matrix); keeps a forged length from allocating gigabytes.</summary>
     private const long MaxManifestBytes = 64L << 20;

@@ -10,7 +10,7 @@ namespace Caldera.Runtime.Formats;
 /// file and a failed write leaves the previous file (if any) untouched. Identical content gives identical bytes:
 /// no timestamps, fixed manifest order, deterministic layout.
 /// </summary>
-public static class CaldWriter
+internal static class CaldWriter
 {
     /// <summary>Slack after the manifest so that writing the file's own bits-per-weight figure cannot change its length (a double prints in ≤ 24 characters).</summary>
     private const int ManifestSlack = 32;

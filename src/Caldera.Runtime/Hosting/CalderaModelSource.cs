@@ -1,5 +1,6 @@
 using System.Reflection;
 using Caldera.Runtime.Formats;
+using Caldera.CompilerServices;
 
 namespace Caldera.Runtime.Hosting;
 
@@ -10,7 +11,7 @@ namespace Caldera.Runtime.Hosting;
 /// generated for (length, checksum, architecture, every matrix shape), so a stale, swapped or corrupt blob is a
 /// clear <see cref="ModelFormatException"/> at startup rather than wrong text later.
 /// </summary>
-public static class CalderaModelSource
+internal static class CalderaModelSource
 {
     public static CaldFile Open(Assembly assembly, CalderaModelDescription description, CalderaModelOptions? options = null)
     {

@@ -17,7 +17,7 @@ namespace Caldera.Runtime.Hosting;
 /// directory must hash to the footer's checksum. Each <c>.cald</c> then verifies its own bytes when opened.
 /// (The writer lives in the build task, which must not depend on the runtime.)
 /// </summary>
-public static class CalderaTrailer
+internal static class CalderaTrailer
 {
     public const int FooterSize = 32;
 

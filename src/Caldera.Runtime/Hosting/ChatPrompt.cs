@@ -1,5 +1,5 @@
 using Caldera.Runtime.Tokenization;
-using AI = Microsoft.Extensions.AI;
+using Microsoft.Extensions.AI;
 
 namespace Caldera.Runtime.Hosting;
 
@@ -18,18 +18,11 @@ internal static class ChatPrompt
         return true;
     }
 
-    public static int[] Encode(ModelTokenizer tokenizer, bool llama3, IEnumerable<AI.ChatMessage> messages)
+    public static int[] Encode(ModelTokenizer tokenizer, bool llama3, IEnumerable<ChatMessage> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (!llama3)
-            return tokenizer.Encode(string.Join("\n", messages.Where(m => m.Role == AI.ChatRole.User).Select(m => m.Text)), addBos: true);
-        var turns = messages.Select(m => new ChatMessage(Role(m.Role), m.Text)).ToList();
-        return tokenizer.Encode(Llama3ChatTemplate.Render(turns), addBos: false);
+            return tokenizer.Encode(string.Join("\n", messages.Where(m => m.Role == ChatRole.User).Select(m => m.Text)), addBos: true);
+        return tokenizer.Encode(Llama3ChatTemplate.Render(messages), addBos: false);
     }
-
-    private static ChatRole Role(AI.ChatRole role) =>
-        role == AI.ChatRole.System ? ChatRole.System
-        : role == AI.ChatRole.User ? ChatRole.User
-        : role == AI.ChatRole.Assistant ? ChatRole.Assistant
-        : throw new ArgumentException($"chat role '{role}' is not supported; use system, user or assistant messages", nameof(role));
 }

@@ -9,7 +9,7 @@ namespace Caldera.Runtime.Incoherence;
 /// 116, 156 and 172 need Williamson-type constructions we do not implement, so such dimensions take the
 /// seeded orthogonal fallback of <see cref="HadamardTransform"/>.
 /// </summary>
-public static class HadamardMatrices
+internal static class HadamardMatrices
 {
     private static readonly ConcurrentDictionary<int, bool> Availability = new();
 

@@ -19,7 +19,7 @@ namespace Caldera.Runtime.Incoherence;
 /// Examples: 4096 → K = 1; 5632 → 44 (Paley I, q = 43); 11008 = 43·256 → 344 (Paley I over GF(7³)), since
 /// 172 and 86 have no construction here; 172 → random 43×43 block.
 /// </remarks>
-public sealed class HadamardTransform
+internal sealed class HadamardTransform
 {
     /// <summary>The largest Hadamard block used; larger ones would make the O(n·K) mixing dominate.</summary>
     public const int MaxHadamardBlock = 1024;

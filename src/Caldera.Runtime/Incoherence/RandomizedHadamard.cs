@@ -13,7 +13,7 @@ namespace Caldera.Runtime.Incoherence;
 /// transpose), so results do not depend on the thread count. The signs and a fallback block are model
 /// parameters: store them, not just the seed.
 /// </remarks>
-public sealed class RandomizedHadamard
+internal sealed class RandomizedHadamard
 {
     /// <summary>Mixed into the seed for the fallback block, so signs and block come from separate streams.</summary>
     private const ulong BlockSeedSalt = 0xD1B54A32D192ED03UL;

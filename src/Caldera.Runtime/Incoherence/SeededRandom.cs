@@ -9,7 +9,7 @@ namespace Caldera.Runtime.Incoherence;
 /// Math.Cos may differ in the last bit between platforms, so a transform built from Gaussians must be stored
 /// with the model rather than regenerated on another machine.
 /// </remarks>
-public sealed class SeededRandom
+internal sealed class SeededRandom
 {
     private ulong s0, s1, s2, s3;
 

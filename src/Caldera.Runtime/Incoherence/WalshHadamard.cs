@@ -14,7 +14,7 @@ namespace Caldera.Runtime.Incoherence;
 /// x[i ^ h] + sᵢ·x[i], sᵢ = +1 where bit h of i is clear, else −1), then the wider stages as whole-vector butterflies; stages run in the same order on
 /// the same pairs, so every path returns the scalar result bit for bit.
 /// </remarks>
-public static class WalshHadamard
+internal static class WalshHadamard
 {
     /// <summary>x ← H_P·x (unnormalised); x.Length must be a power of two.</summary>
     public static void Transform(Span<float> x)

@@ -1,7 +1,7 @@
 namespace Caldera.Runtime.Inference;
 
 /// <summary>How a <see cref="Transformer"/> runs a dense classifier (<see cref="TransformerOptions.ClassifierPrecision"/>).</summary>
-public enum ClassifierPrecision
+internal enum ClassifierPrecision
 {
     /// <summary>As stored (F32, F16 or BF16), read in place: the exact reference.</summary>
     Stored,

@@ -6,7 +6,7 @@ namespace Caldera.Runtime.Inference;
 /// one instance: the buffers (and U's int8 levels, see <see cref="CompressedLinearLayer.Int8Activations"/>) grow to
 /// the largest layer and batch once, and steady-state calls allocate nothing.
 /// </summary>
-public sealed class CompressedLayerScratch
+internal sealed class CompressedLayerScratch
 {
     private float[] _inputs = [];
     private float[] _factors = [];

@@ -5,6 +5,7 @@ using Caldera.Runtime.Incoherence;
 using Caldera.Runtime.Kernels;
 using Caldera.Runtime.Model;
 using Int8Quantizer = Caldera.Runtime.Kernels.Int8Activations;
+using Caldera.CompilerServices;
 
 namespace Caldera.Runtime.Inference;
 
@@ -25,7 +26,7 @@ namespace Caldera.Runtime.Inference;
 /// accumulated as Σ_r t_r·(row r of Lᵀ) over each output block; blocks start at multiples of 8 so they cut no code
 /// vector. z is built in y itself.
 /// </remarks>
-public sealed class CompressedLinearLayer : ILinearLayer
+internal sealed class CompressedLinearLayer : ILinearLayer
 {
     /// <summary>Chunks per thread of prefill's rows and of R·u: as in <see cref="DenseLinearLayer"/>, dynamic balancing at negligible hand-out cost.</summary>
     private const int ChunksPerThread = 8;

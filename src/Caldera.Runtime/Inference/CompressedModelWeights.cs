@@ -2,6 +2,7 @@ using System.Buffers;
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Model;
+using Caldera.CompilerServices;
 
 namespace Caldera.Runtime.Inference;
 
@@ -11,7 +12,7 @@ namespace Caldera.Runtime.Inference;
 /// <see cref="CompressedLinearLayer"/>. Use <see cref="Bind"/> as the transformer's binder; dispose this after the
 /// transformers that use it.
 /// </summary>
-public sealed unsafe class CompressedModelWeights : IDisposable
+internal sealed unsafe class CompressedModelWeights : IDisposable
 {
     private readonly Dictionary<string, TensorView> _dense = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CompressedLinearData> _matrices = new(StringComparer.Ordinal);

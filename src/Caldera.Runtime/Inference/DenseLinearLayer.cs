@@ -7,7 +7,7 @@ namespace Caldera.Runtime.Inference;
 /// A full-precision weight matrix read in place from its <see cref="TensorView"/> (F32, F16 or BF16),
 /// with its output rows split across a <see cref="WorkerPool"/>.
 /// </summary>
-public sealed unsafe class DenseLinearLayer : ILinearLayer
+internal sealed unsafe class DenseLinearLayer : ILinearLayer
 {
     /// <summary>Chunks per thread: enough for dynamic balancing when another process steals a core, few enough that handing them out costs nothing.</summary>
     private const int ChunksPerThread = 8;

@@ -1,9 +1,10 @@
 using Caldera.Runtime.Kernels;
+using Caldera.CompilerServices;
 
 namespace Caldera.Runtime.Inference;
 
 /// <summary>The row kernels for any shape: <see cref="CodedRows"/> on one <see cref="KernelPath"/>.</summary>
-public sealed class GenericRowKernels : ICompressedRowKernels
+internal sealed class GenericRowKernels : ICompressedRowKernels
 {
     private readonly KernelPath _path;
 

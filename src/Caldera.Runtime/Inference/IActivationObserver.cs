@@ -1,7 +1,7 @@
 namespace Caldera.Runtime.Inference;
 
 /// <summary>Which matrices of a decoder block read an activation: the four inputs the Hessians H = E[x·xᵀ] are taken of.</summary>
-public enum LinearInput
+internal enum LinearInput
 {
     /// <summary>rms(x)·g_attn, read by W_q, W_k and W_v (dim wide).</summary>
     Attention,
@@ -20,7 +20,7 @@ public enum LinearInput
 /// Sees the inputs of a block's linear layers as the forward pass computes them (calibration). The forward
 /// pass calls it only when one is given, so decoding without an observer costs nothing.
 /// </summary>
-public interface IActivationObserver
+internal interface IActivationObserver
 {
     /// <param name="layer">The decoder block.</param>
     /// <param name="input">Which matrices read <paramref name="x"/>.</param>

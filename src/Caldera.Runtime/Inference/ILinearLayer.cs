@@ -5,7 +5,7 @@ namespace Caldera.Runtime.Inference;
 /// <see cref="InputDim"/>]. The dense implementation reads a <see cref="Model.TensorView"/>; compressed
 /// layers (y = Q·x + L·(R·x) and its scaled variants) plug into the same forward pass through this seam.
 /// </summary>
-public interface ILinearLayer
+internal interface ILinearLayer
 {
     int InputDim { get; }
     int OutputDim { get; }

@@ -10,7 +10,7 @@ namespace Caldera.Runtime.Inference;
 /// the classifier (<see cref="ClassifierPrecision.Int6"/>): 6.5 bits per weight streamed per token instead of the int8
 /// copy's 9 (F16: 16), at the rounding error docs/quality.md measures.
 /// </summary>
-public sealed unsafe class Int6DenseLinearLayer : QuantizedDenseLinearLayer
+internal sealed unsafe class Int6DenseLinearLayer : QuantizedDenseLinearLayer
 {
     private readonly int _blocks, _paddedColumns, _rowBytes;
     private readonly byte* _planes;

@@ -9,7 +9,7 @@ namespace Caldera.Runtime.Inference;
 /// batch tiling are <see cref="QuantizedDenseLinearLayer"/>'s). Built for the classifier (<see cref="ClassifierPrecision.Int8"/>):
 /// 9 bits per weight streamed per token instead of F16's 16, at the rounding error docs/quality.md measures.
 /// </summary>
-public sealed unsafe class Int8DenseLinearLayer : QuantizedDenseLinearLayer
+internal sealed unsafe class Int8DenseLinearLayer : QuantizedDenseLinearLayer
 {
     private readonly int _blocks, _paddedColumns;
     private readonly sbyte* _levels;

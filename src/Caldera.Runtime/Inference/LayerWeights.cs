@@ -6,7 +6,7 @@ namespace Caldera.Runtime.Inference;
 /// One transformer block's weights as the forward pass uses them: the two RMSNorm gains (F32 copies,
 /// they are tiny) and the seven matrices behind <see cref="ILinearLayer"/>.
 /// </summary>
-public sealed record LayerWeights(
+internal sealed record LayerWeights(
     float[] AttentionNorm,
     ILinearLayer Query,
     ILinearLayer Key,

@@ -14,7 +14,7 @@ namespace Caldera.Runtime.Inference;
 /// A batch runs the one-token kernel per token over tiles of <see cref="RowTile"/> rows, so each tile's weights are
 /// read from memory once for all tokens and every token's outputs are bit for bit what <see cref="Apply"/> gives it alone.
 /// </remarks>
-public abstract unsafe class QuantizedDenseLinearLayer : ILinearLayer
+internal abstract unsafe class QuantizedDenseLinearLayer : ILinearLayer
 {
     /// <summary>Chunks per thread: as in <see cref="DenseLinearLayer"/>.</summary>
     private const int ChunksPerThread = 8;

@@ -7,11 +7,11 @@ namespace Caldera.Runtime.Inference;
 
 /// <summary>
 /// Prompt in, text out: tokenizes with BOS, prefills the prompt, then samples and decodes one token at a
-/// time until an end-of-sequence id (or BOS, as llama2.c stops) or until <see cref="GenerationOptions.Steps"/>
-/// positions have run. Text is streamed through <see cref="TokenTextStream"/>, so multi-token characters
+/// time until an end-of-sequence id (or BOS, as llama2.c stops), until <see cref="GenerationOptions.MaxOutputTokens"/>
+/// tokens have been sampled, or until the context is full. Text is streamed through <see cref="TokenTextStream"/>, so multi-token characters
 /// arrive whole.
 /// </summary>
-public sealed class TextGenerator(Transformer transformer, ModelTokenizer tokenizer)
+internal sealed class TextGenerator(Transformer transformer, ModelTokenizer tokenizer)
 {
     /// <summary>Counts and timings of the last finished run.</summary>
     public GenerationStatistics? LastRun { get; private set; }
@@ -51,8 +51,9 @@ public sealed class TextGenerator(Transformer transformer, ModelTokenizer tokeni
 
     private IEnumerable<string> Run(int[] promptIds, GenerationOptions options, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.Steps, 1, nameof(options.Steps));
-        int steps = Math.Min(options.Steps, transformer.ContextLength);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxOutputTokens, 1, nameof(options.MaxOutputTokens));
+        // Positions to run: the prompt, then every sampled token but the last is fed back.
+        int steps = (int)Math.Min((long)promptIds.Length + options.MaxOutputTokens - 1, transformer.ContextLength);
         var sampler = new Sampler(transformer.Config.VocabSize, options.Sampling);
         int promptLength = Math.Min(promptIds.Length, steps);
         var context = new int[steps];
@@ -89,7 +90,10 @@ public sealed class TextGenerator(Transformer transformer, ModelTokenizer tokeni
         }
         finally
         {
-            LastRun = new GenerationStatistics(promptLength, generated, fed - promptLength, prefillTime, clock.Elapsed - prefillTime);
+            LastRun = new GenerationStatistics(promptLength, generated, fed - promptLength, prefillTime, clock.Elapsed - prefillTime)
+            {
+                ReachedLimit = generated == steps - promptLength + 1,
+            };
         }
         string rest = text.Flush();
         if (rest.Length > 0) yield return rest;

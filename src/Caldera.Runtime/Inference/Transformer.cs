@@ -10,7 +10,7 @@ namespace Caldera.Runtime.Inference;
 /// <see cref="Decode"/> runs one token (matrix–vector work); <see cref="Prefill(ReadOnlySpan{int}, int)"/>
 /// runs a whole prompt as matrix–matrix work with causal attention inside the batch. Neither allocates.
 /// </summary>
-public sealed class Transformer : IDisposable
+internal sealed class Transformer : IDisposable
 {
     private readonly WorkerPool _pool;
     private readonly TransformerWeights _weights;

@@ -10,7 +10,7 @@ namespace Caldera.Runtime.Inference;
 /// what <see cref="Transformer.Prefill(ReadOnlySpan{int}, int, IActivationObserver?)"/> computes for the same
 /// prefill batch size, with the same kernels.
 /// </summary>
-public sealed class TransformerBlockRunner : IDisposable
+internal sealed class TransformerBlockRunner : IDisposable
 {
     private readonly TransformerBlock _block;
     private readonly RunState _state;

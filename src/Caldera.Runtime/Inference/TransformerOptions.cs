@@ -1,7 +1,7 @@
 namespace Caldera.Runtime.Inference;
 
 /// <summary>How a <see cref="Transformer"/> runs: threads, KV-cache length, prefill batch, int8 decode and classifier.</summary>
-public sealed record TransformerOptions
+internal sealed record TransformerOptions
 {
     /// <summary>Threads for the forward pass, the calling thread included.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;

@@ -7,7 +7,7 @@ namespace Caldera.Runtime.Inference;
 /// stays a <see cref="TensorView"/> (one row is read per token), every matrix is an
 /// <see cref="ILinearLayer"/>, and the classifier is the embedding itself when the model ties them.
 /// </summary>
-public sealed class TransformerWeights
+internal sealed class TransformerWeights
 {
     public TransformerWeights(LlamaConfig config, TensorView tokenEmbedding, IReadOnlyList<LayerWeights> layers,
         float[] outputNorm, ILinearLayer classifier)

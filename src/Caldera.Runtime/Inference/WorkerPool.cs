@@ -10,7 +10,7 @@ namespace Caldera.Runtime.Inference;
 /// thread takes part as worker 0. Items are handed out in chunks from a shared counter, so a worker
 /// slowed down by another process on the machine simply takes fewer chunks.
 /// </summary>
-public sealed class WorkerPool : IDisposable
+internal sealed class WorkerPool : IDisposable
 {
     /// <summary>How long an idle worker spins before blocking: longer than the gaps between a token's loops, short enough not to burn a core between tokens.</summary>
     private static readonly long SpinTicks = Stopwatch.Frequency / 5000; // 200 µs

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Caldera.Runtime.Compression;
+using Caldera.CompilerServices;
 
 namespace Caldera.Runtime.Kernels;
 
@@ -20,7 +21,7 @@ namespace Caldera.Runtime.Kernels;
 /// reference (reads the 2 MiB <see cref="E8PLattice.DecodeTable"/>, sequential float sums, no FMA). Both decode
 /// x̂ = q₁ + q₂/ρ correctly rounded, so the decoded values agree bit for bit and only the summation order differs.
 /// </remarks>
-public static class CodedRows
+internal static class CodedRows
 {
     private const int D = E8PLattice.Dimension;
 

@@ -22,7 +22,7 @@ namespace Caldera.Runtime.Kernels;
 /// overflow) and one vpmaddwd per two runs. The AVX-512 path unpacks 64 bytes at a time: gf2p8affineqb moves each
 /// top-bit pair to bits 4–5 of its byte with zeros around it, and one vpternlogd merges it under the nibble.
 /// </remarks>
-public static class Int6BlockRows
+internal static class Int6BlockRows
 {
     private const int Lanes = Int6Blocks.BlocksPerGroup;
     private const int GroupLength = Int6Blocks.GroupLength;

@@ -32,7 +32,7 @@ namespace Caldera.Runtime.Kernels;
 /// 64-byte load of either plane serves 64 consecutive positions with one shift or none.
 /// </para>
 /// </remarks>
-public static class Int6Blocks
+internal static class Int6Blocks
 {
     /// <summary>Entries that share one scale: <see cref="Int8Blocks.BlockLength"/>, so the input's int8 blocks line up.</summary>
     public const int BlockLength = Int8Blocks.BlockLength;

@@ -15,7 +15,7 @@ namespace Caldera.Runtime.Kernels;
 /// (32 words) amortise one float multiply-add per block and row in the kernel; they must stay a multiple of 32
 /// entries (one 256-bit register of q) so a block never splits a vector load.
 /// </remarks>
-public static class Int8Activations
+internal static class Int8Activations
 {
     /// <summary>Entries of u that share one scale.</summary>
     public const int BlockLength = 256;

@@ -21,7 +21,7 @@ namespace Caldera.Runtime.Kernels;
 /// float lane each: per eight blocks one conversion, one multiply of the scales and one FMA. Without AVX-VNNI,
 /// vpmaddubsw (pairs ≤ 2·127², never saturating) and vpmaddwd give the same exact sums.
 /// </remarks>
-public static class Int8BlockRows
+internal static class Int8BlockRows
 {
     private const int Block = Int8Blocks.BlockLength;
 

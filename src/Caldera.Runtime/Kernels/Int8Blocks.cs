@@ -17,7 +17,7 @@ namespace Caldera.Runtime.Kernels;
 /// weights and its input (the final RMS-normed state) are not incoherence-processed, so a single large entry would
 /// otherwise coarsen 255 others; at 32 a block costs one float (1 bit per weight) and exactly one vpdpbusd.
 /// </remarks>
-public static class Int8Blocks
+internal static class Int8Blocks
 {
     /// <summary>Entries that share one scale.</summary>
     public const int BlockLength = 32;

@@ -20,7 +20,7 @@ namespace Caldera.Runtime.Kernels;
 /// products go through vpmaddubsw (pairs of |4C|·q, at most 2·11·127 = 2794, never saturating) and vpmaddwd.
 /// .NET 10 exposes vpdpbusd only on 128/256-bit registers, so there is no 512-bit path.
 /// </remarks>
-public static class Int8CodedRows
+internal static class Int8CodedRows
 {
     private const int D = E8PLattice.Dimension;
     private const int WordsPerBlock = Int8Activations.BlockLength / D;

@@ -21,7 +21,7 @@ namespace Caldera.Runtime.Kernels;
 /// <para>Rows of an odd number of blocks, rows wider than <see cref="Int8CodedRows.MaxPairedBlocks"/> blocks and
 /// machines without AVX-512 VBMI run the one-token path per token.</para>
 /// </remarks>
-public static class Int8CodedTile
+internal static class Int8CodedTile
 {
     private const int D = E8PLattice.Dimension;
     private const int PairLevels = 2 * Int8Activations.BlockLength;

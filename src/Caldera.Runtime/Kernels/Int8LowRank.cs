@@ -22,7 +22,7 @@ namespace Caldera.Runtime.Kernels;
 /// horizontal sums in the token's path. ΣU·α = 2·Σ(U/2)·α and the offset comes back as 11·Σα per sum. Ranks pad to a
 /// multiple of 4 (their α is 0) and rows to a multiple of 8 (never written to z), so their nibbles are 0.
 /// </remarks>
-public static class Int8LowRank
+internal static class Int8LowRank
 {
     /// <summary>Rows of L per group: one residual word pair's vector, one int32 lane each.</summary>
     public const int RowsPerGroup = 8;

@@ -19,7 +19,7 @@ namespace Caldera.Runtime.Kernels;
 /// (one 16-byte load of q, vpermq), so int32 lanes 0, 1, 4, 5 accumulate A and lanes 2, 3, 6, 7 accumulate B.
 /// Without AVX-VNNI the scalar path runs (R is an eighth of Q's words; machines without VNNI are not the target).
 /// </remarks>
-public static class Int8ResidualRows
+internal static class Int8ResidualRows
 {
     private const int D = E8PLattice.Dimension;
     private const int VectorsPerBlock = Int8Activations.BlockLength / D;

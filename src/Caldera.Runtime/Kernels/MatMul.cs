@@ -17,7 +17,7 @@ namespace Caldera.Runtime.Kernels;
 /// over go through <see cref="MatVec"/>. Every path sums each (row, token) in one accumulator over the columns,
 /// then the lanes, then the tail, as MatVec does, so the tiling never changes a result.
 /// </remarks>
-public static unsafe class MatMul
+internal static unsafe class MatMul
 {
     /// <summary>Rows decoded or widened per block: the tall tile's height.</summary>
     public const int RowBlock = 6;

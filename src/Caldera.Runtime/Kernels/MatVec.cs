@@ -14,7 +14,7 @@ namespace Caldera.Runtime.Kernels;
 /// once so every load of x serves four dot products. F16 on AVX-512 takes the cheaper
 /// <see cref="F16PairMatVec"/> whenever x allows it.
 /// </remarks>
-public static unsafe class MatVec
+internal static unsafe class MatVec
 {
     private const int RowBlock = 4;
 

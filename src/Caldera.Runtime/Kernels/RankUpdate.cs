@@ -13,7 +13,7 @@ namespace Caldera.Runtime.Kernels;
 /// vectors each. Here a 16-row vector of Y for four tokens stays in registers across all k ranks: per rank one load of
 /// Lᵀ, four broadcasts of A and four FMAs.
 /// </remarks>
-public static class RankUpdate
+internal static class RankUpdate
 {
     /// <summary>Y[t, i] += Σ_r Lᵀ[r, i]·A[t, r] (see the type) for i &lt; <paramref name="length"/>, t &lt; <paramref name="n"/>.</summary>
     public static void Add(ReadOnlySpan<float> lTransposed, int length, ReadOnlySpan<float> a, int n, Span<float> y, int yStride) =>

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Caldera.Runtime.Compression;
+using Caldera.CompilerServices;
 
 namespace Caldera.Runtime.Kernels;
 
@@ -20,7 +21,7 @@ namespace Caldera.Runtime.Kernels;
 /// kernels, which keep that order, agree with it exactly). The scalar path is the reference (decode table,
 /// sequential sums, no FMA), likewise equal to the scalar axpy per rank.
 /// </remarks>
-public static class ResidualRanks
+internal static class ResidualRanks
 {
     private const int D = E8PLattice.Dimension;
 

@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace Caldera.Runtime.Kernels;
 
 /// <summary>RMSNorm: y = x / √(mean(x²) + ε) ⊙ w   x, w, y: n.</summary>
-public static class RmsNorm
+internal static class RmsNorm
 {
     public static void Apply(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float epsilon, Span<float> y) =>
         Apply(x, weight, epsilon, y, KernelPaths.Best);

@@ -10,7 +10,7 @@ namespace Caldera.Runtime.Kernels;
 /// partner swaps (2i, 2i+1) for <see cref="RopePairing.Interleaved"/> and (i, i + d/2) for
 /// <see cref="RopePairing.RotateHalf"/>.
 /// </summary>
-public static unsafe class Rope
+internal static unsafe class Rope
 {
     public static void Apply(Span<float> x, RopeTable table, int position) => Apply(x, table, position, KernelPaths.Best);
 

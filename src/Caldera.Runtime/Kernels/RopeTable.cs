@@ -9,7 +9,7 @@ namespace Caldera.Runtime.Kernels;
 /// q' = q ⊙ cos + partner(q) ⊙ sin± with partner(i) the other element of i's pair and sin± = −sin on the
 /// first element of a pair, +sin on the second.
 /// </summary>
-public sealed class RopeTable
+internal sealed class RopeTable
 {
     private readonly float[] _cos;
     private readonly float[] _signedSin;

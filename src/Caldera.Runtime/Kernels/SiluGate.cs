@@ -7,7 +7,7 @@ namespace Caldera.Runtime.Kernels;
 /// The SwiGLU gate: gate_i ← silu(gate_i)·up_i with silu(g) = g / (1 + e^−g). In the MLP,
 /// gate = W_gate·x and up = W_up·x (both hidden-wide); the result feeds W_down.
 /// </summary>
-public static unsafe class SiluGate
+internal static unsafe class SiluGate
 {
     public static void Apply(Span<float> gate, ReadOnlySpan<float> up) => Apply(gate, up, KernelPaths.Best);
 

@@ -6,7 +6,7 @@ namespace Caldera.Runtime.Kernels;
 /// In-place softmax: x_i ← exp(x_i − max x) / Σ_j exp(x_j − max x). Subtracting the max keeps exp from
 /// overflowing on large logits (TensorPrimitives.SoftMax does not).
 /// </summary>
-public static class Softmax
+internal static class Softmax
 {
     public static void Apply(Span<float> x) => Apply(x, KernelPaths.Best);
 

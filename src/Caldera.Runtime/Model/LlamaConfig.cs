@@ -6,7 +6,7 @@ namespace Caldera.Runtime.Model;
 /// The architecture of a Llama-family decoder, whatever file it came from. Names follow llama2.c's
 /// <c>Config</c>: <c>Dim</c> is the residual width, <c>HiddenDim</c> the SwiGLU width.
 /// </summary>
-public sealed record LlamaConfig
+internal sealed record LlamaConfig
 {
     public required int Dim { get; init; }
     public required int HiddenDim { get; init; }

@@ -9,7 +9,7 @@ namespace Caldera.Runtime.Model;
 /// full-precision checkpoint (<see cref="ModelCheckpoint.Open"/>). Gives the architecture, a binder for the
 /// <see cref="Transformer"/> and the tokenizer the file carries, if any.
 /// </summary>
-public sealed class LoadedModel : IDisposable
+internal sealed class LoadedModel : IDisposable
 {
     private readonly CompressedModelWeights? _compressedWeights;
 

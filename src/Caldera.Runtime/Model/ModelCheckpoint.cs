@@ -9,7 +9,7 @@ namespace Caldera.Runtime.Model;
 /// One model description for every checkpoint format: the architecture and the named tensors
 /// (<see cref="TensorNames"/>), pointing zero-copy into the memory-mapped source files it owns.
 /// </summary>
-public sealed class ModelCheckpoint : IDisposable
+internal sealed class ModelCheckpoint : IDisposable
 {
     private readonly IDisposable[] _owners;
     private readonly Dictionary<string, TensorView> _tensors;

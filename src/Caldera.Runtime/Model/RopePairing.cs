@@ -6,7 +6,7 @@ namespace Caldera.Runtime.Model;
 /// that it rotates (i, i + headDim/2) ("rotate half"). Both give the same model when the rotation
 /// matches the row order, so loaders keep the rows as stored and record the convention here.
 /// </summary>
-public enum RopePairing
+internal enum RopePairing
 {
     Interleaved,
     RotateHalf,

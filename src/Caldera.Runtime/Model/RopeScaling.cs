@@ -5,7 +5,7 @@ namespace Caldera.Runtime.Model;
 /// than <c>OriginalContextLength / LowFrequencyFactor</c> are divided by <c>Factor</c>, those shorter than
 /// <c>OriginalContextLength / HighFrequencyFactor</c> are kept, and the band between is interpolated.
 /// </summary>
-public sealed record RopeScaling(float Factor, float LowFrequencyFactor, float HighFrequencyFactor, int OriginalContextLength)
+internal sealed record RopeScaling(float Factor, float LowFrequencyFactor, float HighFrequencyFactor, int OriginalContextLength)
 {
     /// <summary>Scales the inverse frequency <paramref name="frequency"/> (radians per position).</summary>
     public float Apply(float frequency)

@@ -5,7 +5,7 @@ namespace Caldera.Runtime.Model;
 /// GGUF's names, because GGUF is the one format that already names every Llama tensor the same way.
 /// Matrices are row-major [out, in]: y = W·x.
 /// </summary>
-public static class TensorNames
+internal static class TensorNames
 {
     public const string TokenEmbedding = "token_embd.weight";   // [vocab, dim]
     public const string OutputNorm = "output_norm.weight";      // [dim]

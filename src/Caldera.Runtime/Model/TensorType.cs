@@ -1,14 +1,14 @@
 namespace Caldera.Runtime.Model;
 
 /// <summary>Element types of full-precision weights the runtime computes with directly.</summary>
-public enum TensorType
+internal enum TensorType
 {
     F32,
     F16,
     BF16,
 }
 
-public static class TensorTypeExtensions
+internal static class TensorTypeExtensions
 {
     public static int ElementSize(this TensorType type) => type switch
     {

@@ -8,7 +8,7 @@ namespace Caldera.Runtime.Model;
 /// (usually a memory-mapped file). Weights stay in their stored type; callers convert rows to F32 as
 /// they need them. The memory may be unaligned (safetensors data follows a JSON header of any length).
 /// </summary>
-public sealed unsafe class TensorView
+internal sealed unsafe class TensorView
 {
     internal TensorView(string name, long[] shape, TensorType type, byte* data)
     {

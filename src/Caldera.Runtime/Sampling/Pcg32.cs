@@ -4,7 +4,7 @@ namespace Caldera.Runtime.Sampling;
 /// PCG32 (XSH-RR, 64-bit state; O'Neill 2014): a small generator fully defined by its arithmetic, so one
 /// seed gives the same stream on every machine, runtime and .NET version (unlike <see cref="Random"/>).
 /// </summary>
-public struct Pcg32
+internal struct Pcg32
 {
     private const ulong Multiplier = 6364136223846793005UL;
     private const ulong Increment = 1442695040888963407UL; // any odd constant selects a stream

@@ -7,7 +7,7 @@ namespace Caldera.Runtime.Sampling;
 /// Picks the next token from the logits (see <see cref="SamplingOptions"/>). Every buffer is sized to the
 /// vocabulary once, so sampling a token allocates nothing.
 /// </summary>
-public sealed class Sampler
+internal sealed class Sampler
 {
     private readonly SamplingOptions _options;
     private readonly float[] _probabilities;

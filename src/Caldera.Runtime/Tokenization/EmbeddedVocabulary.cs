@@ -5,7 +5,7 @@ namespace Caldera.Runtime.Tokenization;
 /// <paramref name="Model"/> is GGUF's <c>tokenizer.ggml.model</c>: "llama" (SentencePiece pieces with
 /// scores) or "gpt2" (byte-level BPE with merges).
 /// </summary>
-public sealed record EmbeddedVocabulary(
+internal sealed record EmbeddedVocabulary(
     string Model,
     string[] Tokens,
     float[]? Scores,

@@ -10,7 +10,7 @@ namespace Caldera.Runtime.Tokenization;
 /// absent parts as null. Written with <see cref="Utf8JsonWriter"/> in a fixed order (identical vocabularies give
 /// identical bytes) and read with <see cref="JsonDocument"/> (no reflection).
 /// </summary>
-public static class EmbeddedVocabularyJson
+internal static class EmbeddedVocabularyJson
 {
     public static byte[] Serialize(EmbeddedVocabulary vocabulary)
     {

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.AI;
 
 namespace Caldera.Runtime.Tokenization;
 
@@ -13,7 +14,7 @@ namespace Caldera.Runtime.Tokenization;
 /// BOS) and the tokenizer turns each marker into its single id. Text inside a message that spells a marker
 /// is encoded as that marker too, exactly as Hugging Face's tokenizer does with this template.
 /// </remarks>
-public static class Llama3ChatTemplate
+internal static class Llama3ChatTemplate
 {
     public const string BeginOfText = "<|begin_of_text|>";
     public const string StartHeader = "<|start_header_id|>";
@@ -21,12 +22,12 @@ public static class Llama3ChatTemplate
     public const string EndOfTurn = "<|eot_id|>";
 
     /// <summary>The prompt for <paramref name="messages"/>; <paramref name="addGenerationPrompt"/> opens the assistant's turn.</summary>
-    public static string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
+    public static string Render(IEnumerable<ChatMessage> messages, bool addGenerationPrompt = true)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var prompt = new StringBuilder(BeginOfText);
         foreach (var message in messages)
-            AppendHeader(prompt, message.Role).Append(message.Content.Trim()).Append(EndOfTurn);
+            AppendHeader(prompt, message.Role).Append(message.Text.Trim()).Append(EndOfTurn);
         if (addGenerationPrompt) AppendHeader(prompt, ChatRole.Assistant);
         return prompt.ToString();
     }
@@ -34,11 +35,7 @@ public static class Llama3ChatTemplate
     private static StringBuilder AppendHeader(StringBuilder prompt, ChatRole role) =>
         prompt.Append(StartHeader).Append(RoleName(role)).Append(EndHeader).Append("\n\n");
 
-    private static string RoleName(ChatRole role) => role switch
-    {
-        ChatRole.System => "system",
-        ChatRole.User => "user",
-        ChatRole.Assistant => "assistant",
-        _ => throw new ArgumentOutOfRangeException(nameof(role), role, "not a chat role"),
-    };
+    private static string RoleName(ChatRole role) =>
+        role == ChatRole.System || role == ChatRole.User || role == ChatRole.Assistant ? role.Value
+        : throw new ArgumentException($"chat role '{role}' is not supported; use system, user or assistant messages", nameof(role));
 }

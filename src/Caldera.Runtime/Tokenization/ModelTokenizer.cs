@@ -11,7 +11,7 @@ namespace Caldera.Runtime.Tokenization;
 /// checkpoint. Formats the library cannot read are converted to ones it can (a SentencePiece ModelProto,
 /// tiktoken rank lines) in memory.
 /// </summary>
-public sealed class ModelTokenizer
+internal sealed class ModelTokenizer
 {
     /// <summary>Far above any real tokenizer file (Llama 3's tokenizer.json is 9 MB); keeps a stray path from reading gigabytes.</summary>
     private const long MaxFileBytes = 1L << 30;

@@ -13,7 +13,7 @@ namespace Caldera.Runtime.Tokenization;
 /// window ends inside a UTF-8 character (the decoder shows U+FFFD) nothing is emitted and the window grows
 /// until the character completes, which takes at most 4 byte tokens.
 /// </remarks>
-public sealed class TokenTextStream
+internal sealed class TokenTextStream
 {
     /// <summary>
     /// Pending tokens after which text is emitted even if it still ends in U+FFFD: a UTF-8 character spans

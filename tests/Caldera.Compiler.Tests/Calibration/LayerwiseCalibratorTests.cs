@@ -96,7 +96,7 @@ public class LayerwiseCalibratorTests
         }
         Assert.Equal(Math.Min(stream.Length / 32, CalibrationSet.DefaultMaxSamples), CalibrationSet.Create(text, tokenizer, null, 33).Samples);
 
-        var error = Assert.Throws<Runtime.Formats.ModelFormatException>(() => CalibrationSet.Create(text, tokenizer, samples: 10_000, sequenceLength: 33));
+        var error = Assert.Throws<ModelFormatException>(() => CalibrationSet.Create(text, tokenizer, samples: 10_000, sequenceLength: 33));
         Assert.Contains("--samples", error.Message);
     }
 

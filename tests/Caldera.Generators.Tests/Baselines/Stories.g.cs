@@ -3,7 +3,7 @@
 // Do not edit: the build regenerates it from the <CalderaModel> item.
 #nullable enable
 
-using CodedVectors = global::Caldera.Runtime.Kernels.CodedVectors;
+using CodedVectors = global::Caldera.CompilerServices.CodedVectors;
 using MemoryMarshal = global::System.Runtime.InteropServices.MemoryMarshal;
 using TensorPrimitives = global::System.Numerics.Tensors.TensorPrimitives;
 using Unsafe = global::System.Runtime.CompilerServices.Unsafe;
@@ -19,7 +19,7 @@ namespace StoryTeller
     /// 256-bit vectors run the generic runtime kernels.
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("Caldera.Generators", "0.1.0")]
-    public sealed partial class Stories : global::Caldera.Runtime.Hosting.CalderaModel
+    public sealed partial class Stories : global::Caldera.CalderaModel
     {
         // The architecture, as compile-time constants.
         public const int Dim = 64;
@@ -39,10 +39,10 @@ namespace StoryTeller
         public const ulong ModelChecksum = 0xf8a5e7023b9cf55cUL;
 
         // Where the build stored the weights, and what Load checks they are.
-        private static readonly global::Caldera.Runtime.Hosting.CalderaModelDescription Description = new global::Caldera.Runtime.Hosting.CalderaModelDescription
+        private static readonly global::Caldera.CompilerServices.CalderaModelDescription Description = new global::Caldera.CompilerServices.CalderaModelDescription
         {
             Name = "Stories",
-            Storage = global::Caldera.Runtime.Hosting.CalderaStorage.Resource,
+            Storage = global::Caldera.CompilerServices.CalderaStorage.Resource,
             ResourceName = "Caldera.Models.Stories.cald",
             FileName = "Stories.cald",
             FileLength = ModelFileLength,
@@ -56,63 +56,61 @@ namespace StoryTeller
             VocabSize = VocabSize,
             ContextLength = ContextLength,
             TiedClassifier = TiedClassifier,
-            Matrices = new global::Caldera.Runtime.Hosting.MatrixShape[]
+            Matrices = new global::Caldera.CompilerServices.MatrixShape[]
             {
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.0.attn_q.weight", 64, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.0.attn_k.weight", 32, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.0.attn_v.weight", 32, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.0.attn_output.weight", 64, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.0.ffn_gate.weight", 172, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.0.ffn_down.weight", 64, 172, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.0.ffn_up.weight", 172, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.1.attn_q.weight", 64, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.1.attn_k.weight", 32, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.1.attn_v.weight", 32, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.1.attn_output.weight", 64, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.1.ffn_gate.weight", 172, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.1.ffn_down.weight", 64, 172, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.1.ffn_up.weight", 172, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.2.attn_q.weight", 64, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.2.attn_k.weight", 32, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.2.attn_v.weight", 32, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.2.attn_output.weight", 64, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.2.ffn_gate.weight", 172, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.2.ffn_down.weight", 64, 172, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.2.ffn_up.weight", 172, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.3.attn_q.weight", 64, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.3.attn_k.weight", 32, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.3.attn_v.weight", 32, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.3.attn_output.weight", 64, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.3.ffn_gate.weight", 172, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.3.ffn_down.weight", 64, 172, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.3.ffn_up.weight", 172, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.4.attn_q.weight", 64, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.4.attn_k.weight", 32, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.4.attn_v.weight", 32, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.4.attn_output.weight", 64, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.4.ffn_gate.weight", 172, 64, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.4.ffn_down.weight", 64, 172, 16),
-                new global::Caldera.Runtime.Hosting.MatrixShape("blk.4.ffn_up.weight", 172, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.0.attn_q.weight", 64, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.0.attn_k.weight", 32, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.0.attn_v.weight", 32, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.0.attn_output.weight", 64, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.0.ffn_gate.weight", 172, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.0.ffn_down.weight", 64, 172, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.0.ffn_up.weight", 172, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.1.attn_q.weight", 64, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.1.attn_k.weight", 32, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.1.attn_v.weight", 32, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.1.attn_output.weight", 64, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.1.ffn_gate.weight", 172, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.1.ffn_down.weight", 64, 172, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.1.ffn_up.weight", 172, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.2.attn_q.weight", 64, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.2.attn_k.weight", 32, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.2.attn_v.weight", 32, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.2.attn_output.weight", 64, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.2.ffn_gate.weight", 172, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.2.ffn_down.weight", 64, 172, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.2.ffn_up.weight", 172, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.3.attn_q.weight", 64, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.3.attn_k.weight", 32, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.3.attn_v.weight", 32, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.3.attn_output.weight", 64, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.3.ffn_gate.weight", 172, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.3.ffn_down.weight", 64, 172, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.3.ffn_up.weight", 172, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.4.attn_q.weight", 64, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.4.attn_k.weight", 32, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.4.attn_v.weight", 32, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.4.attn_output.weight", 64, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.4.ffn_gate.weight", 172, 64, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.4.ffn_down.weight", 64, 172, 16),
+                new global::Caldera.CompilerServices.MatrixShape("blk.4.ffn_up.weight", 172, 64, 16),
             },
         };
 
-        private Stories(global::Caldera.Runtime.Formats.CaldFile file, global::Caldera.Runtime.Hosting.CalderaModelOptions? options)
-            : base(file, options)
+        private Stories(global::Caldera.CalderaModelOptions? options)
+            : base(Description, options)
         {
         }
 
         /// <summary>
         /// Opens the model (read in place, not copied) and checks that it is the one this class was generated for;
-        /// a missing, stale or corrupt model is a <see cref="global::Caldera.Runtime.Formats.ModelFormatException"/> saying what to do.
+        /// a missing, stale or corrupt model is a <see cref="global::Caldera.ModelFormatException"/> saying what to do.
         /// </summary>
-        public static Stories Load(global::Caldera.Runtime.Hosting.CalderaModelOptions? options = null) =>
-            new Stories(global::Caldera.Runtime.Hosting.CalderaModelSource.Open(typeof(Stories).Assembly, Description, options), options);
+        public static Stories Load(global::Caldera.CalderaModelOptions? options = null) => new Stories(options);
 
         // Each compressed matrix runs the kernels generated for its shape; null leaves it on the generic kernels.
-        protected override global::Caldera.Runtime.Inference.ICompressedRowKernels? KernelsFor(global::Caldera.Runtime.Compression.CompressedLinearData matrix)
+        protected override global::Caldera.CompilerServices.ICompressedRowKernels? KernelsFor(global::Caldera.CompilerServices.MatrixShape matrix)
         {
             if (!global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) return null;
-            if (matrix.QKind != global::Caldera.Runtime.Compression.QCodeKind.E8P || (matrix.Rank > 0 && matrix.FactorBits != 4)) return null;
             return (matrix.Rows, matrix.Columns, matrix.Rank) switch
             {
                 (64, 64, 16) => Kernels64x64Rank16.Instance,
@@ -123,7 +121,7 @@ namespace StoryTeller
         }
 
         /// <summary>Row kernels for 64×64 matrices of rank 16: rows of 8 code vectors.</summary>
-        private sealed class Kernels64x64Rank16 : global::Caldera.Runtime.Inference.ICompressedRowKernels
+        private sealed class Kernels64x64Rank16 : global::Caldera.CompilerServices.ICompressedRowKernels
         {
             public static readonly Kernels64x64Rank16 Instance = new Kernels64x64Rank16();
 
@@ -231,7 +229,7 @@ namespace StoryTeller
         }
 
         /// <summary>Row kernels for 32×64 matrices of rank 16: rows of 8 code vectors.</summary>
-        private sealed class Kernels32x64Rank16 : global::Caldera.Runtime.Inference.ICompressedRowKernels
+        private sealed class Kernels32x64Rank16 : global::Caldera.CompilerServices.ICompressedRowKernels
         {
             public static readonly Kernels32x64Rank16 Instance = new Kernels32x64Rank16();
 
@@ -339,7 +337,7 @@ namespace StoryTeller
         }
 
         /// <summary>Row kernels for 172×64 matrices of rank 16: rows of 8 code vectors.</summary>
-        private sealed class Kernels172x64Rank16 : global::Caldera.Runtime.Inference.ICompressedRowKernels
+        private sealed class Kernels172x64Rank16 : global::Caldera.CompilerServices.ICompressedRowKernels
         {
             public static readonly Kernels172x64Rank16 Instance = new Kernels172x64Rank16();
 
@@ -444,7 +442,7 @@ namespace StoryTeller
                     Vector256.StoreUnsafe(Vector256.FusedMultiplyAdd(CodedVectors.Residual(Unsafe.Add(ref w, 2 * v), Unsafe.Add(ref w, 2 * v + 1)), scale, Vector256.LoadUnsafe(ref y, 8 * v)), ref y, 8 * v);
                 }
                 if (8 * full != z.Length)
-                    global::Caldera.Runtime.Kernels.CodedRows.AddResidual(words.Slice(2 * full), a, z.Slice(8 * full));
+                    CodedVectors.AddResidual(words.Slice(2 * full), a, z.Slice(8 * full));
             }
         }
     }

@@ -1,6 +1,7 @@
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Kernels;
+using Caldera.CompilerServices;
 
 namespace Caldera.Runtime.Tests.Compression;
 

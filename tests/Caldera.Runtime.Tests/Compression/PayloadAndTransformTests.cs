@@ -34,13 +34,13 @@ public class PayloadAndTransformTests
         Assert.Equal(v.Scores, back.Scores);
         Assert.Equal(v.TokenTypes, back.TokenTypes);
         Assert.Equal(v.Merges, back.Merges);
-        Assert.Throws<Caldera.Runtime.Formats.ModelFormatException>(() => EmbeddedVocabularyJson.Parse("{\"model\": 3}"u8, "x"));
+        Assert.Throws<ModelFormatException>(() => EmbeddedVocabularyJson.Parse("{\"model\": 3}"u8, "x"));
     }
 
     [Fact]
     public void A_corrupt_tokenizer_payload_is_a_format_error_naming_the_model()
     {
-        var e = Assert.Throws<Caldera.Runtime.Formats.ModelFormatException>(() =>
+        var e = Assert.Throws<ModelFormatException>(() =>
             ModelTokenizer.FromPayload(new TokenizerPayload(TokenizerPayloadKind.SentencePieceModel, new byte[] { 1, 2, 3 }), "m.cald"));
         Assert.Contains("m.cald", e.Message);
     }

@@ -12,7 +12,7 @@ namespace Caldera.Runtime.Tests.Formats;
 /// its q/k row permutation. Tests (and the forward-pass equivalence tests) load the result back with
 /// <see cref="ModelCheckpoint.Open"/> and compare it with the source.
 /// </summary>
-public static class HfCheckpointWriter
+internal static class HfCheckpointWriter
 {
     /// <summary>
     /// Writes <paramref name="source"/> (which must use interleaved RoPE pairs, as llama2.c and GGUF do) into

@@ -6,14 +6,14 @@ using Caldera.Runtime.Model;
 namespace Caldera.Runtime.Tests.Formats;
 
 /// <summary>A tensor for <see cref="SafetensorsWriter"/>: stored bytes already in <see cref="Type"/>.</summary>
-public sealed record SafetensorsEntry(string Name, TensorType Type, long[] Shape, byte[] Data);
+internal sealed record SafetensorsEntry(string Name, TensorType Type, long[] Shape, byte[] Data);
 
 /// <summary>
 /// Test helper (not product code): writes safetensors files, valid ones from tensors or hand-crafted ones
 /// from a raw JSON header, following the format's spec (u64 LE header length, JSON header padded with
 /// spaces to a multiple of 8, data section).
 /// </summary>
-public static class SafetensorsWriter
+internal static class SafetensorsWriter
 {
     public static void Write(string path, IEnumerable<SafetensorsEntry> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {

@@ -3,7 +3,9 @@ using Caldera.Runtime.Hosting;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Model;
 using Caldera.Runtime.Sampling;
+using Caldera.Runtime.Tokenization;
 using Microsoft.Extensions.AI;
+using Caldera.CompilerServices;
 
 namespace Caldera.Runtime.Tests.Hosting;
 
@@ -15,7 +17,7 @@ public class CalderaModelTests
 {
     private static readonly CalderaModelOptions FromFile = new() { ModelPath = CompressedStories.Path, Threads = 1 };
 
-    private static GenerationOptions Greedy(int steps) => new() { Steps = steps, Sampling = new SamplingOptions { Temperature = 0 } };
+    private static GenerationOptions Greedy(int maxOutputTokens) => new() { MaxOutputTokens = maxOutputTokens, Sampling = new SamplingOptions { Temperature = 0 } };
 
     [Fact]
     public void Generate_gives_the_runtimes_greedy_text()
@@ -83,7 +85,7 @@ public class CalderaModelTests
         var response = await client.GetResponseAsync([new(ChatRole.System, "ignored by a story model"), new(ChatRole.User, "Once upon a time")], options);
 
         int promptTokens = model.Tokenizer.Encode("Once upon a time").Length;
-        string expected = string.Concat(model.Generate("Once upon a time", Greedy(promptTokens + 20 - 1)));
+        string expected = string.Concat(model.Generate("Once upon a time", Greedy(20)));
         Assert.Equal(expected, response.Text);
         Assert.Equal(ChatFinishReason.Length, response.FinishReason);
         Assert.Equal(promptTokens, response.Usage!.InputTokenCount);
@@ -144,7 +146,7 @@ public class CalderaModelTests
 
         ChatMessage[] chat = [new(ChatRole.System, "Be brief."), new(ChatRole.User, "Hi")];
         int[] ids = ChatPrompt.Encode(llama3, llama3: true, chat);
-        Assert.Equal(llama3.Encode(global::Caldera.Runtime.Tokenization.Llama3ChatTemplate.Render([new(global::Caldera.Runtime.Tokenization.ChatRole.System, "Be brief."), new(global::Caldera.Runtime.Tokenization.ChatRole.User, "Hi")]), addBos: false), ids);
+        Assert.Equal(llama3.Encode(Llama3ChatTemplate.Render(chat), addBos: false), ids);
         Assert.Equal(llama3.BosId, ids[0]);
         Assert.Equal(tok512.Encode("Hi"), ChatPrompt.Encode(tok512, llama3: false, chat));
     }

@@ -1,7 +1,7 @@
-using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Hosting;
 using Caldera.Runtime.Inference;
+using Caldera.CompilerServices;
 
 namespace Caldera.Runtime.Tests.Hosting;
 
@@ -11,16 +11,15 @@ namespace Caldera.Runtime.Tests.Hosting;
 /// </summary>
 internal sealed class TestModel : CalderaModel
 {
-    private TestModel(CaldFile file, CalderaModelOptions? options) : base(file, options)
+    private TestModel(CalderaModelDescription description, CalderaModelOptions? options) : base(description, options)
     {
     }
 
     public int KernelRequests { get; private set; }
 
-    public static TestModel Load(CalderaModelDescription description, CalderaModelOptions? options = null) =>
-        new(CalderaModelSource.Open(typeof(TestModel).Assembly, description, options), options);
+    public static TestModel Load(CalderaModelDescription description, CalderaModelOptions? options = null) => new(description, options);
 
-    protected override ICompressedRowKernels? KernelsFor(CompressedLinearData matrix)
+    protected override ICompressedRowKernels? KernelsFor(MatrixShape matrix)
     {
         KernelRequests++;
         return GenericRowKernels.Best;

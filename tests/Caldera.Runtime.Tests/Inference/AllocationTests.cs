@@ -28,12 +28,13 @@ public class AllocationTests
     }
 
     [Theory]
-    [InlineData(1, ClassifierPrecision.Int8)]
-    [InlineData(2, ClassifierPrecision.Int8)]
-    [InlineData(1, ClassifierPrecision.Int6)]
-    [InlineData(2, ClassifierPrecision.Int6)]
-    public void Decoding_a_token_with_a_quantised_classifier_allocates_nothing(int threads, ClassifierPrecision precision)
+    [InlineData(1, nameof(ClassifierPrecision.Int8))]
+    [InlineData(2, nameof(ClassifierPrecision.Int8))]
+    [InlineData(1, nameof(ClassifierPrecision.Int6))]
+    [InlineData(2, nameof(ClassifierPrecision.Int6))]
+    public void Decoding_a_token_with_a_quantised_classifier_allocates_nothing(int threads, string precisionName)
     {
+        var precision = Enum.Parse<ClassifierPrecision>(precisionName);
         // tinystories-256d's 512×256 classifier is enough work to be split across two threads.
         using var model = ModelCheckpoint.Open(TestModels.TinyStories256dGguf);
         using var transformer = new Transformer(model, new TransformerOptions { Threads = threads, ContextLength = 32, ClassifierPrecision = precision });

@@ -31,15 +31,15 @@ public class GenerationTests
     }
 
     [Fact]
-    public void Steps_count_every_position_including_the_prompt()
+    public void Max_output_tokens_count_the_tokens_after_the_prompt()
     {
         using var model = ModelCheckpoint.Open(TestModels.Stories260KBin);
         using var transformer = new Transformer(model, new TransformerOptions { Threads = 1 });
         var generator = new TextGenerator(transformer, ModelTokenizer.Load(TestModels.Tok512Model));
-        var greedy = new GenerationOptions { Steps = 20, Sampling = new SamplingOptions { Temperature = 0 } };
+        var greedy = new GenerationOptions { MaxOutputTokens = 16, Sampling = new SamplingOptions { Temperature = 0 } };
         string text = generator.GenerateText("Once upon a time", greedy);
         // BOS + 4 prompt tokens fill positions 0..4; positions 4..19 each yield one token: 16 generated, 15 fed back.
-        Assert.Equal(new GenerationStatistics(5, 16, 15, TimeSpan.Zero, TimeSpan.Zero), generator.LastRun! with { PrefillTime = TimeSpan.Zero, DecodeTime = TimeSpan.Zero });
+        Assert.Equal(new GenerationStatistics(5, 16, 15, TimeSpan.Zero, TimeSpan.Zero) { ReachedLimit = true }, generator.LastRun! with { PrefillTime = TimeSpan.Zero, DecodeTime = TimeSpan.Zero });
         Assert.StartsWith(", there was a little girl", text);
         Assert.StartsWith(text, Llama2cGreedy200["Once upon a time".Length..]);
         Assert.Equal("Once upon a time" + text, generator.GenerateText("Once upon a time", greedy with { EchoPrompt = true }));
@@ -51,7 +51,7 @@ public class GenerationTests
         using var model = ModelCheckpoint.Open(TestModels.Stories260KBin);
         using var transformer = new Transformer(model, new TransformerOptions { Threads = 1 });
         var generator = new TextGenerator(transformer, ModelTokenizer.Load(TestModels.Tok512Model));
-        var options = new GenerationOptions { Steps = 60, Sampling = new SamplingOptions { Temperature = 0.8f, Seed = 11 } };
+        var options = new GenerationOptions { MaxOutputTokens = 60, Sampling = new SamplingOptions { Temperature = 0.8f, Seed = 11 } };
         string expected = generator.GenerateText("The cat", options);
 
         var pieces = new List<string>();

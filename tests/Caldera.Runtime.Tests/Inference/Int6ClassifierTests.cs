@@ -18,11 +18,12 @@ public unsafe class Int6ClassifierTests
     private const double RelativeLogitTolerance = 0.06;
 
     [Theory]
-    [InlineData(TensorType.F32)]
-    [InlineData(TensorType.F16)]
-    [InlineData(TensorType.BF16)]
-    public void The_layer_is_the_kernel_on_the_quantised_rows_of_any_stored_type(TensorType type)
+    [InlineData(nameof(TensorType.F32))]
+    [InlineData(nameof(TensorType.F16))]
+    [InlineData(nameof(TensorType.BF16))]
+    public void The_layer_is_the_kernel_on_the_quantised_rows_of_any_stored_type(string typeName)
     {
+        var type = Enum.Parse<TensorType>(typeName);
         const int rows = 37, columns = 75;
         var (stored, values) = KernelData.Weights(rows * columns, type, seed: 11);
         using var pool = new WorkerPool(1);

@@ -19,11 +19,12 @@ public unsafe class Int8ClassifierTests
     private const double RelativeLogitTolerance = 0.03;
 
     [Theory]
-    [InlineData(TensorType.F32)]
-    [InlineData(TensorType.F16)]
-    [InlineData(TensorType.BF16)]
-    public void The_layer_is_the_kernel_on_the_quantised_rows_of_any_stored_type(TensorType type)
+    [InlineData(nameof(TensorType.F32))]
+    [InlineData(nameof(TensorType.F16))]
+    [InlineData(nameof(TensorType.BF16))]
+    public void The_layer_is_the_kernel_on_the_quantised_rows_of_any_stored_type(string typeName)
     {
+        var type = Enum.Parse<TensorType>(typeName);
         const int rows = 37, columns = 75;
         var (stored, values) = KernelData.Weights(rows * columns, type, seed: 11);
         using var pool = new WorkerPool(1);
@@ -65,13 +66,19 @@ public unsafe class Int8ClassifierTests
         Assert.Equal(Greedy200(ClassifierPrecision.Stored), Greedy200(ClassifierPrecision.Int8));
     }
 
-    /// <summary>stories260K's greedy 200-step continuation of "Once upon a time" with the classifier at <paramref name="precision"/>.</summary>
+    /// <summary>
+    /// stories260K's greedy continuation of "Once upon a time" over 200 positions (llama2.c's and caldera run's
+    /// <c>--steps 200</c>) with the classifier at <paramref name="precision"/>.
+    /// </summary>
     internal static string Greedy200(ClassifierPrecision precision)
     {
         using var model = ModelCheckpoint.Open(TestModels.Stories260KBin);
         using var transformer = new Transformer(model, new TransformerOptions { Threads = 1, ClassifierPrecision = precision });
-        var greedy = new GenerationOptions { Steps = 200, Sampling = new SamplingOptions { Temperature = 0 }, EchoPrompt = true };
-        return new TextGenerator(transformer, ModelTokenizer.Load(TestModels.Tok512Model)).GenerateText("Once upon a time", greedy);
+        var tokenizer = ModelTokenizer.Load(TestModels.Tok512Model);
+        // The prompt fills its positions and the last one yields the first token: 200 positions give 201 − prompt tokens.
+        int output = 201 - tokenizer.Encode("Once upon a time", addBos: true).Length;
+        var greedy = new GenerationOptions { MaxOutputTokens = output, Sampling = new SamplingOptions { Temperature = 0 }, EchoPrompt = true };
+        return new TextGenerator(transformer, tokenizer).GenerateText("Once upon a time", greedy);
     }
 
     /// <summary>

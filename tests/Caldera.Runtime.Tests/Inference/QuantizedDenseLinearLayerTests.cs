@@ -8,12 +8,13 @@ namespace Caldera.Runtime.Tests.Inference;
 public unsafe class QuantizedDenseLinearLayerTests
 {
     [Theory]
-    [InlineData(ClassifierPrecision.Int8, 1)]
-    [InlineData(ClassifierPrecision.Int8, 2)]
-    [InlineData(ClassifierPrecision.Int6, 1)]
-    [InlineData(ClassifierPrecision.Int6, 2)]
-    public void A_batch_gives_every_token_the_logits_it_gets_alone(ClassifierPrecision precision, int threads)
+    [InlineData(nameof(ClassifierPrecision.Int8), 1)]
+    [InlineData(nameof(ClassifierPrecision.Int8), 2)]
+    [InlineData(nameof(ClassifierPrecision.Int6), 1)]
+    [InlineData(nameof(ClassifierPrecision.Int6), 2)]
+    public void A_batch_gives_every_token_the_logits_it_gets_alone(string precisionName, int threads)
     {
+        var precision = Enum.Parse<ClassifierPrecision>(precisionName);
         // 1001 rows: chunks and batch tiles of 16 rows both end mid-way; 300 columns end mid-block (and, for the 6-bit
         // copy, mid-group); 1001 × 300 is enough work to run on two threads.
         const int rows = 1001, columns = 300, n = 5;
@@ -34,10 +35,11 @@ public unsafe class QuantizedDenseLinearLayerTests
     }
 
     [Theory]
-    [InlineData(ClassifierPrecision.Int8)]
-    [InlineData(ClassifierPrecision.Int6)]
-    public void Wrong_input_and_output_sizes_are_rejected_with_the_layers_name(ClassifierPrecision precision)
+    [InlineData(nameof(ClassifierPrecision.Int8))]
+    [InlineData(nameof(ClassifierPrecision.Int6))]
+    public void Wrong_input_and_output_sizes_are_rejected_with_the_layers_name(string precisionName)
     {
+        var precision = Enum.Parse<ClassifierPrecision>(precisionName);
         const int rows = 5, columns = 40;
         var (stored, _) = KernelData.Weights(rows * columns, TensorType.F32, seed: 23);
         using var pool = new WorkerPool(1);
@@ -50,10 +52,11 @@ public unsafe class QuantizedDenseLinearLayerTests
     }
 
     [Theory]
-    [InlineData(ClassifierPrecision.Int8)]
-    [InlineData(ClassifierPrecision.Int6)]
-    public void A_matrix_too_large_for_one_array_is_refused_before_anything_is_read_or_allocated(ClassifierPrecision precision)
+    [InlineData(nameof(ClassifierPrecision.Int8))]
+    [InlineData(nameof(ClassifierPrecision.Int6))]
+    public void A_matrix_too_large_for_one_array_is_refused_before_anything_is_read_or_allocated(string precisionName)
     {
+        var precision = Enum.Parse<ClassifierPrecision>(precisionName);
         // 100000 × 32768 entries are 3.3·10⁹ int8 levels or 2.46·10⁹ 6-bit plane bytes, over Array.MaxLength; the
         // view's memory is never touched (it does not exist).
         using var pool = new WorkerPool(1);

@@ -1,5 +1,6 @@
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Kernels;
+using Caldera.CompilerServices;
 
 namespace Caldera.Runtime.Tests.Kernels;
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Tokenization;
+using Microsoft.Extensions.AI;
 
 namespace Caldera.Runtime.Tests.Tokenization;
 

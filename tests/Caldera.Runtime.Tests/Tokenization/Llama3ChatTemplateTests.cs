@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Caldera.Runtime.Tokenization;
+using Microsoft.Extensions.AI;
 
 namespace Caldera.Runtime.Tests.Tokenization;
 
@@ -48,7 +49,7 @@ public class Llama3ChatTemplateTests
 
         string expected = bos;
         foreach (var m in Conversation)
-            expected += literals[0] + m.Role.ToString().ToLowerInvariant() + literals[2] + m.Content.Trim() + literals[4];
+            expected += literals[0] + m.Role.ToString().ToLowerInvariant() + literals[2] + m.Text.Trim() + literals[4];
         expected += literals[5];
         Assert.Equal(expected, Llama3ChatTemplate.Render(Conversation));
     }

@@ -1,4 +1,4 @@
-namespace Caldera.Runtime.Hosting;
+namespace Caldera;
 
 /// <summary>How a generated model class loads and runs its model.</summary>
 public sealed record CalderaModelOptions

@@ -1,4 +1,4 @@
-namespace Caldera.Runtime.Sampling;
+namespace Caldera;
 
 /// <summary>
 /// How the next token is chosen from the logits. Temperature 0 is greedy (argmax). Otherwise the logits

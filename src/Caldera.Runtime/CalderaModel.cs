@@ -1,21 +1,21 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
+using Caldera.CompilerServices;
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
+using Caldera.Runtime.Hosting;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Model;
-using Caldera.Runtime.Sampling;
 using Caldera.Runtime.Tokenization;
 using Microsoft.Extensions.AI;
-using ChatMessage = Microsoft.Extensions.AI.ChatMessage;
-using ChatRole = Microsoft.Extensions.AI.ChatRole;
 
-namespace Caldera.Runtime.Hosting;
+namespace Caldera;
 
 /// <summary>
 /// A compressed model compiled into an app: the base of every class the Caldera generator emits for a
 /// <c>&lt;CalderaModel&gt;</c> item. It owns the opened <c>.cald</c> (read in place from a resource, a trailer or a
 /// file), the tokenizer the <c>.cald</c> carries, and one transformer (with its <see cref="WorkerPool"/>) that
-/// <see cref="Generate"/> and the <see cref="IChatClient"/> methods share, one call at a time.
+/// <see cref="Generate"/>, <see cref="GenerateAsync"/> and the <see cref="IChatClient"/> methods share, one call at a time.
 /// </summary>
 /// <remarks>
 /// A generated class overrides <see cref="KernelsFor"/> to run row kernels specialised for its exact matrix shapes;
@@ -32,12 +32,17 @@ public abstract class CalderaModel : IChatClient
     private TextGenerator? _generator;
     private Transformer? _transformer;
 
-    /// <summary>Takes ownership of <paramref name="file"/> (disposed here if the model cannot be set up).</summary>
-    protected CalderaModel(CaldFile file, CalderaModelOptions? options)
+    /// <summary>
+    /// Opens the model that <paramref name="description"/> says the build stored for this class (or
+    /// <see cref="CalderaModelOptions.ModelPath"/>), read in place, and checks that it is that exact model; a missing,
+    /// stale or corrupt model is a <see cref="ModelFormatException"/> saying what to do.
+    /// </summary>
+    protected CalderaModel(CalderaModelDescription description, CalderaModelOptions? options)
     {
-        ArgumentNullException.ThrowIfNull(file);
-        _file = file;
+        ArgumentNullException.ThrowIfNull(description);
         Options = options ?? new CalderaModelOptions();
+        var file = CalderaModelSource.Open(GetType().Assembly, description, options);
+        _file = file;
         try
         {
             _weights = new CompressedModelWeights(file.Content, file.Path, alreadyChecked: true);
@@ -55,29 +60,52 @@ public abstract class CalderaModel : IChatClient
     /// <summary>The model's name: the generated class's.</summary>
     public string Name => GetType().Name;
 
-    public LlamaConfig Config => _file.Content.Config;
-    public ModelTokenizer Tokenizer { get; }
+    internal LlamaConfig Config => _file.Content.Config;
+    internal ModelTokenizer Tokenizer { get; }
+
     public CalderaModelOptions Options { get; }
 
     /// <summary>Where the weights were read from (a file, "resource … in …" or "trailer entry … of …").</summary>
     public string SourcePath => _file.Path;
 
     /// <summary>A new transformer over the model's weights (its own KV cache and worker pool; dispose it).</summary>
-    public Transformer CreateTransformer(TransformerOptions? options = null) =>
-        new(Config, pool => _weights.Bind(pool, Options.UseGeneratedKernels ? KernelsFor : null), options ?? DefaultTransformerOptions);
+    internal Transformer CreateTransformer(TransformerOptions? options = null) =>
+        new(Config, pool => _weights.Bind(pool, Options.UseGeneratedKernels ? GeneratedKernelsFor : null), options ?? DefaultTransformerOptions);
 
     /// <summary>
     /// The text generated after <paramref name="prompt"/> (BOS + prompt), piece by piece; temperature 0 is greedy.
-    /// Calls on one model run one at a time.
+    /// Calls on one model run one at a time; cancelling stops before the next forward pass.
     /// </summary>
-    public IEnumerable<string> Generate(string prompt, GenerationOptions? options = null)
+    public IEnumerable<string> Generate(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        return Run(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, CancellationToken.None);
+        return Run(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, cancellationToken);
     }
 
-    /// <summary>The row kernels to run for <paramref name="matrix"/>, or null for the generic ones (a generated class specialises by shape).</summary>
-    protected virtual ICompressedRowKernels? KernelsFor(CompressedLinearData matrix) => null;
+    /// <summary>
+    /// <see cref="Generate"/> as an asynchronous stream: the forward pass runs off the caller's context, and
+    /// cancelling stops before the next forward pass.
+    /// </summary>
+    public async IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        await Task.Yield(); // the forward pass is synchronous work: leave the caller's context first
+        foreach (string piece in Generate(prompt, options, cancellationToken))
+            yield return piece;
+    }
+
+    /// <summary>
+    /// The row kernels to run for <paramref name="matrix"/>, or null for the generic ones (a generated class specialises
+    /// by shape). Asked only for matrices whose Q is E8P-coded and whose factors, if any, are 4-bit residual codes.
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    protected virtual ICompressedRowKernels? KernelsFor(MatrixShape matrix) => null;
+
+    private ICompressedRowKernels? GeneratedKernelsFor(CompressedLinearData matrix) =>
+        matrix.QKind == QCodeKind.E8P && (matrix.Rank == 0 || matrix.FactorBits == 4)
+            ? KernelsFor(new MatrixShape(matrix.Name, matrix.Rows, matrix.Columns, matrix.Rank))
+            : null;
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -128,13 +156,11 @@ public abstract class CalderaModel : IChatClient
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         int[] promptIds = ChatPrompt.Encode(Tokenizer, _chatTemplate, messages);
-        int contextLength = Options.ContextLength ?? Config.ContextLength;
-        int maxOutput = options?.MaxOutputTokens ?? contextLength;
+        int maxOutput = options?.MaxOutputTokens ?? Options.ContextLength ?? Config.ContextLength;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxOutput, 1, nameof(ChatOptions.MaxOutputTokens));
         var generation = new GenerationOptions
         {
-            // Steps counts positions: the prompt, then every sampled token but the last is fed back.
-            Steps = (int)Math.Min((long)promptIds.Length + maxOutput - 1, contextLength),
+            MaxOutputTokens = maxOutput,
             Sampling = new SamplingOptions
             {
                 Temperature = options?.Temperature ?? 1f,
@@ -167,8 +193,7 @@ public abstract class CalderaModel : IChatClient
             if (rest.Length > 0) yield return rest;
             if (run != null && _generator.LastRun is { } stats)
             {
-                int maxGenerated = Math.Min(options.Steps, _transformer.ContextLength) - Math.Min(promptIds.Length, options.Steps) + 1;
-                run.FinishReason = filter.Stopped || stats.GeneratedTokens < maxGenerated ? ChatFinishReason.Stop : ChatFinishReason.Length;
+                run.FinishReason = filter.Stopped || !stats.ReachedLimit ? ChatFinishReason.Stop : ChatFinishReason.Length;
                 run.Usage = new UsageDetails
                 {
                     InputTokenCount = stats.PromptTokens,

@@ -1,10 +1,13 @@
-namespace Caldera.Runtime.Hosting;
+using System.ComponentModel;
+
+namespace Caldera.CompilerServices;
 
 /// <summary>
 /// What a build baked into a generated model class (from its <c>&lt;Name&gt;.model.json</c>): where the
 /// <c>.cald</c> lives, the checksum that identifies it, and the shapes the generated kernels were specialised for.
 /// <see cref="CalderaModelSource"/> finds the bytes and checks them against it at startup.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed record CalderaModelDescription
 {
     /// <summary>The generated class's name; also the model's trailer entry name.</summary>

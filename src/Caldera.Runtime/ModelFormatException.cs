@@ -1,4 +1,4 @@
-namespace Caldera.Runtime.Formats;
+namespace Caldera;
 
 /// <summary>
 /// The one error the runtime raises for a model, tokenizer or config it cannot use. The message always

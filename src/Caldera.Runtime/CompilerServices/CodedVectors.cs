@@ -1,9 +1,11 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Caldera.Runtime.Compression;
+using Caldera.Runtime.Kernels;
 
-namespace Caldera.Runtime.Kernels;
+namespace Caldera.CompilerServices;
 
 /// <summary>
 /// One code vector decoded into one register: the primitive every coded-row kernel is built from, the generic
@@ -16,6 +18,7 @@ namespace Caldera.Runtime.Kernels;
 /// for bit with <see cref="E8PLattice.DecodeRow"/> and <see cref="E8PResidualLattice.DecodeRow"/> (x̂ = q₁ + q₂/ρ
 /// with a correctly rounded division), so generic and generated kernels differ only in summation order.
 /// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class CodedVectors
 {
     /// <summary>The E8P codeword of <paramref name="word"/>.</summary>
@@ -46,6 +49,12 @@ public static class CodedVectors
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<uint> ShiftSignBits(ref ushort words) =>
         Vector256.ShiftLeft(Vector256.WidenLower(Vector128.LoadUnsafe(ref words).ToVector256Unsafe()), 31);
+
+    /// <summary>
+    /// z += a·decode(<paramref name="words"/>) over a segment of one 4-bit residual row whose length need not be a
+    /// multiple of 8: the generic kernel, for the tail a generated AddL leaves after its whole code vectors.
+    /// </summary>
+    public static void AddResidual(ReadOnlySpan<ushort> words, float a, Span<float> z) => CodedRows.AddResidual(words, a, z);
 
     /// <summary><see cref="E8P(ushort)"/> with the table references hoisted out of a kernel's loop.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
