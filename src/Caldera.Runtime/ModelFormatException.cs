@@ -21,10 +21,10 @@ public sealed class ModelFormatException : Exception
     public string Problem { get; }
 
     /// <summary>Raises the error for a tensor of <paramref name="path"/>.</summary>
-    public static ModelFormatException ForTensor(string path, string tensor, string problem) =>
+    internal static ModelFormatException ForTensor(string path, string tensor, string problem) =>
         new(path, $"tensor '{tensor}': {problem}");
 
     /// <summary>Raises the error for a config setting of <paramref name="path"/>.</summary>
-    public static ModelFormatException ForSetting(string path, string setting, string problem) =>
+    internal static ModelFormatException ForSetting(string path, string setting, string problem) =>
         new(path, $"setting '{setting}': {problem}");
 }

@@ -19,7 +19,7 @@ public sealed record SamplingOptions
     public ulong? Seed { get; init; }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first setting out of range.</summary>
-    public SamplingOptions Validate()
+    internal SamplingOptions Validate()
     {
         if (!(Temperature >= 0 && float.IsFinite(Temperature)))
             throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "temperature must be a finite number ≥ 0");
