@@ -24,7 +24,7 @@ namespace Caldera.Runtime.Kernels;
 /// unsigned operand vpmaddubsw needs: Σ 4C·q = Σ U·q − 11·Σq). In natural order (<see cref="TileSums"/>,
 /// <see cref="PairSums"/>) a record is first spread over its word's eight byte lanes (vpermi2b) and each lane takes its
 /// nibble (vpmultishiftqb). The two-source lookups (vpermi2b) and their blends are the costly steps; the one-source
-/// vpermb table is not (benchmarks/README.md, session 4).
+/// vpermb table is not (benchmarks/README.md).
 /// Every step is exact integer work, so the block sums equal the scalar reference's.
 /// </remarks>
 internal static unsafe class E8PNibbleDecode
