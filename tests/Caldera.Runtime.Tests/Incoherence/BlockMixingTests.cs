@@ -1,7 +1,7 @@
 using System.Runtime.Intrinsics;
 using Caldera.Runtime.Incoherence;
 
-namespace Caldera.Compiler.Tests.Incoherence;
+namespace Caldera.Runtime.Tests.Incoherence;
 
 public class BlockMixingTests
 {

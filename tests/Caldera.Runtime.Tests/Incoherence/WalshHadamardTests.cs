@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Runtime.Intrinsics;
 using Caldera.Runtime.Incoherence;
 
-namespace Caldera.Compiler.Tests.Incoherence;
+namespace Caldera.Runtime.Tests.Incoherence;
 
 public class WalshHadamardTests
 {

@@ -1,6 +1,6 @@
 using Caldera.Runtime.Incoherence;
 
-namespace Caldera.Compiler.Tests.Incoherence;
+namespace Caldera.Runtime.Tests.Incoherence;
 
 public class RandomizedHadamardTests
 {
