@@ -17,7 +17,7 @@ public sealed class BuildErrorTests(PackageFeed feed)
     [InlineData("name-keyword", "Name=\"class\"", "CALD1008", "Name=\"class\" is not a C# identifier")]
     [InlineData("calibration-folder", "Calibration=\"obj\"", "CALD1010", "Calibration=\"obj\" is a folder, not a file; set Calibration to a UTF-8 text sample")]
     [InlineData("tokenizer-missing", "Tokenizer=\"nope/tokenizer.model\"", "CALD1011", "Tokenizer=\"nope/tokenizer.model\" does not exist")]
-    public void InvalidMetadata_FailsBeforeCompressing(string name, string metadata, string code, string message)
+    public void Invalid_metadata_fails_before_compressing(string name, string metadata, string code, string message)
     {
         var project = feed.CreateProject(name, $"""<CalderaModel Include="{TestPaths.Stories260KBin}" {metadata} />""");
         System.IO.Directory.CreateDirectory(Path.Combine(project.Directory, "obj"));
@@ -30,7 +30,7 @@ public sealed class BuildErrorTests(PackageFeed feed)
     }
 
     [Fact]
-    public void MissingCheckpoint_FailsWithCald1001()
+    public void Missing_checkpoint_fails_with_CALD1001()
     {
         var project = feed.CreateProject("missing-checkpoint", """<CalderaModel Include="models/absent.bin" />""");
 
@@ -40,7 +40,7 @@ public sealed class BuildErrorTests(PackageFeed feed)
     }
 
     [Fact]
-    public void TwoModelsWithOneName_FailWithCald1012()
+    public void Two_models_with_one_name_fail_with_CALD1012()
     {
         var project = feed.CreateProject("duplicate-name", $"""
             <CalderaModel Include="{TestPaths.Stories260KBin}" Name="Stories" />
@@ -51,7 +51,7 @@ public sealed class BuildErrorTests(PackageFeed feed)
     }
 
     [Fact]
-    public void UnsupportedArchitecture_IsRelayedFromTheCompilerWithCald1020()
+    public void Unsupported_architecture_is_relayed_from_the_compiler_with_CALD1020()
     {
         var project = feed.CreateProject("gpt2-architecture", """<CalderaModel Include="gpt2.gguf" Name="Gpt" />""");
         TinyGguf.Write(Path.Combine(project.Directory, "gpt2.gguf"), "gpt2");
@@ -65,7 +65,7 @@ public sealed class BuildErrorTests(PackageFeed feed)
     }
 
     [Fact]
-    public void CalibrationThatIsNotText_IsRelayedFromTheCompilerWithCald1020()
+    public void Calibration_that_is_not_text_is_relayed_from_the_compiler_with_CALD1020()
     {
         var project = feed.CreateProject("binary-calibration",
             $"""<CalderaModel Include="{TestPaths.Stories260KBin}" Tokenizer="{TestPaths.Tok512Model}" Calibration="calibration.txt" />""");

@@ -15,7 +15,7 @@ public sealed class EndToEndTests(PackageFeed feed)
     private const int MinimumStoryCharacters = 40;
 
     [Fact]
-    public void FreshProject_BuildsRuns_AndTellsTheGreedyStoryOfCalderaRun()
+    public void Fresh_project_builds_runs_and_tells_the_greedy_story_of_caldera_run()
     {
         var project = feed.CreateProject("story-app",
             $"""<CalderaModel Include="{TestPaths.Stories260KBin}" Name="Stories" Namespace="StoryApp" Rank="16" Tokenizer="{TestPaths.Tok512Model}" />""",

@@ -9,7 +9,7 @@ namespace Caldera.Build.Tests;
 public sealed class IncrementalBuildTests(PackageFeed feed)
 {
     [Fact]
-    public void SecondBuildSkipsCompression_ChangedRankRecompresses()
+    public void Second_build_skips_compression_changed_rank_recompresses()
     {
         string Item(int rank) => $"""<CalderaModel Include="{TestPaths.Stories260KBin}" Name="Stories" Rank="{rank}" Tokenizer="{TestPaths.Tok512Model}" />""";
         var project = feed.CreateProject("incremental", Item(8));
@@ -39,7 +39,7 @@ public sealed class IncrementalBuildTests(PackageFeed feed)
     }
 
     [Fact]
-    public void TrailerStorage_IsAppendedToThePublishedExecutable_NotPublishedBesideIt()
+    public void Trailer_storage_is_appended_to_the_published_executable_not_published_beside_it()
     {
         var project = feed.CreateProject("trailer-app",
             $"""<CalderaModel Include="{TestPaths.Stories260KBin}" Name="Stories" Rank="8" Tokenizer="{TestPaths.Tok512Model}" Storage="trailer" Namespace="TrailerApp" />""",

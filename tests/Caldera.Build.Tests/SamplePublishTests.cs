@@ -19,7 +19,7 @@ public sealed class SamplePublishTests
     private const string Steps = "160";
 
     [Fact]
-    public void PublishedSample_IsOneFile_ThatTellsTheGreedyStoryOfCalderaRun()
+    public void Published_sample_is_one_file_that_tells_the_greedy_story_of_caldera_run()
     {
         if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64)
             Assert.Fail("this test publishes for linux-x64; run it on a linux-x64 machine");

@@ -26,7 +26,7 @@ public sealed class TrailerWriterTests : IDisposable
     private string Executable => Path.Combine(_directory, OperatingSystem.IsWindows() ? "caldera.exe" : "caldera");
 
     [Fact]
-    public void TwoModels_LayoutMatchesTheContract_AndTheExecutableStillRuns()
+    public void Two_models_layout_matches_the_contract_and_the_executable_still_runs()
     {
         byte[] original = File.ReadAllBytes(Executable);
         var models = new[] { Model("Stories", 5003, seed: 1), Model("Chat", 12_345, seed: 2) };
@@ -53,7 +53,7 @@ public sealed class TrailerWriterTests : IDisposable
     }
 
     [Fact]
-    public void AppendingAgain_GivesTheSameBytes_AndANewSetReplacesTheOld()
+    public void Appending_again_gives_the_same_bytes_and_a_new_set_replaces_the_old()
     {
         byte[] original = File.ReadAllBytes(Executable);
         var models = new[] { Model("Stories", 9000, seed: 3), Model("Chat", 4096, seed: 4) };
@@ -75,7 +75,7 @@ public sealed class TrailerWriterTests : IDisposable
     }
 
     [Fact]
-    public void DamagedTrailer_IsReportedWithCald1041_AndTheFileIsLeftAlone()
+    public void Damaged_trailer_is_reported_with_CALD1041_and_the_file_is_left_alone()
     {
         TrailerWriter.Append(Executable, [Model("Stories", 777, seed: 6)]);
         byte[] file = File.ReadAllBytes(Executable);
@@ -92,7 +92,7 @@ public sealed class TrailerWriterTests : IDisposable
     }
 
     [Fact]
-    public void MissingExecutable_IsReportedWithCald1040()
+    public void Missing_executable_is_reported_with_CALD1040()
     {
         var failure = Assert.Throws<BuildFailure>(() => TrailerWriter.Append(Path.Combine(_directory, "absent"), [Model("Stories", 10, seed: 7)]));
         Assert.Equal(BuildDiagnostic.TrailerExecutableMissing, failure.Diagnostic.Code);

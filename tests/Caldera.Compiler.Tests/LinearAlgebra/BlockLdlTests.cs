@@ -13,7 +13,7 @@ public class BlockLdlTests
     [InlineData(64, 8)]
     [InlineData(264, 8)]
     [InlineData(96, 16)]
-    public void ReconstructsHessianWithUnitBlockLowerFactor(int n, int b)
+    public void Reconstructs_Hessian_with_unit_block_lower_factor(int n, int b)
     {
         Matrix<double> h = TestMatrices.Hessian(n, 2 * n, 0.01, n);
         Assert.True(BlockLdl.TryDecompose(h, b, out BlockLdl? ldl, threads: 2));
@@ -57,7 +57,7 @@ public class BlockLdlTests
     }
 
     [Fact]
-    public void NonPositiveDefiniteReturnsFalse()
+    public void Non_positive_definite_returns_false()
     {
         double[] spectrum = TestMatrices.LogSpaced(32, 10);
         spectrum[5] = -1;
@@ -66,13 +66,13 @@ public class BlockLdlTests
     }
 
     [Fact]
-    public void SizeNotMultipleOfBlockIsRejected()
+    public void Size_not_multiple_of_block_is_rejected()
     {
         Assert.Throws<ArgumentException>(() => BlockLdl.TryDecompose(Matrix<double>.Identity(12), 8, out _));
     }
 
     [Fact]
-    public void ResultIsBitwiseIdenticalForOneAndTwoThreads()
+    public void Result_is_bitwise_identical_for_one_and_two_threads()
     {
         Matrix<double> h = TestMatrices.Hessian(256, 300, 0.01, 11);
         Assert.True(BlockLdl.TryDecompose(h, 8, out BlockLdl? one, threads: 1));

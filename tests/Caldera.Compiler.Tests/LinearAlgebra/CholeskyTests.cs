@@ -14,7 +14,7 @@ public class CholeskyTests
     [InlineData(128)]
     [InlineData(129)]
     [InlineData(300)]
-    public void FactorReconstructsHessianAndIsLowerTriangular(int n)
+    public void Factor_reconstructs_Hessian_and_is_lower_triangular(int n)
     {
         Matrix<double> h = TestMatrices.Hessian(n, 2 * n, 0.01, n);
         Assert.True(Cholesky.TryFactor(h, out Matrix<double>? c));
@@ -33,7 +33,7 @@ public class CholeskyTests
     }
 
     [Fact]
-    public void IllConditionedFactorStillReconstructs()
+    public void Ill_conditioned_factor_still_reconstructs()
     {
         Matrix<double> h = TestMatrices.SymmetricWithSpectrum(TestMatrices.LogSpaced(200, 1e12), 7);
         Assert.True(Cholesky.TryFactor(h, out Matrix<double>? c));
@@ -42,7 +42,7 @@ public class CholeskyTests
     }
 
     [Fact]
-    public void NonPositiveDefiniteReturnsFalseAndDampingRecovers()
+    public void Non_positive_definite_returns_false_and_damping_recovers()
     {
         double[] spectrum = TestMatrices.LogSpaced(150, 100);
         spectrum[^1] = -0.05;
@@ -59,7 +59,7 @@ public class CholeskyTests
     }
 
     [Fact]
-    public void NaNInputReturnsFalse()
+    public void NaN_input_returns_false()
     {
         Matrix<double> h = TestMatrices.Hessian(20, 40, 0.01, 1);
         h[10, 3] = double.NaN;
@@ -67,7 +67,7 @@ public class CholeskyTests
     }
 
     [Fact]
-    public void ResultIsBitwiseIdenticalForOneAndTwoThreads()
+    public void Result_is_bitwise_identical_for_one_and_two_threads()
     {
         Matrix<double> h = TestMatrices.Hessian(400, 500, 0.01, 2);
         Assert.True(Cholesky.TryFactor(h, out Matrix<double>? one, threads: 1));
@@ -79,7 +79,7 @@ public class CholeskyTests
     [InlineData(1, 1)]
     [InlineData(50, 7)]
     [InlineData(200, 130)]
-    public void TriangularSolvesInvertTheirProducts(int n, int r)
+    public void Triangular_solves_invert_their_products(int n, int r)
     {
         Matrix<double> h = TestMatrices.Hessian(n, 2 * n, 0.1, n + r);
         Assert.True(Cholesky.TryFactor(h, out Matrix<double>? c));
@@ -102,7 +102,7 @@ public class CholeskyTests
     }
 
     [Fact]
-    public void UnitDiagonalSolveIgnoresStoredDiagonal()
+    public void Unit_diagonal_solve_ignores_stored_diagonal()
     {
         var l = new Matrix<double>(2, 2, [5, 0, 2, 7]);
         var b = new Matrix<double>(2, 1, [1, 4]);
@@ -111,7 +111,7 @@ public class CholeskyTests
     }
 
     [Fact]
-    public void TriangularSolveIsBitwiseIdenticalForOneAndTwoThreads()
+    public void Triangular_solve_is_bitwise_identical_for_one_and_two_threads()
     {
         Matrix<double> h = TestMatrices.Hessian(120, 240, 0.1, 5);
         Assert.True(Cholesky.TryFactor(h, out Matrix<double>? c));

@@ -24,28 +24,28 @@ public class GemmTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void SgemmMatchesReferenceForEveryTransposeAndKernel(int m, int n, int k) => CheckAllVariants<float>(m, n, k);
+    public void Sgemm_matches_reference_for_every_transpose_and_kernel(int m, int n, int k) => CheckAllVariants<float>(m, n, k);
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void DgemmMatchesReferenceForEveryTransposeAndKernel(int m, int n, int k) => CheckAllVariants<double>(m, n, k);
+    public void Dgemm_matches_reference_for_every_transpose_and_kernel(int m, int n, int k) => CheckAllVariants<double>(m, n, k);
 
     [Fact]
-    public void RealModelShapeMatchesReference()
+    public void Real_model_shape_matches_reference()
     {
         // A 4-row activation block times a 4096-wide weight slice (op(B) = Wᵀ as in y = W·x) crosses KC blocks.
         CheckAgainstReference<float>(GemmKernelKinds.Best, Op.N, Op.T, 4, 96, 4096, 1.0f, 0.0f, lda: 4096, ldb: 4096, ldc: 96);
     }
 
     [Fact]
-    public void LeadingDimensionsLargerThanWidthsReadOnlyTheView()
+    public void Leading_dimensions_larger_than_widths_read_only_the_view()
     {
         CheckAgainstReference<float>(GemmKernelKinds.Best, Op.N, Op.N, 37, 41, 29, 0.75f, -0.5f, lda: 40, ldb: 50, ldc: 45);
         CheckAgainstReference<double>(GemmKernelKinds.Best, Op.T, Op.T, 37, 41, 29, -1.0, 2.0, lda: 44, ldb: 33, ldc: 60);
     }
 
     [Fact]
-    public void BetaZeroOverwritesNaNInC()
+    public void Beta_zero_overwrites_NaN_in_C()
     {
         var a = new Matrix<float>(3, 2, [1, 2, 3, 4, 5, 6]);
         var b = new Matrix<float>(2, 2, [1, 0, 0, 1]);
@@ -58,7 +58,7 @@ public class GemmTests
     [InlineData(257, 263, 300)]
     [InlineData(1000, 40, 700)]
     [InlineData(30, 700, 900)]
-    public void ResultIsBitwiseIdenticalForOneTwoAndThreeThreads(int m, int n, int k)
+    public void Result_is_bitwise_identical_for_one_two_and_three_threads(int m, int n, int k)
     {
         Matrix<float> a = TestMatrices.GaussianSingle(m, k, 1);
         Matrix<float> b = TestMatrices.GaussianSingle(n, k, 2);
@@ -76,7 +76,7 @@ public class GemmTests
     }
 
     [Fact]
-    public void DgemmIsBitwiseIdenticalForOneAndTwoThreads()
+    public void Dgemm_is_bitwise_identical_for_one_and_two_threads()
     {
         Matrix<double> a = TestMatrices.Gaussian(300, 517, 4);
         Matrix<double> b = TestMatrices.Gaussian(300, 129, 5);
@@ -86,7 +86,7 @@ public class GemmTests
     }
 
     [Fact]
-    public void RejectsOperandsTooShortForTheirShape()
+    public void Rejects_operands_too_short_for_their_shape()
     {
         var a = new float[10];
         var b = new float[12];

@@ -5,7 +5,7 @@ namespace Caldera.Compiler.Tests.LinearAlgebra;
 public class LeastSquaresTests
 {
     [Fact]
-    public void WellConditionedProblemUsesNormalEquationsAndSatisfiesThem()
+    public void Well_conditioned_problem_uses_normal_equations_and_satisfies_them()
     {
         Matrix<double> a = TestMatrices.Gaussian(400, 32, 1);
         Matrix<double> b = TestMatrices.Gaussian(400, 50, 2);
@@ -21,7 +21,7 @@ public class LeastSquaresTests
     }
 
     [Fact]
-    public void ExactlyConsistentSystemRecoversTheGenerator()
+    public void Exactly_consistent_system_recovers_the_generator()
     {
         Matrix<double> a = TestMatrices.Gaussian(100, 10, 3);
         Matrix<double> x = TestMatrices.Gaussian(10, 4, 4);
@@ -30,7 +30,7 @@ public class LeastSquaresTests
     }
 
     [Fact]
-    public void RankDeficientProblemFallsBackToMinimumNormPseudoInverse()
+    public void Rank_deficient_problem_falls_back_to_minimum_norm_pseudo_inverse()
     {
         // Column 3 duplicates column 1: AᵀA is singular, so Cholesky fails or looks infinitely ill-conditioned.
         Matrix<double> a = TestMatrices.Gaussian(60, 5, 5);
@@ -52,7 +52,7 @@ public class LeastSquaresTests
     }
 
     [Fact]
-    public void IllConditionedProblemFallsBackAndStaysAccurate()
+    public void Ill_conditioned_problem_falls_back_and_stays_accurate()
     {
         // κ(A) = 1e7 → κ(AᵀA) = 1e14: the normal equations would lose ~14 digits, the SVD route keeps ~9.
         int n = 12;
@@ -75,7 +75,7 @@ public class LeastSquaresTests
     }
 
     [Fact]
-    public void NonFiniteInputAndShapeMismatchAreRejected()
+    public void Non_finite_input_and_shape_mismatch_are_rejected()
     {
         Matrix<double> a = TestMatrices.Gaussian(10, 3, 1);
         a[4, 2] = double.NaN;
@@ -85,7 +85,7 @@ public class LeastSquaresTests
     }
 
     [Fact]
-    public void ResultIsBitwiseIdenticalForOneAndTwoThreads()
+    public void Result_is_bitwise_identical_for_one_and_two_threads()
     {
         Matrix<double> a = TestMatrices.Gaussian(500, 64, 10);
         Matrix<double> b = TestMatrices.Gaussian(500, 200, 11);

@@ -22,14 +22,14 @@ public class PackedGemmTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void PackedSgemmIsBitwiseTheUnpackedOne(int m, int n, int k) => CheckAllVariants<float>(m, n, k);
+    public void Packed_sgemm_is_bitwise_the_unpacked_one(int m, int n, int k) => CheckAllVariants<float>(m, n, k);
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void PackedDgemmIsBitwiseTheUnpackedOne(int m, int n, int k) => CheckAllVariants<double>(m, n, k);
+    public void Packed_dgemm_is_bitwise_the_unpacked_one(int m, int n, int k) => CheckAllVariants<double>(m, n, k);
 
     [Fact]
-    public void OnePackServesManyLeftOperands()
+    public void One_pack_serves_many_left_operands()
     {
         // The LR step's use: H packed once, then R·H for a new R each step.
         Matrix<float> h = TestMatrices.GaussianSingle(200, 200, 7);
@@ -43,7 +43,7 @@ public class PackedGemmTests
     }
 
     [Fact]
-    public void RejectsMismatchedShapesAndShortSpans()
+    public void Rejects_mismatched_shapes_and_short_spans()
     {
         PackedGemmOperand<float> packed = Gemm.Pack(Op.N, new Matrix<float>(4, 6));
         Assert.Throws<ArgumentException>(() => Gemm.Multiply(Op.N, new Matrix<float>(3, 5), packed));

@@ -9,7 +9,7 @@ public class PlaneRotationTests
 
     [Theory]
     [MemberData(nameof(Lengths))]
-    public void VectorPathsMatchScalarPathBitwise(int length)
+    public void Vector_paths_match_scalar_path_bitwise(int length)
     {
         // Every path computes c·x − s·y and s·x + c·y with two roundings per product, so results must be identical.
         double c = Math.Cos(0.3), s = Math.Sin(0.3);
@@ -34,7 +34,7 @@ public class PlaneRotationTests
     }
 
     [Fact]
-    public void RotationPreservesNormsAndRejectsLengthMismatch()
+    public void Rotation_preserves_norms_and_rejects_length_mismatch()
     {
         double[] x = [3, 0];
         double[] y = [4, 1];

@@ -14,14 +14,14 @@ public class SvdTests
     [InlineData(200, 33)]
     [InlineData(40, 129)]
     [InlineData(64, 64)]
-    public void ThinSvdReconstructsWithOrthonormalFactors(int m, int n)
+    public void Thin_SVD_reconstructs_with_orthonormal_factors(int m, int n)
     {
         Matrix<double> a = TestMatrices.Gaussian(m, n, m * 1000 + n);
         CheckSvd(a, ThinSvd.Decompose(a, threads: 2));
     }
 
     [Fact]
-    public void RankDeficientInputGetsZeroSingularValuesAndStillOrthonormalU()
+    public void Rank_deficient_input_gets_zero_singular_values_and_still_orthonormal_U()
     {
         Matrix<double> a = Gemm.Multiply(TestMatrices.Gaussian(50, 5, 1), TestMatrices.Gaussian(5, 20, 2));
         SingularValueDecomposition svd = ThinSvd.Decompose(a);
@@ -31,7 +31,7 @@ public class SvdTests
     }
 
     [Fact]
-    public void IllConditionedSingularValuesAreAccurate()
+    public void Ill_conditioned_singular_values_are_accurate()
     {
         // A = Q1·diag(σ)·Q2ᵀ with σ from 1 to 1e-10: Jacobi keeps relative accuracy in the small ones to ≈ κ(R-scaled)·ε.
         int n = 30;
@@ -58,7 +58,7 @@ public class SvdTests
     }
 
     [Fact]
-    public void ThinSvdIsBitwiseIdenticalForOneAndTwoThreads()
+    public void Thin_SVD_is_bitwise_identical_for_one_and_two_threads()
     {
         Matrix<double> a = TestMatrices.Gaussian(300, 70, 5);
         SingularValueDecomposition one = ThinSvd.Decompose(a, threads: 1);
@@ -69,7 +69,7 @@ public class SvdTests
     }
 
     [Fact]
-    public void HouseholderQrReconstructsTallMatrix()
+    public void Householder_QR_reconstructs_tall_matrix()
     {
         Matrix<double> a = TestMatrices.Gaussian(150, 40, 6);
         (Matrix<double> q, Matrix<double> r) = HouseholderQr.Decompose(a, threads: 2);
@@ -85,7 +85,7 @@ public class SvdTests
     }
 
     [Fact]
-    public void RandomizedSvdMatchesLeadingTripletsOfExactSvd()
+    public void Randomized_SVD_matches_leading_triplets_of_exact_SVD()
     {
         // Decaying spectrum σ_i = 0.8^i: with 10 oversamples and 2 power iterations the error in the top 20 is
         // ~ (σ_31/σ_20)^5 ≈ 5e-6 relative, so 1e-6 of σ₁ on singular values and 1e-4 on subspaces is a real check.
@@ -127,7 +127,7 @@ public class SvdTests
     [InlineData(1e-6)]     // κ ≈ 10⁶: still CholeskyQR2
     [InlineData(1e-12)]    // κ ≈ 10¹²: the Gram matrix is numerically singular, Householder QR
     [InlineData(0.0)]      // a zero column: rank-deficient, Householder QR
-    public void OrthonormalizeGivesAnOrthonormalBasisOfTheColumns(double smallest)
+    public void Orthonormalize_gives_an_orthonormal_basis_of_the_columns(double smallest)
     {
         const int M = 500, L = 40;
         Matrix<double> y = TestMatrices.Gaussian(M, L, 21);
@@ -156,7 +156,7 @@ public class SvdTests
     }
 
     [Fact]
-    public void LowRankProductSvdMatchesDenseSvdOfProduct()
+    public void Low_rank_product_SVD_matches_dense_SVD_of_product()
     {
         Matrix<double> l = TestMatrices.Gaussian(120, 16, 9);
         Matrix<double> r = TestMatrices.Gaussian(16, 90, 10);
@@ -171,7 +171,7 @@ public class SvdTests
     }
 
     [Fact]
-    public void LowRankProductWithRankAboveDimensionsFallsBackToDense()
+    public void Low_rank_product_with_rank_above_dimensions_falls_back_to_dense()
     {
         Matrix<double> l = TestMatrices.Gaussian(6, 10, 11);
         Matrix<double> r = TestMatrices.Gaussian(10, 8, 12);

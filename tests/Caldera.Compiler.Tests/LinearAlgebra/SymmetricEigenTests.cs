@@ -14,7 +14,7 @@ public class SymmetricEigenTests
     [InlineData(3)]
     [InlineData(17)]
     [InlineData(200)]
-    public void RandomSymmetricMatrixDiagonalizes(int n)
+    public void Random_symmetric_matrix_diagonalizes(int n)
     {
         Matrix<double> a = TestMatrices.Gaussian(n, n, n);
         TestMatrices.Symmetrize(a);
@@ -22,7 +22,7 @@ public class SymmetricEigenTests
     }
 
     [Fact]
-    public void KnownSpectrumIsRecoveredAscendingIncludingRepeatsAndNegatives()
+    public void Known_spectrum_is_recovered_ascending_including_repeats_and_negatives()
     {
         double[] spectrum = [5, -3, 2, 2, 2, 1e-9, 0, -1e-6, 7.5, 2];
         SymmetricEigen eigen = SymmetricEigen.Decompose(TestMatrices.SymmetricWithSpectrum(spectrum, 4));
@@ -34,14 +34,14 @@ public class SymmetricEigenTests
     }
 
     [Fact]
-    public void IllConditionedHessianDiagonalizes()
+    public void Ill_conditioned_Hessian_diagonalizes()
     {
         Matrix<double> h = TestMatrices.SymmetricWithSpectrum(TestMatrices.LogSpaced(120, 1e14), 8);
         Check(h, SymmetricEigen.Decompose(h));
     }
 
     [Fact]
-    public void DiagonalAndTridiagonalInputsNeedNoReflections()
+    public void Diagonal_and_tridiagonal_inputs_need_no_reflections()
     {
         var a = new Matrix<double>(3, 3, [3, 0, 0, 0, 1, 0, 0, 0, 2]);
         SymmetricEigen eigen = SymmetricEigen.Decompose(a);
@@ -50,7 +50,7 @@ public class SymmetricEigenTests
     }
 
     [Fact]
-    public void EigenvaluesOnlyMatchFullDecomposition()
+    public void Eigenvalues_only_match_full_decomposition()
     {
         Matrix<double> h = TestMatrices.Hessian(90, 120, 0.01, 3);
         double[] values = SymmetricEigen.Eigenvalues(h);
@@ -62,7 +62,7 @@ public class SymmetricEigenTests
     }
 
     [Fact]
-    public void ResultIsBitwiseIdenticalForOneAndTwoThreads()
+    public void Result_is_bitwise_identical_for_one_and_two_threads()
     {
         // 520 > 2·256: large enough that the reflector, Q-accumulation and rotation updates all split across threads.
         Matrix<double> h = TestMatrices.Hessian(520, 600, 0.01, 6);
@@ -73,7 +73,7 @@ public class SymmetricEigenTests
     }
 
     [Fact]
-    public void NonFiniteInputIsRejected()
+    public void Non_finite_input_is_rejected()
     {
         Matrix<double> a = Matrix<double>.Identity(4);
         a[2, 1] = double.PositiveInfinity;

@@ -24,7 +24,7 @@ public class E8PClassSearchTests
 
     [Theory]
     [MemberData(nameof(Scales))]
-    public void CertifiedWinnersAreTheReferenceCandidateAndAlmostAllAreCertified(string name, float sigma)
+    public void Certified_winners_are_the_reference_candidate_and_almost_all_are_certified(string name, float sigma)
     {
         var random = new Random(name.Length * 31 + 7);
         int certified = 0;
@@ -44,7 +44,7 @@ public class E8PClassSearchTests
     }
 
     [Fact]
-    public void TiesAndDegenerateInputsFollowTheReference()
+    public void Ties_and_degenerate_inputs_follow_the_reference()
     {
         var random = new Random(23);
         float[] values = [0.25f, -0.25f, 0.75f, -0.75f, 1.25f, 0.5f, 0f, -1f, 1.5f, 2.75f, 1e-30f, -3.25f];
@@ -60,7 +60,7 @@ public class E8PClassSearchTests
     }
 
     [Fact]
-    public void LanePathCertifiesAndPicksExactlyAsTheScalarPath()
+    public void Lane_path_certifies_and_picks_exactly_as_the_scalar_path()
     {
         if (!Vector512.IsHardwareAccelerated) return;
         var random = new Random(41);
@@ -80,7 +80,7 @@ public class E8PClassSearchTests
     }
 
     [Fact]
-    public void SearchManyEqualsTheReferenceAtEveryCount()
+    public void Search_many_equals_the_reference_at_every_count()
     {
         var random = new Random(8);
         foreach (int count in new[] { 1, 15, 16, 17, 33, 64, 512 })

@@ -41,7 +41,7 @@ public class E8PCodebookTests
     }
 
     [Fact]
-    public void PatternTableHolds227PatternsOfNormAtMostTenThen29OfNormTwelve()
+    public void Pattern_table_holds_227_patterns_of_norm_at_most_ten_then_29_of_norm_twelve()
     {
         ReadOnlySpan<float> patterns = E8PCodebook.AbsolutePatterns;
         var seen = new HashSet<string>();
@@ -66,7 +66,7 @@ public class E8PCodebookTests
     }
 
     [Fact]
-    public void EveryCodeDecodesToADistinctShiftedPointOfTheHalfIntegerE8Coset()
+    public void Every_code_decodes_to_a_distinct_shifted_point_of_the_half_integer_E8_coset()
     {
         var points = new HashSet<long>();
         Span<float> y = stackalloc float[8];
@@ -104,7 +104,7 @@ public class E8PCodebookTests
 
     [Theory]
     [MemberData(nameof(Scales))]
-    public void QuantizeFindsTheNearestOfAll65536Codewords(string name, float sigma, float outlier)
+    public void Quantize_finds_the_nearest_of_all_65536_codewords(string name, float sigma, float outlier)
     {
         var random = new Random(name.Length * 7919 + 1);
         Span<float> q = stackalloc float[8];
@@ -124,7 +124,7 @@ public class E8PCodebookTests
     }
 
     [Fact]
-    public void PartialVectorIsNearestOnItsPresentCoordinates()
+    public void Partial_vector_is_nearest_on_its_present_coordinates()
     {
         var random = new Random(17);
         Span<ushort> code = stackalloc ushort[1];
@@ -145,7 +145,7 @@ public class E8PCodebookTests
     }
 
     [Fact]
-    public void VectorSearchPathsPickTheSameCandidateAsTheScalarPath()
+    public void Vector_search_paths_pick_the_same_candidate_as_the_scalar_path()
     {
         var random = new Random(5);
         for (int trial = 0; trial < 4000; trial++)
@@ -159,7 +159,7 @@ public class E8PCodebookTests
     }
 
     [Fact]
-    public void VectorComposeWritesTheSameCodeAndCodewordAsTheScalarPath()
+    public void Vector_compose_writes_the_same_code_and_codeword_as_the_scalar_path()
     {
         if (!System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) return;
         var random = new Random(11);
@@ -178,7 +178,7 @@ public class E8PCodebookTests
     }
 
     [Fact]
-    public void QuantizeRowEqualsPerVectorQuantizationAndDecodesBack()
+    public void Quantize_row_equals_per_vector_quantization_and_decodes_back()
     {
         var random = new Random(3);
         foreach (int length in new[] { 8, 64, 172, 13 })
@@ -200,7 +200,7 @@ public class E8PCodebookTests
     }
 
     [Fact]
-    public void NonFiniteInputIsRejectedWithItsPosition()
+    public void Non_finite_input_is_rejected_with_its_position()
     {
         var x = new float[] { 0, 1, 2, float.NaN, 0, 0, 0, 0 };
         var error = Assert.Throws<ArgumentException>(() => E8PCodebook.Quantize(x, new float[8]));

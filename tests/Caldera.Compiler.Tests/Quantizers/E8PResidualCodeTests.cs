@@ -11,7 +11,7 @@ public class E8PResidualCodeTests
     private const double RequiredErrorReduction = 6;
 
     [Fact]
-    public void ResidualCodeErrorIsFarBelowE8PErrorOnGaussianData()
+    public void Residual_code_error_is_far_below_E8P_error_on_Gaussian_data()
     {
         float[] x = TestData.Gaussian(new Random(11), 8 * 2000);
         var e8p = new float[x.Length];
@@ -26,7 +26,7 @@ public class E8PResidualCodeTests
     [Theory]
     [InlineData(8 * 37)]
     [InlineData(8 * 37 + 5)]
-    public void RowRoundingEqualsRoundingEachVectorAlone(int length)
+    public void Row_rounding_equals_rounding_each_vector_alone(int length)
     {
         // The row path searches both stages batched (16 vectors per class search); every search is exact, so the
         // words and values must be those of one vector at a time.
@@ -46,7 +46,7 @@ public class E8PResidualCodeTests
     }
 
     [Fact]
-    public void SecondStageRoundsTheScaledFirstStageResidual()
+    public void Second_stage_rounds_the_scaled_first_stage_residual()
     {
         var random = new Random(2);
         Span<float> q = stackalloc float[8], first = stackalloc float[8], second = stackalloc float[8], decoded = stackalloc float[8];
@@ -65,7 +65,7 @@ public class E8PResidualCodeTests
     }
 
     [Fact]
-    public void RowWithPartialLastVectorDecodesToWhatWasWritten()
+    public void Row_with_partial_last_vector_decodes_to_what_was_written()
     {
         float[] x = TestData.Gaussian(new Random(4), 172);
         var q = new float[172];

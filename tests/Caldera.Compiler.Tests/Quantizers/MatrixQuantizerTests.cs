@@ -21,7 +21,7 @@ public class MatrixQuantizerTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void LatticeQuantizerScalesToTargetRmsRoundsRowsAndDecodesBack(string name, int rows, int columns)
+    public void Lattice_quantizer_scales_to_target_RMS_rounds_rows_and_decodes_back(string name, int rows, int columns)
     {
         LatticeMatrixQuantizer quantizer = Lattice(name);
         float[] w = TestData.Gaussian(new Random(rows * columns), rows * columns, 0.02f);
@@ -49,7 +49,7 @@ public class MatrixQuantizerTests
     }
 
     [Fact]
-    public void PartialLastVectorIsNoWorseThanZeroPaddingOnItsPresentCoordinates()
+    public void Partial_last_vector_is_no_worse_than_zero_padding_on_its_present_coordinates()
     {
         float[] w = TestData.Gaussian(new Random(8), 40 * 172);
         QuantizedMatrix q = LatticeMatrixQuantizer.E8P.Quantize(w, 40, 172);
@@ -76,7 +76,7 @@ public class MatrixQuantizerTests
     }
 
     [Fact]
-    public void AtEqualBitsTheLatticeBeatsUniformRoundToNearestOnGaussianWeights()
+    public void At_equal_bits_the_lattice_beats_uniform_round_to_nearest_on_Gaussian_weights()
     {
         float[] w = TestData.Gaussian(new Random(21), 64 * 256);
         double Error(IMatrixQuantizer quantizer) =>
@@ -92,7 +92,7 @@ public class MatrixQuantizerTests
     }
 
     [Fact]
-    public void UniformMatrixQuantizerUsesOneAbsmaxStepAndDecodesBack()
+    public void Uniform_matrix_quantizer_uses_one_absmax_step_and_decodes_back()
     {
         float[] w = TestData.Gaussian(new Random(1), 12 * 20);
         var quantizer = new UniformMatrixQuantizer(4);
@@ -104,7 +104,7 @@ public class MatrixQuantizerTests
     }
 
     [Fact]
-    public void AllZeroMatrixIsReproducedExactly()
+    public void All_zero_matrix_is_reproduced_exactly()
     {
         var w = new float[4 * 16];
         foreach (IMatrixQuantizer quantizer in new IMatrixQuantizer[] { LatticeMatrixQuantizer.E8P, LatticeMatrixQuantizer.E8PResidual, new UniformMatrixQuantizer(4) })
@@ -116,7 +116,7 @@ public class MatrixQuantizerTests
     }
 
     [Fact]
-    public void BadMatricesAreRejectedWithTheirPosition()
+    public void Bad_matrices_are_rejected_with_their_position()
     {
         var w = new float[3 * 8];
         w[2 * 8 + 5] = float.NaN;
@@ -129,7 +129,7 @@ public class MatrixQuantizerTests
     }
 
     [Fact]
-    public void TheThreadCountChangesNothingButTheThreads()
+    public void The_thread_count_changes_nothing_but_the_threads()
     {
         // 64 rows of 4096, as L and R at rank 64, and a ragged shape whose rows do not split evenly.
         foreach (var (rows, columns) in new[] { (64, 4096), (13, 172) })

@@ -9,7 +9,7 @@ public class UniformQuantizerTests
     [InlineData(3)]
     [InlineData(4)]
     [InlineData(8)]
-    public void ValuesOnTheGridQuantizeExactly(int bits)
+    public void Values_on_the_grid_quantize_exactly(int bits)
     {
         var quantizer = new UniformQuantizer(bits);
         const float step = 0.0371f;
@@ -29,7 +29,7 @@ public class UniformQuantizerTests
     }
 
     [Fact]
-    public void OffGridValuesRoundToNearestLevelWithTiesToEven()
+    public void Off_grid_values_round_to_nearest_level_with_ties_to_even()
     {
         var quantizer = new UniformQuantizer(4); // levels −7…7, step 1 for absmax 7
         float[] x = { 7f, 0.49f, 0.5f, 1.5f, 2.5f, -2.5f, -6.6f, 3.2f };
@@ -39,7 +39,7 @@ public class UniformQuantizerTests
     }
 
     [Fact]
-    public void ErrorIsAtMostHalfAStepAndAllZeroInputStaysZero()
+    public void Error_is_at_most_half_a_step_and_all_zero_input_stays_zero()
     {
         var quantizer = new UniformQuantizer(4);
         float[] x = TestData.Gaussian(new Random(9), 4096);
@@ -57,7 +57,7 @@ public class UniformQuantizerTests
     }
 
     [Fact]
-    public void BadSettingsAreRejected()
+    public void Bad_settings_are_rejected()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new UniformQuantizer(1));
         Assert.Throws<ArgumentOutOfRangeException>(() => new UniformQuantizer(17));

@@ -22,18 +22,18 @@ public sealed class CorruptTokenizerFileTests : IDisposable
     }
 
     [Fact]
-    public void MissingFile() => AssertRejected(_dir.File("nope.model"), "not found");
+    public void Missing_file() => AssertRejected(_dir.File("nope.model"), "not found");
 
     [Fact]
-    public void Llama2cBin_HeaderWithoutTokens() =>
+    public void Llama2cBin_header_without_tokens() =>
         AssertRejected(_dir.Write("t.bin", [7, 0, 0, 0]), "0 tokens");
 
     [Fact]
-    public void TooShortToBeAnything() =>
+    public void Too_short_to_be_anything() =>
         AssertRejected(_dir.Write("t.bin", [7, 0, 0]), "not a readable SentencePiece model");
 
     [Fact]
-    public void Llama2cBin_TruncatedInsideARecord()
+    public void Llama2cBin_truncated_inside_a_record()
     {
         byte[] bin = File.ReadAllBytes(TokenizerFiles.Tok512Bin);
         AssertRejected(_dir.Write("t.bin", bin[..^2]), "truncated");
@@ -41,7 +41,7 @@ public sealed class CorruptTokenizerFileTests : IDisposable
     }
 
     [Fact]
-    public void Llama2cBin_LengthPastTheEnd()
+    public void Llama2cBin_length_past_the_end()
     {
         byte[] bin = File.ReadAllBytes(TokenizerFiles.Tok512Bin);
         BinaryPrimitives.WriteInt32LittleEndian(bin, 60_000); // a plausible max_token_length …
@@ -54,7 +54,7 @@ public sealed class CorruptTokenizerFileTests : IDisposable
     [InlineData(-5)]
     [InlineData(int.MaxValue)]
     [InlineData(8)] // over max_token_length (7)
-    public void Llama2cBin_LengthOutsideMaxTokenLength(int length)
+    public void Llama2cBin_length_outside_max_token_length(int length)
     {
         byte[] bin = File.ReadAllBytes(TokenizerFiles.Tok512Bin);
         BinaryPrimitives.WriteInt32LittleEndian(bin.AsSpan(4 + 4), length);
@@ -62,7 +62,7 @@ public sealed class CorruptTokenizerFileTests : IDisposable
     }
 
     [Fact]
-    public void Llama2cBin_InvalidUtf8()
+    public void Llama2cBin_invalid_UTF8()
     {
         byte[] bin = File.ReadAllBytes(TokenizerFiles.Tok512Bin);
         bin[4 + 8] = 0xFF; // first byte of "<unk>"
@@ -70,7 +70,7 @@ public sealed class CorruptTokenizerFileTests : IDisposable
     }
 
     [Fact]
-    public void Llama2cBin_WithoutBosEos()
+    public void Llama2cBin_without_BOS_EOS()
     {
         byte[] bin = File.ReadAllBytes(TokenizerFiles.Tok512Bin);
         // Keep the header and token 0 (<unk>) only.
@@ -78,7 +78,7 @@ public sealed class CorruptTokenizerFileTests : IDisposable
     }
 
     [Fact]
-    public void Llama2cBin_EveryTruncation_IsRejectedOrLoadsAtARecordBoundary()
+    public void Llama2cBin_every_truncation_is_rejected_or_loads_at_a_record_boundary()
     {
         byte[] bin = File.ReadAllBytes(TokenizerFiles.Tok512Bin);
         for (int cut = 1; cut < bin.Length; cut += 37)
@@ -96,7 +96,7 @@ public sealed class CorruptTokenizerFileTests : IDisposable
     }
 
     [Fact]
-    public void SentencePieceModel_BadProtobuf()
+    public void SentencePieceModel_bad_protobuf()
     {
         byte[] model = File.ReadAllBytes(TokenizerFiles.Tok512Model);
         AssertRejected(_dir.Write("half.model", model[..(model.Length / 2 + 3)]), "SentencePiece");
@@ -111,7 +111,7 @@ public sealed class CorruptTokenizerFileTests : IDisposable
     }
 
     [Fact]
-    public void SentencePieceModel_EveryTruncation_IsRejectedOrLoads()
+    public void SentencePieceModel_every_truncation_is_rejected_or_loads()
     {
         byte[] model = File.ReadAllBytes(TokenizerFiles.Tok512Model);
         for (int cut = 1; cut < model.Length; cut += 41)
@@ -129,35 +129,35 @@ public sealed class CorruptTokenizerFileTests : IDisposable
     }
 
     [Fact]
-    public void TokenizerJson_InvalidJson() =>
+    public void TokenizerJson_invalid_json() =>
         AssertRejected(_dir.Write("tokenizer.json", """{ "model": { "type": "BPE", "vocab": {"a": 0"""), "invalid JSON");
 
     [Fact]
-    public void TokenizerJson_UnsupportedModelType() =>
+    public void TokenizerJson_unsupported_model_type() =>
         AssertRejected(_dir.Write("tokenizer.json", """{ "model": { "type": "WordPiece", "vocab": {"a": 0} } }"""), "model.type");
 
     [Fact]
-    public void TokenizerJson_SentencePieceStyleBpe_IsRejected() =>
+    public void TokenizerJson_SentencePiece_style_bpe_is_rejected() =>
         AssertRejected(_dir.Write("tokenizer.json", """
             { "normalizer": { "type": "Replace" }, "pre_tokenizer": null,
               "model": { "type": "BPE", "vocab": { "▁a": 0 }, "merges": [] } }
             """), "normalizer");
 
     [Fact]
-    public void TokenizerJson_UnsupportedPreTokenizer() =>
+    public void TokenizerJson_unsupported_pre_tokenizer() =>
         AssertRejected(_dir.Write("tokenizer.json", """
             { "pre_tokenizer": { "type": "Whitespace" }, "model": { "type": "BPE", "vocab": { "a": 0 }, "merges": [] } }
             """), "pre_tokenizer");
 
     [Fact]
-    public void TokenizerJson_TokenOutsideTheByteLevelAlphabet() =>
+    public void TokenizerJson_token_outside_the_byte_level_alphabet() =>
         AssertRejected(_dir.Write("tokenizer.json", """
             { "pre_tokenizer": { "type": "ByteLevel" }, "added_tokens": [ { "id": 2, "content": "<s>" } ],
               "model": { "type": "BPE", "vocab": { "a": 0, "a b": 1 }, "merges": [] } }
             """), "byte-level alphabet");
 
     [Fact]
-    public void TokenizerJson_InvalidSplitRegex() =>
+    public void TokenizerJson_invalid_split_regex() =>
         AssertRejected(_dir.Write("tokenizer.json", """
             { "pre_tokenizer": { "type": "Sequence", "pretokenizers": [
                 { "type": "Split", "pattern": { "Regex": "(unclosed" }, "behavior": "Isolated", "invert": false },
@@ -167,7 +167,7 @@ public sealed class CorruptTokenizerFileTests : IDisposable
             """), "invalid regex");
 
     [Fact]
-    public void TokenizerConfig_NamingAnUnknownToken_IsRejectedNamingTheConfig()
+    public void TokenizerConfig_naming_an_unknown_token_is_rejected_naming_the_config()
     {
         string json = _dir.Write("tokenizer.json", """
             { "pre_tokenizer": { "type": "ByteLevel" }, "added_tokens": [ { "id": 1, "content": "<s>" } ],

@@ -12,7 +12,7 @@ public class EmbeddedVocabularyTests
     [Theory]
     [InlineData("stories260K/tok512.bin", "stories260K/tok512.model")]
     [InlineData("llama2-tokenizer/tokenizer.bin", "llama2-tokenizer/tokenizer.model")]
-    public void LlamaVocabulary_AsGgufStoresIt_EncodesLikeTheSentencePieceModel(string bin, string model)
+    public void Llama_vocabulary_as_gguf_stores_it_encodes_like_the_SentencePiece_model(string bin, string model)
     {
         var embedded = ModelTokenizer.FromVocabulary(GgufLlamaVocabularyFromLlama2cBin(TestModels.Shared(bin)), "model.gguf");
         var reference = ModelTokenizer.Load(TestModels.Shared(model));
@@ -27,7 +27,7 @@ public class EmbeddedVocabularyTests
     }
 
     [Fact]
-    public void Gpt2Vocabulary_AsGgufStoresIt_EncodesLikeLlama3TokenizerJson()
+    public void Gpt2_vocabulary_as_gguf_stores_it_encodes_like_Llama3_tokenizer_json()
     {
         var embedded = ModelTokenizer.FromVocabulary(GgufGpt2VocabularyFromTokenizerJson(TokenizerFiles.Llama3Json), "llama3.gguf");
         var reference = TokenizerFiles.Llama3;
@@ -43,7 +43,7 @@ public class EmbeddedVocabularyTests
     }
 
     [Fact]
-    public void UnsupportedModel_NamesTheSetting()
+    public void Unsupported_model_names_the_setting()
     {
         var v = new EmbeddedVocabulary("bert", ["[PAD]", "[CLS]"], null, null, null, 1, 1, 0, null);
         var e = Assert.Throws<ModelFormatException>(() => ModelTokenizer.FromVocabulary(v, "m.gguf"));
@@ -52,7 +52,7 @@ public class EmbeddedVocabularyTests
     }
 
     [Fact]
-    public void LlamaVocabulary_BadSettings_NameTheSetting()
+    public void Llama_vocabulary_bad_settings_name_the_setting()
     {
         var good = GgufLlamaVocabularyFromLlama2cBin(TokenizerFiles.Tok512Bin);
         AssertSetting(good with { Scores = null }, "tokenizer.ggml.scores");
@@ -66,7 +66,7 @@ public class EmbeddedVocabularyTests
     }
 
     [Fact]
-    public void Gpt2Vocabulary_BadSettings_NameTheSetting()
+    public void Gpt2_vocabulary_bad_settings_name_the_setting()
     {
         var tokens = new[] { "a", "b", "ab", "<|begin_of_text|>", "<|end_of_text|>" };
         var good = new EmbeddedVocabulary("gpt2", tokens, null, [1, 1, 1, 3, 3], ["a b"], 3, 4, null, "llama-bpe");

@@ -19,7 +19,7 @@ public class Llama3ChatTemplateTests
     ];
 
     [Fact]
-    public void Render_WritesTheLlama3Prompt()
+    public void Render_writes_the_Llama3_prompt()
     {
         string expected =
             "<|begin_of_text|>" +
@@ -34,7 +34,7 @@ public class Llama3ChatTemplateTests
     }
 
     [Fact]
-    public void Render_IsBuiltFromTheLiteralsOfTheJinjaTemplateInTokenizerConfig()
+    public void Render_is_built_from_the_literals_of_the_Jinja_template_in_tokenizer_config()
     {
         using var config = JsonDocument.Parse(File.ReadAllBytes(TokenizerFiles.Llama3Config));
         string template = config.RootElement.GetProperty("chat_template").GetString()!;
@@ -55,7 +55,7 @@ public class Llama3ChatTemplateTests
     }
 
     [Fact]
-    public void EncodedPrompt_HasSpecialTokenIds_NotTextPieces()
+    public void Encoded_prompt_has_special_token_ids_not_text_pieces()
     {
         var llama3 = TokenizerFiles.Llama3;
         ChatMessage[] chat = [new(ChatRole.System, "Be brief."), new(ChatRole.User, "Hi there!")];

@@ -6,7 +6,7 @@ namespace Caldera.Runtime.Tests.Tokenization;
 public class ModelTokenizerTests
 {
     [Fact]
-    public void Llama2_SentencePieceModel_EncodesReferenceIds()
+    public void Llama2_SentencePiece_model_encodes_reference_ids()
     {
         Assert.Equal([1, 15043, 3186], TokenizerFiles.Llama2.Encode("Hello world"));
         Assert.Equal(1, TokenizerFiles.Llama2.BosId);
@@ -14,7 +14,7 @@ public class ModelTokenizerTests
     }
 
     [Fact]
-    public void Llama3_TokenizerJson_EncodesReferenceIds()
+    public void Llama3_tokenizer_json_encodes_reference_ids()
     {
         var llama3 = TokenizerFiles.Llama3;
         Assert.IsType<TiktokenTokenizer>(llama3.Inner);
@@ -23,14 +23,14 @@ public class ModelTokenizerTests
     }
 
     [Fact]
-    public void Llama3_EndOfGeneration_IsConfigEosThenEndOfTurn()
+    public void Llama3_end_of_generation_is_config_EOS_then_end_of_turn()
     {
         // tokenizer_config.json beside tokenizer.json names <|end_of_text|>; <|eot_id|> also ends a turn.
         Assert.Equal([128001, 128009], TokenizerFiles.Llama3.EosIds);
     }
 
     [Fact]
-    public void Tok512_Model_And_Bin_EncodeOnceUponATimeLikeLlama2c()
+    public void Tok512_model_and_bin_encode_once_upon_a_time_like_llama2c()
     {
         int[] expected = [1, 403, 407, 261, 378];
         Assert.Equal(expected, TokenizerFiles.Tok512.Encode("Once upon a time"));
@@ -40,7 +40,7 @@ public class ModelTokenizerTests
     [Theory]
     [InlineData("stories260K/tok512.bin", "stories260K/tok512.model")]
     [InlineData("llama2-tokenizer/tokenizer.bin", "llama2-tokenizer/tokenizer.model")]
-    public void Llama2cBin_GivesTheSameIdsAsItsSentencePieceModel(string bin, string model)
+    public void Llama2cBin_gives_the_same_ids_as_its_SentencePiece_model(string bin, string model)
     {
         var fromBin = ModelTokenizer.Load(TestModels.Shared(bin));
         var fromModel = ModelTokenizer.Load(TestModels.Shared(model));
@@ -56,7 +56,7 @@ public class ModelTokenizerTests
     }
 
     [Fact]
-    public void Tok512Bin_KeepsRepeatedSpaces_AsLlama2cDoes()
+    public void Tok512_bin_keeps_repeated_spaces_as_llama2c_does()
     {
         // llama2.c's encoder has no whitespace normalization; the .bin carries none, so none is applied.
         const string text = "Tom  ran   home.";
@@ -65,7 +65,7 @@ public class ModelTokenizerTests
     }
 
     [Fact]
-    public void Llama2_DecodeRoundTripsAccentsCjkAndEmoji()
+    public void Llama2_decode_round_trips_accents_CJK_and_emoji()
     {
         string text = TokenizerFiles.Multilingual + "\n\n" + TokenizerFiles.TinyStoriesSample[..2000];
         var ids = TokenizerFiles.Llama2.Encode(text);
@@ -74,7 +74,7 @@ public class ModelTokenizerTests
     }
 
     [Fact]
-    public void Llama3_DecodeRoundTripsAccentsCjkAndEmoji()
+    public void Llama3_decode_round_trips_accents_CJK_and_emoji()
     {
         string text = TokenizerFiles.Multilingual + "\n\n" + TokenizerFiles.TinyStoriesSample[..2000];
         var ids = TokenizerFiles.Llama3.Encode(text, addBos: false);
@@ -84,14 +84,14 @@ public class ModelTokenizerTests
     }
 
     [Fact]
-    public void Llama3_SpecialTokenTextEncodesToItsId()
+    public void Llama3_special_token_text_encodes_to_its_id()
     {
         var ids = TokenizerFiles.Llama3.Encode("<|start_header_id|>user<|end_header_id|>", addBos: false);
         Assert.Equal([128006, 882, 128007], ids);
     }
 
     [Fact]
-    public void TokenizerJson_BosAndEos_ComeFromTheConfigBesideIt_ElseFromTheSpecialTokens()
+    public void TokenizerJson_BOS_and_EOS_come_from_the_config_beside_it_else_from_the_special_tokens()
     {
         using var dir = new TempDirectory();
         string json = dir.Write("tokenizer.json", """

@@ -19,7 +19,7 @@ public class TokenTextStreamTests
 
     [Theory]
     [MemberData(nameof(Tokenizers))]
-    public void StreamedText_EqualsDecodeOfWholeSequence_OnLongRealText(string name)
+    public void Streamed_text_equals_decode_of_whole_sequence_on_long_real_text(string name)
     {
         var tokenizer = Get(name);
         string text = TokenizerFiles.TinyStoriesSample[..4000] + "\n\n" + TokenizerFiles.Multilingual + " " +
@@ -44,7 +44,7 @@ public class TokenTextStreamTests
     }
 
     [Fact]
-    public void ByteLevelEmoji_IsHeldUntilItsLastByte()
+    public void Byte_level_emoji_is_held_until_its_last_byte()
     {
         var llama3 = TokenizerFiles.Llama3;
         int[] ids = llama3.Encode("😀", addBos: false);
@@ -56,7 +56,7 @@ public class TokenTextStreamTests
     }
 
     [Fact]
-    public void ByteFallbackCharacter_IsHeldUntilItsLastByte_AndFlushGivesWhatDecodeGives()
+    public void Byte_fallback_character_is_held_until_its_last_byte_and_flush_gives_what_decode_gives()
     {
         var tok512 = TokenizerFiles.Tok512;
         int[] ids = tok512.Encode("日本", addBos: false); // not in the 512-piece vocabulary: ▁ then 3 + 3 byte pieces
@@ -72,7 +72,7 @@ public class TokenTextStreamTests
     }
 
     [Fact]
-    public void SentencePieceSpace_AfterAControlToken_IsKept()
+    public void SentencePiece_space_after_a_control_token_is_kept()
     {
         // Decode skips control tokens but keeps the following word's space; a window that began at the
         // control token would drop it.
@@ -85,7 +85,7 @@ public class TokenTextStreamTests
     }
 
     [Fact]
-    public void ManyControlTokens_DoNotGrowTheWindow()
+    public void Many_control_tokens_do_not_grow_the_window()
     {
         var llama2 = TokenizerFiles.Llama2;
         var stream = new TokenTextStream(llama2);

@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Runtime.Intrinsics;
 using Caldera.Runtime.Incoherence;
 
-namespace Caldera.Compiler.Tests.Incoherence;
+namespace Caldera.Runtime.Tests.Incoherence;
 
 public class WalshHadamardTests
 {
@@ -10,7 +10,7 @@ public class WalshHadamardTests
 
     [Theory]
     [MemberData(nameof(Lengths))]
-    public void VectorPathsEqualTheScalarPathBitForBit(int length)
+    public void Vector_paths_equal_the_scalar_path_bit_for_bit(int length)
     {
         float[] x = TestData.Gaussian(new Random(length), length);
         var expected = (float[])x.Clone();
@@ -38,7 +38,7 @@ public class WalshHadamardTests
     [InlineData(8)]
     [InlineData(32)]
     [InlineData(128)]
-    public void ScalarPathIsTheSylvesterMatrix(int length)
+    public void Scalar_path_is_the_Sylvester_matrix(int length)
     {
         float[] x = TestData.Gaussian(new Random(3), length);
         var y = (float[])x.Clone();
@@ -52,7 +52,7 @@ public class WalshHadamardTests
     }
 
     [Fact]
-    public void NonPowerOfTwoLengthIsRejected()
+    public void Non_power_of_two_length_is_rejected()
     {
         Assert.Throws<ArgumentException>(() => WalshHadamard.Transform(new float[12]));
         Assert.Throws<ArgumentException>(() => WalshHadamard.Transform(Span<float>.Empty));

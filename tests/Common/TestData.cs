@@ -1,6 +1,6 @@
-namespace Caldera.Compiler.Tests;
+namespace Caldera.Tests;
 
-/// <summary>Seeded random inputs for the compiler tests.</summary>
+/// <summary>Seeded random inputs, for the compiler and runtime tests.</summary>
 internal static class TestData
 {
     public static float[] Gaussian(Random random, int count, float sigma = 1f)

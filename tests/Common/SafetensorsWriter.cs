@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Caldera.Runtime.Model;
 
-namespace Caldera.Runtime.Tests.Formats;
+namespace Caldera.Tests;
 
 /// <summary>A tensor for <see cref="SafetensorsWriter"/>: stored bytes already in <see cref="Type"/>.</summary>
 internal sealed record SafetensorsEntry(string Name, TensorType Type, long[] Shape, byte[] Data);

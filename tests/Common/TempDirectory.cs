@@ -1,4 +1,4 @@
-namespace Caldera.Runtime.Tests.Formats;
+namespace Caldera.Tests;
 
 /// <summary>A fresh directory under the system temp folder, deleted with everything in it on dispose.</summary>
 internal sealed class TempDirectory : IDisposable

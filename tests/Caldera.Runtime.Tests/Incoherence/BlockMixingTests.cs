@@ -1,7 +1,7 @@
 using System.Runtime.Intrinsics;
 using Caldera.Runtime.Incoherence;
 
-namespace Caldera.Compiler.Tests.Incoherence;
+namespace Caldera.Runtime.Tests.Incoherence;
 
 public class BlockMixingTests
 {
@@ -17,7 +17,7 @@ public class BlockMixingTests
     [InlineData(43, 4)]    // stories260K's 172 = 43·4
     [InlineData(44, 128)]  // 5632
     [InlineData(344, 32)]  // 11008
-    public void VectorPathsEqualTheScalarPathAndTheScalarPathIsTheProduct(int k, int p)
+    public void Vector_paths_equal_the_scalar_path_and_the_scalar_path_is_the_product(int k, int p)
     {
         var random = new Random(k * 1000 + p);
         float[] m = TestData.Gaussian(random, k * k), x = TestData.Gaussian(random, k * p);

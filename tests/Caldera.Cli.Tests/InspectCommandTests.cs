@@ -2,7 +2,7 @@ using System.Globalization;
 using Caldera.Cli;
 using Caldera.Runtime.Model;
 
-namespace Caldera.Runtime.Tests.Formats;
+namespace Caldera.Cli.Tests;
 
 public sealed class InspectCommandTests : IDisposable
 {

@@ -1,7 +1,7 @@
 using System.Numerics;
 using Caldera.Runtime.Incoherence;
 
-namespace Caldera.Compiler.Tests.Incoherence;
+namespace Caldera.Runtime.Tests.Incoherence;
 
 public class HadamardTransformTests
 {
@@ -22,7 +22,7 @@ public class HadamardTransformTests
     [InlineData(172, 43, false)]   // stories260K's FFN width: 43·4 with no Hadamard of order 172
     [InlineData(7, 7, false)]
     [InlineData(45, 45, false)]
-    public void FactorizationPicksTheSmallestHadamardBlockElseTheOddPart(int n, int block, bool isHadamard)
+    public void Factorization_picks_the_smallest_Hadamard_block_else_the_odd_part(int n, int block, bool isHadamard)
     {
         HadamardTransform u = HadamardTransform.Create(n, seed: 42);
         Assert.Equal(block, u.BlockOrder);
@@ -43,7 +43,7 @@ public class HadamardTransformTests
     [InlineData(86)]
     [InlineData(172)]
     [InlineData(7)]
-    public void FastTransformEqualsTheDenseKroneckerProductBuiltColumnByColumn(int n)
+    public void Fast_transform_equals_the_dense_Kronecker_product_built_column_by_column(int n)
     {
         HadamardTransform u = HadamardTransform.Create(n, seed: 7);
         int k = u.BlockOrder, p = u.WalshLength;
@@ -63,7 +63,7 @@ public class HadamardTransformTests
     }
 
     [Fact]
-    public void OddPartsBeyondTheFallbackLimitAreRejectedWithTheFix()
+    public void Odd_parts_beyond_the_fallback_limit_are_rejected_with_the_fix()
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => HadamardTransform.Create(4099, seed: 1));
         Assert.Contains("Pad the dimension", error.Message);

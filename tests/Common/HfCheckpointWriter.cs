@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Caldera.Runtime.Model;
 
-namespace Caldera.Runtime.Tests.Formats;
+namespace Caldera.Tests;
 
 /// <summary>
 /// Test helper (not product code): writes a <see cref="ModelCheckpoint"/> as a Hugging Face

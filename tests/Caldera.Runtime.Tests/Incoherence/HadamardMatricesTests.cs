@@ -1,11 +1,11 @@
 using Caldera.Runtime.Incoherence;
 
-namespace Caldera.Compiler.Tests.Incoherence;
+namespace Caldera.Runtime.Tests.Incoherence;
 
 public class HadamardMatricesTests
 {
     [Fact]
-    public void EveryAvailableOrderUpTo260IsAHadamardMatrix()
+    public void Every_available_order_up_to_260_is_a_Hadamard_matrix()
     {
         int checkedOrders = 0;
         for (int order = 1; order <= 260; order++)
@@ -32,7 +32,7 @@ public class HadamardMatricesTests
     [InlineData(140)]
     [InlineData(144)] // 12 ⊗ 12
     [InlineData(344)] // Paley I over GF(7³): the block for 11008 = 344·32
-    public void BlockSizesOfLlamaDimensionsAreConstructed(int order)
+    public void Block_sizes_of_Llama_dimensions_are_constructed(int order)
     {
         sbyte[]? h = HadamardMatrices.TryCreate(order);
         Assert.NotNull(h);
@@ -43,7 +43,7 @@ public class HadamardMatricesTests
     [InlineData(6)]
     [InlineData(43)]
     [InlineData(172)] // needs a Williamson-type matrix: not built here, so 172 takes the fallback
-    public void OrdersWithoutAConstructionAreReportedUnavailable(int order)
+    public void Orders_without_a_construction_are_reported_unavailable(int order)
     {
         Assert.False(HadamardMatrices.IsAvailable(order));
         Assert.Null(HadamardMatrices.TryCreate(order));

@@ -2,9 +2,8 @@ using System.Text.Json;
 using Caldera.Cli;
 using Caldera.Compiler.Evaluation;
 using Caldera.Runtime.Compression;
-using Caldera.Runtime.Tests.Formats;
 
-namespace Caldera.Runtime.Tests.Cli;
+namespace Caldera.Cli.Tests;
 
 public sealed class CompressAndEvalCommandTests : IDisposable
 {

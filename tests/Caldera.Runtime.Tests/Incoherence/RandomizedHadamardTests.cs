@@ -1,6 +1,6 @@
 using Caldera.Runtime.Incoherence;
 
-namespace Caldera.Compiler.Tests.Incoherence;
+namespace Caldera.Runtime.Tests.Incoherence;
 
 public class RandomizedHadamardTests
 {
@@ -22,7 +22,7 @@ public class RandomizedHadamardTests
     [InlineData(2048)]
     [InlineData(5632)]
     [InlineData(11008)]
-    public void TransformIsOrthogonal(int n)
+    public void Transform_is_orthogonal(int n)
     {
         var rht = RandomizedHadamard.Create(n, seed: 42);
         var random = new Random(n);
@@ -62,7 +62,7 @@ public class RandomizedHadamardTests
     [Theory]
     [InlineData(24)]
     [InlineData(172)]
-    public void ForwardIsUTransposeOfSignedInput(int n)
+    public void Forward_is_U_transpose_of_signed_input(int n)
     {
         var rht = RandomizedHadamard.Create(n, seed: 3);
         float[] dense = HadamardTransformTests.DenseByColumns(rht.Transform, transpose: false);
@@ -78,7 +78,7 @@ public class RandomizedHadamardTests
     }
 
     [Fact]
-    public void MatrixTransformsEqualPerVectorTransformsBitForBitAndInvert()
+    public void Matrix_transforms_equal_per_vector_transforms_bit_for_bit_and_invert()
     {
         const int m = 40, n = 172;
         var left = RandomizedHadamard.Create(m, seed: 11);   // SV, V_m
@@ -115,7 +115,7 @@ public class RandomizedHadamardTests
     }
 
     [Fact]
-    public void IncoherenceKeepsTheProxyLossAndTransformsWAndHAsTheDenseFormulas()
+    public void Incoherence_keeps_the_proxy_loss_and_transforms_W_and_H_as_the_dense_formulas()
     {
         const int m = 24, n = 20, samples = 64;
         var sv = RandomizedHadamard.Create(m, seed: 1);
@@ -164,7 +164,7 @@ public class RandomizedHadamardTests
     }
 
     [Fact]
-    public void SameSeedGivesTheSameTransformAndAnotherSeedAnotherOne()
+    public void Same_seed_gives_the_same_transform_and_another_seed_another_one()
     {
         foreach (int n in new[] { 172, 256 })
         {
@@ -187,7 +187,7 @@ public class RandomizedHadamardTests
     }
 
     [Fact]
-    public void BadShapesAndSignsAreRejected()
+    public void Bad_shapes_and_signs_are_rejected()
     {
         var rht = RandomizedHadamard.Create(16, seed: 1);
         Assert.Throws<ArgumentException>(() => rht.Forward(new float[15], new float[15]));

@@ -1,9 +1,8 @@
 using System.Text.Json;
 using Caldera.Cli;
 using Caldera.Runtime.Formats;
-using Caldera.Runtime.Tests.Formats;
 
-namespace Caldera.Runtime.Tests.Hosting;
+namespace Caldera.Cli.Tests;
 
 /// <summary>`caldera describe`: the model description of docs/build-integration.md, deterministic, written atomically; bad names exit 2.</summary>
 public class DescribeCommandTests

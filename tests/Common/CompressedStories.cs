@@ -1,6 +1,6 @@
 using Caldera.Cli;
 
-namespace Caldera.Runtime.Tests.Hosting;
+namespace Caldera.Tests;
 
 /// <summary>
 /// stories260K compressed once per test run by `caldera compress` (rank 16, fast preset, a small calibration set:

@@ -1,6 +1,6 @@
 using Caldera.Runtime.Incoherence;
 
-namespace Caldera.Compiler.Tests.Incoherence;
+namespace Caldera.Runtime.Tests.Incoherence;
 
 public class GaloisFieldTests
 {
@@ -11,7 +11,7 @@ public class GaloisFieldTests
     [InlineData(27)]
     [InlineData(49)]
     [InlineData(343)]
-    public void PrimePowerFieldsHaveInversesDistributivityAndHalfTheUnitsSquare(int q)
+    public void Prime_power_fields_have_inverses_distributivity_and_half_the_units_square(int q)
     {
         GaloisField field = GaloisField.TryCreate(q)!;
         Assert.Equal(q, field.Order);
@@ -37,5 +37,5 @@ public class GaloisFieldTests
     [InlineData(6)]
     [InlineData(12)]
     [InlineData(171)]
-    public void NonPrimePowersHaveNoField(int q) => Assert.Null(GaloisField.TryCreate(q));
+    public void Non_prime_powers_have_no_field(int q) => Assert.Null(GaloisField.TryCreate(q));
 }

@@ -1,4 +1,4 @@
-namespace Caldera.Runtime.Tests;
+namespace Caldera.Tests;
 
 /// <summary>Paths of the shared test data, which lives beside the repository root (../shared/models).</summary>
 internal static class TestModels

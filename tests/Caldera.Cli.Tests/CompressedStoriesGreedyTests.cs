@@ -1,6 +1,6 @@
 using Caldera.Cli;
 
-namespace Caldera.Runtime.Tests.Cli;
+namespace Caldera.Cli.Tests;
 
 /// <summary>
 /// stories260K compressed end to end by `caldera compress` (real calibration on the first 90 % of the TinyStories

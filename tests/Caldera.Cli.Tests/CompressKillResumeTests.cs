@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Caldera.Cli;
 
-namespace Caldera.Runtime.Tests.Cli;
+namespace Caldera.Cli.Tests;
 
 /// <summary>
 /// `caldera compress` killed mid-run (a real process, SIGKILL, no chance to clean up) resumes from the layers it
