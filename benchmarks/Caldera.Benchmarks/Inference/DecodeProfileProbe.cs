@@ -121,7 +121,7 @@ internal static class DecodeProfileProbe
             var bound = weights.Bind(pool);
             foreach (var (name, layer) in new[] { ("up", bound.Layers[0].Up), ("down", bound.Layers[0].Down) })
             {
-                ((CompressedLinearLayer)layer).Int8Activations = true;
+                ((CompressedLinear)layer).Int8Activations = true;
                 var x = new float[layer.InputDim];
                 for (int i = 0; i < x.Length; i++) x[i] = MathF.Sin(i);
                 var y = new float[layer.OutputDim];
@@ -182,7 +182,7 @@ internal static class DecodeProfileProbe
         using var checkpoint = SyntheticLlama.Build(config: SyntheticLlama.Config with { LayerCount = 1, HiddenDim = 256 });
         using var pool = new WorkerPool(threads);
         var weight = checkpoint.Tensor(Caldera.Runtime.Model.TensorNames.Output);
-        ILinearLayer[] layers = [new DenseLinearLayer(weight, pool), new Int8DenseLinearLayer(weight, pool), new Int6DenseLinearLayer(weight, pool)];
+        ILinear[] layers = [new DenseLinear(weight, pool), new Int8DenseLinear(weight, pool), new Int6DenseLinear(weight, pool)];
         string[] names = ["F16", "int8", "int6"];
         long[] bytes =
         [

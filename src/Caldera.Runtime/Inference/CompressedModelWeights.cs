@@ -8,7 +8,7 @@ namespace Caldera.Runtime.Inference;
 /// <summary>
 /// A <see cref="CompressedModelContent"/> made ready for the <see cref="Transformer"/>: the embedding, the norms and
 /// any matrix kept dense are read in place as <see cref="TensorView"/>s (pinned), every compressed matrix becomes a
-/// <see cref="CompressedLinearLayer"/>. Use <see cref="Bind"/> as the transformer's binder; dispose this after the
+/// <see cref="CompressedLinear"/>. Use <see cref="Bind"/> as the transformer's binder; dispose this after the
 /// transformers that use it.
 /// </summary>
 public sealed unsafe class CompressedModelWeights : IDisposable
@@ -46,16 +46,16 @@ public sealed unsafe class CompressedModelWeights : IDisposable
     public LlamaConfig Config => Content.Config;
 
     /// <summary>
-    /// Binds the weights on <paramref name="pool"/>; the compressed layers share one scratch buffer set. A matrix for
+    /// Binds the weights on <paramref name="pool"/>; the compressed matrices share one scratch buffer set. A matrix for
     /// which <paramref name="kernelsFor"/> gives kernels (a build's shape-specialised ones) runs them; any other runs
     /// the generic kernels.
     /// </summary>
     public TransformerWeights Bind(WorkerPool pool, Func<CompressedLinearData, ICompressedRowKernels?>? kernelsFor = null)
     {
-        var scratch = new CompressedLayerScratch();
+        var scratch = new CompressedLinearScratch();
         return TransformerWeights.Create(Config, Tensor, name => _matrices.TryGetValue(name, out var m)
-            ? new CompressedLinearLayer(m, pool, scratch, kernelsFor?.Invoke(m) ?? GenericRowKernels.Best)
-            : new DenseLinearLayer(Tensor(name), pool));
+            ? new CompressedLinear(m, pool, scratch, kernelsFor?.Invoke(m) ?? GenericRowKernels.Best)
+            : new DenseLinear(Tensor(name), pool));
     }
 
     private TensorView Tensor(string name) =>

@@ -25,7 +25,7 @@ public sealed class Transformer : IDisposable
     {
     }
 
-    /// <summary>Runs weights bound by <paramref name="bind"/> on this transformer's worker pool (e.g. compressed layers).</summary>
+    /// <summary>Runs weights bound by <paramref name="bind"/> on this transformer's worker pool (e.g. compressed matrices).</summary>
     public Transformer(LlamaConfig config, Func<WorkerPool, TransformerWeights> bind, TransformerOptions? options = null)
     {
         options ??= new TransformerOptions();
@@ -42,12 +42,12 @@ public sealed class Transformer : IDisposable
         try
         {
             _weights = bind(_pool);
-            if (_weights.Classifier is DenseLinearLayer dense && options.ClassifierPrecision != ClassifierPrecision.Stored)
+            if (_weights.Classifier is DenseLinear dense && options.ClassifierPrecision != ClassifierPrecision.Stored)
                 _weights = _weights.WithClassifier(options.ClassifierPrecision == ClassifierPrecision.Int6
-                    ? new Int6DenseLinearLayer(dense.Weight, _pool)
-                    : new Int8DenseLinearLayer(dense.Weight, _pool));
+                    ? new Int6DenseLinear(dense.Weight, _pool)
+                    : new Int8DenseLinear(dense.Weight, _pool));
             foreach (var layer in _weights.LinearLayers())
-                if (layer is CompressedLinearLayer compressed) compressed.Int8Activations = options.Int8Activations;
+                if (layer is CompressedLinear compressed) compressed.Int8Activations = options.Int8Activations;
             _state = new RunState(config, Math.Min(options.PrefillBatchSize, contextLength), contextLength);
             _rope = RopeTable.For(config, contextLength);
             _block = new TransformerBlock(config, _state, _rope, new AttentionWork(config, _state, _pool, contextLength));
@@ -79,7 +79,7 @@ public sealed class Transformer : IDisposable
 
     /// <summary>
     /// Like <see cref="Prefill(ReadOnlySpan{int}, int)"/>, showing <paramref name="observer"/> the inputs of every
-    /// block's linear layers (calibration hooks on an ordinary forward pass).
+    /// block's matrices (calibration hooks on an ordinary forward pass).
     /// </summary>
     public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, int startPosition, IActivationObserver? observer)
     {

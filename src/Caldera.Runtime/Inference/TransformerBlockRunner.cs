@@ -44,7 +44,7 @@ public sealed class TransformerBlockRunner : IDisposable
     public LlamaConfig Config { get; }
     public int SequenceLength { get; }
 
-    /// <summary>The pool the block's <see cref="ILinearLayer"/>s should be bound on.</summary>
+    /// <summary>The pool the block's <see cref="ILinear"/>s should be bound on.</summary>
     public WorkerPool Pool { get; }
 
     /// <summary>

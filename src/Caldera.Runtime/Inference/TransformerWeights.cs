@@ -5,12 +5,12 @@ namespace Caldera.Runtime.Inference;
 /// <summary>
 /// The weights bound for the forward pass (llama2.c's <c>TransformerWeights</c>): the token embedding
 /// stays a <see cref="TensorView"/> (one row is read per token), every matrix is an
-/// <see cref="ILinearLayer"/>, and the classifier is the embedding itself when the model ties them.
+/// <see cref="ILinear"/>, and the classifier is the embedding itself when the model ties them.
 /// </summary>
 public sealed class TransformerWeights
 {
     public TransformerWeights(LlamaConfig config, TensorView tokenEmbedding, IReadOnlyList<LayerWeights> layers,
-        float[] outputNorm, ILinearLayer classifier)
+        float[] outputNorm, ILinear classifier)
     {
         Config = config;
         TokenEmbedding = tokenEmbedding;
@@ -24,10 +24,10 @@ public sealed class TransformerWeights
     public TensorView TokenEmbedding { get; }
     public IReadOnlyList<LayerWeights> Layers { get; }
     public float[] OutputNorm { get; }
-    public ILinearLayer Classifier { get; }
+    public ILinear Classifier { get; }
 
     /// <summary>Every matrix: the seven of each block, in block order, then the classifier.</summary>
-    public IEnumerable<ILinearLayer> LinearLayers()
+    public IEnumerable<ILinear> LinearLayers()
     {
         foreach (var w in Layers)
         {
@@ -43,18 +43,18 @@ public sealed class TransformerWeights
     }
 
     /// <summary>These weights with <paramref name="classifier"/> in place of <see cref="Classifier"/> (the embedding stays as it is).</summary>
-    public TransformerWeights WithClassifier(ILinearLayer classifier) => new(Config, TokenEmbedding, Layers, OutputNorm, classifier);
+    public TransformerWeights WithClassifier(ILinear classifier) => new(Config, TokenEmbedding, Layers, OutputNorm, classifier);
 
-    /// <summary>Binds every matrix of <paramref name="checkpoint"/> as a <see cref="DenseLinearLayer"/> on <paramref name="pool"/>.</summary>
+    /// <summary>Binds every matrix of <paramref name="checkpoint"/> as a <see cref="DenseLinear"/> on <paramref name="pool"/>.</summary>
     public static TransformerWeights Dense(ModelCheckpoint checkpoint, WorkerPool pool) =>
-        Create(checkpoint.Config, checkpoint.Tensor, name => new DenseLinearLayer(checkpoint.Tensor(name), pool));
+        Create(checkpoint.Config, checkpoint.Tensor, name => new DenseLinear(checkpoint.Tensor(name), pool));
 
     /// <summary>
     /// Binds the model's tensors by canonical name (<see cref="TensorNames"/>): <paramref name="tensor"/> gives the
     /// embedding and the norm gains, <paramref name="linear"/> every matrix (the tied classifier is asked for as
     /// the embedding's name).
     /// </summary>
-    public static TransformerWeights Create(LlamaConfig config, Func<string, TensorView> tensor, Func<string, ILinearLayer> linear)
+    public static TransformerWeights Create(LlamaConfig config, Func<string, TensorView> tensor, Func<string, ILinear> linear)
     {
         var layers = new LayerWeights[config.LayerCount];
         for (int l = 0; l < layers.Length; l++) layers[l] = LayerWeights.Create(l, tensor, linear);
@@ -90,10 +90,10 @@ public sealed class TransformerWeights
             if (gain.Length != c.Dim) throw new ArgumentException($"{what} has {gain.Length} values, expected {c.Dim}");
         }
 
-        static void Shape(ILinearLayer layer, string what, int outputDim, int inputDim)
+        static void Shape(ILinear matrix, string what, int outputDim, int inputDim)
         {
-            if (layer.OutputDim != outputDim || layer.InputDim != inputDim)
-                throw new ArgumentException($"{what} is {layer.OutputDim}×{layer.InputDim}, expected {outputDim}×{inputDim}");
+            if (matrix.OutputDim != outputDim || matrix.InputDim != inputDim)
+                throw new ArgumentException($"{what} is {matrix.OutputDim}×{matrix.InputDim}, expected {outputDim}×{inputDim}");
         }
     }
 }

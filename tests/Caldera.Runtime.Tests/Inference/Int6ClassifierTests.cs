@@ -79,8 +79,8 @@ public unsafe class Int6ClassifierTests
     }
 
     /// <summary>The layer of a [rows, columns] matrix stored in <paramref name="stored"/>, which it reads only while it is built.</summary>
-    private static Int6DenseLinearLayer Int6Layer(byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
+    private static Int6DenseLinear Int6Layer(byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
     {
-        fixed (byte* p = stored) return new Int6DenseLinearLayer(new TensorView("w", [rows, columns], type, p), pool);
+        fixed (byte* p = stored) return new Int6DenseLinear(new TensorView("w", [rows, columns], type, p), pool);
     }
 }

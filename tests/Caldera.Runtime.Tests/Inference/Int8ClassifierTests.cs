@@ -120,8 +120,8 @@ public unsafe class Int8ClassifierTests
     }
 
     /// <summary>The layer of a [rows, columns] matrix stored in <paramref name="stored"/>, which it reads only while it is built.</summary>
-    private static Int8DenseLinearLayer Int8Layer(byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
+    private static Int8DenseLinear Int8Layer(byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
     {
-        fixed (byte* p = stored) return new Int8DenseLinearLayer(new TensorView("w", [rows, columns], type, p), pool);
+        fixed (byte* p = stored) return new Int8DenseLinear(new TensorView("w", [rows, columns], type, p), pool);
     }
 }

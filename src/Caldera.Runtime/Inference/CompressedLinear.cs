@@ -25,9 +25,9 @@ namespace Caldera.Runtime.Inference;
 /// accumulated as Σ_r t_r·(row r of Lᵀ) over each output block; blocks start at multiples of 8 so they cut no code
 /// vector. z is built in y itself.
 /// </remarks>
-public sealed class CompressedLinearLayer : ILinearLayer
+public sealed class CompressedLinear : ILinear
 {
-    /// <summary>Chunks per thread of prefill's rows and of R·u: as in <see cref="DenseLinearLayer"/>, dynamic balancing at negligible hand-out cost.</summary>
+    /// <summary>Chunks per thread of prefill's rows and of R·u: as in <see cref="DenseLinear"/>, dynamic balancing at negligible hand-out cost.</summary>
     private const int ChunksPerThread = 8;
 
     /// <summary>
@@ -44,32 +44,32 @@ public sealed class CompressedLinearLayer : ILinearLayer
 
     private readonly CompressedLinearData _data;
     private readonly WorkerPool _pool;
-    private readonly CompressedLayerScratch _scratch;
+    private readonly CompressedLinearScratch _scratch;
     private readonly RandomizedHadamard? _input, _output;
     private readonly KernelPath _path;
     private readonly ICompressedRowKernels _kernels;
     private readonly int _rowGrain, _decodeRowGrain, _rankGrain;
     private readonly Pass _pass;
 
-    /// <summary>A layer with its own scratch buffers (see <see cref="CompressedLayerScratch"/> to share them across layers).</summary>
-    public CompressedLinearLayer(CompressedLinearData data, WorkerPool pool)
-        : this(data, pool, new CompressedLayerScratch())
+    /// <summary>A layer with its own scratch buffers (see <see cref="CompressedLinearScratch"/> to share them across layers).</summary>
+    public CompressedLinear(CompressedLinearData data, WorkerPool pool)
+        : this(data, pool, new CompressedLinearScratch())
     {
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> when <paramref name="data"/> is inconsistent (see <see cref="CompressedLinearData.FindProblem"/>).</summary>
-    public CompressedLinearLayer(CompressedLinearData data, WorkerPool pool, CompressedLayerScratch scratch)
+    public CompressedLinear(CompressedLinearData data, WorkerPool pool, CompressedLinearScratch scratch)
         : this(data, pool, scratch, KernelPaths.Best, null)
     {
     }
 
     /// <summary>A layer whose decode step runs <paramref name="kernels"/> (kernels generated for this matrix's shape).</summary>
-    public CompressedLinearLayer(CompressedLinearData data, WorkerPool pool, CompressedLayerScratch scratch, ICompressedRowKernels kernels)
+    public CompressedLinear(CompressedLinearData data, WorkerPool pool, CompressedLinearScratch scratch, ICompressedRowKernels kernels)
         : this(data, pool, scratch, KernelPaths.Best, kernels)
     {
     }
 
-    internal CompressedLinearLayer(CompressedLinearData data, WorkerPool pool, CompressedLayerScratch scratch, KernelPath path, ICompressedRowKernels? kernels = null)
+    internal CompressedLinear(CompressedLinearData data, WorkerPool pool, CompressedLinearScratch scratch, KernelPath path, ICompressedRowKernels? kernels = null)
     {
         if (data.FindProblem() is { } problem) throw new ArgumentException($"{data.Name}: {problem}", nameof(data));
         _data = data;
@@ -164,7 +164,7 @@ public sealed class CompressedLinearLayer : ILinearLayer
     private enum Step { Input, Factor, Rows, Output }
 
     /// <summary>The four passes of one call, armed with its arguments.</summary>
-    private sealed unsafe class Pass(CompressedLinearLayer layer) : IParallelWork
+    private sealed unsafe class Pass(CompressedLinear layer) : IParallelWork
     {
         private readonly CompressedLinearData _d = layer._data;
         private Step _step;

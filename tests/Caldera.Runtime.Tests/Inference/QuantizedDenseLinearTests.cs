@@ -4,8 +4,8 @@ using Caldera.Runtime.Tests.Kernels;
 
 namespace Caldera.Runtime.Tests.Inference;
 
-/// <summary>What every quantised classifier copy shares (<see cref="QuantizedDenseLinearLayer"/>): batches, argument checks, the size limit.</summary>
-public unsafe class QuantizedDenseLinearLayerTests
+/// <summary>What every quantised classifier copy shares (<see cref="QuantizedDenseLinear"/>): batches, argument checks, the size limit.</summary>
+public unsafe class QuantizedDenseLinearTests
 {
     [Theory]
     [InlineData(ClassifierPrecision.Int8, 1)]
@@ -59,19 +59,19 @@ public unsafe class QuantizedDenseLinearLayerTests
         using var pool = new WorkerPool(1);
         var view = new TensorView("output.weight", [100000, 32768], TensorType.F16, (byte*)64);
         var error = Assert.Throws<ArgumentException>(() => precision == ClassifierPrecision.Int8
-            ? new Int8DenseLinearLayer(view, pool)
-            : (QuantizedDenseLinearLayer)new Int6DenseLinearLayer(view, pool));
+            ? new Int8DenseLinear(view, pool)
+            : (QuantizedDenseLinear)new Int6DenseLinear(view, pool));
         Assert.Contains("output.weight", error.Message);
         Assert.Contains("ClassifierPrecision", error.Message);
     }
 
     /// <summary>The layer of a [rows, columns] matrix stored in <paramref name="stored"/>, which it reads only while it is built.</summary>
-    private static QuantizedDenseLinearLayer Layer(ClassifierPrecision precision, byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
+    private static QuantizedDenseLinear Layer(ClassifierPrecision precision, byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
     {
         fixed (byte* p = stored)
         {
             var view = new TensorView("w", [rows, columns], type, p);
-            return precision == ClassifierPrecision.Int8 ? new Int8DenseLinearLayer(view, pool) : new Int6DenseLinearLayer(view, pool);
+            return precision == ClassifierPrecision.Int8 ? new Int8DenseLinear(view, pool) : new Int6DenseLinear(view, pool);
         }
     }
 }

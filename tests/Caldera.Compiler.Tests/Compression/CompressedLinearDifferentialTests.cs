@@ -5,7 +5,7 @@ using Caldera.Runtime.Inference;
 namespace Caldera.Compiler.Tests.Compression;
 
 /// <summary>The runtime's layer, fed the stored form of a real decomposition, against the compiler's own apply and reconstruction.</summary>
-public class CompressedLayerDifferentialTests
+public class CompressedLinearDifferentialTests
 {
     /// <summary>
     /// Same codes, different float paths (the compiler applies Ŵ or decodes with fp64 dots; the runtime uses fp32
@@ -42,7 +42,7 @@ public class CompressedLayerDifferentialTests
         var x = TestData.Gaussian(random, tokens * columns);
         var reconstructed = compressed.Reconstruct(2);
         using var pool = new WorkerPool(2);
-        var layer = new CompressedLinearLayer(data, pool);
+        var layer = new CompressedLinear(data, pool);
         var batch = new float[tokens * rows];
         layer.ApplyBatch(x, batch, tokens);
         var single = new float[rows];

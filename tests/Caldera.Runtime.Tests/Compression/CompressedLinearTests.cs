@@ -4,7 +4,7 @@ using Caldera.Runtime.Kernels;
 
 namespace Caldera.Runtime.Tests.Compression;
 
-public class CompressedLinearLayerTests
+public class CompressedLinearTests
 {
     /// <summary>
     /// The layer and the dense reference apply the same decoded values through different float paths (per-token
@@ -32,7 +32,7 @@ public class CompressedLinearLayerTests
         using var pool = new WorkerPool(3);
         foreach (var path in new[] { KernelPath.Scalar, KernelPaths.Best })
         {
-            var layer = new CompressedLinearLayer(data, pool, new CompressedLayerScratch(), path);
+            var layer = new CompressedLinear(data, pool, new CompressedLinearScratch(), path);
             var batch = new float[tokens * rows];
             layer.ApplyBatch(x, batch, tokens);
             DenseReference.AssertClose(expected, batch, $"batch {path}", RelativeTolerance);
@@ -100,7 +100,7 @@ public class CompressedLinearLayerTests
         using var pool = new WorkerPool(2);
         foreach (var path in new[] { KernelPath.Scalar, KernelPaths.Best })
         {
-            var layer = new CompressedLinearLayer(data, pool, new CompressedLayerScratch(), path) { Int8Activations = true };
+            var layer = new CompressedLinear(data, pool, new CompressedLinearScratch(), path) { Int8Activations = true };
             var y = new float[rows];
             layer.Apply(x.AsSpan(0, columns), y);
             DenseReference.AssertClose(decode, y, $"int8 decode {path}", RelativeTolerance);
@@ -121,8 +121,8 @@ public class CompressedLinearLayerTests
         using var pool = new WorkerPool(2);
         var expected = new float[256];
         var actual = new float[256];
-        new CompressedLinearLayer(data, pool, new CompressedLayerScratch(), GenericRowKernels.Best).Apply(x, expected);
-        new CompressedLinearLayer(data, pool, new CompressedLayerScratch(), new PerRowKernels()).Apply(x, actual);
+        new CompressedLinear(data, pool, new CompressedLinearScratch(), GenericRowKernels.Best).Apply(x, expected);
+        new CompressedLinear(data, pool, new CompressedLinearScratch(), new PerRowKernels()).Apply(x, actual);
         DenseReference.AssertClose(Array.ConvertAll(expected, v => (double)v), actual, "per-row kernels", RelativeTolerance);
     }
 
@@ -141,7 +141,7 @@ public class CompressedLinearLayerTests
         var expected = DenseReference.Multiply(DenseReference.Reconstruct(data), 24, 40, x, 1);
         using var pool = new WorkerPool(1);
         var y = new float[24];
-        new CompressedLinearLayer(data, pool).Apply(x, y);
+        new CompressedLinear(data, pool).Apply(x, y);
         DenseReference.AssertClose(expected, y, "uniform", RelativeTolerance);
     }
 
@@ -154,7 +154,7 @@ public class CompressedLinearLayerTests
         {
             using var pool = new WorkerPool(threads);
             var y = new float[n * 172];
-            new CompressedLinearLayer(data, pool).ApplyBatch(x.AsSpan(0, n * 64), y, n);
+            new CompressedLinear(data, pool).ApplyBatch(x.AsSpan(0, n * 64), y, n);
             return y;
         }
         Assert.Equal(Run(1, 1), Run(4, 1));
@@ -166,7 +166,7 @@ public class CompressedLinearLayerTests
     {
         var data = SyntheticCompressed.Matrix("m", 172, 64, 8, seed: 6);
         using var pool = new WorkerPool(2);
-        var layer = new CompressedLinearLayer(data, pool);
+        var layer = new CompressedLinear(data, pool);
         var x = Kernels.KernelData.Floats(8 * 64, 1);
         var y = new float[8 * 172];
         // Warm-up: scratch buffers grow to their size and the JIT settles on its final code.
@@ -195,10 +195,10 @@ public class CompressedLinearLayerTests
         };
         foreach (var bad in cases)
         {
-            var e = Assert.Throws<ArgumentException>(() => new CompressedLinearLayer(bad, pool));
+            var e = Assert.Throws<ArgumentException>(() => new CompressedLinear(bad, pool));
             Assert.StartsWith(bad.Name, e.Message);
         }
         var y = new float[16];
-        Assert.Throws<ArgumentException>(() => new CompressedLinearLayer(good, pool).Apply(new float[15], y));
+        Assert.Throws<ArgumentException>(() => new CompressedLinear(good, pool).Apply(new float[15], y));
     }
 }
