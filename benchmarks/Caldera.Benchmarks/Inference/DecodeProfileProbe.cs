@@ -71,7 +71,7 @@ internal static class DecodeProfileProbe
         };
         var content = SyntheticCompressedLlama.Build();
         using var weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
-        var transformers = variants.Select(v => new Transformer(content.Config, pool => weights.Bind(pool), v.Options)).ToArray();
+        var transformers = variants.Select(v => new Transformer(content.Config, binding => weights.Bind(binding), v.Options)).ToArray();
         foreach (var transformer in transformers) transformer.Prefill(Enumerable.Range(1, PromptTokens).ToArray(), 0);
         var times = new double[variants.Length, tokens];
         for (int i = 0; i < tokens; i++)
@@ -94,7 +94,7 @@ internal static class DecodeProfileProbe
     {
         var content = SyntheticCompressedLlama.Build();
         using var weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
-        using var transformer = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions
+        using var transformer = new Transformer(content.Config, binding => weights.Bind(binding), new TransformerOptions
         {
             Threads = threads, ContextLength = PromptTokens, PrefillBatchSize = PromptTokens, Int8Activations = int8,
             ClassifierPrecision = int8 ? ClassifierPrecision.Int6 : ClassifierPrecision.Stored,
@@ -118,21 +118,20 @@ internal static class DecodeProfileProbe
         foreach (int threads in new[] { 1, 2 })
         {
             using var pool = new WorkerPool(threads);
-            var bound = weights.Bind(pool);
-            foreach (var (name, layer) in new[] { ("up", bound.Layers[0].Up), ("down", bound.Layers[0].Down) })
+            var bound = weights.Bind(new LinearBinding(pool, int8Activations: true));
+            foreach (var (name, matrix) in new[] { ("up", bound.Layers[0].Up), ("down", bound.Layers[0].Down) })
             {
-                ((CompressedLinear)layer).Int8Activations = true;
-                var x = new float[layer.InputDim];
+                var x = new float[matrix.InputDim];
                 for (int i = 0; i < x.Length; i++) x[i] = MathF.Sin(i);
-                var y = new float[layer.OutputDim];
+                var y = new float[matrix.OutputDim];
                 double best = double.MaxValue;
                 for (int i = 0; i < 200; i++)
                 {
                     long start = Stopwatch.GetTimestamp();
-                    layer.Apply(x, y);
+                    matrix.Apply(x, y);
                     best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
                 }
-                Console.WriteLine($"{name} {layer.OutputDim}x{layer.InputDim}, int8 decode step, {threads} thread(s): {best:F1} µs (min of 200)");
+                Console.WriteLine($"{name} {matrix.OutputDim}x{matrix.InputDim}, int8 decode step, {threads} thread(s): {best:F1} µs (min of 200)");
             }
         }
     }

@@ -26,7 +26,7 @@ public interface ICompressedRowKernels
     /// <summary>
     /// y[r] = ¼·Σ_b s_b·Σ ⟨4·C[w], q⟩ over y.Length consecutive E8P rows of Q against the int8 activation
     /// (<paramref name="q"/>, <paramref name="scales"/>) of <see cref="Kernels.Int8Activations.Quantize(ReadOnlySpan{float}, Span{sbyte}, Span{float})"/>:
-    /// the decode step of a layer with <see cref="CompressedLinear.Int8Activations"/> on. Implementations must
+    /// the decode step of a matrix with <see cref="CompressedLinear.Int8Activations"/> on. Implementations must
     /// return the bits of <see cref="Kernels.Int8CodedRows"/> (its block sums are exact integers). The default is the
     /// generic kernel.
     /// </summary>

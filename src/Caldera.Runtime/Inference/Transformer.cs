@@ -21,12 +21,15 @@ public sealed class Transformer : IDisposable
 
     /// <summary>Runs <paramref name="checkpoint"/>'s weights as stored (F32/F16/BF16), read in place.</summary>
     public Transformer(ModelCheckpoint checkpoint, TransformerOptions? options = null)
-        : this(checkpoint.Config, pool => TransformerWeights.Dense(checkpoint, pool), options)
+        : this(checkpoint.Config, binding => TransformerWeights.Dense(checkpoint, binding), options)
     {
     }
 
-    /// <summary>Runs weights bound by <paramref name="bind"/> on this transformer's worker pool (e.g. compressed matrices).</summary>
-    public Transformer(LlamaConfig config, Func<WorkerPool, TransformerWeights> bind, TransformerOptions? options = null)
+    /// <summary>
+    /// Runs weights bound by <paramref name="bind"/> (e.g. compressed matrices) on this transformer's worker pool, in the
+    /// arithmetic <paramref name="options"/> choose (<see cref="LinearBinding"/>).
+    /// </summary>
+    public Transformer(LlamaConfig config, Func<LinearBinding, TransformerWeights> bind, TransformerOptions? options = null)
     {
         options ??= new TransformerOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Threads, 1, nameof(options.Threads));
@@ -41,13 +44,7 @@ public sealed class Transformer : IDisposable
         _pool = new WorkerPool(options.Threads);
         try
         {
-            _weights = bind(_pool);
-            if (_weights.Classifier is DenseLinear dense && options.ClassifierPrecision != ClassifierPrecision.Stored)
-                _weights = _weights.WithClassifier(options.ClassifierPrecision == ClassifierPrecision.Int6
-                    ? new Int6DenseLinear(dense.Weight, _pool)
-                    : new Int8DenseLinear(dense.Weight, _pool));
-            foreach (var layer in _weights.LinearLayers())
-                if (layer is CompressedLinear compressed) compressed.Int8Activations = options.Int8Activations;
+            _weights = bind(new LinearBinding(_pool, options.Int8Activations, options.ClassifierPrecision));
             _state = new RunState(config, Math.Min(options.PrefillBatchSize, contextLength), contextLength);
             _rope = RopeTable.For(config, contextLength);
             _block = new TransformerBlock(config, _state, _rope, new AttentionWork(config, _state, _pool, contextLength));

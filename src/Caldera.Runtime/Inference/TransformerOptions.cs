@@ -13,8 +13,8 @@ public sealed record TransformerOptions
     public int PrefillBatchSize { get; init; } = 64;
 
     /// <summary>
-    /// Run compressed layers with int8 activations (<see cref="CompressedLinear.Int8Activations"/>): decode, and
-    /// Q·u of prefill, are faster, at the small quality cost docs/quality.md measures. Dense layers are unaffected. Off in this
+    /// Run compressed matrices with int8 activations (<see cref="CompressedLinear.Int8Activations"/>): decode, and
+    /// Q·u of prefill, are faster, at the small quality cost docs/quality.md measures. Dense matrices are unaffected. Off in this
     /// low-level API (float, bit-reproducible against the references); the product surfaces, <c>caldera run</c> and
     /// generated model classes (<see cref="Hosting.CalderaModelOptions.Int8Arithmetic"/>), turn it and
     /// the 6-bit classifier (<see cref="ClassifierPrecision"/>) on.

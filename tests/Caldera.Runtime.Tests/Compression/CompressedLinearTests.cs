@@ -100,7 +100,7 @@ public class CompressedLinearTests
         using var pool = new WorkerPool(2);
         foreach (var path in new[] { KernelPath.Scalar, KernelPaths.Best })
         {
-            var layer = new CompressedLinear(data, pool, new CompressedLinearScratch(), path) { Int8Activations = true };
+            var layer = new CompressedLinear(data, pool, new CompressedLinearScratch(), path, int8Activations: true);
             var y = new float[rows];
             layer.Apply(x.AsSpan(0, columns), y);
             DenseReference.AssertClose(decode, y, $"int8 decode {path}", RelativeTolerance);
