@@ -47,7 +47,7 @@ public sealed class Transformer : IDisposable
             _weights = bind(new LinearBinding(_pool, options.Int8Activations, options.ClassifierPrecision));
             _state = new RunState(config, Math.Min(options.PrefillBatchSize, contextLength), contextLength);
             _rope = RopeTable.For(config, contextLength);
-            _block = new TransformerBlock(config, _state, _rope, new AttentionWork(config, _state, _pool, contextLength));
+            _block = new TransformerBlock(config, _state, _rope, new AttentionWork(config, _pool, contextLength));
         }
         catch
         {

@@ -32,7 +32,7 @@ public sealed class TransformerBlockRunner : IDisposable
             // One KV-cache slot: every block reuses it, since a block only attends within its own layer.
             _state = new RunState(config with { LayerCount = 1 }, Math.Min(options.PrefillBatchSize, sequenceLength), sequenceLength);
             var rope = RopeTable.For(config, sequenceLength);
-            _block = new TransformerBlock(config, _state, rope, new AttentionWork(config, _state, Pool, sequenceLength));
+            _block = new TransformerBlock(config, _state, rope, new AttentionWork(config, Pool, sequenceLength));
         }
         catch
         {
