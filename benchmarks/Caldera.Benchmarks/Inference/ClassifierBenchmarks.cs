@@ -5,7 +5,7 @@ using Caldera.Runtime.Model;
 namespace Caldera.Benchmarks.Inference;
 
 /// <summary>
-/// The classifier of <see cref="SyntheticLlama"/> alone (32000×2048, random F16 weights): the dense F16 layer that
+/// The classifier of <see cref="SyntheticLlama"/> alone (32000×2048, random F16 weights): the dense F16 matrix that
 /// decode runs as stored against its int8 and 6-bit copies (<see cref="Int8DenseLinear"/>, <see cref="Int6DenseLinear"/>,
 /// <see cref="TransformerOptions.ClassifierPrecision"/>). Decode is one token; PrefillAllLogits is 64 tokens in one batch
 /// (what <c>caldera eval</c> runs per chunk), time per token. Bytes per token: 131,072,000 (F16) against 65,536,000 of

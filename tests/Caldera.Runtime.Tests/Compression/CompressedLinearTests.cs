@@ -7,7 +7,7 @@ namespace Caldera.Runtime.Tests.Compression;
 public class CompressedLinearTests
 {
     /// <summary>
-    /// The layer and the dense reference apply the same decoded values through different float paths (per-token
+    /// The matrix and the dense reference apply the same decoded values through different float paths (per-token
     /// transforms vs transforms folded into Ŵ, fused vs decoded dots); their difference is rounding, a few ε·√n
     /// relative to the output's RMS for these sizes.
     /// </summary>
@@ -32,12 +32,12 @@ public class CompressedLinearTests
         using var pool = new WorkerPool(3);
         foreach (var path in new[] { KernelPath.Scalar, KernelPaths.Best })
         {
-            var layer = new CompressedLinear(data, pool, new CompressedLinearScratch(), path);
+            var matrix = new CompressedLinear(data, pool, new CompressedLinearScratch(), path);
             var batch = new float[tokens * rows];
-            layer.ApplyBatch(x, batch, tokens);
+            matrix.ApplyBatch(x, batch, tokens);
             DenseReference.AssertClose(expected, batch, $"batch {path}", RelativeTolerance);
             var single = new float[tokens * rows];
-            for (int t = 0; t < tokens; t++) layer.Apply(x.AsSpan(t * columns, columns), single.AsSpan(t * rows, rows));
+            for (int t = 0; t < tokens; t++) matrix.Apply(x.AsSpan(t * columns, columns), single.AsSpan(t * rows, rows));
             DenseReference.AssertClose(expected, single, $"decode {path}", RelativeTolerance);
         }
     }
@@ -100,12 +100,12 @@ public class CompressedLinearTests
         using var pool = new WorkerPool(2);
         foreach (var path in new[] { KernelPath.Scalar, KernelPaths.Best })
         {
-            var layer = new CompressedLinear(data, pool, new CompressedLinearScratch(), path, int8Activations: true);
+            var matrix = new CompressedLinear(data, pool, new CompressedLinearScratch(), path, int8Activations: true);
             var y = new float[rows];
-            layer.Apply(x.AsSpan(0, columns), y);
+            matrix.Apply(x.AsSpan(0, columns), y);
             DenseReference.AssertClose(decode, y, $"int8 decode {path}", RelativeTolerance);
             var batch = new float[2 * rows];
-            layer.ApplyBatch(x, batch, 2);
+            matrix.ApplyBatch(x, batch, 2);
             DenseReference.AssertClose(prefill, batch, $"int8 prefill {path}", RelativeTolerance);
         }
     }
@@ -115,7 +115,7 @@ public class CompressedLinearTests
     {
         // A generated kernel set that predates DotQRows and AddLRanks gets the interface's defaults (DotQ per row, AddL
         // per rank); the generic kernels override them with the block-sum kernel and ResidualRanks (z in registers
-        // across ranks). Both must compute the same layer up to rounding.
+        // across ranks). Both must compute the same matrix up to rounding.
         var data = SyntheticCompressed.Matrix("m", 256, 768, 8, seed: 12);
         var x = Kernels.KernelData.Floats(768, 5);
         using var pool = new WorkerPool(2);
@@ -166,14 +166,14 @@ public class CompressedLinearTests
     {
         var data = SyntheticCompressed.Matrix("m", 172, 64, 8, seed: 6);
         using var pool = new WorkerPool(2);
-        var layer = new CompressedLinear(data, pool);
+        var matrix = new CompressedLinear(data, pool);
         var x = Kernels.KernelData.Floats(8 * 64, 1);
         var y = new float[8 * 172];
         // Warm-up: scratch buffers grow to their size and the JIT settles on its final code.
         Assert.Equal(0, SteadyState.AllocatedBytes(() =>
         {
-            layer.ApplyBatch(x, y, 8);
-            layer.Apply(x.AsSpan(0, 64), y.AsSpan(0, 172));
+            matrix.ApplyBatch(x, y, 8);
+            matrix.Apply(x.AsSpan(0, 64), y.AsSpan(0, 172));
         }, warmup: 200, window: 10));
     }
 
