@@ -23,7 +23,7 @@ internal sealed class CaldModelFormat : ICompressedModelWriter, ICompressedModel
             var file = model.Compressed!;
             var tokenizer = tokenizerPath != null ? ModelTokenizer.Load(tokenizerPath) : model.EmbeddedTokenizer();
             return new EvaluatedModel(path, model.Config, options => model.CreateTransformer(options), tokenizer,
-                new StorageBits(file.LinearLayerBitsPerWeight, file.FileBitsPerWeight), model);
+                new StorageBits(file.LinearBitsPerWeight, file.FileBitsPerWeight), model);
         }
         catch
         {

@@ -10,7 +10,7 @@ using Caldera.Runtime.Model;
 namespace Caldera.Cli;
 
 /// <summary>
-/// <c>caldera compress</c>: calibrate, compress every linear layer, and write the compressed model. Progress
+/// <c>caldera compress</c>: calibrate, compress every block matrix, and write the compressed model. Progress
 /// goes to stderr; finished blocks are cached in <c>&lt;out&gt;.parts/</c> so a rerun of an interrupted
 /// compression (Ctrl+C, a crash) picks up where it stopped. The cache is removed once the model is written.
 /// </summary>

@@ -70,7 +70,7 @@ public abstract class CalderaModel : IChatClient
 
     /// <summary>A new transformer over the model's weights (its own KV cache and worker pool; dispose it).</summary>
     internal Transformer CreateTransformer(TransformerOptions? options = null) =>
-        new(Config, pool => _weights.Bind(pool, Options.UseGeneratedKernels ? GeneratedKernelsFor : null), options ?? DefaultTransformerOptions);
+        new(Config, binding => _weights.Bind(binding, Options.UseGeneratedKernels ? GeneratedKernelsFor : null), options ?? DefaultTransformerOptions);
 
     /// <summary>
     /// The text generated after <paramref name="prompt"/> (BOS + prompt), piece by piece; temperature 0 is greedy.

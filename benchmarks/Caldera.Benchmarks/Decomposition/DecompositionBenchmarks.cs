@@ -5,7 +5,7 @@ using Caldera.Compiler.Tests.Decomposition;
 namespace Caldera.Benchmarks.Decomposition;
 
 /// <summary>
-/// One CALDERA decomposition of a 4096×4096 synthetic layer (decaying spectrum, outlier columns, correlated
+/// One CALDERA decomposition of a 4096×4096 synthetic matrix (decaying spectrum, outlier columns, correlated
 /// inputs with heavy channels; 2048 calibration tokens), single invocation because a Paper run takes hours.
 /// After each benchmark the share of time per step is printed (from <see cref="DecompositionProfile"/>).
 /// "PaperOneOuterIteration" is the Paper preset cut to T_out = 1: the Paper time is projected from it.
@@ -17,11 +17,11 @@ public class DecompositionBenchmarks
 {
     private const int Size = 4096;
 
-    private SyntheticLayer layer = null!;
+    private SyntheticMatrix layer = null!;
     private DecompositionProfile profile = null!;
 
     [GlobalSetup]
-    public void Setup() => layer = SyntheticLayer.Create(Size, Size, seed: 11);
+    public void Setup() => layer = SyntheticMatrix.Create(Size, Size, seed: 11);
 
     [IterationSetup]
     public void StartProfile() => profile = new DecompositionProfile();

@@ -5,7 +5,7 @@ using Caldera.Compiler.Tests.Decomposition;
 namespace Caldera.Benchmarks.Decomposition;
 
 /// <summary>
-/// One decomposition of an n×n synthetic layer (as <see cref="DecompositionBenchmarks"/>, at any size) with its step
+/// One decomposition of an n×n synthetic matrix (as <see cref="DecompositionBenchmarks"/>, at any size) with its step
 /// profile: the quick loop for iterating at 1024² or 2048² before a BenchmarkDotNet run at 4096². Run:
 ///   dotnet run -c Release --project benchmarks/Caldera.Benchmarks -- decompose [size] [fast|paper|paperN|ldlq] [threads]
 /// (paperN is the paper preset cut to N outer iterations; ldlq is BlockLDLQ alone: rank 0, 10 sweeps.)
@@ -29,7 +29,7 @@ internal static class DecompositionProbe
                 CalderaOptions.Paper with { OuterIterations = outer },
             _ => throw new ArgumentException($"preset '{preset}': use fast, paper, paperN (N outer iterations) or ldlq."),
         };
-        var layer = SyntheticLayer.Create(size, size, seed: 11);
+        var layer = SyntheticMatrix.Create(size, size, seed: 11);
         var profile = new DecompositionProfile();
         var clock = Stopwatch.StartNew();
         var steps = new List<CalderaStep>();

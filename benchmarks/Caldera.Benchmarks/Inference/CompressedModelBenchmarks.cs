@@ -30,10 +30,10 @@ public class CompressedModelBenchmarks
         var (codes, classifier) = SyntheticCompressedLlama.BytesPerToken(content);
         Console.WriteLine($"// bytes streamed per decode token: {codes:N0} B of codes + {classifier:N0} B of F16 classifier");
         _weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
-        _transformer = new Transformer(content.Config, pool => _weights.Bind(pool),
+        _transformer = new Transformer(content.Config, binding => _weights.Bind(binding),
             new TransformerOptions { Threads = Threads, ContextLength = 256, PrefillBatchSize = PromptTokens });
         _transformer.Prefill(_prompt, 0);
-        _int8Transformer = new Transformer(content.Config, pool => _weights.Bind(pool),
+        _int8Transformer = new Transformer(content.Config, binding => _weights.Bind(binding),
             new TransformerOptions { Threads = Threads, ContextLength = 256, PrefillBatchSize = PromptTokens, Int8Activations = true });
         _int8Transformer.Prefill(_prompt, 0);
         _int8ClassifierTransformer = Int8Decode(ClassifierPrecision.Int8);
@@ -41,7 +41,7 @@ public class CompressedModelBenchmarks
 
         Transformer Int8Decode(ClassifierPrecision classifier)
         {
-            var transformer = new Transformer(content.Config, pool => _weights.Bind(pool), new TransformerOptions
+            var transformer = new Transformer(content.Config, binding => _weights.Bind(binding), new TransformerOptions
             {
                 Threads = Threads, ContextLength = 256, PrefillBatchSize = PromptTokens, Int8Activations = true, ClassifierPrecision = classifier,
             });

@@ -12,8 +12,8 @@ namespace Caldera.Benchmarks.Inference;
 /// by token in one process; `classifier6-ab`: int8-classifier and int6-classifier interleaved).
 /// Profile it with perf and the runtime's perf map:
 ///   DOTNET_PerfMapEnabled=1 perf record -F 2000 -g -- dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll decode-profile int8 200
-/// The breakdown it gave is in benchmarks/README.md. `decode-profile qpass` times the int8 Q pass of one 2048² layer
-/// alone (min of 40 calls) in ns per code word, cache-resident and streamed over 48 layers as in the model; `lowrank` and `factor` time L·t and R·u of a 2048-wide rank-64 layer;
+/// The breakdown it gave is in benchmarks/README.md. `decode-profile qpass` times the int8 Q pass of one 2048² matrix
+/// alone (min of 40 calls) in ns per code word, cache-resident and streamed over 48 matrices as in the model; `lowrank` and `factor` time L·t and R·u of a 2048-wide rank-64 matrix;
 /// `classifier [threads]` times the 32000×2048 classifier in F16 and as its int8 and 6-bit copies, interleaved; `prefill [threads] [float|int8]` times pp64 (int8: the product default); `layer` times one int8 decode step of layer 0's up and down matrices at 1 and 2 threads.
 /// </summary>
 internal static class DecodeProfileProbe
@@ -71,7 +71,7 @@ internal static class DecodeProfileProbe
         };
         var content = SyntheticCompressedLlama.Build();
         using var weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
-        var transformers = variants.Select(v => new Transformer(content.Config, pool => weights.Bind(pool), v.Options)).ToArray();
+        var transformers = variants.Select(v => new Transformer(content.Config, binding => weights.Bind(binding), v.Options)).ToArray();
         foreach (var transformer in transformers) transformer.Prefill(Enumerable.Range(1, PromptTokens).ToArray(), 0);
         var times = new double[variants.Length, tokens];
         for (int i = 0; i < tokens; i++)
@@ -94,7 +94,7 @@ internal static class DecodeProfileProbe
     {
         var content = SyntheticCompressedLlama.Build();
         using var weights = new CompressedModelWeights(content, "synthetic-caldera-2048d");
-        using var transformer = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions
+        using var transformer = new Transformer(content.Config, binding => weights.Bind(binding), new TransformerOptions
         {
             Threads = threads, ContextLength = PromptTokens, PrefillBatchSize = PromptTokens, Int8Activations = int8,
             ClassifierPrecision = int8 ? ClassifierPrecision.Int6 : ClassifierPrecision.Stored,
@@ -118,21 +118,20 @@ internal static class DecodeProfileProbe
         foreach (int threads in new[] { 1, 2 })
         {
             using var pool = new WorkerPool(threads);
-            var bound = weights.Bind(pool);
-            foreach (var (name, layer) in new[] { ("up", bound.Layers[0].Up), ("down", bound.Layers[0].Down) })
+            var bound = weights.Bind(new LinearBinding(pool, int8Activations: true));
+            foreach (var (name, matrix) in new[] { ("up", bound.Layers[0].Up), ("down", bound.Layers[0].Down) })
             {
-                ((CompressedLinearLayer)layer).Int8Activations = true;
-                var x = new float[layer.InputDim];
+                var x = new float[matrix.InputDim];
                 for (int i = 0; i < x.Length; i++) x[i] = MathF.Sin(i);
-                var y = new float[layer.OutputDim];
+                var y = new float[matrix.OutputDim];
                 double best = double.MaxValue;
                 for (int i = 0; i < 200; i++)
                 {
                     long start = Stopwatch.GetTimestamp();
-                    layer.Apply(x, y);
+                    matrix.Apply(x, y);
                     best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
                 }
-                Console.WriteLine($"{name} {layer.OutputDim}x{layer.InputDim}, int8 decode step, {threads} thread(s): {best:F1} µs (min of 200)");
+                Console.WriteLine($"{name} {matrix.OutputDim}x{matrix.InputDim}, int8 decode step, {threads} thread(s): {best:F1} µs (min of 200)");
             }
         }
     }
@@ -144,8 +143,8 @@ internal static class DecodeProfileProbe
         var words = RandomWords(random, rows * n / 8);
         var (_, q, scales) = RandomActivation(random, n);
         var y = new float[rows];
-        var layers = new ushort[48][];
-        for (int l = 0; l < layers.Length; l++) layers[l] = RandomWords(random, words.Length);
+        var matrices = new ushort[48][];
+        for (int l = 0; l < matrices.Length; l++) matrices[l] = RandomWords(random, words.Length);
         // Every path this machine runs, the table-gather VNNI pass beside the register decode.
         foreach (var path in new[] { Int8CodedRows.Path.AvxVnni, Int8CodedRows.Path.Avx512Vbmi })
         {
@@ -159,16 +158,16 @@ internal static class DecodeProfileProbe
             }
             Console.WriteLine($"int8 Q pass ({path}), 2048x2048: {best / words.Length:F3} ns per word (min of 40)");
 
-            // The same pass over 48 such layers in turn (96 MiB of words, more than L3): the words stream from memory
+            // The same pass over 48 such matrices in turn (96 MiB of words, more than L3): the words stream from memory
             // and evict the codeword table from L2, as they do in the model.
             best = double.MaxValue;
             for (int i = 0; i < 10; i++)
             {
                 long start = Stopwatch.GetTimestamp();
-                foreach (var layer in layers) Int8CodedRows.DotE8PRows(layer, q, scales, y, path);
+                foreach (var matrix in matrices) Int8CodedRows.DotE8PRows(matrix, q, scales, y, path);
                 best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalNanoseconds);
             }
-            Console.WriteLine($"int8 Q pass ({path}), 48 layers 2048x2048 streamed: {best / (words.Length * (double)layers.Length):F3} ns per word (min of 10)");
+            Console.WriteLine($"int8 Q pass ({path}), 48 matrices 2048x2048 streamed: {best / (words.Length * (double)matrices.Length):F3} ns per word (min of 10)");
         }
     }
 
@@ -182,7 +181,7 @@ internal static class DecodeProfileProbe
         using var checkpoint = SyntheticLlama.Build(config: SyntheticLlama.Config with { LayerCount = 1, HiddenDim = 256 });
         using var pool = new WorkerPool(threads);
         var weight = checkpoint.Tensor(Caldera.Runtime.Model.TensorNames.Output);
-        ILinearLayer[] layers = [new DenseLinearLayer(weight, pool), new Int8DenseLinearLayer(weight, pool), new Int6DenseLinearLayer(weight, pool)];
+        ILinear[] classifiers = [new DenseLinear(weight, pool), new Int8DenseLinear(weight, pool), new Int6DenseLinear(weight, pool)];
         string[] names = ["F16", "int8", "int6"];
         long[] bytes =
         [
@@ -195,15 +194,15 @@ internal static class DecodeProfileProbe
         for (int i = 0; i < x.Length; i++) x[i] = random.NextSingle() * 2 - 1;
         var y = new float[weight.Rows];
         const int calls = 40;
-        var times = new double[layers.Length, calls];
+        var times = new double[classifiers.Length, calls];
         for (int i = 0; i < calls; i++)
-            for (int k = 0; k < layers.Length; k++)
+            for (int k = 0; k < classifiers.Length; k++)
             {
                 long start = Stopwatch.GetTimestamp();
-                layers[k].Apply(x, y);
+                classifiers[k].Apply(x, y);
                 times[k, i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
-        for (int k = 0; k < layers.Length; k++)
+        for (int k = 0; k < classifiers.Length; k++)
         {
             var sorted = Enumerable.Range(0, calls).Select(i => times[k, i]).Order().ToArray();
             Console.WriteLine($"classifier 32000x2048 {names[k]}, {threads} thread(s): best {sorted[0]:F2} ms, median {sorted[calls / 2]:F2} ms ({bytes[k] / sorted[0] / 1e6:F1} GB/s at best)");
@@ -248,7 +247,7 @@ internal static class DecodeProfileProbe
         }
     }
 
-    /// <summary>L·t of a 2048-row layer at rank 64 in blocks of 256 rows: one axpy per rank against all ranks at once.</summary>
+    /// <summary>L·t of a 2048-row matrix at rank 64 in blocks of 256 rows: one axpy per rank against all ranks at once.</summary>
     private static void LowRank()
     {
         const int rows = 2048, rank = 64, block = 256;
@@ -274,7 +273,7 @@ internal static class DecodeProfileProbe
         Console.WriteLine($"L·t, 2048 rows, rank 64: {perRank:F1} µs one axpy per rank, {allRanks:F1} µs all ranks at once (min of 200)");
     }
 
-    /// <summary>R·u of a 2048-column layer at rank 64: the float kernel per row against the int8 one.</summary>
+    /// <summary>R·u of a 2048-column matrix at rank 64: the float kernel per row against the int8 one.</summary>
     private static void Factor()
     {
         const int n = 2048, rank = 64;

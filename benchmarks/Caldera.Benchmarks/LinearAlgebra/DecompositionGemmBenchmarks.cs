@@ -4,7 +4,7 @@ using Caldera.Compiler.LinearAlgebra;
 namespace Caldera.Benchmarks.LinearAlgebra;
 
 /// <summary>
-/// Our SGEMM on the shapes a CALDERA decomposition of a 4096×4096 layer at rank 64 calls, at 1 and 2 threads, so its
+/// Our SGEMM on the shapes a CALDERA decomposition of a 4096×4096 matrix at rank 64 calls, at 1 and 2 threads, so its
 /// GEMM-shaped steps can be put against OpenBLAS's one-core SGEMM (≈ 180 GFLOP/s on this machine).
 /// GFLOP/s = 2·m·n·k / time. Shapes (m×n×k, ops):
 ///   Square   4096×4096×4096 NN  tr(Δ·H·Δᵀ) error products, A·C of the LR initialisation, G = E·H of BlockLDLQ (137.4 GFLOP)

@@ -20,7 +20,7 @@ internal static class CalderaDecomposer
     private const ulong OutputSeedSalt = 0x9E3779B97F4A7C15UL;
 
     /// <param name="w">W, m×n (out × in).</param>
-    /// <param name="hessian">H = E[x·xᵀ] of the layer's inputs, n×n (undamped; damping is applied here).</param>
+    /// <param name="hessian">H = E[x·xᵀ] of the matrix's inputs, n×n (undamped; damping is applied here).</param>
     public static CompressedMatrix Decompose(Matrix<float> w, Matrix<double> hessian, CalderaOptions options,
         IProgress<CalderaStep>? progress = null) => Decompose(w, hessian, options, progress, profile: null);
 

@@ -4,7 +4,7 @@ using Caldera.Compiler.LinearAlgebra;
 namespace Caldera.Compiler.Decomposition;
 
 /// <summary>
-/// The second moment H = E[x·xᵀ] of a linear layer's inputs, accumulated in fp64 over calibration tokens
+/// The second moment H = E[x·xᵀ] of a weight matrix's inputs, accumulated in fp64 over calibration tokens
 /// (Σ x·xᵀ and the token count N). The CALDERA objective ‖(Q + L·R − W)·Xᵀ‖²_F / N equals tr(Δ·H·Δᵀ).
 /// </summary>
 internal sealed class Hessian
@@ -45,7 +45,7 @@ internal sealed class Hessian
         Count += tokens;
     }
 
-    /// <summary>Adds another accumulator over the same layer input (e.g. from another worker).</summary>
+    /// <summary>Adds another accumulator over the same matrix input (e.g. from another worker).</summary>
     public void Add(Hessian other)
     {
         if (other.Dimension != Dimension) throw new ArgumentException($"dimension {other.Dimension} ≠ {Dimension}.", nameof(other));

@@ -4,7 +4,7 @@ using Caldera.Runtime.Model;
 namespace Caldera.Compiler.Evaluation;
 
 /// <summary>
-/// Bits per weight as stored: of the decoder blocks' linear layers alone ("layer bpw", what llama.cpp's
+/// Bits per weight as stored: of the decoder blocks' matrices alone ("layer bpw", what llama.cpp's
 /// per-type numbers count), and of every stored tensor together (the embedding, norms and classifier included).
 /// </summary>
 internal sealed record StorageBits(double LayerBitsPerWeight, double ModelBitsPerWeight)

@@ -3,7 +3,7 @@ using Caldera.Runtime.Model;
 
 namespace Caldera.Compiler.Pipeline;
 
-/// <summary>One of the seven linear layers of a decoder block: its tensor name and the input its Hessian is taken of.</summary>
+/// <summary>One of the seven matrices of a decoder block: its tensor name and the input its Hessian is taken of.</summary>
 internal sealed record BlockMatrix(string Short, Func<int, string> Name, LinearInput Input)
 {
     /// <summary>q, k, v, o, gate, up, down: the order of a block's matrices in the compressed content.</summary>

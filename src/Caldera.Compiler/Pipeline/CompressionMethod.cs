@@ -1,6 +1,6 @@
 namespace Caldera.Compiler.Pipeline;
 
-/// <summary>How each linear layer is compressed.</summary>
+/// <summary>How each block matrix is compressed.</summary>
 internal enum CompressionMethod
 {
     /// <summary>W ≈ Q + L·R: 2-bit E8P Q with BlockLDLQ and low-rank factors (4-bit lattice or 16-bit).</summary>

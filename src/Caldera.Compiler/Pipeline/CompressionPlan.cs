@@ -6,7 +6,7 @@ using Caldera.Compiler.Decomposition;
 namespace Caldera.Compiler.Pipeline;
 
 /// <summary>
-/// What <see cref="ModelCompressor"/> does to every linear layer: the method, its decomposition settings
+/// What <see cref="ModelCompressor"/> does to every block matrix: the method, its decomposition settings
 /// (rank and factor bits for CALDERA; rank 0 for LDLQ), the RTN bit width, and how much runs in parallel.
 /// </summary>
 internal sealed record CompressionPlan

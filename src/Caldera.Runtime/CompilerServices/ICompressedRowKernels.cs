@@ -3,7 +3,7 @@ using System.ComponentModel;
 namespace Caldera.CompilerServices;
 
 /// <summary>
-/// The decode-step row kernels of one <see cref="Caldera.Runtime.Inference.CompressedLinearLayer"/>: the seam through which a build swaps
+/// The decode-step row kernels of one <see cref="Caldera.Runtime.Inference.CompressedLinear"/>: the seam through which a build swaps
 /// the generic kernels (<see cref="Caldera.Runtime.Inference.GenericRowKernels"/>, any shape) for ones generated for a model's exact matrix
 /// shapes (constant trip counts the JIT/AOT compiler can unroll and check once). Implementations must compute the
 /// same sums as <see cref="Caldera.Runtime.Kernels.CodedRows"/> up to summation order, and must not allocate.
@@ -29,7 +29,7 @@ public interface ICompressedRowKernels
     /// <summary>
     /// y[r] = ¼·Σ_b s_b·Σ ⟨4·C[w], q⟩ over y.Length consecutive E8P rows of Q against the int8 activation
     /// (<paramref name="q"/>, <paramref name="scales"/>) of <see cref="Caldera.Runtime.Kernels.Int8Activations.Quantize(ReadOnlySpan{float}, Span{sbyte}, Span{float})"/>:
-    /// the decode step of a layer with <see cref="Caldera.Runtime.Inference.CompressedLinearLayer.Int8Activations"/> on. Implementations must
+    /// the decode step of a layer with <see cref="Caldera.Runtime.Inference.CompressedLinear.Int8Activations"/> on. Implementations must
     /// return the bits of <see cref="Caldera.Runtime.Kernels.Int8CodedRows"/> (its block sums are exact integers). The default is the
     /// generic kernel.
     /// </summary>
@@ -39,7 +39,7 @@ public interface ICompressedRowKernels
     /// <summary>
     /// t[r] = ¼·Σ_b s_b·(A + B/ρ) over t.Length consecutive 4-bit residual rows of R against the int8 activation of
     /// <see cref="Caldera.Runtime.Kernels.Int8Activations.Quantize(ReadOnlySpan{float}, Span{sbyte}, Span{float})"/>: the factor pass of
-    /// a decode step with <see cref="Caldera.Runtime.Inference.CompressedLinearLayer.Int8Activations"/> on. Implementations must return the bits
+    /// a decode step with <see cref="Caldera.Runtime.Inference.CompressedLinear.Int8Activations"/> on. Implementations must return the bits
     /// of <see cref="Caldera.Runtime.Kernels.Int8ResidualRows"/>. The default is the generic kernel.
     /// </summary>
     void DotRRowsInt8(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> t) =>

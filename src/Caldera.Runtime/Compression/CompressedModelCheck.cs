@@ -62,7 +62,7 @@ internal static class CompressedModelCheck
     }
 
     /// <summary>
-    /// Stored bits (shared transforms counted once) and weights of the per-block linear layers (blk.N.*, compressed or dense), and the weight
+    /// Stored bits (shared transforms counted once) and weights of the per-block matrices (blk.N.*, compressed or dense), and the weight
     /// count of the whole model (every stored tensor), for bits-per-weight figures.
     /// </summary>
     public static (long LinearBits, long LinearWeights, long TotalWeights) CountWeights(CompressedModelContent content)

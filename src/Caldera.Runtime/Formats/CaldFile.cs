@@ -26,7 +26,7 @@ internal sealed class CaldFile : IDisposable
         _file = file;
         Checksum = checksum;
         Content = content;
-        LinearLayerBitsPerWeight = linearBitsPerWeight;
+        LinearBitsPerWeight = linearBitsPerWeight;
         FileBitsPerWeight = fileBitsPerWeight;
     }
 
@@ -40,8 +40,8 @@ internal sealed class CaldFile : IDisposable
 
     public CompressedModelContent Content { get; }
 
-    /// <summary>Stored bits per weight of the per-block linear layers (blk.N.*), as the manifest records it.</summary>
-    public double LinearLayerBitsPerWeight { get; }
+    /// <summary>Stored bits per weight of the per-block matrices (blk.N.*), as the manifest records it.</summary>
+    public double LinearBitsPerWeight { get; }
 
     /// <summary>8 × file bytes / stored weights, as the manifest records it.</summary>
     public double FileBitsPerWeight { get; }

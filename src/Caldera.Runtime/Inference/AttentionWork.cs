@@ -11,7 +11,7 @@ namespace Caldera.Runtime.Inference;
 /// Query head h reads KV head h / (heads / kvHeads). Keys and values of the batch are already in the cache,
 /// so a token attends to the earlier tokens of its own batch as well.
 /// </summary>
-internal sealed class AttentionWork(LlamaConfig config, RunState state, WorkerPool pool, int contextLength) : IParallelWork
+internal sealed unsafe class AttentionWork(LlamaConfig config, WorkerPool pool, int contextLength) : IParallelWork
 {
     private readonly int _headDim = config.HeadDim;
     private readonly int _heads = config.HeadCount;
@@ -19,34 +19,50 @@ internal sealed class AttentionWork(LlamaConfig config, RunState state, WorkerPo
     private readonly int _kvDim = config.KvDim;
     private readonly int _qDim = config.QDim;
     private readonly float _scale = 1f / MathF.Sqrt(config.HeadDim);
-    private int _layer, _start;
 
-    public void Run(int layer, int start, int n)
+    // The call's arguments: q and out (n × heads·headDim), the cached keys and values (start + n positions × kvDim).
+    private float* _q, _keys, _values, _output;
+    private int _start;
+
+    /// <param name="q">The batch's queries, RoPE applied: n × heads·headDim.</param>
+    /// <param name="keys">One layer's cached keys at positions 0..start+n−1 (the batch's included), RoPE applied: × kvDim.</param>
+    /// <param name="values">The same layer's cached values at those positions: × kvDim.</param>
+    /// <param name="output">The attention output: n × heads·headDim.</param>
+    public void Run(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> output, int start, int n)
     {
-        (_layer, _start) = (layer, start);
-        // One item is one head of one token: scores and the weighted sum over its ≤ start + n positions.
-        pool.For(n * _heads, 1, this, 2L * (start + n) * _headDim);
+        long positions = (long)(start + n) * _kvDim;
+        if (q.Length != (long)n * _qDim || output.Length != (long)n * _qDim || keys.Length != positions || values.Length != positions)
+            throw new ArgumentException($"attention of {n} tokens at {start}: expected q and output of {n}×{_qDim} and keys and values of {start + n}×{_kvDim}");
+        fixed (float* pq = q, pk = keys, pv = values, po = output)
+        {
+            _q = pq;
+            _keys = pk;
+            _values = pv;
+            _output = po;
+            _start = start;
+            // One item is one head of one token: scores and the weighted sum over its ≤ start + n positions.
+            pool.For(n * _heads, 1, this, 2L * (start + n) * _headDim);
+            _q = _keys = _values = _output = null;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(int startItem, int endItem, int worker)
     {
-        var keys = state.KeyCache[_layer];
-        var values = state.ValueCache[_layer];
         for (int item = startItem; item < endItem; item++)
         {
             int t = item / _heads, h = item % _heads, position = _start + t;
             int kvOffset = h / _queriesPerKv * _headDim;
-            var q = state.Q.AsSpan(t * _qDim + h * _headDim, _headDim);
+            var q = new ReadOnlySpan<float>(_q + t * _qDim + h * _headDim, _headDim);
             // Sized to the whole context so the buffer is allocated once, not grown with each position.
             var att = pool.Scratch(worker, contextLength)[..(position + 1)];
             for (int p = 0; p <= position; p++)
-                att[p] = TensorPrimitives.Dot(q, keys.AsSpan(p * _kvDim + kvOffset, _headDim)) * _scale;
+                att[p] = TensorPrimitives.Dot(q, new ReadOnlySpan<float>(_keys + (long)p * _kvDim + kvOffset, _headDim)) * _scale;
             Softmax.Apply(att);
-            var output = state.Xb.AsSpan(t * _qDim + h * _headDim, _headDim);
+            var output = new Span<float>(_output + t * _qDim + h * _headDim, _headDim);
             output.Clear();
             for (int p = 0; p <= position; p++)
-                TensorPrimitives.MultiplyAdd(values.AsSpan(p * _kvDim + kvOffset, _headDim), att[p], output, output);
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(_values + (long)p * _kvDim + kvOffset, _headDim), att[p], output, output);
         }
     }
 }

@@ -6,9 +6,9 @@ internal enum ClassifierPrecision
     /// <summary>As stored (F32, F16 or BF16), read in place: the exact reference.</summary>
     Stored,
 
-    /// <summary>An int8 copy made at load (<see cref="Int8DenseLinearLayer"/>): 9 bits per weight streamed per token.</summary>
+    /// <summary>An int8 copy made at load (<see cref="Int8DenseLinear"/>): 9 bits per weight streamed per token.</summary>
     Int8,
 
-    /// <summary>A 6-bit copy made at load (<see cref="Int6DenseLinearLayer"/>): 6.5 bits per weight streamed per token.</summary>
+    /// <summary>A 6-bit copy made at load (<see cref="Int6DenseLinear"/>): 6.5 bits per weight streamed per token.</summary>
     Int6,
 }

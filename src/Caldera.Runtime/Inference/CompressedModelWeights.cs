@@ -9,7 +9,7 @@ namespace Caldera.Runtime.Inference;
 /// <summary>
 /// A <see cref="CompressedModelContent"/> made ready for the <see cref="Transformer"/>: the embedding, the norms and
 /// any matrix kept dense are read in place as <see cref="TensorView"/>s (pinned), every compressed matrix becomes a
-/// <see cref="CompressedLinearLayer"/>. Use <see cref="Bind"/> as the transformer's binder; dispose this after the
+/// <see cref="CompressedLinear"/>. Use <see cref="Bind"/> as the transformer's binder; dispose this after the
 /// transformers that use it.
 /// </summary>
 internal sealed unsafe class CompressedModelWeights : IDisposable
@@ -47,16 +47,18 @@ internal sealed unsafe class CompressedModelWeights : IDisposable
     public LlamaConfig Config => Content.Config;
 
     /// <summary>
-    /// Binds the weights on <paramref name="pool"/>; the compressed layers share one scratch buffer set. A matrix for
-    /// which <paramref name="kernelsFor"/> gives kernels (a build's shape-specialised ones) runs them; any other runs
-    /// the generic kernels.
+    /// Binds the weights as <paramref name="binding"/> chooses; the compressed matrices share one scratch buffer set. A
+    /// matrix for which <paramref name="kernelsFor"/> gives kernels (a build's shape-specialised ones) runs them; any
+    /// other runs the generic kernels. Matrices kept dense are read in place, the classifier in the binding's precision.
     /// </summary>
-    public TransformerWeights Bind(WorkerPool pool, Func<CompressedLinearData, ICompressedRowKernels?>? kernelsFor = null)
+    public TransformerWeights Bind(LinearBinding binding, Func<CompressedLinearData, ICompressedRowKernels?>? kernelsFor = null)
     {
-        var scratch = new CompressedLayerScratch();
-        return TransformerWeights.Create(Config, Tensor, name => _matrices.TryGetValue(name, out var m)
-            ? new CompressedLinearLayer(m, pool, scratch, kernelsFor?.Invoke(m) ?? GenericRowKernels.Best)
-            : new DenseLinearLayer(Tensor(name), pool));
+        var scratch = new CompressedLinearScratch();
+        return TransformerWeights.Create(Config, Tensor, name => Matrix(name, binding.Dense), name => Matrix(name, binding.DenseClassifier));
+
+        ILinear Matrix(string name, Func<TensorView, ILinear> dense) => _matrices.TryGetValue(name, out var m)
+            ? binding.Compressed(m, scratch, kernelsFor?.Invoke(m) ?? GenericRowKernels.Best)
+            : dense(Tensor(name));
     }
 
     private TensorView Tensor(string name) =>

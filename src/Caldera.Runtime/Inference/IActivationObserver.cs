@@ -17,7 +17,7 @@ internal enum LinearInput
 }
 
 /// <summary>
-/// Sees the inputs of a block's linear layers as the forward pass computes them (calibration). The forward
+/// Sees the inputs of a block's matrices as the forward pass computes them (calibration). The forward
 /// pass calls it only when one is given, so decoding without an observer costs nothing.
 /// </summary>
 internal interface IActivationObserver

@@ -21,12 +21,15 @@ internal sealed class Transformer : IDisposable
 
     /// <summary>Runs <paramref name="checkpoint"/>'s weights as stored (F32/F16/BF16), read in place.</summary>
     public Transformer(ModelCheckpoint checkpoint, TransformerOptions? options = null)
-        : this(checkpoint.Config, pool => TransformerWeights.Dense(checkpoint, pool), options)
+        : this(checkpoint.Config, binding => TransformerWeights.Dense(checkpoint, binding), options)
     {
     }
 
-    /// <summary>Runs weights bound by <paramref name="bind"/> on this transformer's worker pool (e.g. compressed layers).</summary>
-    public Transformer(LlamaConfig config, Func<WorkerPool, TransformerWeights> bind, TransformerOptions? options = null)
+    /// <summary>
+    /// Runs weights bound by <paramref name="bind"/> (e.g. compressed matrices) on this transformer's worker pool, in the
+    /// arithmetic <paramref name="options"/> choose (<see cref="LinearBinding"/>).
+    /// </summary>
+    public Transformer(LlamaConfig config, Func<LinearBinding, TransformerWeights> bind, TransformerOptions? options = null)
     {
         options ??= new TransformerOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Threads, 1, nameof(options.Threads));
@@ -41,16 +44,10 @@ internal sealed class Transformer : IDisposable
         _pool = new WorkerPool(options.Threads);
         try
         {
-            _weights = bind(_pool);
-            if (_weights.Classifier is DenseLinearLayer dense && options.ClassifierPrecision != ClassifierPrecision.Stored)
-                _weights = _weights.WithClassifier(options.ClassifierPrecision == ClassifierPrecision.Int6
-                    ? new Int6DenseLinearLayer(dense.Weight, _pool)
-                    : new Int8DenseLinearLayer(dense.Weight, _pool));
-            foreach (var layer in _weights.LinearLayers())
-                if (layer is CompressedLinearLayer compressed) compressed.Int8Activations = options.Int8Activations;
+            _weights = bind(new LinearBinding(_pool, options.Int8Activations, options.ClassifierPrecision));
             _state = new RunState(config, Math.Min(options.PrefillBatchSize, contextLength), contextLength);
             _rope = RopeTable.For(config, contextLength);
-            _block = new TransformerBlock(config, _state, _rope, new AttentionWork(config, _state, _pool, contextLength));
+            _block = new TransformerBlock(config, _state, _rope, new AttentionWork(config, _pool, contextLength));
         }
         catch
         {
@@ -79,7 +76,7 @@ internal sealed class Transformer : IDisposable
 
     /// <summary>
     /// Like <see cref="Prefill(ReadOnlySpan{int}, int)"/>, showing <paramref name="observer"/> the inputs of every
-    /// block's linear layers (calibration hooks on an ordinary forward pass).
+    /// block's matrices (calibration hooks on an ordinary forward pass).
     /// </summary>
     public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, int startPosition, IActivationObserver? observer)
     {

@@ -23,12 +23,16 @@ internal sealed class TransformerBlock(LlamaConfig config, RunState state, RopeT
         int dim = c.Dim, qDim = c.QDim, kvDim = c.KvDim, hidden = c.HiddenDim;
         var xb = s.Xb.AsSpan(0, n * dim);
         var xb2 = s.Xb2.AsSpan(0, n * dim);
-        var attentionOut = s.Xb.AsSpan(0, n * qDim);
         var q = s.Q.AsSpan(0, n * qDim);
         var hb = s.Hb.AsSpan(0, n * hidden);
         var hb2 = s.Hb2.AsSpan(0, n * hidden);
-        var k = s.KeyCache[cacheLayer].AsSpan(start * kvDim, n * kvDim);
-        var v = s.ValueCache[cacheLayer].AsSpan(start * kvDim, n * kvDim);
+        // The block's cache up to the batch's last position; k and v are the batch's rows of it.
+        var keyCache = s.KeyCache[cacheLayer].AsSpan(0, (start + n) * kvDim);
+        var valueCache = s.ValueCache[cacheLayer].AsSpan(0, (start + n) * kvDim);
+        var k = keyCache[(start * kvDim)..];
+        var v = valueCache[(start * kvDim)..];
+        // The attention output overwrites xb, as in llama2.c: the normalised input is spent once q, k and v exist.
+        var attentionOut = s.Xb.AsSpan(0, n * qDim);
 
         for (int t = 0; t < n; t++) RmsNorm.Apply(x.Slice(t * dim, dim), w.AttentionNorm, c.NormEpsilon, xb.Slice(t * dim, dim));
         observer?.Observe(layer, LinearInput.Attention, xb, n);
@@ -40,7 +44,7 @@ internal sealed class TransformerBlock(LlamaConfig config, RunState state, RopeT
             Rope.Apply(q.Slice(t * qDim, qDim), rope, start + t);
             Rope.Apply(k.Slice(t * kvDim, kvDim), rope, start + t);
         }
-        attention.Run(cacheLayer, start, n);
+        attention.Run(q, keyCache, valueCache, attentionOut, start, n);
         observer?.Observe(layer, LinearInput.AttentionOutput, attentionOut, n);
         w.AttentionOutput.ApplyBatch(attentionOut, xb2, n);
         TensorPrimitives.Add(x, xb2, x);

@@ -32,7 +32,7 @@ internal sealed class TransformerBlockRunner : IDisposable
             // One KV-cache slot: every block reuses it, since a block only attends within its own layer.
             _state = new RunState(config with { LayerCount = 1 }, Math.Min(options.PrefillBatchSize, sequenceLength), sequenceLength);
             var rope = RopeTable.For(config, sequenceLength);
-            _block = new TransformerBlock(config, _state, rope, new AttentionWork(config, _state, Pool, sequenceLength));
+            _block = new TransformerBlock(config, _state, rope, new AttentionWork(config, Pool, sequenceLength));
         }
         catch
         {
@@ -44,7 +44,7 @@ internal sealed class TransformerBlockRunner : IDisposable
     public LlamaConfig Config { get; }
     public int SequenceLength { get; }
 
-    /// <summary>The pool the block's <see cref="ILinearLayer"/>s should be bound on.</summary>
+    /// <summary>The pool the block's <see cref="ILinear"/>s should be bound on.</summary>
     public WorkerPool Pool { get; }
 
     /// <summary>

@@ -13,8 +13,8 @@ internal sealed record TransformerOptions
     public int PrefillBatchSize { get; init; } = 64;
 
     /// <summary>
-    /// Run compressed layers with int8 activations (<see cref="CompressedLinearLayer.Int8Activations"/>): decode, and
-    /// Q·u of prefill, are faster, at the small quality cost docs/quality.md measures. Dense layers are unaffected. Off in this
+    /// Run compressed matrices with int8 activations (<see cref="CompressedLinear.Int8Activations"/>): decode, and
+    /// Q·u of prefill, are faster, at the small quality cost docs/quality.md measures. Dense matrices are unaffected. Off in this
     /// low-level API (float, bit-reproducible against the references); the product surfaces, <c>caldera run</c> and
     /// generated model classes (<see cref="Hosting.CalderaModelOptions.Int8Arithmetic"/>), turn it and
     /// the 6-bit classifier (<see cref="ClassifierPrecision"/>) on.
@@ -23,8 +23,8 @@ internal sealed record TransformerOptions
 
     /// <summary>
     /// How a dense classifier runs, in decode and in prefill: as stored (the default here), or as a copy quantised at load,
-    /// int8 (<see cref="Int8DenseLinearLayer"/>: 9 bits per weight streamed per token) or 6-bit
-    /// (<see cref="Int6DenseLinearLayer"/>: 6.5 bits), both applied to the final state quantised to int8 per block of 32,
+    /// int8 (<see cref="Int8DenseLinear"/>: 9 bits per weight streamed per token) or 6-bit
+    /// (<see cref="Int6DenseLinear"/>: 6.5 bits), both applied to the final state quantised to int8 per block of 32,
     /// at the small quality costs docs/quality.md measures. The token embedding of a tied model still reads the stored rows.
     /// </summary>
     public ClassifierPrecision ClassifierPrecision { get; init; }

@@ -5,12 +5,12 @@ namespace Caldera.Runtime.Inference;
 /// <summary>
 /// The weights bound for the forward pass (llama2.c's <c>TransformerWeights</c>): the token embedding
 /// stays a <see cref="TensorView"/> (one row is read per token), every matrix is an
-/// <see cref="ILinearLayer"/>, and the classifier is the embedding itself when the model ties them.
+/// <see cref="ILinear"/>, and the classifier is the embedding itself when the model ties them.
 /// </summary>
 internal sealed class TransformerWeights
 {
     public TransformerWeights(LlamaConfig config, TensorView tokenEmbedding, IReadOnlyList<LayerWeights> layers,
-        float[] outputNorm, ILinearLayer classifier)
+        float[] outputNorm, ILinear classifier)
     {
         Config = config;
         TokenEmbedding = tokenEmbedding;
@@ -24,43 +24,26 @@ internal sealed class TransformerWeights
     public TensorView TokenEmbedding { get; }
     public IReadOnlyList<LayerWeights> Layers { get; }
     public float[] OutputNorm { get; }
-    public ILinearLayer Classifier { get; }
+    public ILinear Classifier { get; }
 
-    /// <summary>Every matrix: the seven of each block, in block order, then the classifier.</summary>
-    public IEnumerable<ILinearLayer> LinearLayers()
-    {
-        foreach (var w in Layers)
-        {
-            yield return w.Query;
-            yield return w.Key;
-            yield return w.Value;
-            yield return w.AttentionOutput;
-            yield return w.Gate;
-            yield return w.Up;
-            yield return w.Down;
-        }
-        yield return Classifier;
-    }
-
-    /// <summary>These weights with <paramref name="classifier"/> in place of <see cref="Classifier"/> (the embedding stays as it is).</summary>
-    public TransformerWeights WithClassifier(ILinearLayer classifier) => new(Config, TokenEmbedding, Layers, OutputNorm, classifier);
-
-    /// <summary>Binds every matrix of <paramref name="checkpoint"/> as a <see cref="DenseLinearLayer"/> on <paramref name="pool"/>.</summary>
-    public static TransformerWeights Dense(ModelCheckpoint checkpoint, WorkerPool pool) =>
-        Create(checkpoint.Config, checkpoint.Tensor, name => new DenseLinearLayer(checkpoint.Tensor(name), pool));
+    /// <summary>Binds every matrix of <paramref name="checkpoint"/> densely as <paramref name="binding"/> chooses (the classifier in its precision).</summary>
+    public static TransformerWeights Dense(ModelCheckpoint checkpoint, LinearBinding binding) =>
+        Create(checkpoint.Config, checkpoint.Tensor,
+            name => binding.Dense(checkpoint.Tensor(name)), name => binding.DenseClassifier(checkpoint.Tensor(name)));
 
     /// <summary>
     /// Binds the model's tensors by canonical name (<see cref="TensorNames"/>): <paramref name="tensor"/> gives the
-    /// embedding and the norm gains, <paramref name="linear"/> every matrix (the tied classifier is asked for as
-    /// the embedding's name).
+    /// embedding and the norm gains, <paramref name="linear"/> every block's matrices and <paramref name="classifier"/>
+    /// the classifier (asked for as the embedding's name when the model ties them).
     /// </summary>
-    public static TransformerWeights Create(LlamaConfig config, Func<string, TensorView> tensor, Func<string, ILinearLayer> linear)
+    public static TransformerWeights Create(LlamaConfig config, Func<string, TensorView> tensor, Func<string, ILinear> linear,
+        Func<string, ILinear> classifier)
     {
         var layers = new LayerWeights[config.LayerCount];
         for (int l = 0; l < layers.Length; l++) layers[l] = LayerWeights.Create(l, tensor, linear);
-        var classifier = linear(config.TiedClassifier ? TensorNames.TokenEmbedding : TensorNames.Output);
+        var output = classifier(config.TiedClassifier ? TensorNames.TokenEmbedding : TensorNames.Output);
         return new TransformerWeights(config, tensor(TensorNames.TokenEmbedding), layers,
-            tensor(TensorNames.OutputNorm).ToArray(), classifier);
+            tensor(TensorNames.OutputNorm).ToArray(), output);
     }
 
     private void Check()
@@ -90,10 +73,10 @@ internal sealed class TransformerWeights
             if (gain.Length != c.Dim) throw new ArgumentException($"{what} has {gain.Length} values, expected {c.Dim}");
         }
 
-        static void Shape(ILinearLayer layer, string what, int outputDim, int inputDim)
+        static void Shape(ILinear matrix, string what, int outputDim, int inputDim)
         {
-            if (layer.OutputDim != outputDim || layer.InputDim != inputDim)
-                throw new ArgumentException($"{what} is {layer.OutputDim}×{layer.InputDim}, expected {outputDim}×{inputDim}");
+            if (matrix.OutputDim != outputDim || matrix.InputDim != inputDim)
+                throw new ArgumentException($"{what} is {matrix.OutputDim}×{matrix.InputDim}, expected {outputDim}×{inputDim}");
         }
     }
 }

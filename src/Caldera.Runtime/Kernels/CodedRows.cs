@@ -8,7 +8,7 @@ using Caldera.CompilerServices;
 namespace Caldera.Runtime.Kernels;
 
 /// <summary>
-/// Products of a code-word row with a vector, decoded on the fly (the decode-step kernels of a compressed layer):
+/// Products of a code-word row with a vector, decoded on the fly (the decode-step kernels of a compressed matrix):
 ///   E8P:       Σ_v ⟨C[w_v], u[8v, 8v+8)⟩                       one word w_v per 8 weights
 ///   residual:  Σ_v ⟨C[w₁] + C[w₂]/ρ, u[8v, 8v+8)⟩               two words per 8 weights (4-bit factors)
 ///   uniform:   Σ_j (w_j − L)·u_j                                one word per weight

@@ -36,9 +36,9 @@ internal sealed class LoadedModel : IDisposable
         return new LoadedModel(ModelCheckpoint.Open(path), null);
     }
 
-    /// <summary>Binds the weights for a <see cref="Transformer"/> on <paramref name="pool"/>.</summary>
-    public TransformerWeights Bind(WorkerPool pool) =>
-        _compressedWeights?.Bind(pool) ?? TransformerWeights.Dense(Checkpoint!, pool);
+    /// <summary>Binds the weights for a <see cref="Transformer"/> as <paramref name="binding"/> chooses.</summary>
+    public TransformerWeights Bind(LinearBinding binding) =>
+        _compressedWeights?.Bind(binding) ?? TransformerWeights.Dense(Checkpoint!, binding);
 
     public Transformer CreateTransformer(TransformerOptions? options = null) => new(Config, Bind, options);
 

@@ -27,7 +27,7 @@ public sealed class CaldEndToEndTests(ITestOutputHelper output) : IDisposable
 
         // The loaded file computes exactly what the in-memory content does.
         using var weights = new CompressedModelWeights(content);
-        using var inMemory = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions { Threads = 2, ContextLength = 64 });
+        using var inMemory = new Transformer(content.Config, binding => weights.Bind(binding), new TransformerOptions { Threads = 2, ContextLength = 64 });
         using (var model = LoadedModel.Open(path))
         using (var loaded = model.CreateTransformer(new TransformerOptions { Threads = 2, ContextLength = 64 }))
         {

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace Caldera.Compiler.Tests.Decomposition;
 
 /// <summary>
-/// The lazy batched BlockLDLQ against <see cref="ReferenceBlockLdlq"/> on layers as the decomposer hands them over
+/// The lazy batched BlockLDLQ against <see cref="ReferenceBlockLdlq"/> on matrices as the decomposer hands them over
 /// (randomized Hadamard on both sides, H regularised, B at the lattice's RMS 1.03), at the shapes of the test models.
 /// </summary>
 public class BlockLdlqTests(ITestOutputHelper output)
@@ -262,12 +262,12 @@ public class BlockLdlqTests(ITestOutputHelper output)
         return (double)same / total;
     }
 
-    /// <summary>W and H of a synthetic layer as <see cref="CalderaDecomposer"/> passes them to BlockLDLQ at rank 0.</summary>
+    /// <summary>W and H of a synthetic matrix as <see cref="CalderaDecomposer"/> passes them to BlockLDLQ at rank 0.</summary>
     private static (Matrix<float> B, Matrix<double> H) IncoherentLayer(int m, int n, int seed)
     {
-        var layer = SyntheticLayer.Create(m, n, seed, tokens: 1024);
-        var h = Hessian.Regularize(layer.H, 0.01).Convert<float>();
-        var b = layer.W.Clone();
+        var matrix = SyntheticMatrix.Create(m, n, seed, tokens: 1024);
+        var h = Hessian.Regularize(matrix.H, 0.01).Convert<float>();
+        var b = matrix.W.Clone();
         RandomizedHadamard.Create(n, (ulong)seed).TransformRows(b.Data, m);
         RandomizedHadamard.Create(m, (ulong)seed + 1).TransformColumns(b.Data, n);
         RandomizedHadamard.Create(n, (ulong)seed).TransformHessian(h.Data);

@@ -14,12 +14,12 @@ public class CalderaDecomposerTests(ITestOutputHelper output)
 
     private static readonly CalderaOptions Test = CalderaOptions.Fast with { Threads = 2 };
 
-    private static readonly Lazy<SyntheticLayer> Layer = new(() => SyntheticLayer.Create(192, 256, seed: 11));
+    private static readonly Lazy<SyntheticMatrix> Synthetic = new(() => SyntheticMatrix.Create(192, 256, seed: 11));
 
     [Fact]
     public void Errors_are_ordered_caldera_below_ldlq_below_nearest_below_uniform()
     {
-        var (w, h) = Layer.Value;
+        var (w, h) = Synthetic.Value;
         double uniform = RoundToNearest.Compress(w, h, bits: 2).RelativeError;
         double nearest = CalderaDecomposer.Decompose(w, h, Test with { Rank = 0, QRounding = QRounding.Nearest }).RelativeError;
         double ldlq = CalderaDecomposer.Decompose(w, h, Test with { Rank = 0 }).RelativeError;
@@ -34,7 +34,7 @@ public class CalderaDecomposerTests(ITestOutputHelper output)
     [Fact]
     public void Error_falls_as_rank_grows_and_16_bit_factors_beat_4_bit()
     {
-        var (w, h) = Layer.Value;
+        var (w, h) = Synthetic.Value;
         double r16 = CalderaDecomposer.Decompose(w, h, Test with { Rank = 16 }).RelativeError;
         double r32 = CalderaDecomposer.Decompose(w, h, Test with { Rank = 32 }).RelativeError;
         double r64 = CalderaDecomposer.Decompose(w, h, Test with { Rank = 64 }).RelativeError;
@@ -49,7 +49,7 @@ public class CalderaDecomposerTests(ITestOutputHelper output)
     [Fact]
     public void Applying_from_codes_equals_the_reconstruction_times_x()
     {
-        var (w, h) = Layer.Value;
+        var (w, h) = Synthetic.Value;
         foreach (var options in new[] { Test with { Rank = 16 }, Test with { Rank = 8, FactorBits = 16 } })
         {
             var c = CalderaDecomposer.Decompose(w, h, options);
@@ -64,9 +64,9 @@ public class CalderaDecomposerTests(ITestOutputHelper output)
     [InlineData(37, 45)]    // odd everything
     public void Odd_shapes_decompose_and_apply_consistently(int m, int n)
     {
-        var layer = SyntheticLayer.Create(m, n, seed: m + n, tokens: 512);
-        var c = CalderaDecomposer.Decompose(layer.W, layer.H, Test with { Rank = 8 });
-        var rank0 = CalderaDecomposer.Decompose(layer.W, layer.H, Test with { Rank = 0 });
+        var matrix = SyntheticMatrix.Create(m, n, seed: m + n, tokens: 512);
+        var c = CalderaDecomposer.Decompose(matrix.W, matrix.H, Test with { Rank = 8 });
+        var rank0 = CalderaDecomposer.Decompose(matrix.W, matrix.H, Test with { Rank = 0 });
         output.WriteLine($"{m}×{n}: rank 8 {c.RelativeError:F4}, rank 0 {rank0.RelativeError:F4}, {c.BitsPerWeight:F2} bits/weight");
         Assert.True(c.RelativeError < rank0.RelativeError);
         Assert.True(c.RelativeError < 0.5, $"error {c.RelativeError} is not a useful approximation");
@@ -78,10 +78,10 @@ public class CalderaDecomposerTests(ITestOutputHelper output)
     {
         // With k = min(m, n) and 16-bit factors, L·R alone represents W up to half-precision rounding, so Q + L·R
         // must reproduce the dense W closely: a differential check of the whole pipeline against W itself.
-        var layer = SyntheticLayer.Create(48, 64, seed: 3, tokens: 512);
-        var c = CalderaDecomposer.Decompose(layer.W, layer.H, Test with { Rank = 48, FactorBits = 16 });
+        var matrix = SyntheticMatrix.Create(48, 64, seed: 3, tokens: 512);
+        var c = CalderaDecomposer.Decompose(matrix.W, matrix.H, Test with { Rank = 48, FactorBits = 16 });
         var dense = c.Reconstruct();
-        double error = ActivationAwareError.Relative(layer.W, dense, Hessian.Regularize(layer.H, 0.01));
+        double error = ActivationAwareError.Relative(matrix.W, dense, Hessian.Regularize(matrix.H, 0.01));
         output.WriteLine($"full-rank error {error:E3}");
         Assert.True(error < 5e-3, $"full-rank reconstruction error {error}");
     }
@@ -89,9 +89,9 @@ public class CalderaDecomposerTests(ITestOutputHelper output)
     [Fact]
     public void Same_inputs_and_seed_give_identical_codes_for_any_thread_count()
     {
-        var layer = SyntheticLayer.Create(64, 128, seed: 9, tokens: 512);
-        var one = CalderaDecomposer.Decompose(layer.W, layer.H, Test with { Rank = 16, Threads = 1 });
-        var two = CalderaDecomposer.Decompose(layer.W, layer.H, Test with { Rank = 16, Threads = 2 });
+        var matrix = SyntheticMatrix.Create(64, 128, seed: 9, tokens: 512);
+        var one = CalderaDecomposer.Decompose(matrix.W, matrix.H, Test with { Rank = 16, Threads = 1 });
+        var two = CalderaDecomposer.Decompose(matrix.W, matrix.H, Test with { Rank = 16, Threads = 2 });
         Assert.Equal(one.Q.Codes, two.Q.Codes);
         Assert.Equal(one.Q.Scale, two.Q.Scale);
         Assert.Equal(one.Factors.LTransposedCodes!.Codes, two.Factors.LTransposedCodes!.Codes);
@@ -100,32 +100,32 @@ public class CalderaDecomposerTests(ITestOutputHelper output)
         Assert.Equal(one.InputTransform!.Signs.ToArray(), two.InputTransform!.Signs.ToArray());
         Assert.Equal(one.RelativeError, two.RelativeError);
 
-        var otherSeed = CalderaDecomposer.Decompose(layer.W, layer.H, Test with { Rank = 16, Seed = 43 });
+        var otherSeed = CalderaDecomposer.Decompose(matrix.W, matrix.H, Test with { Rank = 16, Seed = 43 });
         Assert.NotEqual(one.Q.Codes, otherSeed.Q.Codes);
     }
 
     [Fact]
     public void Bits_per_weight_follow_the_paper_formula()
     {
-        var layer = SyntheticLayer.Create(256, 256, seed: 1, tokens: 512);
-        var c = CalderaDecomposer.Decompose(layer.W, layer.H, Test with { Rank = 16, OuterIterations = 1, InnerIterations = 1 });
+        var matrix = SyntheticMatrix.Create(256, 256, seed: 1, tokens: 512);
+        var c = CalderaDecomposer.Decompose(matrix.W, matrix.H, Test with { Rank = 16, OuterIterations = 1, InnerIterations = 1 });
         // B_Q + k(m·B_L + n·B_R)/(mn) = 2 + 16·(256·4 + 256·4)/256² = 2.5, plus signs and scales.
         double expected = 2 + 16.0 * (256 * 4 + 256 * 4) / (256 * 256) + (512 + 128) / (256.0 * 256);
         Assert.Equal(expected, c.BitsPerWeight, 6);
 
         // Rank 0 stores Q alone; a uniform 2-bit code is bit-packed and has no transforms.
-        var rank0 = CalderaDecomposer.Decompose(layer.W, layer.H, Test with { Rank = 0 });
+        var rank0 = CalderaDecomposer.Decompose(matrix.W, matrix.H, Test with { Rank = 0 });
         Assert.Equal(2 + (512 + 128) / (256.0 * 256), rank0.BitsPerWeight, 6);
-        Assert.Equal(2 + 128 / (256.0 * 256), RoundToNearest.Compress(layer.W, layer.H, bits: 2).BitsPerWeight, 6);
+        Assert.Equal(2 + 128 / (256.0 * 256), RoundToNearest.Compress(matrix.W, matrix.H, bits: 2).BitsPerWeight, 6);
     }
 
     [Fact]
     public void Invalid_settings_name_the_setting()
     {
-        var layer = SyntheticLayer.Create(16, 16, seed: 2, tokens: 64);
-        var e = Assert.Throws<ArgumentException>(() => CalderaDecomposer.Decompose(layer.W, layer.H, Test with { FactorBits = 3 }));
+        var matrix = SyntheticMatrix.Create(16, 16, seed: 2, tokens: 64);
+        var e = Assert.Throws<ArgumentException>(() => CalderaDecomposer.Decompose(matrix.W, matrix.H, Test with { FactorBits = 3 }));
         Assert.Contains("FactorBits", e.Message);
-        e = Assert.Throws<ArgumentException>(() => CalderaDecomposer.Decompose(layer.W, layer.H, Test with { Rank = -1 }));
+        e = Assert.Throws<ArgumentException>(() => CalderaDecomposer.Decompose(matrix.W, matrix.H, Test with { Rank = -1 }));
         Assert.Contains("Rank", e.Message);
     }
 

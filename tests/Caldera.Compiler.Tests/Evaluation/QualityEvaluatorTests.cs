@@ -68,7 +68,7 @@ public class QualityEvaluatorTests
         Assert.Equal(plain.Perplexity, int8.ReferencePerplexity!.Value, 12);
         Assert.Equal(plain.Perplexity, int6.ReferencePerplexity!.Value, 12);
         // Rounding the classifier's weights and input moves the distribution a little (docs/quality.md: KLD 1.5·10⁻⁵ for
-        // int8 on tinystories-256d), far less than a perturbed layer does (above: > 10⁻³). 6-bit weights move it more, but
+        // int8 on tinystories-256d), far less than a perturbed matrix does (above: > 10⁻³). 6-bit weights move it more, but
         // at most by the ratio of the rounding variances, (127/31)², since KLD grows with the logits' noise variance for
         // small noise and only the weights' share of it grows (measured here: 7.3×).
         Assert.InRange(int8.MeanKlDivergence!.Value, 1e-9, 1e-3);

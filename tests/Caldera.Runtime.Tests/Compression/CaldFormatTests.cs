@@ -40,7 +40,7 @@ public class CaldFormatTests
         for (int i = 0; i < content.Matrices.Count; i++) AssertEqual(content.Matrices[i], read.Matrices[i]);
 
         var (bits, weights, _) = CompressedModelCheck.CountWeights(content);
-        Assert.Equal((double)bits / weights, file.LinearLayerBitsPerWeight);
+        Assert.Equal((double)bits / weights, file.LinearBitsPerWeight);
         Assert.Equal(8.0 * new FileInfo(path).Length / CompressedModelCheck.CountWeights(content).TotalWeights, file.FileBitsPerWeight);
     }
 
@@ -72,7 +72,7 @@ public class CaldFormatTests
         Assert.True(new FileInfo(shared).Length < new FileInfo(distinct).Length);
         using var sharedFile = CaldFile.Open(shared);
         using var distinctFile = CaldFile.Open(distinct);
-        Assert.True(sharedFile.LinearLayerBitsPerWeight < distinctFile.LinearLayerBitsPerWeight);
+        Assert.True(sharedFile.LinearBitsPerWeight < distinctFile.LinearBitsPerWeight);
         var written = WithSeeds(_ => 1).Matrices;
         for (int i = 0; i < written.Count; i++) AssertEqual(written[i], sharedFile.Content.Matrices[i]);
     }

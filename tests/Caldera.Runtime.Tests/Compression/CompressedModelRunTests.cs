@@ -18,7 +18,7 @@ public class CompressedModelRunTests
         CaldWriter.Write(path, content);
 
         using var weights = new CompressedModelWeights(content);
-        using var inMemory = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions { Threads = 2 });
+        using var inMemory = new Transformer(content.Config, binding => weights.Bind(binding), new TransformerOptions { Threads = 2 });
         using var model = LoadedModel.Open(path);
         using var loaded = model.CreateTransformer(new TransformerOptions { Threads = 1 });
         int[] tokens = [1, 5, 9, 30, 2, 7];

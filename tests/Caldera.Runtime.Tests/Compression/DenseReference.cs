@@ -4,7 +4,7 @@ namespace Caldera.Runtime.Tests.Compression;
 
 /// <summary>
 /// Ŵ = g·diag(SV)·V_m·(Q + L·R)·U_nᵀ·diag(SU) built densely from the codes with the row decoders and the
-/// transforms' whole-matrix operations, a path independent of the layer's per-token kernels.
+/// transforms' whole-matrix operations, a path independent of the matrix's per-token kernels.
 /// </summary>
 internal static class DenseReference
 {

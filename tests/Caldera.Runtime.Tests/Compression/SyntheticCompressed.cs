@@ -4,7 +4,7 @@ using Caldera.Runtime.Model;
 
 namespace Caldera.Runtime.Tests.Compression;
 
-/// <summary>Seeded compressed matrices and whole compressed models with random codes, for layer and format tests.</summary>
+/// <summary>Seeded compressed matrices and whole compressed models with random codes, for matrix and format tests.</summary>
 internal static class SyntheticCompressed
 {
     public static CompressedLinearData Matrix(string name, int rows, int columns, int rank, int factorBits = 4,

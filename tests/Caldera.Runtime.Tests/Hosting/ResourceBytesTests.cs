@@ -21,7 +21,7 @@ public unsafe class ResourceBytesTests
         Assert.Equal("resource Caldera.Models.Stories.cald in Test", fromResource.Path);
 
         using var weights = new CompressedModelWeights(fromResource.Content, fromResource.Path);
-        using var resident = new Transformer(fromResource.Content.Config, pool => weights.Bind(pool), new TransformerOptions { Threads = 1 });
+        using var resident = new Transformer(fromResource.Content.Config, binding => weights.Bind(binding), new TransformerOptions { Threads = 1 });
         using var mapped = model.CreateTransformer(new TransformerOptions { Threads = 1 });
         int[] tokens = [1, 403, 407, 261, 378];
         Assert.Equal(mapped.Prefill(tokens, 0).ToArray(), resident.Prefill(tokens, 0).ToArray());

@@ -54,7 +54,7 @@ public class AllocationTests
         // arithmetic caldera run uses by default (int8 activations, L's planes built on the first step, 6-bit classifier).
         var content = Compression.SyntheticCompressed.Model();
         using var weights = new CompressedModelWeights(content);
-        using var transformer = new Transformer(content.Config, pool => weights.Bind(pool),
+        using var transformer = new Transformer(content.Config, binding => weights.Bind(binding),
             new TransformerOptions
             {
                 Threads = 2, Int8Activations = int8, ClassifierPrecision = int8 ? ClassifierPrecision.Int6 : ClassifierPrecision.Stored,

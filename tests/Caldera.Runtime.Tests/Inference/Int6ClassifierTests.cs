@@ -27,15 +27,15 @@ public unsafe class Int6ClassifierTests
         const int rows = 37, columns = 75;
         var (stored, values) = KernelData.Weights(rows * columns, type, seed: 11);
         using var pool = new WorkerPool(1);
-        var layer = Int6Layer(stored, rows, columns, type, pool);
+        var matrix = Int6Copy(stored, rows, columns, type, pool);
         int rowBytes = (int)Int6Blocks.RowBytes(columns), blocks = Int6Blocks.BlockCount(columns);
         var planes = new byte[rows * rowBytes];
         var weightScales = new ushort[rows * blocks];
         for (int r = 0; r < rows; r++)
         {
             Int6Blocks.QuantizeRow(values.AsSpan(r * columns, columns), planes.AsSpan(r * rowBytes, rowBytes), weightScales.AsSpan(r * blocks, blocks));
-            Assert.True(layer.RowPlanes(r).SequenceEqual(planes.AsSpan(r * rowBytes, rowBytes)), $"row {r} planes");
-            Assert.True(layer.RowScales(r).SequenceEqual(weightScales.AsSpan(r * blocks, blocks)), $"row {r} scales");
+            Assert.True(matrix.RowPlanes(r).SequenceEqual(planes.AsSpan(r * rowBytes, rowBytes)), $"row {r} planes");
+            Assert.True(matrix.RowScales(r).SequenceEqual(weightScales.AsSpan(r * blocks, blocks)), $"row {r} scales");
         }
         var x = KernelData.Floats(columns, seed: 12);
         var levels = new sbyte[Int6Blocks.PaddedLength(columns)];
@@ -45,7 +45,7 @@ public unsafe class Int6ClassifierTests
         var expected = new float[rows];
         Int6BlockRows.DotRows(planes, weightScales, levels, levelScales, offsets, expected);
         var y = new float[rows];
-        layer.Apply(x, y);
+        matrix.Apply(x, y);
         Assert.Equal(expected, y);
     }
 
@@ -79,9 +79,9 @@ public unsafe class Int6ClassifierTests
         Assert.Equal(stored + Environment.NewLine, withFloat.ToString());
     }
 
-    /// <summary>The layer of a [rows, columns] matrix stored in <paramref name="stored"/>, which it reads only while it is built.</summary>
-    private static Int6DenseLinearLayer Int6Layer(byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
+    /// <summary>The 6-bit copy of a [rows, columns] matrix stored in <paramref name="stored"/>, which it reads only while it is built.</summary>
+    private static Int6DenseLinear Int6Copy(byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
     {
-        fixed (byte* p = stored) return new Int6DenseLinearLayer(new TensorView("w", [rows, columns], type, p), pool);
+        fixed (byte* p = stored) return new Int6DenseLinear(new TensorView("w", [rows, columns], type, p), pool);
     }
 }

@@ -28,15 +28,15 @@ public unsafe class Int8ClassifierTests
         const int rows = 37, columns = 75;
         var (stored, values) = KernelData.Weights(rows * columns, type, seed: 11);
         using var pool = new WorkerPool(1);
-        var layer = Int8Layer(stored, rows, columns, type, pool);
+        var matrix = Int8Copy(stored, rows, columns, type, pool);
         int padded = Int8Blocks.PaddedLength(columns), blocks = Int8Blocks.BlockCount(columns);
         var weights = new sbyte[rows * padded];
         var weightScales = new float[rows * blocks];
         for (int r = 0; r < rows; r++)
         {
             Int8Blocks.Quantize(values.AsSpan(r * columns, columns), weights.AsSpan(r * padded, padded), weightScales.AsSpan(r * blocks, blocks));
-            Assert.True(layer.RowLevels(r).SequenceEqual(weights.AsSpan(r * padded, padded)), $"row {r} levels");
-            Assert.True(layer.RowScales(r).SequenceEqual(weightScales.AsSpan(r * blocks, blocks)), $"row {r} scales");
+            Assert.True(matrix.RowLevels(r).SequenceEqual(weights.AsSpan(r * padded, padded)), $"row {r} levels");
+            Assert.True(matrix.RowScales(r).SequenceEqual(weightScales.AsSpan(r * blocks, blocks)), $"row {r} scales");
         }
         var x = KernelData.Floats(columns, seed: 12);
         var levels = new sbyte[padded];
@@ -45,7 +45,7 @@ public unsafe class Int8ClassifierTests
         var expected = new float[rows];
         Int8BlockRows.DotRows(weights, weightScales, levels, levelScales, expected);
         var y = new float[rows];
-        layer.Apply(x, y);
+        matrix.Apply(x, y);
         Assert.Equal(expected, y);
     }
 
@@ -126,9 +126,9 @@ public unsafe class Int8ClassifierTests
         return best;
     }
 
-    /// <summary>The layer of a [rows, columns] matrix stored in <paramref name="stored"/>, which it reads only while it is built.</summary>
-    private static Int8DenseLinearLayer Int8Layer(byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
+    /// <summary>The int8 copy of a [rows, columns] matrix stored in <paramref name="stored"/>, which it reads only while it is built.</summary>
+    private static Int8DenseLinear Int8Copy(byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
     {
-        fixed (byte* p = stored) return new Int8DenseLinearLayer(new TensorView("w", [rows, columns], type, p), pool);
+        fixed (byte* p = stored) return new Int8DenseLinear(new TensorView("w", [rows, columns], type, p), pool);
     }
 }

@@ -15,8 +15,8 @@ public class Int8DecodeTests
     {
         var content = Compression.SyntheticCompressed.Model();
         using var weights = new CompressedModelWeights(content);
-        using var exact = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions { Threads = 1 });
-        using var int8 = new Transformer(content.Config, pool => weights.Bind(pool), new TransformerOptions { Threads = 1, Int8Activations = true });
+        using var exact = new Transformer(content.Config, binding => weights.Bind(binding), new TransformerOptions { Threads = 1 });
+        using var int8 = new Transformer(content.Config, binding => weights.Bind(binding), new TransformerOptions { Threads = 1, Int8Activations = true });
         exact.Prefill([1, 2, 3], 0);
         int8.Prefill([1, 2, 3], 0);
 

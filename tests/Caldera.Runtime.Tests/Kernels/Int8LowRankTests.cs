@@ -50,7 +50,7 @@ public class Int8LowRankTests
             foreach (int rank in Ranks)
             {
                 var (_, planes, alpha, scale, z0) = Case(random, rows, rank);
-                // Slices starting at every group a chunk of the layer's rows can start at, to the end of L.
+                // Slices starting at every group a chunk of the matrix's rows can start at, to the end of L.
                 for (int first = 0; first * 8 < rows; first += Math.Max(1, rows / 8 / 3))
                 {
                     var expected = z0[(first * 8)..];

@@ -53,7 +53,7 @@ public class MatMulTests
     {
         // 6-row tiles, the 4-row tile for the rows left over, MatVec for the rest and for tokens left over: all sum a
         // (row, token) in one accumulator over the columns, as F32 MatVec does, so the tile shape never changes a result
-        // (the compressed layers' prefill multiplies decoded F32 rows; pinned outputs depend on it). F16 MatVec pairs
+        // (the compressed matrices' prefill multiplies decoded F32 rows; pinned outputs depend on it). F16 MatVec pairs
         // rows its own way (F16PairMatVec) and is compared within tolerance below.
         foreach (int rows in new[] { 6, 10, 13, 17 })
             foreach (int columns in new[] { 64, 100, 2048 })

@@ -5,10 +5,10 @@ using Caldera.CompilerServices;
 
 namespace Caldera.Runtime.Tests.Compression;
 
-public class CompressedLinearLayerTests
+public class CompressedLinearTests
 {
     /// <summary>
-    /// The layer and the dense reference apply the same decoded values through different float paths (per-token
+    /// The matrix and the dense reference apply the same decoded values through different float paths (per-token
     /// transforms vs transforms folded into Ŵ, fused vs decoded dots); their difference is rounding, a few ε·√n
     /// relative to the output's RMS for these sizes.
     /// </summary>
@@ -33,12 +33,12 @@ public class CompressedLinearLayerTests
         using var pool = new WorkerPool(3);
         foreach (var path in new[] { KernelPath.Scalar, KernelPaths.Best })
         {
-            var layer = new CompressedLinearLayer(data, pool, new CompressedLayerScratch(), path);
+            var matrix = new CompressedLinear(data, pool, new CompressedLinearScratch(), path);
             var batch = new float[tokens * rows];
-            layer.ApplyBatch(x, batch, tokens);
+            matrix.ApplyBatch(x, batch, tokens);
             DenseReference.AssertClose(expected, batch, $"batch {path}", RelativeTolerance);
             var single = new float[tokens * rows];
-            for (int t = 0; t < tokens; t++) layer.Apply(x.AsSpan(t * columns, columns), single.AsSpan(t * rows, rows));
+            for (int t = 0; t < tokens; t++) matrix.Apply(x.AsSpan(t * columns, columns), single.AsSpan(t * rows, rows));
             DenseReference.AssertClose(expected, single, $"decode {path}", RelativeTolerance);
         }
     }
@@ -101,12 +101,12 @@ public class CompressedLinearLayerTests
         using var pool = new WorkerPool(2);
         foreach (var path in new[] { KernelPath.Scalar, KernelPaths.Best })
         {
-            var layer = new CompressedLinearLayer(data, pool, new CompressedLayerScratch(), path) { Int8Activations = true };
+            var matrix = new CompressedLinear(data, pool, new CompressedLinearScratch(), path, int8Activations: true);
             var y = new float[rows];
-            layer.Apply(x.AsSpan(0, columns), y);
+            matrix.Apply(x.AsSpan(0, columns), y);
             DenseReference.AssertClose(decode, y, $"int8 decode {path}", RelativeTolerance);
             var batch = new float[2 * rows];
-            layer.ApplyBatch(x, batch, 2);
+            matrix.ApplyBatch(x, batch, 2);
             DenseReference.AssertClose(prefill, batch, $"int8 prefill {path}", RelativeTolerance);
         }
     }
@@ -116,14 +116,14 @@ public class CompressedLinearLayerTests
     {
         // A generated kernel set that predates DotQRows and AddLRanks gets the interface's defaults (DotQ per row, AddL
         // per rank); the generic kernels override them with the block-sum kernel and ResidualRanks (z in registers
-        // across ranks). Both must compute the same layer up to rounding.
+        // across ranks). Both must compute the same matrix up to rounding.
         var data = SyntheticCompressed.Matrix("m", 256, 768, 8, seed: 12);
         var x = Kernels.KernelData.Floats(768, 5);
         using var pool = new WorkerPool(2);
         var expected = new float[256];
         var actual = new float[256];
-        new CompressedLinearLayer(data, pool, new CompressedLayerScratch(), GenericRowKernels.Best).Apply(x, expected);
-        new CompressedLinearLayer(data, pool, new CompressedLayerScratch(), new PerRowKernels()).Apply(x, actual);
+        new CompressedLinear(data, pool, new CompressedLinearScratch(), GenericRowKernels.Best).Apply(x, expected);
+        new CompressedLinear(data, pool, new CompressedLinearScratch(), new PerRowKernels()).Apply(x, actual);
         DenseReference.AssertClose(Array.ConvertAll(expected, v => (double)v), actual, "per-row kernels", RelativeTolerance);
     }
 
@@ -142,7 +142,7 @@ public class CompressedLinearLayerTests
         var expected = DenseReference.Multiply(DenseReference.Reconstruct(data), 24, 40, x, 1);
         using var pool = new WorkerPool(1);
         var y = new float[24];
-        new CompressedLinearLayer(data, pool).Apply(x, y);
+        new CompressedLinear(data, pool).Apply(x, y);
         DenseReference.AssertClose(expected, y, "uniform", RelativeTolerance);
     }
 
@@ -155,7 +155,7 @@ public class CompressedLinearLayerTests
         {
             using var pool = new WorkerPool(threads);
             var y = new float[n * 172];
-            new CompressedLinearLayer(data, pool).ApplyBatch(x.AsSpan(0, n * 64), y, n);
+            new CompressedLinear(data, pool).ApplyBatch(x.AsSpan(0, n * 64), y, n);
             return y;
         }
         Assert.Equal(Run(1, 1), Run(4, 1));
@@ -167,14 +167,14 @@ public class CompressedLinearLayerTests
     {
         var data = SyntheticCompressed.Matrix("m", 172, 64, 8, seed: 6);
         using var pool = new WorkerPool(2);
-        var layer = new CompressedLinearLayer(data, pool);
+        var matrix = new CompressedLinear(data, pool);
         var x = Kernels.KernelData.Floats(8 * 64, 1);
         var y = new float[8 * 172];
         // Warm-up: scratch buffers grow to their size and the JIT settles on its final code.
         Assert.Equal(0, SteadyState.AllocatedBytes(() =>
         {
-            layer.ApplyBatch(x, y, 8);
-            layer.Apply(x.AsSpan(0, 64), y.AsSpan(0, 172));
+            matrix.ApplyBatch(x, y, 8);
+            matrix.Apply(x.AsSpan(0, 64), y.AsSpan(0, 172));
         }, warmup: 200, window: 10));
     }
 
@@ -196,10 +196,10 @@ public class CompressedLinearLayerTests
         };
         foreach (var bad in cases)
         {
-            var e = Assert.Throws<ArgumentException>(() => new CompressedLinearLayer(bad, pool));
+            var e = Assert.Throws<ArgumentException>(() => new CompressedLinear(bad, pool));
             Assert.StartsWith(bad.Name, e.Message);
         }
         var y = new float[16];
-        Assert.Throws<ArgumentException>(() => new CompressedLinearLayer(good, pool).Apply(new float[15], y));
+        Assert.Throws<ArgumentException>(() => new CompressedLinear(good, pool).Apply(new float[15], y));
     }
 }

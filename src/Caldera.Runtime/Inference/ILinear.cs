@@ -3,9 +3,9 @@ namespace Caldera.Runtime.Inference;
 /// <summary>
 /// A weight matrix as the forward pass sees it: y = W·x with W of shape [<see cref="OutputDim"/>,
 /// <see cref="InputDim"/>]. The dense implementation reads a <see cref="Model.TensorView"/>; compressed
-/// layers (y = Q·x + L·(R·x) and its scaled variants) plug into the same forward pass through this seam.
+/// matrices (y = Q·x + L·(R·x) and its scaled variants) plug into the same forward pass through this seam.
 /// </summary>
-internal interface ILinearLayer
+internal interface ILinear
 {
     int InputDim { get; }
     int OutputDim { get; }

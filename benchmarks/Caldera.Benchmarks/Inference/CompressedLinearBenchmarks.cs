@@ -11,12 +11,12 @@ namespace Caldera.Benchmarks.Inference;
 /// sides; random codes) against the same shape dense in F16: decode (one token) and prefill (64 tokens), one thread.
 /// </summary>
 [Config(typeof(InferenceBenchmarkConfig))]
-public class CompressedLayerBenchmarks
+public class CompressedLinearBenchmarks
 {
     private const int Size = 2048, Rank = 64, Batch = 64;
     private WorkerPool _pool = null!;
-    private CompressedLinearLayer _compressed = null!;
-    private DenseLinearLayer _dense = null!;
+    private CompressedLinear _compressed = null!;
+    private DenseLinear _dense = null!;
     private ModelCheckpoint _checkpoint = null!;
     private readonly float[] _x = new float[Batch * Size];
     private readonly float[] _y = new float[Batch * Size];
@@ -36,7 +36,7 @@ public class CompressedLayerBenchmarks
             Rank = Rank, FactorBits = 4, LTransposedCodes = Words(Rank * Size / 4), LTransposedScale = 0.1f,
             RCodes = Words(Rank * Size / 4), RScale = 0.1f,
         };
-        _compressed = new CompressedLinearLayer(data, _pool);
+        _compressed = new CompressedLinear(data, _pool);
         var config = new LlamaConfig { Dim = Size, HiddenDim = Size, LayerCount = 1, HeadCount = 16, KvHeadCount = 16, HeadDim = 128, VocabSize = 32, ContextLength = 16 };
         var builder = new InMemoryCheckpoint(config, "bench");
         foreach (var (name, shape) in TensorNames.Expected(config))
@@ -46,7 +46,7 @@ public class CompressedLayerBenchmarks
                 Enumerable.Range(0, (int)count).Select(i => (float)(random.NextDouble() - 0.5) * 0.04f).ToArray());
         }
         _checkpoint = builder.Build();
-        _dense = new DenseLinearLayer(_checkpoint.Tensor(TensorNames.Query(0)), _pool);
+        _dense = new DenseLinear(_checkpoint.Tensor(TensorNames.Query(0)), _pool);
         for (int i = 0; i < _x.Length; i++) _x[i] = (float)(random.NextDouble() - 0.5);
     }
 

@@ -5,12 +5,12 @@ namespace Caldera.Runtime.Inference;
 
 /// <summary>
 /// A dense weight matrix quantised once, at construction, to 6-bit levels in blocks of 32 (<see cref="Int6Blocks"/>), and
-/// applied to an input quantised per token to int8 as <see cref="Int8DenseLinearLayer"/> quantises it: y = Ŵ·x̂ with
-/// <see cref="Int6BlockRows"/> (the loop and the batch tiling are <see cref="QuantizedDenseLinearLayer"/>'s). Built for
+/// applied to an input quantised per token to int8 as <see cref="Int8DenseLinear"/> quantises it: y = Ŵ·x̂ with
+/// <see cref="Int6BlockRows"/> (the loop and the batch tiling are <see cref="QuantizedDenseLinear"/>'s). Built for
 /// the classifier (<see cref="ClassifierPrecision.Int6"/>): 6.5 bits per weight streamed per token instead of the int8
 /// copy's 9 (F16: 16), at the rounding error docs/quality.md measures.
 /// </summary>
-internal sealed unsafe class Int6DenseLinearLayer : QuantizedDenseLinearLayer
+internal sealed unsafe class Int6DenseLinear : QuantizedDenseLinear
 {
     private readonly int _blocks, _paddedColumns, _rowBytes;
     private readonly byte* _planes;
@@ -20,7 +20,7 @@ internal sealed unsafe class Int6DenseLinearLayer : QuantizedDenseLinearLayer
     private int[] _inputOffsets = [];
 
     /// <summary>Quantises <paramref name="weight"/> (F32, F16 or BF16, [rows, columns]) on <paramref name="pool"/>'s threads.</summary>
-    public Int6DenseLinearLayer(TensorView weight, WorkerPool pool) : base(weight, pool)
+    public Int6DenseLinear(TensorView weight, WorkerPool pool) : base(weight, pool)
     {
         _blocks = Int6Blocks.BlockCount(InputDim);
         _paddedColumns = Int6Blocks.PaddedLength(InputDim);

@@ -7,7 +7,7 @@ namespace Caldera.Runtime.Inference;
 /// A full-precision weight matrix read in place from its <see cref="TensorView"/> (F32, F16 or BF16),
 /// with its output rows split across a <see cref="WorkerPool"/>.
 /// </summary>
-internal sealed unsafe class DenseLinearLayer : ILinearLayer
+internal sealed unsafe class DenseLinear : ILinear
 {
     /// <summary>Chunks per thread: enough for dynamic balancing when another process steals a core, few enough that handing them out costs nothing.</summary>
     private const int ChunksPerThread = 8;
@@ -17,7 +17,7 @@ internal sealed unsafe class DenseLinearLayer : ILinearLayer
     private readonly int _grain;
     private readonly RowsWork _work;
 
-    public DenseLinearLayer(TensorView weight, WorkerPool pool)
+    public DenseLinear(TensorView weight, WorkerPool pool)
     {
         if (weight.Shape.Length != 2)
             throw new ArgumentException($"{weight.Name} has shape [{string.Join(", ", weight.Shape)}], not a matrix", nameof(weight));

@@ -4,19 +4,19 @@ using Caldera.Runtime.Model;
 namespace Caldera.Runtime.Inference;
 
 /// <summary>
-/// A dense weight matrix quantised once, at construction, into a pinned copy of the layer's own (the source
-/// <see cref="TensorView"/> is read once and never again by the layer; the token embedding of a tied model still reads
+/// A dense weight matrix quantised once, at construction, into a pinned copy of its own (the source
+/// <see cref="TensorView"/> is read once and never again by the matrix; the token embedding of a tied model still reads
 /// its rows), and applied to inputs quantised per token: output rows split across a <see cref="WorkerPool"/>. The
-/// derived layers say how rows and inputs are quantised and how a tile of rows meets one token
-/// (<see cref="Int8DenseLinearLayer"/>, <see cref="Int6DenseLinearLayer"/>).
+/// derived types say how rows and inputs are quantised and how a tile of rows meets one token
+/// (<see cref="Int8DenseLinear"/>, <see cref="Int6DenseLinear"/>).
 /// </summary>
 /// <remarks>
 /// A batch runs the one-token kernel per token over tiles of <see cref="RowTile"/> rows, so each tile's weights are
 /// read from memory once for all tokens and every token's outputs are bit for bit what <see cref="Apply"/> gives it alone.
 /// </remarks>
-internal abstract unsafe class QuantizedDenseLinearLayer : ILinearLayer
+internal abstract unsafe class QuantizedDenseLinear : ILinear
 {
-    /// <summary>Chunks per thread: as in <see cref="DenseLinearLayer"/>.</summary>
+    /// <summary>Chunks per thread: as in <see cref="DenseLinear"/>.</summary>
     private const int ChunksPerThread = 8;
 
     /// <summary>Rows whose weights a batch reuses across its tokens: 16 rows of 2048 are at most 32 KiB plus scales, inside L1.</summary>
@@ -31,7 +31,7 @@ internal abstract unsafe class QuantizedDenseLinearLayer : ILinearLayer
     private int _grain;
 
     /// <param name="weight">The source matrix (F32, F16 or BF16, [rows, columns]).</param>
-    protected QuantizedDenseLinearLayer(TensorView weight, WorkerPool pool)
+    protected QuantizedDenseLinear(TensorView weight, WorkerPool pool)
     {
         if (weight.Shape.Length != 2)
             throw new ArgumentException($"{weight.Name} has shape [{string.Join(", ", weight.Shape)}], not a matrix", nameof(weight));
@@ -49,7 +49,7 @@ internal abstract unsafe class QuantizedDenseLinearLayer : ILinearLayer
     protected string Name { get; }
 
     /// <summary>
-    /// A pinned, 64-byte-aligned array of <paramref name="count"/> elements that lives as long as the layer, or an error
+    /// A pinned, 64-byte-aligned array of <paramref name="count"/> elements that lives as long as the matrix, or an error
     /// naming <paramref name="weight"/> and the way out when one array cannot hold it (<paramref name="copy"/>: "an int8 copy").
     /// </summary>
     protected T* Allocate<T>(long count, TensorView weight, string copy) where T : unmanaged
@@ -101,21 +101,21 @@ internal abstract unsafe class QuantizedDenseLinearLayer : ILinearLayer
     }
 
     /// <summary>Rows [start, end) of the source matrix widened to F32 (one row at a time) and quantised.</summary>
-    private sealed class QuantizeWork(QuantizedDenseLinearLayer layer, TensorView weight, WorkerPool pool) : IParallelWork
+    private sealed class QuantizeWork(QuantizedDenseLinear matrix, TensorView weight, WorkerPool pool) : IParallelWork
     {
         public void Execute(int start, int end, int worker)
         {
-            var row = pool.Scratch(worker, layer.InputDim);
+            var row = pool.Scratch(worker, matrix.InputDim);
             for (int r = start; r < end; r++)
             {
                 weight.ReadRow(r, row);
-                layer.QuantizeRow(row, r);
+                matrix.QuantizeRow(row, r);
             }
         }
     }
 
     /// <summary>Rows [start, end) against the armed tokens, each token's outputs written into its row of y.</summary>
-    private sealed class RowsWork(QuantizedDenseLinearLayer layer) : IParallelWork
+    private sealed class RowsWork(QuantizedDenseLinear matrix) : IParallelWork
     {
         private float* _y;
         private int _n;
@@ -128,12 +128,12 @@ internal abstract unsafe class QuantizedDenseLinearLayer : ILinearLayer
 
         public void Execute(int start, int end, int worker)
         {
-            int rows = layer.OutputDim;
+            int rows = matrix.OutputDim;
             int tile = _n == 1 ? end - start : RowTile;
             for (int r = start; r < end; r += tile)
             {
                 int count = Math.Min(tile, end - r);
-                for (int t = 0; t < _n; t++) layer.DotRows(r, t, new Span<float>(_y + (long)t * rows + r, count));
+                for (int t = 0; t < _n; t++) matrix.DotRows(r, t, new Span<float>(_y + (long)t * rows + r, count));
             }
         }
     }

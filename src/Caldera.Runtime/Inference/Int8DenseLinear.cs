@@ -6,10 +6,10 @@ namespace Caldera.Runtime.Inference;
 /// <summary>
 /// A dense weight matrix quantised once, at construction, to int8 in blocks of 32 (<see cref="Int8Blocks"/>), and
 /// applied to an input quantised the same way per token: y = Ŵ·x̂ with <see cref="Int8BlockRows"/> (the loop and the
-/// batch tiling are <see cref="QuantizedDenseLinearLayer"/>'s). Built for the classifier (<see cref="ClassifierPrecision.Int8"/>):
+/// batch tiling are <see cref="QuantizedDenseLinear"/>'s). Built for the classifier (<see cref="ClassifierPrecision.Int8"/>):
 /// 9 bits per weight streamed per token instead of F16's 16, at the rounding error docs/quality.md measures.
 /// </summary>
-internal sealed unsafe class Int8DenseLinearLayer : QuantizedDenseLinearLayer
+internal sealed unsafe class Int8DenseLinear : QuantizedDenseLinear
 {
     private readonly int _blocks, _paddedColumns;
     private readonly sbyte* _levels;
@@ -18,7 +18,7 @@ internal sealed unsafe class Int8DenseLinearLayer : QuantizedDenseLinearLayer
     private float[] _inputScales = [];
 
     /// <summary>Quantises <paramref name="weight"/> (F32, F16 or BF16, [rows, columns]) on <paramref name="pool"/>'s threads.</summary>
-    public Int8DenseLinearLayer(TensorView weight, WorkerPool pool) : base(weight, pool)
+    public Int8DenseLinear(TensorView weight, WorkerPool pool) : base(weight, pool)
     {
         _blocks = Int8Blocks.BlockCount(InputDim);
         _paddedColumns = Int8Blocks.PaddedLength(InputDim);

@@ -4,8 +4,8 @@ using Caldera.Runtime.Tests.Kernels;
 
 namespace Caldera.Runtime.Tests.Inference;
 
-/// <summary>What every quantised classifier copy shares (<see cref="QuantizedDenseLinearLayer"/>): batches, argument checks, the size limit.</summary>
-public unsafe class QuantizedDenseLinearLayerTests
+/// <summary>What every quantised classifier copy shares (<see cref="QuantizedDenseLinear"/>): batches, argument checks, the size limit.</summary>
+public unsafe class QuantizedDenseLinearTests
 {
     [Theory]
     [InlineData(nameof(ClassifierPrecision.Int8), 1)]
@@ -20,12 +20,12 @@ public unsafe class QuantizedDenseLinearLayerTests
         const int rows = 1001, columns = 300, n = 5;
         var (stored, _) = KernelData.Weights(rows * columns, TensorType.F16, seed: 21);
         using var pool = new WorkerPool(threads);
-        var layer = Layer(precision, stored, rows, columns, TensorType.F16, pool);
+        var matrix = Copy(precision, stored, rows, columns, TensorType.F16, pool);
         var x = KernelData.Floats(n * columns, seed: 22, scale: 3f);
         var batch = new float[n * rows];
-        layer.ApplyBatch(x, batch, n);
+        matrix.ApplyBatch(x, batch, n);
         using var onePool = new WorkerPool(1);
-        var single = Layer(precision, stored, rows, columns, TensorType.F16, onePool);
+        var single = Copy(precision, stored, rows, columns, TensorType.F16, onePool);
         var alone = new float[rows];
         for (int t = 0; t < n; t++)
         {
@@ -43,12 +43,12 @@ public unsafe class QuantizedDenseLinearLayerTests
         const int rows = 5, columns = 40;
         var (stored, _) = KernelData.Weights(rows * columns, TensorType.F32, seed: 23);
         using var pool = new WorkerPool(1);
-        var layer = Layer(precision, stored, rows, columns, TensorType.F32, pool);
-        var error = Assert.Throws<ArgumentException>(() => layer.Apply(new float[columns + 1], new float[rows]));
+        var matrix = Copy(precision, stored, rows, columns, TensorType.F32, pool);
+        var error = Assert.Throws<ArgumentException>(() => matrix.Apply(new float[columns + 1], new float[rows]));
         Assert.Contains("w: expected x of 1×40 and y of 1×5", error.Message);
-        Assert.Throws<ArgumentException>(() => layer.Apply(new float[columns], new float[rows - 1]));
-        Assert.Throws<ArgumentException>(() => layer.ApplyBatch(new float[2 * columns], new float[2 * rows], 0));
-        Assert.Throws<ArgumentException>(() => layer.ApplyBatch(new float[2 * columns], new float[3 * rows], 2));
+        Assert.Throws<ArgumentException>(() => matrix.Apply(new float[columns], new float[rows - 1]));
+        Assert.Throws<ArgumentException>(() => matrix.ApplyBatch(new float[2 * columns], new float[2 * rows], 0));
+        Assert.Throws<ArgumentException>(() => matrix.ApplyBatch(new float[2 * columns], new float[3 * rows], 2));
     }
 
     [Theory]
@@ -62,19 +62,19 @@ public unsafe class QuantizedDenseLinearLayerTests
         using var pool = new WorkerPool(1);
         var view = new TensorView("output.weight", [100000, 32768], TensorType.F16, (byte*)64);
         var error = Assert.Throws<ArgumentException>(() => precision == ClassifierPrecision.Int8
-            ? new Int8DenseLinearLayer(view, pool)
-            : (QuantizedDenseLinearLayer)new Int6DenseLinearLayer(view, pool));
+            ? new Int8DenseLinear(view, pool)
+            : (QuantizedDenseLinear)new Int6DenseLinear(view, pool));
         Assert.Contains("output.weight", error.Message);
         Assert.Contains("ClassifierPrecision", error.Message);
     }
 
-    /// <summary>The layer of a [rows, columns] matrix stored in <paramref name="stored"/>, which it reads only while it is built.</summary>
-    private static QuantizedDenseLinearLayer Layer(ClassifierPrecision precision, byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
+    /// <summary>The quantised copy of a [rows, columns] matrix stored in <paramref name="stored"/>, which it reads only while it is built.</summary>
+    private static QuantizedDenseLinear Copy(ClassifierPrecision precision, byte[] stored, int rows, int columns, TensorType type, WorkerPool pool)
     {
         fixed (byte* p = stored)
         {
             var view = new TensorView("w", [rows, columns], type, p);
-            return precision == ClassifierPrecision.Int8 ? new Int8DenseLinearLayer(view, pool) : new Int6DenseLinearLayer(view, pool);
+            return precision == ClassifierPrecision.Int8 ? new Int8DenseLinear(view, pool) : new Int6DenseLinear(view, pool);
         }
     }
 }

@@ -4,13 +4,13 @@ using Caldera.Compiler.LinearAlgebra;
 namespace Caldera.Compiler.Tests.Decomposition;
 
 /// <summary>
-/// A linear layer with the structure that makes LLM weights hard to quantize: W has a decaying singular
+/// A weight matrix with the structure that makes LLM weights hard to quantize: W has a decaying singular
 /// spectrum on top of a noise-like bulk and a few outlier input columns; its inputs are correlated across
 /// channels, with a few heavy channels (as attention-sink and massive-activation channels are).
 /// </summary>
-internal sealed record SyntheticLayer(Matrix<float> W, Matrix<double> H)
+internal sealed record SyntheticMatrix(Matrix<float> W, Matrix<double> H)
 {
-    public static SyntheticLayer Create(int m, int n, int seed, int tokens = 2048)
+    public static SyntheticMatrix Create(int m, int n, int seed, int tokens = 2048)
     {
         var random = new Random(seed);
         var w = new Matrix<float>(m, n, TestData.Gaussian(random, m * n, 1f / MathF.Sqrt(n)));
@@ -45,6 +45,6 @@ internal sealed record SyntheticLayer(Matrix<float> W, Matrix<double> H)
             foreach (int c in heavy) row[c] *= 12f;
         }
         hessian.Add(x, tokens);
-        return new SyntheticLayer(w, hessian.SecondMoment());
+        return new SyntheticMatrix(w, hessian.SecondMoment());
     }
 }

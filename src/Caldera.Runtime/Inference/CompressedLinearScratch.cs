@@ -1,12 +1,12 @@
 namespace Caldera.Runtime.Inference;
 
 /// <summary>
-/// The transformed inputs U (n × in) and the low-rank products T (n × k) of a compressed layer's current
-/// call. Layers run one at a time on a worker pool, so every compressed layer bound to the same pool shares
-/// one instance: the buffers (and U's int8 levels, see <see cref="CompressedLinearLayer.Int8Activations"/>) grow to
-/// the largest layer and batch once, and steady-state calls allocate nothing.
+/// The transformed inputs U (n × in) and the low-rank products T (n × k) of a compressed matrix's current
+/// call. Matrices run one at a time on a worker pool, so every compressed matrix bound to the same pool shares
+/// one instance: the buffers (and U's int8 levels, see <see cref="CompressedLinear.Int8Activations"/>) grow to
+/// the largest matrix and batch once, and steady-state calls allocate nothing.
 /// </summary>
-internal sealed class CompressedLayerScratch
+internal sealed class CompressedLinearScratch
 {
     private float[] _inputs = [];
     private float[] _factors = [];

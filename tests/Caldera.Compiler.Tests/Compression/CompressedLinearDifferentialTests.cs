@@ -4,8 +4,8 @@ using Caldera.Runtime.Inference;
 
 namespace Caldera.Compiler.Tests.Compression;
 
-/// <summary>The runtime's layer, fed the stored form of a real decomposition, against the compiler's own apply and reconstruction.</summary>
-public class CompressedLayerDifferentialTests
+/// <summary>The runtime's CompressedLinear, fed the stored form of a real decomposition, against the compiler's own apply and reconstruction.</summary>
+public class CompressedLinearDifferentialTests
 {
     /// <summary>
     /// Same codes, different float paths (the compiler applies Ŵ or decodes with fp64 dots; the runtime uses fp32
@@ -42,9 +42,9 @@ public class CompressedLayerDifferentialTests
         var x = TestData.Gaussian(random, tokens * columns);
         var reconstructed = compressed.Reconstruct(2);
         using var pool = new WorkerPool(2);
-        var layer = new CompressedLinearLayer(data, pool);
+        var matrix = new CompressedLinear(data, pool);
         var batch = new float[tokens * rows];
-        layer.ApplyBatch(x, batch, tokens);
+        matrix.ApplyBatch(x, batch, tokens);
         var single = new float[rows];
         var fromCodes = new float[rows];
         for (int t = 0; t < tokens; t++)
@@ -53,7 +53,7 @@ public class CompressedLayerDifferentialTests
             var expected = new double[rows];
             for (int i = 0; i < rows; i++)
                 for (int c = 0; c < columns; c++) expected[i] += (double)reconstructed[i, c] * xt[c];
-            layer.Apply(xt, single);
+            matrix.Apply(xt, single);
             compressed.Apply(xt, fromCodes);
             Close(expected, single, $"{method} decode t={t}");
             Close(expected, batch.AsSpan(t * rows, rows).ToArray(), $"{method} prefill t={t}");

@@ -1,0 +1,123 @@
+using Caldera.CompilerServices;
+using Caldera.Runtime.Compression;
+using Caldera.Runtime.Incoherence;
+using Caldera.Runtime.Kernels;
+
+namespace Caldera.Runtime.Inference;
+
+/// <summary>
+/// A weight matrix W (m×n) computed from its CALDERA codes, never materialised:
+///   u = U_nᵀ(SU ⊙ x),   z = Q·u + L·(R·u),   y = g·SV ⊙ (V_m·z)
+///   Q: m×n, 2-bit E8P or uniform words;  L: m×k, R: k×n, 4-bit residual-lattice words or halves.
+/// Four passes on the <see cref="WorkerPool"/>: the input transform per token, t = R·u over the k rows of R,
+/// z over blocks of 8 output rows (Q rows, then L·t), and the output transform per token.
+/// </summary>
+/// <remarks>
+/// How the passes run is chosen once, at construction: a decode step (one token) and a batch (prefill) each run one
+/// of two strategies, float or int8 activations (<see cref="Int8Activations"/>), and a call only picks the decode or
+/// the batch one by its token count.
+/// Decode runs fused decode-and-dot kernels (<see cref="CodedRows"/>, through <see cref="ICompressedRowKernels"/>)
+/// over the code words, decoding each word in registers; L·t runs over all ranks at once per block of output rows
+/// (<see cref="ICompressedRowKernels.AddLRanks"/>), z held in registers. Prefill (n tokens) decodes each block of rows of Q once and
+/// applies it to all n tokens, with <see cref="Int8CodedTile"/>'s integer tile under int8 activations and
+/// <see cref="MatMul"/>'s float tile otherwise; each row of R, and each 8-row block
+/// of Lᵀ, is decoded once into a worker buffer and applied to all n tokens. Lᵀ is stored by rows of Lᵀ, so L·t is
+/// accumulated as Σ_r t_r·(row r of Lᵀ) over each output block; blocks start at multiples of 8 so they cut no code
+/// vector. z is built in y itself.
+/// </remarks>
+internal sealed partial class CompressedLinear : ILinear
+{
+    /// <summary>Chunks per thread of prefill's rows and of R·u: as in <see cref="DenseLinear"/>, dynamic balancing at negligible hand-out cost.</summary>
+    private const int ChunksPerThread = 8;
+
+    /// <summary>
+    /// Chunks per thread of a decode step's rows. A decode step streams Q's codes from memory, and fewer, longer
+    /// contiguous runs per thread stream faster than eight interleaved ones. On the synthetic 2048-wide model at two
+    /// threads: 8.1–8.9 → 6.8–7.6 ms per token (median; eight interleaved runs of `decode-profile int6-classifier`).
+    /// Four chunks per thread fell between. Cache-resident matrices show no difference, and neither did R·u's chunks or
+    /// the classifier's. Prefill is bound by arithmetic and keeps <see cref="ChunksPerThread"/> for its balance.
+    /// </summary>
+    private const int DecodeChunksPerThread = 2;
+
+    /// <summary>Rows of Q decoded together in prefill: <see cref="MatMul"/>'s register tile height.</summary>
+    private const int RowBlock = MatMul.RowBlock;
+
+    private readonly CompressedLinearData _data;
+    private readonly WorkerPool _pool;
+    private readonly CompressedLinearScratch _scratch;
+    private readonly RandomizedHadamard? _input, _output;
+    private readonly KernelPath _path;
+    private readonly ICompressedRowKernels _kernels;
+    private readonly int _rankGrain;
+    private readonly Pass _decode, _prefill;
+
+    /// <summary>A matrix with its own scratch buffers (see <see cref="CompressedLinearScratch"/> to share them across matrices).</summary>
+    public CompressedLinear(CompressedLinearData data, WorkerPool pool)
+        : this(data, pool, new CompressedLinearScratch())
+    {
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> when <paramref name="data"/> is inconsistent (see <see cref="CompressedLinearData.FindProblem"/>).</summary>
+    public CompressedLinear(CompressedLinearData data, WorkerPool pool, CompressedLinearScratch scratch)
+        : this(data, pool, scratch, KernelPaths.Best, null)
+    {
+    }
+
+    /// <summary>
+    /// A matrix whose decode step runs <paramref name="kernels"/> (kernels generated for this matrix's shape), with
+    /// int8 activations when <paramref name="int8Activations"/> (see <see cref="Int8Activations"/>).
+    /// </summary>
+    public CompressedLinear(CompressedLinearData data, WorkerPool pool, CompressedLinearScratch scratch, ICompressedRowKernels kernels, bool int8Activations = false)
+        : this(data, pool, scratch, KernelPaths.Best, kernels, int8Activations)
+    {
+    }
+
+    internal CompressedLinear(CompressedLinearData data, WorkerPool pool, CompressedLinearScratch scratch, KernelPath path,
+        ICompressedRowKernels? kernels = null, bool int8Activations = false)
+    {
+        if (data.FindProblem() is { } problem) throw new ArgumentException($"{data.Name}: {problem}", nameof(data));
+        _data = data;
+        _pool = pool;
+        _scratch = scratch;
+        _path = path;
+        _kernels = kernels ?? GenericRowKernels.On(path);
+        _input = data.InputTransform?.ToRandomizedHadamard();
+        _output = data.OutputTransform?.ToRandomizedHadamard();
+        int chunks = pool.ThreadCount * ChunksPerThread;
+        _rankGrain = Math.Max(1, (data.Rank + chunks - 1) / chunks);
+        int rowGrain = RowGrain(data.Rows, chunks), decodeRowGrain = RowGrain(data.Rows, pool.ThreadCount * DecodeChunksPerThread);
+        // The integer kernels exist for E8P codes only; uniform Q codes run in float either way.
+        bool int8 = int8Activations && data.QKind == QCodeKind.E8P;
+        _decode = int8 ? new Int8Decode(this, decodeRowGrain) : new Decode(this, decodeRowGrain);
+        _prefill = int8 ? new Int8Prefill(this, rowGrain) : new Prefill(this, rowGrain);
+    }
+
+    /// <summary>Rows per chunk for about <paramref name="chunks"/> chunks, a multiple of 8 so that no chunk cuts a code vector.</summary>
+    private static int RowGrain(int rows, int chunks) => Math.Max(E8PLattice.Dimension, ((rows + chunks - 1) / chunks + 7) / 8 * 8);
+
+    /// <summary>
+    /// Whether a decode step (one token) of an E8P-coded Q quantises u to int8 (<see cref="Kernels.Int8Activations"/>) and runs
+    /// the integer kernels (<see cref="ICompressedRowKernels.DotQRowsInt8"/>, and <see cref="ICompressedRowKernels.DotRRowsInt8"/>
+    /// for 4-bit R), which are faster but add u's rounding error to Q·u and R·u; a 4-bit L then runs L·t in integers
+    /// too (<see cref="Int8LowRank"/>: t quantised to int8, L expanded at construction into 1 byte per entry).
+    /// A batch (prefill) quantises every token's u the same way and runs Q·u in integers (<see cref="Int8CodedTile"/>:
+    /// each token gets its decode step's Q·u bit for bit); a batch's R·u and L·t, 16-bit factors and uniform Q codes
+    /// run in float. Chosen at construction; false for uniform Q codes.
+    /// </summary>
+    public bool Int8Activations => _decode is Int8Decode;
+
+    public int InputDim => _data.Columns;
+    public int OutputDim => _data.Rows;
+
+    /// <summary>The codes this matrix computes from.</summary>
+    public CompressedLinearData Data => _data;
+
+    public void Apply(ReadOnlySpan<float> x, Span<float> y) => ApplyBatch(x, y, 1);
+
+    public unsafe void ApplyBatch(ReadOnlySpan<float> x, Span<float> y, int n)
+    {
+        if (n < 1 || x.Length != (long)n * InputDim || y.Length != (long)n * OutputDim)
+            throw new ArgumentException($"{_data.Name}: expected x of {n}×{InputDim} and y of {n}×{OutputDim}, got {x.Length} and {y.Length}");
+        fixed (float* px = x, py = y) (n == 1 ? _decode : _prefill).Run(px, py, n);
+    }
+}

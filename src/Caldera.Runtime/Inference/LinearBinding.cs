@@ -1,0 +1,42 @@
+using Caldera.CompilerServices;
+using Caldera.Runtime.Compression;
+using Caldera.Runtime.Model;
+
+namespace Caldera.Runtime.Inference;
+
+/// <summary>
+/// What a binder needs to turn a model's weight matrices into <see cref="ILinear"/>s for a <see cref="Transformer"/>:
+/// the worker pool they run on and the arithmetic the transformer's options chose for them. Every variant is chosen
+/// here, once, when the model is bound; nothing is swapped or switched afterwards.
+/// </summary>
+internal sealed class LinearBinding
+{
+    /// <param name="int8Activations">Compressed matrices run with int8 activations (<see cref="TransformerOptions.Int8Activations"/>).</param>
+    /// <param name="classifierPrecision">How a dense classifier runs (<see cref="TransformerOptions.ClassifierPrecision"/>).</param>
+    public LinearBinding(WorkerPool pool, bool int8Activations = false, ClassifierPrecision classifierPrecision = ClassifierPrecision.Stored)
+    {
+        Pool = pool;
+        Int8Activations = int8Activations;
+        ClassifierPrecision = classifierPrecision;
+    }
+
+    public WorkerPool Pool { get; }
+    public bool Int8Activations { get; }
+    public ClassifierPrecision ClassifierPrecision { get; }
+
+    /// <summary>A dense block matrix, read in place as stored.</summary>
+    public ILinear Dense(TensorView weight) => new DenseLinear(weight, Pool);
+
+    /// <summary>A dense classifier in <see cref="ClassifierPrecision"/>: read in place, or a quantised copy made now.</summary>
+    public ILinear DenseClassifier(TensorView weight) => ClassifierPrecision switch
+    {
+        ClassifierPrecision.Stored => new DenseLinear(weight, Pool),
+        ClassifierPrecision.Int8 => new Int8DenseLinear(weight, Pool),
+        ClassifierPrecision.Int6 => new Int6DenseLinear(weight, Pool),
+        _ => throw new ArgumentOutOfRangeException(nameof(ClassifierPrecision), $"classifier precision {(int)ClassifierPrecision} is not one of Stored, Int8, Int6"),
+    };
+
+    /// <summary>A compressed matrix that runs <paramref name="kernels"/> in this binding's activations, on buffers shared through <paramref name="scratch"/>.</summary>
+    public ILinear Compressed(CompressedLinearData data, CompressedLinearScratch scratch, ICompressedRowKernels kernels) =>
+        new CompressedLinear(data, Pool, scratch, kernels, Int8Activations);
+}
