@@ -22,6 +22,7 @@ internal sealed class CaldModelFormat : ICompressedModelWriter, ICompressedModel
         {
             var file = model.Compressed!;
             var tokenizer = tokenizerPath != null ? ModelTokenizer.Load(tokenizerPath) : model.EmbeddedTokenizer();
+            tokenizer?.CheckFits(model.Config.VocabSize, path, tokenizerPath ?? path);
             return new EvaluatedModel(path, model.Config, options => model.CreateTransformer(options), tokenizer,
                 new StorageBits(file.LinearBitsPerWeight, file.FileBitsPerWeight), model);
         }

@@ -4,6 +4,7 @@ using Caldera.Compiler.Calibration;
 using Caldera.Compiler.Decomposition;
 using Caldera.Compiler.Evaluation;
 using Caldera.Compiler.Pipeline;
+using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Model;
 
@@ -32,6 +33,7 @@ internal static class CompressCommand
         int? samples = cl.Int("--samples", min: 1);
         int? sequenceLength = cl.Int("--seq-len", min: 2);
         var writer = format.Writer ?? throw new CliUsageException("compress: this build has no compressed-model writer");
+        OutputPath.Check("compress", "-o", output, modelPath, cl.String("--tokenizer"), cl.String("--calibration"));
 
         using var checkpoint = ModelCheckpoint.Open(modelPath);
         var tokenizer = TokenizerSource.Find(modelPath, cl.String("--tokenizer"), checkpoint);
@@ -44,9 +46,24 @@ internal static class CompressCommand
 
         string cacheDirectory = LayerCache.DirectoryFor(output);
         var clock = Stopwatch.StartNew();
-        var content = new ModelCompressor(plan).Compress(checkpoint, calibration, tokenizer.Payload, SourceHash.Of(modelPath),
-            cacheDirectory, new ConsoleProgress(stderr), cancellation);
-        writer.Write(content, output);
+        CompressedModelContent content;
+        try
+        {
+            content = new ModelCompressor(plan).Compress(checkpoint, calibration, tokenizer.Payload, SourceHash.Of(modelPath),
+                cacheDirectory, new ConsoleProgress(stderr), cancellation);
+        }
+        catch (Exception e) when (WriteError(e) is { } io)
+        {
+            throw OutputPath.WriteFailed(cacheDirectory, io, " (finished layers already there are kept and resumed from)");
+        }
+        try
+        {
+            writer.Write(content, output);
+        }
+        catch (Exception e) when (WriteError(e) is { } io)
+        {
+            throw OutputPath.WriteFailed(output, io, $" (the finished layers stay in {cacheDirectory} and a rerun resumes from them)");
+        }
         if (Directory.Exists(cacheDirectory)) Directory.Delete(cacheDirectory, recursive: true);
 
         var bits = StorageBits.Of(content);
@@ -55,6 +72,14 @@ internal static class CompressCommand
             $"wrote {output}: {content.Matrices.Count} matrices, {bits.LayerBitsPerWeight:F3} bits per weight in the linear layers, {bits.ModelBitsPerWeight:F3} overall, mean relative error {meanError:F4}, {clock.Elapsed.TotalSeconds:F1} s"));
         return 0;
     }
+
+    /// <summary>An I/O failure (thrown directly or from a worker thread), or null for any other exception.</summary>
+    private static Exception? WriteError(Exception e) => e switch
+    {
+        IOException or UnauthorizedAccessException => e,
+        AggregateException a => a.Flatten().InnerExceptions is [var inner] ? WriteError(inner) : null,
+        _ => null,
+    };
 
     private static CompressionPlan Plan(CommandLine cl)
     {

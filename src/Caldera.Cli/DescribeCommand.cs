@@ -30,6 +30,7 @@ internal static class DescribeCommand
         string storage = line.Choice("--storage", "resource", "resource", "trailer");
         string resourceName = line.String("--resource-name") ?? $"Caldera.Models.{name}.cald";
         string output = line.String("-o") ?? throw new CliUsageException("describe: -o <file.model.json> is required");
+        OutputPath.Check("describe", "-o", output, modelPath);
 
         using var file = CaldFile.Open(modelPath);
         byte[] json = Describe(file, name, ns, storage, resourceName);

@@ -44,9 +44,15 @@ internal static class RunCommand
     /// (tokenizer.model/tokenizer.json inside or beside it, then its embedded vocabulary).</summary>
     private static ModelTokenizer LoadTokenizer(RunOptions options, LoadedModel model)
     {
-        if (options.TokenizerPath is { } explicitPath) return ModelTokenizer.Load(explicitPath);
+        if (options.TokenizerPath is { } explicitPath)
+        {
+            var chosen = ModelTokenizer.Load(explicitPath);
+            chosen.CheckFits(model.Config.VocabSize, options.ModelPath, explicitPath);
+            return chosen;
+        }
         if (model.EmbeddedTokenizer() is { } carried) return carried;
-        return TokenizerSource.Find(options.ModelPath, null, model.Checkpoint!).Tokenizer;
+        if (model.Checkpoint is { } checkpoint) return TokenizerSource.Find(options.ModelPath, null, checkpoint).Tokenizer;
+        throw new ModelFormatException(options.ModelPath, "carries no tokenizer (its manifest's \"tokenizer\" is null); pass --tokenizer <file>");
     }
 
     private sealed record RunOptions(string ModelPath, string? TokenizerPath, string Prompt, int Steps, int Threads, SamplingOptions Sampling, bool Exact)

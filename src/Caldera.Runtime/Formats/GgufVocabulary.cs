@@ -25,6 +25,9 @@ internal static class GgufVocabulary
         var types = m.Int32s(Prefix + "token_type");
         SameLength(Prefix + "scores", scores?.Length);
         SameLength(Prefix + "token_type", types?.Length);
+        // A NaN or infinite score would rank merges arbitrarily, and cannot be carried in a .cald manifest's JSON.
+        if (scores is not null && Array.FindIndex(scores, s => !float.IsFinite(s)) is var bad and >= 0)
+            throw ModelFormatException.ForSetting(path, Prefix + "scores", $"entry {bad} is {scores[bad]}; scores must be finite numbers");
 
         // llama.cpp's SentencePiece defaults; a byte-level BPE vocabulary has no conventional ids.
         bool sentencePiece = model == "llama";

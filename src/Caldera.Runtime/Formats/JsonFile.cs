@@ -25,6 +25,9 @@ internal static class JsonFile
 
     public static JsonDocument Parse(string path, byte[] utf8, string what)
     {
+        // The parser accepts invalid UTF-8 inside strings and fails only when one is read; say so here instead.
+        if (!System.Text.Unicode.Utf8.IsValid(utf8))
+            throw new ModelFormatException(path, $"{what} is not valid UTF-8 (first bad byte at offset {FirstInvalidByte(utf8)}); the file is corrupt");
         try
         {
             var document = JsonDocument.Parse(utf8);
@@ -40,5 +43,11 @@ internal static class JsonFile
         {
             throw new ModelFormatException(path, $"{what} is not valid JSON ({e.Message})", e);
         }
+    }
+
+    private static int FirstInvalidByte(byte[] utf8)
+    {
+        System.Text.Unicode.Utf8.ToUtf16(utf8, new char[utf8.Length], out int valid, out _, replaceInvalidSequences: false);
+        return valid;
     }
 }

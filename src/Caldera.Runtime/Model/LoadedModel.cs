@@ -43,8 +43,13 @@ internal sealed class LoadedModel : IDisposable
     public Transformer CreateTransformer(TransformerOptions? options = null) => new(Config, Bind, options);
 
     /// <summary>The tokenizer stored in a <c>.cald</c> file, or null (checkpoints: see <see cref="ModelCheckpoint.Vocabulary"/>).</summary>
-    public ModelTokenizer? EmbeddedTokenizer() =>
-        Compressed?.Content.Tokenizer is { } payload ? ModelTokenizer.FromPayload(payload, Compressed.Path) : null;
+    public ModelTokenizer? EmbeddedTokenizer()
+    {
+        if (Compressed?.Content.Tokenizer is not { } payload) return null;
+        var tokenizer = ModelTokenizer.FromPayload(payload, Compressed.Path);
+        tokenizer.CheckFits(Config.VocabSize, Compressed.Path, $"{Compressed.Path} (embedded tokenizer)");
+        return tokenizer;
+    }
 
     public void Dispose()
     {

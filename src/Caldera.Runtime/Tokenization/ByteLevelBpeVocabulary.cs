@@ -55,6 +55,15 @@ internal sealed class ByteLevelBpeVocabulary
                     $"token {id} ('{text}') is not written in the byte-level alphabet; only byte-level BPE vocabularies are supported");
         }
         if (ranks.Count == 0) throw ModelFormatException.ForSetting(path, setting, "the vocabulary has no regular tokens");
+        // Byte-level BPE starts every word from its single bytes, so a vocabulary without one of them cannot encode
+        // every text (the library fails on the first word holding that byte instead of at load).
+        var singleBytes = new bool[256];
+        foreach (var (bytes, _) in ranks)
+            if (bytes.Length == 1) singleBytes[bytes[0]] = true;
+        int missing = Array.IndexOf(singleBytes, false);
+        if (missing >= 0)
+            throw ModelFormatException.ForSetting(path, setting,
+                $"has no token for the single byte 0x{missing:x2}; a byte-level BPE vocabulary needs all 256 single-byte tokens");
         return new ByteLevelBpeVocabulary(ranks, special, pattern);
     }
 
@@ -95,6 +104,7 @@ internal sealed class ByteLevelBpeVocabulary
         var preTokenizer = new RegexPreTokenizer(PreTokenizerPatterns.ToRegex(Pattern), SpecialTokens);
         var tiktoken = TiktokenTokenizer.Create(new MemoryStream(Encoding.UTF8.GetBytes(lines.ToString())), preTokenizer,
             normalizer: null, SpecialTokens);
-        return new ModelTokenizer(tiktoken, bosId, eosIds);
+        int size = Math.Max(Ranks.Max(r => r.Id), SpecialTokens.Count == 0 ? 0 : SpecialTokens.Values.Max()) + 1;
+        return new ModelTokenizer(tiktoken, bosId, eosIds, size);
     }
 }

@@ -16,11 +16,12 @@ internal sealed class ModelTokenizer
     /// <summary>Far above any real tokenizer file (Llama 3's tokenizer.json is 9 MB); keeps a stray path from reading gigabytes.</summary>
     private const long MaxFileBytes = 1L << 30;
 
-    internal ModelTokenizer(Tokenizer inner, int bosId, IReadOnlyList<int> eosIds)
+    internal ModelTokenizer(Tokenizer inner, int bosId, IReadOnlyList<int> eosIds, int vocabularySize)
     {
         Inner = inner;
         BosId = bosId;
         EosIds = eosIds;
+        VocabularySize = vocabularySize;
     }
 
     /// <summary>The library tokenizer that does the work.</summary>
@@ -31,6 +32,22 @@ internal sealed class ModelTokenizer
     /// <summary>Ids that end generation (Llama 3 has more than one: <c>&lt;|end_of_text|&gt;</c> and <c>&lt;|eot_id|&gt;</c>).</summary>
     public IReadOnlyList<int> EosIds { get; }
 
+    /// <summary>One more than the largest id the tokenizer can produce.</summary>
+    public int VocabularySize { get; }
+
+    /// <summary>
+    /// Throws when this tokenizer can produce ids the model has no embedding for (a tokenizer of another model):
+    /// <paramref name="tokenizerSource"/> names where the tokenizer came from, <paramref name="modelPath"/> the model.
+    /// A smaller vocabulary is fine: models often pad theirs.
+    /// </summary>
+    public void CheckFits(int modelVocabularySize, string modelPath, string tokenizerSource)
+    {
+        if (VocabularySize > modelVocabularySize)
+            throw new ModelFormatException(tokenizerSource,
+                $"the tokenizer has {VocabularySize} tokens but the model {modelPath} has a vocabulary of {modelVocabularySize}: it belongs to another model; " +
+                "pass the tokenizer the model was trained with (--tokenizer <file>)");
+    }
+
     /// <summary>
     /// Loads a tokenizer file, recognised by its content: JSON (Hugging Face <c>tokenizer.json</c>, with
     /// <c>tokenizer_config.json</c> beside it if present), a llama2.c <c>tokenizer.bin</c> (starts with a small
@@ -38,8 +55,11 @@ internal sealed class ModelTokenizer
     /// </summary>
     public static ModelTokenizer Load(string path)
     {
+        if (Directory.Exists(path))
+            throw new ModelFormatException(path, "is a directory; pass the tokenizer file inside it (tokenizer.model, tokenizer.json or tokenizer.bin)");
         if (!File.Exists(path)) throw new ModelFormatException(path, "tokenizer file not found");
         long length = new FileInfo(path).Length;
+        if (length == 0) throw new ModelFormatException(path, "the tokenizer file is empty; pass the model's tokenizer.model, tokenizer.json or tokenizer.bin");
         if (length > MaxFileBytes)
             throw new ModelFormatException(path, $"{length} bytes is too large for a tokenizer file (limit {MaxFileBytes}); is this a model?");
         byte[] bytes = File.ReadAllBytes(path);
@@ -110,7 +130,7 @@ internal sealed class ModelTokenizer
     private static ModelTokenizer SentencePiece(byte[] bytes)
     {
         var spm = LlamaTokenizer.Create(new MemoryStream(bytes), addBeginOfSentence: false, addEndOfSentence: false);
-        return new ModelTokenizer(spm, spm.BeginningOfSentenceId, [spm.EndOfSentenceId]);
+        return new ModelTokenizer(spm, spm.BeginningOfSentenceId, [spm.EndOfSentenceId], spm.Vocabulary.Count == 0 ? 0 : spm.Vocabulary.Values.Max() + 1);
     }
 
     private static bool IsJson(ReadOnlySpan<byte> bytes)

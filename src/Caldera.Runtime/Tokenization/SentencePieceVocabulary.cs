@@ -123,7 +123,7 @@ internal sealed class SentencePieceVocabulary
     public ModelTokenizer ToModelTokenizer()
     {
         var spm = LlamaTokenizer.Create(new MemoryStream(ToModelProto()), addBeginOfSentence: false, addEndOfSentence: false);
-        return new ModelTokenizer(spm, BosId, [EosId]);
+        return new ModelTokenizer(spm, BosId, [EosId], Pieces.Length);
     }
 
     private static void CheckId(string path, string setting, int id, int count)
