@@ -7,8 +7,14 @@ namespace Caldera;
 /// </summary>
 public sealed class ModelFormatException : Exception
 {
+    /// <summary>A name (tensor, key, token) longer than this is cut in messages: a corrupt file can hold megabyte-long ones.</summary>
+    private const int MaxNameLength = 120;
+
+    /// <summary>The most of <see cref="Problem"/> a message shows, for what a name cut does not catch.</summary>
+    private const int MaxProblemLength = 2000;
+
     public ModelFormatException(string path, string problem, Exception? inner = null)
-        : base($"{path}: {problem}", inner)
+        : base($"{Cut(path, MaxProblemLength)}: {Cut(problem, MaxProblemLength)}", inner)
     {
         FilePath = path;
         Problem = problem;
@@ -22,9 +28,13 @@ public sealed class ModelFormatException : Exception
 
     /// <summary>Raises the error for a tensor of <paramref name="path"/>.</summary>
     internal static ModelFormatException ForTensor(string path, string tensor, string problem) =>
-        new(path, $"tensor '{tensor}': {problem}");
+        new(path, $"tensor '{Cut(tensor, MaxNameLength)}': {problem}");
 
     /// <summary>Raises the error for a config setting of <paramref name="path"/>.</summary>
     internal static ModelFormatException ForSetting(string path, string setting, string problem) =>
-        new(path, $"setting '{setting}': {problem}");
+        new(path, $"setting '{Cut(setting, MaxNameLength)}': {problem}");
+
+    /// <summary><paramref name="text"/>, or its start and its length when it is longer than <paramref name="max"/>.</summary>
+    internal static string Cut(string text, int max = MaxNameLength) =>
+        text.Length <= max ? text : $"{text[..max]}… ({text.Length} characters)";
 }
