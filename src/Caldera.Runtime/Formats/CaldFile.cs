@@ -92,6 +92,9 @@ internal sealed class CaldFile : IDisposable
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(header[CaldLayout.VersionOffset..]);
         if (version != CaldLayout.Version)
             throw new ModelFormatException(path, $"format version {version} is not supported (this build reads version {CaldLayout.Version}); use a matching caldera or re-create the file with caldera compress");
+        foreach (var (start, end) in CaldLayout.Reserved)
+            if (header[start..end].IndexOfAnyExcept((byte)0) is var at and >= 0)
+                throw new ModelFormatException(path, $"reserved header byte {start + at} is {header[start + at]}, not 0 (a corrupt header, or a file from a newer caldera)");
         long fileLength = BinaryPrimitives.ReadInt64LittleEndian(header[CaldLayout.FileLengthOffset..]);
         if (fileLength != file.Length)
             throw new ModelFormatException(path, $"the header says the file has {fileLength} bytes but it has {file.Length} (truncated or extended copy); copy it again");

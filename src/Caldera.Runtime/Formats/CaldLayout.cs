@@ -24,6 +24,9 @@ internal static class CaldLayout
     public const int FileLengthOffset = 32;
     public const int ChecksumOffset = 48;
 
+    /// <summary>Header byte ranges [start, end) that version 1 leaves zero.</summary>
+    public static readonly (int Start, int End)[] Reserved = [(12, 16), (40, 48), (56, 64)];
+
     /// <summary>"CALD", then CR LF SUB LF as in PNG, which catch text-mode transfers and truncated copies of the first line.</summary>
     public static ReadOnlySpan<byte> Magic => "CALD\r\n\u001a\n"u8;
 

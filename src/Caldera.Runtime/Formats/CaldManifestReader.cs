@@ -14,7 +14,10 @@ internal sealed unsafe class CaldManifestReader
 {
     private readonly ByteSource _file;
     private readonly long _sectionsEnd;
-    private readonly List<(long Offset, long Length, string Name)> _sections = [];
+    private readonly List<(long Offset, long Length, string Name, bool Shareable)> _sections = [];
+
+    /// <summary>Offsets of fallback blocks already checked orthogonal (matrices share transforms).</summary>
+    private readonly HashSet<long> _orthogonalBlocks = [];
 
     private CaldManifestReader(ByteSource file, long sectionsEnd)
     {
@@ -61,6 +64,12 @@ internal sealed unsafe class CaldManifestReader
         CheckOverlaps();
         if (CompressedModelCheck.FindProblem(content) is var (name, problem))
             throw ModelFormatException.ForTensor(Path, name, problem);
+        var weights = m.RequireObject("weights");
+        var counted = CompressedModelCheck.CountWeights(content);
+        if (weights.RequireInt64("total") != counted.TotalWeights)
+            throw weights.Error("total", $"{weights.RequireInt64("total")} ≠ {counted.TotalWeights}, the weights of the tensors the manifest lists");
+        if (weights.RequireInt64("linear_layers") != counted.LinearWeights)
+            throw weights.Error("linear_layers", $"{weights.RequireInt64("linear_layers")} ≠ {counted.LinearWeights}, the weights of the block matrices the manifest lists");
         return (content, bits.RequireReal("linear_layers"), bits.RequireReal("file"));
     }
 
@@ -107,7 +116,8 @@ internal sealed unsafe class CaldManifestReader
 
     private static CompressionSettings Settings(JsonSettings s) => new()
     {
-        Method = s.RequireString("method"),
+        Method = s.RequireString("method") is var method && CaldNames.Methods.Contains(method) ? method
+            : throw s.Error("method", $"'{method}' is not one of {string.Join(", ", CaldNames.Methods)}"),
         Rank = s.RequireInt32("rank"),
         QBits = s.RequireInt32("q_bits"),
         FactorBits = s.RequireInt32("factor_bits"),
@@ -219,18 +229,49 @@ internal sealed unsafe class CaldManifestReader
         int order = t.RequireInt32("block_order");
         if (order <= 0 || order > length) throw t.Error("block_order", $"{order} is outside 1..{length}");
         bool hadamard = t.RequireBool("hadamard");
-        var signs = BitPacking.UnpackSigns(Bytes(Section(t, "signs", CaldNames.Packed(1), [length]), BitPacking.PackedLength(length, 1)), length);
-        ReadOnlyMemory<float> block = hadamard
-            ? ReadOnlyMemory<float>.Empty
-            : View<float>(Section(t, "fallback_block", "f32", [order, order]), (long)order * order);
+        var signs = BitPacking.UnpackSigns(Bytes(Section(t, "signs", CaldNames.Packed(1), [length], shareable: true), BitPacking.PackedLength(length, 1)), length);
+        if (hadamard) return new TransformData(length, order, hadamard, signs, ReadOnlyMemory<float>.Empty);
+        long offset = Section(t, "fallback_block", "f32", [order, order], shareable: true);
+        var block = View<float>(offset, (long)order * order);
+        if (_orthogonalBlocks.Add(offset) && OrthogonalityError(block.Span, order) is var error && !(error <= OrthogonalityTolerance))
+            throw t.Error("fallback_block", $"is not orthogonal (‖B·Bᵀ·x − x‖/‖x‖ = {error:G3} for a test vector x, over {OrthogonalityTolerance}); the file is corrupt");
         return new TransformData(length, order, hadamard, signs, block);
+    }
+
+    /// <summary>
+    /// Float32 rounding in an orthogonal block of order ≤ <see cref="Incoherence.HadamardTransform.MaxFallbackBlock"/>
+    /// leaves B·Bᵀ·x within about 1e-5 of x; a zeroed, scaled or overwritten block is off by order 1 or more.
+    /// </summary>
+    private const double OrthogonalityTolerance = 1e-3;
+
+    /// <summary>‖B·(Bᵀ·x) − x‖/‖x‖ for a fixed ±1 vector x: O(order²) where forming B·Bᵀ would be O(order³).</summary>
+    private static double OrthogonalityError(ReadOnlySpan<float> block, int order)
+    {
+        var x = new double[order];
+        var random = new Random(order);
+        for (int i = 0; i < order; i++) x[i] = random.Next(2) == 0 ? -1 : 1;
+        var y = new double[order]; // y = Bᵀ·x
+        for (int i = 0; i < order; i++)
+        {
+            var row = block.Slice(i * order, order);
+            for (int j = 0; j < order; j++) y[j] += row[j] * x[i];
+        }
+        double error = 0;
+        for (int i = 0; i < order; i++)
+        {
+            var row = block.Slice(i * order, order);
+            double z = 0;
+            for (int j = 0; j < order; j++) z += row[j] * y[j];
+            error += (z - x[i]) * (z - x[i]);
+        }
+        return Math.Sqrt(error / order); // ‖x‖² = order; NaN for a block with NaN or infinities
     }
 
     /// <summary>
     /// Checks section <paramref name="name"/> of <paramref name="parent"/> (or <paramref name="parent"/> itself
     /// when null) against its expected dtype, shape and implied length, and its place in the file; returns its offset.
     /// </summary>
-    private long Section(JsonSettings parent, string? name, string dtype, long[] shape)
+    private long Section(JsonSettings parent, string? name, string dtype, long[] shape, bool shareable = false)
     {
         var s = name is null ? parent : parent.RequireObject(name);
         string what = name is null ? parent.FullName("tensor") : parent.FullName(name);
@@ -254,7 +295,7 @@ internal sealed unsafe class CaldManifestReader
         if (offset % CaldLayout.Alignment != 0) throw s.Error("offset", $"{offset} is not a multiple of {CaldLayout.Alignment}");
         if (offset < CaldLayout.HeaderSize || offset > _sectionsEnd || length > _sectionsEnd - offset)
             throw s.Error("offset", $"{what} spans bytes {offset}..{offset + length}, outside the section area {CaldLayout.HeaderSize}..{_sectionsEnd} of the {_file.Length}-byte file (truncated or corrupt)");
-        _sections.Add((offset, length, what));
+        _sections.Add((offset, length, what, shareable));
         return offset;
     }
 
@@ -264,8 +305,8 @@ internal sealed unsafe class CaldManifestReader
         for (int i = 1; i < _sections.Count; i++)
         {
             var (previous, next) = (_sections[i - 1], _sections[i]);
-            // Shared transforms are referenced by several matrices: the same section, not an overlap.
-            if (previous.Offset == next.Offset && previous.Length == next.Length) continue;
+            // Shared transforms are referenced by several matrices: the same section, not an overlap. Nothing else is shared.
+            if (previous.Offset == next.Offset && previous.Length == next.Length && previous.Shareable && next.Shareable) continue;
             if (previous.Offset + previous.Length > next.Offset)
                 throw new ModelFormatException(Path, $"sections overlap: {previous.Name} at {previous.Offset}..{previous.Offset + previous.Length} and {next.Name} at {next.Offset}; the manifest is corrupt");
         }

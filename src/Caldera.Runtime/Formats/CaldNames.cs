@@ -23,6 +23,9 @@ internal static class CaldNames
     public static string Dtype(TensorType type) => Dtypes.First(t => t.Type == type).Name;
     public static TensorType? Dtype(string name) => Dtypes.FirstOrDefault(t => t.Name == name) is { Name: not null } t ? t.Type : null;
 
+    /// <summary>The compression methods a .cald records (caldera compress --method).</summary>
+    public static readonly string[] Methods = ["caldera", "ldlq", "rtn"];
+
     public static string QKind(QCodeKind kind) => kind == QCodeKind.E8P ? "e8p" : "uniform";
     public static QCodeKind? QKind(string name) => name switch { "e8p" => QCodeKind.E8P, "uniform" => QCodeKind.Uniform, _ => null };
 

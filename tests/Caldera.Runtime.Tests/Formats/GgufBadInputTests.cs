@@ -241,6 +241,22 @@ public sealed class GgufBadInputTests : IDisposable
         Rejected(writer, $"'{writer.Metadata[0].Key}'", "appears twice");
     }
 
+    [Fact]
+    public void A_megabyte_long_key_or_tensor_name_is_cut_in_the_message()
+    {
+        string huge = new('k', 1_000_000);
+        var writer = TestTensors.TinyGguf().Set(huge, GgufValueType.UInt32, 1u);
+        writer.Metadata.Add(writer.Metadata[^1]);
+        var e = Rejected(writer, $"'{huge[..120]}… (1000000 characters)'", "appears twice");
+        Assert.True(e.Message.Length < 1000, $"{e.Message.Length} characters");
+
+        writer = TestTensors.TinyGguf();
+        writer.Tensors.Add(new GgufTensorEntry(new string('t', 1_000_000), [8], GgmlType.F32, new byte[32]));
+        e = Assert.Throws<ModelFormatException>(() => ModelCheckpoint.Open(writer.Write(_dir.File("long-tensor.gguf"))).Dispose());
+        Assert.Contains("… (1000000 characters)", e.Message);
+        Assert.True(e.Message.Length < 1000, $"{e.Message.Length} characters");
+    }
+
     private ModelFormatException Rejected(GgufWriter writer, params string[] fragments) => Rejected(writer.ToBytes(), fragments);
 
     private ModelFormatException Rejected(byte[] bytes, params string[] fragments)
