@@ -79,7 +79,7 @@ public abstract class CalderaModel : IChatClient
     public IEnumerable<string> Generate(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        return Run(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, cancellationToken);
+        return Run(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, cancellationToken, synchronousCaller: true);
     }
 
     /// <summary>
@@ -91,7 +91,7 @@ public abstract class CalderaModel : IChatClient
     {
         ArgumentNullException.ThrowIfNull(prompt);
         await Task.Yield(); // the forward pass is synchronous work: leave the caller's context first
-        foreach (string piece in Generate(prompt, options, cancellationToken))
+        foreach (string piece in Run(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, cancellationToken, synchronousCaller: false))
             yield return piece;
     }
 
@@ -170,13 +170,29 @@ public abstract class CalderaModel : IChatClient
             },
         };
         await Task.Yield(); // the forward pass is synchronous work: leave the caller's context first
-        foreach (string piece in Run(promptIds, generation, options?.StopSequences, run, cancellationToken))
+        foreach (string piece in Run(promptIds, generation, options?.StopSequences, run, cancellationToken, synchronousCaller: false))
             yield return piece;
     }
 
-    private IEnumerable<string> Run(int[] promptIds, GenerationOptions options, IList<string>? stopSequences, ChatRun? run, CancellationToken cancellationToken)
+    /// <summary>
+    /// One generation, holding the model's one transformer (and so its KV cache) from the first item to the last.
+    /// A second generation waits for it, unless it would wait for itself: <paramref name="synchronousCaller"/> marks a
+    /// <see cref="Generate"/> enumeration, whose consumer is the thread that holds it between items, so another
+    /// generation started on that thread while it is open (two enumerators advanced in turn, as Zip does) could never
+    /// proceed and throws instead.
+    /// </summary>
+    private IEnumerable<string> Run(int[] promptIds, GenerationOptions options, IList<string>? stopSequences, ChatRun? run,
+        CancellationToken cancellationToken, bool synchronousCaller)
     {
-        _gate.Wait(cancellationToken);
+        int thread = Environment.CurrentManagedThreadId;
+        if (!_gate.Wait(0, CancellationToken.None))
+        {
+            if (Volatile.Read(ref _synchronousOwner) == thread)
+                throw new InvalidOperationException($"{Name}: a Generate enumeration of this model is still open on this thread; " +
+                    "one model runs one generation at a time, so finish or dispose the first enumerator before starting another (or use a second model instance)");
+            _gate.Wait(cancellationToken);
+        }
+        if (synchronousCaller) Volatile.Write(ref _synchronousOwner, thread);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -187,6 +203,7 @@ public abstract class CalderaModel : IChatClient
             {
                 string text = filter.Push(piece);
                 if (text.Length > 0) yield return text;
+                ObjectDisposedException.ThrowIf(_disposed, this);
                 if (filter.Stopped) break;
             }
             string rest = filter.Flush();
@@ -204,28 +221,45 @@ public abstract class CalderaModel : IChatClient
         }
         finally
         {
+            Volatile.Write(ref _synchronousOwner, 0);
+            if (_disposed) ReleaseResources();
             _gate.Release();
         }
     }
 
-    private bool _disposed;
+    /// <summary>The thread consuming the open <see cref="Generate"/> enumeration, 0 when none is open.</summary>
+    private int _synchronousOwner;
 
+    private volatile bool _disposed;
+    private int _released;
+
+    /// <summary>
+    /// Releases the model. A generation still open (an enumerator not yet finished or disposed) is not waited for: it
+    /// throws <see cref="ObjectDisposedException"/> at its next item and releases the model's resources when it ends.
+    /// </summary>
     public void Dispose()
     {
-        _gate.Wait();
-        try
+        _disposed = true;
+        if (_gate.Wait(0))
         {
-            if (_disposed) return;
-            _disposed = true;
-            _transformer?.Dispose();
-            _weights.Dispose();
-            _file.Dispose();
-        }
-        finally
-        {
-            _gate.Release();
+            try
+            {
+                ReleaseResources();
+            }
+            finally
+            {
+                _gate.Release();
+            }
         }
         GC.SuppressFinalize(this);
+    }
+
+    private void ReleaseResources()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0) return;
+        _transformer?.Dispose();
+        _weights.Dispose();
+        _file.Dispose();
     }
 
     /// <summary>How a chat run ended, filled in when its text is done.</summary>
