@@ -55,15 +55,6 @@ internal sealed class ByteLevelBpeVocabulary
                     $"token {id} ('{text}') is not written in the byte-level alphabet; only byte-level BPE vocabularies are supported");
         }
         if (ranks.Count == 0) throw ModelFormatException.ForSetting(path, setting, "the vocabulary has no regular tokens");
-        // Byte-level BPE starts every word from its single bytes, so a vocabulary without one of them cannot encode
-        // every text (the library fails on the first word holding that byte instead of at load).
-        var singleBytes = new bool[256];
-        foreach (var (bytes, _) in ranks)
-            if (bytes.Length == 1) singleBytes[bytes[0]] = true;
-        int missing = Array.IndexOf(singleBytes, false);
-        if (missing >= 0)
-            throw ModelFormatException.ForSetting(path, setting,
-                $"has no token for the single byte 0x{missing:x2}; a byte-level BPE vocabulary needs all 256 single-byte tokens");
         return new ByteLevelBpeVocabulary(ranks, special, pattern);
     }
 

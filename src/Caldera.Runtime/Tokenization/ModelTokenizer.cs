@@ -32,6 +32,9 @@ internal sealed class ModelTokenizer
     /// <summary>Ids that end generation (Llama 3 has more than one: <c>&lt;|end_of_text|&gt;</c> and <c>&lt;|eot_id|&gt;</c>).</summary>
     public IReadOnlyList<int> EosIds { get; }
 
+    /// <summary>The file (or model) the tokenizer was read from, named in errors.</summary>
+    public string Source { get; private set; } = "tokenizer";
+
     /// <summary>One more than the largest id the tokenizer can produce.</summary>
     public int VocabularySize { get; }
 
@@ -113,7 +116,17 @@ internal sealed class ModelTokenizer
     /// <summary>Token ids of <paramref name="text"/>, with BOS first when <paramref name="addBos"/>.</summary>
     public int[] Encode(string text, bool addBos = true)
     {
-        var ids = Inner.EncodeToIds(text);
+        IReadOnlyList<int> ids;
+        try
+        {
+            ids = Inner.EncodeToIds(text);
+        }
+        catch (KeyNotFoundException e)
+        {
+            // Byte-level BPE starts each word from its single bytes; a vocabulary that lacks one fails on the first text using it.
+            throw new ModelFormatException(Source, $"cannot encode the text: the vocabulary lacks a piece it needs ({e.Message}); " +
+                "a byte-level BPE vocabulary must hold every single byte", e);
+        }
         if (!addBos) return [.. ids];
         var result = new int[ids.Count + 1];
         result[0] = BosId;
@@ -145,7 +158,9 @@ internal sealed class ModelTokenizer
     {
         try
         {
-            return read();
+            var tokenizer = read();
+            tokenizer.Source = path;
+            return tokenizer;
         }
         catch (Exception e) when (e is not ModelFormatException and not OutOfMemoryException)
         {

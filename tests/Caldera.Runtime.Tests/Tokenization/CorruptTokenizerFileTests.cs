@@ -157,6 +157,27 @@ public sealed class CorruptTokenizerFileTests : IDisposable
             """), "byte-level alphabet");
 
     [Fact]
+    public void TokenizerJson_without_a_single_byte_the_text_uses_fails_to_encode_naming_the_file()
+    {
+        string path = _dir.Write("tokenizer.json", """
+            { "pre_tokenizer": { "type": "ByteLevel" }, "added_tokens": [ { "id": 3, "content": "<|begin_of_text|>" }, { "id": 4, "content": "<|end_of_text|>" } ],
+              "model": { "type": "BPE", "vocab": { "O": 0, "n": 1, "On": 2 }, "merges": ["O n"] } }
+            """);
+        var tokenizer = ModelTokenizer.Load(path);
+        Assert.Equal([2], tokenizer.Encode("On", addBos: false));
+        var e = Assert.Throws<ModelFormatException>(() => tokenizer.Encode("Once", addBos: false));
+        Assert.Equal(path, e.FilePath);
+        Assert.Contains("cannot encode the text: the vocabulary lacks a piece it needs", e.Message);
+    }
+
+    [Fact]
+    public void Empty_file_and_directory()
+    {
+        AssertRejected(_dir.Write("empty.model", []), "the tokenizer file is empty");
+        AssertRejected(_dir.Path, "is a directory; pass the tokenizer file inside it");
+    }
+
+    [Fact]
     public void TokenizerJson_invalid_split_regex() =>
         AssertRejected(_dir.Write("tokenizer.json", """
             { "pre_tokenizer": { "type": "Sequence", "pretokenizers": [
