@@ -1,7 +1,4 @@
-using System.Buffers.Binary;
-using System.Globalization;
-using System.IO.Hashing;
-using System.Text;
+using Caldera.Common;
 
 namespace Caldera.Build.Tasks.Trailer;
 
@@ -52,36 +49,14 @@ internal static class TrailerWriter
     /// </summary>
     internal static long ExecutableLength(FileStream file, string path)
     {
-        long length = file.Length;
-        if (length < TrailerLayout.FooterLength) return length;
-        Span<byte> footer = stackalloc byte[TrailerLayout.FooterLength];
-        file.Position = length - TrailerLayout.FooterLength;
-        file.ReadExactly(footer);
-        if (!footer[..8].SequenceEqual(TrailerLayout.Magic)) return length;
-
-        long directoryOffset = BinaryPrimitives.ReadInt64LittleEndian(footer[8..]);
-        long directoryLength = BinaryPrimitives.ReadInt64LittleEndian(footer[16..]);
-        ulong checksum = BinaryPrimitives.ReadUInt64LittleEndian(footer[24..]);
-        if (directoryLength is < 0 or > TrailerLayout.MaxDirectoryLength || directoryOffset < 0
-            || directoryOffset > length - TrailerLayout.FooterLength - directoryLength)
-            throw Corrupt(path, $"the footer places a {directoryLength}-byte directory at {directoryOffset} in a {length}-byte file");
-        var directory = new byte[directoryLength];
-        file.Position = directoryOffset;
-        file.ReadExactly(directory);
-        if (XxHash3.HashToUInt64(directory) != checksum) throw Corrupt(path, "the directory does not match its checksum");
-
-        long first = directoryOffset;
-        foreach (string line in Encoding.UTF8.GetString(directory).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        try
         {
-            string[] fields = line.Split('\t');
-            if (fields.Length != 3
-                || !long.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out long offset)
-                || !long.TryParse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture, out long modelLength)
-                || offset > directoryOffset - modelLength)
-                throw Corrupt(path, $"the directory line '{line}' is not 'name<TAB>offset<TAB>length' inside the file");
-            first = Math.Min(first, offset);
+            return TrailerLayout.Read(file)?.ModelsStart ?? file.Length;
         }
-        return first;
+        catch (InvalidDataException e)
+        {
+            throw Corrupt(path, e.Message);
+        }
     }
 
     private static BuildFailure Corrupt(string path, string why) => new(BuildDiagnostic.TrailerCorrupt,
