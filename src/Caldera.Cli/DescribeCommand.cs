@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Caldera.Common;
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Model;

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using Microsoft.CodeAnalysis.CSharp;
+using Caldera.Common;
 
 namespace Caldera.Generators;
 
@@ -50,9 +50,9 @@ internal static class ModelParser
         string schema = String(root, "schema");
         if (schema != Schema) throw new SchemaException("schema", $"is '{schema}', not '{Schema}'");
         string name = String(root, "name");
-        if (!IsIdentifier(name)) throw new IdentifierException("name", name, "class name");
+        if (!CSharpNames.IsIdentifier(name)) throw new IdentifierException("name", name, "class name");
         string ns = String(root, "namespace");
-        if (ns.Split('.').Any(part => !IsIdentifier(part))) throw new IdentifierException("namespace", ns, "namespace");
+        if (!CSharpNames.IsNamespace(ns)) throw new IdentifierException("namespace", ns, "namespace");
         string storage = String(root, "storage");
         if (storage != "resource" && storage != "trailer") throw new SchemaException("storage", $"is '{storage}', not resource or trailer");
         string resourceName = String(root, "resourceName");
@@ -112,9 +112,6 @@ internal static class ModelParser
         }
         return (kernels.Distinct().ToArray(), diagnostics.ToArray());
     }
-
-    private static bool IsIdentifier(string name) =>
-        SyntaxFacts.IsValidIdentifier(name) && SyntaxFacts.GetKeywordKind(name) == SyntaxKind.None;
 
     private static JsonValue Member(JsonValue parent, string key, JsonKind kind, string? shown = null)
     {
