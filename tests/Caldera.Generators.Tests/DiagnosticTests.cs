@@ -20,7 +20,7 @@ public class DiagnosticTests
 
     [Theory]
     [InlineData("\"caldera.model-description/1\"", "\"caldera.model-description/2\"", "'schema' is 'caldera.model-description/2', not 'caldera.model-description/1'")]
-    [InlineData("\"fileLength\"", "\"length\"", "'fileLength' is missing")]
+    [InlineData("\"file_length\"", "\"length\"", "'file_length' is missing")]
     [InlineData("\"f8a5e7023b9cf55c\"", "\"xyz\"", "'checksum' is 'xyz', not 16 hex digits")]
     [InlineData("\"dim\": 64", "\"dim\": \"64\"", "'config.dim' must be a number, not a string")]
     [InlineData("\"rows\": 64", "\"rows\": -1", "'matrices[0].rows' is -1, not a whole number in 1..16777216")]
@@ -51,9 +51,9 @@ public class DiagnosticTests
     [Fact]
     public void CALDG010_says_why_a_shape_runs_the_generic_kernels()
     {
-        string uniform = ReplaceFirst(ReplaceFirst(Stories, "\"q\": \"e8p\",\n      \"qBits\": 2", "\"q\": \"uniform\",\n      \"qBits\": 3"), "\"factorBits\": 4", "\"factorBits\": 4");
-        string halves = Stories.Replace("\"name\": \"blk.0.attn_k.weight\",\n      \"rows\": 32,\n      \"columns\": 64,\n      \"q\": \"e8p\",\n      \"qBits\": 2,\n      \"rank\": 16,\n      \"factorBits\": 4",
-            "\"name\": \"blk.0.attn_k.weight\",\n      \"rows\": 32,\n      \"columns\": 64,\n      \"q\": \"e8p\",\n      \"qBits\": 2,\n      \"rank\": 16,\n      \"factorBits\": 16");
+        string uniform = ReplaceFirst(ReplaceFirst(Stories, "\"q\": \"e8p\",\n      \"q_bits\": 2", "\"q\": \"uniform\",\n      \"q_bits\": 3"), "\"factor_bits\": 4", "\"factor_bits\": 4");
+        string halves = Stories.Replace("\"name\": \"blk.0.attn_k.weight\",\n      \"rows\": 32,\n      \"columns\": 64,\n      \"q\": \"e8p\",\n      \"q_bits\": 2,\n      \"rank\": 16,\n      \"factor_bits\": 4",
+            "\"name\": \"blk.0.attn_k.weight\",\n      \"rows\": 32,\n      \"columns\": 64,\n      \"q\": \"e8p\",\n      \"q_bits\": 2,\n      \"rank\": 16,\n      \"factor_bits\": 16");
         Assert.NotEqual(Stories, halves);
 
         var messages = new[] { Stories, uniform, halves }
