@@ -84,21 +84,16 @@ internal static class DescribeCommand
         return buffer.ToArray();
     }
 
-    /// <summary>A temporary file beside <paramref name="path"/>, then a rename: a reader never sees half a description.</summary>
+    /// <summary>Through <see cref="AtomicFile"/>: a reader never sees half a description.</summary>
     private static void WriteAtomically(string path, byte[] bytes)
     {
-        string full = Path.GetFullPath(path);
-        string temp = $"{full}.{Environment.ProcessId}.tmp";
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, full, overwrite: true);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            AtomicFile.WriteAllBytes(path, bytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try { File.Delete(temp); }
-            catch (IOException) { }
             throw new ModelFormatException(path, $"cannot write the model description ({e.Message}); check that the folder is writable");
         }
     }

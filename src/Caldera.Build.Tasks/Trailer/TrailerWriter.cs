@@ -5,8 +5,8 @@ namespace Caldera.Build.Tasks.Trailer;
 /// <summary>
 /// Appends models to a native executable as a <see cref="TrailerLayout"/> trailer. Idempotent: a file that
 /// already ends in a valid trailer is cut back to where its first model starts before the new one is written,
-/// so publishing twice gives the same bytes. Atomic: the result is written to a temporary copy beside the
-/// executable (keeping its file mode) and renamed over it.
+/// so publishing twice gives the same bytes. Atomic (<see cref="AtomicFile"/>): the result is written to a
+/// temporary copy beside the executable, keeping its file mode, and renamed over it.
 /// </summary>
 internal static class TrailerWriter
 {
@@ -19,11 +19,11 @@ internal static class TrailerWriter
             if (!File.Exists(path))
                 throw new BuildFailure(BuildDiagnostic.TrailerModelMissing, $"the compressed model '{path}' of '{name}' does not exist; rebuild the project so it is compiled again");
 
-        string temporary = executable + ".caldera.partial";
         var entries = new List<TrailerEntry>();
-        using (var source = new FileStream(executable, FileMode.Open, FileAccess.Read, FileShare.Read))
-        using (var target = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        AtomicFile.Write(executable, target =>
         {
+            using var source = new FileStream(executable, FileMode.Open, FileAccess.Read, FileShare.Read);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(target.SafeFileHandle, File.GetUnixFileMode(source.SafeFileHandle));
             CopyPrefix(source, target, ExecutableLength(source, executable));
             foreach (var (name, path) in models)
             {
@@ -36,9 +36,7 @@ internal static class TrailerWriter
             long directoryOffset = target.Position;
             target.Write(directory);
             target.Write(TrailerLayout.Footer(directoryOffset, directory));
-        }
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temporary, File.GetUnixFileMode(executable));
-        File.Move(temporary, executable, overwrite: true);
+        }, bufferSize: 1 << 16);
         return entries;
     }
 
