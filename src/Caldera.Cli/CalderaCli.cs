@@ -52,10 +52,10 @@ internal static class CalderaCli
             Usage.Print(stderr, 0);
             return UsageOrInputError;
         }
-        catch (AggregateException e) when (e.Flatten().InnerExceptions is [ModelFormatException inner])
+        catch (AggregateException e) when (e.Flatten().InnerExceptions.All(i => i is ModelFormatException))
         {
-            // A bad input found on a worker thread (e.g. a matrix compressed in parallel) is still a bad input.
-            stderr.WriteLine($"caldera: {inner.Message}");
+            // A bad input found on worker threads (e.g. matrices compressed in parallel) is still a bad input: report the first.
+            stderr.WriteLine($"caldera: {e.Flatten().InnerExceptions[0].Message}");
             return UsageOrInputError;
         }
         catch (Exception e) when (e is not OperationCanceledException)

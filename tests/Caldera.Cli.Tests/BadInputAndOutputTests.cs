@@ -116,6 +116,27 @@ public sealed class BadInputAndOutputTests : IDisposable
     }
 
     [Theory]
+    [InlineData("blk.1.ffn_norm.weight", 0f, "blk.1.ffn_gate.weight': the calibration inputs that reach it are all zero")]
+    [InlineData("blk.0.attn_norm.weight", 3e38f, "blk.0.attn_q.weight': the calibration inputs that reach it are not finite")]
+    [InlineData("blk.2.ffn_down.weight", float.NaN, "blk.2.ffn_down.weight': element 0 is NaN; the weights are corrupt")]
+    public void Compressing_a_checkpoint_with_zero_or_non_finite_weights_exits_2_naming_the_tensor(string tensor, float value, string message)
+    {
+        string path = _dir.File("broken.gguf");
+        using (var source = ModelCheckpoint.Open(TestModels.Stories260KBin))
+        {
+            var writer = GgufWriter.FromCheckpoint(source);
+            var entry = writer.Tensor(tensor);
+            int count = tensor.Contains("norm", StringComparison.Ordinal) ? entry.Data.Length / 4 : 1;
+            for (int i = 0; i < count; i++) BinaryPrimitives.WriteSingleLittleEndian(entry.Data.AsSpan(4 * i), value);
+            writer.Write(path);
+        }
+        var (code, _, stderr) = Cli("compress", path, "--tokenizer", TestModels.Tok512Model, "-o", _dir.File("out.cald"),
+            "--samples", "2", "--seq-len", "16", "--rank", "4");
+        Assert.Equal(2, code);
+        Assert.True(stderr.Contains($"{path}: tensor '{message}", StringComparison.Ordinal), stderr);
+    }
+
+    [Theory]
     [InlineData("/proc/nope.cald", "cannot create files in /proc")]
     [InlineData("", "-o is empty")]
     [InlineData("<dir>", "is a directory")]

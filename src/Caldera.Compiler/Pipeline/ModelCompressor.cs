@@ -103,6 +103,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
             var tensor = checkpoint.Tensor(name);
             var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
             var h = moments[m.Input];
+            CheckInputs(checkpoint.SourcePath, name, h);
             CompressedMatrix compressed;
             try
             {
@@ -118,6 +119,20 @@ internal sealed class ModelCompressor(CompressionPlan plan)
             reporter.MatrixDone(layer, m.Short, compressed.RelativeError, (long)w.Rows * w.Cols);
         });
         return results;
+    }
+
+    /// <summary>
+    /// Calibration inputs that are all zero or not finite (what zeroed or huge norms and earlier weights produce; the
+    /// readers already refuse NaN and infinite weights) cannot be compressed: that is the checkpoint's fault, said
+    /// before the decomposition fails on it.
+    /// </summary>
+    private static void CheckInputs(string path, string name, Matrix<double> h)
+    {
+        double trace = 0;
+        for (int i = 0; i < h.Rows; i++) trace += h[i, i];
+        if (!(trace > 0) || !double.IsFinite(trace))
+            throw ModelFormatException.ForTensor(path, name, $"the calibration inputs that reach it are {(double.IsFinite(trace) ? "all zero" : "not finite")}: " +
+                "the checkpoint's weights before it (norms, earlier blocks, the embedding) are zero, NaN or infinite");
     }
 
     private CompressionSettings Settings(CalibrationSet calibration)
