@@ -34,7 +34,7 @@ if [ ! -d "$corpus" ] || [ -z "$(ls -A "$corpus")" ]; then
   mkdir -p "$corpus" && cp "$work/seed/$reader"/* "$corpus"/
 fi
 
-export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
+export AFL_ALLOW_TMP=1 AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 # Resume an earlier run's queue when there is one ("-i -"), otherwise start from the corpus.
 input=$corpus
 [ -d "$work/findings/default/queue" ] && input=-
