@@ -13,7 +13,7 @@ public sealed class CompressAndEvalCommandTests : IDisposable
 
     [Theory]
     [InlineData("--rank abc", "--rank 'abc' is not an integer")]
-    [InlineData("--rank 0", "--rank 0 must be at least 1")]
+    [InlineData("--rank -1", "--rank -1 must be at least 0")]
     [InlineData("--preset slow", "--preset 'slow' is not one of fast, paper")]
     [InlineData("--method gptq", "--method 'gptq' is not one of caldera, ldlq, rtn")]
     [InlineData("--q-bits 3", "--q-bits 3 is not available for caldera")]
@@ -25,7 +25,7 @@ public sealed class CompressAndEvalCommandTests : IDisposable
     [InlineData("--seq-len 1", "--seq-len 1 must be at least 2")]
     [InlineData("--seq-len 4096", "--seq-len 4096 exceeds the model's context of 512")]
     [InlineData("--threads x", "--threads 'x' is not an integer")]
-    [InlineData("--bogus 1", "unknown option --bogus")]
+    [InlineData("--bogus 1", "Unrecognized command or argument '--bogus'")]
     [InlineData("--calibration /nonexistent/calibration.txt", "calibration text file not found")]
     [InlineData("--samples 100000", "lower --samples or --seq-len")]
     public void Compress_rejects_bad_settings_with_exit_code_2(string options, string message)
@@ -73,6 +73,19 @@ public sealed class CompressAndEvalCommandTests : IDisposable
         // 2-bit Q + rank-4 4-bit factors (0.5 bit on 64×64) + signs and scales, plus the fp32 43×43 fallback
         // transform block that each 172-wide side stores (5.4 bits per weight of a 172×64 matrix).
         Assert.InRange(bits, 2.5, 8);
+    }
+
+    [Theory]
+    [InlineData("caldera")]
+    [InlineData("ldlq")]
+    public void Rank_0_compresses_with_ldlq_alone(string method)
+    {
+        var writer = new CapturingWriter();
+        var (code, _, stderr) = Run(writer, ["compress", TestModels.Stories260KBin, "-o", _dir.File("q.cald"), "--tokenizer", TestModels.Tok512Model,
+            "--method", method, "--rank", "0", "--samples", "2", "--seq-len", "32", "--threads", "2"]);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(("ldlq", 0), (writer.Content!.Settings.Method, writer.Content.Settings.Rank));
+        Assert.All(writer.Content.Matrices, m => Assert.Equal(0, m.Rank));
     }
 
     [Fact]
