@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.Reflection;
 using Caldera.Runtime.Formats;
+using Spectre.Console;
 
 namespace Caldera.Cli;
 
@@ -23,10 +24,14 @@ internal static class CalderaCli
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, CompressedModelFormat.Cald);
 
-    /// <summary>Runs with <paramref name="format"/> writing (compress) and reading (eval) compressed models.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CompressedModelFormat format, CancellationToken cancellation = default)
+    /// <summary>
+    /// Runs with <paramref name="format"/> writing (compress) and reading (eval) compressed models; progress goes to
+    /// <paramref name="terminal"/> as a live display when given, otherwise as plain lines to <paramref name="stderr"/>.
+    /// </summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CompressedModelFormat format, CancellationToken cancellation = default,
+        IAnsiConsole? terminal = null)
     {
-        var cli = new CliContext(stdout, stderr, format, cancellation);
+        var cli = new CliContext(stdout, stderr, format, cancellation, terminal);
         // `caldera` alone and `caldera help [verb]` show the help, as `caldera [verb] --help` does.
         args = args switch
         {
@@ -114,5 +119,8 @@ internal static class CalderaCli
     }
 }
 
-/// <summary>What every verb writes to and reads with, for one invocation.</summary>
-internal sealed record CliContext(TextWriter Out, TextWriter Error, CompressedModelFormat Format, CancellationToken Cancellation);
+/// <summary>
+/// What every verb writes to and reads with, for one invocation. <see cref="Terminal"/> is stderr when it is a terminal,
+/// for live displays; null when stderr is redirected (a log, a pipe, MSBuild), where progress is plain lines.
+/// </summary>
+internal sealed record CliContext(TextWriter Out, TextWriter Error, CompressedModelFormat Format, CancellationToken Cancellation, IAnsiConsole? Terminal);

@@ -1,12 +1,15 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Caldera.Cli.Progress;
 using Caldera.Compiler.Calibration;
 using Caldera.Compiler.Decomposition;
 using Caldera.Compiler.Evaluation;
 using Caldera.Compiler.Pipeline;
+using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Model;
+using Spectre.Console;
 
 namespace Caldera.Cli;
 
@@ -65,10 +68,16 @@ internal static class CompressCommand
 
         string cacheDirectory = LayerCache.DirectoryFor(output);
         var clock = Stopwatch.StartNew();
-        var content = new ModelCompressor(plan).Compress(checkpoint, calibration, tokenizer.Payload, SourceHash.Of(modelPath),
-            cacheDirectory, new ConsoleProgress(stderr), cli.Cancellation);
+        var compressor = new ModelCompressor(plan);
+        CompressedModelContent Compress(IProgress<CompressionProgress> progress) => compressor.Compress(checkpoint, calibration, tokenizer.Payload,
+            SourceHash.Of(modelPath), cacheDirectory, progress, cli.Cancellation);
+        var times = new LayerTimes();
+        var content = cli.Terminal is { } terminal
+            ? LiveProgress.Run(terminal, checkpoint.Config.LayerCount, CompressionSummary.Kinds.Length, live => Compress(times.Around(live)))
+            : Compress(times.Around(new PlainProgress(stderr)));
         writer.Write(content, output);
         if (Directory.Exists(cacheDirectory)) Directory.Delete(cacheDirectory, recursive: true);
+        (cli.Terminal ?? PlainConsole(stderr)).Write(CompressionSummary.Build(content.Matrices, times.Layers));
 
         var bits = StorageBits.Of(content);
         double meanError = content.Matrices.Average(m => m.RelativeError);
@@ -107,23 +116,14 @@ internal static class CompressCommand
         };
     }
 
-    /// <summary>One line per step: block i/N, matrix, error, elapsed, ETA.</summary>
-    private sealed class ConsoleProgress(TextWriter writer) : IProgress<CompressionProgress>
+    /// <summary>Spectre.Console writing plain text to <paramref name="writer"/>: no colours, no cursor movement.</summary>
+    private static IAnsiConsole PlainConsole(TextWriter writer)
     {
-        public void Report(CompressionProgress p)
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
-            string where = $"layer {p.Layer + 1}/{p.LayerCount}";
-            string time = $"elapsed {Clock(p.Elapsed)}" + (p.Remaining is { } left ? $"  eta {Clock(left)}" : "");
-            writer.WriteLine(p.Event switch
-            {
-                CompressionEvent.MatrixCompressed => string.Create(CultureInfo.InvariantCulture, $"{where}  {p.Matrix,-4}  error {p.RelativeError:F4}  {time}"),
-                CompressionEvent.LayerCompressed => $"{where}  done  {time}",
-                CompressionEvent.LayerFromCache => $"{where}  from cache",
-                _ => $"{where}  cache not used: {p.Note}",
-            });
-            writer.Flush();
-        }
-
-        private static string Clock(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"mm\:ss", CultureInfo.InvariantCulture);
+            Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No, Out = new AnsiConsoleOutput(writer),
+        });
+        console.Profile.Width = 120;
+        return console;
     }
 }
