@@ -87,6 +87,9 @@ internal static class InspectCommand
             ? string.Create(CultureInfo.InvariantCulture,
                 $"llama3 (factor {s.Factor}, low_freq_factor {s.LowFrequencyFactor}, high_freq_factor {s.HighFrequencyFactor}, original context {s.OriginalContextLength})")
             : "none");
+        if (c.RopeFrequencyFactors is { } factors)
+            Setting("rope_freqs", string.Create(CultureInfo.InvariantCulture,
+                $"{factors.Count} per-pair divisors, {factors.Values.ToArray().Min()} to {factors.Values.ToArray().Max()}"));
         Setting("tied_classifier", c.TiedClassifier ? "yes" : "no");
         void Setting(string name, object value) => o.WriteLine($"  {name,-16}{value}");
     }

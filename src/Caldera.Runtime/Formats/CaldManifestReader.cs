@@ -69,6 +69,11 @@ internal sealed unsafe class CaldManifestReader
         RopeScaling? scaling = c.Object("rope_scaling") is { } r
             ? new RopeScaling(r.RequireSingle("factor"), r.RequireSingle("low_freq_factor"), r.RequireSingle("high_freq_factor"), r.RequireInt32("original_context_length"))
             : null;
+        // Absent in files without per-pair factors (and in files written before the key existed).
+        RopeFrequencyFactors? factors = c.Has("rope_freq_factors")
+            ? new RopeFrequencyFactors(c.RequireArray("rope_freq_factors").Select((e, i) => e.ValueKind == System.Text.Json.JsonValueKind.Number && e.TryGetSingle(out float f)
+                ? f : throw c.Error($"rope_freq_factors[{i}]", "is not a number")).ToArray())
+            : null;
         string pairing = c.RequireString("rope_pairing");
         var config = new LlamaConfig
         {
@@ -84,6 +89,7 @@ internal sealed unsafe class CaldManifestReader
             RopeTheta = c.RequireSingle("rope_theta"),
             RopePairing = CaldNames.Pairing(pairing) ?? throw c.Error("rope_pairing", $"'{pairing}' is not interleaved or rotate_half"),
             RopeScaling = scaling,
+            RopeFrequencyFactors = factors,
             TiedClassifier = c.RequireBool("tied_classifier"),
         };
         return config.Validate(Path, name => "config." + ConfigName(name));
@@ -101,6 +107,7 @@ internal sealed unsafe class CaldManifestReader
         nameof(LlamaConfig.ContextLength) => "context_length",
         nameof(LlamaConfig.NormEpsilon) => "norm_epsilon",
         nameof(LlamaConfig.RopeTheta) => "rope_theta",
+        nameof(LlamaConfig.RopeFrequencyFactors) => "rope_freq_factors",
         nameof(LlamaConfig.RopeScaling) => "rope_scaling",
         _ => property,
     };

@@ -122,6 +122,13 @@ internal sealed class CaldManifestWriter
             j.WriteEndObject();
         }
         else j.WriteNull("rope_scaling");
+        // Written only when present, so a model without them is stored exactly as before the key existed.
+        if (c.RopeFrequencyFactors is { } factors)
+        {
+            j.WriteStartArray("rope_freq_factors");
+            foreach (float f in factors.Values) j.WriteNumberValue(f);
+            j.WriteEndArray();
+        }
         j.WriteBoolean("tied_classifier", c.TiedClassifier);
         j.WriteEndObject();
     }
