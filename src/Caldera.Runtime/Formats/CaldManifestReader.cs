@@ -70,10 +70,7 @@ internal sealed unsafe class CaldManifestReader
             ? new RopeScaling(r.RequireSingle("factor"), r.RequireSingle("low_freq_factor"), r.RequireSingle("high_freq_factor"), r.RequireInt32("original_context_length"))
             : null;
         // Absent in files without per-pair factors (and in files written before the key existed).
-        RopeFrequencyFactors? factors = c.Has("rope_freq_factors")
-            ? new RopeFrequencyFactors(c.RequireArray("rope_freq_factors").Select((e, i) => e.ValueKind == System.Text.Json.JsonValueKind.Number && e.TryGetSingle(out float f)
-                ? f : throw c.Error($"rope_freq_factors[{i}]", "is not a number")).ToArray())
-            : null;
+        RopeFrequencyFactors? factors = c.Has("rope_freq_factors") ? new RopeFrequencyFactors(Floats(c, "rope_freq_factors")) : null;
         string pairing = c.RequireString("rope_pairing");
         var config = new LlamaConfig
         {
@@ -94,6 +91,11 @@ internal sealed unsafe class CaldManifestReader
         };
         return config.Validate(Path, name => "config." + ConfigName(name));
     }
+
+    /// <summary>An array of numbers, each stored as a float.</summary>
+    private static float[] Floats(JsonSettings settings, string name) =>
+        settings.RequireArray(name).Select((e, i) => e.ValueKind == System.Text.Json.JsonValueKind.Number && e.TryGetSingle(out float f)
+            ? f : throw settings.Error($"{name}[{i}]", "is not a number")).ToArray();
 
     private static string ConfigName(string property) => property switch
     {
@@ -202,6 +204,8 @@ internal sealed unsafe class CaldManifestReader
             Columns = columns,
             GlobalScale = item.RequireSingle("global_scale"),
             RelativeError = item.RequireReal("relative_error"),
+            // Absent in files written before caldera report existed; the report then leaves the spectra out.
+            Spectrum = item.Object("spectrum") is { } spectrum ? new MatrixSpectrum(Floats(spectrum, "weight"), Floats(spectrum, "residual")) : null,
             QKind = kind,
             QBits = qBits,
             QCodes = qCodes,

@@ -198,7 +198,21 @@ internal sealed class CaldManifestWriter
         }
         Transform("input_transform", m.InputTransform);
         Transform("output_transform", m.OutputTransform);
+        if (m.Spectrum is { } spectrum)
+        {
+            j.WriteStartObject("spectrum");
+            Numbers("weight", spectrum.Weight);
+            Numbers("residual", spectrum.Residual);
+            j.WriteEndObject();
+        }
         j.WriteEndObject();
+    }
+
+    private void Numbers(string name, float[] values)
+    {
+        _json.WriteStartArray(name);
+        foreach (float v in values) _json.WriteNumberValue(v);
+        _json.WriteEndArray();
     }
 
     private void Transform(string name, TransformData? t)
