@@ -98,6 +98,7 @@ internal static class CalderaCli
             CompressCommand.Create(cli),
             EvalCommand.Create(cli),
             DescribeCommand.Create(cli),
+            Report.ReportCommand.Create(cli),
         };
         // Named and versioned as the tool, whichever process hosts it (a test runner, `dotnet caldera.dll`).
         root.HelpName = "caldera";

@@ -101,8 +101,8 @@ internal static class DescribeCommand
         return buffer.ToArray();
     }
 
-    /// <summary>A temporary file beside <paramref name="path"/>, then a rename: a reader never sees half a description.</summary>
-    private static void WriteAtomically(string path, byte[] bytes)
+    /// <summary>A temporary file beside <paramref name="path"/>, then a rename: a reader never sees half a file.</summary>
+    internal static void WriteAtomically(string path, byte[] bytes, string what = "the model description")
     {
         string full = Path.GetFullPath(path);
         string temp = $"{full}.{Environment.ProcessId}.tmp";
@@ -116,7 +116,7 @@ internal static class DescribeCommand
         {
             try { File.Delete(temp); }
             catch (IOException) { }
-            throw new ModelFormatException(path, $"cannot write the model description ({e.Message}); check that the folder is writable");
+            throw new ModelFormatException(path, $"cannot write {what} ({e.Message}); check that the folder is writable");
         }
     }
 }
