@@ -90,7 +90,7 @@ internal static class CalderaCli
     internal static RootCommand Commands(CliContext cli)
     {
         var root = new RootCommand(
-            "Caldera compresses Llama checkpoints (W ≈ Q + L·R: 2-bit lattice Q, low-rank L and R), runs them, and describes them for the build.\n" +
+            "Caldera compresses Llama checkpoints (W ≈ Q + L·R: 2-bit lattice Q, low-rank L and R), runs them, describes them for the build and reports on them.\n" +
             "A <model> is a Hugging Face directory (config.json + *.safetensors), a .gguf file, a llama2.c .bin or a compressed .cald model.")
         {
             RunCommand.Create(cli),
