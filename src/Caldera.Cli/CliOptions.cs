@@ -61,7 +61,8 @@ internal static class CliOptions
         },
     };
 
-    public static Option<string?> Path(string name, string description, string helpName = "file", params string[] aliases) => new(name, aliases)
+    /// <summary>A string option (a file, a name, a prompt) without a default: null when not given.</summary>
+    public static Option<string?> Text(string name, string description, string helpName = "file", params string[] aliases) => new(name, aliases)
     {
         Description = description,
         HelpName = helpName,

@@ -24,15 +24,15 @@ internal static class CompressCommand
     private const int DefaultSequenceLength = 128;
 
     private static readonly Argument<string> Model = CliOptions.Model("The checkpoint to compress: a Hugging Face directory, a .gguf file or a llama2.c .bin.");
-    private static readonly Option<string?> Output = CliOptions.Path("--output", "The compressed model to write (required).", "out.cald", "-o");
-    private static readonly Option<string?> Tokenizer = CliOptions.Path("--tokenizer", "tokenizer.model or tokenizer.json to use and embed; default: found inside or beside the checkpoint.");
+    private static readonly Option<string?> Output = CliOptions.Text("--output", "The compressed model to write (required).", "out.cald", "-o");
+    private static readonly Option<string?> Tokenizer = CliOptions.Text("--tokenizer", "tokenizer.model or tokenizer.json to use and embed; default: found inside or beside the checkpoint.");
     private static readonly Option<string> Method = CliOptions.Choice("--method",
         "caldera: Q + L·R; ldlq: the 2-bit lattice Q alone (as --rank 0); rtn: round-to-nearest Q alone, --q-bits wide.", "caldera", "ldlq", "rtn");
     private static readonly Option<int> Rank = CliOptions.Int("--rank", "Rank of the low-rank factors L and R; 0 keeps Q alone (LDLQ).", 64, min: 0);
     private static readonly Option<int> QBits = CliOptions.Int("--q-bits", "Bits per weight of Q: 2 (the E8P lattice) for caldera and ldlq, 2..8 for rtn.", 2, min: 1);
     private static readonly Option<int> LrBits = CliOptions.Int("--lr-bits", "Bits per entry of L and R: 4 (lattice) or 16 (half precision).", 4, min: 1);
     private static readonly Option<string> Preset = CliOptions.Choice("--preset", "fast: few alternating iterations; paper: the paper's settings (slower).", "fast", "paper");
-    private static readonly Option<string?> Calibration = CliOptions.Path("--calibration", "UTF-8 text to calibrate on; default: the built-in text.");
+    private static readonly Option<string?> Calibration = CliOptions.Text("--calibration", "UTF-8 text to calibrate on; default: the built-in text.");
     private static readonly Option<int?> Samples = CliOptions.OptionalInt("--samples", "Calibration sequences; default: as many as the text fills.", min: 1);
     private static readonly Option<int?> SequenceLength = CliOptions.OptionalInt("--seq-len", $"Tokens per calibration sequence; default: {DefaultSequenceLength}, capped at the model's context.", min: 2);
     private static readonly Option<int?> Threads = CliOptions.OptionalInt("--threads", "Worker threads; default: one per processor.", min: 1);

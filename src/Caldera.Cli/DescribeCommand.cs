@@ -18,12 +18,12 @@ namespace Caldera.Cli;
 internal static class DescribeCommand
 {
     private static readonly Argument<string> Model = CliOptions.Model("The compressed model (.cald) to describe.");
-    private static readonly Option<string?> Name = CliOptions.Path("--name", "The C# class name of the model (required).", "Class");
-    private static readonly Option<string?> Namespace = CliOptions.Path("--namespace", "The C# namespace of the class (required).", "Ns");
+    private static readonly Option<string?> Name = CliOptions.Text("--name", "The C# class name of the model (required).", "Class");
+    private static readonly Option<string?> Namespace = CliOptions.Text("--namespace", "The C# namespace of the class (required).", "Ns");
     private static readonly Option<string> Storage = CliOptions.Choice("--storage", "Where the build stores the model: an embedded resource or a trailer after the app.",
         Description.StorageKinds.Resource, Description.StorageKinds.Trailer);
-    private static readonly Option<string?> ResourceName = CliOptions.Path("--resource-name", "The resource's logical name; default: Caldera.Models.<Class>.cald.", "name");
-    private static readonly Option<string?> Output = CliOptions.Path("-o", "The description to write (required).", "Class.model.json");
+    private static readonly Option<string?> ResourceName = CliOptions.Text("--resource-name", "The resource's logical name; default: Caldera.Models.<Class>.cald.", "name");
+    private static readonly Option<string?> Output = CliOptions.Text("-o", "The description to write (required).", "Class.model.json");
 
     public static Command Create(CliContext cli)
     {

@@ -15,10 +15,10 @@ namespace Caldera.Cli;
 internal static class EvalCommand
 {
     private static readonly Argument<string> Model = CliOptions.Model("The model to score: a checkpoint or a .cald model.");
-    private static readonly Option<string?> Text = CliOptions.Path("--text", "UTF-8 text to score (required).");
-    private static readonly Option<string?> Reference = CliOptions.Path("--reference", "A model to compare with: adds its perplexity, the mean KL divergence and top-1 agreement.", "model");
+    private static readonly Option<string?> Text = CliOptions.Text("--text", "UTF-8 text to score (required).");
+    private static readonly Option<string?> Reference = CliOptions.Text("--reference", "A model to compare with: adds its perplexity, the mean KL divergence and top-1 agreement.", "model");
     private static readonly Option<int> Context = CliOptions.Int("--ctx", "Tokens per scored chunk.", 256, min: 4);
-    private static readonly Option<string?> Tokenizer = CliOptions.Path("--tokenizer", "tokenizer.model or tokenizer.json; default: the model's own.");
+    private static readonly Option<string?> Tokenizer = CliOptions.Text("--tokenizer", "tokenizer.model or tokenizer.json; default: the model's own.");
     private static readonly Option<int?> Threads = CliOptions.OptionalInt("--threads", "Worker threads; default: one per processor.", min: 1);
     private static readonly Option<bool> Int8 = CliOptions.Flag("--int8", "Score int8 decoding (one token at a time) instead of float arithmetic.");
     private static readonly Option<bool> Int8Classifier = CliOptions.Flag("--int8-classifier", "Score with the int8 classifier.");

@@ -20,8 +20,8 @@ namespace Caldera.Cli;
 internal static class RunCommand
 {
     private static readonly Argument<string> Model = CliOptions.Model("The model: a Hugging Face directory, a .gguf file, a llama2.c .bin or a .cald model.");
-    private static readonly Option<string?> Prompt = CliOptions.Path("--prompt", "The text to continue (required).", "text");
-    private static readonly Option<string?> Tokenizer = CliOptions.Path("--tokenizer",
+    private static readonly Option<string?> Prompt = CliOptions.Text("--prompt", "The text to continue (required).", "text");
+    private static readonly Option<string?> Tokenizer = CliOptions.Text("--tokenizer",
         "tokenizer.model or tokenizer.json; default: the one a .cald carries, or found inside or beside the checkpoint, or its embedded vocabulary.");
     private static readonly Option<int> Steps = CliOptions.Int("--steps", "Positions to run, prompt included (llama2.c's steps), capped at the model's context.", 256, min: 1);
     private static readonly Option<float> Temperature = CliOptions.Float("--temperature", "Sampling temperature; 0 is greedy.", 1f,

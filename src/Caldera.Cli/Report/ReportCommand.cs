@@ -8,7 +8,7 @@ namespace Caldera.Cli.Report;
 internal static class ReportCommand
 {
     private static readonly Argument<string> Model = CliOptions.Model("The compressed model (.cald) to report on.");
-    private static readonly Option<string?> Output = CliOptions.Path("--output", "The HTML file to write (required).", "report.html", "-o");
+    private static readonly Option<string?> Output = CliOptions.Text("--output", "The HTML file to write (required).", "report.html", "-o");
 
     public static Command Create(CliContext cli)
     {
