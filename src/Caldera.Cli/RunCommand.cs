@@ -78,7 +78,7 @@ internal static class RunCommand
             Temperature = parsed.GetValue(Temperature), TopP = parsed.GetValue(TopP), TopK = parsed.GetValue(TopK),
             RepetitionPenalty = parsed.GetValue(RepetitionPenalty), Seed = parsed.GetValue(Seed),
         };
-        var generator = new TextGenerator(transformer, tokenizer);
+        var generator = new TextGenerator(transformer, tokenizer, modelPath);
         // --steps counts positions, prompt included (llama2.c's steps): the context is that long, so it is what stops
         // generation; any output limit at least as large leaves it so.
         var generation = new GenerationOptions { MaxOutputTokens = steps, Sampling = sampling, EchoPrompt = true };

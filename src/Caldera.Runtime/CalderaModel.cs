@@ -206,7 +206,7 @@ public abstract class CalderaModel : IChatClient
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             _transformer ??= CreateTransformer();
-            _generator ??= new TextGenerator(_transformer, Tokenizer);
+            _generator ??= new TextGenerator(_transformer, Tokenizer, SourcePath);
             var filter = new StopSequenceFilter(stopSequences?.ToArray());
             foreach (string piece in _generator.Generate(promptIds, options, cancellationToken))
             {

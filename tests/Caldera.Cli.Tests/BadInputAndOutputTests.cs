@@ -136,6 +136,22 @@ public sealed class BadInputAndOutputTests : IDisposable
         Assert.True(stderr.Contains($"{path}: tensor '{message}", StringComparison.Ordinal), stderr);
     }
 
+    [Fact]
+    public void Run_on_weights_that_overflow_float32_exits_2_naming_the_model()
+    {
+        string path = _dir.File("overflow.gguf");
+        using (var source = ModelCheckpoint.Open(TestModels.Stories260KBin))
+        {
+            var writer = GgufWriter.FromCheckpoint(source);
+            var norm = writer.Tensor("output_norm.weight");
+            for (int i = 0; i < norm.Data.Length; i += 4) BinaryPrimitives.WriteSingleLittleEndian(norm.Data.AsSpan(i), 3e38f);
+            writer.Write(path);
+        }
+        var (code, _, stderr) = Cli("run", path, "--tokenizer", TestModels.Tok512Model, "--prompt", "Once", "--steps", "4", "--temperature", "0.8");
+        Assert.Equal(2, code);
+        Assert.True(stderr.Contains($"{path}: the logits at position 2 are NaN or infinite", StringComparison.Ordinal), stderr);
+    }
+
     [Theory]
     [InlineData("/proc/nope.cald", "cannot create files in /proc")]
     [InlineData("", "-o is empty")]

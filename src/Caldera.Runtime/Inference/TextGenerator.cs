@@ -11,7 +11,7 @@ namespace Caldera.Runtime.Inference;
 /// tokens have been sampled, or until the context is full. Text is streamed through <see cref="TokenTextStream"/>, so multi-token characters
 /// arrive whole.
 /// </summary>
-internal sealed class TextGenerator(Transformer transformer, ModelTokenizer tokenizer)
+internal sealed class TextGenerator(Transformer transformer, ModelTokenizer tokenizer, string modelPath = "the model")
 {
     /// <summary>Counts and timings of the last finished run.</summary>
     public GenerationStatistics? LastRun { get; private set; }
@@ -76,6 +76,7 @@ internal sealed class TextGenerator(Transformer transformer, ModelTokenizer toke
         {
             while (true)
             {
+                CheckFinite(logits, fed);
                 int next = sampler.Sample(logits, context.AsSpan(0, fed));
                 generated++;
                 if (next == tokenizer.BosId || IsEndOfSequence(next)) break;
@@ -97,6 +98,17 @@ internal sealed class TextGenerator(Transformer transformer, ModelTokenizer toke
         }
         string rest = text.Flush();
         if (rest.Length > 0) yield return rest;
+    }
+
+    /// <summary>
+    /// Finite weights can still overflow float32 on the way (a norm weight of 1e38): the logits are then NaN or infinite,
+    /// and no token can be chosen. That is the model file's fault; O(vocab) per token against the O(dim·vocab) classifier.
+    /// </summary>
+    private void CheckFinite(ReadOnlySpan<float> logits, int position)
+    {
+        if (!float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(logits)))
+            throw new ModelFormatException(modelPath,
+                $"the logits at position {position} are NaN or infinite: the weights overflow float32 (corrupt or mis-scaled weights); check the file with caldera inspect or re-create it");
     }
 
     private bool IsEndOfSequence(int token)
