@@ -15,7 +15,8 @@ namespace Caldera;
 /// A compressed model compiled into an app: the base of every class the Caldera generator emits for a
 /// <c>&lt;CalderaModel&gt;</c> item. It owns the opened <c>.cald</c> (read in place from a resource, a trailer or a
 /// file), the tokenizer the <c>.cald</c> carries, and one transformer (with its <see cref="WorkerPool"/>) that
-/// <see cref="Generate"/>, <see cref="GenerateAsync"/> and the <see cref="IChatClient"/> methods share, one call at a time.
+/// <see cref="Generate"/>, <see cref="GenerateAsync"/> and the <see cref="IChatClient"/> methods use one at a time; a call
+/// that finds it busy runs on a transformer of its own, so concurrent and interleaved calls all proceed.
 /// </summary>
 /// <remarks>
 /// A generated class overrides <see cref="KernelsFor"/> to run row kernels specialised for its exact matrix shapes;
@@ -27,7 +28,6 @@ public abstract class CalderaModel : IChatClient
 {
     private readonly CaldFile _file;
     private readonly CompressedModelWeights _weights;
-    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly bool _chatTemplate;
     private TextGenerator? _generator;
     private Transformer? _transformer;
@@ -79,7 +79,7 @@ public abstract class CalderaModel : IChatClient
     public IEnumerable<string> Generate(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        return Run(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, cancellationToken, synchronousCaller: true);
+        return Run(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, cancellationToken);
     }
 
     /// <summary>
@@ -91,7 +91,7 @@ public abstract class CalderaModel : IChatClient
     {
         ArgumentNullException.ThrowIfNull(prompt);
         await Task.Yield(); // the forward pass is synchronous work: leave the caller's context first
-        foreach (string piece in Run(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, cancellationToken, synchronousCaller: false))
+        foreach (string piece in Run(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, cancellationToken))
             yield return piece;
     }
 
@@ -179,36 +179,37 @@ public abstract class CalderaModel : IChatClient
             },
         };
         await Task.Yield(); // the forward pass is synchronous work: leave the caller's context first
-        foreach (string piece in Run(promptIds, generation, options?.StopSequences, run, cancellationToken, synchronousCaller: false))
+        foreach (string piece in Run(promptIds, generation, options?.StopSequences, run, cancellationToken))
             yield return piece;
     }
 
     /// <summary>
-    /// One generation, holding the model's one transformer (and so its KV cache) from the first item to the last.
-    /// A second generation waits for it, unless it would wait for itself: <paramref name="synchronousCaller"/> marks a
-    /// <see cref="Generate"/> enumeration, whose consumer is the thread that holds it between items, so another
-    /// generation started on that thread while it is open (two enumerators advanced in turn, as Zip does) could never
-    /// proceed and throws instead.
+    /// One generation. The model's own transformer (and so its KV cache) serves one generation at a time, from its first
+    /// item to its last; a generation that finds it busy runs on a transformer of its own (its own KV cache and worker
+    /// pool, freed when it ends) instead of waiting. Waiting could never end when the busy one is an open enumerator of
+    /// the same caller (two enumerators advanced in turn, as Zip does, or two streams interleaved in one async flow).
     /// </summary>
     private IEnumerable<string> Run(int[] promptIds, GenerationOptions options, IList<string>? stopSequences, ChatRun? run,
-        CancellationToken cancellationToken, bool synchronousCaller)
+        CancellationToken cancellationToken)
     {
-        int thread = Environment.CurrentManagedThreadId;
-        if (!_gate.Wait(0, CancellationToken.None))
-        {
-            if (Volatile.Read(ref _synchronousOwner) == thread)
-                throw new InvalidOperationException($"{Name}: a Generate enumeration of this model is still open on this thread; " +
-                    "one model runs one generation at a time, so finish or dispose the first enumerator before starting another (or use a second model instance)");
-            _gate.Wait(cancellationToken);
-        }
-        if (synchronousCaller) Volatile.Write(ref _synchronousOwner, thread);
+        Enter();
+        bool shared = Interlocked.CompareExchange(ref _sharedBusy, 1, 0) == 0;
+        Transformer? own = null;
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _transformer ??= CreateTransformer();
-            _generator ??= new TextGenerator(_transformer, Tokenizer, SourcePath);
+            TextGenerator generator;
+            if (shared)
+            {
+                _transformer ??= CreateTransformer();
+                generator = _generator ??= new TextGenerator(_transformer, Tokenizer, SourcePath);
+            }
+            else
+            {
+                own = CreateTransformer();
+                generator = new TextGenerator(own, Tokenizer, SourcePath);
+            }
             var filter = new StopSequenceFilter(stopSequences?.ToArray());
-            foreach (string piece in _generator.Generate(promptIds, options, cancellationToken))
+            foreach (string piece in generator.Generate(promptIds, options, cancellationToken))
             {
                 string text = filter.Push(piece);
                 if (text.Length > 0) yield return text;
@@ -217,7 +218,7 @@ public abstract class CalderaModel : IChatClient
             }
             string rest = filter.Flush();
             if (rest.Length > 0) yield return rest;
-            if (run != null && _generator.LastRun is { } stats)
+            if (run != null && generator.LastRun is { } stats)
             {
                 run.FinishReason = filter.Stopped || !stats.ReachedLimit ? ChatFinishReason.Stop : ChatFinishReason.Length;
                 run.Usage = new UsageDetails
@@ -230,42 +231,54 @@ public abstract class CalderaModel : IChatClient
         }
         finally
         {
-            Volatile.Write(ref _synchronousOwner, 0);
-            if (_disposed) ReleaseResources();
-            _gate.Release();
+            own?.Dispose();
+            if (shared) Volatile.Write(ref _sharedBusy, 0);
+            Exit();
         }
     }
 
-    /// <summary>The thread consuming the open <see cref="Generate"/> enumeration, 0 when none is open.</summary>
-    private int _synchronousOwner;
+    /// <summary>1 while a generation runs on the model's own transformer.</summary>
+    private int _sharedBusy;
 
+    // The weights are mapped from the model's file, so they are released only when no generation uses them.
+    private readonly object _lifetime = new();
+    private int _generations;
     private volatile bool _disposed;
-    private int _released;
+
+    private void Enter()
+    {
+        lock (_lifetime)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _generations++;
+        }
+    }
+
+    private void Exit()
+    {
+        lock (_lifetime)
+        {
+            if (--_generations == 0 && _disposed) ReleaseResources();
+        }
+    }
 
     /// <summary>
     /// Releases the model. A generation still open (an enumerator not yet finished or disposed) is not waited for: it
-    /// throws <see cref="ObjectDisposedException"/> at its next item and releases the model's resources when it ends.
+    /// throws <see cref="ObjectDisposedException"/> at its next item, and the weights are released when it ends.
     /// </summary>
     public void Dispose()
     {
-        _disposed = true;
-        if (_gate.Wait(0))
+        lock (_lifetime)
         {
-            try
-            {
-                ReleaseResources();
-            }
-            finally
-            {
-                _gate.Release();
-            }
+            if (_disposed) return;
+            _disposed = true;
+            if (_generations == 0) ReleaseResources();
         }
         GC.SuppressFinalize(this);
     }
 
     private void ReleaseResources()
     {
-        if (Interlocked.Exchange(ref _released, 1) != 0) return;
         _transformer?.Dispose();
         _weights.Dispose();
         _file.Dispose();
