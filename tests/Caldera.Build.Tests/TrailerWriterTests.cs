@@ -11,6 +11,11 @@ namespace Caldera.Build.Tests;
 /// The executable trailer, checked byte by byte against docs/build-integration.md section 3 (parsed here
 /// independently of the writer), on a copy of the real `caldera` app host, which must still run afterwards.
 /// </summary>
+/// <remarks>
+/// In the package feed's collection: the feed's `dotnet pack src/Caldera.Cli` rebuilds the very folder this test copies
+/// the app host from, and a collection's fixture finishes before its tests run, one at a time.
+/// </remarks>
+[Collection(PackageFeedCollection.Name)]
 public sealed class TrailerWriterTests : IDisposable
 {
     private const int Page = 4096;
