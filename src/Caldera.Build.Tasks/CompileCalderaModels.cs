@@ -1,5 +1,6 @@
 using Caldera.Build.Tasks.Models;
 using Caldera.Build.Tasks.Tool;
+using Caldera.Common;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text;
 using Caldera.Build.Tasks.Models;
 using Caldera.Build.Tasks.Tool;
+using Caldera.Common;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
@@ -94,8 +95,6 @@ public sealed class ResolveCalderaModels : Microsoft.Build.Utilities.Task
     private static void WriteIfChanged(string path, string content)
     {
         if (File.Exists(path) && File.ReadAllText(path, Encoding.UTF8) == content) return;
-        string temporary = AtomicFile.TemporaryFor(path);
-        File.WriteAllText(temporary, content, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-        AtomicFile.Commit(temporary, path);
+        AtomicFile.WriteAllBytes(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(content));
     }
 }

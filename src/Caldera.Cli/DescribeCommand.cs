@@ -1,8 +1,9 @@
 using System.Text;
 using System.Text.Json;
-using Caldera.Runtime.Compression;
+using Caldera.Common;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Model;
+using Description = Caldera.Common.ModelDescriptionSchema;
 
 namespace Caldera.Cli;
 
@@ -15,8 +16,6 @@ namespace Caldera.Cli;
 /// </summary>
 internal static class DescribeCommand
 {
-    public const string Schema = "caldera.model-description/1";
-
     public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var line = new CommandLine("describe", args, ["--name", "--namespace", "--storage", "--resource-name", "-o"]);
@@ -27,7 +26,7 @@ internal static class DescribeCommand
         string ns = line.String("--namespace") ?? throw new CliUsageException("describe: --namespace <namespace> is required");
         if (!CSharpNames.IsNamespace(ns))
             throw new CliUsageException($"describe: --namespace '{ns}' is not a C# namespace; use identifiers joined by dots (e.g. StoryTeller.Models)");
-        string storage = line.Choice("--storage", "resource", "resource", "trailer");
+        string storage = line.Choice("--storage", Description.StorageKinds.Resource, Description.StorageKinds.Resource, Description.StorageKinds.Trailer);
         string resourceName = line.String("--resource-name") ?? $"Caldera.Models.{name}.cald";
         string output = line.String("-o") ?? throw new CliUsageException("describe: -o <file.model.json> is required");
 
@@ -44,38 +43,38 @@ internal static class DescribeCommand
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n" }))
         {
             w.WriteStartObject();
-            w.WriteString("schema", Schema);
-            w.WriteString("name", name);
-            w.WriteString("namespace", ns);
-            w.WriteString("storage", storage);
-            w.WriteString("resourceName", resourceName);
-            w.WriteString("fileName", $"{name}.cald");
-            w.WriteNumber("fileLength", file.Length);
-            w.WriteString("checksum", file.Checksum.ToString("x16"));
+            w.WriteString(Description.Schema, Description.Id);
+            w.WriteString(Description.Name, name);
+            w.WriteString(Description.Namespace, ns);
+            w.WriteString(Description.Storage, storage);
+            w.WriteString(Description.ResourceName, resourceName);
+            w.WriteString(Description.FileName, $"{name}.cald");
+            w.WriteNumber(Description.FileLength, file.Length);
+            w.WriteString(Description.Checksum, file.Checksum.ToString("x16"));
             var c = file.Content.Config;
-            w.WriteStartObject("config");
-            w.WriteNumber("dim", c.Dim);
-            w.WriteNumber("hiddenDim", c.HiddenDim);
-            w.WriteNumber("layers", c.LayerCount);
-            w.WriteNumber("heads", c.HeadCount);
-            w.WriteNumber("kvHeads", c.KvHeadCount);
-            w.WriteNumber("headDim", c.HeadDim);
-            w.WriteNumber("vocabSize", c.VocabSize);
-            w.WriteNumber("contextLength", c.ContextLength);
-            w.WriteBoolean("tiedClassifier", c.TiedClassifier);
+            w.WriteStartObject(Description.Config);
+            w.WriteNumber(Description.ConfigKeys.Dim, c.Dim);
+            w.WriteNumber(Description.ConfigKeys.HiddenDim, c.HiddenDim);
+            w.WriteNumber(Description.ConfigKeys.Layers, c.LayerCount);
+            w.WriteNumber(Description.ConfigKeys.Heads, c.HeadCount);
+            w.WriteNumber(Description.ConfigKeys.KvHeads, c.KvHeadCount);
+            w.WriteNumber(Description.ConfigKeys.HeadDim, c.HeadDim);
+            w.WriteNumber(Description.ConfigKeys.VocabSize, c.VocabSize);
+            w.WriteNumber(Description.ConfigKeys.ContextLength, c.ContextLength);
+            w.WriteBoolean(Description.ConfigKeys.TiedClassifier, c.TiedClassifier);
             w.WriteEndObject();
-            w.WriteStartArray("matrices");
+            w.WriteStartArray(Description.Matrices);
             var order = TensorNames.Expected(c).Select((e, i) => (e.Name, i)).ToDictionary(e => e.Name, e => e.i, StringComparer.Ordinal);
             foreach (var m in file.Content.Matrices.OrderBy(m => order[m.Name]))
             {
                 w.WriteStartObject();
-                w.WriteString("name", m.Name);
-                w.WriteNumber("rows", m.Rows);
-                w.WriteNumber("columns", m.Columns);
-                w.WriteString("q", m.QKind == QCodeKind.E8P ? "e8p" : "uniform");
-                w.WriteNumber("qBits", m.QBits);
-                w.WriteNumber("rank", m.Rank);
-                w.WriteNumber("factorBits", m.FactorBits);
+                w.WriteString(Description.MatrixKeys.Name, m.Name);
+                w.WriteNumber(Description.MatrixKeys.Rows, m.Rows);
+                w.WriteNumber(Description.MatrixKeys.Columns, m.Columns);
+                w.WriteString(Description.MatrixKeys.Q, CaldNames.QKind(m.QKind));
+                w.WriteNumber(Description.MatrixKeys.QBits, m.QBits);
+                w.WriteNumber(Description.MatrixKeys.Rank, m.Rank);
+                w.WriteNumber(Description.MatrixKeys.FactorBits, m.FactorBits);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -85,21 +84,16 @@ internal static class DescribeCommand
         return buffer.ToArray();
     }
 
-    /// <summary>A temporary file beside <paramref name="path"/>, then a rename: a reader never sees half a description.</summary>
+    /// <summary>Through <see cref="AtomicFile"/>: a reader never sees half a description.</summary>
     private static void WriteAtomically(string path, byte[] bytes)
     {
-        string full = Path.GetFullPath(path);
-        string temp = $"{full}.{Environment.ProcessId}.tmp";
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, full, overwrite: true);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            AtomicFile.WriteAllBytes(path, bytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try { File.Delete(temp); }
-            catch (IOException) { }
             throw new ModelFormatException(path, $"cannot write the model description ({e.Message}); check that the folder is writable");
         }
     }

@@ -1,4 +1,5 @@
 using System;
+using Caldera.Common;
 using Microsoft.CodeAnalysis;
 
 namespace Caldera.Generators;
@@ -15,7 +16,7 @@ internal static class GeneratorDiagnostics
 
     public static readonly DiagnosticDescriptor InvalidSchema = new(
         "CALDG002", "Model description does not follow its schema",
-        "{0}: '{1}' {2}; the file must be a caldera.model-description/1 written by a matching caldera describe (update Caldera.Build or rebuild)",
+        "{0}: '{1}' {2}; the file must be a " + ModelDescriptionSchema.Id + " written by a matching caldera describe (update Caldera.Build or rebuild)",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor InvalidIdentifier = new(

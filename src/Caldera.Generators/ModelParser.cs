@@ -2,19 +2,22 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using Microsoft.CodeAnalysis.CSharp;
+using Caldera.Common;
+using ConfigKeys = Caldera.Common.ModelDescriptionSchema.ConfigKeys;
+using Description = Caldera.Common.ModelDescriptionSchema;
+using MatrixKeys = Caldera.Common.ModelDescriptionSchema.MatrixKeys;
+using QKinds = Caldera.Common.ModelDescriptionSchema.QKinds;
+using StorageKinds = Caldera.Common.ModelDescriptionSchema.StorageKinds;
 
 namespace Caldera.Generators;
 
 /// <summary>
-/// Reads one model description (schema caldera.model-description/1, docs/build-integration.md section 2) into a
+/// Reads one model description (<see cref="ModelDescriptionSchema"/>, docs/build-integration.md section 2) into a
 /// <see cref="ModelSpec"/>: every key checked for presence, kind and range; names checked as C# identifiers; and each
 /// distinct matrix shape sorted into "gets specialised kernels" or "runs the generic kernels, because …" (an Info).
 /// </summary>
 internal static class ModelParser
 {
-    public const string Schema = "caldera.model-description/1";
-
     /// <summary>Far above any real description (a line per matrix); keeps a stray file from being parsed at length.</summary>
     private const int MaxLength = 16 << 20;
 
@@ -47,37 +50,41 @@ internal static class ModelParser
     private static ParseResult Read(string path, JsonValue root)
     {
         if (root.Kind != JsonKind.Object) throw new SchemaException("(root)", "must be a JSON object");
-        string schema = String(root, "schema");
-        if (schema != Schema) throw new SchemaException("schema", $"is '{schema}', not '{Schema}'");
-        string name = String(root, "name");
-        if (!IsIdentifier(name)) throw new IdentifierException("name", name, "class name");
-        string ns = String(root, "namespace");
-        if (ns.Split('.').Any(part => !IsIdentifier(part))) throw new IdentifierException("namespace", ns, "namespace");
-        string storage = String(root, "storage");
-        if (storage != "resource" && storage != "trailer") throw new SchemaException("storage", $"is '{storage}', not resource or trailer");
-        string resourceName = String(root, "resourceName");
-        string fileName = String(root, "fileName");
-        long fileLength = Long(root, "fileLength", 1, long.MaxValue);
-        string checksumText = String(root, "checksum");
+        string schema = String(root, Description.Schema);
+        if (schema != Description.Id) throw new SchemaException(Description.Schema, $"is '{schema}', not '{Description.Id}'");
+        string name = String(root, Description.Name);
+        if (!CSharpNames.IsIdentifier(name)) throw new IdentifierException(Description.Name, name, "class name");
+        string ns = String(root, Description.Namespace);
+        if (!CSharpNames.IsNamespace(ns)) throw new IdentifierException(Description.Namespace, ns, "namespace");
+        string storage = String(root, Description.Storage);
+        if (storage != StorageKinds.Resource && storage != StorageKinds.Trailer)
+            throw new SchemaException(Description.Storage, $"is '{storage}', not {StorageKinds.Resource} or {StorageKinds.Trailer}");
+        string resourceName = String(root, Description.ResourceName);
+        string fileName = String(root, Description.FileName);
+        long fileLength = Long(root, Description.FileLength, 1, long.MaxValue);
+        string checksumText = String(root, Description.Checksum);
         if (checksumText.Length != 16 || !ulong.TryParse(checksumText, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong checksum))
-            throw new SchemaException("checksum", $"is '{checksumText}', not 16 hex digits");
+            throw new SchemaException(Description.Checksum, $"is '{checksumText}', not 16 hex digits");
 
-        var c = Member(root, "config", JsonKind.Object);
-        var config = new ConfigSpec(Int(c, "config.dim", "dim"), Int(c, "config.hiddenDim", "hiddenDim"), Int(c, "config.layers", "layers"),
-            Int(c, "config.heads", "heads"), Int(c, "config.kvHeads", "kvHeads"), Int(c, "config.headDim", "headDim"),
-            Int(c, "config.vocabSize", "vocabSize"), Int(c, "config.contextLength", "contextLength"), Bool(c, "config.tiedClassifier", "tiedClassifier"));
+        var c = Member(root, Description.Config, JsonKind.Object);
+        int Setting(string key) => Int(c, $"{Description.Config}.{key}", key);
+        var config = new ConfigSpec(Setting(ConfigKeys.Dim), Setting(ConfigKeys.HiddenDim), Setting(ConfigKeys.Layers), Setting(ConfigKeys.Heads),
+            Setting(ConfigKeys.KvHeads), Setting(ConfigKeys.HeadDim), Setting(ConfigKeys.VocabSize), Setting(ConfigKeys.ContextLength),
+            Bool(c, $"{Description.Config}.{ConfigKeys.TiedClassifier}", ConfigKeys.TiedClassifier));
 
         var matrices = new List<MatrixSpec>();
-        var items = Member(root, "matrices", JsonKind.Array).Items;
+        var items = Member(root, Description.Matrices, JsonKind.Array).Items;
         for (int i = 0; i < items.Count; i++)
         {
             var m = items[i];
-            string at = $"matrices[{i}]";
+            string at = $"{Description.Matrices}[{i}]";
             if (m.Kind != JsonKind.Object) throw new SchemaException(at, "must be an object");
-            var matrix = new MatrixSpec(String(m, $"{at}.name", "name"), Int(m, $"{at}.rows", "rows"), Int(m, $"{at}.columns", "columns"),
-                String(m, $"{at}.q", "q"), Int(m, $"{at}.qBits", "qBits"), Int(m, $"{at}.rank", "rank", min: 0), Int(m, $"{at}.factorBits", "factorBits"));
-            if (matrix.Q != "e8p" && matrix.Q != "uniform") throw new SchemaException($"{at}.q", $"is '{matrix.Q}', not e8p or uniform");
-            if (matrices.Any(x => x.Name == matrix.Name)) throw new SchemaException($"{at}.name", $"'{matrix.Name}' appears twice");
+            int Dimension(string key, int min = 1) => Int(m, $"{at}.{key}", key, min);
+            var matrix = new MatrixSpec(String(m, $"{at}.{MatrixKeys.Name}", MatrixKeys.Name), Dimension(MatrixKeys.Rows), Dimension(MatrixKeys.Columns),
+                String(m, $"{at}.{MatrixKeys.Q}", MatrixKeys.Q), Dimension(MatrixKeys.QBits), Dimension(MatrixKeys.Rank, min: 0), Dimension(MatrixKeys.FactorBits));
+            if (matrix.Q != QKinds.E8P && matrix.Q != QKinds.Uniform)
+                throw new SchemaException($"{at}.{MatrixKeys.Q}", $"is '{matrix.Q}', not {QKinds.E8P} or {QKinds.Uniform}");
+            if (matrices.Any(x => x.Name == matrix.Name)) throw new SchemaException($"{at}.{MatrixKeys.Name}", $"'{matrix.Name}' appears twice");
             matrices.Add(matrix);
         }
 
@@ -99,7 +106,7 @@ internal static class ModelParser
         foreach (var group in matrices.GroupBy(m => (m.Rows, m.Columns, m.Rank, m.Q, m.FactorBits)))
         {
             var (rows, columns, rank, q, factorBits) = group.Key;
-            string? reason = q != "e8p" ? $"Q is a {group.First().QBits}-bit uniform code, which has no code-vector kernel"
+            string? reason = q != QKinds.E8P ? $"Q is a {group.First().QBits}-bit uniform code, which has no code-vector kernel"
                 : rank > 0 && factorBits != 4 ? $"the factors are {factorBits}-bit, which the decode step does not read through row kernels"
                 : columns % 8 != 0 ? $"{columns} columns are not a multiple of 8, so the last code vector of each row is partial"
                 : columns / 8 > ModelEmitter.MaxBlockSumVectors ? $"{columns} columns are more than the {8 * ModelEmitter.MaxBlockSumVectors} whose block sums the row kernels keep on the stack"
@@ -112,9 +119,6 @@ internal static class ModelParser
         }
         return (kernels.Distinct().ToArray(), diagnostics.ToArray());
     }
-
-    private static bool IsIdentifier(string name) =>
-        SyntaxFacts.IsValidIdentifier(name) && SyntaxFacts.GetKeywordKind(name) == SyntaxKind.None;
 
     private static JsonValue Member(JsonValue parent, string key, JsonKind kind, string? shown = null)
     {

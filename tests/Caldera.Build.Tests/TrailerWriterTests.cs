@@ -1,15 +1,12 @@
-using System.Buffers.Binary;
-using System.Globalization;
-using System.IO.Hashing;
-using System.Text;
 using Caldera.Build.Tasks;
 using Caldera.Build.Tasks.Trailer;
+using Caldera.Common;
 
 namespace Caldera.Build.Tests;
 
 /// <summary>
-/// The executable trailer, checked byte by byte against docs/build-integration.md section 3 (parsed here
-/// independently of the writer), on a copy of the real `caldera` app host, which must still run afterwards.
+/// The executable trailer, read back with the runtime's parser and checked byte by byte (alignment, zero padding,
+/// each model's bytes) on a copy of the real `caldera` app host, which must still run afterwards.
 /// </summary>
 /// <remarks>
 /// In the package feed's collection: the feed's `dotnet pack src/Caldera.Cli` rebuilds the very folder this test copies
@@ -18,7 +15,6 @@ namespace Caldera.Build.Tests;
 [Collection(PackageFeedCollection.Name)]
 public sealed class TrailerWriterTests : IDisposable
 {
-    private const int Page = 4096;
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "caldera-trailer-" + Guid.NewGuid().ToString("N")[..12]);
 
     public TrailerWriterTests()
@@ -45,8 +41,8 @@ public sealed class TrailerWriterTests : IDisposable
         long previousEnd = original.Length;
         foreach (var (entry, (_, path)) in entries.Zip(models))
         {
-            Assert.Equal(0, entry.Offset % Page);
-            Assert.True(entry.Offset - previousEnd < Page, "padding is less than a page");
+            Assert.Equal(0, entry.Offset % TrailerLayout.Alignment);
+            Assert.True(entry.Offset - previousEnd < TrailerLayout.Alignment, "padding is less than a page");
             Assert.All(file[(int)previousEnd..(int)entry.Offset], b => Assert.Equal(0, b));
             Assert.Equal(File.ReadAllBytes(path), file[(int)entry.Offset..(int)(entry.Offset + entry.Length)]);
             previousEnd = entry.Offset + entry.Length;
@@ -84,14 +80,14 @@ public sealed class TrailerWriterTests : IDisposable
     {
         TrailerWriter.Append(Executable, [Model("Stories", 777, seed: 6)]);
         byte[] file = File.ReadAllBytes(Executable);
-        long directoryOffset = BinaryPrimitives.ReadInt64LittleEndian(file.AsSpan(file.Length - 24));
+        long directoryOffset = TrailerLayout.Read(new MemoryStream(file))!.Offset;
         file[directoryOffset] ^= 0x20;
         File.WriteAllBytes(Executable, file);
 
         var failure = Assert.Throws<BuildFailure>(() => TrailerWriter.Append(Executable, [Model("Stories", 777, seed: 6)]));
 
         Assert.Equal(BuildDiagnostic.TrailerCorrupt, failure.Diagnostic.Code);
-        Assert.Contains("directory does not match its checksum", failure.Message);
+        Assert.Contains("the directory's checksum is", failure.Message);
         Assert.Contains("publish again", failure.Message);
         Assert.Equal(file, File.ReadAllBytes(Executable));
     }
@@ -113,20 +109,12 @@ public sealed class TrailerWriterTests : IDisposable
         return (name, path);
     }
 
-    /// <summary>The footer ("CALDTRL1", directory offset, length, XxHash3) and the directory lines, per the contract.</summary>
-    private static List<(string Name, long Offset, long Length)> ReadTrailer(byte[] file)
+    /// <summary>The trailer's entries, read by the <see cref="TrailerLayout"/> the runtime reads with (footer, checksum, every entry's range).</summary>
+    private static IReadOnlyList<TrailerEntry> ReadTrailer(byte[] file)
     {
-        var footer = file.AsSpan(file.Length - 32);
-        Assert.Equal("CALDTRL1", Encoding.ASCII.GetString(footer[..8]));
-        long offset = BinaryPrimitives.ReadInt64LittleEndian(footer[8..]);
-        long length = BinaryPrimitives.ReadInt64LittleEndian(footer[16..]);
-        Assert.Equal(file.Length - 32, offset + length);
-        var directory = file.AsSpan((int)offset, (int)length);
-        Assert.Equal(XxHash3.HashToUInt64(directory), BinaryPrimitives.ReadUInt64LittleEndian(footer[24..]));
-        string text = Encoding.UTF8.GetString(directory);
-        Assert.EndsWith("\n", text);
-        return [.. text.TrimEnd('\n').Split('\n').Select(line => line.Split('\t')).Select(f =>
-            (f[0], long.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[2], CultureInfo.InvariantCulture)))];
+        var directory = TrailerLayout.Read(new MemoryStream(file));
+        Assert.NotNull(directory);
+        return directory.Entries;
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);

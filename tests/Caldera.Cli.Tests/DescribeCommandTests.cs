@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Caldera.Cli;
 using Caldera.Runtime.Formats;
+using Description = Caldera.Common.ModelDescriptionSchema;
 
 namespace Caldera.Cli.Tests;
 
@@ -18,25 +19,26 @@ public class DescribeCommandTests
         using var file = CaldFile.Open(CompressedStories.Path);
         using var json = JsonDocument.Parse(File.ReadAllBytes(output));
         var root = json.RootElement;
-        Assert.Equal(["schema", "name", "namespace", "storage", "resourceName", "fileName", "fileLength", "checksum", "config", "matrices"],
+        Assert.Equal([Description.Schema, Description.Name, Description.Namespace, Description.Storage, Description.ResourceName, Description.FileName,
+            Description.FileLength, Description.Checksum, Description.Config, Description.Matrices],
             root.EnumerateObject().Select(p => p.Name));
-        Assert.Equal("caldera.model-description/1", root.GetProperty("schema").GetString());
-        Assert.Equal("resource", root.GetProperty("storage").GetString());
-        Assert.Equal("Caldera.Models.Stories.cald", root.GetProperty("resourceName").GetString());
-        Assert.Equal("Stories.cald", root.GetProperty("fileName").GetString());
-        Assert.Equal(file.Length, root.GetProperty("fileLength").GetInt64());
-        Assert.Equal(file.Checksum.ToString("x16"), root.GetProperty("checksum").GetString());
-        var config = root.GetProperty("config");
-        Assert.Equal(64, config.GetProperty("dim").GetInt32());
-        Assert.Equal(172, config.GetProperty("hiddenDim").GetInt32());
-        Assert.Equal(4, config.GetProperty("kvHeads").GetInt32());
-        Assert.True(config.GetProperty("tiedClassifier").GetBoolean());
-        var matrices = root.GetProperty("matrices").EnumerateArray().ToList();
+        Assert.Equal(Description.Id, root.GetProperty(Description.Schema).GetString());
+        Assert.Equal(Description.StorageKinds.Resource, root.GetProperty(Description.Storage).GetString());
+        Assert.Equal("Caldera.Models.Stories.cald", root.GetProperty(Description.ResourceName).GetString());
+        Assert.Equal("Stories.cald", root.GetProperty(Description.FileName).GetString());
+        Assert.Equal(file.Length, root.GetProperty(Description.FileLength).GetInt64());
+        Assert.Equal(file.Checksum.ToString("x16"), root.GetProperty(Description.Checksum).GetString());
+        var config = root.GetProperty(Description.Config);
+        Assert.Equal(64, config.GetProperty(Description.ConfigKeys.Dim).GetInt32());
+        Assert.Equal(172, config.GetProperty(Description.ConfigKeys.HiddenDim).GetInt32());
+        Assert.Equal(4, config.GetProperty(Description.ConfigKeys.KvHeads).GetInt32());
+        Assert.True(config.GetProperty(Description.ConfigKeys.TiedClassifier).GetBoolean());
+        var matrices = root.GetProperty(Description.Matrices).EnumerateArray().ToList();
         Assert.Equal(35, matrices.Count);
-        Assert.Equal("blk.0.attn_q.weight", matrices[0].GetProperty("name").GetString());
-        var down = matrices.Single(m => m.GetProperty("name").GetString() == "blk.4.ffn_down.weight");
-        Assert.Equal((64, 172, "e8p", 2, 16, 4), (down.GetProperty("rows").GetInt32(), down.GetProperty("columns").GetInt32(),
-            down.GetProperty("q").GetString(), down.GetProperty("qBits").GetInt32(), down.GetProperty("rank").GetInt32(), down.GetProperty("factorBits").GetInt32()));
+        Assert.Equal("blk.0.attn_q.weight", matrices[0].GetProperty(Description.MatrixKeys.Name).GetString());
+        var down = matrices.Single(m => m.GetProperty(Description.MatrixKeys.Name).GetString() == "blk.4.ffn_down.weight");
+        Assert.Equal((64, 172, Description.QKinds.E8P, 2, 16, 4), (down.GetProperty(Description.MatrixKeys.Rows).GetInt32(), down.GetProperty(Description.MatrixKeys.Columns).GetInt32(),
+            down.GetProperty(Description.MatrixKeys.Q).GetString(), down.GetProperty(Description.MatrixKeys.QBits).GetInt32(), down.GetProperty(Description.MatrixKeys.Rank).GetInt32(), down.GetProperty(Description.MatrixKeys.FactorBits).GetInt32()));
         Assert.Equal([output], Directory.GetFiles(Path.GetDirectoryName(output)!));
     }
 

@@ -10,7 +10,7 @@ public class DiagnosticTests
     [Fact]
     public void CALDG001_unparsable_json_names_the_file_line_and_column()
     {
-        var (sources, diagnostics, _) = GeneratorHarness.Run(("m/Broken.model.json", "{\n  \"schema\": \"caldera.model-description/1\",\n  \"name\": Stories\n}"));
+        var (sources, diagnostics, _) = GeneratorHarness.Run(("m/Broken.model.json", "{\n  \"schema\": \"caldera.model-description/2\",\n  \"name\": Stories\n}"));
         var d = Assert.Single(diagnostics);
         Assert.Equal(("CALDG001", DiagnosticSeverity.Error), (d.Id, d.Severity));
         Assert.Equal("m/Broken.model.json: not valid JSON at line 3, column 11: unexpected character 'S'; regenerate it with caldera describe (a clean rebuild does)", d.GetMessage());
@@ -19,8 +19,8 @@ public class DiagnosticTests
     }
 
     [Theory]
-    [InlineData("\"caldera.model-description/1\"", "\"caldera.model-description/2\"", "'schema' is 'caldera.model-description/2', not 'caldera.model-description/1'")]
-    [InlineData("\"fileLength\"", "\"length\"", "'fileLength' is missing")]
+    [InlineData("\"caldera.model-description/2\"", "\"caldera.model-description/3\"", "'schema' is 'caldera.model-description/3', not 'caldera.model-description/2'")]
+    [InlineData("\"file_length\"", "\"length\"", "'file_length' is missing")]
     [InlineData("\"f8a5e7023b9cf55c\"", "\"xyz\"", "'checksum' is 'xyz', not 16 hex digits")]
     [InlineData("\"dim\": 64", "\"dim\": \"64\"", "'config.dim' must be a number, not a string")]
     [InlineData("\"rows\": 64", "\"rows\": -1", "'matrices[0].rows' is -1, not a whole number in 1..16777216")]
@@ -51,9 +51,9 @@ public class DiagnosticTests
     [Fact]
     public void CALDG010_says_why_a_shape_runs_the_generic_kernels()
     {
-        string uniform = ReplaceFirst(ReplaceFirst(Stories, "\"q\": \"e8p\",\n      \"qBits\": 2", "\"q\": \"uniform\",\n      \"qBits\": 3"), "\"factorBits\": 4", "\"factorBits\": 4");
-        string halves = Stories.Replace("\"name\": \"blk.0.attn_k.weight\",\n      \"rows\": 32,\n      \"columns\": 64,\n      \"q\": \"e8p\",\n      \"qBits\": 2,\n      \"rank\": 16,\n      \"factorBits\": 4",
-            "\"name\": \"blk.0.attn_k.weight\",\n      \"rows\": 32,\n      \"columns\": 64,\n      \"q\": \"e8p\",\n      \"qBits\": 2,\n      \"rank\": 16,\n      \"factorBits\": 16");
+        string uniform = ReplaceFirst(ReplaceFirst(Stories, "\"q\": \"e8p\",\n      \"q_bits\": 2", "\"q\": \"uniform\",\n      \"q_bits\": 3"), "\"factor_bits\": 4", "\"factor_bits\": 4");
+        string halves = Stories.Replace("\"name\": \"blk.0.attn_k.weight\",\n      \"rows\": 32,\n      \"columns\": 64,\n      \"q\": \"e8p\",\n      \"q_bits\": 2,\n      \"rank\": 16,\n      \"factor_bits\": 4",
+            "\"name\": \"blk.0.attn_k.weight\",\n      \"rows\": 32,\n      \"columns\": 64,\n      \"q\": \"e8p\",\n      \"q_bits\": 2,\n      \"rank\": 16,\n      \"factor_bits\": 16");
         Assert.NotEqual(Stories, halves);
 
         var messages = new[] { Stories, uniform, halves }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Caldera.Common;
 
 namespace Caldera.Build.Tasks.Models;
 

@@ -1,3 +1,5 @@
+using Caldera.Common;
+
 namespace Caldera.Build.Tasks.Models;
 
 /// <summary>
@@ -7,8 +9,9 @@ namespace Caldera.Build.Tasks.Models;
 /// </summary>
 internal static class ModelStorage
 {
-    public const string Resource = "resource";
-    public const string Trailer = "trailer";
+    /// <summary>Also the model description's spellings, which <c>caldera describe --storage</c> writes.</summary>
+    public const string Resource = ModelDescriptionSchema.StorageKinds.Resource;
+    public const string Trailer = ModelDescriptionSchema.StorageKinds.Trailer;
     public const string Auto = "auto";
 
     public static readonly string[] Choices = [Auto, Resource, Trailer];

@@ -1,15 +1,12 @@
-using System.Buffers.Binary;
-using System.Globalization;
-using System.IO.Hashing;
-using System.Text;
+using Caldera.Common;
 
 namespace Caldera.Build.Tasks.Trailer;
 
 /// <summary>
 /// Appends models to a native executable as a <see cref="TrailerLayout"/> trailer. Idempotent: a file that
 /// already ends in a valid trailer is cut back to where its first model starts before the new one is written,
-/// so publishing twice gives the same bytes. Atomic: the result is written to a temporary copy beside the
-/// executable (keeping its file mode) and renamed over it.
+/// so publishing twice gives the same bytes. Atomic (<see cref="AtomicFile"/>): the result is written to a
+/// temporary copy beside the executable, keeping its file mode, and renamed over it.
 /// </summary>
 internal static class TrailerWriter
 {
@@ -22,11 +19,11 @@ internal static class TrailerWriter
             if (!File.Exists(path))
                 throw new BuildFailure(BuildDiagnostic.TrailerModelMissing, $"the compressed model '{path}' of '{name}' does not exist; rebuild the project so it is compiled again");
 
-        string temporary = executable + ".caldera.partial";
         var entries = new List<TrailerEntry>();
-        using (var source = new FileStream(executable, FileMode.Open, FileAccess.Read, FileShare.Read))
-        using (var target = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        AtomicFile.Write(executable, target =>
         {
+            using var source = new FileStream(executable, FileMode.Open, FileAccess.Read, FileShare.Read);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(target.SafeFileHandle, File.GetUnixFileMode(source.SafeFileHandle));
             CopyPrefix(source, target, ExecutableLength(source, executable));
             foreach (var (name, path) in models)
             {
@@ -39,9 +36,7 @@ internal static class TrailerWriter
             long directoryOffset = target.Position;
             target.Write(directory);
             target.Write(TrailerLayout.Footer(directoryOffset, directory));
-        }
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temporary, File.GetUnixFileMode(executable));
-        File.Move(temporary, executable, overwrite: true);
+        }, bufferSize: 1 << 16);
         return entries;
     }
 
@@ -52,36 +47,14 @@ internal static class TrailerWriter
     /// </summary>
     internal static long ExecutableLength(FileStream file, string path)
     {
-        long length = file.Length;
-        if (length < TrailerLayout.FooterLength) return length;
-        Span<byte> footer = stackalloc byte[TrailerLayout.FooterLength];
-        file.Position = length - TrailerLayout.FooterLength;
-        file.ReadExactly(footer);
-        if (!footer[..8].SequenceEqual(TrailerLayout.Magic)) return length;
-
-        long directoryOffset = BinaryPrimitives.ReadInt64LittleEndian(footer[8..]);
-        long directoryLength = BinaryPrimitives.ReadInt64LittleEndian(footer[16..]);
-        ulong checksum = BinaryPrimitives.ReadUInt64LittleEndian(footer[24..]);
-        if (directoryLength is < 0 or > TrailerLayout.MaxDirectoryLength || directoryOffset < 0
-            || directoryOffset > length - TrailerLayout.FooterLength - directoryLength)
-            throw Corrupt(path, $"the footer places a {directoryLength}-byte directory at {directoryOffset} in a {length}-byte file");
-        var directory = new byte[directoryLength];
-        file.Position = directoryOffset;
-        file.ReadExactly(directory);
-        if (XxHash3.HashToUInt64(directory) != checksum) throw Corrupt(path, "the directory does not match its checksum");
-
-        long first = directoryOffset;
-        foreach (string line in Encoding.UTF8.GetString(directory).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        try
         {
-            string[] fields = line.Split('\t');
-            if (fields.Length != 3
-                || !long.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out long offset)
-                || !long.TryParse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture, out long modelLength)
-                || offset > directoryOffset - modelLength)
-                throw Corrupt(path, $"the directory line '{line}' is not 'name<TAB>offset<TAB>length' inside the file");
-            first = Math.Min(first, offset);
+            return TrailerLayout.Read(file)?.ModelsStart ?? file.Length;
         }
-        return first;
+        catch (InvalidDataException e)
+        {
+            throw Corrupt(path, e.Message);
+        }
     }
 
     private static BuildFailure Corrupt(string path, string why) => new(BuildDiagnostic.TrailerCorrupt,

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using Caldera.Common;
 using Caldera.Runtime.Compression;
 
 namespace Caldera.Compiler.Pipeline;
@@ -56,21 +57,7 @@ internal sealed class LayerCache
     {
         System.IO.Directory.CreateDirectory(Directory);
         byte[] bytes = Serialize(layer, matrices);
-        string path = PathOf(layer);
-        string temporary = $"{path}.{Guid.NewGuid():N}.tmp";
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
+        AtomicFile.WriteAllBytes(PathOf(layer), bytes);
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Model;
+using QKinds = Caldera.Common.ModelDescriptionSchema.QKinds;
 
 namespace Caldera.Runtime.Formats;
 
@@ -23,8 +24,9 @@ internal static class CaldNames
     public static string Dtype(TensorType type) => Dtypes.First(t => t.Type == type).Name;
     public static TensorType? Dtype(string name) => Dtypes.FirstOrDefault(t => t.Name == name) is { Name: not null } t ? t.Type : null;
 
-    public static string QKind(QCodeKind kind) => kind == QCodeKind.E8P ? "e8p" : "uniform";
-    public static QCodeKind? QKind(string name) => name switch { "e8p" => QCodeKind.E8P, "uniform" => QCodeKind.Uniform, _ => null };
+    /// <summary>Q's code; the model description (<see cref="Caldera.Common.ModelDescriptionSchema"/>) spells it the same way.</summary>
+    public static string QKind(QCodeKind kind) => kind == QCodeKind.E8P ? QKinds.E8P : QKinds.Uniform;
+    public static QCodeKind? QKind(string name) => name switch { QKinds.E8P => QCodeKind.E8P, QKinds.Uniform => QCodeKind.Uniform, _ => null };
 
     public static string Pairing(RopePairing pairing) => pairing == RopePairing.Interleaved ? "interleaved" : "rotate_half";
     public static RopePairing? Pairing(string name) => name switch { "interleaved" => RopePairing.Interleaved, "rotate_half" => RopePairing.RotateHalf, _ => null };

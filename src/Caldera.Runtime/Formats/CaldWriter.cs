@@ -1,13 +1,14 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
+using Caldera.Common;
 using Caldera.Runtime.Compression;
 
 namespace Caldera.Runtime.Formats;
 
 /// <summary>
-/// Writes a <see cref="CompressedModelContent"/> as a <c>.cald</c> file (docs/format.md). The file is written
-/// under a temporary name in the target's directory and renamed into place, so a reader never sees a partial
-/// file and a failed write leaves the previous file (if any) untouched. Identical content gives identical bytes:
+/// Writes a <see cref="CompressedModelContent"/> as a <c>.cald</c> file (docs/format.md), through
+/// <see cref="AtomicFile"/>: a reader never sees a partial file and a failed write leaves the previous file (if any)
+/// untouched. Identical content gives identical bytes:
 /// no timestamps, fixed manifest order, deterministic layout.
 /// </summary>
 internal static class CaldWriter
@@ -45,22 +46,7 @@ internal static class CaldWriter
         if (final.Manifest.Length > manifestLength || final.ManifestOffset != draft.ManifestOffset)
             throw new InvalidOperationException("the .cald manifest outgrew its slack; this is a bug in the writer.");
 
-        string target = Path.GetFullPath(path);
-        string temporary = Path.Combine(Path.GetDirectoryName(target) ?? ".", $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 20))
-            {
-                WriteFile(stream, final, manifestLength, fileLength);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, target, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(temporary);
-            throw;
-        }
+        AtomicFile.Write(path, stream => WriteFile(stream, final, manifestLength, fileLength), bufferSize: 1 << 20);
     }
 
     private static void WriteFile(FileStream stream, CaldManifestWriter layout, long manifestLength, long fileLength)
@@ -101,17 +87,5 @@ internal static class CaldWriter
         BinaryPrimitives.WriteUInt64LittleEndian(checksum, hash.GetCurrentHashAsUInt64());
         stream.Position = CaldLayout.ChecksumOffset;
         stream.Write(checksum);
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // The original error matters more; a stray temporary file is named so that it is recognisable.
-        }
     }
 }

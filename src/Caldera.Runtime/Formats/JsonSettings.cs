@@ -68,6 +68,14 @@ internal readonly struct JsonSettings(string path, JsonElement settings, string 
         var v => throw WrongKind(name, v.Value, "an array"),
     };
 
+    /// <summary>The members of object <paramref name="name"/> when their names are data (a vocabulary: token → id).</summary>
+    public JsonElement.ObjectEnumerator RequireMembers(string name) => Get(name) switch
+    {
+        null => throw Missing(name),
+        { ValueKind: JsonValueKind.Object } v => v.EnumerateObject(),
+        var v => throw WrongKind(name, v.Value, "an object"),
+    };
+
     /// <summary>Element <paramref name="index"/> of array <paramref name="name"/> as an object.</summary>
     public JsonSettings Item(string name, int index, JsonElement element) => element.ValueKind == JsonValueKind.Object
         ? new JsonSettings(path, element, $"{prefix}{name}[{index}].")
@@ -115,6 +123,9 @@ internal readonly struct JsonSettings(string path, JsonElement settings, string 
         { ValueKind: JsonValueKind.Object } v => new JsonSettings(path, v, prefix + name + "."),
         var v => throw WrongKind(name, v.Value, "an object"),
     };
+
+    /// <summary>The kind of <paramref name="name"/>'s value, <see cref="JsonValueKind.Undefined"/> when it is absent or null.</summary>
+    public JsonValueKind KindOf(string name) => Get(name)?.ValueKind ?? JsonValueKind.Undefined;
 
     /// <summary>Whether <paramref name="name"/> is present and not null.</summary>
     public bool Has(string name) => Get(name) is not null;

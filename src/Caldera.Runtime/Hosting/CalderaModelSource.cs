@@ -1,6 +1,7 @@
 using System.Reflection;
 using Caldera.Runtime.Formats;
 using Caldera.CompilerServices;
+using ConfigKeys = Caldera.Common.ModelDescriptionSchema.ConfigKeys;
 
 namespace Caldera.Runtime.Hosting;
 
@@ -64,10 +65,10 @@ internal static class CalderaModelSource
         var c = file.Content.Config;
         (string Setting, int Actual, int Expected)[] settings =
         [
-            ("dim", c.Dim, d.Dim), ("hiddenDim", c.HiddenDim, d.HiddenDim), ("layers", c.LayerCount, d.LayerCount),
-            ("heads", c.HeadCount, d.HeadCount), ("kvHeads", c.KvHeadCount, d.KvHeadCount), ("headDim", c.HeadDim, d.HeadDim),
-            ("vocabSize", c.VocabSize, d.VocabSize), ("contextLength", c.ContextLength, d.ContextLength),
-            ("tiedClassifier", c.TiedClassifier ? 1 : 0, d.TiedClassifier ? 1 : 0),
+            (ConfigKeys.Dim, c.Dim, d.Dim), (ConfigKeys.HiddenDim, c.HiddenDim, d.HiddenDim), (ConfigKeys.Layers, c.LayerCount, d.LayerCount),
+            (ConfigKeys.Heads, c.HeadCount, d.HeadCount), (ConfigKeys.KvHeads, c.KvHeadCount, d.KvHeadCount), (ConfigKeys.HeadDim, c.HeadDim, d.HeadDim),
+            (ConfigKeys.VocabSize, c.VocabSize, d.VocabSize), (ConfigKeys.ContextLength, c.ContextLength, d.ContextLength),
+            (ConfigKeys.TiedClassifier, c.TiedClassifier ? 1 : 0, d.TiedClassifier ? 1 : 0),
         ];
         foreach (var (setting, actual, expected) in settings)
             if (actual != expected)

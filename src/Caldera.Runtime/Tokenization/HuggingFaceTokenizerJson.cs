@@ -7,7 +7,8 @@ namespace Caldera.Runtime.Tokenization;
 /// Reads a Hugging Face <c>tokenizer.json</c> whose model is byte-level BPE (Llama 3, GPT-2 style) and,
 /// when it sits beside it, <c>tokenizer_config.json</c> for the BOS and EOS tokens. Only the parts that
 /// define tokenization are read: <c>model.vocab</c>, <c>added_tokens</c>, <c>normalizer</c> and
-/// <c>pre_tokenizer</c>. Parsing uses <see cref="JsonDocument"/> (no reflection, NativeAOT-safe).
+/// <c>pre_tokenizer</c>, through <see cref="JsonFile"/> and <see cref="JsonSettings"/> (no reflection, NativeAOT-safe),
+/// so errors name the file and the setting as every other JSON reader's do.
 /// </summary>
 internal static class HuggingFaceTokenizerJson
 {
@@ -32,32 +33,36 @@ internal static class HuggingFaceTokenizerJson
     /// </summary>
     public static ModelTokenizer Read(string path, byte[] json, byte[]? config, string configPath)
     {
-        using var document = Parse(path, json);
-        var root = document.RootElement;
-        var model = Object(path, root, "model");
-        string type = String(path, model, "type", "model.type");
+        using var document = JsonFile.Parse(path, json, "the tokenizer.json");
+        var root = new JsonSettings(path, document.RootElement);
+        var model = root.RequireObject("model");
+        string type = model.RequireString("type");
         if (type != "BPE")
-            throw ModelFormatException.ForSetting(path, "model.type", $"'{type}' is not supported; only byte-level BPE tokenizer.json files are");
-        if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null)
-            throw ModelFormatException.ForSetting(path, "normalizer",
-                "a normalizer is not supported for byte-level BPE (SentencePiece-style tokenizer.json? load its tokenizer.model instead)");
-        string pattern = SplitPattern(path, root);
+            throw model.Error("type", $"'{type}' is not supported; only byte-level BPE tokenizer.json files are");
+        if (root.Has("normalizer"))
+            throw root.Error("normalizer", "a normalizer is not supported for byte-level BPE (SentencePiece-style tokenizer.json? load its tokenizer.model instead)");
+        string pattern = SplitPattern(root);
 
-        var vocab = Object(path, model, "vocab");
         var special = new Dictionary<int, string>();
-        if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
-            foreach (var token in added.EnumerateArray())
-                special[Int(path, token, "id", "added_tokens[].id")] = String(path, token, "content", "added_tokens[].content");
+        if (root.Has("added_tokens"))
+        {
+            var added = root.RequireArray("added_tokens");
+            for (int i = 0; i < added.Length; i++)
+            {
+                var token = root.Item("added_tokens", i, added[i]);
+                special[token.RequireInt32("id")] = token.RequireString("content");
+            }
+        }
 
         var tokens = new List<(string, int, bool)>(special.Count + 1024);
-        foreach (var entry in vocab.EnumerateObject())
+        foreach (var entry in model.RequireMembers("vocab"))
         {
             if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id))
-                throw ModelFormatException.ForSetting(path, "model.vocab", $"the id of '{entry.Name}' is not an int32");
+                throw model.Error("vocab", $"the id of '{entry.Name}' is not an int32");
             if (!special.ContainsKey(id)) tokens.Add((entry.Name, id, false));
         }
         foreach (var (id, content) in special) tokens.Add((content, id, true));
-        var vocabulary = ByteLevelBpeVocabulary.Create(path, "model.vocab", tokens, pattern);
+        var vocabulary = ByteLevelBpeVocabulary.Create(path, model.FullName("vocab"), tokens, pattern);
 
         var (bosToken, eosToken) = config is null ? (null, null) : ReadConfig(configPath, config);
         int bos = Resolve(path, configPath, vocabulary, bosToken, DefaultBosTokens, "bos_token");
@@ -69,21 +74,21 @@ internal static class HuggingFaceTokenizerJson
     /// The split regex: Sequence[Split(Regex, Isolated), ByteLevel(use_regex false)] as in Llama 3, or a lone
     /// ByteLevel with use_regex as in GPT-2.
     /// </summary>
-    private static string SplitPattern(string path, JsonElement root)
+    private static string SplitPattern(JsonSettings root)
     {
         const string setting = "pre_tokenizer";
-        var pre = Object(path, root, setting);
-        string type = String(path, pre, "type", "pre_tokenizer.type");
-        if (type == "ByteLevel" && (!pre.TryGetProperty("use_regex", out var useRegex) || useRegex.ValueKind == JsonValueKind.True))
+        var pre = root.RequireObject(setting);
+        string type = pre.RequireString("type");
+        if (type == "ByteLevel" && pre.Bool("use_regex") != false)
             return PreTokenizerPatterns.Gpt2;
-        if (type == "Sequence" && pre.TryGetProperty("pretokenizers", out var steps) && steps.ValueKind == JsonValueKind.Array &&
-            steps.GetArrayLength() == 2 && steps[0].ValueKind == JsonValueKind.Object && steps[1].ValueKind == JsonValueKind.Object &&
-            steps[0].TryGetProperty("type", out var t0) && t0.ValueEquals("Split") &&
-            steps[0].TryGetProperty("behavior", out var behavior) && behavior.ValueEquals("Isolated") &&
-            steps[0].TryGetProperty("pattern", out var p) && p.ValueKind == JsonValueKind.Object &&
+        if (type == "Sequence" && pre.Has("pretokenizers") && pre.RequireArray("pretokenizers") is [var split, var byteLevel] &&
+            split.ValueKind == JsonValueKind.Object && byteLevel.ValueKind == JsonValueKind.Object &&
+            split.TryGetProperty("type", out var t0) && t0.ValueEquals("Split") &&
+            split.TryGetProperty("behavior", out var behavior) && behavior.ValueEquals("Isolated") &&
+            split.TryGetProperty("pattern", out var p) && p.ValueKind == JsonValueKind.Object &&
             p.TryGetProperty("Regex", out var regex) && regex.ValueKind == JsonValueKind.String &&
-            steps[1].TryGetProperty("type", out var t1) && t1.ValueEquals("ByteLevel") &&
-            steps[1].TryGetProperty("use_regex", out var innerRegex) && innerRegex.ValueKind == JsonValueKind.False)
+            byteLevel.TryGetProperty("type", out var t1) && t1.ValueEquals("ByteLevel") &&
+            byteLevel.TryGetProperty("use_regex", out var innerRegex) && innerRegex.ValueKind == JsonValueKind.False)
         {
             string pattern = regex.GetString()!;
             try
@@ -92,35 +97,23 @@ internal static class HuggingFaceTokenizerJson
             }
             catch (ArgumentException e)
             {
-                throw ModelFormatException.ForSetting(path, "pre_tokenizer.pretokenizers[0].pattern.Regex", $"invalid regex ({e.Message})");
+                throw pre.Error("pretokenizers[0].pattern.Regex", $"invalid regex ({e.Message})");
             }
             return pattern;
         }
-        throw ModelFormatException.ForSetting(path, setting,
-            $"'{type}' is not supported; expected ByteLevel, or Sequence[Split(Regex, Isolated), ByteLevel] as in Llama 3");
+        throw root.Error(setting, $"'{type}' is not supported; expected ByteLevel, or Sequence[Split(Regex, Isolated), ByteLevel] as in Llama 3");
     }
 
     /// <summary>bos_token and eos_token of tokenizer_config.json (a string or {"content": ...}); nulls when absent.</summary>
     private static (string? Bos, string? Eos) ReadConfig(string configPath, byte[] config)
     {
-        using var document = Parse(configPath, config);
-        var root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Object)
-            throw new ModelFormatException(configPath, "expected a JSON object");
-        return (TokenContent(configPath, root, "bos_token"), TokenContent(configPath, root, "eos_token"));
+        using var document = JsonFile.Parse(configPath, config, "the tokenizer config");
+        var root = new JsonSettings(configPath, document.RootElement);
+        return (TokenContent(root, "bos_token"), TokenContent(root, "eos_token"));
     }
 
-    private static string? TokenContent(string path, JsonElement root, string name)
-    {
-        if (!root.TryGetProperty(name, out var value)) return null;
-        return value.ValueKind switch
-        {
-            JsonValueKind.Null => null,
-            JsonValueKind.String => value.GetString(),
-            JsonValueKind.Object => String(path, value, "content", name + ".content"),
-            _ => throw ModelFormatException.ForSetting(path, name, "expected a string or an object with \"content\""),
-        };
-    }
+    private static string? TokenContent(JsonSettings config, string name) =>
+        config.KindOf(name) == JsonValueKind.Object ? config.RequireObject(name).RequireString("content") : config.String(name);
 
     private static int Resolve(string path, string configPath, ByteLevelBpeVocabulary vocabulary, string? token, string[] defaults, string setting)
     {
@@ -132,32 +125,4 @@ internal static class HuggingFaceTokenizerJson
         throw ModelFormatException.ForSetting(path, setting,
             $"no {ConfigFileName} names it and none of {string.Join(", ", defaults)} is an added token; put {ConfigFileName} beside the file");
     }
-
-    private static JsonDocument Parse(string path, byte[] json)
-    {
-        try
-        {
-            return JsonDocument.Parse(json);
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException(path, $"invalid JSON ({e.Message})", e);
-        }
-    }
-
-    private static JsonElement Object(string path, JsonElement parent, string name) =>
-        parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Object
-            ? value
-            : throw ModelFormatException.ForSetting(path, name, "missing or not a JSON object");
-
-    private static string String(string path, JsonElement parent, string name, string setting) =>
-        parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
-            ? value.GetString()!
-            : throw ModelFormatException.ForSetting(path, setting, "missing or not a string");
-
-    private static int Int(string path, JsonElement parent, string name, string setting) =>
-        parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(name, out var value) &&
-        value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int result)
-            ? result
-            : throw ModelFormatException.ForSetting(path, setting, "missing or not an int32");
 }

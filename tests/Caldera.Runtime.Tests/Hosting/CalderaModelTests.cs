@@ -55,7 +55,7 @@ public class CalderaModelTests
         Assert.Contains("rebuild the app", e.Message);
 
         e = Assert.Throws<ModelFormatException>(() => TestModel.Load(description with { HiddenDim = 176 }, FromFile));
-        Assert.Contains("setting 'hiddenDim': is 172 but class Stories was generated for 176", e.Message);
+        Assert.Contains("setting 'hidden_dim': is 172 but class Stories was generated for 176", e.Message);
 
         var shapes = description.Matrices.ToArray();
         shapes[2] = shapes[2] with { Rank = 8 };

@@ -1,6 +1,6 @@
-using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
+using Caldera.Common;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Hosting;
 using Caldera.Runtime.Tests.Formats;
@@ -23,7 +23,7 @@ public class CalderaTrailerTests
 
         var entries = CalderaTrailer.ReadDirectory(exe)!;
         Assert.Equal(["Stories", "Other"], entries.Select(e => e.Name));
-        Assert.All(entries, e => Assert.Equal(0, e.Offset % CalderaTrailer.Alignment));
+        Assert.All(entries, e => Assert.Equal(0, e.Offset % TrailerLayout.Alignment));
         Assert.Equal(8192, entries[0].Offset);
 
         var entry = CalderaTrailer.Find(exe, "Other")!;
@@ -116,7 +116,7 @@ public class CalderaTrailerTests
 
     private static byte[] Corrupt(byte[] bytes, int footerByte)
     {
-        bytes[bytes.Length - CalderaTrailer.FooterSize + footerByte] ^= 1;
+        bytes[bytes.Length - TrailerLayout.FooterLength + footerByte] ^= 1;
         return bytes;
     }
 }

@@ -1,14 +1,10 @@
-using System.Buffers.Binary;
-using System.IO.Hashing;
-using System.Text;
-using Caldera.Runtime.Hosting;
+using Caldera.Common;
 
 namespace Caldera.Runtime.Tests.Hosting;
 
 /// <summary>
-/// Test-only writer of the executable trailer, written from the byte layout in docs/format.md (the real writer is
-/// the build task's, which does not reference the runtime): executable, then each model on a 4096-byte boundary,
-/// then the directory and the 32-byte footer.
+/// An in-memory executable with models appended, encoded by the <see cref="TrailerLayout"/> the build task writes
+/// with: executable, then each model on a page boundary, then the directory and the footer.
 /// </summary>
 internal static class TrailerWriter
 {
@@ -16,33 +12,24 @@ internal static class TrailerWriter
     {
         var file = new MemoryStream();
         file.Write(executable);
-        var directory = new StringBuilder();
+        var entries = new List<TrailerEntry>();
         foreach (var (name, cald) in models)
         {
-            Pad(file);
-            directory.Append($"{name}\t{file.Length}\t{cald.Length}\n");
+            file.Write(new byte[TrailerLayout.Padding(file.Length)]);
+            entries.Add(new TrailerEntry(name, file.Length, cald.Length));
             file.Write(cald);
         }
         long directoryOffset = file.Length;
-        byte[] directoryBytes = Encoding.UTF8.GetBytes(directory.ToString());
-        file.Write(directoryBytes);
-        return WithFooter(file, directoryOffset, directoryBytes.Length, XxHash3.HashToUInt64(directoryBytes));
-    }
-
-    public static byte[] WithFooter(MemoryStream file, long directoryOffset, long directoryLength, ulong checksum)
-    {
-        Span<byte> footer = stackalloc byte[CalderaTrailer.FooterSize];
-        CalderaTrailer.Magic.CopyTo(footer);
-        BinaryPrimitives.WriteInt64LittleEndian(footer[8..], directoryOffset);
-        BinaryPrimitives.WriteInt64LittleEndian(footer[16..], directoryLength);
-        BinaryPrimitives.WriteUInt64LittleEndian(footer[24..], checksum);
-        file.Write(footer);
+        byte[] directory = TrailerLayout.Directory(entries);
+        file.Write(directory);
+        file.Write(TrailerLayout.Footer(directoryOffset, directory));
         return file.ToArray();
     }
 
-    private static void Pad(MemoryStream file)
+    /// <summary><paramref name="file"/> with a footer of the given (possibly forged) fields.</summary>
+    public static byte[] WithFooter(MemoryStream file, long directoryOffset, long directoryLength, ulong checksum)
     {
-        long padded = (file.Length + CalderaTrailer.Alignment - 1) / CalderaTrailer.Alignment * CalderaTrailer.Alignment;
-        file.Write(new byte[padded - file.Length]);
+        file.Write(TrailerLayout.Footer(directoryOffset, directoryLength, checksum));
+        return file.ToArray();
     }
 }

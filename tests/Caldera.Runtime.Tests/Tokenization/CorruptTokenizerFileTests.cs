@@ -130,7 +130,7 @@ public sealed class CorruptTokenizerFileTests : IDisposable
 
     [Fact]
     public void TokenizerJson_invalid_json() =>
-        AssertRejected(_dir.Write("tokenizer.json", """{ "model": { "type": "BPE", "vocab": {"a": 0"""), "invalid JSON");
+        AssertRejected(_dir.Write("tokenizer.json", """{ "model": { "type": "BPE", "vocab": {"a": 0"""), "is not valid JSON");
 
     [Fact]
     public void TokenizerJson_unsupported_model_type() =>
