@@ -18,7 +18,11 @@ internal static class DotNet
     public static Result Run(string workingDirectory, params string[] arguments) => Exec("dotnet", workingDirectory, arguments);
 
     public static Result Exec(string fileName, string workingDirectory, params string[] arguments) =>
-        RunProcess(fileName, workingDirectory, interruptAfter: null, arguments);
+        RunProcess(fileName, workingDirectory, interruptAfter: null, environment: null, arguments);
+
+    /// <summary>Like <see cref="Exec(string, string, string[])"/>, with <paramref name="environment"/> set for the command.</summary>
+    public static Result Exec(string fileName, string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        RunProcess(fileName, workingDirectory, interruptAfter: null, environment, arguments);
 
     /// <summary>
     /// Runs the command and, as soon as a line containing <paramref name="interruptAfter"/> appears, sends it SIGINT, as
@@ -26,9 +30,10 @@ internal static class DotNet
     /// command took to reach the line.
     /// </summary>
     public static Result ExecInterrupted(string fileName, string workingDirectory, string interruptAfter, params string[] arguments) =>
-        RunProcess(fileName, workingDirectory, interruptAfter, arguments);
+        RunProcess(fileName, workingDirectory, interruptAfter, environment: null, arguments);
 
-    private static Result RunProcess(string fileName, string workingDirectory, string? interruptAfter, string[] arguments)
+    private static Result RunProcess(string fileName, string workingDirectory, string? interruptAfter, IReadOnlyDictionary<string, string>? environment,
+        string[] arguments)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -45,6 +50,7 @@ internal static class DotNet
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
 
         var output = new StringBuilder();
         using var process = new Process { StartInfo = start };

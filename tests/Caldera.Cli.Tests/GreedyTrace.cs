@@ -1,7 +1,7 @@
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Tokenization;
 
-namespace Caldera.Tests;
+namespace Caldera.Cli.Tests;
 
 /// <summary>
 /// Greedy decoding as `caldera run --temperature 0` does it (the prompt prefilled, then one token at a time), noting the
