@@ -4,16 +4,15 @@ namespace Caldera.Runtime.Tests;
 /// <remarks>
 /// Decoding splits its loops across worker threads, so a count of the calling thread alone would miss what a worker
 /// allocates. <see cref="GC.GetTotalAllocatedBytes(bool)"/> counts every thread; tests that use it belong to
-/// <see cref="AllocationCollection"/>, which runs alone, so no other test's allocations land in a window.
+/// <see cref="AllocationCollection"/>, which runs alone, so no other test's allocations land in a window, and the
+/// project runs without tiered compilation, whose background recompiles would.
 /// </remarks>
 internal static class SteadyState
 {
     /// <summary>
     /// Runs <paramref name="step"/> <paramref name="warmup"/> times, then up to five windows of <paramref name="window"/>
     /// steps, and returns the fewest bytes the process allocated in one window. An allocation per step shows in every
-    /// window. A one-off by the runtime does not: a tier-1 recompile that lands mid-window and boxes a static, for one
-    /// (CI saw 7688 B once in 20 sampler calls), or the test runner's own bookkeeping on its threads. The minimum
-    /// leaves those out.
+    /// window. A one-off by the runtime or the test runner's own threads does not; the minimum leaves it out.
     /// </summary>
     public static long AllocatedBytes(Action step, int warmup, int window)
     {
