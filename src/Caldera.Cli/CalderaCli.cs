@@ -1,11 +1,16 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.Reflection;
 using Caldera.Runtime.Formats;
+using Spectre.Console;
 
 namespace Caldera.Cli;
 
 /// <summary>
-/// The `caldera` command. Each verb lives in its own file; bad input of any kind is a
-/// <see cref="ModelFormatException"/> or <see cref="CliUsageException"/> whose message is printed as is,
-/// with exit code 2. Tests call <see cref="Run"/> in-process with their own writers.
+/// The `caldera` command. Each verb lives in its own file and builds its <see cref="Command"/>; System.CommandLine
+/// parses, prints <c>--help</c> and <c>--version</c>, and offers tab completion (<c>dotnet-suggest</c>). A command
+/// line it rejects, and bad input of any kind (a <see cref="ModelFormatException"/> or <see cref="CliUsageException"/>),
+/// is reported as <c>caldera: …</c> lines on stderr with exit code 2. Tests call <see cref="Run"/> in-process with their own writers.
 /// </summary>
 internal static class CalderaCli
 {
@@ -19,22 +24,35 @@ internal static class CalderaCli
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, CompressedModelFormat.Cald);
 
-    /// <summary>Runs with <paramref name="format"/> writing (compress) and reading (eval) compressed models.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CompressedModelFormat format, CancellationToken cancellation = default)
+    /// <summary>
+    /// Runs with <paramref name="format"/> writing (compress) and reading (eval) compressed models; progress goes to
+    /// <paramref name="terminal"/> as a live display when given, otherwise as plain lines to <paramref name="stderr"/>.
+    /// </summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CompressedModelFormat format, CancellationToken cancellation = default,
+        IAnsiConsole? terminal = null)
     {
+        var cli = new CliContext(stdout, stderr, format, cancellation, terminal);
+        // `caldera` alone and `caldera help [verb]` show the help, as `caldera [verb] --help` does.
+        args = args switch
+        {
+            [] => ["--help"],
+            ["help", .. var verb] => [.. verb, "--help"],
+            _ => args,
+        };
+        var root = Commands(cli);
+        var parsed = root.Parse(args);
+        // --help and --version clear the parse errors; any other error stops here.
+        if (parsed.Action is ParseErrorAction)
+        {
+            string verb = parsed.CommandResult.Command == root ? "" : parsed.CommandResult.Command.Name + ": ";
+            foreach (string message in parsed.Errors.Select(e => e.Message).Distinct())
+                stderr.WriteLine($"caldera: {verb}{message}");
+            stderr.WriteLine($"see 'caldera {verb.TrimEnd(':', ' ')}{(verb.Length > 0 ? " " : "")}--help' for the options and their defaults");
+            return UsageOrInputError;
+        }
         try
         {
-            return args switch
-            {
-                ["run", .. var rest] => RunCommand.Execute(rest, stdout, stderr),
-                ["inspect", .. var rest] => InspectCommand.Execute(rest, stdout, stderr),
-                ["compress", .. var rest] => CompressCommand.Execute(rest, stdout, stderr, format, cancellation),
-                ["eval", .. var rest] => EvalCommand.Execute(rest, stdout, stderr, format, cancellation),
-                ["describe", .. var rest] => DescribeCommand.Execute(rest, stdout, stderr),
-                ["--version"] => PrintVersion(stdout),
-                [] or ["help" or "--help" or "-h", ..] => Usage.Print(stdout, 0),
-                _ => throw new CliUsageException($"unknown command '{args[0]}'"),
-            };
+            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
         }
         catch (ModelFormatException e)
         {
@@ -49,7 +67,7 @@ internal static class CalderaCli
         catch (CliUsageException e)
         {
             stderr.WriteLine($"caldera: {e.Message}");
-            Usage.Print(stderr, 0);
+            stderr.WriteLine($"see 'caldera {parsed.CommandResult.Command.Name} --help' for the options and their defaults");
             return UsageOrInputError;
         }
         catch (AggregateException e) when (e.Flatten().InnerExceptions is [ModelFormatException inner])
@@ -68,9 +86,42 @@ internal static class CalderaCli
         }
     }
 
-    private static int PrintVersion(TextWriter stdout)
+    /// <summary>The whole command tree; what <c>caldera --help</c> lists, in this order.</summary>
+    internal static RootCommand Commands(CliContext cli)
     {
-        stdout.WriteLine(typeof(CalderaCli).Assembly.GetName().Version);
-        return 0;
+        var root = new RootCommand(
+            "Caldera compresses Llama checkpoints (W ≈ Q + L·R: 2-bit lattice Q, low-rank L and R), runs them, describes them for the build and reports on them.\n" +
+            "A <model> is a Hugging Face directory (config.json + *.safetensors), a .gguf file, a llama2.c .bin or a compressed .cald model.")
+        {
+            RunCommand.Create(cli),
+            InspectCommand.Create(cli),
+            CompressCommand.Create(cli),
+            EvalCommand.Create(cli),
+            DescribeCommand.Create(cli),
+            Report.ReportCommand.Create(cli),
+        };
+        // Named and versioned as the tool, whichever process hosts it (a test runner, `dotnet caldera.dll`).
+        root.HelpName = "caldera";
+        root.Options.OfType<VersionOption>().Single().Action = new PrintVersion();
+        return root;
+    }
+
+    private sealed class PrintVersion : SynchronousCommandLineAction
+    {
+        public override bool ClearsParseErrors => true;
+
+        public override int Invoke(ParseResult parseResult)
+        {
+            var assembly = typeof(CalderaCli).Assembly;
+            parseResult.InvocationConfiguration.Output.WriteLine(
+                assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? assembly.GetName().Version!.ToString());
+            return 0;
+        }
     }
 }
+
+/// <summary>
+/// What every verb writes to and reads with, for one invocation. <see cref="Terminal"/> is stderr when it is a terminal,
+/// for live displays; null when stderr is redirected (a log, a pipe, MSBuild), where progress is plain lines.
+/// </summary>
+internal sealed record CliContext(TextWriter Out, TextWriter Error, CompressedModelFormat Format, CancellationToken Cancellation, IAnsiConsole? Terminal);

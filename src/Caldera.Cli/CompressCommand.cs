@@ -1,11 +1,15 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Caldera.Cli.Progress;
 using Caldera.Compiler.Calibration;
 using Caldera.Compiler.Decomposition;
 using Caldera.Compiler.Evaluation;
 using Caldera.Compiler.Pipeline;
+using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Model;
+using Spectre.Console;
 
 namespace Caldera.Cli;
 
@@ -16,38 +20,64 @@ namespace Caldera.Cli;
 /// </summary>
 internal static class CompressCommand
 {
-    private static readonly string[] Options =
-        ["-o", "--output", "--tokenizer", "--rank", "--q-bits", "--lr-bits", "--calibration", "--samples", "--seq-len", "--preset", "--method", "--threads"];
-
     /// <summary>Calibration sequence length when --seq-len is not given (capped at the model's context).</summary>
     private const int DefaultSequenceLength = 128;
 
-    public static int Execute(string[] args, TextWriter stdout, TextWriter stderr, CompressedModelFormat format, CancellationToken cancellation = default)
+    private static readonly Argument<string> Model = CliOptions.Model("The checkpoint to compress: a Hugging Face directory, a .gguf file or a llama2.c .bin.");
+    private static readonly Option<string?> Output = CliOptions.Text("--output", "The compressed model to write (required).", "out.cald", "-o");
+    private static readonly Option<string?> Tokenizer = CliOptions.Text("--tokenizer", "tokenizer.model or tokenizer.json to use and embed; default: found inside or beside the checkpoint.");
+    private static readonly Option<string> Method = CliOptions.Choice("--method",
+        "caldera: Q + L·R; ldlq: the 2-bit lattice Q alone (as --rank 0); rtn: round-to-nearest Q alone, --q-bits wide.", "caldera", "ldlq", "rtn");
+    private static readonly Option<int> Rank = CliOptions.Int("--rank", "Rank of the low-rank factors L and R; 0 keeps Q alone (LDLQ).", 64, min: 0);
+    private static readonly Option<int> QBits = CliOptions.Int("--q-bits", "Bits per weight of Q: 2 (the E8P lattice) for caldera and ldlq, 2..8 for rtn.", 2, min: 1);
+    private static readonly Option<int> LrBits = CliOptions.Int("--lr-bits", "Bits per entry of L and R: 4 (lattice) or 16 (half precision).", 4, min: 1);
+    private static readonly Option<string> Preset = CliOptions.Choice("--preset", "fast: few alternating iterations; paper: the paper's settings (slower).", "fast", "paper");
+    private static readonly Option<string?> Calibration = CliOptions.Text("--calibration", "UTF-8 text to calibrate on; default: the built-in text.");
+    private static readonly Option<int?> Samples = CliOptions.OptionalInt("--samples", "Calibration sequences; default: as many as the text fills.", min: 1);
+    private static readonly Option<int?> SequenceLength = CliOptions.OptionalInt("--seq-len", $"Tokens per calibration sequence; default: {DefaultSequenceLength}, capped at the model's context.", min: 2);
+    private static readonly Option<int?> Threads = CliOptions.OptionalInt("--threads", "Worker threads; default: one per processor.", min: 1);
+
+    public static Command Create(CliContext cli)
     {
-        var cl = new CommandLine("compress", args, Options);
-        string modelPath = cl.Single("checkpoint");
-        string output = cl.String("-o") ?? cl.String("--output") ?? throw new CliUsageException("compress: -o <out.cald> is required");
-        if (cl.String("-o") != null && cl.String("--output") != null) throw new CliUsageException("compress: give -o or --output, not both");
-        var plan = Plan(cl);
-        int? samples = cl.Int("--samples", min: 1);
-        int? sequenceLength = cl.Int("--seq-len", min: 2);
-        var writer = format.Writer ?? throw new CliUsageException("compress: this build has no compressed-model writer");
+        var command = new Command("compress",
+            "Calibrate, compress every block matrix and write a .cald model. Finished layers are cached in <out.cald>.parts/; " +
+            "a rerun with the same settings resumes from them.")
+        {
+            Model, Output, Tokenizer, Method, Rank, QBits, LrBits, Preset, Calibration, Samples, SequenceLength, Threads,
+        };
+        command.SetAction(parsed => Execute(parsed, cli));
+        return command;
+    }
+
+    private static int Execute(ParseResult parsed, CliContext cli)
+    {
+        var (stdout, stderr) = (cli.Out, cli.Error);
+        string modelPath = parsed.GetValue(Model)!;
+        string output = parsed.GetValue(Output) ?? throw new CliUsageException("compress: -o <out.cald> is required");
+        var plan = Plan(parsed);
+        var writer = cli.Format.Writer ?? throw new CliUsageException("compress: this build has no compressed-model writer");
 
         using var checkpoint = ModelCheckpoint.Open(modelPath);
-        var tokenizer = TokenizerSource.Find(modelPath, cl.String("--tokenizer"), checkpoint);
-        var text = cl.String("--calibration") is { } calibrationPath ? CalibrationText.FromFile(calibrationPath) : CalibrationText.BuiltIn();
-        int length = sequenceLength ?? Math.Min(DefaultSequenceLength, checkpoint.Config.ContextLength);
+        var tokenizer = TokenizerSource.Find(modelPath, parsed.GetValue(Tokenizer), checkpoint);
+        var text = parsed.GetValue(Calibration) is { } calibrationPath ? CalibrationText.FromFile(calibrationPath) : CalibrationText.BuiltIn();
+        int length = parsed.GetValue(SequenceLength) ?? Math.Min(DefaultSequenceLength, checkpoint.Config.ContextLength);
         if (length > checkpoint.Config.ContextLength)
             throw new CliUsageException($"compress: --seq-len {length} exceeds the model's context of {checkpoint.Config.ContextLength}");
-        var calibration = CalibrationSet.Create(text, tokenizer.Tokenizer, samples, length);
+        var calibration = CalibrationSet.Create(text, tokenizer.Tokenizer, parsed.GetValue(Samples), length);
         stderr.WriteLine($"calibration: {calibration.Samples} sequences × {calibration.SequenceLength} tokens from {calibration.Description}");
 
         string cacheDirectory = LayerCache.DirectoryFor(output);
         var clock = Stopwatch.StartNew();
-        var content = new ModelCompressor(plan).Compress(checkpoint, calibration, tokenizer.Payload, SourceHash.Of(modelPath),
-            cacheDirectory, new ConsoleProgress(stderr), cancellation);
+        var compressor = new ModelCompressor(plan);
+        CompressedModelContent Compress(IProgress<CompressionProgress> progress) => compressor.Compress(checkpoint, calibration, tokenizer.Payload,
+            SourceHash.Of(modelPath), cacheDirectory, progress, cli.Cancellation);
+        var times = new LayerTimes();
+        var content = cli.Terminal is { } terminal
+            ? LiveProgress.Run(terminal, checkpoint.Config.LayerCount, CompressionSummary.Kinds.Length, live => Compress(times.Around(live)))
+            : Compress(times.Around(new PlainProgress(stderr)));
         writer.Write(content, output);
         if (Directory.Exists(cacheDirectory)) Directory.Delete(cacheDirectory, recursive: true);
+        (cli.Terminal ?? PlainConsole(stderr)).Write(CompressionSummary.Build(content.Matrices, times.Layers));
 
         var bits = StorageBits.Of(content);
         double meanError = content.Matrices.Average(m => m.RelativeError);
@@ -56,22 +86,25 @@ internal static class CompressCommand
         return 0;
     }
 
-    private static CompressionPlan Plan(CommandLine cl)
+    private static CompressionPlan Plan(ParseResult parsed)
     {
-        string method = cl.Choice("--method", "caldera", "caldera", "ldlq", "rtn");
-        string preset = cl.Choice("--preset", "fast", "fast", "paper");
-        int qBits = cl.Int("--q-bits", min: 1) ?? 2;
+        string method = parsed.GetValue(Method)!;
+        string preset = parsed.GetValue(Preset)!;
+        int qBits = parsed.GetValue(QBits);
+        int rank = parsed.GetValue(Rank);
+        bool rankGiven = parsed.GetResult(Rank) is { Implicit: false };
         if (method != "rtn" && qBits != 2)
             throw new CliUsageException($"compress: --q-bits {qBits} is not available for {method}, whose Q is the 2-bit E8P lattice; use --q-bits 2, or --method rtn for other widths");
         if (method == "rtn" && qBits is < 2 or > 8)
             throw new CliUsageException($"compress: --q-bits {qBits} must be in 2..8 for rtn");
-        int rank = cl.Int("--rank", min: 1) ?? 64;
-        if (method != "caldera" && cl.String("--rank") != null)
+        if (method != "caldera" && rankGiven && rank != 0)
             throw new CliUsageException($"compress: --rank applies to --method caldera only ({method} has no low-rank factors)");
-        int lrBits = cl.Int("--lr-bits", min: 1) ?? 4;
+        // Rank 0 is CALDERA with no factors: Q alone, which is what LDLQ computes.
+        if (method == "caldera" && rank == 0) method = "ldlq";
+        int lrBits = parsed.GetValue(LrBits);
         if (lrBits is not (4 or 16)) throw new CliUsageException($"compress: --lr-bits {lrBits} must be 4 (lattice) or 16 (half precision)");
-        int threads = cl.Int("--threads", min: 1) ?? Environment.ProcessorCount;
-        var options = (preset == "paper" ? CalderaOptions.Paper : CalderaOptions.Fast) with { Rank = rank, FactorBits = lrBits };
+        int threads = parsed.GetValue(Threads) ?? Environment.ProcessorCount;
+        var options = (preset == "paper" ? CalderaOptions.Paper : CalderaOptions.Fast) with { Rank = Math.Max(rank, 1), FactorBits = lrBits };
         return new CompressionPlan
         {
             Method = method switch { "caldera" => CompressionMethod.Caldera, "ldlq" => CompressionMethod.Ldlq, _ => CompressionMethod.Rtn },
@@ -83,23 +116,14 @@ internal static class CompressCommand
         };
     }
 
-    /// <summary>One line per step: block i/N, matrix, error, elapsed, ETA.</summary>
-    private sealed class ConsoleProgress(TextWriter writer) : IProgress<CompressionProgress>
+    /// <summary>Spectre.Console writing plain text to <paramref name="writer"/>: no colours, no cursor movement.</summary>
+    private static IAnsiConsole PlainConsole(TextWriter writer)
     {
-        public void Report(CompressionProgress p)
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
-            string where = $"layer {p.Layer + 1}/{p.LayerCount}";
-            string time = $"elapsed {Clock(p.Elapsed)}" + (p.Remaining is { } left ? $"  eta {Clock(left)}" : "");
-            writer.WriteLine(p.Event switch
-            {
-                CompressionEvent.MatrixCompressed => string.Create(CultureInfo.InvariantCulture, $"{where}  {p.Matrix,-4}  error {p.RelativeError:F4}  {time}"),
-                CompressionEvent.LayerCompressed => $"{where}  done  {time}",
-                CompressionEvent.LayerFromCache => $"{where}  from cache",
-                _ => $"{where}  cache not used: {p.Note}",
-            });
-            writer.Flush();
-        }
-
-        private static string Clock(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"mm\:ss", CultureInfo.InvariantCulture);
+            Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No, Out = new AnsiConsoleOutput(writer),
+        });
+        console.Profile.Width = 120;
+        return console;
     }
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using Caldera.Common;
@@ -16,24 +17,40 @@ namespace Caldera.Cli;
 /// </summary>
 internal static class DescribeCommand
 {
-    public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
+    private static readonly Argument<string> Model = CliOptions.Model("The compressed model (.cald) to describe.");
+    private static readonly Option<string?> Name = CliOptions.Text("--name", "The C# class name of the model (required).", "Class");
+    private static readonly Option<string?> Namespace = CliOptions.Text("--namespace", "The C# namespace of the class (required).", "Ns");
+    private static readonly Option<string> Storage = CliOptions.Choice("--storage", "Where the build stores the model: an embedded resource or a trailer after the app.",
+        Description.StorageKinds.Resource, Description.StorageKinds.Trailer);
+    private static readonly Option<string?> ResourceName = CliOptions.Text("--resource-name", "The resource's logical name; default: Caldera.Models.<Class>.cald.", "name");
+    private static readonly Option<string?> Output = CliOptions.Text("-o", "The description to write (required).", "Class.model.json");
+
+    public static Command Create(CliContext cli)
     {
-        var line = new CommandLine("describe", args, ["--name", "--namespace", "--storage", "--resource-name", "-o"]);
-        string modelPath = line.Single("model (.cald file)");
-        string name = line.String("--name") ?? throw new CliUsageException("describe: --name <class name> is required");
+        var command = new Command("describe", "Write the model description the Caldera source generator reads (docs/build-integration.md).")
+        {
+            Model, Name, Namespace, Storage, ResourceName, Output,
+        };
+        command.SetAction(parsed => Execute(parsed, cli));
+        return command;
+    }
+
+    private static int Execute(ParseResult parsed, CliContext cli)
+    {
+        string modelPath = parsed.GetValue(Model)!;
+        string name = parsed.GetValue(Name) ?? throw new CliUsageException("describe: --name <class name> is required");
         if (!CSharpNames.IsIdentifier(name))
             throw new CliUsageException($"describe: --name '{name}' is not a C# identifier; use letters, digits and '_', starting with a letter (e.g. Stories)");
-        string ns = line.String("--namespace") ?? throw new CliUsageException("describe: --namespace <namespace> is required");
+        string ns = parsed.GetValue(Namespace) ?? throw new CliUsageException("describe: --namespace <namespace> is required");
         if (!CSharpNames.IsNamespace(ns))
             throw new CliUsageException($"describe: --namespace '{ns}' is not a C# namespace; use identifiers joined by dots (e.g. StoryTeller.Models)");
-        string storage = line.Choice("--storage", Description.StorageKinds.Resource, Description.StorageKinds.Resource, Description.StorageKinds.Trailer);
-        string resourceName = line.String("--resource-name") ?? $"Caldera.Models.{name}.cald";
-        string output = line.String("-o") ?? throw new CliUsageException("describe: -o <file.model.json> is required");
-
+        string storage = parsed.GetValue(Storage)!;
+        string resourceName = parsed.GetValue(ResourceName) ?? $"Caldera.Models.{name}.cald";
+        string output = parsed.GetValue(Output) ?? throw new CliUsageException("describe: -o <file.model.json> is required");
         using var file = CaldFile.Open(modelPath);
         byte[] json = Describe(file, name, ns, storage, resourceName);
         WriteAtomically(output, json);
-        stdout.WriteLine($"described {file.Path} as {ns}.{name} ({storage}) in {output}");
+        cli.Out.WriteLine($"described {file.Path} as {ns}.{name} ({storage}) in {output}");
         return 0;
     }
 
@@ -84,8 +101,8 @@ internal static class DescribeCommand
         return buffer.ToArray();
     }
 
-    /// <summary>Through <see cref="AtomicFile"/>: a reader never sees half a description.</summary>
-    private static void WriteAtomically(string path, byte[] bytes)
+    /// <summary>Through <see cref="AtomicFile"/>: a reader never sees half a file.</summary>
+    internal static void WriteAtomically(string path, byte[] bytes, string what = "the model description")
     {
         try
         {
@@ -94,7 +111,7 @@ internal static class DescribeCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ModelFormatException(path, $"cannot write the model description ({e.Message}); check that the folder is writable");
+            throw new ModelFormatException(path, $"cannot write {what} ({e.Message}); check that the folder is writable");
         }
     }
 }

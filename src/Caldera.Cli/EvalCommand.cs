@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Caldera.Compiler.Evaluation;
@@ -13,19 +14,37 @@ namespace Caldera.Cli;
 /// </summary>
 internal static class EvalCommand
 {
-    private static readonly string[] Options = ["--text", "--reference", "--ctx", "--tokenizer", "--threads"];
+    private static readonly Argument<string> Model = CliOptions.Model("The model to score: a checkpoint or a .cald model.");
+    private static readonly Option<string?> Text = CliOptions.Text("--text", "UTF-8 text to score (required).");
+    private static readonly Option<string?> Reference = CliOptions.Text("--reference", "A model to compare with: adds its perplexity, the mean KL divergence and top-1 agreement.", "model");
+    private static readonly Option<int> Context = CliOptions.Int("--ctx", "Tokens per scored chunk.", 256, min: 4);
+    private static readonly Option<string?> Tokenizer = CliOptions.Text("--tokenizer", "tokenizer.model or tokenizer.json; default: the model's own.");
+    private static readonly Option<int?> Threads = CliOptions.OptionalInt("--threads", "Worker threads; default: one per processor.", min: 1);
+    private static readonly Option<bool> Int8 = CliOptions.Flag("--int8", "Score int8 decoding (one token at a time) instead of float arithmetic.");
+    private static readonly Option<bool> Int8Classifier = CliOptions.Flag("--int8-classifier", "Score with the int8 classifier.");
+    private static readonly Option<bool> Int6Classifier = CliOptions.Flag("--int6-classifier", "Score with the 6-bit classifier.");
+    private static readonly Option<bool> Json = CliOptions.Flag("--json", "Print the figures as JSON.");
 
-    public static int Execute(string[] args, TextWriter stdout, TextWriter stderr, CompressedModelFormat format, CancellationToken cancellation = default)
+    public static Command Create(CliContext cli)
     {
-        var cl = new CommandLine("eval", args, Options, flags: ["--json", "--int8", "--int8-classifier", "--int6-classifier"]);
-        string modelPath = cl.Single("model");
-        string textPath = cl.String("--text") ?? throw new CliUsageException("eval: --text <file> is required");
-        int ctx = cl.Int("--ctx", min: 4) ?? 256;
-        int threads = cl.Int("--threads", min: 1) ?? Environment.ProcessorCount;
-        string? tokenizerPath = cl.String("--tokenizer");
-        string? referencePath = cl.String("--reference");
-        if (!File.Exists(textPath)) throw new ModelFormatException(textPath, "text file not found; pass an existing UTF-8 file to --text");
+        var command = new Command("eval", "Perplexity of a model on a text and, against a reference model, mean KL divergence and top-1 agreement (llama.cpp's definitions), plus bits per weight.")
+        {
+            Model, Text, Reference, Context, Tokenizer, Threads, Int8, Int8Classifier, Int6Classifier, Json,
+        };
+        command.SetAction(parsed => Execute(parsed, cli));
+        return command;
+    }
 
+    private static int Execute(ParseResult parsed, CliContext cli)
+    {
+        var (stdout, format, cancellation) = (cli.Out, cli.Format, cli.Cancellation);
+        string modelPath = parsed.GetValue(Model)!;
+        string textPath = parsed.GetValue(Text) ?? throw new CliUsageException("eval: --text <file> is required");
+        int ctx = parsed.GetValue(Context);
+        int threads = parsed.GetValue(Threads) ?? Environment.ProcessorCount;
+        string? tokenizerPath = parsed.GetValue(Tokenizer);
+        string? referencePath = parsed.GetValue(Reference);
+        if (!File.Exists(textPath)) throw new ModelFormatException(textPath, "text file not found; pass an existing UTF-8 file to --text");
         using var model = Open(modelPath, tokenizerPath, format);
         using var reference = referencePath is null ? null : Open(referencePath, tokenizerPath, format);
         var tokenizer = model.Tokenizer ?? reference?.Tokenizer
@@ -33,17 +52,16 @@ internal static class EvalCommand
         foreach (var m in new[] { model, reference })
             if (m != null && ctx > m.Config.ContextLength)
                 throw new CliUsageException($"eval: --ctx {ctx} exceeds the context of {m.Path} ({m.Config.ContextLength})");
-
         int[] tokens = tokenizer.Encode(File.ReadAllText(textPath), addBos: true);
         if (tokens.Length < ctx)
             throw new ModelFormatException(textPath, $"gives {tokens.Length} tokens, fewer than one chunk of --ctx {ctx}; use a longer text or a smaller --ctx");
-        if (cl.Flag("--int8-classifier") && cl.Flag("--int6-classifier"))
+        if (parsed.GetValue(Int8Classifier) && parsed.GetValue(Int6Classifier))
             throw new CliUsageException("eval: --int8-classifier and --int6-classifier exclude each other; pass one");
-        var classifier = cl.Flag("--int6-classifier") ? ClassifierPrecision.Int6
-            : cl.Flag("--int8-classifier") ? ClassifierPrecision.Int8 : ClassifierPrecision.Stored;
+        var classifier = parsed.GetValue(Int6Classifier) ? ClassifierPrecision.Int6
+            : parsed.GetValue(Int8Classifier) ? ClassifierPrecision.Int8 : ClassifierPrecision.Stored;
         var metrics = QualityEvaluator.Evaluate(model.Open, reference?.Open, tokens, ctx, tokenizer.BosId, threads, cancellation,
-            int8Decode: cl.Flag("--int8"), classifier: classifier);
-        if (cl.Flag("--json")) WriteJson(stdout, modelPath, referencePath, metrics, model.Bits);
+            int8Decode: parsed.GetValue(Int8), classifier: classifier);
+        if (parsed.GetValue(Json)) WriteJson(stdout, modelPath, referencePath, metrics, model.Bits);
         else WriteText(stdout, modelPath, referencePath, metrics, model.Bits);
         return 0;
     }

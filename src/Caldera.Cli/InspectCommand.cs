@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
@@ -12,14 +13,19 @@ namespace Caldera.Cli;
 /// </summary>
 internal static class InspectCommand
 {
-    public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
+    private static readonly Argument<string> Model = CliOptions.Model("The model: a Hugging Face directory, a .gguf file, a llama2.c .bin or a .cald model.");
+
+    public static Command Create(CliContext cli)
     {
-        if (args is not [var path] || path.StartsWith('-'))
-            throw new CliUsageException("'inspect' takes exactly one argument: the model path");
-        using var model = LoadedModel.Open(path);
-        if (model.Compressed is { } compressed) PrintCompressed(compressed, stdout);
-        else Print(model.Checkpoint!, stdout);
-        return 0;
+        var command = new Command("inspect", "Print a model's format, architecture, every tensor with its shape and storage, and its vocabulary or tokenizer.") { Model };
+        command.SetAction(parsed =>
+        {
+            using var model = LoadedModel.Open(parsed.GetValue(Model)!);
+            if (model.Compressed is { } compressed) PrintCompressed(compressed, cli.Out);
+            else Print(model.Checkpoint!, cli.Out);
+            return 0;
+        });
+        return command;
     }
 
     private static void Print(ModelCheckpoint model, TextWriter o)
@@ -81,6 +87,9 @@ internal static class InspectCommand
             ? string.Create(CultureInfo.InvariantCulture,
                 $"llama3 (factor {s.Factor}, low_freq_factor {s.LowFrequencyFactor}, high_freq_factor {s.HighFrequencyFactor}, original context {s.OriginalContextLength})")
             : "none");
+        if (c.RopeFrequencyFactors is { } factors)
+            Setting("rope_freqs", string.Create(CultureInfo.InvariantCulture,
+                $"{factors.Count} per-pair divisors, {factors.Values.ToArray().Min()} to {factors.Values.ToArray().Max()}"));
         Setting("tied_classifier", c.TiedClassifier ? "yes" : "no");
         void Setting(string name, object value) => o.WriteLine($"  {name,-16}{value}");
     }

@@ -1,4 +1,5 @@
 using Caldera.Cli;
+using Spectre.Console;
 
 // Ctrl+C stops a long compress or eval cleanly (finished layers stay cached); a second Ctrl+C kills the process.
 using var cancel = new CancellationTokenSource();
@@ -8,4 +9,8 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     cancel.Cancel();
 };
-return CalderaCli.Run(args, Console.Out, Console.Error, CompressedModelFormat.Cald, cancel.Token);
+// A live progress display only where a person watches stderr; a log, a pipe or MSBuild gets plain lines.
+var terminal = Console.IsErrorRedirected || Environment.GetEnvironmentVariable("TERM") == "dumb"
+    ? null
+    : AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+return CalderaCli.Run(args, Console.Out, Console.Error, CompressedModelFormat.Cald, cancel.Token, terminal);

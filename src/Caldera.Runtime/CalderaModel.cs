@@ -102,10 +102,19 @@ public abstract class CalderaModel : IChatClient
     [EditorBrowsable(EditorBrowsableState.Never)]
     protected virtual ICompressedRowKernels? KernelsFor(MatrixShape matrix) => null;
 
-    private ICompressedRowKernels? GeneratedKernelsFor(CompressedLinearData matrix) =>
-        matrix.QKind == QCodeKind.E8P && (matrix.Rank == 0 || matrix.FactorBits == 4)
+    private ICompressedRowKernels? GeneratedKernelsFor(CompressedLinearData matrix)
+    {
+        var kernels = matrix.QKind == QCodeKind.E8P && (matrix.Rank == 0 || matrix.FactorBits == 4)
             ? KernelsFor(new MatrixShape(matrix.Name, matrix.Rows, matrix.Columns, matrix.Rank))
             : null;
+        if (kernels != null) Interlocked.Increment(ref _generatedKernelBindings);
+        return kernels;
+    }
+
+    private int _generatedKernelBindings;
+
+    /// <summary>How many matrices have been bound to the generated class's kernels, over every transformer created (tests).</summary>
+    internal int GeneratedKernelBindings => Volatile.Read(ref _generatedKernelBindings);
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {

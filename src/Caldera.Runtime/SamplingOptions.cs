@@ -15,7 +15,7 @@ public sealed record SamplingOptions
     /// <summary>CTRL-style penalty on tokens already in the context: a positive logit is divided by it, a negative one multiplied. 1 = off.</summary>
     public float RepetitionPenalty { get; init; } = 1f;
 
-    /// <summary>Seed of the <see cref="Pcg32"/> draws; null picks one from the clock.</summary>
+    /// <summary>Seed of the PCG32 draws; null picks one from the clock.</summary>
     public ulong? Seed { get; init; }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first setting out of range.</summary>

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Caldera.Cli;
 using Caldera.Compiler.Evaluation;
 using Caldera.Runtime.Compression;
+using Spectre.Console;
 
 namespace Caldera.Cli.Tests;
 
@@ -13,7 +14,7 @@ public sealed class CompressAndEvalCommandTests : IDisposable
 
     [Theory]
     [InlineData("--rank abc", "--rank 'abc' is not an integer")]
-    [InlineData("--rank 0", "--rank 0 must be at least 1")]
+    [InlineData("--rank -1", "--rank -1 must be at least 0")]
     [InlineData("--preset slow", "--preset 'slow' is not one of fast, paper")]
     [InlineData("--method gptq", "--method 'gptq' is not one of caldera, ldlq, rtn")]
     [InlineData("--q-bits 3", "--q-bits 3 is not available for caldera")]
@@ -25,7 +26,7 @@ public sealed class CompressAndEvalCommandTests : IDisposable
     [InlineData("--seq-len 1", "--seq-len 1 must be at least 2")]
     [InlineData("--seq-len 4096", "--seq-len 4096 exceeds the model's context of 512")]
     [InlineData("--threads x", "--threads 'x' is not an integer")]
-    [InlineData("--bogus 1", "unknown option --bogus")]
+    [InlineData("--bogus 1", "Unrecognized command or argument '--bogus'")]
     [InlineData("--calibration /nonexistent/calibration.txt", "calibration text file not found")]
     [InlineData("--samples 100000", "lower --samples or --seq-len")]
     public void Compress_rejects_bad_settings_with_exit_code_2(string options, string message)
@@ -68,11 +69,52 @@ public sealed class CompressAndEvalCommandTests : IDisposable
         Assert.Contains("calibration: 2 sequences × 32 tokens from built-in", stderr);
         Assert.Matches(@"layer 5/5  down  error 0\.\d{4}  elapsed \d\d:\d\d  eta \d\d:\d\d", stderr);
         Assert.Contains("wrote " + output + ": 35 matrices", stdout);
+        Assert.Matches(@"(?m)^  layer +q +k +v +o +gate +up +down +time *$", stderr);
+        Assert.Matches(@"(?m)^  5 +(0\.\d{4} +){7}\d+\.\d s *$", stderr);
+        Assert.Matches(@"(?m)^  bpw +(\d\.\d{3} +){7}$", stderr);
+        Assert.DoesNotContain("\u001b", stderr);
         Assert.False(Directory.Exists(output + ".parts"));
         double bits = StorageBits.Of(content).LayerBitsPerWeight;
         // 2-bit Q + rank-4 4-bit factors (0.5 bit on 64×64) + signs and scales, plus the fp32 43×43 fallback
         // transform block that each 172-wide side stores (5.4 bits per weight of a 172×64 matrix).
         Assert.InRange(bits, 2.5, 8);
+    }
+
+    [Fact]
+    public void Compress_in_a_terminal_shows_a_live_bar_and_the_summary()
+    {
+        var screen = new StringWriter();
+        var terminal = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.Yes, ColorSystem = ColorSystemSupport.Standard, Interactive = InteractionSupport.Yes, Out = new AnsiConsoleOutput(screen),
+        });
+        terminal.Profile.Width = 120;
+        var stderr = new StringWriter();
+        int code = CalderaCli.Run(["compress", TestModels.Stories260KBin, "-o", _dir.File("live.cald"), "--tokenizer", TestModels.Tok512Model,
+            "--rank", "4", "--samples", "2", "--seq-len", "32", "--threads", "2"], new StringWriter(), stderr, new CompressedModelFormat(new CapturingWriter(), null),
+            terminal: terminal);
+        Assert.True(code == 0, stderr.ToString());
+        string shown = screen.ToString();
+        Assert.Contains("\u001b[", shown); // redrawn in place
+        // The display redraws ten times a second, so it shows some of the matrices, each with the error so far.
+        Assert.Matches(@"layer [1-5]/5  [a-z]+ +error 0\.\d{4} \(mean 0\.\d{4}\)  eta \d\d:\d\d", shown);
+        Assert.Contains("100%", shown);
+        Assert.Matches(@"bpw +(\d\.\d{3} +){7}", shown);
+        // The plain lines are for logs and MSBuild only.
+        Assert.DoesNotContain("layer 5/5  done", shown + stderr);
+    }
+
+    [Theory]
+    [InlineData("caldera")]
+    [InlineData("ldlq")]
+    public void Rank_0_compresses_with_ldlq_alone(string method)
+    {
+        var writer = new CapturingWriter();
+        var (code, _, stderr) = Run(writer, ["compress", TestModels.Stories260KBin, "-o", _dir.File("q.cald"), "--tokenizer", TestModels.Tok512Model,
+            "--method", method, "--rank", "0", "--samples", "2", "--seq-len", "32", "--threads", "2"]);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(("ldlq", 0), (writer.Content!.Settings.Method, writer.Content.Settings.Rank));
+        Assert.All(writer.Content.Matrices, m => Assert.Equal(0, m.Rank));
     }
 
     [Fact]

@@ -63,13 +63,14 @@ public sealed class InspectCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData]
-    [InlineData("a", "b")]
-    public void Inspect_without_exactly_one_model_is_a_usage_error(params string[] args)
+    [InlineData("caldera: inspect: Required argument 'model' missing")]
+    [InlineData("caldera: inspect: Unrecognized command or argument 'b'", "a", "b")]
+    public void Inspect_without_exactly_one_model_is_a_usage_error(string message, params string[] args)
     {
         var (code, _, stderr) = Run(["inspect", .. args]);
         Assert.Equal(CalderaCli.UsageOrInputError, code);
-        Assert.StartsWith("caldera: 'inspect' takes exactly one argument", stderr);
+        Assert.StartsWith(message, stderr);
+        Assert.Contains("see 'caldera inspect --help'", stderr);
     }
 
     private static (int Code, string Stdout, string Stderr) Run(params string[] args)

@@ -123,11 +123,16 @@ internal sealed class CompressedMatrix
     }
 
     /// <summary>The dense Ŵ (m×n).</summary>
-    public Matrix<float> Reconstruct(int threads = 1)
+    public Matrix<float> Reconstruct(int threads = 1) => Reconstruct(withFactors: true, threads);
+
+    /// <summary>The dense g·diag(SV)·V_m·Q·U_nᵀ·diag(SU): Ŵ without its low-rank part.</summary>
+    public Matrix<float> ReconstructQ(int threads = 1) => Reconstruct(withFactors: false, threads);
+
+    private Matrix<float> Reconstruct(bool withFactors, int threads)
     {
         var w = new Matrix<float>(Rows, Columns);
         QQuantizer.Dequantize(Q, w.Data);
-        if (Factors.Rank > 0)
+        if (withFactors && Factors.Rank > 0)
             Gemm.Multiply(Op.N, Factors.L, Op.N, Factors.R, 1f, 1f, w, threads);
         InputTransform?.InverseTransformRows(w.Data, Rows);
         OutputTransform?.InverseTransformColumns(w.Data, Columns);

@@ -28,7 +28,7 @@ namespace Caldera.Compiler.Pipeline;
 /// </remarks>
 internal sealed class LayerCache
 {
-    private const int Version = 1;
+    private const int Version = 2;
     private const int ChecksumLength = 32;
 
     /// <summary>A part file larger than this is not one of ours (a block of a 70B model is well under it).</summary>
@@ -114,6 +114,8 @@ internal sealed class LayerCache
                 w.Write(m.RScale);
                 WriteArray(w, m.L.Span);
                 WriteArray(w, m.R.Span);
+                WriteArray(w, (m.Spectrum?.Weight ?? []).AsSpan());
+                WriteArray(w, (m.Spectrum?.Residual ?? []).AsSpan());
             }
         }
         stream.Write(SHA256.HashData(stream.GetBuffer().AsSpan(0, (int)stream.Length)));
@@ -194,11 +196,14 @@ internal sealed class LayerCache
                 RScale = r.Single(),
                 L = r.Array<Half>(),
                 R = r.Array<Half>(),
+                Spectrum = Spectrum(r.Array<float>(), r.Array<float>()),
             });
         }
         if (r.Remaining != 0) throw new InvalidDataException($"{r.Remaining} stray bytes after the last matrix");
         return matrices;
     }
+
+    private static MatrixSpectrum? Spectrum(float[] weight, float[] residual) => weight.Length == 0 ? null : new MatrixSpectrum(weight, residual);
 
     private static TransformData? ReadTransform(ref Reader r)
     {

@@ -114,7 +114,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
             {
                 throw new InvalidOperationException($"{name}: {e.Message}", e);
             }
-            results[i] = compressed.ToLinearData(name);
+            results[i] = compressed.ToLinearData(name) with { Spectrum = SpectrumSketch.Of(w, compressed, threads) };
             reporter.MatrixDone(layer, m.Short, compressed.RelativeError, (long)w.Rows * w.Cols);
         });
         return results;

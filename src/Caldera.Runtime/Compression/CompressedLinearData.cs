@@ -73,6 +73,9 @@ internal sealed record CompressedLinearData
     /// <summary>The activation-aware relative error the compiler measured, √(tr(ΔHΔᵀ)/tr(WHWᵀ)).</summary>
     public double RelativeError { get; init; }
 
+    /// <summary>Top singular values of W and of W − Q, for <c>caldera report</c>; null in files written without them.</summary>
+    public MatrixSpectrum? Spectrum { get; init; }
+
     /// <summary>The largest level + offset a <see cref="QCodeKind.Uniform"/> word may hold: 2·(2^(b−1) − 1).</summary>
     public int MaxUniformCode => 2 * ((1 << (QBits - 1)) - 1);
 
@@ -108,6 +111,7 @@ internal sealed record CompressedLinearData
         if (!float.IsFinite(GlobalScale)) return $"global scale g is {GlobalScale}; it must be finite";
         if (!float.IsFinite(QScale)) return $"Q scale is {QScale}; it must be finite";
         if (!double.IsFinite(RelativeError) || RelativeError < 0) return $"relative error {RelativeError} is not a finite number ≥ 0";
+        if (Spectrum?.FindProblem(Rows, Columns) is { } spectrumProblem) return spectrumProblem;
 
         switch (QKind)
         {

@@ -69,6 +69,8 @@ internal sealed unsafe class CaldManifestReader
         RopeScaling? scaling = c.Object("rope_scaling") is { } r
             ? new RopeScaling(r.RequireSingle("factor"), r.RequireSingle("low_freq_factor"), r.RequireSingle("high_freq_factor"), r.RequireInt32("original_context_length"))
             : null;
+        // Absent in files without per-pair factors (and in files written before the key existed).
+        RopeFrequencyFactors? factors = c.Has("rope_freq_factors") ? new RopeFrequencyFactors(Floats(c, "rope_freq_factors")) : null;
         string pairing = c.RequireString("rope_pairing");
         var config = new LlamaConfig
         {
@@ -84,10 +86,16 @@ internal sealed unsafe class CaldManifestReader
             RopeTheta = c.RequireSingle("rope_theta"),
             RopePairing = CaldNames.Pairing(pairing) ?? throw c.Error("rope_pairing", $"'{pairing}' is not interleaved or rotate_half"),
             RopeScaling = scaling,
+            RopeFrequencyFactors = factors,
             TiedClassifier = c.RequireBool("tied_classifier"),
         };
         return config.Validate(Path, name => "config." + ConfigName(name));
     }
+
+    /// <summary>An array of numbers, each stored as a float.</summary>
+    private static float[] Floats(JsonSettings settings, string name) =>
+        settings.RequireArray(name).Select((e, i) => e.ValueKind == System.Text.Json.JsonValueKind.Number && e.TryGetSingle(out float f)
+            ? f : throw settings.Error($"{name}[{i}]", "is not a number")).ToArray();
 
     private static string ConfigName(string property) => property switch
     {
@@ -101,6 +109,7 @@ internal sealed unsafe class CaldManifestReader
         nameof(LlamaConfig.ContextLength) => "context_length",
         nameof(LlamaConfig.NormEpsilon) => "norm_epsilon",
         nameof(LlamaConfig.RopeTheta) => "rope_theta",
+        nameof(LlamaConfig.RopeFrequencyFactors) => "rope_freq_factors",
         nameof(LlamaConfig.RopeScaling) => "rope_scaling",
         _ => property,
     };
@@ -195,6 +204,8 @@ internal sealed unsafe class CaldManifestReader
             Columns = columns,
             GlobalScale = item.RequireSingle("global_scale"),
             RelativeError = item.RequireReal("relative_error"),
+            // Absent in files written before caldera report existed; the report then leaves the spectra out.
+            Spectrum = item.Object("spectrum") is { } spectrum ? new MatrixSpectrum(Floats(spectrum, "weight"), Floats(spectrum, "residual")) : null,
             QKind = kind,
             QBits = qBits,
             QCodes = qCodes,

@@ -122,6 +122,13 @@ internal sealed class CaldManifestWriter
             j.WriteEndObject();
         }
         else j.WriteNull("rope_scaling");
+        // Written only when present, so a model without them is stored exactly as before the key existed.
+        if (c.RopeFrequencyFactors is { } factors)
+        {
+            j.WriteStartArray("rope_freq_factors");
+            foreach (float f in factors.Values) j.WriteNumberValue(f);
+            j.WriteEndArray();
+        }
         j.WriteBoolean("tied_classifier", c.TiedClassifier);
         j.WriteEndObject();
     }
@@ -191,7 +198,21 @@ internal sealed class CaldManifestWriter
         }
         Transform("input_transform", m.InputTransform);
         Transform("output_transform", m.OutputTransform);
+        if (m.Spectrum is { } spectrum)
+        {
+            j.WriteStartObject("spectrum");
+            Numbers("weight", spectrum.Weight);
+            Numbers("residual", spectrum.Residual);
+            j.WriteEndObject();
+        }
         j.WriteEndObject();
+    }
+
+    private void Numbers(string name, float[] values)
+    {
+        _json.WriteStartArray(name);
+        foreach (float v in values) _json.WriteNumberValue(v);
+        _json.WriteEndArray();
     }
 
     private void Transform(string name, TransformData? t)

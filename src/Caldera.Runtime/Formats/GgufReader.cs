@@ -25,6 +25,7 @@ internal static unsafe class GgufReader
         [nameof(LlamaConfig.HeadDim)] = "llama.attention.key_length",
         [nameof(LlamaConfig.NormEpsilon)] = "llama.attention.layer_norm_rms_epsilon",
         [nameof(LlamaConfig.RopeTheta)] = "llama.rope.freq_base",
+        [nameof(LlamaConfig.RopeFrequencyFactors)] = RopeFrequencyFactorsTensor,
     };
 
     public static ModelCheckpoint Read(string path) => MappedFile.Read(path, Read);
@@ -56,9 +57,7 @@ internal static unsafe class GgufReader
             throw ModelFormatException.ForSetting(path, "llama.expert_count", "is a mixture-of-experts model, which Caldera does not run");
         if (m.String("llama.rope.scaling.type") is { } scaling and not "none")
             throw ModelFormatException.ForSetting(path, "llama.rope.scaling.type", $"RoPE scaling '{scaling}' is not supported");
-        if (tensors.Any(t => t.Name == "rope_freqs.weight"))
-            throw ModelFormatException.ForTensor(path, "rope_freqs.weight",
-                "per-frequency RoPE factors (Llama 3.1+ GGUF) are not supported; load the Hugging Face checkpoint instead, whose config.json rope_scaling is supported");
+        var ropeFactors = ReadRopeFrequencyFactors(path, tensors);
 
         var embedding = tensors.Find(t => t.Name == TensorNames.TokenEmbedding)
             ?? throw ModelFormatException.ForTensor(path, TensorNames.TokenEmbedding, "is missing, so the vocabulary size is unknown");
@@ -72,6 +71,8 @@ internal static unsafe class GgufReader
         int headDim = m.Int32("llama.attention.key_length") ?? (heads > 0 ? dim / heads : 0);
         if (m.Int32("llama.attention.value_length") is { } valueLength && valueLength != headDim)
             throw ModelFormatException.ForSetting(path, "llama.attention.value_length", $"{valueLength} differs from the key length {headDim}; Llama uses one head width");
+        if (ropeFactors?.Problem(headDim) is { } ropeProblem)
+            throw ModelFormatException.ForTensor(path, RopeFrequencyFactorsTensor, ropeProblem);
         if (m.Int32("llama.rope.dimension_count") is { } ropeDim && ropeDim != headDim)
             throw ModelFormatException.ForSetting(path, "llama.rope.dimension_count",
                 $"{ropeDim} differs from the head width {headDim}; partial RoPE is not a Llama feature");
@@ -89,9 +90,28 @@ internal static unsafe class GgufReader
             NormEpsilon = (float)(m.Real("llama.attention.layer_norm_rms_epsilon") ?? throw m.Missing("llama.attention.layer_norm_rms_epsilon")),
             RopeTheta = (float)(m.Real("llama.rope.freq_base") ?? 10000.0),
             RopePairing = RopePairing.Interleaved,
+            RopeFrequencyFactors = ropeFactors,
             TiedClassifier = !tensors.Exists(t => t.Name == TensorNames.Output),
         }.Validate(path, n => KeyNames.GetValueOrDefault(n, n));
     }
+
+    /// <summary>
+    /// Llama 3.1+ GGUFs carry their RoPE scaling as <c>rope_freqs.weight</c>, one F32 divisor per rotated pair. It is
+    /// read into the config and taken out of the tensor list, since it is a setting rather than a weight.
+    /// </summary>
+    private static unsafe RopeFrequencyFactors? ReadRopeFrequencyFactors(string path, List<TensorView> tensors)
+    {
+        int index = tensors.FindIndex(t => t.Name == RopeFrequencyFactorsTensor);
+        if (index < 0) return null;
+        var tensor = tensors[index];
+        if (tensor.Type != TensorType.F32 || tensor.Shape.Length != 1 || tensor.Shape[0] > LlamaConfig.MaxDimension)
+            throw ModelFormatException.ForTensor(path, RopeFrequencyFactorsTensor,
+                $"is {tensor.Type} [{string.Join(", ", tensor.Shape)}]; expected F32 [head width / 2] as llama.cpp writes it");
+        tensors.RemoveAt(index);
+        return new RopeFrequencyFactors(new ReadOnlySpan<float>(tensor.Data, (int)tensor.Shape[0]));
+    }
+
+    private const string RopeFrequencyFactorsTensor = "rope_freqs.weight";
 
     /// <summary>
     /// Views every tensor in place after checking its type, that it lies inside the data section at an

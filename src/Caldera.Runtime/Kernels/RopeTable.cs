@@ -4,8 +4,8 @@ namespace Caldera.Runtime.Kernels;
 
 /// <summary>
 /// RoPE rotations precomputed for positions [0, <see cref="Positions"/>): pair p of a head turns by
-/// pos·ω_p with ω_p = θ^(−2p/d) (d = head width), after llama3 <see cref="RopeScaling"/> when the model
-/// has it. The table is laid out per element in the order of <see cref="Pairing"/>, so applying it is
+/// pos·ω_p with ω_p = θ^(−2p/d) (d = head width), after llama3 <see cref="RopeScaling"/> or divided by the
+/// per-pair <see cref="RopeFrequencyFactors"/> when the model has them. The table is laid out per element in the order of <see cref="Pairing"/>, so applying it is
 /// q' = q ⊙ cos + partner(q) ⊙ sin± with partner(i) the other element of i's pair and sin± = −sin on the
 /// first element of a pair, +sin on the second.
 /// </summary>
@@ -14,7 +14,7 @@ internal sealed class RopeTable
     private readonly float[] _cos;
     private readonly float[] _signedSin;
 
-    public RopeTable(int headDim, int positions, float theta, RopeScaling? scaling, RopePairing pairing)
+    public RopeTable(int headDim, int positions, float theta, RopeScaling? scaling, RopePairing pairing, RopeFrequencyFactors? factors = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(headDim, 2);
         if (headDim % 2 != 0) throw new ArgumentException($"head width {headDim} is odd; RoPE rotates pairs", nameof(headDim));
@@ -30,7 +30,7 @@ internal sealed class RopeTable
 
         int half = headDim / 2;
         var frequencies = new float[half];
-        for (int p = 0; p < half; p++) frequencies[p] = Frequency(p, headDim, theta, scaling);
+        for (int p = 0; p < half; p++) frequencies[p] = Frequency(p, headDim, theta, scaling, factors);
         for (int pos = 0; pos < positions; pos++)
         {
             var cos = _cos.AsSpan(pos * headDim, headDim);
@@ -49,17 +49,21 @@ internal sealed class RopeTable
 
     /// <summary>A table for <paramref name="config"/>'s RoPE, covering <paramref name="positions"/> positions.</summary>
     public static RopeTable For(LlamaConfig config, int positions) =>
-        new(config.HeadDim, positions, config.RopeTheta, config.RopeScaling, config.RopePairing);
+        new(config.HeadDim, positions, config.RopeTheta, config.RopeScaling, config.RopePairing, config.RopeFrequencyFactors);
 
     public int HeadDim { get; }
     public int Positions { get; }
     public RopePairing Pairing { get; }
 
-    /// <summary>ω_p = θ^(−2p/d), then llama3-scaled when <paramref name="scaling"/> is set (radians per position).</summary>
-    public static float Frequency(int pair, int headDim, float theta, RopeScaling? scaling)
+    /// <summary>
+    /// ω_p = θ^(−2p/d), then llama3-scaled when <paramref name="scaling"/> is set and divided by the pair's factor
+    /// when <paramref name="factors"/> are (radians per position; llama.cpp's ggml_rope_ext divides the same way).
+    /// </summary>
+    public static float Frequency(int pair, int headDim, float theta, RopeScaling? scaling, RopeFrequencyFactors? factors = null)
     {
         float frequency = 1f / MathF.Pow(theta, 2 * pair / (float)headDim);
-        return scaling is null ? frequency : scaling.Apply(frequency);
+        if (scaling is not null) frequency = scaling.Apply(frequency);
+        return factors is null ? frequency : frequency / factors.Values[pair];
     }
 
     /// <summary>cos of every element's angle at <paramref name="position"/> (head width).</summary>

@@ -24,6 +24,9 @@ internal sealed record LlamaConfig
     public float NormEpsilon { get; init; } = 1e-5f;
     public float RopeTheta { get; init; } = 10000f;
     public RopeScaling? RopeScaling { get; init; }
+
+    /// <summary>Per-pair frequency divisors (a Llama 3.1+ GGUF's <c>rope_freqs.weight</c>); null for none.</summary>
+    public RopeFrequencyFactors? RopeFrequencyFactors { get; init; }
     public RopePairing RopePairing { get; init; } = RopePairing.Interleaved;
 
     /// <summary>True when the classifier reuses the token embedding (no separate output matrix).</summary>
@@ -55,6 +58,8 @@ internal sealed record LlamaConfig
         Positive(HeadDim, nameof(HeadDim), MaxDimension);
         if (HeadDim % 2 != 0)
             throw ModelFormatException.ForSetting(path, names(nameof(HeadDim)), $"{HeadDim} is odd; RoPE rotates pairs, so the head width must be even");
+        if (RopeFrequencyFactors?.Problem(HeadDim) is { } ropeProblem)
+            throw ModelFormatException.ForSetting(path, names(nameof(RopeFrequencyFactors)), ropeProblem);
         if (HeadCount % KvHeadCount != 0)
             throw ModelFormatException.ForSetting(path, names(nameof(KvHeadCount)),
                 $"{KvHeadCount} KV heads do not divide {HeadCount} query heads; grouped-query attention needs a whole number of query heads per KV head");

@@ -1,4 +1,5 @@
 using Caldera.Cli;
+using Caldera.Runtime.Formats;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Model;
 using Caldera.Runtime.Sampling;
@@ -15,19 +16,36 @@ public class GenerationTests
         "She said, \"I want to play with your ball, but I can't find it.\"\nLily was sad and didn't know what to do. She said, \"I'm sorry, Lily. " +
         "I didn't know what to do.\"\nLily didn't want to help her mom, so she";
 
-    [Fact]
-    public void Caldera_run_greedy_prints_exactly_llama2c_output()
+    [Theory]
+    [InlineData("bin")]
+    [InlineData("gguf")]
+    [InlineData("hf-f32")]
+    public void Caldera_run_greedy_prints_exactly_llama2c_output_from_every_copy_of_the_checkpoint(string copy)
     {
-        // llama2.c's arithmetic is float; caldera run's default 6-bit classifier leaves this story at a near tie
-        // (Int6ClassifierTests), the int8 one keeps it.
+        // A checkpoint runs at its own precision (float, as llama2.c does) without a flag; the int8 path's 6-bit classifier
+        // would leave this story at a near tie after 175 characters (Int6ClassifierTests).
+        using var temp = new TempDirectory();
+        string model = copy switch
+        {
+            "bin" => TestModels.Stories260KBin,
+            "gguf" => TestModels.Stories260KGguf,
+            _ => WriteHfCopy(temp.File("hf-f32")),
+        };
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         int exit = CalderaCli.Run(
-            ["run", TestModels.Stories260KBin, "--tokenizer", TestModels.Tok512Model, "--prompt", "Once upon a time", "--steps", "200", "--temperature", "0", "--float"],
+            ["run", model, "--tokenizer", TestModels.Tok512Model, "--prompt", "Once upon a time", "--steps", "200", "--temperature", "0"],
             stdout, stderr);
         Assert.True(exit == 0, stderr.ToString());
         Assert.Equal(Llama2cGreedy200 + Environment.NewLine, stdout.ToString());
         Assert.StartsWith("achieved tok/s: ", stderr.ToString());
+    }
+
+    private static string WriteHfCopy(string dir)
+    {
+        using var bin = ModelCheckpoint.Open(TestModels.Stories260KBin);
+        HfCheckpointWriter.Write(bin, dir, TensorType.F32, 1);
+        return dir;
     }
 
     [Fact]
@@ -78,7 +96,7 @@ public class GenerationTests
     [InlineData("--threads", "0", "--threads 0 must be at least 1")]
     [InlineData("--top-k", "-1", "--top-k -1 must be at least 0")]
     [InlineData("--seed", "-3", "--seed '-3' is not a non-negative integer")]
-    [InlineData("--frobnicate", "1", "unknown option --frobnicate")]
+    [InlineData("--frobnicate", "1", "Unrecognized command or argument '--frobnicate'")]
     public void Bad_run_options_exit_2_with_the_reason(string option, string value, string message)
     {
         var stderr = new StringWriter();
@@ -96,7 +114,7 @@ public class GenerationTests
 
         stderr = new StringWriter();
         Assert.Equal(2, CalderaCli.Run(["run", "--prompt", "hi"], TextWriter.Null, stderr));
-        Assert.Contains("no model given", stderr.ToString());
+        Assert.Contains("run: Required argument 'model' missing", stderr.ToString());
 
         // stories260K.bin has no tokenizer.model beside it and llama2.c files carry no vocabulary.
         stderr = new StringWriter();

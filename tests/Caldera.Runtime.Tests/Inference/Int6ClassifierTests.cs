@@ -64,7 +64,7 @@ public unsafe class Int6ClassifierTests
     }
 
     [Fact]
-    public void Caldera_run_decodes_with_the_6bit_classifier_unless_float()
+    public void Caldera_run_decodes_a_checkpoint_as_stored_unless_int8()
     {
         // stories260K's greedy story with the 6-bit classifier leaves llama2.c's at a near tie (after 175 characters), so
         // the two outputs tell which classifier caldera run used.
@@ -72,11 +72,11 @@ public unsafe class Int6ClassifierTests
         Assert.NotEqual(stored, int6);
         string[] run = ["run", TestModels.Stories260KBin, "--tokenizer", TestModels.Tok512Model, "--prompt", "Once upon a time", "--steps", "200", "--temperature", "0"];
         var byDefault = new StringWriter();
-        var withFloat = new StringWriter();
+        var withInt8 = new StringWriter();
         Assert.Equal(0, CalderaCli.Run(run, byDefault, new StringWriter()));
-        Assert.Equal(0, CalderaCli.Run([.. run, "--float"], withFloat, new StringWriter()));
-        Assert.Equal(int6 + Environment.NewLine, byDefault.ToString());
-        Assert.Equal(stored + Environment.NewLine, withFloat.ToString());
+        Assert.Equal(0, CalderaCli.Run([.. run, "--int8"], withInt8, new StringWriter()));
+        Assert.Equal(stored + Environment.NewLine, byDefault.ToString());
+        Assert.Equal(int6 + Environment.NewLine, withInt8.ToString());
     }
 
     /// <summary>The 6-bit copy of a [rows, columns] matrix stored in <paramref name="stored"/>, which it reads only while it is built.</summary>
