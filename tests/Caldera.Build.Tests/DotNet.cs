@@ -9,7 +9,8 @@ internal static class DotNet
     /// <summary>No single build, pack or run here should come near this on a loaded two-core machine.</summary>
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(4);
 
-    public sealed record Result(int ExitCode, string Output)
+    /// <param name="StopAfterInterrupt">From sending SIGINT to the process's exit; null where none was sent.</param>
+    public sealed record Result(int ExitCode, string Output, TimeSpan? StopAfterInterrupt = null)
     {
         public override string ToString() => $"exit code {ExitCode}\n{Output}";
     }
@@ -17,16 +18,22 @@ internal static class DotNet
     public static Result Run(string workingDirectory, params string[] arguments) => Exec("dotnet", workingDirectory, arguments);
 
     public static Result Exec(string fileName, string workingDirectory, params string[] arguments) =>
-        RunProcess(fileName, workingDirectory, interruptAfter: null, arguments);
+        RunProcess(fileName, workingDirectory, interruptAfter: null, environment: null, arguments);
+
+    /// <summary>Like <see cref="Exec(string, string, string[])"/>, with <paramref name="environment"/> set for the command.</summary>
+    public static Result Exec(string fileName, string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        RunProcess(fileName, workingDirectory, interruptAfter: null, environment, arguments);
 
     /// <summary>
-    /// Runs the command and, once a line containing <paramref name="interruptAfter"/> has appeared and a further
-    /// <see cref="InterruptDelay"/> has passed, sends it SIGINT, as Ctrl+C in a terminal does.
+    /// Runs the command and, as soon as a line containing <paramref name="interruptAfter"/> appears, sends it SIGINT, as
+    /// Ctrl+C in a terminal does. The result times the stop from that moment, so no figure depends on how long the
+    /// command took to reach the line.
     /// </summary>
     public static Result ExecInterrupted(string fileName, string workingDirectory, string interruptAfter, params string[] arguments) =>
-        RunProcess(fileName, workingDirectory, interruptAfter, arguments);
+        RunProcess(fileName, workingDirectory, interruptAfter, environment: null, arguments);
 
-    private static Result RunProcess(string fileName, string workingDirectory, string? interruptAfter, string[] arguments)
+    private static Result RunProcess(string fileName, string workingDirectory, string? interruptAfter, IReadOnlyDictionary<string, string>? environment,
+        string[] arguments)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -43,16 +50,22 @@ internal static class DotNet
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
 
         var output = new StringBuilder();
         using var process = new Process { StartInfo = start };
         int interrupted = 0;
+        var clock = Stopwatch.StartNew();
+        TimeSpan? sentAt = null;
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data == null) return;
             lock (output) output.AppendLine(e.Data);
             if (interruptAfter != null && e.Data.Contains(interruptAfter, StringComparison.Ordinal) && Interlocked.Exchange(ref interrupted, 1) == 0)
-                _ = Task.Delay(InterruptDelay).ContinueWith(_ => Interrupt(process.Id));
+            {
+                Interrupt(process.Id);
+                sentAt = clock.Elapsed;
+            }
         };
         process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
         process.Start();
@@ -64,11 +77,9 @@ internal static class DotNet
             throw new TimeoutException($"{fileName} {string.Join(" ", arguments)} ran longer than {Timeout}:\n{output}");
         }
         process.WaitForExit();
-        lock (output) return new Result(process.ExitCode, output.ToString());
+        var stop = clock.Elapsed - sentAt;
+        lock (output) return new Result(process.ExitCode, output.ToString(), stop);
     }
-
-    /// <summary>Long enough for the interrupted step to be under way, short against a compression at the paper preset.</summary>
-    public static readonly TimeSpan InterruptDelay = TimeSpan.FromSeconds(2);
 
     private static void Interrupt(int processId)
     {

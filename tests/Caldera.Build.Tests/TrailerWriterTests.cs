@@ -8,6 +8,11 @@ namespace Caldera.Build.Tests;
 /// The executable trailer, read back with the runtime's parser and checked byte by byte (alignment, zero padding,
 /// each model's bytes) on a copy of the real `caldera` app host, which must still run afterwards.
 /// </summary>
+/// <remarks>
+/// In the package feed's collection: the feed's `dotnet pack src/Caldera.Cli` rebuilds the very folder this test copies
+/// the app host from, and a collection's fixture finishes before its tests run, one at a time.
+/// </remarks>
+[Collection(PackageFeedCollection.Name)]
 public sealed class TrailerWriterTests : IDisposable
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "caldera-trailer-" + Guid.NewGuid().ToString("N")[..12]);

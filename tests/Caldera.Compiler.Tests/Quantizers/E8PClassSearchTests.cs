@@ -59,10 +59,9 @@ public class E8PClassSearchTests
         foreach (var x in extremes) Assert.Equal(E8PNearest.SearchReference(x), E8PClassSearch.Search(x));
     }
 
-    [Fact]
+    [IsaFact(Isa.Vector512)]
     public void Lane_path_certifies_and_picks_exactly_as_the_scalar_path()
     {
-        if (!Vector512.IsHardwareAccelerated) return;
         var random = new Random(41);
         var lanes = new int[16];
         for (int batch = 0; batch < 1000; batch++)

@@ -5,6 +5,7 @@ using Caldera.CompilerServices;
 
 namespace Caldera.Runtime.Tests.Compression;
 
+[Collection(AllocationCollection.Name)]
 public class CompressedLinearTests
 {
     /// <summary>

@@ -50,17 +50,17 @@ public unsafe class Int6ClassifierTests
     }
 
     [Theory]
-    [InlineData("stories260K", 1)]
-    [InlineData("tinystories-256d", 0)]
-    public void Int6Classifier_keeps_a_real_models_logits_within_the_quantisation_error(string name, int argmaxChanges)
+    [InlineData("stories260K")]
+    [InlineData("tinystories-256d")]
+    public void Int6Classifier_keeps_a_real_models_logits_within_the_quantisation_error(string name)
     {
-        // stories260K's last prompt token is a near tie: its top two logits are 0.10 apart, the 6-bit classifier's RMS
-        // logit error at that token.
+        // Argmax changes count away from near ties only: stories260K's last prompt token, whose top two logits are 0.10
+        // apart (the 6-bit classifier's RMS logit error there), may go either way.
         var (worst6, changes) = Int8ClassifierTests.LogitError(name, ClassifierPrecision.Int6);
         var (worst8, _) = Int8ClassifierTests.LogitError(name, ClassifierPrecision.Int8);
         Assert.True(worst6 <= RelativeLogitTolerance, $"{name}: 6-bit logits are {worst6:P2} of the logits' spread off");
         Assert.True(worst6 > worst8, $"{name}: 6-bit {worst6:P2} is not coarser than int8 {worst8:P2}");
-        Assert.Equal(argmaxChanges, changes);
+        Assert.Equal(0, changes);
     }
 
     [Fact]

@@ -56,7 +56,7 @@ public unsafe class Int8ClassifierTests
     {
         var (worst, argmaxChanges) = LogitError(name, ClassifierPrecision.Int8);
         Assert.True(worst <= RelativeLogitTolerance, $"{name}: int8 logits are {worst:P2} of the logits' spread off");
-        Assert.Equal(0, argmaxChanges); // no top two logits of this prompt are that close
+        Assert.Equal(0, argmaxChanges);
     }
 
     [Fact]
@@ -82,8 +82,16 @@ public unsafe class Int8ClassifierTests
     }
 
     /// <summary>
+    /// Top-two gaps of the stored classifier's logits below this are near ties, where an argmax may change for rounding
+    /// alone (and differently with the CPU's vector width): five times the 6-bit classifier's RMS logit error (0.10 at
+    /// stories260K's last prompt token, whose top two logits are 0.10 apart). Above it an argmax must not change.
+    /// </summary>
+    internal const double NearTie = 0.5;
+
+    /// <summary>
     /// A prompt's logits with the classifier at <paramref name="precision"/> against the stored classifier's: the worst
-    /// token's RMS difference relative to the logits' spread, and how many tokens' argmax changed.
+    /// token's RMS difference relative to the logits' spread, and how many tokens' argmax changed where the stored
+    /// logits' top two are at least <see cref="NearTie"/> apart.
     /// </summary>
     internal static (double Worst, int ArgmaxChanges) LogitError(string name, ClassifierPrecision precision)
     {
@@ -113,9 +121,20 @@ public unsafe class Int8ClassifierTests
             }
             Assert.True(difference > 0, $"the {precision} classifier did not change the arithmetic");
             worst = Math.Max(worst, Math.Sqrt(difference / spread));
-            if (ArgMax(e) != ArgMax(a)) argmaxChanges++;
+            if (ArgMax(e) != ArgMax(a) && TopTwoGap(e) >= NearTie) argmaxChanges++;
         }
         return (worst, argmaxChanges);
+    }
+
+    private static float TopTwoGap(ReadOnlySpan<float> logits)
+    {
+        float first = float.NegativeInfinity, second = float.NegativeInfinity;
+        foreach (float v in logits)
+        {
+            if (v > first) (second, first) = (first, v);
+            else if (v > second) second = v;
+        }
+        return first - second;
     }
 
     private static int ArgMax(ReadOnlySpan<float> z)

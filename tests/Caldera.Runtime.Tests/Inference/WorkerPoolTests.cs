@@ -4,8 +4,8 @@ namespace Caldera.Runtime.Tests.Inference;
 
 public class WorkerPoolTests
 {
-    /// <summary>Counts each item's runs; a <paramref name="millisecondsPerItem"/> above 0 makes items slow.</summary>
-    private sealed class CountingWork(int count, int millisecondsPerItem = 0) : IParallelWork
+    /// <summary>Counts each item's runs and the workers that ran them.</summary>
+    private sealed class CountingWork(int count) : IParallelWork
     {
         public readonly int[] Hits = new int[count];
         public readonly HashSet<int> Workers = [];
@@ -13,11 +13,7 @@ public class WorkerPoolTests
         public void Execute(int start, int end, int worker)
         {
             lock (Workers) Workers.Add(worker);
-            for (int i = start; i < end; i++)
-            {
-                if (millisecondsPerItem > 0) Thread.Sleep(millisecondsPerItem);
-                Interlocked.Increment(ref Hits[i]);
-            }
+            for (int i = start; i < end; i++) Interlocked.Increment(ref Hits[i]);
         }
     }
 
@@ -49,12 +45,30 @@ public class WorkerPoolTests
         Assert.All(small.Hits, h => Assert.Equal(1, h));
         Assert.Equal([0], small.Workers);
 
-        // Enough work for every thread: items are split. Each item takes a millisecond, so the calling thread cannot
-        // finish all of them before a worker wakes, however busy the machine is.
-        var large = new CountingWork(256, millisecondsPerItem: 1);
+        // Enough work for every thread: items are split. The calling thread's first item waits until a worker has run
+        // one, so the calling thread cannot take every item itself however the scheduler runs the threads; a pool that
+        // never hands out work waits out the timeout and fails.
+        var large = new RendezvousWork(256);
         pool.For(256, 1, large, workPerItem: WorkerPool.MinimumParallelWork);
+        Assert.True(large.WorkerJoined, "a loop far above the threshold never reached a worker thread within 30 s");
         Assert.All(large.Hits, h => Assert.Equal(1, h));
-        Assert.True(large.Workers.Count > 1, "a loop far above the threshold never reached a worker thread");
+    }
+
+    /// <summary>Items whose first run on the calling thread (worker 0) waits for another worker to run one.</summary>
+    private sealed class RendezvousWork(int count) : IParallelWork
+    {
+        public readonly int[] Hits = new int[count];
+        private readonly ManualResetEventSlim _workerRan = new();
+        private int _callerWaited;
+
+        public bool WorkerJoined => _workerRan.IsSet;
+
+        public void Execute(int start, int end, int worker)
+        {
+            if (worker != 0) _workerRan.Set();
+            else if (Interlocked.Exchange(ref _callerWaited, 1) == 0) _workerRan.Wait(TimeSpan.FromSeconds(30));
+            for (int i = start; i < end; i++) Interlocked.Increment(ref Hits[i]);
+        }
     }
 
     [Fact]

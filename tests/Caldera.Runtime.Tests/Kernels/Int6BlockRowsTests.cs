@@ -54,7 +54,7 @@ public class Int6BlockRowsTests
         }
     }
 
-    [Fact]
+    [IsaFact(Isa.Avx2)]
     public void Every_vector_path_equals_the_scalar_path_bit_for_bit_at_many_lengths()
     {
         // Block sums are exact integers and the float sum over blocks runs in one order on every path.
@@ -64,7 +64,7 @@ public class Int6BlockRowsTests
                 AssertPathsAgree(Case(random, n, rows), rows, $"n={n} rows={rows}");
     }
 
-    [Theory]
+    [IsaTheory(Isa.Avx2)]
     [MemberData(nameof(RealShapes))]
     public void Every_vector_path_equals_the_scalar_path_at_the_real_shapes(int rows, int columns) =>
         AssertPathsAgree(Case(new Random(rows + columns), columns, rows), rows, $"{rows}×{columns}");

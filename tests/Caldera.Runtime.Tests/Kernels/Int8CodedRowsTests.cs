@@ -41,7 +41,7 @@ public class Int8CodedRowsTests
         }
     }
 
-    [Fact]
+    [IsaFact(Isa.Avx2)]
     public void Every_vector_path_equals_the_scalar_path_bit_for_bit_at_many_lengths()
     {
         // Block sums are exact integers and the float sum over blocks runs in one order on every path.
@@ -61,7 +61,7 @@ public class Int8CodedRowsTests
             }
     }
 
-    [Theory]
+    [IsaTheory(Isa.Avx2)]
     [InlineData(Int8Activations.BlockLength)]     // one block per row: the block-stream kernel
     [InlineData(2 * Int8Activations.BlockLength)] // whole pairs of blocks: the coordinate-major kernel
     public void Every_code_word_decodes_the_same_on_every_path(int n)

@@ -2,6 +2,7 @@ using Caldera.Runtime.Sampling;
 
 namespace Caldera.Runtime.Tests.Sampling;
 
+[Collection(AllocationCollection.Name)]
 public class SamplerTests
 {
     private static float[] Logits(int vocab, int seed)
