@@ -89,7 +89,8 @@ internal static class RunCommand
         }
         cli.Out.WriteLine();
         if (generator.LastRun is { } run)
-            cli.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"achieved tok/s: {run.TokensPerSecond:F2}"));
+            cli.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"achieved tok/s: prompt {run.PromptTokensPerSecond:F2} ({run.PromptTokens} tokens), generation {run.GenerationTokensPerSecond:F2} ({run.DecodedTokens} tokens)"));
         return 0;
     }
 

@@ -9,6 +9,9 @@ internal sealed record GenerationStatistics(int PromptTokens, int GeneratedToken
     /// <summary>Whether the run sampled as many tokens as it could: <see cref="GenerationOptions.MaxOutputTokens"/>, or what the context had room for.</summary>
     public bool ReachedLimit { get; init; }
 
-    /// <summary>Positions run through the model per second, prompt and decode together.</summary>
-    public double TokensPerSecond => (PromptTokens + DecodedTokens) / Math.Max(1e-9, (PrefillTime + DecodeTime).TotalSeconds);
+    /// <summary>Prompt tokens prefilled per second (llama.cpp's prompt eval speed).</summary>
+    public double PromptTokensPerSecond => PromptTokens / Math.Max(1e-9, PrefillTime.TotalSeconds);
+
+    /// <summary>Generated tokens fed back per second, sampling included (llama.cpp's eval speed).</summary>
+    public double GenerationTokensPerSecond => DecodedTokens / Math.Max(1e-9, DecodeTime.TotalSeconds);
 }
