@@ -13,6 +13,15 @@ internal static class DotNet
     public sealed record Result(int ExitCode, string Output, TimeSpan? StopAfterInterrupt = null)
     {
         public override string ToString() => $"exit code {ExitCode}\n{Output}";
+
+        /// <summary>
+        /// The generated text: the output's lines without caldera run's speed line (stderr, merged here, so on any line)
+        /// and any line that starts with one of <paramref name="otherStatusPrefixes"/>, trailing newlines cut.
+        /// </summary>
+        public string Text(params string[] otherStatusPrefixes) =>
+            string.Join('\n', Output.ReplaceLineEndings("\n").Split('\n')
+                .Where(l => !l.StartsWith("achieved tok/s", StringComparison.Ordinal) && !otherStatusPrefixes.Any(p => l.StartsWith(p, StringComparison.Ordinal))))
+                .TrimEnd();
     }
 
     public static Result Run(string workingDirectory, params string[] arguments) => Exec("dotnet", workingDirectory, arguments);

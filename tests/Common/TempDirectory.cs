@@ -3,7 +3,7 @@ namespace Caldera.Tests;
 /// <summary>A fresh directory under the system temp folder, deleted with everything in it on dispose.</summary>
 internal sealed class TempDirectory : IDisposable
 {
-    public string Path { get; } = Directory.CreateTempSubdirectory("caldera-formats-").FullName;
+    public string Path { get; } = Directory.CreateTempSubdirectory("caldera-test-").FullName;
 
     public string File(string name) => System.IO.Path.Combine(Path, name);
 

@@ -16,6 +16,15 @@ internal static class TestModels
     public static string Llama3TokenizerJson => Shared("llama3-tokenizer/tokenizer.json");
     public static string TinyStoriesText => Shared("text/tinystories_val.txt");
 
+    /// <summary>The first <paramref name="characters"/> characters of the TinyStories validation text.</summary>
+    public static string TinyStoriesPrefix(int characters)
+    {
+        using var reader = new StreamReader(TinyStoriesText);
+        var buffer = new char[characters];
+        int read = reader.ReadBlock(buffer, 0, characters);
+        return new string(buffer, 0, read);
+    }
+
     private static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
