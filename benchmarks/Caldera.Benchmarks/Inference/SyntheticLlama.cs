@@ -37,7 +37,7 @@ internal static class SyntheticLlama
     {
         config ??= Config;
         var builder = new InMemoryCheckpoint(config, "synthetic-llama-2048d");
-        ulong state = 0x9E3779B97F4A7C15;
+        ulong state = Seed;
         foreach (var (name, shape) in TensorNames.Expected(config))
         {
             if (shape.Length == 1)
@@ -47,15 +47,25 @@ internal static class SyntheticLlama
                 builder.Add(name, shape, TensorType.F32, ones);
                 continue;
             }
-            // Uniform in ±√3·σ with σ = 1/√columns keeps activations O(1) through the layers.
-            float scale = MathF.Sqrt(3f / shape[1]);
-            var halves = MemoryMarshal.Cast<byte, Half>(builder.Allocate(name, shape, matrixType));
-            for (int i = 0; i < halves.Length; i++)
-            {
-                state ^= state << 13; state ^= state >> 7; state ^= state << 17; // xorshift64
-                halves[i] = (Half)(((state >> 40) * (1f / (1 << 24)) * 2 - 1) * scale);
-            }
+            FillUniform(MemoryMarshal.Cast<byte, Half>(builder.Allocate(name, shape, matrixType)), shape[1], ref state);
         }
         return builder.Build();
+    }
+
+    /// <summary>The seed of the weight stream: the tensors of <see cref="TensorNames.Expected"/>, in order, draw from it.</summary>
+    public const ulong Seed = 0x9E3779B97F4A7C15;
+
+    /// <summary>
+    /// Random weights of a matrix with <paramref name="columns"/> inputs: uniform in ±√3·σ with σ = 1/√columns,
+    /// which keeps activations O(1) through the layers. <paramref name="state"/> is the xorshift64 stream.
+    /// </summary>
+    public static void FillUniform(Span<Half> halves, long columns, ref ulong state)
+    {
+        float scale = MathF.Sqrt(3f / columns);
+        for (int i = 0; i < halves.Length; i++)
+        {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+            halves[i] = (Half)(((state >> 40) * (1f / (1 << 24)) * 2 - 1) * scale);
+        }
     }
 }
