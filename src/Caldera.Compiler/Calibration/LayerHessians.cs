@@ -47,16 +47,30 @@ internal sealed class LayerHessians : IActivationObserver
     /// H = E[x·xᵀ] for each input, releasing the fp64 sums as it goes, so a block's sums and moments are not both
     /// held (for an 8B model they are ~1.9 GiB each). The accumulator cannot be used afterwards.
     /// </summary>
-    public IReadOnlyDictionary<LinearInput, Matrix<double>> ReleaseSecondMoments()
+    public IReadOnlyDictionary<LinearInput, Matrix<double>> ReleaseSecondMoments() => Release(h => h.SecondMoment());
+
+    /// <summary>
+    /// <see cref="Hessian.RegularizedSingle"/> of each input, releasing each fp64 sum once it is converted: a block's
+    /// Hessians then take half the memory of its sums (0.9 GiB for an 8B model's ffn_down, not 1.6 + 1.6 for sum and
+    /// moment). <paramref name="check"/> sees each accumulator first, to refuse inputs that are all zero or not finite.
+    /// </summary>
+    public Matrix<float>[] ReleaseRegularized(double sigma, Action<LinearInput, Hessian> check)
+    {
+        var regularized = Release(h => h.RegularizedSingle(sigma), check);
+        return [.. Enumerable.Range(0, _hessians.Length).Select(i => regularized[(LinearInput)i])];
+    }
+
+    private Dictionary<LinearInput, T> Release<T>(Func<Hessian, T> convert, Action<LinearInput, Hessian>? check = null)
     {
         ObjectDisposedException.ThrowIf(_released, this);
         _released = true;
-        var moments = new Dictionary<LinearInput, Matrix<double>>();
+        var converted = new Dictionary<LinearInput, T>();
         for (int i = 0; i < _hessians.Length; i++)
         {
-            moments[(LinearInput)i] = _hessians[i].SecondMoment();
+            check?.Invoke((LinearInput)i, _hessians[i]);
+            converted[(LinearInput)i] = convert(_hessians[i]);
             _hessians[i] = null!;
         }
-        return moments;
+        return converted;
     }
 }

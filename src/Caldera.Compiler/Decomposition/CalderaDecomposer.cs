@@ -29,20 +29,33 @@ internal static class CalderaDecomposer
         IProgress<CalderaStep>? progress, DecompositionProfile? profile)
     {
         options.Validate();
+        if (hessian.Rows != w.Cols || hessian.Cols != w.Cols)
+            throw new ArgumentException($"the Hessian is {hessian.Rows}×{hessian.Cols}; W has {w.Cols} columns.", nameof(hessian));
+        return DecomposeRegularized(w, Hessian.Regularize(hessian, options.Regularization).Convert<float>(), options, progress, profile);
+    }
+
+    /// <summary>
+    /// The decomposition from H already regularized and rounded to fp32 (<see cref="Hessian.RegularizedSingle"/>, how
+    /// <c>ModelCompressor</c> keeps a block's Hessians): the same codes as from the fp64 moment, since fp32 is all that is
+    /// read of it. <paramref name="h"/> is shared with the block's other matrices and left unchanged.
+    /// </summary>
+    internal static CompressedMatrix DecomposeRegularized(Matrix<float> w, Matrix<float> h, CalderaOptions options,
+        IProgress<CalderaStep>? progress = null, DecompositionProfile? profile = null)
+    {
+        options.Validate();
         int m = w.Rows, n = w.Cols, threads = options.Threads;
-        if (hessian.Rows != n || hessian.Cols != n)
-            throw new ArgumentException($"the Hessian is {hessian.Rows}×{hessian.Cols}; W has {n} columns.", nameof(hessian));
+        if (h.Rows != n || h.Cols != n)
+            throw new ArgumentException($"the Hessian is {h.Rows}×{h.Cols}; W has {n} columns.", nameof(h));
         int rank = Math.Min(options.Rank, Math.Min(m, n));
         var clock = Stopwatch.StartNew();
         var setup = DecompositionProfile.Measure(profile, DecompositionStep.Setup);
 
         // Scale to RMS 1 and make W and H incoherent.
-        var h = Hessian.Regularize(hessian, options.Regularization);
         float g = (float)DenseOps.RootMeanSquare(w.Data);
         if (g == 0) g = 1;
         var wt = new Matrix<float>(m, n);
         System.Numerics.Tensors.TensorPrimitives.Divide(w.Data, g, wt.Data);
-        var ht = h.Convert<float>();
+        var ht = h.Clone();
         RandomizedHadamard? input = null, output = null;
         if (options.RandomizedHadamard)
         {
@@ -138,7 +151,7 @@ internal static class CalderaDecomposer
     }
 
     /// <summary>Recomputes the error of <paramref name="c"/> in W's own coordinates, the number every method reports.</summary>
-    internal static CompressedMatrix WithError(CompressedMatrix c, Matrix<float> w, Matrix<double> regularizedHessian, int threads) =>
+    internal static CompressedMatrix WithError(CompressedMatrix c, Matrix<float> w, Matrix<float> regularizedHessian, int threads) =>
         new(c.Rows, c.Columns, c.GlobalScale, c.InputTransform, c.OutputTransform, c.QQuantizer, c.Q, c.Factors,
             ActivationAwareError.Relative(w, c.Reconstruct(threads), regularizedHessian, threads));
 

@@ -9,11 +9,15 @@ namespace Caldera.Compiler.Decomposition;
 /// </summary>
 internal static class RoundToNearest
 {
-    public static CompressedMatrix Compress(Matrix<float> w, Matrix<double> hessian, int bits, double regularization = 0.01, int threads = 1)
+    public static CompressedMatrix Compress(Matrix<float> w, Matrix<double> hessian, int bits, double regularization = 0.01, int threads = 1) =>
+        CompressRegularized(w, Hessian.Regularize(hessian, regularization).Convert<float>(), bits, threads);
+
+    /// <param name="regularizedHessian">H already regularized, in fp32 (<see cref="Hessian.RegularizedSingle"/>): it only scores the result.</param>
+    public static CompressedMatrix CompressRegularized(Matrix<float> w, Matrix<float> regularizedHessian, int bits, int threads = 1)
     {
         var quantizer = new UniformMatrixQuantizer(bits);
         var q = quantizer.Quantize(w.Data, w.Rows, w.Cols);
         var result = new CompressedMatrix(w.Rows, w.Cols, 1f, null, null, quantizer, q, LowRankFactors.Empty(w.Rows, w.Cols, 16), 0);
-        return CalderaDecomposer.WithError(result, w, Hessian.Regularize(hessian, regularization), threads);
+        return CalderaDecomposer.WithError(result, w, regularizedHessian, threads);
     }
 }

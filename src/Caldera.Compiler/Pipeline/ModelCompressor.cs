@@ -86,54 +86,67 @@ internal sealed class ModelCompressor(CompressionPlan plan)
 
     private CompressedLinearData[] CompressBlock(ModelCheckpoint checkpoint, int layer, LayerHessians hessians, Reporter reporter, CancellationToken cancellation)
     {
-        // H = E[x·xᵀ] per input, shared by the matrices that read it (q/k/v, gate/up). The previous block's
-        // Hessians, weights and decomposition buffers are large-object garbage by now; one full collection per
-        // block keeps the footprint at one block's worth instead of whatever the GC's budget lets pile up.
-        var moments = hessians.ReleaseSecondMoments();
+        var matrices = BlockMatrix.All;
+        // H per input, regularized and in fp32, shared by the matrices that read it (q/k/v, gate/up) and dropped
+        // after the last of them. The previous block's Hessians, weights and decomposition buffers are large-object
+        // garbage by now; one full collection per block keeps the footprint at one block's worth instead of whatever
+        // the GC's budget lets pile up.
+        var h = RegularizedHessians(checkpoint, layer, hessians);
+        int[] readers = new int[h.Length];
+        foreach (var m in matrices) readers[(int)m.Input]++;
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
 
-        var matrices = BlockMatrix.All;
         int parallel = Math.Min(Plan.ParallelMatrices, matrices.Count);
         int threads = Math.Max(1, Plan.Threads / parallel);
         var results = new CompressedLinearData[matrices.Count];
         Parallel.For(0, matrices.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellation }, i =>
         {
             var m = matrices[i];
-            string name = m.Name(layer);
-            var tensor = checkpoint.Tensor(name);
-            var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
-            var h = moments[m.Input];
-            CheckInputs(checkpoint.SourcePath, name, h);
-            CompressedMatrix compressed;
-            try
-            {
-                compressed = Plan.Method == CompressionMethod.Rtn
-                    ? RoundToNearest.Compress(w, h, Plan.RtnBits, Plan.Decomposition.Regularization, threads)
-                    : CalderaDecomposer.Decompose(w, h, Plan.EffectiveDecomposition(threads));
-            }
-            catch (Exception e) when (e is ArithmeticException or InvalidOperationException or ArgumentException)
-            {
-                throw new InvalidOperationException($"{name}: {e.Message}", e);
-            }
-            results[i] = compressed.ToLinearData(name) with { Spectrum = SpectrumSketch.Of(w, compressed, threads) };
-            reporter.MatrixDone(layer, m.Short, compressed.RelativeError, (long)w.Rows * w.Cols);
+            var input = h[(int)m.Input]!;
+            results[i] = CompressMatrix(checkpoint, m.Name(layer), input, threads);
+            if (Interlocked.Decrement(ref readers[(int)m.Input]) == 0) h[(int)m.Input] = null;
+            reporter.MatrixDone(layer, m.Short, results[i].RelativeError, (long)results[i].Rows * results[i].Columns);
         });
         return results;
     }
 
     /// <summary>
-    /// Calibration inputs that are all zero or not finite (what zeroed or huge norms and earlier weights produce; the
-    /// readers already refuse NaN and infinite weights) cannot be compressed: that is the checkpoint's fault, said
-    /// before the decomposition fails on it.
+    /// Compresses tensor <paramref name="name"/> with <paramref name="h"/>, its input's regularized fp32 Hessian
+    /// (<see cref="Hessian.RegularizedSingle"/>), and sketches its spectrum.
     /// </summary>
-    private static void CheckInputs(string path, string name, Matrix<double> h)
+    internal CompressedLinearData CompressMatrix(ModelCheckpoint checkpoint, string name, Matrix<float> h, int threads)
     {
-        double trace = 0;
-        for (int i = 0; i < h.Rows; i++) trace += h[i, i];
-        if (!(trace > 0) || !double.IsFinite(trace))
-            throw ModelFormatException.ForTensor(path, name, $"the calibration inputs that reach it are {(double.IsFinite(trace) ? "all zero" : "not finite")}: " +
-                "the checkpoint's weights before it (norms, earlier blocks, the embedding) are zero, NaN or infinite");
+        var tensor = checkpoint.Tensor(name);
+        var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
+        CompressedMatrix compressed;
+        try
+        {
+            compressed = Plan.Method == CompressionMethod.Rtn
+                ? RoundToNearest.CompressRegularized(w, h, Plan.RtnBits, threads)
+                : CalderaDecomposer.DecomposeRegularized(w, h, Plan.EffectiveDecomposition(threads));
+        }
+        catch (Exception e) when (e is ArithmeticException or InvalidOperationException or ArgumentException)
+        {
+            throw new InvalidOperationException($"{name}: {e.Message}", e);
+        }
+        return compressed.ToLinearData(name) with { Spectrum = SpectrumSketch.Of(w, compressed, threads) };
     }
+
+    /// <summary>
+    /// The block's four Hessians, regularized and in fp32, indexed by <see cref="LinearInput"/>. Calibration inputs
+    /// that are all zero or not finite (what zeroed or huge norms and earlier weights produce; the readers already
+    /// refuse NaN and infinite weights) cannot be compressed: that is the checkpoint's fault, said before the
+    /// decomposition fails on it, naming the first matrix that reads them.
+    /// </summary>
+    internal Matrix<float>?[] RegularizedHessians(ModelCheckpoint checkpoint, int layer, LayerHessians hessians) =>
+        hessians.ReleaseRegularized(Plan.Decomposition.Regularization, (input, accumulator) =>
+        {
+            double trace = accumulator.SumTrace();
+            if (!(trace > 0) || !double.IsFinite(trace))
+                throw ModelFormatException.ForTensor(checkpoint.SourcePath, BlockMatrix.All.First(m => m.Input == input).Name(layer),
+                    $"the calibration inputs that reach it are {(double.IsFinite(trace) ? "all zero" : "not finite")}: " +
+                    "the checkpoint's weights before it (norms, earlier blocks, the embedding) are zero, NaN or infinite");
+        });
 
     private CompressionSettings Settings(CalibrationSet calibration)
     {
