@@ -22,6 +22,7 @@ internal sealed record BuildDiagnostic(string Code, string Message)
     public const string TokenizerUnreadable = "CALD1011";
     public const string NameDuplicate = "CALD1012";
     public const string ThresholdInvalid = "CALD1013";
+    public const string MaxMemoryInvalid = "CALD1014";
 
     // The caldera tool.
     public const string CompressRejected = "CALD1020";

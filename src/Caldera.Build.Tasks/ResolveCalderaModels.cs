@@ -84,6 +84,7 @@ public sealed class ResolveCalderaModels : Microsoft.Build.Utilities.Task
         resolved.SetMetadata("Preset", settings.Preset);
         resolved.SetMetadata("Method", settings.Method);
         resolved.SetMetadata("Storage", settings.Storage);
+        resolved.SetMetadata("MaxMemory", settings.MaxMemory ?? "");
         resolved.SetMetadata("ResourceName", settings.ResourceName);
         resolved.SetMetadata("CaldPath", Path.Combine(outputDirectory, settings.Name + ".cald"));
         resolved.SetMetadata("DescriptionPath", Path.Combine(outputDirectory, settings.Name + ".model.json"));

@@ -28,10 +28,14 @@ internal static class CalderaCli
     /// Runs with <paramref name="format"/> writing (compress) and reading (eval) compressed models; progress goes to
     /// <paramref name="terminal"/> as a live display when given, otherwise as plain lines to <paramref name="stderr"/>.
     /// </summary>
+    /// <param name="ownsProcess">
+    /// Whether this run is the whole process (the caldera executable): only then may a verb change process-wide
+    /// settings, such as the GC heap limit of <c>compress --max-memory</c>. Tests that run verbs in-process pass false.
+    /// </param>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CompressedModelFormat format, CancellationToken cancellation = default,
-        IAnsiConsole? terminal = null)
+        IAnsiConsole? terminal = null, bool ownsProcess = false)
     {
-        var cli = new CliContext(stdout, stderr, format, cancellation, terminal);
+        var cli = new CliContext(stdout, stderr, format, cancellation, terminal, ownsProcess);
         // `caldera` alone and `caldera help [verb]` show the help, as `caldera [verb] --help` does.
         args = args switch
         {
@@ -123,5 +127,7 @@ internal static class CalderaCli
 /// <summary>
 /// What every verb writes to and reads with, for one invocation. <see cref="Terminal"/> is stderr when it is a terminal,
 /// for live displays; null when stderr is redirected (a log, a pipe, MSBuild), where progress is plain lines.
+/// <see cref="OwnsProcess"/>: see <see cref="CalderaCli.Run(string[], TextWriter, TextWriter, CompressedModelFormat, CancellationToken, IAnsiConsole?, bool)"/>.
 /// </summary>
-internal sealed record CliContext(TextWriter Out, TextWriter Error, CompressedModelFormat Format, CancellationToken Cancellation, IAnsiConsole? Terminal);
+internal sealed record CliContext(TextWriter Out, TextWriter Error, CompressedModelFormat Format, CancellationToken Cancellation, IAnsiConsole? Terminal,
+    bool OwnsProcess = false);

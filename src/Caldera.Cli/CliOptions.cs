@@ -46,6 +46,21 @@ internal static class CliOptions
         },
     };
 
+    /// <summary>A memory size (<see cref="Caldera.Common.MemorySize"/>: 8G, 512M, a byte count); null when not given.</summary>
+    public static Option<long?> Size(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "SIZE",
+        CustomParser = r =>
+        {
+            if (r.Tokens.Count == 0) return null;
+            string value = r.Tokens[0].Value;
+            if (Caldera.Common.MemorySize.TryParse(value, out long bytes)) return bytes;
+            r.AddError($"{name} '{value}' is not a memory size: use {Caldera.Common.MemorySize.Forms}");
+            return null;
+        },
+    };
+
     /// <summary>A string option limited to <paramref name="choices"/>; the first is the default.</summary>
     public static Option<string> Choice(string name, string description, params string[] choices) => new(name)
     {

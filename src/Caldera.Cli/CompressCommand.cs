@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Caldera.Cli.Progress;
+using Caldera.Common;
 using Caldera.Compiler.Calibration;
 using Caldera.Compiler.Decomposition;
 using Caldera.Compiler.Evaluation;
@@ -36,6 +37,9 @@ internal static class CompressCommand
     private static readonly Option<int?> Samples = CliOptions.OptionalInt("--samples", "Calibration sequences; default: as many as the text fills.", min: 1);
     private static readonly Option<int?> SequenceLength = CliOptions.OptionalInt("--seq-len", $"Tokens per calibration sequence; default: {DefaultSequenceLength}, capped at the model's context.", min: 2);
     private static readonly Option<int?> Threads = CliOptions.OptionalInt("--threads", "Worker threads; default: one per processor.", min: 1);
+    private static readonly Option<long?> MaxMemory = CliOptions.Size("--max-memory",
+        "Cap on the compressor's managed memory, e.g. 8G or 512M: as many matrices at once as fit, one if memory is short, " +
+        "and an error saying what one matrix needs if even that does not fit; default: no cap.");
 
     public static Command Create(CliContext cli)
     {
@@ -43,7 +47,7 @@ internal static class CompressCommand
             "Calibrate, compress every block matrix and write a .cald model. Finished layers are cached in <out.cald>.parts/; " +
             "a rerun with the same settings resumes from them.")
         {
-            Model, Output, Tokenizer, Method, Rank, QBits, LrBits, Preset, Calibration, Samples, SequenceLength, Threads,
+            Model, Output, Tokenizer, Method, Rank, QBits, LrBits, Preset, Calibration, Samples, SequenceLength, Threads, MaxMemory,
         };
         command.SetAction(parsed => Execute(parsed, cli));
         return command;
@@ -66,6 +70,7 @@ internal static class CompressCommand
             throw new CliUsageException($"compress: --seq-len {length} exceeds the model's context of {checkpoint.Config.ContextLength}");
         var calibration = CalibrationSet.Create(text, tokenizer.Tokenizer, parsed.GetValue(Samples), length);
         stderr.WriteLine($"calibration: {calibration.Samples} sequences × {calibration.SequenceLength} tokens from {calibration.Description}");
+        if (parsed.GetValue(MaxMemory) is { } cap) plan = WithinCap(plan, checkpoint.Config, calibration, cap, cli);
 
         string cacheDirectory = LayerCache.DirectoryFor(output);
         var clock = Stopwatch.StartNew();
@@ -138,6 +143,41 @@ internal static class CompressCommand
             Threads = threads,
             ParallelMatrices = Math.Max(1, Math.Min(7, threads / 2)),
         };
+    }
+
+    /// <summary>
+    /// The plan with as many matrices in flight as <see cref="MemoryBudget"/> allows within <paramref name="cap"/> bytes;
+    /// when the CLI is the whole process the GC heap is also limited to the cap, so the GC collects before it is
+    /// reached (and the process fails rather than exceed it, should the estimate be short).
+    /// </summary>
+    private static CompressionPlan WithinCap(CompressionPlan plan, LlamaConfig config, CalibrationSet calibration, long cap, CliContext cli)
+    {
+        int parallel;
+        try
+        {
+            parallel = MemoryBudget.ParallelMatrices(config, plan.Method, calibration.Tokens.Length, cap, plan.ParallelMatrices);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliUsageException($"compress: --max-memory: {e.Message}");
+        }
+        long need = MemoryBudget.Need(config, plan.Method, calibration.Tokens.Length, parallel);
+        string limit = "";
+        if (cli.OwnsProcess)
+        {
+            AppContext.SetData("GCHeapHardLimit", (ulong)cap);
+            try
+            {
+                GC.RefreshMemoryLimit();
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new CliUsageException($"compress: --max-memory {MemorySize.Format(cap)} is below what the process already uses ({e.Message}); raise it");
+            }
+            limit = $", GC heap limit {MemorySize.Format(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)}";
+        }
+        cli.Error.WriteLine($"memory: {parallel} matri{(parallel == 1 ? "x" : "ces")} at a time, about {MemorySize.Format(need)} of the {MemorySize.Format(cap)} cap{limit}");
+        return plan with { ParallelMatrices = parallel };
     }
 
     /// <summary>Spectre.Console writing plain text to <paramref name="writer"/>: no colours, no cursor movement.</summary>

@@ -13,4 +13,4 @@ Console.CancelKeyPress += (_, e) =>
 var terminal = Console.IsErrorRedirected || Environment.GetEnvironmentVariable("TERM") == "dumb"
     ? null
     : AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-return CalderaCli.Run(args, Console.Out, Console.Error, CompressedModelFormat.Cald, cancel.Token, terminal);
+return CalderaCli.Run(args, Console.Out, Console.Error, CompressedModelFormat.Cald, cancel.Token, terminal, ownsProcess: true);

@@ -17,6 +17,7 @@ public sealed class BuildErrorTests(PackageFeed feed)
     [InlineData("name-keyword", "Name=\"class\"", "CALD1008", "Name=\"class\" is not a C# identifier")]
     [InlineData("calibration-folder", "Calibration=\"obj\"", "CALD1010", "Calibration=\"obj\" is a folder, not a file; set Calibration to a UTF-8 text sample")]
     [InlineData("tokenizer-missing", "Tokenizer=\"nope/tokenizer.model\"", "CALD1011", "Tokenizer=\"nope/tokenizer.model\" does not exist")]
+    [InlineData("maxmemory-words", "MaxMemory=\"lots\"", "CALD1014", "MaxMemory=\"lots\" is not a memory size; set MaxMemory (or $(CalderaMaxMemory)) to a byte count or a number with K, M, G or T")]
     public void Invalid_metadata_fails_before_compressing(string name, string metadata, string code, string message)
     {
         var project = feed.CreateProject(name, $"""<CalderaModel Include="{TestPaths.Stories260KBin}" {metadata} />""");
@@ -62,6 +63,17 @@ public sealed class BuildErrorTests(PackageFeed feed)
         Assert.Contains("general.architecture", build.Output);
         Assert.Contains("'gpt2' is not supported", build.Output);
         Assert.False(File.Exists(Path.Combine(project.CalderaOutput(), "Gpt.cald")), "a failed compression must leave no .cald behind");
+    }
+
+    [Fact]
+    public void A_memory_cap_too_small_for_one_matrix_is_relayed_from_the_compiler_with_CALD1020()
+    {
+        var project = feed.CreateProject("max-memory-small", $"""<CalderaModel Include="{TestPaths.Stories260KBin}" Tokenizer="{TestPaths.Tok512Model}" />""");
+
+        var build = project.Build("-p:CalderaMaxMemory=1M");
+
+        AssertFails(build, "CALD1020", "a memory cap of 1 MiB is too small for this model: compressing");
+        Assert.Contains("raise the cap to", build.Output);
     }
 
     [Fact]

@@ -24,6 +24,12 @@ internal sealed record ModelSettings(
     /// <summary>An input that is already a compressed model is copied, not compressed again.</summary>
     public bool IsCompressed => InputPath.EndsWith(".cald", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// <c>--max-memory</c>'s value (8G, 512M…), or null for no cap. Left out of <see cref="Stamp"/>: like the thread
+    /// count it changes how much runs at once, never the compressed model.
+    /// </summary>
+    public string? MaxMemory { get; init; }
+
     /// <summary>The manifest resource name (contract section 3); unique because <see cref="Name"/> is unique per project.</summary>
     public string ResourceName => $"Caldera.Models.{Name}.cald";
 
@@ -46,6 +52,7 @@ internal sealed record ModelSettings(
         if (Method == "caldera") args.AddRange(["--rank", Invariant(Rank)]);
         if (CalibrationPath != null) args.AddRange(["--calibration", CalibrationPath]);
         if (TokenizerPath != null) args.AddRange(["--tokenizer", TokenizerPath]);
+        if (MaxMemory != null) args.AddRange(["--max-memory", MaxMemory]);
         return args;
     }
 

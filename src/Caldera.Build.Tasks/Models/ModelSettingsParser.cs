@@ -56,8 +56,15 @@ internal static class ModelSettingsParser
         string? tokenizer = ReadableFile(metadata("Tokenizer"), "Tokenizer", projectDirectory, BuildDiagnostic.TokenizerUnreadable,
             "the model's tokenizer.model or tokenizer.json, or remove Tokenizer to use the one beside or inside the checkpoint", Error);
 
+        string maxMemory = metadata("MaxMemory").Trim();
+        if (maxMemory.Length > 0 && !MemorySize.TryParse(maxMemory, out _))
+            Error(BuildDiagnostic.MaxMemoryInvalid, $"MaxMemory=\"{maxMemory}\" is not a memory size; set MaxMemory (or $(CalderaMaxMemory)) to {MemorySize.Forms}, or remove it for no cap");
+
         if (diagnostics.Count > errorsBefore) return null;
-        return new ModelSettings(itemSpec, input, name, ns, rank, qBits, lrBits, calibration, tokenizer, preset, method, storage);
+        return new ModelSettings(itemSpec, input, name, ns, rank, qBits, lrBits, calibration, tokenizer, preset, method, storage)
+        {
+            MaxMemory = maxMemory.Length > 0 ? maxMemory : null,
+        };
     }
 
     private static string Choice(string value, string metadataName, string[] choices, string code, Action<string, string> error)

@@ -1,0 +1,93 @@
+using Caldera.Common;
+using Caldera.Runtime.Model;
+
+namespace Caldera.Compiler.Pipeline;
+
+/// <summary>
+/// The managed memory a compression needs, estimated from the model's shapes before anything is allocated, and
+/// the number of matrices that can be compressed at once within a cap (<c>caldera compress --max-memory</c>).
+/// </summary>
+/// <remarks>
+/// What is held, per phase (n = a matrix's input width, m its output width, bytes):
+/// <list type="bullet">
+/// <item>Calibration of a block: its four fp64 Hessian sums (8·Σn²) and the residual stream (4·tokens·dim); then
+/// each sum becomes a regularized fp32 H (4·n²) one at a time.</item>
+/// <item>A decomposition: the block's fp32 Hessians (4·Σn², each dropped after its last matrix), and per matrix in
+/// flight about <see cref="HessianBytesPerEntry"/>·n² (H̃ in fp32 and packed, H̃ and chol(H̃) in fp64, the
+/// downdated H_q in fp64, BlockLDLQ's fp32 H and LDL factor) plus <see cref="WeightBytesPerEntry"/>·m·n (W, W̃,
+/// Q, the residual and product buffers, the LR fit's A·C in fp32 and fp64 and its two packed copies).</item>
+/// <item>The compressed blocks finished so far and the dense embedding and classifier, all held until the model is
+/// written (about 2.3 bits per block weight).</item>
+/// </list>
+/// The per-entry constants are upper bounds of what <c>compress-matrix</c> (benchmarks/Caldera.Benchmarks) measures
+/// under a GC hard limit; the mapped checkpoint is file-backed memory the kernel reclaims and is not counted.
+/// </remarks>
+internal static class MemoryBudget
+{
+    /// <summary>Bytes per n×n entry a CALDERA or LDLQ decomposition holds at its peak (see remarks).</summary>
+    private const long HessianBytesPerEntry = 40;
+
+    /// <summary>Bytes per m×n entry a CALDERA or LDLQ decomposition holds at its peak (see remarks).</summary>
+    private const long WeightBytesPerEntry = 64;
+
+    /// <summary>The runtime, the JIT, thread stacks and small arrays: measured at 40–60 MiB on tinystories-256d.</summary>
+    private const long Baseline = 96L << 20;
+
+    /// <summary>Bytes one matrix of <paramref name="rows"/>×<paramref name="columns"/> needs while it is compressed.</summary>
+    public static long MatrixBytes(long rows, long columns, CompressionMethod method) => method == CompressionMethod.Rtn
+        // W, Q, the reconstruction and Δ (m·n fp32 each), H packed in fp32 for the error (n·n).
+        ? 16 * rows * columns + 4 * columns * columns
+        : HessianBytesPerEntry * columns * columns + WeightBytesPerEntry * rows * columns;
+
+    /// <summary>The largest block matrix (named as in block 0: blk.0.ffn_down.weight), the one that decides whether a cap can be met.</summary>
+    public static (string Name, long Rows, long Columns, long Bytes) LargestMatrix(LlamaConfig c, CompressionMethod method) =>
+        BlockMatrix.All.Select(m => m.Name(0)).Zip(Shapes(c))
+            .Select(x => (x.First, x.Second.Rows, x.Second.Columns, MatrixBytes(x.Second.Rows, x.Second.Columns, method)))
+            .MaxBy(x => x.Item4);
+
+    /// <summary>
+    /// Bytes needed with <paramref name="parallel"/> matrices in flight: the larger of a block's calibration and its
+    /// decomposition, plus what stays held to the end (the compressed model).
+    /// </summary>
+    public static long Need(LlamaConfig c, CompressionMethod method, long calibrationTokens, int parallel)
+    {
+        long[] widths = [c.Dim, c.QDim, c.Dim, c.HiddenDim];
+        long squares = widths.Sum(n => n * n);
+        long residualStream = 4 * calibrationTokens * c.Dim;
+        long calibration = 8 * squares + 4 * widths.Max(n => n * n);
+        long decomposition = 4 * squares + parallel * LargestMatrix(c, method).Bytes;
+        return Baseline + residualStream + Math.Max(calibration, decomposition) + CompressedModelBytes(c);
+    }
+
+    /// <summary>
+    /// The most matrices that can be in flight within <paramref name="cap"/> bytes, at most <paramref name="wanted"/>;
+    /// throws <see cref="ArgumentException"/> naming what one matrix needs when not even one fits.
+    /// </summary>
+    public static int ParallelMatrices(LlamaConfig c, CompressionMethod method, long calibrationTokens, long cap, int wanted)
+    {
+        long one = Need(c, method, calibrationTokens, 1);
+        if (one > cap)
+        {
+            var largest = LargestMatrix(c, method);
+            throw new ArgumentException(
+                $"a memory cap of {MemorySize.Format(cap)} is too small for this model: compressing {largest.Name[6..^7]} " +
+                $"({largest.Rows}×{largest.Columns}) needs about {MemorySize.Format(largest.Bytes)} on its own and the whole compression at least " +
+                $"{MemorySize.Format(one)} with one matrix at a time; raise the cap to {MemorySize.Format(one)} or more");
+        }
+        int parallel = 1;
+        while (parallel < wanted && Need(c, method, calibrationTokens, parallel + 1) <= cap) parallel++;
+        return parallel;
+    }
+
+    /// <summary>The compressed blocks (2-bit Q, rank-64 factors, codes and half copies) and the F16 embedding and classifier.</summary>
+    private static long CompressedModelBytes(LlamaConfig c)
+    {
+        long perBlock = Shapes(c).Sum(s => s.Rows * s.Columns / 4 + 5 * 64 * (s.Rows + s.Columns) / 2);
+        long dense = 2L * c.VocabSize * c.Dim * (c.TiedClassifier ? 1 : 2);
+        return c.LayerCount * perBlock + dense;
+    }
+
+    /// <summary>The shapes of <see cref="BlockMatrix.All"/>, in its order.</summary>
+    private static IEnumerable<(long Rows, long Columns)> Shapes(LlamaConfig c) =>
+        [(c.QDim, c.Dim), (c.KvDim, c.Dim), (c.KvDim, c.Dim), (c.Dim, c.QDim), (c.HiddenDim, c.Dim), (c.HiddenDim, c.Dim), (c.Dim, c.HiddenDim)];
+}

@@ -1,0 +1,59 @@
+using Caldera.Common;
+using Caldera.Compiler.Pipeline;
+using Caldera.Runtime.Model;
+
+namespace Caldera.Compiler.Tests.Pipeline;
+
+public class MemoryBudgetTests
+{
+    /// <summary>Llama-3-8B's widths with vocab 32000 (what scripts/make-synthetic-gguf.sh 8b writes), 32 layers.</summary>
+    private static readonly LlamaConfig Llama8B = new()
+    {
+        Dim = 4096, HiddenDim = 14336, LayerCount = 32, HeadCount = 32, KvHeadCount = 8, VocabSize = 32000, ContextLength = 2048, HeadDim = 128,
+    };
+
+    [Theory]
+    [InlineData("8G", 8L << 30)]
+    [InlineData("8GB", 8L << 30)]
+    [InlineData("8GiB", 8L << 30)]
+    [InlineData("512M", 512L << 20)]
+    [InlineData("1.5g", 3L << 29)]
+    [InlineData("64k", 64L << 10)]
+    [InlineData("4096", 4096L)]
+    public void Memory_sizes_are_bytes_or_binary_units(string text, long bytes)
+    {
+        Assert.True(MemorySize.TryParse(text, out long parsed));
+        Assert.Equal(bytes, parsed);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("lots")]
+    [InlineData("0")]
+    [InlineData("-1G")]
+    [InlineData("8X")]
+    [InlineData("G")]
+    public void Text_that_is_not_a_memory_size_is_refused(string text) => Assert.False(MemorySize.TryParse(text, out _));
+
+    [Fact]
+    public void A_larger_cap_allows_more_matrices_in_flight_up_to_the_wanted_count()
+    {
+        long tokens = 7 * 128;
+        long one = MemoryBudget.Need(Llama8B, CompressionMethod.Caldera, tokens, 1);
+        long two = MemoryBudget.Need(Llama8B, CompressionMethod.Caldera, tokens, 2);
+
+        Assert.Equal(1, MemoryBudget.ParallelMatrices(Llama8B, CompressionMethod.Caldera, tokens, one, wanted: 7));
+        Assert.Equal(1, MemoryBudget.ParallelMatrices(Llama8B, CompressionMethod.Caldera, tokens, two - 1, wanted: 7));
+        Assert.Equal(2, MemoryBudget.ParallelMatrices(Llama8B, CompressionMethod.Caldera, tokens, two, wanted: 7));
+        Assert.Equal(3, MemoryBudget.ParallelMatrices(Llama8B, CompressionMethod.Caldera, tokens, 1L << 40, wanted: 3));
+    }
+
+    [Fact]
+    public void A_cap_below_one_matrix_names_the_matrix_and_what_it_needs()
+    {
+        var e = Assert.Throws<ArgumentException>(() => MemoryBudget.ParallelMatrices(Llama8B, CompressionMethod.Caldera, 896, 4L << 30, wanted: 1));
+
+        Assert.StartsWith("a memory cap of 4.0 GiB is too small for this model: compressing ffn_down (4096×14336) needs about ", e.Message);
+        Assert.EndsWith($"raise the cap to {MemorySize.Format(MemoryBudget.Need(Llama8B, CompressionMethod.Caldera, 896, 1))} or more", e.Message);
+    }
+}
