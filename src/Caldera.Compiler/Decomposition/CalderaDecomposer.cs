@@ -66,8 +66,9 @@ internal static class CalderaDecomposer
             input.TransformHessian(ht.Data);
             Symmetrize(ht);
         }
-        var hd = ht.Convert<double>();
-        var cholesky = FactorDamped(hd, threads);
+        // H̃ stays in fp32 (the values it was transformed in) and is widened to fp64 only for a Q-update, with the damping
+        // the factorization needed: an n×n fp64 copy held throughout would be 8·n² bytes more (1.6 GB at n = 14336).
+        var cholesky = FactorDamped(ht, threads, out var damping);
         // H̃ is the right operand of R·H in every LR step, C = chol(H̃) of every LR initialisation's A·C and of every
         // error, tr(Δ·H̃·Δᵀ) = ‖Δ·C‖²_F: both packed once, C as a triangle (half a dense product's flops).
         var htPacked = Gemm.Pack(Op.N, ht, threads);
@@ -112,13 +113,13 @@ internal static class CalderaDecomposer
                     // E8P is tuned for inputs of RMS 1.03; Q = (s/1.03)·Q̂.
                     float toLattice = (float)(E8PCodebook.OptimalInputRms / s), fromLattice = (float)(s / E8PCodebook.OptimalInputRms);
                     System.Numerics.Tensors.TensorPrimitives.Multiply(b.Data, toLattice, b.Data);
-                    var hq = hd;
+                    var hq = Widened(ht, damping, scratch);
                     if (options.HessianDowndate && rank > 0 && lowRankDone)
                         using (DecompositionProfile.Measure(profile, DecompositionStep.Downdate))
-                            hq = HessianDowndate.Apply(hd, cholesky, factors, threads, scratch);
+                            HessianDowndate.ApplyInPlace(hq, cholesky, factors, threads);
                     var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads,
                         profile, scratch);
-                    if (!ReferenceEquals(hq, hd)) scratch.Return(hq.Data);
+                    scratch.Return(hq.Data);
                     System.Numerics.Tensors.TensorPrimitives.Multiply(rounded.Data, fromLattice, rounded.Data);
                     q = rounded;
                     qCodes = new QuantizedMatrix(m, n, wordsPerRow, fromLattice, codes, rounded.Data);
@@ -166,16 +167,35 @@ internal static class CalderaDecomposer
             }
     }
 
-    /// <summary>chol(H), adding diagonal damping if rounding made the damped H numerically indefinite.</summary>
-    private static Matrix<double> FactorDamped(Matrix<double> h, int threads)
+    /// <summary>
+    /// chol(H) of <paramref name="h"/> in fp64, adding diagonal damping if rounding made the damped H numerically
+    /// indefinite; <paramref name="damping"/> lists the amounts added, in order, for <see cref="Widened"/> to repeat.
+    /// </summary>
+    private static Matrix<double> FactorDamped(Matrix<float> h, int threads, out List<double> damping)
     {
+        var hd = h.Convert<double>();
+        damping = [];
         double jitter = 1e-6;
         for (int attempt = 0; ; attempt++)
         {
-            if (Cholesky.TryFactor(h, out var c, threads)) return c;
+            if (Cholesky.TryFactor(hd, out var c, threads)) return c;
             if (attempt == 6) throw new InvalidOperationException("the Hessian is not positive definite even after damping.");
-            for (int i = 0; i < h.Rows; i++) h[i, i] += jitter;
+            for (int i = 0; i < hd.Rows; i++) hd[i, i] += jitter;
+            damping.Add(jitter);
             jitter *= 10;
         }
+    }
+
+    /// <summary>
+    /// <paramref name="h"/> in fp64 with <paramref name="damping"/> added to its diagonal step by step: exactly the matrix
+    /// <see cref="FactorDamped"/> factored, in storage rented from <paramref name="scratch"/> (the caller returns it).
+    /// </summary>
+    private static Matrix<double> Widened(Matrix<float> h, List<double> damping, ScratchBuffers scratch)
+    {
+        var wide = new Matrix<double>(h.Rows, h.Cols, scratch.Rent<double>(h.Data.LongLength));
+        System.Numerics.Tensors.TensorPrimitives.ConvertChecked<float, double>(h.Data, wide.Data);
+        foreach (double jitter in damping)
+            for (int i = 0; i < h.Rows; i++) wide[i, i] += jitter;
+        return wide;
     }
 }

@@ -26,28 +26,47 @@ internal static class HessianDowndate
     public static Matrix<double> Apply(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads,
         ScratchBuffers? scratch = null)
     {
-        int n = h.Rows;
         var (hq, v) = Downdated(h, cholesky, factors, threads, scratch);
+        AddShifts(hq, cholesky, v, threads);
+        return hq;
+    }
+
+    /// <summary>The two safeguard shifts of H_q's diagonal, in place.</summary>
+    private static void AddShifts(Matrix<double> hq, Matrix<double> cholesky, Matrix<double> v, int threads)
+    {
+        int n = hq.Rows;
         double shift = Shift + RoundingBound(cholesky, v, threads);
         for (int i = 0; i < n; i++) hq[i, i] += shift;
         double trace = 0;
         for (int i = 0; i < n; i++) trace += hq[i, i];
         double second = Shift * Math.Abs(trace / n);
         for (int i = 0; i < n; i++) hq[i, i] += second;
-        return hq;
     }
 
     /// <summary>H − M·V_k·V_kᵀ·Mᵀ before any shift, and V_k (n×k).</summary>
     internal static (Matrix<double> Hq, Matrix<double> V) Downdated(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads,
         ScratchBuffers? scratch = null)
     {
+        var hq = new Matrix<double>(h.Rows, h.Cols, ScratchBuffers.Rent<double>(scratch, h.Data.LongLength));
+        h.Data.CopyTo(hq.Data, 0);
+        return (hq, DowndateInPlace(hq, cholesky, factors, threads));
+    }
+
+    /// <summary><see cref="Apply"/> overwriting <paramref name="h"/> with H_q (the decomposition's own fp64 copy of H̃).</summary>
+    public static void ApplyInPlace(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
+    {
+        var v = DowndateInPlace(h, cholesky, factors, threads);
+        AddShifts(h, cholesky, v, threads);
+    }
+
+    /// <summary>H ← H − M·V_k·V_kᵀ·Mᵀ; returns V_k (n×k).</summary>
+    private static Matrix<double> DowndateInPlace(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
+    {
         var rm = Gemm.Multiply(Op.N, factors.R.Convert<double>(), Op.N, cholesky, threads);   // R·M, k×n
         var svd = LowRankSvd.Decompose(factors.L.Convert<double>(), rm, threads);             // of L·(R·M)
         var mv = Gemm.Multiply(Op.N, cholesky, Op.N, svd.V, threads);                            // M·V_k, n×k
-        var hq = new Matrix<double>(h.Rows, h.Cols, ScratchBuffers.Rent<double>(scratch, h.Data.LongLength));
-        h.Data.CopyTo(hq.Data, 0);
-        Gemm.Multiply(Op.N, mv, Op.T, mv, -1.0, 1.0, hq, threads);
-        return (hq, svd.V);
+        Gemm.Multiply(Op.N, mv, Op.T, mv, -1.0, 1.0, h, threads);
+        return svd.V;
     }
 
     /// <summary>

@@ -13,7 +13,7 @@ namespace Caldera.Compiler.Pipeline;
 /// <item>Calibration of a block: its four fp64 Hessian sums (8·Σn²) and the residual stream (4·tokens·dim); then
 /// each sum becomes a regularized fp32 H (4·n²) one at a time.</item>
 /// <item>A decomposition: the block's fp32 Hessians (4·Σn², each dropped after its last matrix), and per matrix in
-/// flight about <see cref="HessianBytesPerEntry"/>·n² (H̃ in fp32 and packed, H̃ and chol(H̃) in fp64, the
+/// flight about <see cref="HessianBytesPerEntry"/>·n² (H̃ in fp32 and packed, chol(H̃) in fp64 and packed, the
 /// downdated H_q in fp64, BlockLDLQ's fp32 H and LDL factor) plus <see cref="WeightBytesPerEntry"/>·m·n (W, W̃,
 /// Q, the residual and product buffers, the LR fit's A·C in fp32 and fp64 and its two packed copies).</item>
 /// <item>The compressed blocks finished so far and the dense embedding and classifier, all held until the model is
@@ -25,10 +25,11 @@ namespace Caldera.Compiler.Pipeline;
 internal static class MemoryBudget
 {
     /// <summary>
-    /// Bytes per n×n entry a CALDERA or LDLQ decomposition holds at its peak: 38 counted (see remarks), times 1.5 for
-    /// what the count misses (GEMM packing, the GC's large-object fragmentation under a hard limit). Measured with
-    /// <see cref="WeightBytesPerEntry"/>: the 2048×5632 ffn_down of the dim-2048 model (<c>compress-matrix … down fast
-    /// 2</c>) runs out of memory under a 2.25 GiB GC heap limit and finishes under 3 GiB; this budget is 2.7 GiB.
+    /// Bytes per n×n entry a CALDERA or LDLQ decomposition holds at its peak: 38 counted when H̃ was also held in fp64
+    /// (34 since), times 1.5 for what the count misses (GEMM packing, the GC's large-object fragmentation under a hard
+    /// limit). Measured with <see cref="WeightBytesPerEntry"/> while H̃ was held in fp64: the 2048×5632 ffn_down of the
+    /// dim-2048 model (<c>compress-matrix … down fast 2</c>) ran out of memory under a 2.25 GiB GC heap limit and
+    /// finished under 3 GiB; this budget is 2.7 GiB.
     /// </summary>
     private const long HessianBytesPerEntry = 56;
 
