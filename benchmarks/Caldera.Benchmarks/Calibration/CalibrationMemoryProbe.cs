@@ -32,10 +32,10 @@ internal static class CalibrationMemoryProbe
             {
                 var hessians = calibrator.Advance(captureHessians: true)!;
                 hessianBytes = hessians.Bytes;
-                // As ModelCompressor does before compressing a block: moments out, sums dropped, one full collection.
-                long moments = hessians.ReleaseSecondMoments().Values.Sum(h => h.Data.LongLength);
+                // As ModelCompressor does before compressing a block: regularized fp32 Hessians out, sums dropped, one full collection.
+                long entries = hessians.ReleaseRegularized(0.01, (_, _) => { }).Sum(h => h.Data.LongLength);
                 GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-                Console.WriteLine($"layer {l + 1}/{c.LayerCount}: {clock.Elapsed.TotalSeconds:F1} s, {moments * 8 >> 20} MiB of second moments");
+                Console.WriteLine($"layer {l + 1}/{c.LayerCount}: {clock.Elapsed.TotalSeconds:F1} s, {entries * 4 >> 20} MiB of fp32 Hessians");
             }
         }
         memory.Dispose();

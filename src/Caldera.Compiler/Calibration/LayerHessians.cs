@@ -44,33 +44,22 @@ internal sealed class LayerHessians : IActivationObserver
     }
 
     /// <summary>
-    /// H = E[x·xᵀ] for each input, releasing the fp64 sums as it goes, so a block's sums and moments are not both
-    /// held (for an 8B model they are ~1.9 GiB each). The accumulator cannot be used afterwards.
-    /// </summary>
-    public IReadOnlyDictionary<LinearInput, Matrix<double>> ReleaseSecondMoments() => Release(h => h.SecondMoment());
-
-    /// <summary>
-    /// <see cref="Hessian.RegularizedSingle"/> of each input, releasing each fp64 sum once it is converted: a block's
-    /// Hessians then take half the memory of its sums (0.9 GiB for an 8B model's ffn_down, not 1.6 + 1.6 for sum and
-    /// moment). <paramref name="check"/> sees each accumulator first, to refuse inputs that are all zero or not finite.
+    /// <see cref="Hessian.RegularizedSingle"/> of each input, indexed by <see cref="LinearInput"/>, releasing each fp64 sum
+    /// once it is converted: a block's Hessians then take half the memory of its sums (0.8 GiB for an 8B model's
+    /// ffn_down, where sum and second moment were 1.6 GiB each). <paramref name="check"/> sees each accumulator first,
+    /// to refuse inputs that are all zero or not finite. The accumulator cannot be used afterwards.
     /// </summary>
     public Matrix<float>[] ReleaseRegularized(double sigma, Action<LinearInput, Hessian> check)
     {
-        var regularized = Release(h => h.RegularizedSingle(sigma), check);
-        return [.. Enumerable.Range(0, _hessians.Length).Select(i => regularized[(LinearInput)i])];
-    }
-
-    private Dictionary<LinearInput, T> Release<T>(Func<Hessian, T> convert, Action<LinearInput, Hessian>? check = null)
-    {
         ObjectDisposedException.ThrowIf(_released, this);
         _released = true;
-        var converted = new Dictionary<LinearInput, T>();
+        var regularized = new Matrix<float>[_hessians.Length];
         for (int i = 0; i < _hessians.Length; i++)
         {
-            check?.Invoke((LinearInput)i, _hessians[i]);
-            converted[(LinearInput)i] = convert(_hessians[i]);
+            check((LinearInput)i, _hessians[i]);
+            regularized[i] = _hessians[i].RegularizedSingle(sigma);
             _hessians[i] = null!;
         }
-        return converted;
+        return regularized;
     }
 }

@@ -36,20 +36,18 @@ internal static class MemoryBudget
     /// <summary>Bytes per m×n entry a CALDERA or LDLQ decomposition holds at its peak: 60 counted, times 1.5 (see <see cref="HessianBytesPerEntry"/>).</summary>
     private const long WeightBytesPerEntry = 96;
 
-    /// <summary>The runtime, the JIT, thread stacks and small arrays: measured at 40–60 MiB on tinystories-256d.</summary>
+    /// <summary>The runtime's own objects, tokenizer, calibration text and small arrays (tinystories-256d's whole compression, rank 16, runs under an 80 MiB GC heap limit).</summary>
     private const long Baseline = 96L << 20;
 
     /// <summary>Bytes one matrix of <paramref name="rows"/>×<paramref name="columns"/> needs while it is compressed.</summary>
     public static long MatrixBytes(long rows, long columns, CompressionMethod method) => method == CompressionMethod.Rtn
-        // W, Q, the reconstruction and Δ (m·n fp32 each), H packed in fp32 for the error (n·n).
+        // W, Q, the reconstruction and Δ (m·n fp32 each), H packed in fp32 for the error (n·n): counted, not measured.
         ? 16 * rows * columns + 4 * columns * columns
         : HessianBytesPerEntry * columns * columns + WeightBytesPerEntry * rows * columns;
 
     /// <summary>The largest block matrix (named as in block 0: blk.0.ffn_down.weight), the one that decides whether a cap can be met.</summary>
     public static (string Name, long Rows, long Columns, long Bytes) LargestMatrix(LlamaConfig c, CompressionMethod method) =>
-        BlockMatrix.All.Select(m => m.Name(0)).Zip(Shapes(c))
-            .Select(x => (x.First, x.Second.Rows, x.Second.Columns, MatrixBytes(x.Second.Rows, x.Second.Columns, method)))
-            .MaxBy(x => x.Item4);
+        Shapes(c).Select(s => (s.Name, s.Rows, s.Columns, MatrixBytes(s.Rows, s.Columns, method))).MaxBy(s => s.Item4);
 
     /// <summary>
     /// Bytes needed with <paramref name="parallel"/> matrices in flight: the larger of a block's calibration and its
@@ -100,7 +98,10 @@ internal static class MemoryBudget
         return c.LayerCount * perBlock + dense;
     }
 
-    /// <summary>The shapes of <see cref="BlockMatrix.All"/>, in its order.</summary>
-    private static IEnumerable<(long Rows, long Columns)> Shapes(LlamaConfig c) =>
-        [(c.QDim, c.Dim), (c.KvDim, c.Dim), (c.KvDim, c.Dim), (c.Dim, c.QDim), (c.HiddenDim, c.Dim), (c.HiddenDim, c.Dim), (c.Dim, c.HiddenDim)];
+    /// <summary>The matrices of <see cref="BlockMatrix.All"/> in block 0, with their shapes from <see cref="TensorNames.Expected"/>.</summary>
+    private static IEnumerable<(string Name, long Rows, long Columns)> Shapes(LlamaConfig c)
+    {
+        var expected = TensorNames.Expected(c with { LayerCount = 1 }).ToDictionary(t => t.Name, t => t.Shape);
+        return BlockMatrix.All.Select(m => (m.Name(0), expected[m.Name(0)][0], expected[m.Name(0)][1]));
+    }
 }
