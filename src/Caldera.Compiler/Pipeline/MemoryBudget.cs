@@ -25,13 +25,13 @@ namespace Caldera.Compiler.Pipeline;
 internal static class MemoryBudget
 {
     /// <summary>
-    /// Bytes per n×n entry a CALDERA or LDLQ decomposition holds at its peak: 38 counted when H̃ was also held in fp64
-    /// (34 since), times 1.5 for what the count misses (GEMM packing, the GC's large-object fragmentation under a hard
-    /// limit). Measured with <see cref="WeightBytesPerEntry"/> while H̃ was held in fp64: the 2048×5632 ffn_down of the
-    /// dim-2048 model (<c>compress-matrix … down fast 2</c>) ran out of memory under a 2.25 GiB GC heap limit and
-    /// finished under 3 GiB; this budget is 2.7 GiB.
+    /// Bytes per n×n entry a CALDERA or LDLQ decomposition holds at its peak: 34 counted (see remarks), times 1.5 for
+    /// what the count misses (GEMM packing, the GC's large-object fragmentation under a hard limit). Measured with
+    /// <see cref="WeightBytesPerEntry"/>: the 2048×5632 ffn_down of the dim-2048 model (<c>compress-matrix … down fast
+    /// 2</c>, its Hessian and the runtime included) runs out of memory under a 1.75 GiB GC heap limit and finishes
+    /// under 2.25 GiB; this budget is 2.6 GiB.
     /// </summary>
-    private const long HessianBytesPerEntry = 56;
+    private const long HessianBytesPerEntry = 52;
 
     /// <summary>Bytes per m×n entry a CALDERA or LDLQ decomposition holds at its peak: 60 counted, times 1.5 (see <see cref="HessianBytesPerEntry"/>).</summary>
     private const long WeightBytesPerEntry = 96;
