@@ -14,7 +14,8 @@ namespace Caldera.Runtime.Kernels;
 /// register tile (24 zmm accumulators) then reuses every loaded weight vector for four tokens and every token
 /// vector for six rows: the token vectors, which stream from L2 for every block of rows, are loaded once per 24
 /// FMAs instead of once per 16 with a 4 × 4 tile. Rows left over take the 4 × 4 (AVX2: 4 × 2) tile, tokens left
-/// over go through <see cref="MatVec"/>. Every path sums each (row, token) in one accumulator over the columns,
+/// over go through <see cref="MatVec"/>. The portable 128-bit path (Arm) has no tile: each block of four widened rows
+/// goes through MatVec's four-row kernel per token, from L1. Every path sums each (row, token) in one accumulator over the columns,
 /// then the lanes, then the tail, as MatVec does, so the tiling never changes a result.
 /// </remarks>
 internal static unsafe class MatMul
@@ -121,8 +122,11 @@ internal static unsafe class MatMul
         if (path == KernelPath.Vector512)
             for (; i + Vector512<float>.Count <= count; i += Vector512<float>.Count)
                 T.Widen512(source + (long)i * T.ElementSize).Store(destination + i);
-        for (; i + Vector256<float>.Count <= count; i += Vector256<float>.Count)
-            T.Widen256(source + (long)i * T.ElementSize).Store(destination + i);
+        if (path >= KernelPath.Vector256)
+            for (; i + Vector256<float>.Count <= count; i += Vector256<float>.Count)
+                T.Widen256(source + (long)i * T.ElementSize).Store(destination + i);
+        for (; i + Vector128<float>.Count <= count; i += Vector128<float>.Count)
+            T.Widen128(source + (long)i * T.ElementSize).Store(destination + i);
         for (; i < count; i++) destination[i] = T.Widen(source + (long)i * T.ElementSize);
     }
 
