@@ -41,10 +41,15 @@ internal static class Int8CodedRows
     /// </summary>
     internal enum Path { Scalar, Vector128, ArmDotProduct, Avx2, AvxVnni, Avx512Vbmi }
 
-    /// <summary>The fastest path this machine runs.</summary>
-    internal static Path Best { get; } = E8PNibbleDecode.IsSupported && AvxVnni.IsSupported ? Path.Avx512Vbmi
-        : AvxVnni.IsSupported ? Path.AvxVnni : Avx2.IsSupported ? Path.Avx2
-        : Dp.IsSupported ? Path.ArmDotProduct : Vector128.IsHardwareAccelerated ? Path.Vector128 : Path.Scalar;
+    /// <summary>
+    /// The fastest path this machine runs. The x86 paths work on 256-bit registers and take part only where the JIT
+    /// accelerates that width, as <see cref="KernelPaths.Best"/>: with <c>DOTNET_PreferredVectorBitWidth=128</c> every
+    /// kernel runs its portable path, which is how benchmarks/README.md times Arm's code on x86.
+    /// </summary>
+    internal static Path Best { get; } = !Vector256.IsHardwareAccelerated
+        ? Dp.IsSupported ? Path.ArmDotProduct : Vector128.IsHardwareAccelerated ? Path.Vector128 : Path.Scalar
+        : E8PNibbleDecode.IsSupported && AvxVnni.IsSupported ? Path.Avx512Vbmi
+        : AvxVnni.IsSupported ? Path.AvxVnni : Avx2.IsSupported ? Path.Avx2 : Path.Scalar;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void DotE8PRows(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> y, Path path)
