@@ -116,7 +116,7 @@ internal static class CalderaDecomposer
                     var hq = Widened(ht, damping, scratch);
                     if (options.HessianDowndate && rank > 0 && lowRankDone)
                         using (DecompositionProfile.Measure(profile, DecompositionStep.Downdate))
-                            HessianDowndate.ApplyInPlace(hq, cholesky, factors, threads);
+                            HessianDowndate.Apply(hq, cholesky, factors, threads);
                     var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads,
                         profile, scratch);
                     scratch.Return(hq.Data);

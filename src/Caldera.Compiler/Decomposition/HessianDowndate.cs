@@ -22,13 +22,11 @@ internal static class HessianDowndate
     /// <summary>The unit roundoff of fp64, 2⁻⁵³.</summary>
     private const double UnitRoundoff = 1.1102230246251565e-16;
 
-    /// <param name="scratch">Where H_q's storage is rented from (the caller returns it); null allocates it.</param>
-    public static Matrix<double> Apply(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads,
-        ScratchBuffers? scratch = null)
+    /// <summary>Overwrites <paramref name="h"/> with H_q (the decomposition's own fp64 copy of H̃, widened for each Q-update).</summary>
+    public static void Apply(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
     {
-        var (hq, v) = Downdated(h, cholesky, factors, threads, scratch);
-        AddShifts(hq, cholesky, v, threads);
-        return hq;
+        var v = DowndateInPlace(h, cholesky, factors, threads);
+        AddShifts(h, cholesky, v, threads);
     }
 
     /// <summary>The two safeguard shifts of H_q's diagonal, in place.</summary>
@@ -44,19 +42,10 @@ internal static class HessianDowndate
     }
 
     /// <summary>H − M·V_k·V_kᵀ·Mᵀ before any shift, and V_k (n×k).</summary>
-    internal static (Matrix<double> Hq, Matrix<double> V) Downdated(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads,
-        ScratchBuffers? scratch = null)
+    internal static (Matrix<double> Hq, Matrix<double> V) Downdated(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
     {
-        var hq = new Matrix<double>(h.Rows, h.Cols, ScratchBuffers.Rent<double>(scratch, h.Data.LongLength));
-        h.Data.CopyTo(hq.Data, 0);
+        var hq = h.Clone();
         return (hq, DowndateInPlace(hq, cholesky, factors, threads));
-    }
-
-    /// <summary><see cref="Apply"/> overwriting <paramref name="h"/> with H_q (the decomposition's own fp64 copy of H̃).</summary>
-    public static void ApplyInPlace(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
-    {
-        var v = DowndateInPlace(h, cholesky, factors, threads);
-        AddShifts(h, cholesky, v, threads);
     }
 
     /// <summary>H ← H − M·V_k·V_kᵀ·Mᵀ; returns V_k (n×k).</summary>
