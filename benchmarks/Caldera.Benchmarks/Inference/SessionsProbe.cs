@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Caldera.Runtime.Hosting;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Sampling;
+using Caldera.CompilerServices;
 
 namespace Caldera.Benchmarks.Inference;
 
@@ -11,7 +12,8 @@ namespace Caldera.Benchmarks.Inference;
 /// with its own 32-token prompt, and each generates [tokens] tokens greedily (no end-of-sequence: the random model
 /// would stop anywhere). Prints the aggregate generated tokens/s (all tokens over the wall time from the start to the
 /// last token), the time to first token (median and worst over the sessions), and the p50/p95 time between a
-/// session's tokens, over all sessions' tokens.
+/// session's tokens, over all sessions' tokens; tokens are timed where the scheduler makes them. `sessions steps [threads]`
+/// times one <see cref="Transformer.DecodeSteps"/> call of 1, 2, 4 and 8 sequences, and one 5632×2048 matrix's parts.
 ///   dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll sessions [threads] [tokens] [S…]
 /// </summary>
 internal static class SessionsProbe
@@ -20,6 +22,11 @@ internal static class SessionsProbe
 
     public static void Run(string[] args)
     {
+        if (args is ["steps", ..])
+        {
+            Steps(args.Length > 1 ? int.Parse(args[1]) : 2);
+            return;
+        }
         int threads = args.Length > 0 ? int.Parse(args[0]) : 2;
         int tokens = args.Length > 1 ? int.Parse(args[1]) : 64;
         int[] counts = args.Length > 2 ? [.. args[2..].Select(int.Parse)] : [1, 2, 4, 8];
@@ -52,22 +59,80 @@ internal static class SessionsProbe
         {
             int[] prompt = [.. Enumerable.Range(0, PromptTokens).Select(_ => random.Next(vocab))];
             var history = new SessionHistory(scheduler.Transformer.NewCache());
-            turns[i] = new SessionTurn(history, prompt, 0, tokens, new Sampler(vocab, new SamplingOptions { Temperature = 0 }), _ => false, "synthetic");
+            turns[i] = new SessionTurn(history, prompt, 0, tokens, new Sampler(vocab, new SamplingOptions { Temperature = 0 }), _ => false, "synthetic")
+            {
+                TokenTimes = new List<long>(tokens),
+            };
         }
         long start = Stopwatch.GetTimestamp();
         foreach (var turn in turns) scheduler.Add(turn);
-        var readers = turns.Select(turn => Task.Run(async () =>
-        {
-            var times = new List<long>(tokens);
-            await foreach (int _ in turn.Tokens.ReadAllAsync()) times.Add(Stopwatch.GetTimestamp());
-            return times;
-        })).ToArray();
-        Task.WaitAll(readers);
-        long end = readers.Max(r => r.Result[^1]);
+        foreach (var turn in turns) turn.Retired.Wait();
+        var times = turns.Select(turn => turn.TokenTimes!).ToArray();
+        long end = times.Max(t => t[^1]);
         double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
-        double[] ttft = [.. readers.Select(r => Ms(r.Result[0] - start))];
-        double[] gaps = [.. readers.SelectMany(r => r.Result.Zip(r.Result.Skip(1), (a, b) => Ms(b - a)))];
+        double[] ttft = [.. times.Select(t => Ms(t[0] - start))];
+        double[] gaps = [.. times.SelectMany(t => t.Zip(t.Skip(1), (a, b) => Ms(b - a)))];
         return (sessions * tokens / (Ms(end - start) / 1000), ttft, gaps);
+    }
+
+    /// <summary>
+    /// One <see cref="Transformer.DecodeSteps"/> call of S sequences at position 64, S = 1, 2, 4, 8 interleaved so all
+    /// see the same load; prints the best and the median of 15 calls per S and the tokens/s each gives.
+    /// </summary>
+    private static void Steps(int threads)
+    {
+        var content = SyntheticCompressedLlama.Build();
+        using var weights = new CompressedModelWeights(content);
+        int[] counts = [1, 2, 4, 8];
+        using var transformer = new Transformer(content.Config, binding => weights.Bind(binding), new TransformerOptions
+        {
+            Threads = threads, ContextLength = 128, Int8Activations = true, ClassifierPrecision = ClassifierPrecision.Int6, DecodeStepsBatchSize = 8,
+        });
+        var caches = Enumerable.Range(0, 8).Select(_ => transformer.NewCache()).ToArray();
+        int[] prompt = [.. Enumerable.Range(1, 64)];
+        foreach (var cache in caches) transformer.Prefill(cache, prompt, 0);
+        var logits = new float[8 * content.Config.VocabSize];
+        var times = counts.ToDictionary(n => n, _ => new List<double>());
+        int[] positions = [.. Enumerable.Repeat(64, 8)];
+        for (int round = 0; round < 16; round++)
+            foreach (int n in counts)
+            {
+                long start = Stopwatch.GetTimestamp();
+                transformer.DecodeSteps(prompt.AsSpan(0, n), positions, caches, logits.AsSpan(0, n * content.Config.VocabSize));
+                if (round > 0) times[n].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+        var prefill = new List<double>();
+        for (int round = 0; round < 6; round++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            transformer.Prefill(caches[0], prompt.AsSpan(0, 8), 64);
+            prefill.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        Console.WriteLine($"prefill of 8 tokens (one sequence), best: {prefill.Min():F1} ms");
+        {
+            var matrix = content.Matrices.First(m => m.Rows == 5632);
+            using var pool = new WorkerPool(threads);
+            var linear = new CompressedLinear(matrix, pool, new CompressedLinearScratch(), GenericRowKernels.Best, int8Activations: true);
+            var x = new float[8 * matrix.Columns];
+            new Random(1).NextSingle();
+            for (int i = 0; i < x.Length; i++) x[i] = (i * 7919 % 1000) / 1000f - 0.5f;
+            var y = new float[8 * matrix.Rows];
+            double Best(Action run) { double best = double.MaxValue; for (int r = 0; r < 8; r++) { long t0 = Stopwatch.GetTimestamp(); run(); best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalMilliseconds); } return best; }
+            double one = Best(() => linear.Apply(x.AsSpan(0, matrix.Columns), y.AsSpan(0, matrix.Rows)));
+            double steps = Best(() => linear.ApplyDecodeSteps(x, y, 8));
+            double batch = Best(() => linear.ApplyBatch(x, y, 8));
+            Console.WriteLine($"{matrix.Name} {matrix.Rows}x{matrix.Columns}: one token {one:F2} ms, 8 decode steps {steps:F2} ms, a batch of 8 {batch:F2} ms");
+            var q = new CompressedLinear(matrix with { Rank = 0, LTransposedCodes = Array.Empty<ushort>(), RCodes = Array.Empty<ushort>() }, pool, new CompressedLinearScratch(), GenericRowKernels.Best, int8Activations: true);
+            Console.WriteLine($"Q only: one token {Best(() => q.Apply(x.AsSpan(0, matrix.Columns), y.AsSpan(0, matrix.Rows))):F2} ms, 8 decode steps {Best(() => q.ApplyDecodeSteps(x, y, 8)):F2} ms, a batch of 8 {Best(() => q.ApplyBatch(x, y, 8)):F2} ms");
+        }
+        Console.WriteLine($"threads {threads}: one batch of decode steps at position 64");
+        Console.WriteLine("| sessions | ms per step, best / median | tok/s at the best / median |");
+        Console.WriteLine("|---:|---:|---:|");
+        foreach (int n in counts)
+        {
+            var t = times[n].Order().ToArray();
+            Console.WriteLine($"| {n} | {t[0]:F1} / {t[t.Length / 2]:F1} | {n * 1000 / t[0]:F0} / {n * 1000 / t[t.Length / 2]:F0} |");
+        }
     }
 
     private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];

@@ -67,6 +67,12 @@ internal sealed class SessionTurn
     /// <summary>The token the next decode step runs (the last sampled one).</summary>
     public int NextToken { get; private set; }
 
+    /// <summary>
+    /// When set, receives the <see cref="Stopwatch"/> timestamp of each token as the scheduler hands it over (the sessions
+    /// probe times tokens where they are made, not where a reader that the scheduler's threads crowd out wakes up).
+    /// </summary>
+    public List<long>? TokenTimes { get; init; }
+
     /// <summary>Asks the scheduler to drop the turn before its next step (a reader that stopped reading, or a cancelled token).</summary>
     public void Cancel() => _cancelled = true;
 
@@ -95,6 +101,7 @@ internal sealed class SessionTurn
             return;
         }
         _tokens.Writer.TryWrite(next);
+        TokenTimes?.Add(Stopwatch.GetTimestamp());
         if (GeneratedTokens == _maxOutput || Position == Cache.ContextLength)
         {
             ReachedLimit = true;
