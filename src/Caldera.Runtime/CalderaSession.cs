@@ -38,6 +38,9 @@ public sealed class CalderaSession : IChatClient
     /// <summary>Tokens of the conversation so far whose keys and values the cache holds.</summary>
     public int CachedTokenCount => _history.Length;
 
+    /// <summary>The turn in progress or the last one (tests).</summary>
+    internal SessionTurn? LastTurn => _lastTurn;
+
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var (promptIds, generation) = _model.PrepareChat(messages, options);

@@ -40,7 +40,10 @@ internal sealed class SessionScheduler : IDisposable
     /// <summary>The most turns one step has decoded together so far (tests see that turns were batched).</summary>
     public int LargestDecodeBatch => Volatile.Read(ref _largestDecodeBatch);
 
-    private long _prefilledTokens;
+    /// <summary>Batches of decode steps run so far (tests see decoding go on while a long prompt is prefilled).</summary>
+    public long DecodeBatches => Interlocked.Read(ref _decodeBatches);
+
+    private long _prefilledTokens, _decodeBatches;
     private int _largestDecodeBatch;
 
     /// <summary>Queues <paramref name="turn"/>; it starts at the next step.</summary>
@@ -126,10 +129,13 @@ internal sealed class SessionScheduler : IDisposable
         try
         {
             var chunk = turn.NextPromptChunk(_transformer.PrefillBatchSize);
+            turn.PrefillStartBatches ??= DecodeBatches;
             var last = _transformer.Prefill(turn.Cache, chunk, turn.Position);
             turn.Advanced(chunk);
             Interlocked.Add(ref _prefilledTokens, chunk.Length);
-            if (!turn.Prefilling) turn.Sample(last);
+            if (turn.Prefilling) return;
+            turn.PrefillEndBatches = DecodeBatches;
+            turn.Sample(last);
         }
         catch (Exception e)
         {
@@ -142,6 +148,7 @@ internal sealed class SessionScheduler : IDisposable
     {
         int n = turns.Count, vocab = _transformer.Config.VocabSize;
         if (n > _largestDecodeBatch) Volatile.Write(ref _largestDecodeBatch, n);
+        Interlocked.Increment(ref _decodeBatches);
         for (int t = 0; t < n; t++)
         {
             tokens[t] = turns[t].NextToken;

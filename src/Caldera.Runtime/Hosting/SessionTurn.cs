@@ -73,6 +73,12 @@ internal sealed class SessionTurn
     /// </summary>
     public List<long>? TokenTimes { get; init; }
 
+    /// <summary>The scheduler's <see cref="SessionScheduler.DecodeBatches"/> when this turn's prefill began and ended (tests see other turns decode meanwhile).</summary>
+    public long? PrefillStartBatches { get; set; }
+
+    /// <inheritdoc cref="PrefillStartBatches"/>
+    public long? PrefillEndBatches { get; set; }
+
     /// <summary>Asks the scheduler to drop the turn before its next step (a reader that stopped reading, or a cancelled token).</summary>
     public void Cancel() => _cancelled = true;
 

@@ -82,6 +82,29 @@ public class CalderaSessionTests
     }
 
     [Fact]
+    public async Task A_long_prompt_is_prefilled_a_chunk_per_step_while_another_session_goes_on_decoding()
+    {
+        using var model = TestModel.Load(TestModel.Describe(CompressedStories.Path), FromFile);
+        using var decoding = model.CreateSession();
+        using var prompting = model.CreateSession();
+        // About 300 tokens: five 64-token chunks, each followed by a decode step of the other session.
+        string longPrompt = string.Join(" ", Enumerable.Repeat("Lily and Tom played in the park.", 30));
+        int promptTokens = model.Tokenizer.Encode(longPrompt, addBos: true).Length;
+        int chunks = (promptTokens + 63) / 64;
+        Assert.True(chunks >= 4, $"the prompt has {promptTokens} tokens");
+        // Each turn joins the scheduler at its stream's first MoveNextAsync: the short prompt first, then the long one.
+        await using var stream = decoding.GetStreamingResponseAsync([new(ChatRole.User, "Once upon a time")], Greedy(450)).GetAsyncEnumerator();
+        await using var second = prompting.GetStreamingResponseAsync([new(ChatRole.User, longPrompt)], Greedy(1)).GetAsyncEnumerator();
+        var first = stream.MoveNextAsync().AsTask();
+        Assert.True(await second.MoveNextAsync().AsTask().WaitAsync(Bound));
+        Assert.True(await first.WaitAsync(Bound));
+        var turn = prompting.LastTurn!;
+        long during = turn.PrefillEndBatches!.Value - turn.PrefillStartBatches!.Value;
+        // Between its first chunk and its last, one decode step of the other session follows every chunk.
+        Assert.True(during >= chunks - 1, $"{during} decode steps ran during a prefill of {chunks} chunks");
+    }
+
+    [Fact]
     public async Task Sessions_past_the_cap_are_refused_until_one_is_disposed_and_model_calls_wait_for_a_place()
     {
         using var model = TestModel.Load(TestModel.Describe(CompressedStories.Path), FromFile with { MaxSessions = 2 });
