@@ -13,7 +13,8 @@ namespace Caldera.Benchmarks.Inference;
 /// would stop anywhere). Prints the aggregate generated tokens/s (all tokens over the wall time from the start to the
 /// last token), the time to first token (median and worst over the sessions), and the p50/p95 time between a
 /// session's tokens, over all sessions' tokens; tokens are timed where the scheduler makes them. `sessions steps [threads]`
-/// times one <see cref="Transformer.DecodeSteps"/> call of 1, 2, 4 and 8 sequences, and one 5632×2048 matrix's parts.
+/// times one <see cref="Transformer.DecodeSteps"/> call of 1, 2, 4 and 8 sequences, one 5632×2048 matrix as one token,
+/// 8 decode steps and a prefill batch of 8 (with and without its factors), and its Q kernels alone for 8 tokens.
 ///   dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll sessions [threads] [tokens] [S…]
 /// </summary>
 internal static class SessionsProbe
@@ -123,6 +124,29 @@ internal static class SessionsProbe
             double batch = Best(() => linear.ApplyBatch(x, y, 8));
             Console.WriteLine($"{matrix.Name} {matrix.Rows}x{matrix.Columns}: one token {one:F2} ms, 8 decode steps {steps:F2} ms, a batch of 8 {batch:F2} ms");
             var q = new CompressedLinear(matrix with { Rank = 0, LTransposedCodes = Array.Empty<ushort>(), RCodes = Array.Empty<ushort>() }, pool, new CompressedLinearScratch(), GenericRowKernels.Best, int8Activations: true);
+            {
+                // The Q kernels alone, one thread: the one-token kernel per token against the register tile for 8 tokens.
+                int columns = matrix.Columns, padded = Caldera.Runtime.Kernels.Int8Activations.PaddedLength(columns);
+                int blocks = Caldera.Runtime.Kernels.Int8Activations.BlockCount(columns);
+                var levels = new sbyte[8 * padded];
+                var scales = new float[8 * blocks];
+                var majors = new sbyte[8 * padded];
+                for (int t = 0; t < 8; t++)
+                {
+                    Caldera.Runtime.Kernels.Int8Activations.Quantize(x.AsSpan(t * columns, columns), levels.AsSpan(t * padded, padded), scales.AsSpan(t * blocks, blocks));
+                    Caldera.Runtime.Kernels.Int8CodedTile.LayOut(levels.AsSpan(t * padded, padded), majors.AsSpan(t * padded, padded));
+                }
+                var words = matrix.QCodes.Span;
+                var scratch = new byte[Caldera.Runtime.Kernels.Int8CodedTile.ScratchLength(columns, 8)];
+                var path = Caldera.Runtime.Kernels.Int8CodedRows.Best;
+                double oneToken = Best(() =>
+                {
+                    for (int t = 0; t < 8; t++)
+                        Caldera.Runtime.Kernels.Int8CodedRows.DotE8PRows(matrix.QCodes.Span, levels.AsSpan(t * padded, padded), scales.AsSpan(t * blocks, blocks), y.AsSpan(t * matrix.Rows, matrix.Rows), path);
+                });
+                double tile = Best(() => Caldera.Runtime.Kernels.Int8CodedTile.DotE8PRows(matrix.QCodes.Span, matrix.Rows, levels, majors, scales, 8, y, matrix.Rows, scratch, path));
+                Console.WriteLine($"Q kernels, one thread, 8 tokens: one-token kernel ×8 {oneToken:F2} ms, register tile {tile:F2} ms");
+            }
             Console.WriteLine($"Q only: one token {Best(() => q.Apply(x.AsSpan(0, matrix.Columns), y.AsSpan(0, matrix.Rows))):F2} ms, 8 decode steps {Best(() => q.ApplyDecodeSteps(x, y, 8)):F2} ms, a batch of 8 {Best(() => q.ApplyBatch(x, y, 8)):F2} ms");
         }
         Console.WriteLine($"threads {threads}: one batch of decode steps at position 64");
