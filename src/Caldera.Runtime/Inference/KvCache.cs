@@ -20,6 +20,10 @@ internal sealed class KvCache
         if (contextLength < 1 || perLayer > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(contextLength),
                 $"a KV cache of {contextLength} positions × {config.KvDim} floats per layer is outside what one array holds; use a shorter context length");
+        // Checked now, not when the cache has grown to it: a conversation that fills its context must not fail half-way.
+        if (FullBytes(config, contextLength) > GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)
+            throw new ArgumentOutOfRangeException(nameof(contextLength),
+                $"a KV cache of {contextLength} positions needs {FullBytes(config, contextLength) >> 20} MiB, more than this machine has; use a shorter context length");
         ContextLength = contextLength;
         _kvDim = config.KvDim;
         Keys = new float[config.LayerCount][];
