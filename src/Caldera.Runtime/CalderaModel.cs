@@ -50,12 +50,14 @@ public abstract class CalderaModel : IChatClient
             Tokenizer = file.Content.Tokenizer is { } payload ? ModelTokenizer.FromPayload(payload, file.Path)
                 : throw new ModelFormatException(file.Path, "carries no tokenizer; compress the model with a tokenizer (Tokenizer on the <CalderaModel> item, or caldera compress --tokenizer)");
             _chatTemplate = ChatPrompt.HasLlama3Template(Tokenizer);
-            ArgumentOutOfRangeException.ThrowIfLessThan(Options.MaxSessions, 1, nameof(CalderaModelOptions.MaxSessions));
             int context = Options.ContextLength ?? Config.ContextLength;
-            long cacheBytes = Options.MaxSessions * KvCache.FullBytes(Config, Math.Clamp(context, 1, Config.ContextLength));
+            // A device too small for the context fails here, at load, rather than at the first generation.
+            KvCache.RequireFits(Config, context);
+            ArgumentOutOfRangeException.ThrowIfLessThan(Options.MaxSessions, 1, nameof(CalderaModelOptions.MaxSessions));
+            long cacheBytes = Options.MaxSessions * KvCache.Bytes(Config, context);
             if (cacheBytes > GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)
                 throw new ArgumentOutOfRangeException(nameof(options),
-                    $"{Options.MaxSessions} sessions of {context} positions need up to {cacheBytes >> 20} MiB of KV cache, more than this machine has; lower CalderaModelOptions.MaxSessions or ContextLength");
+                    $"{Options.MaxSessions} sessions of {context} positions need up to {cacheBytes >> 20} MiB of KV cache, more than this process may use; lower CalderaModelOptions.MaxSessions or ContextLength");
             _sessions = new SemaphoreSlim(Options.MaxSessions, Options.MaxSessions);
         }
         catch

@@ -16,14 +16,9 @@ internal sealed class KvCache
 
     public KvCache(LlamaConfig config, int contextLength)
     {
-        long perLayer = (long)contextLength * config.KvDim;
-        if (contextLength < 1 || perLayer > Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(contextLength),
-                $"a KV cache of {contextLength} positions × {config.KvDim} floats per layer is outside what one array holds; use a shorter context length");
+        if (contextLength < 1) throw new ArgumentOutOfRangeException(nameof(contextLength), $"a KV cache needs at least one position, not {contextLength}");
         // Checked now, not when the cache has grown to it: a conversation that fills its context must not fail half-way.
-        if (FullBytes(config, contextLength) > GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)
-            throw new ArgumentOutOfRangeException(nameof(contextLength),
-                $"a KV cache of {contextLength} positions needs {FullBytes(config, contextLength) >> 20} MiB, more than this machine has; use a shorter context length");
+        RequireFits(config, contextLength);
         ContextLength = contextLength;
         _kvDim = config.KvDim;
         Keys = new float[config.LayerCount][];
@@ -48,8 +43,26 @@ internal sealed class KvCache
     /// <summary>Per layer: positions × kvDim.</summary>
     public float[][] Values { get; }
 
-    /// <summary>Bytes a full cache of <paramref name="contextLength"/> positions takes.</summary>
-    public static long FullBytes(LlamaConfig config, int contextLength) => 2L * config.LayerCount * contextLength * config.KvDim * sizeof(float);
+    /// <summary>Bytes of a full cache of <paramref name="contextLength"/> positions: 2 · layers · positions · kv_dim floats.</summary>
+    public static long Bytes(LlamaConfig config, int contextLength) => 2L * config.LayerCount * contextLength * config.KvDim * sizeof(float);
+
+    /// <summary>
+    /// Throws, before anything is allocated, where a full cache of <paramref name="contextLength"/> positions cannot be
+    /// allocated: a layer's cache above the largest array, or the whole above the memory this process may use (the
+    /// machine's, or a container's limit). A model class runs it when it loads, so a device too small for the model's
+    /// context fails there, not at its first generation.
+    /// </summary>
+    public static void RequireFits(LlamaConfig config, int contextLength)
+    {
+        if ((long)contextLength * config.KvDim > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(contextLength),
+                $"a KV cache of {contextLength} positions × {config.KvDim} floats per layer is too large; use a shorter context length");
+        long bytes = Bytes(config, contextLength), available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available)
+            throw new ArgumentOutOfRangeException(nameof(contextLength),
+                $"a KV cache of {contextLength} positions needs {bytes >> 20} MiB, more than the {available >> 20} MiB this process may use; "
+                + "use a shorter context length (CalderaModelOptions.ContextLength; caldera run --steps)");
+    }
 
     /// <summary>Grows the arrays (doubling, at most to the context) so that positions 0..<paramref name="positions"/>−1 fit, keeping what they hold.</summary>
     public void EnsureCapacity(int positions)
