@@ -55,16 +55,21 @@ public sealed class CompressedStoriesGreedyTests : IDisposable
         Assert.Equal(expected, GreedyTrace.TextBeforeFirstNearTie(transformer, loaded.EmbeddedTokenizer()!, "Once upon a time", 100).Text);
     }
 
-    /// <summary>Float arithmetic: after "play with her" the top two logits are within <see cref="GreedyTrace.NearTie"/>.</summary>
-    private const string ExpectedStory = "Once upon a time, there was a little girl named Lily. She loved to play with her";
+    /// <summary>
+    /// Float activations (the embedding and the classifier are the file's 6-bit blocks, the classifier's input int8 as it
+    /// always is for them): after "saw a big, red ball. She" the top two logits are within <see cref="GreedyTrace.NearTie"/>.
+    /// </summary>
+    private const string ExpectedStory =
+        "Once upon a time, there was a little girl named Lily. She loved to play with her friends in the sunny day. One day, she went to the beautia and saw a big, red ball. She";
 
     /// <summary>
-    /// caldera run's default arithmetic: it parts from the float story at "play with her", where two continuations of a
-    /// 260K-parameter model at rank 16 are close (on tinystories-256d int8 activations cost +0.21 % KLD and the 6-bit
-    /// classifier +0.25 %, docs/quality.md), and its own first near tie comes after "Lily".
+    /// caldera run's default arithmetic (int8 activations): it parts from the float story after "she went to the", where two
+    /// continuations of a 260K-parameter model at rank 16 are close (on tinystories-256d int8 activations cost +0.21 % KLD,
+    /// docs/quality.md), and its own first near tie comes after "I'm,".
     /// </summary>
     private const string ExpectedIntegerStory =
-        "Once upon a time, there was a little girl named Lily. She loved to play with her friends in the sunny day. One day, she went to the beautia and saw a big, red ball. " +
-        "She aseded, but she didn't want to play with it.\n" +
-        "Lily";
+        "Once upon a time, there was a little girl named Lily. She loved to play with her friends in the sunny day. One day, she went to the beach with her friends. " +
+        "She saw her friends and her friends and her friends.\n" +
+        "\"Helt,\" she said, \"I'mbltty I's righty.\"\n" +
+        "\"I'm,";
 }
