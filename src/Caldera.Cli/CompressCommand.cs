@@ -32,7 +32,7 @@ internal static class CompressCommand
     private static readonly Option<int> QBits = CliOptions.Int("--q-bits", "Bits per weight of Q: 2 (the E8P lattice) for caldera and ldlq, 2..8 for rtn.", 2, min: 1);
     private static readonly Option<int> LrBits = CliOptions.Int("--lr-bits", "Bits per entry of L and R: 4 (lattice) or 16 (half precision).", 4, min: 1);
     private static readonly Option<string> Embedding = CliOptions.Choice("--embedding",
-        "Storage of the token embedding and the classifier: int6 (6.5 bits per weight, read in place by the classifier kernel) or f16.", "int6", "f16");
+        "Storage of the token embedding and the classifier: int6 (6.5 bits per weight, read in place by the classifier kernel; f16 where that is smaller, dim below 104) or f16.", "int6", "f16");
     private static readonly Option<string> Preset = CliOptions.Choice("--preset", "fast: few alternating iterations; paper: the paper's settings (slower).", "fast", "paper");
     private static readonly Option<string?> Calibration = CliOptions.Text("--calibration", "UTF-8 text to calibrate on; default: the built-in text.");
     private static readonly Option<int?> Samples = CliOptions.OptionalInt("--samples", "Calibration sequences; default: as many as the text fills.", min: 1);

@@ -15,7 +15,9 @@ internal static class DenseTensors
     public static IReadOnlyList<DenseTensorData> Of(ModelCheckpoint checkpoint, LlamaConfig config, EmbeddingStorage storage)
     {
         var c = config;
-        Func<TensorView, DenseTensorData> vocabulary = storage == EmbeddingStorage.Int6 ? Int6 : Half16;
+        // Int6Blocks pads each row to whole groups of 256: below about 104 columns (stories260K's 64) F16 is smaller, and kept.
+        Func<TensorView, DenseTensorData> vocabulary = storage == EmbeddingStorage.Int6 && TensorType.Int6Blocks.ByteLength([1, c.Dim]) < 2L * c.Dim
+            ? Int6 : Half16;
         var result = new List<DenseTensorData> { vocabulary(checkpoint.Tensor(TensorNames.TokenEmbedding)) };
         for (int l = 0; l < c.LayerCount; l++)
         {
