@@ -56,20 +56,20 @@ public sealed class CompressedStoriesGreedyTests : IDisposable
     }
 
     /// <summary>
-    /// Float activations (the embedding and the classifier are the file's 6-bit blocks, the classifier's input int8 as it
-    /// always is for them): after "Lily saw a big, rock on the rock. She" the top two logits are within <see cref="GreedyTrace.NearTie"/>.
+    /// Float arithmetic (this model's dim of 64 keeps the embedding and the classifier in F16): after "She wanted to play
+    /// with her toys, but" the top two logits are within <see cref="GreedyTrace.NearTie"/>.
     /// </summary>
     private const string ExpectedStory =
         "Once upon a time, there was a little girl named Lily. She loved to play with her toys and pretend toys. One day, she saw a big, rock on the ground. " +
-        "She was very excited to sit on the rock. She wanted to see what she was.\n" +
-        "Lily saw a big, rock on the rock. She";
+        "She was very excited to sit on her toys and sing all over the rock. She wanted to play with her toys, but";
 
     /// <summary>
-    /// caldera run's default arithmetic (int8 activations): it parts from the float story after "She was very", where two
-    /// continuations of a 260K-parameter model at rank 16 are close (on tinystories-256d int8 activations cost +0.21 % KLD,
-    /// docs/quality.md), and its own first near tie comes after "She put on her bed and p".
+    /// caldera run's default arithmetic (int8 activations, 6-bit classifier copy): it parts from the float story after
+    /// "She was very", where two continuations of a 260K-parameter model at rank 16 are close (on tinystories-256d int8
+    /// activations cost +0.21 % KLD and the 6-bit classifier +0.25 %, docs/quality.md), and its own first near tie comes
+    /// after "She put on her toys and".
     /// </summary>
     private const string ExpectedIntegerStory =
         "Once upon a time, there was a little girl named Lily. She loved to play with her toys and pretend toys. One day, she saw a big, rock on the ground. " +
-        "She was very happy and scared her too. She wanted to help her mom, so she didn't have anyti. She put on her bed and p";
+        "She was very happy and scared her too. She wanted to help her mom, so she didn't have anyti. She put on her toys and";
 }
