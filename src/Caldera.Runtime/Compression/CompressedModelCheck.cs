@@ -25,7 +25,7 @@ internal static class CompressedModelCheck
             if (!seen.Add(m.Name)) return (m.Name, "appears twice");
             if (!expected.TryGetValue(m.Name, out var shape)) return (m.Name, $"is not a tensor of this architecture ({config.LayerCount} layers, tied classifier: {config.TiedClassifier})");
             if (shape.Length != 2 || m.Name == TensorNames.TokenEmbedding)
-                return (m.Name, "cannot be compressed (the embedding and the norms stay dense)");
+                return (m.Name, "cannot be compressed (the embedding and the norms are dense tensors)");
             if (m.Rows != shape[0] || m.Columns != shape[1])
                 return (m.Name, $"is {m.Rows}×{m.Columns} but the config implies {shape[0]}×{shape[1]}");
             if (m.FindProblem() is { } problem) return (m.Name, problem);
