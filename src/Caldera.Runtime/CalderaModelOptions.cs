@@ -29,4 +29,12 @@ public sealed record CalderaModelOptions
     /// step in float, the classifier as stored (what <c>caldera run --float</c> runs).
     /// </summary>
     public bool Int8Arithmetic { get; init; } = true;
+
+    /// <summary>
+    /// Sessions open at once: <see cref="CalderaModel.CreateSession"/>'s, and one for each call on the model's own
+    /// <see cref="CalderaModel.Generate"/>, <see cref="CalderaModel.GenerateAsync"/> and chat methods while it runs (those
+    /// wait for a place; CreateSession throws). Their decode steps run together, so this is also the largest decode batch;
+    /// each session's KV cache grows with its conversation, up to <see cref="ContextLength"/> positions.
+    /// </summary>
+    public int MaxSessions { get; init; } = 16;
 }
