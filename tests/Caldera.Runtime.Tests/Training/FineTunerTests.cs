@@ -1,0 +1,66 @@
+using Caldera.Runtime.Formats;
+using Caldera.Runtime.Training.Adapters;
+using Caldera.Runtime.Training.FineTuning;
+
+namespace Caldera.Runtime.Tests.Training;
+
+/// <summary>The fine-tuning loop on compressed stories260K: it learns, it is deterministic, and it refuses bad input clearly.</summary>
+public class FineTunerTests
+{
+    private static int[] Tokens(int count, int seed = 0) => Enumerable.Range(0, count).Select(i => (i * 37 + 11 + seed * 101) % 512).ToArray();
+
+    private static LowRankAdapter Train(int[] tokens, FineTuneSettings settings)
+    {
+        using var file = CaldFile.Open(CompressedStories.Path);
+        return new FineTuner(file.Content, file.Checksum, "stories260K-r16.cald", settings).Run(tokens);
+    }
+
+    /// <summary>The first <paramref name="count"/> tokens of the TinyStories validation text, as the model's own tokenizer reads it.</summary>
+    private static int[] Story(int count)
+    {
+        var tokens = Caldera.Runtime.Tokenization.ModelTokenizer.Load(TestModels.Tok512Model).Encode(TestModels.TinyStoriesPrefix(20 * count));
+        return tokens[..count];
+    }
+
+    [Fact]
+    public void Overfitting_one_window_drives_its_loss_below_a_tenth_of_the_start()
+    {
+        var tokens = Story(33);
+        var adapter = Train(tokens, new FineTuneSettings { Rank = 16, SequenceLength = 32, Steps = 80, LearningRate = 1e-2, Threads = 2 });
+        var losses = adapter.Training.Losses;
+        Assert.Equal(80, losses.Count);
+        Assert.True(losses[^1] < 0.1 * losses[0], $"loss went from {losses[0]:F3} to {losses[^1]:F3}");
+    }
+
+    [Fact]
+    public void One_and_two_threads_train_identical_factors()
+    {
+        var tokens = Tokens(200);
+        var settings = new FineTuneSettings { Rank = 4, SequenceLength = 24, Steps = 3, Accumulation = 2, LearningRate = 1e-3, ValidationFraction = 0.2 };
+        var one = Train(tokens, settings with { Threads = 1 });
+        var two = Train(tokens, settings with { Threads = 2 });
+        Assert.Equal(one.Training.Losses, two.Training.Losses);
+        for (int i = 0; i < one.Matrices.Count; i++)
+        {
+            Assert.Equal(one.Matrices[i].LTransposed, two.Matrices[i].LTransposed);
+            Assert.Equal(one.Matrices[i].R, two.Matrices[i].R);
+        }
+    }
+
+    [Theory]
+    [InlineData(0, "the text is empty")]
+    [InlineData(20, "fewer than one window of 33")]
+    public void Too_little_text_is_a_clear_error(int count, string message)
+    {
+        var e = Assert.Throws<FineTuningException>(() => Train(Tokens(count), new FineTuneSettings { SequenceLength = 32 }));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void An_exploding_learning_rate_stops_with_a_clear_error()
+    {
+        var e = Assert.Throws<FineTuningException>(() =>
+            Train(Tokens(100), new FineTuneSettings { SequenceLength = 32, Steps = 5, LearningRate = 1e30, WarmupFraction = 0 }));
+        Assert.Contains("diverged; lower the learning rate", e.Message);
+    }
+}
