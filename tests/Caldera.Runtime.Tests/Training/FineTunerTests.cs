@@ -32,21 +32,6 @@ public class FineTunerTests
         Assert.True(losses[^1] < 0.1 * losses[0], $"loss went from {losses[0]:F3} to {losses[^1]:F3}");
     }
 
-    [Fact]
-    public void One_and_two_threads_train_identical_factors()
-    {
-        var tokens = Tokens(200);
-        var settings = new FineTuneSettings { Rank = 4, SequenceLength = 24, Steps = 3, Accumulation = 2, LearningRate = 1e-3, ValidationFraction = 0.2 };
-        var one = Train(tokens, settings with { Threads = 1 });
-        var two = Train(tokens, settings with { Threads = 2 });
-        Assert.Equal(one.Training.Losses, two.Training.Losses);
-        for (int i = 0; i < one.Matrices.Count; i++)
-        {
-            Assert.Equal(one.Matrices[i].LTransposed, two.Matrices[i].LTransposed);
-            Assert.Equal(one.Matrices[i].R, two.Matrices[i].R);
-        }
-    }
-
     [Theory]
     [InlineData(0, "the text is empty")]
     [InlineData(20, "fewer than one window of 33")]
