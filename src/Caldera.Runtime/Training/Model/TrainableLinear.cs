@@ -117,6 +117,13 @@ internal sealed class TrainableLinear
     public static TrainableLinear Dense(string name, float[] values, int rows, int columns) =>
         new(name, rows, columns, 1f, null, null, new FloatRows(values, rows, columns), null, null, null, null, 0);
 
+    /// <summary>
+    /// A dense frozen W with trainable factors beside it, y = W·x + L_t·(R_t·x) (LoRA): the form in which a full-precision
+    /// checkpoint's backward is checked against an independent implementation.
+    /// </summary>
+    public static TrainableLinear DenseWithFactors(string name, float[] values, int rows, int columns, float[] lTransposed, float[] r, int rank) =>
+        new(name, rows, columns, 1f, null, null, new FloatRows(values, rows, columns), null, null, lTransposed, r, rank);
+
     /// <summary>Rows [first, first + count) of <paramref name="matrix"/> as exact floats.</summary>
     private static float[] Dequantize(RowMatrix matrix, int first, int count)
     {

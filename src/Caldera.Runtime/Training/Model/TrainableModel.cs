@@ -65,6 +65,30 @@ internal sealed class TrainableModel
         return new TrainableModel(c, rank, embedding, classifier, Dense(TensorNames.OutputNorm), layers);
     }
 
+    /// <summary>
+    /// A full-precision checkpoint with trainable factors of rank <paramref name="rank"/> beside every block matrix
+    /// (<see cref="TrainableLinear.DenseWithFactors"/>), initialised by <paramref name="initial"/>(name, rows, columns) → (L_tᵀ, R_t).
+    /// </summary>
+    public static TrainableModel WithFactors(ModelCheckpoint checkpoint, int rank, Func<string, int, int, (float[] LTransposed, float[] R)> initial)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rank);
+        var c = checkpoint.Config;
+        float[] Dense(string name) => checkpoint.Tensor(name).ToArray();
+        TrainableLinear Linear(string name)
+        {
+            var t = checkpoint.Tensor(name);
+            var (lt, r) = initial(name, t.Rows, t.Columns);
+            return TrainableLinear.DenseWithFactors(name, t.ToArray(), t.Rows, t.Columns, lt, r, rank);
+        }
+        var layers = new TrainableLayer[c.LayerCount];
+        for (int l = 0; l < layers.Length; l++)
+            layers[l] = new TrainableLayer(Dense(TensorNames.AttentionNorm(l)),
+                Linear(TensorNames.Query(l)), Linear(TensorNames.Key(l)), Linear(TensorNames.Value(l)), Linear(TensorNames.AttentionOutput(l)),
+                Dense(TensorNames.FfnNorm(l)), Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
+        var embedding = Dense(TensorNames.TokenEmbedding);
+        return new TrainableModel(c, rank, embedding, c.TiedClassifier ? embedding : Dense(TensorNames.Output), Dense(TensorNames.OutputNorm), layers);
+    }
+
     private static float[] ToFloats(DenseTensorData d)
     {
         long count = 1;

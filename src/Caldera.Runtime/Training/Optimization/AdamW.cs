@@ -24,7 +24,7 @@ internal sealed class AdamW
 
     public double WeightDecay { get; }
 
-    /// <summary>The largest global gradient norm applied; larger gradients are scaled down to it (∞ disables clipping).</summary>
+    /// <summary>The largest global gradient norm applied; larger gradients are scaled down to it.</summary>
     public double ClipNorm { get; }
 
     /// <summary>Steps taken (t).</summary>
@@ -50,7 +50,9 @@ internal sealed class AdamW
     public double Apply(double rate)
     {
         double norm = GradientNorm();
-        float clip = norm > ClipNorm ? (float)(ClipNorm / norm) : 1f;
+        // torch.nn.utils.clip_grad_norm_'s coefficient: max/(‖g‖ + 1e-6), applied when below 1.
+        double coefficient = ClipNorm / (norm + 1e-6);
+        float clip = coefficient < 1 ? (float)coefficient : 1f;
         Step++;
         double correction1 = 1 - Math.Pow(Beta1, Step), correction2 = 1 - Math.Pow(Beta2, Step);
         float decay = (float)(1 - rate * WeightDecay), stepSize = (float)(rate / correction1), root2 = (float)Math.Sqrt(correction2);
