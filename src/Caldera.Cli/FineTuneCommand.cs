@@ -14,7 +14,8 @@ namespace Caldera.Cli;
 /// <c>caldera finetune</c>: trains the top ranks of a compressed model's low-rank factors on a text, Q and the other
 /// ranks frozen, and writes an adapter (.calda) that <c>run</c> and <c>eval</c> take with <c>--adapter</c>. With
 /// <c>--teacher</c> the objective is distillation toward that checkpoint's distributions; without it, next-token loss.
-/// The adapter is written only when training finishes: a cancelled or failed run leaves no file.
+/// The adapter is written only when training finishes: a cancelled or failed run leaves no adapter, only
+/// <c>&lt;output&gt;.checkpoint</c> (state about twenty times a run) for <c>--resume</c>, deleted once the adapter is written.
 /// </summary>
 internal static class FineTuneCommand
 {
@@ -33,12 +34,14 @@ internal static class FineTuneCommand
     private static readonly Option<float> Validation = CliOptions.Float("--validation", "Share of the text, from its end, held out to keep the best step (0: keep the last).", 0f,
         f => f is >= 0 and < 1 ? null : "must be in [0, 1)");
     private static readonly Option<int?> Threads = CliOptions.OptionalInt("--threads", "Worker threads; default: one per processor. The adapter is the same at any count.", min: 1);
+    private static readonly Option<bool> Resume = CliOptions.Flag("--resume",
+        "Go on from <output>.checkpoint, which a stopped or killed run of the same model, text and settings left; the adapter is the one an uninterrupted run writes.");
 
     public static Command Create(CliContext cli)
     {
         var command = new Command("finetune", "Fine-tune a .cald model's low-rank factors on a text (or distil it toward its checkpoint) and write an adapter.")
         {
-            Model, Text, Output, Teacher, Rank, Steps, Epochs, LearningRate, SequenceLength, Accumulation, Validation, Threads,
+            Model, Text, Output, Teacher, Rank, Steps, Epochs, LearningRate, SequenceLength, Accumulation, Validation, Threads, Resume,
         };
         command.SetAction(parsed => Execute(parsed, cli));
         return command;
@@ -75,24 +78,30 @@ internal static class FineTuneCommand
         var teacher = teacherTransformer is null ? null : new TransformerTeacher(teacherTransformer);
 
         var tuner = new FineTuner(file.Content, file.Checksum, Path.GetFileName(modelPath), settings);
+        string checkpoint = output + ".checkpoint";
+        bool resume = parsed.GetValue(Resume);
         LowRankAdapter adapter;
         try
         {
             adapter = cli.Terminal is { } terminal
-                ? FineTuneBar.Run(terminal, progress => tuner.Run(tokens, teacher, progress, cli.Cancellation))
-                : tuner.Run(tokens, teacher, new FineTuneLines(cli.Error), cli.Cancellation);
+                ? FineTuneBar.Run(terminal, progress => tuner.Run(tokens, teacher, progress, cli.Cancellation, checkpoint, resume))
+                : tuner.Run(tokens, teacher, new FineTuneLines(cli.Error), cli.Cancellation, checkpoint, resume);
         }
         catch (FineTuningException e)
         {
+            // A diverged run would diverge again from its checkpoint.
+            File.Delete(checkpoint);
             throw new CliUsageException($"finetune: {e.Message}");
         }
         catch (OperationCanceledException) when (cli.Cancellation.IsCancellationRequested)
         {
-            cli.Error.WriteLine($"caldera: cancelled; no adapter was written to {output}");
+            cli.Error.WriteLine($"caldera: cancelled; no adapter was written to {output}" +
+                (File.Exists(checkpoint) ? $" (rerun with --resume to go on from {checkpoint})" : ""));
             return CalderaCli.Cancelled;
         }
         if (teacherPath != null) adapter = adapter with { Training = adapter.Training with { Teacher = Path.GetFileName(teacherPath) } };
         AdapterFile.Write(output, adapter);
+        File.Delete(checkpoint);
         var t = adapter.Training;
         cli.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"wrote {output} ({new FileInfo(output).Length} bytes): {adapter.Matrices.Count} matrices × rank {adapter.Rank}, {t.Steps} steps on {t.TrainedTokens} tokens, loss {t.Losses[0]:F4} → {t.Losses[^1]:F4}") +

@@ -77,6 +77,30 @@ public sealed class FineTuneCommandTests
     }
 
     [Fact]
+    public async Task A_stopped_finetune_resumes_with_resume_to_the_same_adapter()
+    {
+        using var dir = new TempDirectory();
+        string text = Text(dir, 6000), whole = dir.File("whole.calda"), resumed = dir.File("resumed.calda");
+        string[] Args(string output) => ["finetune", CompressedStories.Path, "--text", text, "-o", output, "--steps", "5", "--seq-len", "32", "--rank", "4", "--lr", "0.003"];
+        Assert.Equal(0, Run(Args(whole)).Code);
+        Assert.False(File.Exists(whole + ".checkpoint"));
+        // Stopped as soon as its first checkpoint exists, as a run killed after that step would be.
+        using var stop = new CancellationTokenSource();
+        var watcher = Task.Run(async () =>
+        {
+            while (!File.Exists(resumed + ".checkpoint") && !stop.IsCancellationRequested) await Task.Delay(5);
+            stop.Cancel();
+        });
+        Assert.Equal(CalderaCli.Cancelled, Run(Args(resumed), stop.Token).Code);
+        await watcher;
+        Assert.False(File.Exists(resumed));
+        Assert.True(File.Exists(resumed + ".checkpoint"));
+        var (code, _, stderr) = Run([.. Args(resumed), "--resume"]);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(File.ReadAllBytes(whole), File.ReadAllBytes(resumed));
+    }
+
+    [Fact]
     public void An_adapter_for_another_model_exits_2_naming_the_adapter()
     {
         using var dir = new TempDirectory();

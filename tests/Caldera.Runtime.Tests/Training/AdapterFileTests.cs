@@ -55,6 +55,36 @@ public class AdapterFileTests
         Assert.Equal(File.ReadAllBytes(dir.File("1.calda")), File.ReadAllBytes(dir.File("2.calda")));
     }
 
+    [Fact]
+    public void A_run_stopped_and_resumed_from_its_checkpoint_writes_the_adapter_of_an_uninterrupted_run()
+    {
+        using var dir = new TempDirectory();
+        var settings = Settings with { Steps = 6, Accumulation = 2, Threads = 2 };
+        using var file = CaldFile.Open(CompressedStories.Path);
+        var tuner = new FineTuner(file.Content, file.Checksum, "stories260K-r16.cald", settings);
+        AdapterFile.Write(dir.File("whole.calda"), tuner.Run(Text, checkpointPath: dir.File("whole.checkpoint")));
+
+        string checkpoint = dir.File("stopped.checkpoint");
+        using var stop = new CancellationTokenSource();
+        var stopAfterThree = new Progress(p => { if (p.Step == 3) stop.Cancel(); });
+        Assert.ThrowsAny<OperationCanceledException>(() => tuner.Run(Text, null, stopAfterThree, stop.Token, checkpoint));
+        Assert.True(File.Exists(checkpoint));
+        var resumed = new FineTuner(file.Content, file.Checksum, "stories260K-r16.cald", settings with { Threads = 1 })
+            .Run(Text, checkpointPath: checkpoint, resume: true);
+        AdapterFile.Write(dir.File("resumed.calda"), resumed);
+        Assert.Equal(File.ReadAllBytes(dir.File("whole.calda")), File.ReadAllBytes(dir.File("resumed.calda")));
+
+        var other = new FineTuner(file.Content, file.Checksum, "stories260K-r16.cald", settings with { LearningRate = 1e-3 });
+        var e = Assert.Throws<FineTuningException>(() => other.Run(Text, checkpointPath: checkpoint, resume: true));
+        Assert.Contains("another run", e.Message);
+    }
+
+    /// <summary>Reports synchronously, so the test stops the run at an exact step.</summary>
+    private sealed class Progress(Action<FineTuneProgress> report) : IProgress<FineTuneProgress>
+    {
+        public void Report(FineTuneProgress value) => report(value);
+    }
+
     [Theory]
     [InlineData("truncated", "truncated")]
     [InlineData("tampered", "checksum mismatch")]

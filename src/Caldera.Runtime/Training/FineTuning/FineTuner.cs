@@ -34,8 +34,14 @@ internal sealed class FineTuner
         _settings = settings;
     }
 
-    /// <summary>Trains on <paramref name="tokens"/> (one stream of ids) and returns the adapter of the kept step.</summary>
-    public LowRankAdapter Run(int[] tokens, ITeacher? teacher = null, IProgress<FineTuneProgress>? progress = null, CancellationToken cancellation = default)
+    /// <summary>
+    /// Trains on <paramref name="tokens"/> (one stream of ids) and returns the adapter of the kept step. With
+    /// <paramref name="checkpointPath"/>, the state is saved there about twenty times a run, and a run that finds a
+    /// checkpoint of itself there (same base, data and settings) goes on from it when <paramref name="resume"/>, giving
+    /// the adapter an uninterrupted run gives.
+    /// </summary>
+    public LowRankAdapter Run(int[] tokens, ITeacher? teacher = null, IProgress<FineTuneProgress>? progress = null, CancellationToken cancellation = default,
+        string? checkpointPath = null, bool resume = false)
     {
         var s = _settings;
         var config = _content.Config;
@@ -69,10 +75,16 @@ internal sealed class FineTuner
         int keptStep = totalSteps;
         IReadOnlyList<AdapterMatrix>? best = null;
         double bestLoss = double.PositiveInfinity;
-        if (validation > 0) Validate(0);
+        string dataSha256 = Sha256(tokens);
+        string identity = $"{_baseChecksum:x16} {dataSha256} {s with { Threads = 1 }} {(teacher is null ? "next-token" : "distillation")}";
+        int firstStep = 1;
+        if (checkpointPath != null && resume && File.Exists(checkpointPath))
+            firstStep = Restore(FineTuneCheckpoint.Read(checkpointPath)) + 1;
+        else if (validation > 0) Validate(0);
+        int checkpointInterval = Math.Max(1, totalSteps / 20);
 
         var clock = Stopwatch.StartNew();
-        for (int step = 1; step <= totalSteps; step++)
+        for (int step = firstStep; step <= totalSteps; step++)
         {
             cancellation.ThrowIfCancellationRequested();
             model.ClearGradients();
@@ -98,7 +110,8 @@ internal sealed class FineTuner
             losses.Add(loss);
             double? validationLoss = validation > 0 && (step % interval == 0 || step == totalSteps) ? Validate(step) : null;
             double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
-            progress?.Report(new FineTuneProgress(step, totalSteps, loss, validationLoss, (double)step * s.Accumulation * t / seconds, clock.Elapsed));
+            if (checkpointPath != null && step % checkpointInterval == 0 && step < totalSteps) Save(step);
+            progress?.Report(new FineTuneProgress(step, totalSteps, loss, validationLoss, (double)(step - firstStep + 1) * s.Accumulation * t / seconds, clock.Elapsed));
         }
 
         var matrices = best ?? LowRankAdapter.Capture(model);
@@ -108,10 +121,42 @@ internal sealed class FineTuner
             LearningRate = s.LearningRate, Steps = totalSteps, SequenceLength = t, Accumulation = s.Accumulation,
             WarmupSteps = schedule.WarmupSteps, WeightDecay = s.WeightDecay, ClipNorm = s.ClipNorm, ValidationFraction = s.ValidationFraction,
             Seed = s.Seed, DataTokens = tokens.Length, ValidationTokens = (long)validation * t,
-            TrainedTokens = (long)totalSteps * s.Accumulation * t, DataSha256 = Sha256(tokens),
+            TrainedTokens = (long)totalSteps * s.Accumulation * t, DataSha256 = dataSha256,
             Losses = losses, ValidationLosses = validationLosses, KeptStep = keptStep,
         };
         return new LowRankAdapter(_baseChecksum, _baseName, s.Rank, matrices, record);
+
+        void Save(int step) => new FineTuneCheckpoint
+        {
+            Identity = identity, Step = step, OptimizerStep = optimizer.Step,
+            Parameters = optimizer.Parameters.Select(p => p.Values).ToArray(),
+            M = optimizer.Moments.Select(m => m.M).ToArray(), V = optimizer.Moments.Select(m => m.V).ToArray(),
+            Best = best?.SelectMany(m => new[] { m.LTransposed, m.R }).ToArray() ?? [],
+            KeptStep = keptStep, BestLoss = bestLoss, Losses = losses.ToArray(), ValidationLosses = validationLosses.ToArray(),
+        }.Write(checkpointPath!);
+
+        // Puts the run back where the checkpoint left it and returns its step.
+        int Restore(FineTuneCheckpoint c)
+        {
+            if (c.Identity != identity)
+                throw new FineTuningException($"{checkpointPath} is a checkpoint of another run (other model, text or settings); delete it or drop --resume");
+            var parameters = optimizer.Parameters.ToArray();
+            if (c.Parameters.Length != parameters.Length || c.Parameters.Where((p, i) => p.Length != parameters[i].Values.Length).Any())
+                throw new FineTuningException($"{checkpointPath} does not fit this model's factors; delete it or drop --resume");
+            for (int i = 0; i < parameters.Length; i++)
+            {
+                c.Parameters[i].CopyTo(parameters[i].Values, 0);
+                c.M[i].CopyTo(optimizer.Moments[i].M, 0);
+                c.V[i].CopyTo(optimizer.Moments[i].V, 0);
+            }
+            optimizer.Step = c.OptimizerStep;
+            losses.AddRange(c.Losses);
+            validationLosses.AddRange(c.ValidationLosses);
+            (keptStep, bestLoss) = (c.KeptStep, c.BestLoss);
+            if (c.Best.Length > 0)
+                best = model.Trained.Select((l, i) => new AdapterMatrix(l.Name, l.Rows, l.Columns, l.TrainedRank, c.Best[2 * i], c.Best[2 * i + 1])).ToArray();
+            return c.Step;
+        }
 
         // Mean loss per token over the held-out windows; keeps the factors of the best step so far.
         double Validate(int step)
