@@ -29,4 +29,10 @@ public sealed record CalderaModelOptions
     /// step in float, the classifier as stored (what <c>caldera run --float</c> runs).
     /// </summary>
     public bool Int8Arithmetic { get; init; } = true;
+
+    /// <summary>
+    /// An adapter (<see cref="CalderaModel.FineTuneAsync"/>, or <c>caldera finetune</c>) to run over the model's factors;
+    /// it must have been trained on this exact model (its checksum is checked). Null: the model as compiled.
+    /// </summary>
+    public string? AdapterPath { get; init; }
 }

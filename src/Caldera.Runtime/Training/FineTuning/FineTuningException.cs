@@ -1,4 +1,4 @@
-namespace Caldera.Runtime.Training.FineTuning;
+namespace Caldera;
 
 /// <summary>Fine-tuning cannot start or cannot go on (too little text, a diverging loss, a mismatched teacher); the message says what to change.</summary>
-internal sealed class FineTuningException(string message) : Exception(message);
+public sealed class FineTuningException(string message) : Exception(message);
