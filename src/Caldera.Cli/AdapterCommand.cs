@@ -1,21 +1,48 @@
 using System.CommandLine;
 using System.Globalization;
+using Caldera.Compiler.Adapters;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Training.Adapters;
 
 namespace Caldera.Cli;
 
-/// <summary><c>caldera adapter inspect</c>: what an adapter file holds and how it was trained, and whether it belongs to a model.</summary>
+/// <summary>
+/// <c>caldera adapter inspect</c>: what an adapter file holds and how it was trained, and whether it belongs to a model;
+/// <c>caldera adapter merge</c>: a new .cald with the adapter's ranks folded into the factors, quantized as they are stored.
+/// </summary>
 internal static class AdapterCommand
 {
     private static readonly Argument<string> Adapter = new("adapter") { Description = "The adapter file (.calda)." };
     private static readonly Option<string?> Model = CliOptions.Text("--model", "Also check that the adapter was trained on this .cald.", "model");
+    private static readonly Argument<string> BaseModel = new("model") { Description = "The .cald the adapter was trained on." };
+    private static readonly Argument<string> MergedAdapter = new("adapter") { Description = "The adapter file (.calda) to fold in." };
+    private static readonly Option<string?> Output = CliOptions.Text("--output", "The merged .cald to write (required).", "file", "-o");
 
     public static Command Create(CliContext cli)
     {
         var inspect = new Command("inspect", "Show an adapter's base model, matrices, training settings, token counts and losses.") { Adapter, Model };
         inspect.SetAction(parsed => Inspect(parsed, cli));
-        return new Command("adapter", "Work with fine-tuned adapters (.calda files written by caldera finetune).") { inspect };
+        var merge = new Command("merge", "Write a new .cald with the adapter's trained ranks folded into the factors (quantized as they are stored).")
+        {
+            BaseModel, MergedAdapter, Output,
+        };
+        merge.SetAction(parsed => Merge(parsed, cli));
+        return new Command("adapter", "Work with fine-tuned adapters (.calda files written by caldera finetune).") { inspect, merge };
+    }
+
+    private static int Merge(ParseResult parsed, CliContext cli)
+    {
+        string modelPath = parsed.GetValue(BaseModel)!, adapterPath = parsed.GetValue(MergedAdapter)!;
+        string output = parsed.GetValue(Output) ?? throw new CliUsageException("adapter merge: -o <merged.cald> is required");
+        if (Path.GetFullPath(output) == Path.GetFullPath(modelPath))
+            throw new CliUsageException("adapter merge: -o must differ from the model it merges into; the adapter is tied to that file's checksum");
+        using var model = CaldFile.Open(modelPath);
+        var adapter = AdapterFile.Read(adapterPath);
+        AdapterFile.CheckBase(adapterPath, adapter, model.Checksum, modelPath);
+        var writer = cli.Format.Writer ?? throw new CliUsageException("adapter merge: this build has no compressed-model writer");
+        writer.Write(AdapterMerge.Merge(model.Content, adapter), output);
+        cli.Out.WriteLine($"wrote {output}: {adapter.Matrices.Count} matrices with rank {adapter.Rank} of their factors from {adapterPath}");
+        return 0;
     }
 
     private static int Inspect(ParseResult parsed, CliContext cli)

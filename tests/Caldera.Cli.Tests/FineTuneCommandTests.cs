@@ -45,6 +45,17 @@ public sealed class FineTuneCommandTests
         (code, stdout, stderr) = Run(["eval", CompressedStories.Path, "--adapter", adapter, "--text", text, "--ctx", "64", "--threads", "2"]);
         Assert.True(code == 0, stderr);
         Assert.Contains("perplexity", stdout);
+
+        string merged = dir.File("merged.cald");
+        (code, stdout, stderr) = Run(["adapter", "merge", CompressedStories.Path, adapter, "-o", merged]);
+        Assert.True(code == 0, stderr);
+        (code, stdout, stderr) = Run(["run", merged, "--prompt", "Once upon a time", "--steps", "24", "--temperature", "0"]);
+        Assert.True(code == 0, stderr);
+        Assert.StartsWith("Once upon a time", stdout);
+        // The merged file is another model: the adapter no longer applies to it.
+        (code, _, stderr) = Run(["run", merged, "--adapter", adapter, "--prompt", "Once"]);
+        Assert.Equal(2, code);
+        Assert.Contains("not on", stderr);
     }
 
     [Theory]

@@ -56,7 +56,7 @@ public sealed class HelpAndVersionTests
     {
         // scripts/cli-help.sh rewrites docs/cli.md's generated part from the built tool.
         string docs = File.ReadAllText(Path.Combine(TestModels.RepoRoot, "docs", "cli.md"));
-        foreach (string[] args in new[] { ["--help"], new[] { "run", "--help" }, ["inspect", "--help"], ["compress", "--help"], ["eval", "--help"], ["describe", "--help"], ["report", "--help"], ["finetune", "--help"], ["adapter", "--help"], ["adapter", "inspect", "--help"] })
+        foreach (string[] args in new[] { ["--help"], new[] { "run", "--help" }, ["inspect", "--help"], ["compress", "--help"], ["eval", "--help"], ["describe", "--help"], ["report", "--help"], ["finetune", "--help"], ["adapter", "--help"], ["adapter", "inspect", "--help"], ["adapter", "merge", "--help"] })
         {
             var (code, stdout, _) = Run(args);
             Assert.Equal(0, code);

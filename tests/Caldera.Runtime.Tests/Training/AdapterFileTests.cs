@@ -56,6 +56,28 @@ public class AdapterFileTests
     }
 
     [Fact]
+    public void A_merged_model_is_nearer_the_adapted_one_than_the_base_is()
+    {
+        var adapter = Train(Settings with { Steps = 6, LearningRate = 3e-2 });
+        using var file = CaldFile.Open(CompressedStories.Path);
+        int[] tokens = [1, 403, 407, 261, 378, 429, 395, 260, 443, 300];
+        float[] Logits(Caldera.Runtime.Compression.CompressedModelContent content, LowRankAdapter? over)
+        {
+            using var weights = new CompressedModelWeights(content);
+            Func<LinearBinding, TransformerWeights> bind = b => weights.Bind(b);
+            using var transformer = new Transformer(content.Config, over is null ? bind : AdaptedLinear.Binder(bind, content, over));
+            var logits = new float[tokens.Length * content.Config.VocabSize];
+            transformer.Prefill(tokens, 0, logits);
+            return logits;
+        }
+        var adapted = Logits(file.Content, adapter);
+        var merged = Logits(Caldera.Compiler.Adapters.AdapterMerge.Merge(file.Content, adapter), null);
+        var baseLogits = Logits(file.Content, null);
+        double Distance(float[] a) => Math.Sqrt(a.Zip(adapted, (x, y) => (double)(x - y) * (x - y)).Sum());
+        Assert.True(Distance(merged) < 0.5 * Distance(baseLogits), $"merged is {Distance(merged):G3} from the adapted logits, the base {Distance(baseLogits):G3}");
+    }
+
+    [Fact]
     public void A_run_stopped_and_resumed_from_its_checkpoint_writes_the_adapter_of_an_uninterrupted_run()
     {
         using var dir = new TempDirectory();
