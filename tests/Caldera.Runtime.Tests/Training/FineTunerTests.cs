@@ -32,6 +32,21 @@ public class FineTunerTests
         Assert.True(losses[^1] < 0.1 * losses[0], $"loss went from {losses[0]:F3} to {losses[^1]:F3}");
     }
 
+    [Fact]
+    public void Distilling_toward_the_source_checkpoint_lowers_the_held_out_soft_target_loss()
+    {
+        using var checkpoint = Caldera.Runtime.Model.ModelCheckpoint.Open(TestModels.Stories260KBin);
+        using var teacherTransformer = new Caldera.Runtime.Inference.Transformer(checkpoint, new Caldera.Runtime.Inference.TransformerOptions { Threads = 2, ContextLength = 32 });
+        using var file = CaldFile.Open(CompressedStories.Path);
+        var adapter = new FineTuner(file.Content, file.Checksum, "stories260K-r16.cald",
+                new FineTuneSettings { Rank = 8, SequenceLength = 32, Steps = 30, LearningRate = 3e-3, ValidationFraction = 0.25, ValidationInterval = 30, Threads = 2 })
+            .Run(Story(400), new TransformerTeacher(teacherTransformer));
+        Assert.Equal("distillation", adapter.Training.Objective);
+        var validation = adapter.Training.ValidationLosses;
+        Assert.Equal([0, 30], validation.Select(v => v.Step));
+        Assert.True(validation[1].Loss < validation[0].Loss, $"held-out soft-target loss {validation[0].Loss:F4} → {validation[1].Loss:F4}");
+    }
+
     [Theory]
     [InlineData(0, "the text is empty")]
     [InlineData(20, "fewer than one window of 33")]

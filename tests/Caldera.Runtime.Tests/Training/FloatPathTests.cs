@@ -42,6 +42,27 @@ public class FloatPathTests
         }
     }
 
+    [Fact]
+    public void Float_distillation_gradients_agree_with_the_float64_reference()
+    {
+        var model = TrainableModel.Peel(TrainingModels.Variant("rotate-half-tied"), rank: 2);
+        var reference = new ReferenceModel(model);
+        var random = new Random(5);
+        var teacher = new float[TrainingModels.Window.Length * model.Config.VocabSize];
+        for (int i = 0; i < teacher.Length; i++) teacher[i] = (float)(random.NextDouble() * 4 - 2);
+        double expectedLoss = reference.Gradients(TrainingModels.Window, teacher);
+        using var pool = new WorkerPool(2);
+        var targets = new Caldera.Runtime.Training.Objectives.SoftTargets(teacher, TrainingModels.Window.Length, model.Config.VocabSize);
+        double loss = new WindowPass(model, pool, 16).Accumulate(TrainingModels.Window, targets, 1f);
+        Assert.Equal(expectedLoss, loss, expectedLoss * 1e-5);
+        var references = reference.Trained;
+        for (int i = 0; i < references.Count; i++)
+        {
+            AssertClose(references[i].LTransposedGradient, model.Trained[i].LTransposedGradient, $"{model.Trained[i].Name} Lᵀ");
+            AssertClose(references[i].RGradient, model.Trained[i].RGradient, $"{model.Trained[i].Name} R");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Variants))]
     public void Step_zero_logits_equal_the_base_models_forward_pass(string variant)

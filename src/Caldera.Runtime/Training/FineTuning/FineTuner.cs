@@ -158,14 +158,19 @@ internal sealed class FineTuner
             return c.Step;
         }
 
-        // Mean loss per token over the held-out windows; keeps the factors of the best step so far.
+        // Mean loss per token over the held-out windows, in the run's objective; keeps the factors of the best step so far.
         double Validate(int step)
         {
             double sum = 0;
             for (int w = training; w < windows; w++)
             {
                 var window = tokens.AsSpan(w * t, t + 1);
-                sum += pass.Loss(window[..t], window[1..]);
+                if (teacher is null) sum += pass.Loss(window[..t], window[1..]);
+                else
+                {
+                    teacher.Logits(window[..t], teacherLogits);
+                    sum += pass.Loss(window[..t], new SoftTargets(teacherLogits!, t, config.VocabSize));
+                }
             }
             double loss = sum / ((long)validation * t);
             validationLosses.Add((step, loss));

@@ -75,6 +75,13 @@ internal sealed class WindowPass
         return ChunkedCrossEntropy.NextToken(_products, _model.Classifier, _model.Config.VocabSize, _h, targets, 0f, _dh);
     }
 
+    /// <summary>Σ_t of the soft-target cross-entropy against a teacher, without gradients (distillation's validation).</summary>
+    public double Loss(ReadOnlySpan<int> inputs, SoftTargets targets)
+    {
+        Forward(inputs);
+        return ChunkedCrossEntropy.SoftTargets(_products, _model.Classifier, _model.Config.VocabSize, _h, targets, 0f, _dh);
+    }
+
     /// <summary>Every position's logits (T × vocab), for tests that compare the trainable model with the base forward.</summary>
     public float[] Logits(ReadOnlySpan<int> inputs)
     {
