@@ -14,11 +14,9 @@ internal sealed record LowRankAdapter(ulong BaseChecksum, string BaseName, int R
         .ToArray();
 
     /// <summary>Writes the factors into <paramref name="model"/>'s trained matrices, which must have the same names and shapes.</summary>
-    public void ApplyTo(TrainableModel model) => Restore(model, Matrices);
-
-    public static void Restore(TrainableModel model, IReadOnlyList<AdapterMatrix> matrices)
+    public void ApplyTo(TrainableModel model)
     {
-        var trained = model.Trained;
+        var (trained, matrices) = (model.Trained, Matrices);
         if (trained.Count != matrices.Count) throw new ArgumentException($"{matrices.Count} adapter matrices for {trained.Count} trained matrices");
         for (int i = 0; i < trained.Count; i++)
         {

@@ -6,7 +6,6 @@ namespace Caldera.Runtime.Training.Model;
 /// </summary>
 internal sealed class LinearWorkspace(int tokens, int width, int rank)
 {
-    public int Tokens { get; } = tokens;
     public float[] U { get; } = new float[(long)tokens * width];
     public float[] Dz { get; } = new float[(long)tokens * width];
     public float[] Du { get; } = new float[(long)tokens * width];

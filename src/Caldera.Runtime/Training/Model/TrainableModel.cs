@@ -10,10 +10,9 @@ namespace Caldera.Runtime.Training.Model;
 /// </summary>
 internal sealed class TrainableModel
 {
-    private TrainableModel(LlamaConfig config, int rank, float[] embedding, float[] classifier, float[] outputNorm, TrainableLayer[] layers)
+    private TrainableModel(LlamaConfig config, float[] embedding, float[] classifier, float[] outputNorm, TrainableLayer[] layers)
     {
         Config = config;
-        Rank = rank;
         Embedding = embedding;
         Classifier = classifier;
         OutputNorm = outputNorm;
@@ -21,9 +20,6 @@ internal sealed class TrainableModel
     }
 
     public LlamaConfig Config { get; }
-
-    /// <summary>The ranks asked for; a matrix with fewer trains all of its own.</summary>
-    public int Rank { get; }
 
     /// <summary>vocab × dim.</summary>
     public float[] Embedding { get; }
@@ -62,7 +58,7 @@ internal sealed class TrainableModel
                 Dense(TensorNames.FfnNorm(l)), Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
         var embedding = Dense(TensorNames.TokenEmbedding);
         var classifier = c.TiedClassifier ? embedding : Dense(TensorNames.Output);
-        return new TrainableModel(c, rank, embedding, classifier, Dense(TensorNames.OutputNorm), layers);
+        return new TrainableModel(c, embedding, classifier, Dense(TensorNames.OutputNorm), layers);
     }
 
     /// <summary>
@@ -86,7 +82,7 @@ internal sealed class TrainableModel
                 Linear(TensorNames.Query(l)), Linear(TensorNames.Key(l)), Linear(TensorNames.Value(l)), Linear(TensorNames.AttentionOutput(l)),
                 Dense(TensorNames.FfnNorm(l)), Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
         var embedding = Dense(TensorNames.TokenEmbedding);
-        return new TrainableModel(c, rank, embedding, c.TiedClassifier ? embedding : Dense(TensorNames.Output), Dense(TensorNames.OutputNorm), layers);
+        return new TrainableModel(c, embedding, c.TiedClassifier ? embedding : Dense(TensorNames.Output), Dense(TensorNames.OutputNorm), layers);
     }
 
     private static float[] ToFloats(DenseTensorData d)

@@ -33,16 +33,4 @@ internal sealed class SoftTargets
 
     /// <summary>q_tv.</summary>
     public float Probability(int token, int v) => MathF.Exp(_logits[token * Vocab + v] - _logSumExp[token]);
-
-    /// <summary>Σ_v q_tv·log q_tv, the teacher's negative entropy: cross-entropy minus it is KL(q‖p).</summary>
-    public double NegativeEntropy(int token)
-    {
-        double sum = 0;
-        for (int v = 0; v < Vocab; v++)
-        {
-            double logq = _logits[token * Vocab + v] - _logSumExp[token];
-            sum += Math.Exp(logq) * logq;
-        }
-        return sum;
-    }
 }
