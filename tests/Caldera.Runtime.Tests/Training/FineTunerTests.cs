@@ -47,6 +47,28 @@ public class FineTunerTests
         Assert.True(validation[1].Loss < validation[0].Loss, $"held-out soft-target loss {validation[0].Loss:F4} → {validation[1].Loss:F4}");
     }
 
+    [Fact]
+    public void The_adapter_keeps_the_factors_of_the_best_validation_step()
+    {
+        // A learning rate that overfits the training windows, so held-out loss turns up again before the end.
+        var tokens = Story(400);
+        var settings = new FineTuneSettings { Rank = 16, SequenceLength = 32, Steps = 24, LearningRate = 3e-2, ValidationFraction = 0.3, ValidationInterval = 4, Threads = 2 };
+        var adapter = Train(tokens, settings);
+        var validation = adapter.Training.ValidationLosses;
+        Assert.Equal(7, validation.Count);
+        var best = validation.MinBy(v => v.Loss);
+        Assert.Equal(best.Step, adapter.Training.KeptStep);
+        // The kept factors are that step's: they give its held-out loss again (windows 9..11 of 12 are held out).
+        using var file = CaldFile.Open(CompressedStories.Path);
+        var model = Caldera.Runtime.Training.Model.TrainableModel.Peel(file.Content, 16);
+        adapter.ApplyTo(model);
+        using var pool = new Caldera.Runtime.Inference.WorkerPool(1);
+        var pass = new Caldera.Runtime.Training.Model.WindowPass(model, pool, 32);
+        double sum = 0;
+        for (int w = 9; w < 12; w++) sum += pass.Loss(tokens.AsSpan(w * 32, 32), tokens.AsSpan(w * 32 + 1, 32));
+        Assert.Equal(best.Loss, sum / (3 * 32), 1e-12);
+    }
+
     [Theory]
     [InlineData(0, "the text is empty")]
     [InlineData(20, "fewer than one window of 33")]
