@@ -3,12 +3,14 @@ using Caldera;
 using Microsoft.Extensions.AI;
 using StoryTeller;
 
-// StoryTeller [prompt] [--max-tokens N] [--temperature T] [--seed S] [--chat] [--timing]
+// StoryTeller [prompt] [--max-tokens N] [--temperature T] [--seed S] [--chat] [--timing] [--float] [--context N]
 // Tells a story from the model compiled into this executable (the generated class Stories).
 try
 {
     var settings = Settings.Parse(args);
-    using var model = Stories.Load();
+    // --context bounds the KV cache (the memory that grows with positions) on a small device; --float runs every step in
+    // float instead of the default integer arithmetic.
+    using var model = Stories.Load(new CalderaModelOptions { Int8Arithmetic = !settings.Float, ContextLength = settings.Context });
     if (settings.Chat) await Chat(model, settings);
     else Tell(model, settings);
     return 0;
@@ -16,7 +18,7 @@ try
 catch (ArgumentException e)
 {
     Console.Error.WriteLine($"StoryTeller: {e.Message}");
-    Console.Error.WriteLine("usage: StoryTeller [prompt] [--max-tokens N] [--temperature T] [--seed S] [--chat] [--timing]");
+    Console.Error.WriteLine("usage: StoryTeller [prompt] [--max-tokens N] [--temperature T] [--seed S] [--chat] [--timing] [--float] [--context N]");
     return 2;
 }
 catch (ModelFormatException e)
@@ -65,7 +67,7 @@ static void ReportStartup()
 }
 
 /// <summary>The command line.</summary>
-internal sealed record Settings(string Prompt, int MaxTokens, float Temperature, ulong? Seed, bool Chat, bool Timing)
+internal sealed record Settings(string Prompt, int MaxTokens, float Temperature, ulong? Seed, bool Chat, bool Timing, bool Float, int? Context)
 {
     public static Settings Parse(string[] args)
     {
@@ -73,13 +75,16 @@ internal sealed record Settings(string Prompt, int MaxTokens, float Temperature,
         int maxTokens = 256;
         float temperature = 0f;
         ulong? seed = null;
-        bool chat = false, timing = false, promptSeen = false;
+        bool chat = false, timing = false, useFloat = false, promptSeen = false;
+        int? context = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--chat": chat = true; break;
                 case "--timing": timing = true; break;
+                case "--float": useFloat = true; break;
+                case "--context": context = Parse(args, ref i, int.TryParse, "a whole number of positions ≥ 1", (int c) => c >= 1); break;
                 case "--max-tokens": maxTokens = Parse(args, ref i, int.TryParse, "a whole number of tokens ≥ 1", (int s) => s >= 1); break;
                 case "--temperature": temperature = Parse(args, ref i, float.TryParse, "a number ≥ 0 (0 = greedy)", (float t) => t >= 0 && float.IsFinite(t)); break;
                 case "--seed": seed = Parse(args, ref i, ulong.TryParse, "a whole number ≥ 0", (ulong _) => true); break;
@@ -91,7 +96,7 @@ internal sealed record Settings(string Prompt, int MaxTokens, float Temperature,
                     break;
             }
         }
-        return new Settings(prompt, maxTokens, temperature, seed, chat, timing);
+        return new Settings(prompt, maxTokens, temperature, seed, chat, timing, useFloat, context);
     }
 
     private delegate bool TryParse<T>(string text, out T value);

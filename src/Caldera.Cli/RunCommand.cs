@@ -92,7 +92,7 @@ internal static class RunCommand
         cli.Out.WriteLine();
         if (generator.LastRun is { } run)
             cli.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"achieved tok/s: prompt {run.PromptTokensPerSecond:F2} ({run.PromptTokens} tokens), generation {run.GenerationTokensPerSecond:F2} ({run.DecodedTokens} tokens)"));
+                $"achieved tok/s: prompt {run.PromptTokensPerSecond:F2} ({run.PromptTokens} tokens), generation {run.GenerationTokensPerSecond:F2} ({run.DecodedTokens} tokens); kernels {Runtime.Kernels.KernelPaths.Best}, int8 {Runtime.Kernels.Int8CodedRows.Best}"));
         return 0;
     }
 

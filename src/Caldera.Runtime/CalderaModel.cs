@@ -52,6 +52,8 @@ public abstract class CalderaModel : IChatClient
             Tokenizer = file.Content.Tokenizer is { } payload ? ModelTokenizer.FromPayload(payload, file.Path)
                 : throw new ModelFormatException(file.Path, "carries no tokenizer; compress the model with a tokenizer (Tokenizer on the <CalderaModel> item, or caldera compress --tokenizer)");
             _chatTemplate = ChatPrompt.HasLlama3Template(Tokenizer);
+            // A device too small for the context fails here, at load, rather than at the first generation.
+            RunState.RequireKvCacheFits(Config, Options.ContextLength ?? Config.ContextLength);
             if (Options.AdapterPath is { } adapterPath)
             {
                 _adapter = AdapterFile.Read(adapterPath);

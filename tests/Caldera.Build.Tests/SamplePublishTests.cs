@@ -8,7 +8,7 @@ namespace Caldera.Build.Tests;
 /// start of <c>caldera run</c>'s longer story, byte for byte. The arithmetic is specified identical when both use the
 /// same vector width: generated kernels equal the generic ones bit for bit, and every integer path (AVX2, AVX-VNNI,
 /// VBMI) equals the scalar one bit for bit. The AOT binary targets x86-64-v3, whose widest vectors are 256 bits, so
-/// <c>caldera run</c> runs with <c>DOTNET_EnableAVX512F=0</c>, 256-bit vectors on every x86-64 machine too.
+/// <c>caldera run</c> runs with <c>DOTNET_EnableAVX512=0</c> (.NET 10's switch; it ignores the older <c>DOTNET_EnableAVX512F</c>), 256-bit vectors on every x86-64 machine too.
 /// </summary>
 /// <remarks>
 /// In the package-feed collection although it uses no package: packing rebuilds the repository's caldera.dll, which this
@@ -42,7 +42,7 @@ public sealed class SamplePublishTests
             Assert.Single(Directory.GetFiles(empty));
 
             string cald = Path.Combine(project, "obj", "Release", "net10.0", "linux-x64", "caldera", "Stories.cald");
-            var reference = DotNet.Exec("dotnet", root, new Dictionary<string, string> { ["DOTNET_EnableAVX512F"] = "0" },
+            var reference = DotNet.Exec("dotnet", root, new Dictionary<string, string> { ["DOTNET_EnableAVX512"] = "0" },
                 Path.Combine(TestPaths.CliOutput, "caldera.dll"), "run", cald, "--prompt", Prompt, "--temperature", "0", "--steps", Steps);
             Assert.True(reference.ExitCode == 0, reference.ToString());
             string told = story.Text();

@@ -18,14 +18,18 @@ internal static class GreedyTrace
     public const float NearTie = 0.01f;
 
     /// <summary>The text up to (not including) the token chosen at the first near tie, and how many tokens came before it.</summary>
-    public static (string Text, int Steps) TextBeforeFirstNearTie(Transformer transformer, ModelTokenizer tokenizer, string prompt, int steps)
+    public static (string Text, int Steps) TextBeforeFirstNearTie(Transformer transformer, ModelTokenizer tokenizer, string prompt, int steps) =>
+        TextBeforeFirstNearTie(transformer, tokenizer, prompt, steps, NearTie);
+
+    /// <summary>As above, with a near tie being a top-two gap below <paramref name="nearTie"/>.</summary>
+    public static (string Text, int Steps) TextBeforeFirstNearTie(Transformer transformer, ModelTokenizer tokenizer, string prompt, int steps, float nearTie)
     {
         var ids = new List<int>(tokenizer.Encode(prompt, addBos: true));
         var logits = transformer.Prefill(ids.ToArray(), 0);
         while (ids.Count < steps)
         {
             var (best, gap) = TopTwo(logits);
-            if (gap < NearTie || tokenizer.EosIds.Contains(best)) break;
+            if (gap < nearTie || tokenizer.EosIds.Contains(best)) break;
             ids.Add(best);
             logits = transformer.Decode(best, ids.Count - 1);
         }

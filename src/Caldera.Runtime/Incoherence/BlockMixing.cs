@@ -21,6 +21,7 @@ internal static class BlockMixing
     {
         if (Vector512.IsHardwareAccelerated && p % Vector512<float>.Count == 0) MultiplyVector512(m, k, x, p, y);
         else if (Vector256.IsHardwareAccelerated && p % Vector256<float>.Count == 0) MultiplyVector256(m, k, x, p, y);
+        else if (Vector128.IsHardwareAccelerated && p % Vector128<float>.Count == 0) MultiplyVector128(m, k, x, p, y);
         else MultiplyScalar(m, k, x, p, y);
     }
 
@@ -97,6 +98,40 @@ internal static class BlockMixing
                 Vector256<float> sum = Vector256<float>.Zero;
                 for (int j = 0; j < k; j++)
                     sum += Vector256.Create(Unsafe.Add(ref mRef, a * k + j)) * Vector256.LoadUnsafe(ref xRef, (nuint)(j * p + b));
+                sum.StoreUnsafe(ref yRef, (nuint)(a * p + b));
+            }
+    }
+
+    /// <summary>The portable path (NEON on Arm).</summary>
+    internal static void MultiplyVector128(ReadOnlySpan<float> m, int k, ReadOnlySpan<float> x, int p, Span<float> y)
+    {
+        ref float mRef = ref MemoryMarshal.GetReference(m);
+        ref float xRef = ref MemoryMarshal.GetReference(x);
+        ref float yRef = ref MemoryMarshal.GetReference(y);
+        int a = 0;
+        for (; a + RowsPerStep <= k; a += RowsPerStep)
+            for (int b = 0; b < p; b += Vector128<float>.Count)
+            {
+                Vector128<float> y0 = Vector128<float>.Zero, y1 = y0, y2 = y0, y3 = y0;
+                for (int j = 0; j < k; j++)
+                {
+                    Vector128<float> xj = Vector128.LoadUnsafe(ref xRef, (nuint)(j * p + b));
+                    y0 += Vector128.Create(Unsafe.Add(ref mRef, a * k + j)) * xj;
+                    y1 += Vector128.Create(Unsafe.Add(ref mRef, (a + 1) * k + j)) * xj;
+                    y2 += Vector128.Create(Unsafe.Add(ref mRef, (a + 2) * k + j)) * xj;
+                    y3 += Vector128.Create(Unsafe.Add(ref mRef, (a + 3) * k + j)) * xj;
+                }
+                y0.StoreUnsafe(ref yRef, (nuint)(a * p + b));
+                y1.StoreUnsafe(ref yRef, (nuint)((a + 1) * p + b));
+                y2.StoreUnsafe(ref yRef, (nuint)((a + 2) * p + b));
+                y3.StoreUnsafe(ref yRef, (nuint)((a + 3) * p + b));
+            }
+        for (; a < k; a++)
+            for (int b = 0; b < p; b += Vector128<float>.Count)
+            {
+                Vector128<float> sum = Vector128<float>.Zero;
+                for (int j = 0; j < k; j++)
+                    sum += Vector128.Create(Unsafe.Add(ref mRef, a * k + j)) * Vector128.LoadUnsafe(ref xRef, (nuint)(j * p + b));
                 sum.StoreUnsafe(ref yRef, (nuint)(a * p + b));
             }
     }

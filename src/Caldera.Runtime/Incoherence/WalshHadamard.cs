@@ -23,6 +23,7 @@ internal static class WalshHadamard
             throw new ArgumentException($"the Walsh–Hadamard transform needs a power-of-two length, got {x.Length}.", nameof(x));
         if (Vector512.IsHardwareAccelerated && x.Length >= Vector512<float>.Count) TransformVector512(x);
         else if (Vector256.IsHardwareAccelerated && x.Length >= Vector256<float>.Count) TransformVector256(x);
+        else if (Vector128.IsHardwareAccelerated && x.Length >= Vector128<float>.Count) TransformVector128(x);
         else TransformScalar(x);
     }
 
@@ -84,6 +85,29 @@ internal static class WalshHadamard
                 {
                     Vector256<float> u = Vector256.LoadUnsafe(ref origin, (nuint)j);
                     Vector256<float> v = Vector256.LoadUnsafe(ref origin, (nuint)(j + h));
+                    (u + v).StoreUnsafe(ref origin, (nuint)j);
+                    (u - v).StoreUnsafe(ref origin, (nuint)(j + h));
+                }
+    }
+
+    /// <summary>The portable path (NEON on Arm): stages h = 1, 2 in the register, then whole-vector butterflies.</summary>
+    internal static void TransformVector128(Span<float> x)
+    {
+        const int width = 4;
+        ref float origin = ref MemoryMarshal.GetReference(x);
+        for (int i = 0; i < x.Length; i += width)
+        {
+            Vector128<float> v = Vector128.LoadUnsafe(ref origin, (nuint)i);
+            v = Vector128.Shuffle(v, Vector128.Create(1, 0, 3, 2)) + v * Vector128.Create(1f, -1f, 1f, -1f);
+            v = Vector128.Shuffle(v, Vector128.Create(2, 3, 0, 1)) + v * Vector128.Create(1f, 1f, -1f, -1f);
+            v.StoreUnsafe(ref origin, (nuint)i);
+        }
+        for (int h = width; h < x.Length; h *= 2)
+            for (int start = 0; start < x.Length; start += 2 * h)
+                for (int j = start; j < start + h; j += width)
+                {
+                    Vector128<float> u = Vector128.LoadUnsafe(ref origin, (nuint)j);
+                    Vector128<float> v = Vector128.LoadUnsafe(ref origin, (nuint)(j + h));
                     (u + v).StoreUnsafe(ref origin, (nuint)j);
                     (u - v).StoreUnsafe(ref origin, (nuint)(j + h));
                 }

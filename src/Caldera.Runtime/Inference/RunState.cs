@@ -13,14 +13,8 @@ internal sealed class RunState
     public RunState(LlamaConfig config, int batchSize, int contextLength)
     {
         BatchSize = batchSize;
+        RequireKvCacheFits(config, contextLength);
         long perLayer = (long)contextLength * config.KvDim;
-        long total = 2 * perLayer * config.LayerCount;
-        if (perLayer > Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(contextLength),
-                $"a KV cache of {contextLength} positions × {config.KvDim} floats per layer is too large; use a shorter context length");
-        if (total * sizeof(float) > GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)
-            throw new ArgumentOutOfRangeException(nameof(contextLength),
-                $"a KV cache of {contextLength} positions needs {total * sizeof(float) >> 20} MiB, more than this machine has; use a shorter context length");
 
         X = new float[batchSize * config.Dim];
         Xb = new float[batchSize * Math.Max(config.Dim, config.QDim)];
@@ -36,6 +30,27 @@ internal sealed class RunState
             KeyCache[l] = new float[perLayer];
             ValueCache[l] = new float[perLayer];
         }
+    }
+
+    /// <summary>Bytes of the KV cache for <paramref name="contextLength"/> positions: 2 · layers · positions · kv_dim floats.</summary>
+    public static long KvCacheBytes(LlamaConfig config, int contextLength) => 2L * config.LayerCount * contextLength * config.KvDim * sizeof(float);
+
+    /// <summary>
+    /// Throws, before anything is allocated, where the KV cache of <paramref name="contextLength"/> positions cannot be
+    /// allocated: a layer's cache above the largest array, or the whole above the memory this process may use (the
+    /// machine's, or a container's limit). Called when a model class loads, so a device too small for the model's
+    /// context fails there, not at its first generation.
+    /// </summary>
+    public static void RequireKvCacheFits(LlamaConfig config, int contextLength)
+    {
+        if ((long)contextLength * config.KvDim > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(contextLength),
+                $"a KV cache of {contextLength} positions × {config.KvDim} floats per layer is too large; use a shorter context length");
+        long bytes = KvCacheBytes(config, contextLength), available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available)
+            throw new ArgumentOutOfRangeException(nameof(contextLength),
+                $"a KV cache of {contextLength} positions needs {bytes >> 20} MiB, more than the {available >> 20} MiB this process may use; "
+                + "use a shorter context length (CalderaModelOptions.ContextLength; caldera run --steps)");
     }
 
     public int BatchSize { get; }

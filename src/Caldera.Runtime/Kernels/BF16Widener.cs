@@ -13,6 +13,10 @@ internal readonly unsafe struct BF16Widener : IElementWidener
     public static float Widen(byte* p) => BitConverter.UInt32BitsToSingle((uint)*(ushort*)p << 16);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Widen128(byte* p) =>
+        Vector128.ShiftLeft(Vector128.WidenLower(Vector128.CreateScalar(*(ulong*)p).AsUInt16()), 16).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Widen256(byte* p)
     {
         var bits = Avx2.IsSupported

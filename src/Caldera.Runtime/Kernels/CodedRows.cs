@@ -16,7 +16,7 @@ namespace Caldera.Runtime.Kernels;
 /// C[w] is the E8P codeword of word w; a row of n weights has ⌈n/8⌉ vectors, the last one partial when 8 ∤ n.
 /// </summary>
 /// <remarks>
-/// One E8P codeword is exactly one Vector256 of floats, so the vector path decodes each word in registers
+/// One E8P codeword is exactly one Vector256 of floats (two Vector128 on the portable path, <see cref="CodedHalves"/>), so the vector paths decode each word in registers
 /// (<see cref="CodedVectors"/>: two L1-resident tables and one FMA) and FMAs it with u; the scalar path is the
 /// reference (reads the 2 MiB <see cref="E8PLattice.DecodeTable"/>, sequential float sums, no FMA). Both decode
 /// x̂ = q₁ + q₂/ρ correctly rounded, so the decoded values agree bit for bit and only the summation order differs.
@@ -57,6 +57,11 @@ internal static class CodedRows
         if (path >= KernelPath.Vector256)
         {
             sum = DotE8PVector(words, u, full);
+            v = full;
+        }
+        else if (path == KernelPath.Vector128)
+        {
+            sum = DotE8PVector128(words, u, full);
             v = full;
         }
         for (; v < full; v++)
@@ -103,6 +108,37 @@ internal static class CodedRows
         return Vector256.FusedMultiplyAdd(Vector256.Load(patterns + (nuint)((word >> 5) & 0x7F8)), Vector256.Load(s), Vector256.Load(s + D));
     }
 
+    /// <summary>
+    /// The portable loop of <see cref="DotE8P(ReadOnlySpan{ushort}, ReadOnlySpan{float}, KernelPath)"/> (NEON on Arm): each
+    /// word decodes into two halves (<see cref="CodedHalves"/>), two words per step in four accumulators.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float DotE8PVector128(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u, int full)
+    {
+        ref float patterns = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns);
+        ref float signs = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.SignsAndShifts);
+        ref ushort w = ref MemoryMarshal.GetReference(words);
+        ref float x = ref MemoryMarshal.GetReference(u);
+        Vector128<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        int v = 0;
+        for (; v + 2 <= full; v += 2)
+        {
+            uint first = Unsafe.Add(ref w, v), second = Unsafe.Add(ref w, v + 1);
+            nuint at = (nuint)(v * D);
+            a0 = Vector128.FusedMultiplyAdd(CodedHalves.E8P(ref patterns, ref signs, first, 0), Vector128.LoadUnsafe(ref x, at), a0);
+            a1 = Vector128.FusedMultiplyAdd(CodedHalves.E8P(ref patterns, ref signs, first, 1), Vector128.LoadUnsafe(ref x, at + 4), a1);
+            a2 = Vector128.FusedMultiplyAdd(CodedHalves.E8P(ref patterns, ref signs, second, 0), Vector128.LoadUnsafe(ref x, at + 8), a2);
+            a3 = Vector128.FusedMultiplyAdd(CodedHalves.E8P(ref patterns, ref signs, second, 1), Vector128.LoadUnsafe(ref x, at + 12), a3);
+        }
+        if (v < full)
+        {
+            uint word = Unsafe.Add(ref w, v);
+            a0 = Vector128.FusedMultiplyAdd(CodedHalves.E8P(ref patterns, ref signs, word, 0), Vector128.LoadUnsafe(ref x, (nuint)(v * D)), a0);
+            a1 = Vector128.FusedMultiplyAdd(CodedHalves.E8P(ref patterns, ref signs, word, 1), Vector128.LoadUnsafe(ref x, (nuint)(v * D + 4)), a1);
+        }
+        return Vector128.Sum((a0 + a1) + (a2 + a3));
+    }
+
     /// <summary>Block sums of u at most this long go on the stack (n = 32768 columns); longer rows take the per-row kernel.</summary>
     private const int MaxStackBlockSums = 4096;
 
@@ -123,7 +159,7 @@ internal static class CodedRows
         for (int r = 0; r < y.Length; r++)
         {
             var row = words.Slice(r * perRow, perRow);
-            float sum = DotE8PVectorUnshifted(row, u, blockSums);
+            float sum = path == KernelPath.Vector128 ? DotE8PVectorUnshifted128(row, u, blockSums) : DotE8PVectorUnshifted(row, u, blockSums);
             for (int i = full * D; i < u.Length; i++) sum += Unsafe.Add(ref table, row[full] * D + i - full * D) * u[i];
             y[r] = sum;
         }
@@ -171,6 +207,46 @@ internal static class CodedRows
         }
     }
 
+    /// <summary>
+    /// <see cref="DotE8PVectorUnshifted"/> on 128-bit vectors (NEON on Arm): two half decodes per word, two words per
+    /// step in four accumulators; the shift term four words at a time, as there eight.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe float DotE8PVectorUnshifted128(ReadOnlySpan<ushort> words, ReadOnlySpan<float> u, ReadOnlySpan<float> blockSums)
+    {
+        int full = blockSums.Length;
+        ref float patterns = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns);
+        ref float signs = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.SignsAndShifts);
+        fixed (ushort* w = words)
+        fixed (float* x = u, b = blockSums)
+        {
+            Vector128<float> a0 = default, a1 = default, a2 = default, a3 = default, shifts = default;
+            int v = 0;
+            for (; v + 4 <= full; v += 4)
+            {
+                var flips = Vector128.ShiftLeft(Vector128.WidenLower(Vector128.CreateScalar(*(ulong*)(w + v)).AsUInt16()), 31);
+                shifts += (Vector128.Load(b + v).AsUInt32() ^ flips).AsSingle();
+                for (int k = 0; k < 4; k += 2)
+                {
+                    uint first = w[v + k], second = w[v + k + 1];
+                    float* xv = x + (v + k) * D;
+                    a0 = Vector128.FusedMultiplyAdd(CodedHalves.E8PUnshifted(ref patterns, ref signs, first, 0), Vector128.Load(xv), a0);
+                    a1 = Vector128.FusedMultiplyAdd(CodedHalves.E8PUnshifted(ref patterns, ref signs, first, 1), Vector128.Load(xv + 4), a1);
+                    a2 = Vector128.FusedMultiplyAdd(CodedHalves.E8PUnshifted(ref patterns, ref signs, second, 0), Vector128.Load(xv + 8), a2);
+                    a3 = Vector128.FusedMultiplyAdd(CodedHalves.E8PUnshifted(ref patterns, ref signs, second, 1), Vector128.Load(xv + 12), a3);
+                }
+            }
+            float shifted = 0;
+            for (; v < full; v++)
+            {
+                a0 = Vector128.FusedMultiplyAdd(CodedHalves.E8PUnshifted(ref patterns, ref signs, w[v], 0), Vector128.Load(x + v * D), a0);
+                a1 = Vector128.FusedMultiplyAdd(CodedHalves.E8PUnshifted(ref patterns, ref signs, w[v], 1), Vector128.Load(x + v * D + 4), a1);
+                shifted += (w[v] & 1) != 0 ? -b[v] : b[v];
+            }
+            return Vector128.Sum((a0 + a1) + (a2 + a3)) + E8PLattice.Shift * (Vector128.Sum(shifts) + shifted);
+        }
+    }
+
     /// <summary>P̃[w ≫ 8] ⊙ S[w's signs]: the codeword of the low 16 bits of <paramref name="word"/> less its shift.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector256<float> DecodeUnshifted(float* patterns, float* signs, ulong word) =>
@@ -203,6 +279,19 @@ internal static class CodedRows
                     Vector256.LoadUnsafe(ref x, (nuint)(v * D)), a0);
             sum = Vector256.Sum(a0 + a1);
         }
+        else if (path == KernelPath.Vector128)
+        {
+            ref float patterns = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns);
+            ref float signs = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.SignsAndShifts);
+            Vector128<float> a0 = default, a1 = default;
+            for (; v < full; v++)
+            {
+                uint first = Unsafe.Add(ref w, 2 * v), second = Unsafe.Add(ref w, 2 * v + 1);
+                a0 = Vector128.FusedMultiplyAdd(CodedHalves.Residual(ref patterns, ref signs, first, second, 0), Vector128.LoadUnsafe(ref x, (nuint)(v * D)), a0);
+                a1 = Vector128.FusedMultiplyAdd(CodedHalves.Residual(ref patterns, ref signs, first, second, 1), Vector128.LoadUnsafe(ref x, (nuint)(v * D + 4)), a1);
+            }
+            sum = Vector128.Sum(a0 + a1);
+        }
         for (; v < full; v++)
             for (int i = 0; i < D; i++) sum += Residual(ref table, words, v, i) * Unsafe.Add(ref x, v * D + i);
         for (int i = full * D; i < u.Length; i++) sum += Residual(ref table, words, full, i - full * D) * Unsafe.Add(ref x, i);
@@ -227,6 +316,17 @@ internal static class CodedRows
             }
             sum = Vector256.Sum(acc);
         }
+        else if (path == KernelPath.Vector128)
+        {
+            Vector128<float> acc = default, offset = Vector128.Create((float)maxLevel);
+            for (; j + D <= u.Length; j += D)
+            {
+                var (low, high) = Vector128.Widen(Vector128.LoadUnsafe(ref w, (nuint)j));
+                acc = Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(low.AsInt32()) - offset, Vector128.LoadUnsafe(ref x, (nuint)j), acc);
+                acc = Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(high.AsInt32()) - offset, Vector128.LoadUnsafe(ref x, (nuint)j + 4), acc);
+            }
+            sum = Vector128.Sum(acc);
+        }
         for (; j < u.Length; j++) sum += (Unsafe.Add(ref w, j) - maxLevel) * Unsafe.Add(ref x, j);
         return sum;
     }
@@ -249,6 +349,19 @@ internal static class CodedRows
                 Vector256.FusedMultiplyAdd(CodedVectors.Residual(ref patterns, ref signs, Unsafe.Add(ref w, 2 * v), Unsafe.Add(ref w, 2 * v + 1)), scale,
                     Vector256.LoadUnsafe(ref y, (nuint)(v * D))).StoreUnsafe(ref y, (nuint)(v * D));
         }
+        else if (path == KernelPath.Vector128)
+        {
+            ref float patterns = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns);
+            ref float signs = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.SignsAndShifts);
+            var scale = Vector128.Create(a);
+            for (; v < full; v++)
+            {
+                uint first = Unsafe.Add(ref w, 2 * v), second = Unsafe.Add(ref w, 2 * v + 1);
+                nuint at = (nuint)(v * D);
+                Vector128.FusedMultiplyAdd(CodedHalves.Residual(ref patterns, ref signs, first, second, 0), scale, Vector128.LoadUnsafe(ref y, at)).StoreUnsafe(ref y, at);
+                Vector128.FusedMultiplyAdd(CodedHalves.Residual(ref patterns, ref signs, first, second, 1), scale, Vector128.LoadUnsafe(ref y, at + 4)).StoreUnsafe(ref y, at + 4);
+            }
+        }
         for (; v < full; v++)
             for (int i = 0; i < D; i++) Unsafe.Add(ref y, v * D + i) += a * Residual(ref table, words, v, i);
         for (int i = full * D; i < z.Length; i++) Unsafe.Add(ref y, i) += a * Residual(ref table, words, full, i - full * D);
@@ -260,7 +373,17 @@ internal static class CodedRows
         RequireWords(words.Length, E8PLattice.VectorCount(y.Length), y.Length);
         int full = path == KernelPath.Scalar ? 0 : y.Length / D;
         ref float z = ref MemoryMarshal.GetReference(y);
-        for (int v = 0; v < full; v++) CodedVectors.E8P(words[v]).StoreUnsafe(ref z, (nuint)(v * D));
+        ref float patterns = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns);
+        ref float signs = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.SignsAndShifts);
+        for (int v = 0; v < full; v++)
+        {
+            if (path == KernelPath.Vector128)
+            {
+                CodedHalves.E8P(ref patterns, ref signs, words[v], 0).StoreUnsafe(ref z, (nuint)(v * D));
+                CodedHalves.E8P(ref patterns, ref signs, words[v], 1).StoreUnsafe(ref z, (nuint)(v * D + 4));
+            }
+            else CodedVectors.E8P(words[v]).StoreUnsafe(ref z, (nuint)(v * D));
+        }
         E8PLattice.DecodeRow(words[full..], y[(full * D)..]);
     }
 
@@ -270,7 +393,17 @@ internal static class CodedRows
         RequireWords(words.Length, E8PResidualLattice.WordCount(y.Length), y.Length);
         int full = path == KernelPath.Scalar ? 0 : y.Length / D;
         ref float z = ref MemoryMarshal.GetReference(y);
-        for (int v = 0; v < full; v++) CodedVectors.Residual(words[2 * v], words[2 * v + 1]).StoreUnsafe(ref z, (nuint)(v * D));
+        ref float patterns = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns);
+        ref float signs = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.SignsAndShifts);
+        for (int v = 0; v < full; v++)
+        {
+            if (path == KernelPath.Vector128)
+            {
+                CodedHalves.Residual(ref patterns, ref signs, words[2 * v], words[2 * v + 1], 0).StoreUnsafe(ref z, (nuint)(v * D));
+                CodedHalves.Residual(ref patterns, ref signs, words[2 * v], words[2 * v + 1], 1).StoreUnsafe(ref z, (nuint)(v * D + 4));
+            }
+            else CodedVectors.Residual(words[2 * v], words[2 * v + 1]).StoreUnsafe(ref z, (nuint)(v * D));
+        }
         E8PResidualLattice.DecodeRow(words[(2 * full)..], y[(full * D)..]);
     }
 

@@ -10,6 +10,8 @@ internal readonly unsafe struct F32Widener : IElementWidener
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Widen(byte* p) => *(float*)p;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Widen128(byte* p) => Vector128.Load((float*)p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Widen256(byte* p) => Vector256.Load((float*)p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Widen512(byte* p) => Vector512.Load((float*)p);

@@ -14,6 +14,9 @@ internal unsafe interface IElementWidener
     /// <summary>The element at <paramref name="p"/>.</summary>
     static abstract float Widen(byte* p);
 
+    /// <summary>The 4 elements starting at <paramref name="p"/>.</summary>
+    static abstract Vector128<float> Widen128(byte* p);
+
     /// <summary>The 8 elements starting at <paramref name="p"/>.</summary>
     static abstract Vector256<float> Widen256(byte* p);
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Caldera.Runtime.Kernels;
@@ -20,7 +21,8 @@ namespace Caldera.Runtime.Kernels;
 /// 32-byte runs per group from four nibble loads and two top-bit loads (shift and mask); AVX-VNNI sums them with one
 /// vpdpbusd each; plain AVX2 with vpmaddubsw (pairs ≤ 2·63·128 = 16128, so two runs' pairs add in int16 without
 /// overflow) and one vpmaddwd per two runs. The AVX-512 path unpacks 64 bytes at a time: gf2p8affineqb moves each
-/// top-bit pair to bits 4–5 of its byte with zeros around it, and one vpternlogd merges it under the nibble.
+/// top-bit pair to bits 4–5 of its byte with zeros around it, and one vpternlogd merges it under the nibble. On Arm
+/// (<see cref="Row128"/>) a 16-byte run holds blocks 0–3 or 4–7 by the same rule, so SDOT gives four block sums per run.
 /// </remarks>
 internal static class Int6BlockRows
 {
@@ -66,6 +68,8 @@ internal static class Int6BlockRows
                     Int8CodedRows.Path.Avx512Vbmi => RowAvx512(row, rowScales, x, sx, o, groups),
                     Int8CodedRows.Path.AvxVnni => RowAvx2(row, rowScales, x, sx, o, groups, vnni: true),
                     Int8CodedRows.Path.Avx2 => RowAvx2(row, rowScales, x, sx, o, groups, vnni: false),
+                    Int8CodedRows.Path.ArmDotProduct => Row128(row, rowScales, x, sx, o, groups, dot: true),
+                    Int8CodedRows.Path.Vector128 => Row128(row, rowScales, x, sx, o, groups, dot: false),
                     _ => RowScalar(row, rowScales, x, sx, groups),
                 };
             }
@@ -144,6 +148,85 @@ internal static class Int6BlockRows
             acc = Step(acc, sums, sw, sx, o, g);
         }
         return Reduce(acc);
+    }
+
+    /// <summary>
+    /// One row in 16-byte runs (Arm): run r of a group (positions 16r…16r + 15) holds blocks 0–3 when r is even and 4–7
+    /// when odd, four bytes each, so an SDOT (<paramref name="dot"/>) of u with q_x adds the four block sums lane by lane.
+    /// The portable path widens both to int16 (|u·q| ≤ 63·128 = 8064, a pair ≤ 16128), adds each pair of products in
+    /// one int32 lane by shifts, and the lanes' pairs at the end of the group. Exact, as every path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float Row128(byte* w, ushort* sw, sbyte* x, float* sx, int* o, int groups, bool dot)
+    {
+        Vector128<float> low = default, high = default;
+        for (int g = 0; g < groups; g++)
+        {
+            byte* n = w + g * GroupBytes, t = n + NibbleBytes;
+            sbyte* xg = x + g * GroupLength;
+            Vector128<int> first, second;
+            if (dot)
+            {
+                first = second = Vector128<int>.Zero;
+                for (int r = 0; r < GroupLength / 16; r += 2)
+                {
+                    first = Dp.DotProduct(first, Run(n, t, 16 * r).AsSByte(), Vector128.Load(xg + 16 * r));
+                    second = Dp.DotProduct(second, Run(n, t, 16 * r + 16).AsSByte(), Vector128.Load(xg + 16 * r + 16));
+                }
+            }
+            else
+            {
+                // Lane i of a pair vector: bytes 2i, 2i + 1 of the run's first (…0) or second (…1) eight bytes.
+                Vector128<int> first0 = default, first1 = default, second0 = default, second1 = default;
+                for (int r = 0; r < GroupLength / 16; r += 2)
+                {
+                    var (a0, a1) = PairSums(Run(n, t, 16 * r), Vector128.Load(xg + 16 * r));
+                    var (b0, b1) = PairSums(Run(n, t, 16 * r + 16), Vector128.Load(xg + 16 * r + 16));
+                    first0 += a0;
+                    first1 += a1;
+                    second0 += b0;
+                    second1 += b1;
+                }
+                first = Vector128.Create(first0[0] + first0[1], first0[2] + first0[3], first1[0] + first1[1], first1[2] + first1[3]);
+                second = Vector128.Create(second0[0] + second0[1], second0[2] + second0[3], second1[0] + second1[1], second1[2] + second1[3]);
+            }
+            int b = g * Lanes;
+            low = Step128(low, first, sw + b, sx + b, o + b);
+            high = Step128(high, second, sw + b + 4, sx + b + 4, o + b + 4);
+        }
+        var half = low + high;
+        return (half[0] + half[2]) + (half[1] + half[3]);
+    }
+
+    /// <summary>u at positions [p, p + 16) of one group: the nibble and the top bits of each, from the two planes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector128<byte> Run(byte* nibbles, byte* tops, int p)
+    {
+        var nibble = Vector128.ShiftRightLogical(Vector128.Load(nibbles + p % NibbleBytes), 4 * (p / NibbleBytes)) & Vector128.Create((byte)0x0F);
+        var top = Vector128.ShiftRightLogical(Vector128.Load(tops + p % 64), 2 * (p / 64)) & Vector128.Create((byte)0x03);
+        return nibble | Vector128.ShiftLeft(top, 4);
+    }
+
+    /// <summary>The eight sums u_{2i}·q_{2i} + u_{2i+1}·q_{2i+1} of a 16-byte run, in two int32 vectors (bytes 0–7, then 8–15).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector128<int>, Vector128<int>) PairSums(Vector128<byte> u, Vector128<sbyte> q)
+    {
+        var (uLow, uHigh) = Vector128.Widen(u);
+        var (qLow, qHigh) = Vector128.Widen(q);
+        var low = (uLow.AsInt16() * qLow).AsInt32();
+        var high = (uHigh.AsInt16() * qHigh).AsInt32();
+        // Each int32 lane holds two int16 products: the low one sign-extended plus the high one.
+        return (Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(low, 16), 16) + Vector128.ShiftRightArithmetic(low, 16),
+            Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(high, 16), 16) + Vector128.ShiftRightArithmetic(high, 16));
+    }
+
+    /// <summary>Four blocks' Σ u·q_x less their offsets into four float lanes, as <see cref="Step"/> does for eight.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector128<float> Step128(Vector128<float> acc, Vector128<int> sums, ushort* sw, float* sx, int* o)
+    {
+        var scales = Vector128.ShiftLeft(Vector128.WidenLower(Vector128.CreateScalar(*(ulong*)sw).AsUInt16()), 16).AsSingle();
+        var blockSums = Vector128.ConvertToSingle(sums - Vector128.Load(o));
+        return Vector128.FusedMultiplyAdd(scales * Vector128.Load(sx), blockSums, acc);
     }
 
     /// <summary>

@@ -175,8 +175,28 @@ internal static class Int6Blocks
                 Vector256.Narrow(low, high).StoreUnsafe(ref z, (nuint)i);
             }
         }
+        else if (path >= KernelPath.Vector128 && Vector128.IsHardwareAccelerated)
+        {
+            ref float x = ref MemoryMarshal.GetReference(block);
+            ref sbyte z = ref MemoryMarshal.GetReference(q);
+            var inverses = Vector128.Create(inverse);
+            for (; i + 16 <= block.Length; i += 16)
+            {
+                var low = Vector128.Narrow(Level(ref x, i, inverses), Level(ref x, i + 4, inverses));
+                var high = Vector128.Narrow(Level(ref x, i + 8, inverses), Level(ref x, i + 12, inverses));
+                Vector128.Narrow(low, high).StoreUnsafe(ref z, (nuint)i);
+            }
+        }
         for (; i < block.Length; i++) q[i] = (sbyte)Math.Clamp(MathF.Round(block[i] * inverse), -MaxLevel, MaxLevel);
         return (ushort)(bits >> 16);
+    }
+
+    /// <summary>clamp(round(x·inverse), −31, 31) for four entries, as the scalar loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Level(ref float x, int i, Vector128<float> inverse)
+    {
+        var level = Vector128.Round(Vector128.LoadUnsafe(ref x, (nuint)i) * inverse);
+        return Vector128.ConvertToInt32(Vector128.Min(Vector128.Max(level, Vector128.Create((float)-MaxLevel)), Vector128.Create((float)MaxLevel)));
     }
 
     /// <summary>clamp(round(x·inverse), −31, 31) for eight entries, as the scalar loop.</summary>

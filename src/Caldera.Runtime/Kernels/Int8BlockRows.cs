@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Caldera.Runtime.Kernels;
@@ -59,6 +60,7 @@ internal static class Int8BlockRows
                 {
                     Int8CodedRows.Path.AvxVnni or Int8CodedRows.Path.Avx512Vbmi => RowVector(row, rowScales, x, sx, blocks, vnni: true),
                     Int8CodedRows.Path.Avx2 => RowVector(row, rowScales, x, sx, blocks, vnni: false),
+                    Int8CodedRows.Path.ArmDotProduct or Int8CodedRows.Path.Vector128 => Row128(row, rowScales, x, sx, blocks, path),
                     _ => RowScalar(row, rowScales, x, sx, blocks),
                 };
             }
@@ -71,6 +73,26 @@ internal static class Int8BlockRows
         float* lanes = stackalloc float[Lanes];
         for (int j = 0; j < Lanes; j++) lanes[j] = 0;
         for (int b = 0; b < blocks; b++) Accumulate(lanes, b, sw[b] * sx[b], BlockScalar(w + b * Block, x + b * Block));
+        return Reduce(lanes);
+    }
+
+    /// <summary>
+    /// One row on 128-bit vectors (Arm): each block's exact S from two 16-byte halves, with SDOT or the portable widening
+    /// multiplies, into the lanes in the reference's order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float Row128(sbyte* w, float* sw, sbyte* x, float* sx, int blocks, Int8CodedRows.Path path)
+    {
+        float* lanes = stackalloc float[Lanes];
+        for (int j = 0; j < Lanes; j++) lanes[j] = 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            sbyte* wb = w + b * Block, xb = x + b * Block;
+            var sums = path == Int8CodedRows.Path.ArmDotProduct
+                ? Dp.DotProduct(Dp.DotProduct(Vector128<int>.Zero, Vector128.Load(wb), Vector128.Load(xb)), Vector128.Load(wb + 16), Vector128.Load(xb + 16))
+                : Int8CodedRows.PairProducts(Vector128.Load(wb), Vector128.Load(xb)) + Int8CodedRows.PairProducts(Vector128.Load(wb + 16), Vector128.Load(xb + 16));
+            Accumulate(lanes, b, sw[b] * sx[b], Vector128.Sum(sums));
+        }
         return Reduce(lanes);
     }
 

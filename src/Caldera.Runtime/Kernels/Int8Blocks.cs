@@ -67,9 +67,26 @@ internal static class Int8Blocks
                 Vector256.Narrow(low, high).StoreUnsafe(ref z, (nuint)i);
             }
         }
+        else if (path >= KernelPath.Vector128 && Vector128.IsHardwareAccelerated)
+        {
+            ref float x = ref MemoryMarshal.GetReference(block);
+            ref sbyte z = ref MemoryMarshal.GetReference(levels);
+            var scale = Vector128.Create(inverse);
+            for (; i + 16 <= length; i += 16)
+            {
+                var low = Vector128.Narrow(Level(ref x, i, scale), Level(ref x, i + 4, scale));
+                var high = Vector128.Narrow(Level(ref x, i + 8, scale), Level(ref x, i + 12, scale));
+                Vector128.Narrow(low, high).StoreUnsafe(ref z, (nuint)i);
+            }
+        }
         for (; i < length; i++) levels[i] = (sbyte)MathF.Round(block[i] * inverse);
         return usable ? max / Int8Activations.MaxLevel : 0;
     }
+
+    /// <summary>round(x·(127/max)) for four entries, as the eight below.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Level(ref float x, int i, Vector128<float> inverse) =>
+        Vector128.ConvertToInt32(Vector128.Round(Vector128.LoadUnsafe(ref x, (nuint)i) * inverse));
 
     /// <summary>round(x·(127/max)) for eight entries: |x·(127/max)| ≤ 127 (within an ulp), so the conversion never saturates.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using Caldera.Runtime.Compression;
 
@@ -32,11 +33,22 @@ internal static class Int8CodedRows
     public static void DotE8PRows(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> y) =>
         DotE8PRows(words, q, scales, y, Best);
 
-    /// <summary>The implementation of the block sums.</summary>
-    internal enum Path { Scalar, Avx2, AvxVnni, Avx512Vbmi }
+    /// <summary>
+    /// The implementation of the block sums. <see cref="Path.Vector128"/> is portable (<see cref="Vector128{T}"/> widening
+    /// multiplies: NEON on Arm, SSE here, so tests run it on x86); <see cref="Path.ArmDotProduct"/> is Arm's SDOT
+    /// (<see cref="Dp"/>, Armv8.2-A's optional dot product, standard from Armv8.4-A), which only Arm hardware or
+    /// qemu-aarch64 runs. The x86 paths follow, ordered so that <c>path &gt;= AvxVnni</c> means VNNI or wider.
+    /// </summary>
+    internal enum Path { Scalar, Vector128, ArmDotProduct, Avx2, AvxVnni, Avx512Vbmi }
 
-    /// <summary>The fastest path this machine runs.</summary>
-    internal static Path Best { get; } = E8PNibbleDecode.IsSupported && AvxVnni.IsSupported ? Path.Avx512Vbmi
+    /// <summary>
+    /// The fastest path this machine runs. The x86 paths work on 256-bit registers and take part only where the JIT
+    /// accelerates that width, as <see cref="KernelPaths.Best"/>: with <c>DOTNET_PreferredVectorBitWidth=128</c> every
+    /// kernel runs its portable path, which is how benchmarks/README.md times Arm's code on x86.
+    /// </summary>
+    internal static Path Best { get; } = !Vector256.IsHardwareAccelerated
+        ? Dp.IsSupported ? Path.ArmDotProduct : Vector128.IsHardwareAccelerated ? Path.Vector128 : Path.Scalar
+        : E8PNibbleDecode.IsSupported && AvxVnni.IsSupported ? Path.Avx512Vbmi
         : AvxVnni.IsSupported ? Path.AvxVnni : Avx2.IsSupported ? Path.Avx2 : Path.Scalar;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -75,6 +87,8 @@ internal static class Int8CodedRows
                     {
                         Path.AvxVnni => BlockVnni(table, row + first, x + first * D, count),
                         Path.Avx2 => BlockAvx2(table, row + first, x + first * D, count),
+                        Path.ArmDotProduct => BlockArmDotProduct(table, row + first, x + first * D, count),
+                        Path.Vector128 => BlockVector128(table, row + first, x + first * D, count),
                         _ => BlockScalar(table, row + first, x + first * D, count),
                     };
                     sum += s[b] * block;
@@ -228,5 +242,57 @@ internal static class Int8CodedRows
         }
         int sum = Vector256.Sum(a0);
         return v < count ? sum + BlockScalar(table, w + v, x + v * D, count - v) : sum;
+    }
+
+    /// <summary>The two 64-bit codewords of the words at <paramref name="w"/>, as 16 signed bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe Vector128<sbyte> Two(ulong* table, ushort* w) => Vector128.Create(table[w[0]], table[w[1]]).AsSByte();
+
+    /// <summary>
+    /// <see cref="BlockScalar"/> with Arm's SDOT: signed bytes times signed bytes into int32 lanes, four products each,
+    /// so no |4C| and sign(4C)·q split as vpdpbusd needs. Two words per SDOT, four words per step in two accumulators.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe int BlockArmDotProduct(ulong* table, ushort* w, sbyte* x, int count)
+    {
+        Vector128<int> a0 = default, a1 = default;
+        int v = 0;
+        for (; v + 4 <= count; v += 4)
+        {
+            a0 = Dp.DotProduct(a0, Two(table, w + v), Vector128.Load(x + v * D));
+            a1 = Dp.DotProduct(a1, Two(table, w + v + 2), Vector128.Load(x + v * D + 16));
+        }
+        int sum = Vector128.Sum(a0 + a1);
+        return v < count ? sum + BlockScalar(table, w + v, x + v * D, count - v) : sum;
+    }
+
+    /// <summary>
+    /// <see cref="BlockScalar"/> with portable 128-bit vectors, for Arm cores without the dot product (Armv8.0-A:
+    /// Cortex-A53, A72): both operands widen to int16 (sxtl), |4C·q| ≤ 11·127 = 1397, so the sum of two products
+    /// (≤ 2794) is exact in int16 before it widens into the int32 accumulator. Two words per step.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe int BlockVector128(ulong* table, ushort* w, sbyte* x, int count)
+    {
+        Vector128<int> acc = default;
+        int v = 0;
+        for (; v + 2 <= count; v += 2)
+            acc += PairProducts(Two(table, w + v), Vector128.Load(x + v * D));
+        int sum = Vector128.Sum(acc);
+        return v < count ? sum + BlockScalar(table, w + v, x + v * D, count - v) : sum;
+    }
+
+    /// <summary>
+    /// Four int32 lanes whose sum is Σ c_i·q_i over 16 signed bytes, exact for |c|, |q| ≤ 127: a sum of two int16
+    /// products is at most 2·127² = 32258 &lt; 2¹⁵ (here |c| ≤ 11; <see cref="Int8BlockRows"/> meets 127 on both sides).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> PairProducts(Vector128<sbyte> c, Vector128<sbyte> q)
+    {
+        var (cLow, cHigh) = Vector128.Widen(c);
+        var (qLow, qHigh) = Vector128.Widen(q);
+        var pairs = cLow * qLow + cHigh * qHigh;
+        var (low, high) = Vector128.Widen(pairs);
+        return low + high;
     }
 }

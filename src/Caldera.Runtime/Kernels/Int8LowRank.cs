@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using Caldera.Runtime.Compression;
 
@@ -96,11 +97,12 @@ internal static class Int8LowRank
     /// (<see cref="Quantize"/>); <paramref name="planes"/> are the whole L's (<see cref="Build"/>).
     /// </summary>
     public static void Add(ReadOnlySpan<byte> planes, int firstGroup, ReadOnlySpan<sbyte> alpha, float scale, Span<float> z) =>
-        Add(planes, firstGroup, alpha, scale, z, AvxVnni.IsSupported);
+        Add(planes, firstGroup, alpha, scale, z, Int8CodedRows.Best);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void Add(ReadOnlySpan<byte> planes, int firstGroup, ReadOnlySpan<sbyte> alpha, float scale, Span<float> z, bool vnni)
+    internal static unsafe void Add(ReadOnlySpan<byte> planes, int firstGroup, ReadOnlySpan<sbyte> alpha, float scale, Span<float> z, Int8CodedRows.Path path)
     {
+        bool vnni = path >= Int8CodedRows.Path.AvxVnni && AvxVnni.IsSupported;
         int quads = alpha.Length / RanksPerQuad, groups = E8PLattice.VectorCount(z.Length);
         if (alpha.Length % RanksPerQuad != 0 || alpha.Length > MaxRank)
             throw new ArgumentException($"α has {alpha.Length} entries, not whole quads of at most {MaxRank}.", nameof(alpha));
@@ -154,6 +156,17 @@ internal static class Int8LowRank
                     (Vector256.Load(target) + Vector256.Create(half) * update).Store(target);
                     continue;
                 }
+                if (rows == RowsPerGroup && path is Int8CodedRows.Path.ArmDotProduct or Int8CodedRows.Path.Vector128)
+                {
+                    fixed (int* pa = a, pb = b)
+                    {
+                        if (path == Int8CodedRows.Path.ArmDotProduct) SumsArmDotProduct(group, x, quads, pa, pb);
+                        else SumsVector128(group, x, quads, pa, pb);
+                    }
+                    for (int i = 0; i < rows; i++)
+                        target[i] += half * ((float)(2 * a[i] - offset) + (float)(2 * b[i] - offset) / E8PResidualLattice.ResidualScale);
+                    continue;
+                }
                 a.Clear();
                 b.Clear();
                 for (int k = 0; k < quads; k++)
@@ -168,5 +181,86 @@ internal static class Int8LowRank
                     target[i] += half * ((float)(2 * a[i] - offset) + (float)(2 * b[i] - offset) / E8PResidualLattice.ResidualScale);
             }
         }
+    }
+
+    /// <summary>
+    /// A and B of one group of eight rows with Arm's SDOT: a quad is rows 0–3 and rows 4–7 (16 bytes each, four ranks per
+    /// row), and one SDOT of the nibbles with the quad's four α (broadcast) adds four ranks to four rows' int32 sums.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void SumsArmDotProduct(byte* group, sbyte* x, int quads, int* a, int* b)
+    {
+        var mask = Vector128.Create((byte)NibbleMask);
+        Vector128<int> a0 = default, a1 = default, b0 = default, b1 = default;
+        for (int k = 0; k < quads; k++)
+        {
+            var ranks = Vector128.Create(*(int*)(x + k * RanksPerQuad)).AsSByte();
+            var low = Vector128.Load(group + k * QuadBytes);
+            var high = Vector128.Load(group + k * QuadBytes + 16);
+            a0 = Dp.DotProduct(a0, (low & mask).AsSByte(), ranks);
+            a1 = Dp.DotProduct(a1, (high & mask).AsSByte(), ranks);
+            b0 = Dp.DotProduct(b0, Vector128.ShiftRightLogical(low, 4).AsSByte(), ranks);
+            b1 = Dp.DotProduct(b1, Vector128.ShiftRightLogical(high, 4).AsSByte(), ranks);
+        }
+        a0.Store(a);
+        a1.Store(a + 4);
+        b0.Store(b);
+        b1.Store(b + 4);
+    }
+
+    /// <summary>Quads whose int16 products (|U/2·α| ≤ 11·127 = 1397) may add up in one int16 lane: 16·1397 = 22352 &lt; 2¹⁵.</summary>
+    private const int QuadsPerInt16Sum = 16;
+
+    /// <summary>
+    /// A and B of one group with portable 128-bit vectors (Arm cores without SDOT): the nibbles and the four α widen to
+    /// int16, their products add up lane by lane (one lane per row and rank) for up to <see cref="QuadsPerInt16Sum"/>
+    /// quads, and then each row's four lanes go into its int32 sum. Exact, like every path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void SumsVector128(byte* group, sbyte* x, int quads, int* a, int* b)
+    {
+        var mask = Vector128.Create((byte)NibbleMask);
+        for (int i = 0; i < RowsPerGroup; i++) a[i] = b[i] = 0;
+        for (int start = 0; start < quads; start += QuadsPerInt16Sum)
+        {
+            // Lanes of a01: rows 0 and 1 × ranks 0–3; a23 rows 2–3; and so on.
+            Vector128<short> a01 = default, a23 = default, a45 = default, a67 = default;
+            Vector128<short> b01 = default, b23 = default, b45 = default, b67 = default;
+            for (int k = start; k < Math.Min(quads, start + QuadsPerInt16Sum); k++)
+            {
+                var ranks = Vector128.WidenLower(Vector128.Create(*(int*)(x + k * RanksPerQuad)).AsSByte());
+                var low = Vector128.Load(group + k * QuadBytes);
+                var high = Vector128.Load(group + k * QuadBytes + 16);
+                var (u01, u23) = Vector128.Widen(low & mask);
+                var (u45, u67) = Vector128.Widen(high & mask);
+                var (v01, v23) = Vector128.Widen(Vector128.ShiftRightLogical(low, 4));
+                var (v45, v67) = Vector128.Widen(Vector128.ShiftRightLogical(high, 4));
+                a01 += u01.AsInt16() * ranks;
+                a23 += u23.AsInt16() * ranks;
+                a45 += u45.AsInt16() * ranks;
+                a67 += u67.AsInt16() * ranks;
+                b01 += v01.AsInt16() * ranks;
+                b23 += v23.AsInt16() * ranks;
+                b45 += v45.AsInt16() * ranks;
+                b67 += v67.AsInt16() * ranks;
+            }
+            AddRowPair(a01, a);
+            AddRowPair(a23, a + 2);
+            AddRowPair(a45, a + 4);
+            AddRowPair(a67, a + 6);
+            AddRowPair(b01, b);
+            AddRowPair(b23, b + 2);
+            AddRowPair(b45, b + 4);
+            AddRowPair(b67, b + 6);
+        }
+    }
+
+    /// <summary>sums[0] += Σ lanes 0–3, sums[1] += Σ lanes 4–7 of <paramref name="pair"/> (two rows' four ranks each).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void AddRowPair(Vector128<short> pair, int* sums)
+    {
+        var (first, second) = Vector128.Widen(pair);
+        sums[0] += Vector128.Sum(first);
+        sums[1] += Vector128.Sum(second);
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using Caldera.Runtime.Compression;
 
@@ -17,7 +18,9 @@ namespace Caldera.Runtime.Kernels;
 /// The float kernel decodes both words of a pair (six table loads) and divides by ρ for every 8 weights; here one
 /// vpdpbusd covers two word pairs: the four codewords [C(w₁ᵥ), C(w₂ᵥ), C(w₁ᵥ₊₁), C(w₂ᵥ₊₁)] meet [q_v, q_v, q_v+1, q_v+1]
 /// (one 16-byte load of q, vpermq), so int32 lanes 0, 1, 4, 5 accumulate A and lanes 2, 3, 6, 7 accumulate B.
-/// Without AVX-VNNI the scalar path runs (R is an eighth of Q's words; machines without VNNI are not the target).
+/// Without AVX-VNNI the x86 machines run the scalar path (R is an eighth of Q's words; machines without VNNI are not
+/// the target). On Arm one word pair [C(w₁ᵥ), C(w₂ᵥ)] meets [q_v, q_v] in one SDOT (lanes 0–1 accumulate A, 2–3 B),
+/// or in the portable path's widening multiplies.
 /// </remarks>
 internal static class Int8ResidualRows
 {
@@ -56,8 +59,9 @@ internal static class Int8ResidualRows
                 for (int b = 0; b < scales.Length; b++)
                 {
                     int first = b * VectorsPerBlock, count = Math.Min(VectorsPerBlock, vectors - first);
-                    var (a, c) = vnni
-                        ? BlockVnni(table, row + 2 * first, x + first * D, count)
+                    var (a, c) = vnni ? BlockVnni(table, row + 2 * first, x + first * D, count)
+                        : path == Int8CodedRows.Path.ArmDotProduct ? BlockArmDotProduct(table, row + 2 * first, x + first * D, count)
+                        : path == Int8CodedRows.Path.Vector128 ? BlockVector128(table, row + 2 * first, x + first * D, count)
                         : BlockScalar(table, row + 2 * first, x + first * D, count);
                     sum += s[b] * (a + c / E8PResidualLattice.ResidualScale);
                 }
@@ -131,5 +135,33 @@ internal static class Int8ResidualRows
         if (v == count) return (a, b); // skip the call (see Int8CodedRows.BlockVnni)
         var (ta, tb) = BlockScalar(table, w + 2 * v, x + v * D, count - v);
         return (a + ta, b + tb);
+    }
+
+    /// <summary><see cref="BlockScalar"/> with Arm's SDOT, one word pair per step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (int A, int B) BlockArmDotProduct(ulong* table, ushort* w, sbyte* x, int count)
+    {
+        Vector128<int> acc = default;
+        for (int v = 0; v < count; v++)
+            acc = Dp.DotProduct(acc, Int8CodedRows.Two(table, w + 2 * v), Vector128.Create(*(ulong*)(x + v * D)).AsSByte());
+        int a = acc.GetElement(0) + acc.GetElement(1);
+        return (a, Vector128.Sum(acc) - a);
+    }
+
+    /// <summary><see cref="BlockScalar"/> with portable 128-bit widening multiplies (see <see cref="Int8CodedRows"/>' Vector128 path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (int A, int B) BlockVector128(ulong* table, ushort* w, sbyte* x, int count)
+    {
+        Vector128<int> a = default, b = default;
+        for (int v = 0; v < count; v++)
+        {
+            var (first, second) = Vector128.Widen(Int8CodedRows.Two(table, w + 2 * v));
+            var q = Vector128.WidenLower(Vector128.CreateScalar(*(ulong*)(x + v * D)).AsSByte());
+            var (a0, a1) = Vector128.Widen(first * q);
+            var (b0, b1) = Vector128.Widen(second * q);
+            a += a0 + a1;
+            b += b0 + b1;
+        }
+        return (Vector128.Sum(a), Vector128.Sum(b));
     }
 }

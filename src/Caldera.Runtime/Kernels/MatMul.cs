@@ -14,7 +14,7 @@ namespace Caldera.Runtime.Kernels;
 /// register tile (24 zmm accumulators) then reuses every loaded weight vector for four tokens and every token
 /// vector for six rows: the token vectors, which stream from L2 for every block of rows, are loaded once per 24
 /// FMAs instead of once per 16 with a 4 × 4 tile. Rows left over take the 4 × 4 (AVX2: 4 × 2) tile, tokens left
-/// over go through <see cref="MatVec"/>. Every path sums each (row, token) in one accumulator over the columns,
+/// over go through <see cref="MatVec"/>. The portable 128-bit path (Arm) takes a 4 × 4 tile of 128-bit vectors. Every path sums each (row, token) in one accumulator over the columns,
 /// then the lanes, then the tail, as MatVec does, so the tiling never changes a result.
 /// </remarks>
 internal static unsafe class MatMul
@@ -69,7 +69,8 @@ internal static unsafe class MatMul
         }
         long rowBytes = (long)columns * T.ElementSize;
         bool wide = path == KernelPath.Vector512 && columns >= Vector512<float>.Count;
-        int tile = wide ? 4 : path == KernelPath.Vector256 && columns >= Vector256<float>.Count ? 2 : 0;
+        int tile = wide ? 4 : path == KernelPath.Vector256 && columns >= Vector256<float>.Count ? 2
+            : path == KernelPath.Vector128 && columns >= Vector128<float>.Count ? 4 : 0;
         int rowBlock = wide ? RowBlock : 4;
         for (int r = 0; r < rows; r += rowBlock)
         {
@@ -89,7 +90,7 @@ internal static unsafe class MatMul
             if (m >= 4 && tile > 0)
             {
                 int t = 0;
-                for (; t + tile <= n; t += tile) Tile(block, columns, x + (long)t * columns, tile, y + (long)t * yStride + r, yStride);
+                for (; t + tile <= n; t += tile) Tile(block, columns, x + (long)t * columns, tile, y + (long)t * yStride + r, yStride, path);
                 for (; t < n; t++)
                     MatVec.Multiply<F32Widener>((byte*)block, x + (long)t * columns, y + (long)t * yStride + r, 4, columns, path);
                 i = 4;
@@ -121,8 +122,11 @@ internal static unsafe class MatMul
         if (path == KernelPath.Vector512)
             for (; i + Vector512<float>.Count <= count; i += Vector512<float>.Count)
                 T.Widen512(source + (long)i * T.ElementSize).Store(destination + i);
-        for (; i + Vector256<float>.Count <= count; i += Vector256<float>.Count)
-            T.Widen256(source + (long)i * T.ElementSize).Store(destination + i);
+        if (path >= KernelPath.Vector256)
+            for (; i + Vector256<float>.Count <= count; i += Vector256<float>.Count)
+                T.Widen256(source + (long)i * T.ElementSize).Store(destination + i);
+        for (; i + Vector128<float>.Count <= count; i += Vector128<float>.Count)
+            T.Widen128(source + (long)i * T.ElementSize).Store(destination + i);
         for (; i < count; i++) destination[i] = T.Widen(source + (long)i * T.ElementSize);
     }
 
@@ -138,12 +142,17 @@ internal static unsafe class MatMul
     }
 
     /// <summary>y[t·yStride + i] = w_i · x_t for 4 F32 rows w_i and <paramref name="tokens"/> (4 or 2) tokens x_t, both strided by columns.</summary>
-    private static void Tile(float* w, int columns, float* x, int tokens, float* y, int yStride)
+    private static void Tile(float* w, int columns, float* x, int tokens, float* y, int yStride, KernelPath path)
     {
         const int Rows = 4;
         float* sums = stackalloc float[Rows * 4];
         int vectorEnd;
-        if (tokens == 4)
+        if (path == KernelPath.Vector128)
+        {
+            vectorEnd = columns - columns % Vector128<float>.Count;
+            Tile4x4Narrow(w, columns, x, vectorEnd, sums);
+        }
+        else if (tokens == 4)
         {
             vectorEnd = columns - columns % Vector512<float>.Count;
             Tile4x4(w, columns, x, vectorEnd, sums);
@@ -240,6 +249,44 @@ internal static unsafe class MatMul
         sums[4] = Vector512.Sum(a01); sums[5] = Vector512.Sum(a11); sums[6] = Vector512.Sum(a21); sums[7] = Vector512.Sum(a31);
         sums[8] = Vector512.Sum(a02); sums[9] = Vector512.Sum(a12); sums[10] = Vector512.Sum(a22); sums[11] = Vector512.Sum(a32);
         sums[12] = Vector512.Sum(a03); sums[13] = Vector512.Sum(a13); sums[14] = Vector512.Sum(a23); sums[15] = Vector512.Sum(a33);
+    }
+
+    /// <summary>
+    /// The portable tile (NEON on Arm): 4 rows × 4 tokens of 128-bit vectors, 16 accumulators, 4 row vectors and 1 token
+    /// vector: 21 of NEON's 32 registers (on x86's 16 xmm registers it spills, but x86 takes the wider tiles).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x4Narrow(float* w, int columns, float* x, int vectorEnd, float* sums)
+    {
+        float* w1 = w + columns, w2 = w1 + columns, w3 = w2 + columns;
+        float* x1 = x + columns, x2 = x1 + columns, x3 = x2 + columns;
+        Vector128<float> a00 = default, a01 = default, a02 = default, a03 = default;
+        Vector128<float> a10 = default, a11 = default, a12 = default, a13 = default;
+        Vector128<float> a20 = default, a21 = default, a22 = default, a23 = default;
+        Vector128<float> a30 = default, a31 = default, a32 = default, a33 = default;
+        for (int c = 0; c < vectorEnd; c += Vector128<float>.Count)
+        {
+            var r0 = Vector128.Load(w + c);
+            var r1 = Vector128.Load(w1 + c);
+            var r2 = Vector128.Load(w2 + c);
+            var r3 = Vector128.Load(w3 + c);
+            var v = Vector128.Load(x + c);
+            a00 = Vector128.FusedMultiplyAdd(r0, v, a00); a10 = Vector128.FusedMultiplyAdd(r1, v, a10);
+            a20 = Vector128.FusedMultiplyAdd(r2, v, a20); a30 = Vector128.FusedMultiplyAdd(r3, v, a30);
+            v = Vector128.Load(x1 + c);
+            a01 = Vector128.FusedMultiplyAdd(r0, v, a01); a11 = Vector128.FusedMultiplyAdd(r1, v, a11);
+            a21 = Vector128.FusedMultiplyAdd(r2, v, a21); a31 = Vector128.FusedMultiplyAdd(r3, v, a31);
+            v = Vector128.Load(x2 + c);
+            a02 = Vector128.FusedMultiplyAdd(r0, v, a02); a12 = Vector128.FusedMultiplyAdd(r1, v, a12);
+            a22 = Vector128.FusedMultiplyAdd(r2, v, a22); a32 = Vector128.FusedMultiplyAdd(r3, v, a32);
+            v = Vector128.Load(x3 + c);
+            a03 = Vector128.FusedMultiplyAdd(r0, v, a03); a13 = Vector128.FusedMultiplyAdd(r1, v, a13);
+            a23 = Vector128.FusedMultiplyAdd(r2, v, a23); a33 = Vector128.FusedMultiplyAdd(r3, v, a33);
+        }
+        sums[0] = Vector128.Sum(a00); sums[1] = Vector128.Sum(a10); sums[2] = Vector128.Sum(a20); sums[3] = Vector128.Sum(a30);
+        sums[4] = Vector128.Sum(a01); sums[5] = Vector128.Sum(a11); sums[6] = Vector128.Sum(a21); sums[7] = Vector128.Sum(a31);
+        sums[8] = Vector128.Sum(a02); sums[9] = Vector128.Sum(a12); sums[10] = Vector128.Sum(a22); sums[11] = Vector128.Sum(a32);
+        sums[12] = Vector128.Sum(a03); sums[13] = Vector128.Sum(a13); sums[14] = Vector128.Sum(a23); sums[15] = Vector128.Sum(a33);
     }
 
     /// <summary>The AVX2 tile: 4 rows × 2 tokens, 8 accumulators, which fits the 16 ymm registers.</summary>

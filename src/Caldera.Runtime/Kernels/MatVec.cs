@@ -45,6 +45,7 @@ internal static unsafe class MatVec
         if (path == KernelPath.Vector512 && typeof(T) == typeof(F16Widener) && F16PairMatVec.TryMultiply(w, x, y, rows, columns)) return;
         if (path == KernelPath.Vector512 && columns >= Vector512<float>.Count) Multiply512<T>(w, x, y, rows, columns);
         else if (path >= KernelPath.Vector256 && columns >= Vector256<float>.Count) Multiply256<T>(w, x, y, rows, columns);
+        else if (path >= KernelPath.Vector128 && columns >= Vector128<float>.Count) Multiply128<T>(w, x, y, rows, columns);
         else MultiplyScalar<T>(w, x, y, rows, columns);
     }
 
@@ -148,6 +149,49 @@ internal static unsafe class MatVec
         sums[1] = Vector256.Sum(a1);
         sums[2] = Vector256.Sum(a2);
         sums[3] = Vector256.Sum(a3);
+    }
+
+    /// <summary>The portable path (NEON on Arm, SSE on x86): four rows at once, as <see cref="Multiply256{T}"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Multiply128<T>(byte* w, float* x, float* y, int rows, int columns) where T : IElementWidener
+    {
+        long rowBytes = (long)columns * T.ElementSize;
+        int vectorEnd = columns - columns % Vector128<float>.Count;
+        int r = 0;
+        for (; r + RowBlock <= rows; r += RowBlock)
+        {
+            byte* w0 = w + r * rowBytes;
+            Dot4Rows128<T>(w0, rowBytes, x, vectorEnd, y + r);
+            for (int i = 0; i < RowBlock; i++) y[r + i] += Tail<T>(w0 + i * rowBytes, x, vectorEnd, columns);
+        }
+        for (; r < rows; r++)
+        {
+            byte* w0 = w + r * rowBytes;
+            Vector128<float> a0 = default;
+            for (int c = 0; c < vectorEnd; c += Vector128<float>.Count)
+                a0 = Vector128.FusedMultiplyAdd(T.Widen128(w0 + (long)c * T.ElementSize), Vector128.Load(x + c), a0);
+            y[r] = Vector128.Sum(a0) + Tail<T>(w0, x, vectorEnd, columns);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot4Rows128<T>(byte* w0, long rowBytes, float* x, int vectorEnd, float* sums) where T : IElementWidener
+    {
+        byte* w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+        Vector128<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int c = 0; c < vectorEnd; c += Vector128<float>.Count)
+        {
+            var xv = Vector128.Load(x + c);
+            long o = (long)c * T.ElementSize;
+            a0 = Vector128.FusedMultiplyAdd(T.Widen128(w0 + o), xv, a0);
+            a1 = Vector128.FusedMultiplyAdd(T.Widen128(w1 + o), xv, a1);
+            a2 = Vector128.FusedMultiplyAdd(T.Widen128(w2 + o), xv, a2);
+            a3 = Vector128.FusedMultiplyAdd(T.Widen128(w3 + o), xv, a3);
+        }
+        sums[0] = Vector128.Sum(a0);
+        sums[1] = Vector128.Sum(a1);
+        sums[2] = Vector128.Sum(a2);
+        sums[3] = Vector128.Sum(a3);
     }
 
     /// <summary>Σ row[c]·x[c] over the columns past the last whole vector.</summary>

@@ -63,6 +63,20 @@ internal static class RankUpdate
                         sum.Store(target);
                     }
             }
+            else if (path == KernelPath.Vector128)
+            {
+                // The portable path (NEON on Arm): one token and four rows per register, the same order.
+                vectorEnd = length - length % Vector128<float>.Count;
+                for (int t = 0; t < n; t++)
+                    for (int i = 0; i < vectorEnd; i += Vector128<float>.Count)
+                    {
+                        float* target = py + (long)t * yStride + i;
+                        var sum = Vector128.Load(target);
+                        for (int r = 0; r < rank; r++)
+                            sum = Vector128.FusedMultiplyAdd(Vector128.Load(l + (long)r * length + i), Vector128.Create(pa[(long)t * rank + r]), sum);
+                        sum.Store(target);
+                    }
+            }
             for (int t = 0; t < n; t++)
                 for (int i = vectorEnd; i < length; i++)
                 {

@@ -45,6 +45,12 @@ internal static class ResidualRanks
         if (a.Length > 0 && words.Length < (long)(a.Length - 1) * rowStride + count)
             throw new ArgumentException($"{a.Length} rows of stride {rowStride} with segments of {count} words need {(long)(a.Length - 1) * rowStride + count} words, got {words.Length}.", nameof(words));
         int full = path == KernelPath.Scalar ? 0 : z.Length / D, r = 0;
+        if (path == KernelPath.Vector128)
+        {
+            AddVector128(words, rowStride, a, z, full);
+            AddScalar(words, rowStride, a, z, full);
+            return;
+        }
         ref ushort w = ref MemoryMarshal.GetReference(words);
         ref float y = ref MemoryMarshal.GetReference(z);
         ref float patterns = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns);
@@ -75,6 +81,54 @@ internal static class ResidualRanks
         }
         AddScalar(words, rowStride, a, z, full);
     }
+
+    /// <summary>
+    /// The portable path (NEON on Arm) over the first <paramref name="full"/> vectors: the same sweeps of four ranks, each
+    /// vector of z as two 128-bit halves, with the same FMA per rank in rank order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddVector128(ReadOnlySpan<ushort> words, int rowStride, ReadOnlySpan<float> a, Span<float> z, int full)
+    {
+        ref ushort w = ref MemoryMarshal.GetReference(words);
+        ref float y = ref MemoryMarshal.GetReference(z);
+        ref float patterns = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.Patterns);
+        ref float signs = ref MemoryMarshal.GetArrayDataReference(E8PFactoredTables.SignsAndShifts);
+        int r = 0;
+        for (; full > 0 && r + RanksPerSweep <= a.Length; r += RanksPerSweep)
+        {
+            ref ushort p0 = ref Unsafe.Add(ref w, (nint)r * rowStride);
+            ref ushort p1 = ref Unsafe.Add(ref p0, rowStride);
+            ref ushort p2 = ref Unsafe.Add(ref p1, rowStride);
+            ref ushort p3 = ref Unsafe.Add(ref p2, rowStride);
+            Vector128<float> a0 = Vector128.Create(a[r]), a1 = Vector128.Create(a[r + 1]), a2 = Vector128.Create(a[r + 2]), a3 = Vector128.Create(a[r + 3]);
+            for (int v = 0; v < full; v++)
+                for (nuint half = 0; half < 2; half++)
+                {
+                    nuint at = (nuint)(v * D) + half * CodedHalves.Width;
+                    var zv = Vector128.LoadUnsafe(ref y, at);
+                    zv = Step128(ref patterns, ref signs, ref p0, 2 * v, half, a0, zv);
+                    zv = Step128(ref patterns, ref signs, ref p1, 2 * v, half, a1, zv);
+                    zv = Step128(ref patterns, ref signs, ref p2, 2 * v, half, a2, zv);
+                    zv = Step128(ref patterns, ref signs, ref p3, 2 * v, half, a3, zv);
+                    zv.StoreUnsafe(ref y, at);
+                }
+        }
+        for (; full > 0 && r < a.Length; r++)
+        {
+            ref ushort p0 = ref Unsafe.Add(ref w, (nint)r * rowStride);
+            var a0 = Vector128.Create(a[r]);
+            for (int v = 0; v < full; v++)
+                for (nuint half = 0; half < 2; half++)
+                {
+                    nuint at = (nuint)(v * D) + half * CodedHalves.Width;
+                    Step128(ref patterns, ref signs, ref p0, 2 * v, half, a0, Vector128.LoadUnsafe(ref y, at)).StoreUnsafe(ref y, at);
+                }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Step128(ref float patterns, ref float signs, ref ushort pair, int offset, nuint half, Vector128<float> a, Vector128<float> z) =>
+        Vector128.FusedMultiplyAdd(CodedHalves.Residual(ref patterns, ref signs, Unsafe.Add(ref pair, offset), Unsafe.Add(ref pair, offset + 1), half), a, z);
 
     /// <summary>z + a·(C[w₁] + C[w₂]/ρ) for the word pair at <paramref name="offset"/>: one FMA, as <see cref="CodedRows.AddResidual(ReadOnlySpan{ushort}, float, Span{float})"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -51,6 +51,15 @@ internal static unsafe class Rope
                 Vector256.FusedMultiplyAdd(Vector256.Shuffle(v, swapPairs), Vector256.Load(sin + i), v * Vector256.Load(cos + i)).Store(x + i);
             }
         }
+        else if (path >= KernelPath.Vector128 && d % Vector128<float>.Count == 0)
+        {
+            var swapPairs = Vector128.Create(1, 0, 3, 2);
+            for (int i = 0; i < d; i += Vector128<float>.Count)
+            {
+                var v = Vector128.Load(x + i);
+                Vector128.FusedMultiplyAdd(Vector128.Shuffle(v, swapPairs), Vector128.Load(sin + i), v * Vector128.Load(cos + i)).Store(x + i);
+            }
+        }
         else
         {
             for (int i = 0; i < d; i += 2) RotatePair(x, cos, sin, i, i + 1);
@@ -79,6 +88,16 @@ internal static unsafe class Rope
                 var hi = Vector256.Load(x + h + i);
                 Vector256.FusedMultiplyAdd(hi, Vector256.Load(sin + i), lo * Vector256.Load(cos + i)).Store(x + i);
                 Vector256.FusedMultiplyAdd(lo, Vector256.Load(sin + h + i), hi * Vector256.Load(cos + h + i)).Store(x + h + i);
+            }
+        }
+        else if (path >= KernelPath.Vector128 && h % Vector128<float>.Count == 0)
+        {
+            for (int i = 0; i < h; i += Vector128<float>.Count)
+            {
+                var lo = Vector128.Load(x + i);
+                var hi = Vector128.Load(x + h + i);
+                Vector128.FusedMultiplyAdd(hi, Vector128.Load(sin + i), lo * Vector128.Load(cos + i)).Store(x + i);
+                Vector128.FusedMultiplyAdd(lo, Vector128.Load(sin + h + i), hi * Vector128.Load(cos + h + i)).Store(x + h + i);
             }
         }
         else

@@ -32,6 +32,12 @@ internal static unsafe class SiluGate
                     var v = Vector256.Load(g + i);
                     (v / (Vector256<float>.One + Vector256.Exp(-v)) * Vector256.Load(u + i)).Store(g + i);
                 }
+            if (path >= KernelPath.Vector128)
+                for (; i + Vector128<float>.Count <= n; i += Vector128<float>.Count)
+                {
+                    var v = Vector128.Load(g + i);
+                    (v / (Vector128<float>.One + Vector128.Exp(-v)) * Vector128.Load(u + i)).Store(g + i);
+                }
             for (; i < n; i++) g[i] = g[i] / (1f + MathF.Exp(-g[i])) * u[i];
         }
     }

@@ -30,6 +30,13 @@ public class BlockMixingTests
                 for (int j = 0; j < k; j++) sum += (double)m[a * k + j] * x[j * p + b];
                 Assert.Equal(sum, expected[a * p + b], ReferenceTolerance * Math.Sqrt(k));
             }
+        if (p % 4 == 0)
+        {
+            // The portable path (Arm's), tested on every machine.
+            var y = new float[k * p];
+            BlockMixing.MultiplyVector128(m, k, x, p, y);
+            Assert.Equal(expected, y);
+        }
         if (Vector256.IsHardwareAccelerated && p % 8 == 0)
         {
             var y = new float[k * p];

@@ -15,6 +15,13 @@ public class WalshHadamardTests
         float[] x = TestData.Gaussian(new Random(length), length);
         var expected = (float[])x.Clone();
         WalshHadamard.TransformScalar(expected);
+        if (length >= 4)
+        {
+            // The portable path runs everywhere (emulated where 128-bit vectors are not accelerated): Arm's path, tested here.
+            var v128 = (float[])x.Clone();
+            WalshHadamard.TransformVector128(v128);
+            Assert.Equal(expected, v128);
+        }
         if (Vector256.IsHardwareAccelerated && length >= 8)
         {
             var v256 = (float[])x.Clone();

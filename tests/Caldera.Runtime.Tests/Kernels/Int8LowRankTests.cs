@@ -10,7 +10,7 @@ public class Int8LowRankTests
     private const double CombineRelativeTolerance = 1.2e-7 * 8;
 
     private static readonly int[] Rows = [1, 7, 8, 9, 64, 172, 2048];
-    private static readonly int[] Ranks = [1, 3, 4, 16, 64];
+    private static readonly int[] Ranks = [1, 3, 4, 16, 64, 256]; // 256: the one-scale limit, past the portable path's int16 run of 16 quads
 
     [Fact]
     public void The_scalar_path_is_the_decoded_columns_of_L_times_the_dequantised_a()
@@ -21,7 +21,7 @@ public class Int8LowRankTests
             {
                 var (words, planes, alpha, scale, z0) = Case(random, rows, rank);
                 var z = (float[])z0.Clone();
-                Int8LowRank.Add(planes, 0, alpha, scale, z, vnni: false);
+                Int8LowRank.Add(planes, 0, alpha, scale, z, Int8CodedRows.Path.Scalar);
                 int rowWords = E8PResidualLattice.WordCount(rows);
                 var column = new float[rows];
                 var exact = z0.Select(v => (double)v).ToArray();
@@ -41,9 +41,13 @@ public class Int8LowRankTests
             }
     }
 
-    [IsaFact(Isa.AvxVnni)]
-    public void The_vnni_path_equals_the_scalar_path_bit_for_bit_on_every_slice_of_rows()
+    public static TheoryData<string> VectorPaths() => new(KernelData.Int8VectorPaths.Select(p => p.ToString()));
+
+    [Theory]
+    [MemberData(nameof(VectorPaths))]
+    public void Every_vector_path_equals_the_scalar_path_bit_for_bit_on_every_slice_of_rows(string pathName)
     {
+        var path = Enum.Parse<Int8CodedRows.Path>(pathName);
         var random = new Random(42);
         foreach (int rows in Rows)
             foreach (int rank in Ranks)
@@ -54,8 +58,8 @@ public class Int8LowRankTests
                 {
                     var expected = z0[(first * 8)..];
                     var actual = (float[])expected.Clone();
-                    Int8LowRank.Add(planes, first, alpha, scale, expected, vnni: false);
-                    Int8LowRank.Add(planes, first, alpha, scale, actual, vnni: true);
+                    Int8LowRank.Add(planes, first, alpha, scale, expected, Int8CodedRows.Path.Scalar);
+                    Int8LowRank.Add(planes, first, alpha, scale, actual, path);
                     Assert.True(expected.AsSpan().SequenceEqual(actual), $"{rows}×{rank} from group {first}");
                 }
             }

@@ -12,12 +12,20 @@ internal static class KernelData
 
     public static readonly TensorType[] Types = [TensorType.F32, TensorType.F16, TensorType.BF16];
 
-    /// <summary>Both vector paths run everywhere: where a width is not accelerated, .NET emulates its vectors in software.</summary>
-    public static readonly KernelPath[] VectorPaths = [KernelPath.Vector256, KernelPath.Vector512];
+    /// <summary>
+    /// Every vector path runs everywhere: where a width is not accelerated, .NET emulates its vectors in software. Vector128
+    /// is the portable path 64-bit Arm runs (NEON); here it runs as SSE, the same code.
+    /// </summary>
+    public static readonly KernelPath[] VectorPaths = [KernelPath.Vector128, KernelPath.Vector256, KernelPath.Vector512];
 
-    /// <summary>The integer kernels' vector paths this machine runs (each falls back where its shape does not fit).</summary>
+    /// <summary>
+    /// The integer kernels' vector paths this machine runs (each falls back where its shape does not fit). The portable
+    /// Vector128 path runs everywhere; Arm's dot-product path only on Arm (or qemu-aarch64: the linux-arm64 publish test).
+    /// </summary>
     public static readonly Int8CodedRows.Path[] Int8VectorPaths =
     [
+        Int8CodedRows.Path.Vector128,
+        .. System.Runtime.Intrinsics.Arm.Dp.IsSupported ? [Int8CodedRows.Path.ArmDotProduct] : Array.Empty<Int8CodedRows.Path>(),
         .. System.Runtime.Intrinsics.X86.Avx2.IsSupported ? [Int8CodedRows.Path.Avx2] : Array.Empty<Int8CodedRows.Path>(),
         .. System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? [Int8CodedRows.Path.AvxVnni] : Array.Empty<Int8CodedRows.Path>(),
         .. E8PNibbleDecode.IsSupported && System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? [Int8CodedRows.Path.Avx512Vbmi] : Array.Empty<Int8CodedRows.Path>(),

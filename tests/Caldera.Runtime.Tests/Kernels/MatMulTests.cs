@@ -55,21 +55,22 @@ public class MatMulTests
         // (row, token) in one accumulator over the columns, as F32 MatVec does, so the tile shape never changes a result
         // (the compressed matrices' prefill multiplies decoded F32 rows; pinned outputs depend on it). F16 MatVec pairs
         // rows its own way (F16PairMatVec) and is compared within tolerance below.
-        foreach (int rows in new[] { 6, 10, 13, 17 })
-            foreach (int columns in new[] { 64, 100, 2048 })
-            {
-                const int n = 7;
-                var (w, _) = KernelData.Weights(rows * columns, TensorType.F32, seed: rows + columns);
-                var x = KernelData.Floats(n * columns, seed: 7 * columns);
-                var batch = new float[n * rows];
-                MatMul.Multiply(w, TensorType.F32, rows, x, n, batch, rows, new float[MatMul.ScratchLength(columns)]);
-                for (int t = 0; t < n; t++)
+        foreach (var path in KernelData.VectorPaths)
+            foreach (int rows in new[] { 6, 10, 13, 17 })
+                foreach (int columns in new[] { 64, 100, 2048 })
                 {
-                    var single = new float[rows];
-                    MatVec.Multiply(w, TensorType.F32, x.AsSpan(t * columns, columns), single);
-                    Assert.True(single.AsSpan().SequenceEqual(batch.AsSpan(t * rows, rows)), $"{rows}×{columns} token {t}");
+                    const int n = 7;
+                    var (w, _) = KernelData.Weights(rows * columns, TensorType.F32, seed: rows + columns);
+                    var x = KernelData.Floats(n * columns, seed: 7 * columns);
+                    var batch = new float[n * rows];
+                    MatMul.Multiply(w, TensorType.F32, rows, x, n, batch, rows, new float[MatMul.ScratchLength(columns)], path);
+                    for (int t = 0; t < n; t++)
+                    {
+                        var single = new float[rows];
+                        MatVec.Multiply(w, TensorType.F32, x.AsSpan(t * columns, columns), single, path);
+                        Assert.True(single.AsSpan().SequenceEqual(batch.AsSpan(t * rows, rows)), $"{path} {rows}×{columns} token {t}");
+                    }
                 }
-            }
     }
 
     [Fact]

@@ -18,7 +18,7 @@ public unsafe class MatVecTests
     {
         var data = new TheoryData<string, string>();
         foreach (var type in KernelData.Types)
-            foreach (var path in new[] { KernelPath.Vector256, KernelPath.Vector512 })
+            foreach (var path in KernelData.VectorPaths)
                 data.Add(type.ToString(), path.ToString());
         return data;
     }

@@ -12,7 +12,7 @@ public class RopeTests
     {
         var data = new TheoryData<string, string>();
         foreach (var pairing in new[] { RopePairing.Interleaved, RopePairing.RotateHalf })
-            foreach (var path in new[] { KernelPath.Scalar, KernelPath.Vector256, KernelPath.Vector512 })
+            foreach (var path in (KernelPath[])[KernelPath.Scalar, .. KernelData.VectorPaths])
                 data.Add(pairing.ToString(), path.ToString());
         return data;
     }
