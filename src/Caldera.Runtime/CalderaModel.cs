@@ -16,9 +16,10 @@ namespace Caldera;
 /// <summary>
 /// A compressed model compiled into an app: the base of every class the Caldera generator emits for a
 /// <c>&lt;CalderaModel&gt;</c> item. It owns the opened <c>.cald</c> (read in place from a resource, a trailer or a
-/// file), the tokenizer the <c>.cald</c> carries, and one transformer (with its <see cref="WorkerPool"/>) that
-/// <see cref="Generate"/>, <see cref="GenerateAsync"/> and the <see cref="IChatClient"/> methods use one at a time; a call
-/// that finds it busy runs on a transformer of its own, so concurrent and interleaved calls all proceed.
+/// file, mapped once), the tokenizer the <c>.cald</c> carries, and one transformer (with its <see cref="WorkerPool"/>)
+/// on which a scheduler thread runs every <see cref="CalderaSession"/>'s turns, their decode steps batched together.
+/// <see cref="Generate"/>, <see cref="GenerateAsync"/> and the <see cref="IChatClient"/> methods each run on a session of
+/// their own, so they may be called concurrently.
 /// </summary>
 /// <remarks>
 /// A generated class overrides <see cref="KernelsFor"/> to run row kernels specialised for its exact matrix shapes;
@@ -31,8 +32,8 @@ public abstract class CalderaModel : IChatClient
     private readonly CaldFile _file;
     private readonly CompressedModelWeights _weights;
     private readonly bool _chatTemplate;
-    private TextGenerator? _generator;
-    private Transformer? _transformer;
+    private readonly SemaphoreSlim _sessions;
+    private SessionScheduler? _scheduler;
     private readonly LowRankAdapter? _adapter;
 
     /// <summary>
@@ -52,8 +53,15 @@ public abstract class CalderaModel : IChatClient
             Tokenizer = file.Content.Tokenizer is { } payload ? ModelTokenizer.FromPayload(payload, file.Path)
                 : throw new ModelFormatException(file.Path, "carries no tokenizer; compress the model with a tokenizer (Tokenizer on the <CalderaModel> item, or caldera compress --tokenizer)");
             _chatTemplate = ChatPrompt.HasLlama3Template(Tokenizer);
+            int context = Options.ContextLength ?? Config.ContextLength;
             // A device too small for the context fails here, at load, rather than at the first generation.
-            RunState.RequireKvCacheFits(Config, Options.ContextLength ?? Config.ContextLength);
+            KvCache.RequireFits(Config, context);
+            ArgumentOutOfRangeException.ThrowIfLessThan(Options.MaxSessions, 1, nameof(CalderaModelOptions.MaxSessions));
+            long cacheBytes = Options.MaxSessions * KvCache.Bytes(Config, context);
+            if (cacheBytes > GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)
+                throw new ArgumentOutOfRangeException(nameof(options),
+                    $"{Options.MaxSessions} sessions of {context} positions need up to {cacheBytes >> 20} MiB of KV cache, more than this process may use; lower CalderaModelOptions.MaxSessions or ContextLength");
+            _sessions = new SemaphoreSlim(Options.MaxSessions, Options.MaxSessions);
             if (Options.AdapterPath is { } adapterPath)
             {
                 _adapter = AdapterFile.Read(adapterPath);
@@ -71,7 +79,6 @@ public abstract class CalderaModel : IChatClient
     public string Name => GetType().Name;
 
     internal LlamaConfig Config => _file.Content.Config;
-    internal ModelTokenizer Tokenizer { get; }
 
     public CalderaModelOptions Options { get; }
 
@@ -98,9 +105,13 @@ public abstract class CalderaModel : IChatClient
         ArgumentNullException.ThrowIfNull(adapterPath);
         var settings = (options ?? new FineTuneOptions()).ToSettings(Options.Threads);
         int[] tokens = texts.SelectMany(text => Tokenizer.Encode(text, addBos: true)).ToArray();
+        lock (_lifetime)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _fineTunings++;
+        }
         return Task.Run(() =>
         {
-            Enter();
             try
             {
                 var adapter = new FineTuner(_file.Content, _file.Checksum, Path.GetFileName(_file.Path), settings).Run(tokens, null, progress, cancellationToken);
@@ -108,32 +119,43 @@ public abstract class CalderaModel : IChatClient
             }
             finally
             {
-                Exit();
+                bool release;
+                lock (_lifetime) release = --_fineTunings == 0 && _releaseDeferred;
+                if (release) ReleaseWeights();
             }
-        }, cancellationToken);
+        });
     }
 
     /// <summary>
-    /// The text generated after <paramref name="prompt"/> (BOS + prompt), piece by piece; temperature 0 is greedy.
-    /// Calls on one model run one at a time; cancelling stops before the next forward pass.
+    /// The text generated after <paramref name="prompt"/> (BOS + prompt), piece by piece; temperature 0 is greedy. Each
+    /// call runs on a session of its own (waiting for one while <see cref="CalderaModelOptions.MaxSessions"/> are open);
+    /// cancelling drops it before the next step.
     /// </summary>
     public IEnumerable<string> Generate(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        return Run(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, cancellationToken);
+        return Blocking(GenerateAsync(prompt, options, cancellationToken));
+    }
+
+    /// <summary><see cref="Generate"/> as an asynchronous stream (the forward pass runs on the model's scheduler thread).</summary>
+    public IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        return OnNewSession(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, cancellationToken);
     }
 
     /// <summary>
-    /// <see cref="Generate"/> as an asynchronous stream: the forward pass runs off the caller's context, and
-    /// cancelling stops before the next forward pass.
+    /// A new conversation on this model, with its own KV cache, kept between its turns. Throws
+    /// <see cref="InvalidOperationException"/> when <see cref="CalderaModelOptions.MaxSessions"/> sessions are open; dispose
+    /// a session to free its place.
     /// </summary>
-    public async IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions? options = null,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public CalderaSession CreateSession()
     {
-        ArgumentNullException.ThrowIfNull(prompt);
-        await Task.Yield(); // the forward pass is synchronous work: leave the caller's context first
-        foreach (string piece in Run(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, cancellationToken))
-            yield return piece;
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_sessions.Wait(0))
+            throw new InvalidOperationException(
+                $"{Options.MaxSessions} sessions are open on {Name}, the most CalderaModelOptions.MaxSessions allows; dispose one, or raise MaxSessions");
+        return NewSession();
     }
 
     /// <summary>
@@ -159,31 +181,18 @@ public abstract class CalderaModel : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var run = new ChatRun();
-        var text = new System.Text.StringBuilder();
-        await foreach (string piece in Chat(messages, options, run, cancellationToken).ConfigureAwait(false)) text.Append(piece);
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()))
-        {
-            ModelId = Name,
-            FinishReason = run.FinishReason,
-            Usage = run.Usage,
-        };
+        await _sessions.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var session = NewSession();
+        return await session.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var run = new ChatRun();
-        string id = Guid.NewGuid().ToString("N");
-        await foreach (string piece in Chat(messages, options, run, cancellationToken).ConfigureAwait(false))
-            yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ModelId = Name, ResponseId = id, MessageId = id };
-        yield return new ChatResponseUpdate(ChatRole.Assistant, run.Usage is { } usage ? [new UsageContent(usage)] : [])
-        {
-            ModelId = Name,
-            ResponseId = id,
-            MessageId = id,
-            FinishReason = run.FinishReason,
-        };
+        await _sessions.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var session = NewSession();
+        await foreach (var update in session.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+            yield return update;
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null)
@@ -199,16 +208,36 @@ public abstract class CalderaModel : IChatClient
         Threads = Options.Threads, ContextLength = Options.ContextLength,
         Int8Activations = Options.Int8Arithmetic,
         ClassifierPrecision = Options.Int8Arithmetic ? ClassifierPrecision.Int6 : ClassifierPrecision.Stored,
+        DecodeStepsBatchSize = Options.MaxSessions,
     };
 
-    /// <summary>The chat's generated text; <paramref name="run"/> receives the finish reason and token counts at the end.</summary>
-    private async IAsyncEnumerable<string> Chat(IEnumerable<ChatMessage> messages, ChatOptions? options, ChatRun run,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+    internal ModelTokenizer Tokenizer { get; }
+
+    internal bool IsDisposed => _disposed;
+
+    /// <summary>The scheduler every session's turns run on, started with the first session.</summary>
+    internal SessionScheduler Scheduler
+    {
+        get
+        {
+            lock (_lifetime)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                return _scheduler ??= new SessionScheduler(CreateTransformer(), ReleaseResources);
+            }
+        }
+    }
+
+    /// <summary>Whether a sampled id ends the text: an end-of-sequence id, or BOS (as llama2.c stops).</summary>
+    internal bool EndsText(int token) => token == Tokenizer.BosId || Tokenizer.EosIds.Contains(token);
+
+    /// <summary>A chat's prompt ids and the generation options its <see cref="ChatOptions"/> ask for.</summary>
+    internal (int[] PromptIds, GenerationOptions Options) PrepareChat(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         int[] promptIds = ChatPrompt.Encode(Tokenizer, _chatTemplate, messages);
         int maxOutput = options?.MaxOutputTokens ?? Options.ContextLength ?? Config.ContextLength;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxOutput, 1, nameof(ChatOptions.MaxOutputTokens));
-        var generation = new GenerationOptions
+        return (promptIds, new GenerationOptions
         {
             MaxOutputTokens = maxOutput,
             Sampling = new SamplingOptions
@@ -218,94 +247,59 @@ public abstract class CalderaModel : IChatClient
                 TopK = options?.TopK ?? 0,
                 Seed = options?.Seed is long seed ? unchecked((ulong)seed) : null,
             },
-        };
-        await Task.Yield(); // the forward pass is synchronous work: leave the caller's context first
-        foreach (string piece in Run(promptIds, generation, options?.StopSequences, run, cancellationToken))
+        });
+    }
+
+    /// <summary>A session in a place already taken from <see cref="_sessions"/>; the place is given back if it cannot be made.</summary>
+    private CalderaSession NewSession()
+    {
+        try
+        {
+            return new CalderaSession(this, Scheduler.Transformer.NewCache());
+        }
+        catch
+        {
+            _sessions.Release();
+            throw;
+        }
+    }
+
+    /// <summary>A disposed session gives its place back.</summary>
+    internal void SessionEnded() => _sessions.Release();
+
+    /// <summary>One generation on a session of its own, made when a place is free and disposed when the stream ends.</summary>
+    private async IAsyncEnumerable<string> OnNewSession(int[] promptIds, GenerationOptions options, IList<string>? stopSequences, ChatRun? run,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await _sessions.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var session = NewSession();
+        await foreach (string piece in session.Stream(promptIds, options, stopSequences, run, cancellationToken).ConfigureAwait(false))
             yield return piece;
     }
 
-    /// <summary>
-    /// One generation. The model's own transformer (and so its KV cache) serves one generation at a time, from its first
-    /// item to its last; a generation that finds it busy runs on a transformer of its own (its own KV cache and worker
-    /// pool, freed when it ends) instead of waiting. Waiting could never end when the busy one is an open enumerator of
-    /// the same caller (two enumerators advanced in turn, as Zip does, or two streams interleaved in one async flow).
-    /// </summary>
-    private IEnumerable<string> Run(int[] promptIds, GenerationOptions options, IList<string>? stopSequences, ChatRun? run,
-        CancellationToken cancellationToken)
+    /// <summary>An asynchronous stream read synchronously: its work runs on the scheduler's thread, so waiting here cannot block it.</summary>
+    private static IEnumerable<string> Blocking(IAsyncEnumerable<string> source)
     {
-        Enter();
-        bool shared = Interlocked.CompareExchange(ref _sharedBusy, 1, 0) == 0;
-        Transformer? own = null;
+        var pieces = source.GetAsyncEnumerator();
         try
         {
-            TextGenerator generator;
-            if (shared)
-            {
-                _transformer ??= CreateTransformer();
-                generator = _generator ??= new TextGenerator(_transformer, Tokenizer, SourcePath);
-            }
-            else
-            {
-                own = CreateTransformer();
-                generator = new TextGenerator(own, Tokenizer, SourcePath);
-            }
-            var filter = new StopSequenceFilter(stopSequences?.ToArray());
-            foreach (string piece in generator.Generate(promptIds, options, cancellationToken))
-            {
-                string text = filter.Push(piece);
-                if (text.Length > 0) yield return text;
-                ObjectDisposedException.ThrowIf(_disposed, this);
-                if (filter.Stopped) break;
-            }
-            string rest = filter.Flush();
-            if (rest.Length > 0) yield return rest;
-            if (run != null && generator.LastRun is { } stats)
-            {
-                run.FinishReason = filter.Stopped || !stats.ReachedLimit ? ChatFinishReason.Stop : ChatFinishReason.Length;
-                run.Usage = new UsageDetails
-                {
-                    InputTokenCount = stats.PromptTokens,
-                    OutputTokenCount = stats.GeneratedTokens,
-                    TotalTokenCount = stats.PromptTokens + stats.GeneratedTokens,
-                };
-            }
+            while (pieces.MoveNextAsync().AsTask().GetAwaiter().GetResult()) yield return pieces.Current;
         }
         finally
         {
-            own?.Dispose();
-            if (shared) Volatile.Write(ref _sharedBusy, 0);
-            Exit();
+            pieces.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 
-    /// <summary>1 while a generation runs on the model's own transformer.</summary>
-    private int _sharedBusy;
-
-    // The weights are mapped from the model's file, so they are released only when no generation uses them.
+    // The weights are mapped from the model's file: the scheduler's thread releases them when it stops.
     private readonly object _lifetime = new();
-    private int _generations;
     private volatile bool _disposed;
-
-    private void Enter()
-    {
-        lock (_lifetime)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _generations++;
-        }
-    }
-
-    private void Exit()
-    {
-        lock (_lifetime)
-        {
-            if (--_generations == 0 && _disposed) ReleaseResources();
-        }
-    }
 
     /// <summary>
     /// Releases the model. A generation still open (an enumerator not yet finished or disposed) is not waited for: it
-    /// throws <see cref="ObjectDisposedException"/> at its next item, and the weights are released when it ends.
+    /// throws <see cref="ObjectDisposedException"/> at its next item, and the weights are released once the scheduler
+    /// has finished the step in progress.
     /// </summary>
     public void Dispose()
     {
@@ -313,22 +307,32 @@ public abstract class CalderaModel : IChatClient
         {
             if (_disposed) return;
             _disposed = true;
-            if (_generations == 0) ReleaseResources();
+            if (_scheduler is { } scheduler) scheduler.Dispose();
+            else ReleaseResources();
         }
         GC.SuppressFinalize(this);
     }
 
+    // Fine-tuning reads the mapped weights too: a release asked for while it runs waits for its end.
+    private int _fineTunings;
+    private bool _releaseDeferred;
+
     private void ReleaseResources()
     {
-        _transformer?.Dispose();
-        _weights.Dispose();
-        _file.Dispose();
+        lock (_lifetime)
+        {
+            if (_fineTunings > 0)
+            {
+                _releaseDeferred = true;
+                return;
+            }
+        }
+        ReleaseWeights();
     }
 
-    /// <summary>How a chat run ended, filled in when its text is done.</summary>
-    private sealed class ChatRun
+    private void ReleaseWeights()
     {
-        public ChatFinishReason? FinishReason { get; set; }
-        public UsageDetails? Usage { get; set; }
+        _weights.Dispose();
+        _file.Dispose();
     }
 }

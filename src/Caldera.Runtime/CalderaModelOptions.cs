@@ -31,6 +31,14 @@ public sealed record CalderaModelOptions
     public bool Int8Arithmetic { get; init; } = true;
 
     /// <summary>
+    /// Sessions open at once: <see cref="CalderaModel.CreateSession"/>'s, and one for each call on the model's own
+    /// <see cref="CalderaModel.Generate"/>, <see cref="CalderaModel.GenerateAsync"/> and chat methods while it runs (those
+    /// wait for a place; CreateSession throws). Their decode steps run together, so this is also the largest decode batch;
+    /// each session's KV cache grows with its conversation, up to <see cref="ContextLength"/> positions.
+    /// </summary>
+    public int MaxSessions { get; init; } = 16;
+
+    /// <summary>
     /// An adapter (<see cref="CalderaModel.FineTuneAsync"/>, or <c>caldera finetune</c>) to run over the model's factors;
     /// it must have been trained on this exact model (its checksum is checked). Null: the model as compiled.
     /// </summary>

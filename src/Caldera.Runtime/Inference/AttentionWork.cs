@@ -53,16 +53,28 @@ internal sealed unsafe class AttentionWork(LlamaConfig config, WorkerPool pool, 
         {
             int t = item / _heads, h = item % _heads, position = _start + t;
             int kvOffset = h / _queriesPerKv * _headDim;
-            var q = new ReadOnlySpan<float>(_q + t * _qDim + h * _headDim, _headDim);
-            // Sized to the whole context so the buffer is allocated once, not grown with each position.
-            var att = pool.Scratch(worker, contextLength)[..(position + 1)];
-            for (int p = 0; p <= position; p++)
-                att[p] = TensorPrimitives.Dot(q, new ReadOnlySpan<float>(_keys + (long)p * _kvDim + kvOffset, _headDim)) * _scale;
-            Softmax.Apply(att);
-            var output = new Span<float>(_output + t * _qDim + h * _headDim, _headDim);
-            output.Clear();
-            for (int p = 0; p <= position; p++)
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(_values + (long)p * _kvDim + kvOffset, _headDim), att[p], output, output);
+            Attend(new ReadOnlySpan<float>(_q + t * _qDim + h * _headDim, _headDim),
+                new ReadOnlySpan<float>(_keys, (position + 1) * _kvDim), new ReadOnlySpan<float>(_values, (position + 1) * _kvDim),
+                _kvDim, kvOffset, pool.Scratch(worker, contextLength)[..(position + 1)], _scale,
+                new Span<float>(_output + t * _qDim + h * _headDim, _headDim));
         }
+    }
+
+    /// <summary>
+    /// One query head at one position p_last = att.Length − 1: att_p = q·k_p·scale for p ≤ p_last, softmax, out = Σ_p att_p·v_p,
+    /// reading the head's slice at <paramref name="kvOffset"/> of each cached row of <paramref name="kvDim"/> floats.
+    /// Every attention path runs this, so a token's attention is the same whatever batch it is in.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Attend(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int kvDim, int kvOffset,
+        Span<float> att, float scale, Span<float> output)
+    {
+        int headDim = q.Length;
+        for (int p = 0; p < att.Length; p++)
+            att[p] = TensorPrimitives.Dot(q, keys.Slice(p * kvDim + kvOffset, headDim)) * scale;
+        Softmax.Apply(att);
+        output.Clear();
+        for (int p = 0; p < att.Length; p++)
+            TensorPrimitives.MultiplyAdd(values.Slice(p * kvDim + kvOffset, headDim), att[p], output, output);
     }
 }

@@ -16,6 +16,9 @@ internal sealed partial class CompressedLinear
         /// <summary>L's int8 planes (<see cref="Kernels.Int8LowRank"/>), or null when L·t stays float.</summary>
         private readonly byte[]? _lowRankPlanes;
 
+        /// <inheritdoc cref="_lowRankPlanes"/>
+        public byte[]? LowRankPlanes => _lowRankPlanes;
+
         // The call's int8 u (levels and block scales) and int8 a (levels and scale).
         private sbyte[] _levels = [], _alphaLevels = [];
         private float[] _levelScales = [];

@@ -51,6 +51,9 @@ internal sealed partial class CompressedLinear : ILinear
     private readonly int _rankGrain;
     private readonly Pass _decode, _prefill;
 
+    /// <summary>The pass of a batch of decode steps (<see cref="Int8DecodeSteps"/>), or null where they run one by one through <see cref="_decode"/>.</summary>
+    private readonly Pass? _decodeSteps;
+
     /// <summary>A matrix with its own scratch buffers (see <see cref="CompressedLinearScratch"/> to share them across matrices).</summary>
     public CompressedLinear(CompressedLinearData data, WorkerPool pool)
         : this(data, pool, new CompressedLinearScratch())
@@ -90,6 +93,9 @@ internal sealed partial class CompressedLinear : ILinear
         bool int8 = int8Activations && data.QKind == QCodeKind.E8P;
         _decode = int8 ? new Int8Decode(this, decodeRowGrain) : new Decode(this, decodeRowGrain);
         _prefill = int8 ? new Int8Prefill(this, rowGrain) : new Prefill(this, rowGrain);
+        // Float decode steps have no batched kernel that matches the fused one-token kernels bit for bit: they run one by one.
+        if (_decode is Int8Decode decode && (data.Rank == 0 || data.FactorBits == 4))
+            _decodeSteps = new Int8DecodeSteps(this, rowGrain, decode.LowRankPlanes);
     }
 
     /// <summary>Rows per chunk for about <paramref name="chunks"/> chunks, a multiple of 8 so that no chunk cuts a code vector.</summary>
@@ -119,5 +125,17 @@ internal sealed partial class CompressedLinear : ILinear
         if (n < 1 || x.Length != (long)n * InputDim || y.Length != (long)n * OutputDim)
             throw new ArgumentException($"{_data.Name}: expected x of {n}×{InputDim} and y of {n}×{OutputDim}, got {x.Length} and {y.Length}");
         fixed (float* px = x, py = y) (n == 1 ? _decode : _prefill).Run(px, py, n);
+    }
+
+    public unsafe void ApplyDecodeSteps(ReadOnlySpan<float> x, Span<float> y, int n)
+    {
+        if (n < 1 || x.Length != (long)n * InputDim || y.Length != (long)n * OutputDim)
+            throw new ArgumentException($"{_data.Name}: expected x of {n}×{InputDim} and y of {n}×{OutputDim}, got {x.Length} and {y.Length}");
+        fixed (float* px = x, py = y)
+        {
+            if (n > 1 && _decodeSteps is { } steps) steps.Run(px, py, n);
+            else
+                for (int t = 0; t < n; t++) _decode.Run(px + (long)t * InputDim, py + (long)t * OutputDim, 1);
+        }
     }
 }

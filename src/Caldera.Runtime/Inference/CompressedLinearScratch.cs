@@ -15,6 +15,7 @@ internal sealed class CompressedLinearScratch
     private float[] _levelScales = [];
     private float[] _lowRankInputs = [];
     private sbyte[] _lowRankLevels = [];
+    private float[] _lowRankScales = [];
 
     /// <summary>At least <paramref name="length"/> floats for U, valid until the next call.</summary>
     internal float[] Inputs(int length) => Grow(ref _inputs, length);
@@ -36,6 +37,9 @@ internal sealed class CompressedLinearScratch
 
     /// <summary>At least <paramref name="length"/> int8 levels of a (int8 L·t), valid until the next call.</summary>
     internal sbyte[] LowRankLevels(int length) => Grow(ref _lowRankLevels, length);
+
+    /// <summary>At least <paramref name="length"/> scales of a, one per token (int8 L·t of a batch of decode steps), valid until the next call.</summary>
+    internal float[] LowRankScales(int length) => Grow(ref _lowRankScales, length);
 
     private static T[] Grow<T>(ref T[] buffer, int length)
     {

@@ -100,6 +100,9 @@ internal abstract unsafe class QuantizedDenseLinear : ILinear
         }
     }
 
+    /// <summary>A batch already gives every token what <see cref="Apply"/> gives it alone (see the remarks).</summary>
+    public void ApplyDecodeSteps(ReadOnlySpan<float> x, Span<float> y, int n) => ApplyBatch(x, y, n);
+
     /// <summary>Rows [start, end) of the source matrix widened to F32 (one row at a time) and quantised.</summary>
     private sealed class QuantizeWork(QuantizedDenseLinear matrix, TensorView weight, WorkerPool pool) : IParallelWork
     {

@@ -8,7 +8,9 @@ namespace Caldera.Runtime.Inference;
 /// x += W_o·attention(RoPE(W_q·rms(x)), RoPE(W_k·rms(x)), W_v·rms(x)) and
 /// x += W_down·(silu(W_gate·rms(x)) ⊙ W_up·rms(x)), then logits = W_cls·rms(x).
 /// <see cref="Decode"/> runs one token (matrix–vector work); <see cref="Prefill(ReadOnlySpan{int}, int)"/>
-/// runs a whole prompt as matrix–matrix work with causal attention inside the batch. Neither allocates.
+/// runs a whole prompt as matrix–matrix work with causal attention inside the batch. Neither allocates. Both run on
+/// the transformer's own <see cref="KvCache"/>; the overloads that take a cache run any sequence's (a session's), and
+/// <see cref="DecodeSteps"/> runs one decode step each of several sequences together.
 /// </summary>
 internal sealed class Transformer : IDisposable
 {
@@ -17,7 +19,9 @@ internal sealed class Transformer : IDisposable
     private readonly RunState _state;
     private readonly RopeTable _rope;
     private readonly TransformerBlock _block;
+    private readonly int _prefillBatchSize;
     private readonly int[] _oneToken = new int[1];
+    private KvCache? _cache;
 
     /// <summary>Runs <paramref name="checkpoint"/>'s weights as stored (F32/F16/BF16), read in place.</summary>
     public Transformer(ModelCheckpoint checkpoint, TransformerOptions? options = null)
@@ -34,6 +38,7 @@ internal sealed class Transformer : IDisposable
         options ??= new TransformerOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Threads, 1, nameof(options.Threads));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.PrefillBatchSize, 1, nameof(options.PrefillBatchSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.DecodeStepsBatchSize, 1, nameof(options.DecodeStepsBatchSize));
         if (!Enum.IsDefined(options.ClassifierPrecision))
             throw new ArgumentOutOfRangeException(nameof(options), $"classifier precision {(int)options.ClassifierPrecision} is not one of Stored, Int8, Int6");
         int contextLength = options.ContextLength ?? config.ContextLength;
@@ -45,9 +50,11 @@ internal sealed class Transformer : IDisposable
         try
         {
             _weights = bind(new LinearBinding(_pool, options.Int8Activations, options.ClassifierPrecision));
-            _state = new RunState(config, Math.Min(options.PrefillBatchSize, contextLength), contextLength);
+            _prefillBatchSize = Math.Min(options.PrefillBatchSize, contextLength);
+            DecodeStepsBatchSize = options.DecodeStepsBatchSize;
+            _state = new RunState(config, Math.Max(_prefillBatchSize, DecodeStepsBatchSize));
             _rope = RopeTable.For(config, contextLength);
-            _block = new TransformerBlock(config, _state, _rope, new AttentionWork(config, _pool, contextLength));
+            _block = new TransformerBlock(config, _state, _rope, new AttentionWork(config, _pool, contextLength), new DecodeStepsAttention(config, _pool));
         }
         catch
         {
@@ -63,12 +70,50 @@ internal sealed class Transformer : IDisposable
 
     public int Threads => _pool.ThreadCount;
 
+    /// <summary>The most sequences one <see cref="DecodeSteps"/> call runs.</summary>
+    public int DecodeStepsBatchSize { get; }
+
+    /// <summary>The cache of <see cref="Decode"/> and the prefills that take none, made at their first call.</summary>
+    private KvCache Cache => _cache ??= NewCache();
+
+    /// <summary>An empty cache for one more sequence on these weights (a session's), as long as this transformer's context.</summary>
+    public KvCache NewCache() => new(Config, ContextLength);
+
     /// <summary>Runs <paramref name="token"/> at <paramref name="position"/> and returns the next-token logits (valid until the next call).</summary>
     public ReadOnlySpan<float> Decode(int token, int position)
     {
         _oneToken[0] = token;
-        Forward(_oneToken, position, default, lastLogits: true, observer: null);
+        Forward(Cache, _oneToken, position, default, lastLogits: true, observer: null);
         return _state.Logits;
+    }
+
+    /// <summary>
+    /// One decode step of each of n = tokens.Length sequences: tokens[t] at positions[t] of the sequence whose cache is
+    /// caches[t]; row t of <paramref name="logits"/> (n × vocab) receives its next-token logits, bit for bit what
+    /// <see cref="Decode"/> gives that sequence alone (every matrix through <see cref="ILinear.ApplyDecodeSteps"/>).
+    /// </summary>
+    public void DecodeSteps(ReadOnlySpan<int> tokens, int[] positions, KvCache[] caches, Span<float> logits)
+    {
+        var c = Config;
+        int n = tokens.Length, dim = c.Dim, vocab = c.VocabSize;
+        if (n < 1 || n > DecodeStepsBatchSize || positions.Length < n || caches.Length < n || logits.Length != (long)n * vocab)
+            throw new ArgumentException($"{n} decode steps need 1..{DecodeStepsBatchSize} tokens, as many positions and caches, and {n}×{vocab} logits");
+        var s = _state;
+        var x = s.X.AsSpan(0, n * dim);
+        var xb = s.Xb.AsSpan(0, n * dim);
+        for (int t = 0; t < n; t++)
+        {
+            if ((uint)tokens[t] >= (uint)c.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {tokens[t]} is outside the vocabulary of {c.VocabSize}");
+            if (positions[t] < 0 || positions[t] >= caches[t].ContextLength || positions[t] >= ContextLength)
+                throw new ArgumentOutOfRangeException(nameof(positions), $"position {positions[t]} is outside the context of {Math.Min(ContextLength, caches[t].ContextLength)}");
+            caches[t].EnsureCapacity(positions[t] + 1);
+            _weights.TokenEmbedding.ReadRow(tokens[t], x.Slice(t * dim, dim));
+        }
+        for (int l = 0; l < c.LayerCount; l++)
+            _block.ForwardDecodeSteps(_weights.Layers[l], l, x, n, positions, caches);
+        for (int t = 0; t < n; t++) RmsNorm.Apply(x.Slice(t * dim, dim), _weights.OutputNorm, c.NormEpsilon, xb.Slice(t * dim, dim));
+        _weights.Classifier.ApplyDecodeSteps(xb, logits, n);
     }
 
     /// <summary>Runs <paramref name="tokens"/> at positions from <paramref name="startPosition"/> and returns the logits after the last one.</summary>
@@ -78,16 +123,26 @@ internal sealed class Transformer : IDisposable
     /// Like <see cref="Prefill(ReadOnlySpan{int}, int)"/>, showing <paramref name="observer"/> the inputs of every
     /// block's matrices (calibration hooks on an ordinary forward pass).
     /// </summary>
-    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, int startPosition, IActivationObserver? observer)
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, int startPosition, IActivationObserver? observer) =>
+        Prefill(Cache, tokens, startPosition, observer);
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> of the sequence whose cache is <paramref name="cache"/> at positions from
+    /// <paramref name="startPosition"/>, in chunks of the prefill batch size, and returns the logits after the last one.
+    /// </summary>
+    public ReadOnlySpan<float> Prefill(KvCache cache, ReadOnlySpan<int> tokens, int startPosition, IActivationObserver? observer = null)
     {
         if (tokens.IsEmpty) throw new ArgumentException("nothing to prefill", nameof(tokens));
-        for (int done = 0; done < tokens.Length; done += _state.BatchSize)
+        for (int done = 0; done < tokens.Length; done += _prefillBatchSize)
         {
-            int n = Math.Min(_state.BatchSize, tokens.Length - done);
-            Forward(tokens.Slice(done, n), startPosition + done, default, lastLogits: done + n == tokens.Length, observer);
+            int n = Math.Min(_prefillBatchSize, tokens.Length - done);
+            Forward(cache, tokens.Slice(done, n), startPosition + done, default, lastLogits: done + n == tokens.Length, observer);
         }
         return _state.Logits;
     }
+
+    /// <summary>Prompt tokens one prefill pass runs; a scheduler that chunks a prompt itself chunks at this size.</summary>
+    public int PrefillBatchSize => _prefillBatchSize;
 
     /// <summary>Like <see cref="Prefill(ReadOnlySpan{int}, int)"/>, writing every position's logits into <paramref name="logits"/> (tokens × vocab).</summary>
     public void Prefill(ReadOnlySpan<int> tokens, int startPosition, Span<float> logits)
@@ -96,10 +151,10 @@ internal sealed class Transformer : IDisposable
         int vocab = Config.VocabSize;
         if (logits.Length != (long)tokens.Length * vocab)
             throw new ArgumentException($"logits must hold {tokens.Length}×{vocab} floats", nameof(logits));
-        for (int done = 0; done < tokens.Length; done += _state.BatchSize)
+        for (int done = 0; done < tokens.Length; done += _prefillBatchSize)
         {
-            int n = Math.Min(_state.BatchSize, tokens.Length - done);
-            Forward(tokens.Slice(done, n), startPosition + done, logits.Slice(done * vocab, n * vocab), lastLogits: false, observer: null);
+            int n = Math.Min(_prefillBatchSize, tokens.Length - done);
+            Forward(Cache, tokens.Slice(done, n), startPosition + done, logits.Slice(done * vocab, n * vocab), lastLogits: false, observer: null);
         }
     }
 
@@ -108,12 +163,14 @@ internal sealed class Transformer : IDisposable
     /// <paramref name="allLogits"/> when it is not empty, and the last token's into the state when
     /// <paramref name="lastLogits"/> (a prompt chunk that is not the last needs neither).
     /// </summary>
-    private void Forward(ReadOnlySpan<int> tokens, int start, Span<float> allLogits, bool lastLogits, IActivationObserver? observer)
+    private void Forward(KvCache cache, ReadOnlySpan<int> tokens, int start, Span<float> allLogits, bool lastLogits, IActivationObserver? observer)
     {
         var c = Config;
         int n = tokens.Length, dim = c.Dim;
-        if (start < 0 || start + n > ContextLength)
-            throw new ArgumentOutOfRangeException(nameof(start), $"positions {start}..{start + n - 1} are outside the context of {ContextLength}");
+        int context = Math.Min(ContextLength, cache.ContextLength);
+        if (start < 0 || start + n > context)
+            throw new ArgumentOutOfRangeException(nameof(start), $"positions {start}..{start + n - 1} are outside the context of {context}");
+        cache.EnsureCapacity(start + n);
         var s = _state;
         var x = s.X.AsSpan(0, n * dim);
         var xb = s.Xb.AsSpan(0, n * dim);
@@ -126,7 +183,7 @@ internal sealed class Transformer : IDisposable
         }
 
         for (int l = 0; l < c.LayerCount; l++)
-            _block.Forward(_weights.Layers[l], l, l, x, start, n, observer);
+            _block.Forward(_weights.Layers[l], l, cache, l, x, start, n, observer);
 
         if (!allLogits.IsEmpty)
         {

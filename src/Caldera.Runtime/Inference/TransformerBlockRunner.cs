@@ -14,6 +14,7 @@ internal sealed class TransformerBlockRunner : IDisposable
 {
     private readonly TransformerBlock _block;
     private readonly RunState _state;
+    private readonly KvCache _cache;
 
     /// <param name="sequenceLength">Tokens per sequence, at positions 0..sequenceLength−1.</param>
     /// <param name="options">Threads and prefill batch size (the context length is <paramref name="sequenceLength"/>).</param>
@@ -30,7 +31,9 @@ internal sealed class TransformerBlockRunner : IDisposable
         try
         {
             // One KV-cache slot: every block reuses it, since a block only attends within its own layer.
-            _state = new RunState(config with { LayerCount = 1 }, Math.Min(options.PrefillBatchSize, sequenceLength), sequenceLength);
+            _state = new RunState(config, Math.Min(options.PrefillBatchSize, sequenceLength));
+            _cache = new KvCache(config with { LayerCount = 1 }, sequenceLength);
+            _cache.EnsureCapacity(sequenceLength);
             var rope = RopeTable.For(config, sequenceLength);
             _block = new TransformerBlock(config, _state, rope, new AttentionWork(config, Pool, sequenceLength));
         }
@@ -59,7 +62,7 @@ internal sealed class TransformerBlockRunner : IDisposable
         for (int done = 0; done < SequenceLength; done += _state.BatchSize)
         {
             int n = Math.Min(_state.BatchSize, SequenceLength - done);
-            _block.Forward(weights, layer, 0, hidden.Slice(done * dim, n * dim), done, n, observer);
+            _block.Forward(weights, layer, _cache, 0, hidden.Slice(done * dim, n * dim), done, n, observer);
         }
     }
 

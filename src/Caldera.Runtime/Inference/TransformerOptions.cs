@@ -12,6 +12,9 @@ internal sealed record TransformerOptions
     /// <summary>Prompt tokens per prefill pass; longer prompts are prefilled in chunks of this size.</summary>
     public int PrefillBatchSize { get; init; } = 64;
 
+    /// <summary>The most sequences one <see cref="Transformer.DecodeSteps"/> call runs together (the activation buffers hold that many rows).</summary>
+    public int DecodeStepsBatchSize { get; init; } = 1;
+
     /// <summary>
     /// Run compressed matrices with int8 activations (<see cref="CompressedLinear.Int8Activations"/>): decode, and
     /// Q·u of prefill, are faster, at the small quality cost docs/quality.md measures. Dense matrices are unaffected. Off in this

@@ -15,9 +15,9 @@ public class KvCacheLimitTests
     [Fact]
     public void The_kv_cache_is_two_floats_per_layer_position_and_kv_dimension()
     {
-        Assert.Equal(24L * 1024, RunState.KvCacheBytes(HalfBillion, 1));
-        Assert.Equal(768L << 20, RunState.KvCacheBytes(HalfBillion, 32768));
-        RunState.RequireKvCacheFits(HalfBillion, 2048); // 48 MiB: fits any machine that runs these tests
+        Assert.Equal(24L * 1024, KvCache.Bytes(HalfBillion, 1));
+        Assert.Equal(768L << 20, KvCache.Bytes(HalfBillion, 32768));
+        KvCache.RequireFits(HalfBillion, 2048); // 48 MiB: fits any machine that runs these tests
     }
 
     [Fact]
@@ -25,15 +25,15 @@ public class KvCacheLimitTests
     {
         // 2 · 100000 layers · 1000000 positions · 128 floats: 1e17 bytes, more than any machine; each layer's cache is a legal array.
         var huge = HalfBillion with { LayerCount = 100_000, ContextLength = 1_000_000 };
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => RunState.RequireKvCacheFits(huge, 1_000_000));
-        Assert.Contains($"needs {RunState.KvCacheBytes(huge, 1_000_000) >> 20} MiB", e.Message);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => KvCache.RequireFits(huge, 1_000_000));
+        Assert.Contains($"needs {KvCache.Bytes(huge, 1_000_000) >> 20} MiB", e.Message);
         Assert.Contains("CalderaModelOptions.ContextLength", e.Message);
     }
 
     [Fact]
     public void A_layer_cache_beyond_the_largest_array_fails_before_any_arithmetic_overflows()
     {
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => RunState.RequireKvCacheFits(HalfBillion with { ContextLength = int.MaxValue }, int.MaxValue));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => KvCache.RequireFits(HalfBillion with { ContextLength = int.MaxValue }, int.MaxValue));
         Assert.Contains("too large", e.Message);
     }
 }

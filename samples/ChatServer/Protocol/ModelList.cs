@@ -1,0 +1,7 @@
+namespace ChatServer;
+
+public sealed class ModelList
+{
+    public string Object => "list";
+    public required List<ModelCard> Data { get; init; }
+}

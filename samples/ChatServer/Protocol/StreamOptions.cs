@@ -1,0 +1,6 @@
+namespace ChatServer;
+
+public sealed class StreamOptions
+{
+    public bool IncludeUsage { get; set; }
+}

@@ -1,0 +1,112 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Caldera.Runtime.Compression;
+using Caldera.Runtime.Kernels;
+using Int8Quantizer = Caldera.Runtime.Kernels.Int8Activations;
+
+namespace Caldera.Runtime.Inference;
+
+internal sealed partial class CompressedLinear
+{
+    /// <summary>
+    /// One decode step each of N sequences with int8 activations, every token's arithmetic exactly its
+    /// <see cref="Int8Decode"/> step's: u quantised per token as there; Q·u through <see cref="Int8CodedTile"/>, which
+    /// decodes each block of Q's rows once for all N tokens and gives every token the one-token kernel's sums bit for
+    /// bit; R·u and L·t per token with the one-token kernels (R and L are k rows against Q's m, so decoding them per token
+    /// costs k/m of the Q pass: 64/2048 at rank 64). Built only where <see cref="Int8Decode"/> runs R·u in integers
+    /// (E8P Q, 4-bit or no factors).
+    /// </summary>
+    private sealed unsafe class Int8DecodeSteps : Pass
+    {
+        private readonly Int8CodedRows.Path _int8Path;
+        private readonly bool _tiled;
+
+        /// <summary>L's int8 planes, shared with the matrix's <see cref="Int8Decode"/>; null when L·t stays float.</summary>
+        private readonly byte[]? _lowRankPlanes;
+
+        // The call's int8 u (levels, coordinate-major levels, block scales) and int8 a (levels and scales), token after token.
+        private sbyte[] _levels = [], _coordinateMajor = [], _alphaLevels = [];
+        private float[] _levelScales = [], _alphaScales = [];
+
+        public Int8DecodeSteps(CompressedLinear linear, int rowGrain, byte[]? lowRankPlanes) : base(linear, rowGrain)
+        {
+            _int8Path = Path == KernelPath.Scalar ? Int8CodedRows.Path.Scalar : Int8CodedRows.Best;
+            _tiled = Int8CodedTile.Tiled(PaddedColumns, _int8Path);
+            _lowRankPlanes = lowRankPlanes;
+        }
+
+        private int PaddedColumns => Int8Quantizer.PaddedLength(Columns);
+        private int Blocks => Int8Quantizer.BlockCount(Columns);
+        private int PaddedRank => Int8LowRank.PaddedRank(Rank);
+        private Span<sbyte> LevelsOf(int t) => _levels.AsSpan(t * PaddedColumns, PaddedColumns);
+        private Span<float> LevelScalesOf(int t) => _levelScales.AsSpan(t * Blocks, Blocks);
+        private Span<sbyte> AlphaOf(int t) => _alphaLevels.AsSpan(t * PaddedRank, PaddedRank);
+
+        protected override void Arm(CompressedLinearScratch scratch)
+        {
+            _levels = scratch.Levels(N * PaddedColumns);
+            _levelScales = scratch.LevelScales(N * Blocks);
+            if (_tiled) _coordinateMajor = scratch.CoordinateMajorLevels(N * PaddedColumns);
+        }
+
+        protected override void LowRankInputsReady(CompressedLinearScratch scratch)
+        {
+            if (_lowRankPlanes is null) return;
+            _alphaLevels = scratch.LowRankLevels(N * PaddedRank);
+            _alphaScales = scratch.LowRankScales(N);
+            for (int t = 0; t < N; t++) _alphaScales[t] = Int8LowRank.Quantize(A.AsSpan(t * Rank, Rank), AlphaOf(t));
+        }
+
+        // u as above, then u ≈ s_b·q_i, laid out for the tile
+        protected override void Input(int t)
+        {
+            base.Input(t);
+            Int8Quantizer.Quantize(UOf(t), LevelsOf(t), LevelScalesOf(t), Path);
+            if (_tiled) Int8CodedTile.LayOut(LevelsOf(t), _coordinateMajor.AsSpan(t * PaddedColumns, PaddedColumns));
+        }
+
+        // t_r = s_R·⟨decode(row r of R), q⟩ per token, as Int8Decode
+        protected override void Factor(int start, int end, int worker)
+        {
+            int words = E8PResidualLattice.WordCount(Columns);
+            var codes = D.RCodes.Span.Slice(start * words, (end - start) * words);
+            for (int t = 0; t < N; t++)
+            {
+                var factors = T.AsSpan(t * Rank + start, end - start);
+                Linear._kernels.DotRRowsInt8(codes, LevelsOf(t), LevelScalesOf(t), factors);
+                TensorPrimitives.Multiply(factors, D.RScale, factors);
+            }
+        }
+
+        protected override void Quantized(int start, int end, int worker)
+        {
+            int wordsPerRow = D.QWordsPerRow, tileBytes = Int8CodedTile.ScratchLength(Columns, N);
+            Span<float> tileScratch = Linear._pool.Scratch(worker, (tileBytes + sizeof(float) - 1) / sizeof(float));
+            Int8CodedTile.DotE8PRows(D.QCodes.Span.Slice(start * wordsPerRow, (end - start) * wordsPerRow), end - start,
+                _levels.AsSpan(0, N * PaddedColumns), _tiled ? _coordinateMajor.AsSpan(0, N * PaddedColumns) : [],
+                _levelScales.AsSpan(0, N * Blocks), N, new Span<float>(Y + start, (N - 1) * Rows + end - start), Rows,
+                MemoryMarshal.AsBytes(tileScratch), _int8Path);
+            for (int t = 0; t < N; t++)
+            {
+                var y = YOf(t, start, end - start);
+                TensorPrimitives.Multiply(y, D.QScale, y);
+            }
+        }
+
+        // z += L·t per token, in integers where Int8Decode runs it so, else all ranks at once in float
+        protected override void LowRank(int start, int end, int worker)
+        {
+            int length = end - start;
+            if (_lowRankPlanes is { } planes)
+            {
+                for (int t = 0; t < N; t++)
+                    Int8LowRank.Add(planes, start / E8PLattice.Dimension, AlphaOf(t), _alphaScales[t], YOf(t, start, length));
+                return;
+            }
+            int rowWords = E8PResidualLattice.WordCount(Rows), blockWords = E8PResidualLattice.WordCount(length);
+            int first = start / E8PLattice.Dimension * E8PResidualLattice.WordsPerVector;
+            var words = D.LTransposedCodes.Span.Slice(first, (Rank - 1) * rowWords + blockWords);
+            for (int t = 0; t < N; t++) Linear._kernels.AddLRanks(words, rowWords, A.AsSpan(t * Rank, Rank), YOf(t, start, length));
+        }
+    }
+}
