@@ -27,10 +27,11 @@ tail -c +"$((cut + 1))" "$text" > "$out/heldout.txt"
 
 "${caldera[@]}" eval "$model" "${tok[@]}" --text "$out/heldout.txt" --reference "$model" --ctx 256 --json > "$out/fp32.json"
 for cfg in "rtn2:--method rtn --q-bits 2" "ldlq:--method ldlq --preset $preset" "r4:--rank 4 --preset $preset" \
-           "r8:--rank 8 --preset $preset" "r16:--rank 16 --preset $preset" "r8-16bit:--rank 8 --lr-bits 16 --preset $preset" \
+           "r8:--rank 8 --preset $preset" "r16:--rank 16 --preset $preset" "r16-f16:--rank 16 --embedding f16 --preset $preset" \
+           "r8-16bit:--rank 8 --lr-bits 16 --preset $preset" \
            "r32:--rank 32 --preset $preset" "r64:--rank 64 --preset $preset"; do
   name=${cfg%%:*}; read -ra options <<< "${cfg#*:}"
   "${timer[@]}" "${caldera[@]}" compress "$model" "${tok[@]}" -o "$out/$name.cald" --calibration "$out/train.txt" "${options[@]}" > "$out/$name.compress.log" 2>&1
   "${caldera[@]}" eval "$out/$name.cald" --text "$out/heldout.txt" --reference "$model" "${tok[@]}" --ctx 256 --json > "$out/$name.json"
-  echo "$name: $(grep -o '"mean_kld": [^,]*' "$out/$name.json"), $(grep -o '"layer_bits_per_weight": [^,]*' "$out/$name.json")"
+  echo "$name: $(grep -o '"mean_kld": [^,]*' "$out/$name.json"), $(grep -o '"file_bits_per_weight": [^,]*' "$out/$name.json"), $(grep -o '"layer_bits_per_weight": [^,]*' "$out/$name.json")"
 done

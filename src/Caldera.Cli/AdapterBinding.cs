@@ -1,4 +1,3 @@
-using Caldera.Compiler.Evaluation;
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Model;
@@ -19,14 +18,13 @@ internal static class AdapterBinding
     }
 
     /// <summary>
-    /// The model's layer bits per weight with the adapter's ranks counted at 32 bits instead of the factors' own, as an
-    /// unmerged adapter runs; the model-wide figure adds the same bits over all weights.
+    /// The model's bits per weight with the adapter as an unmerged adapter runs: the adapter file's bytes added to the
+    /// model's, and in the linear layers its ranks counted at 32 bits instead of the factors' own.
     /// </summary>
-    public static StorageBits Bits(CompressedModelContent content, StorageBits stored, LowRankAdapter adapter)
+    public static BitsPerWeight Bits(CompressedModelContent content, BitsPerWeight stored, LowRankAdapter adapter, long adapterFileBytes)
     {
-        var (_, layerWeights, totalWeights) = CompressedModelCheck.CountWeights(content);
         var factorBits = content.Matrices.ToDictionary(m => m.Name, m => m.FactorBits, StringComparer.Ordinal);
-        double extra = adapter.Matrices.Sum(m => (32.0 - factorBits[m.Name]) * m.Rank * ((double)m.Rows + m.Columns));
-        return new StorageBits(stored.LayerBitsPerWeight + extra / layerWeights, stored.ModelBitsPerWeight + extra / totalWeights);
+        long extra = adapter.Matrices.Sum(m => (32L - factorBits[m.Name]) * m.Rank * ((long)m.Rows + m.Columns));
+        return stored with { FileBytes = stored.FileBytes + adapterFileBytes, LinearLayerBits = stored.LinearLayerBits + extra };
     }
 }

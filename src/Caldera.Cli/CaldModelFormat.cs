@@ -11,7 +11,11 @@ internal sealed class CaldModelFormat : ICompressedModelWriter, ICompressedModel
 {
     public static CaldModelFormat Instance { get; } = new();
 
-    public void Write(CompressedModelContent content, string path) => CaldWriter.Write(path, content);
+    public long Write(CompressedModelContent content, string path)
+    {
+        CaldWriter.Write(path, content);
+        return new FileInfo(path).Length;
+    }
 
     public bool Recognizes(string path) => File.Exists(path) && CaldFile.HasMagic(path);
 
@@ -24,7 +28,7 @@ internal sealed class CaldModelFormat : ICompressedModelWriter, ICompressedModel
             var tokenizer = tokenizerPath != null ? ModelTokenizer.Load(tokenizerPath) : model.EmbeddedTokenizer();
             tokenizer?.CheckFits(model.Config.VocabSize, path, tokenizerPath ?? path);
             return new EvaluatedModel(path, model.Config, options => model.CreateTransformer(options), tokenizer,
-                new StorageBits(file.LinearBitsPerWeight, file.FileBitsPerWeight), model);
+                file.Bits, model);
         }
         catch
         {

@@ -31,6 +31,8 @@ internal static class CompressCommand
     private static readonly Option<int> Rank = CliOptions.Int("--rank", "Rank of the low-rank factors L and R; 0 keeps Q alone (LDLQ).", 64, min: 0);
     private static readonly Option<int> QBits = CliOptions.Int("--q-bits", "Bits per weight of Q: 2 (the E8P lattice) for caldera and ldlq, 2..8 for rtn.", 2, min: 1);
     private static readonly Option<int> LrBits = CliOptions.Int("--lr-bits", "Bits per entry of L and R: 4 (lattice) or 16 (half precision).", 4, min: 1);
+    private static readonly Option<string> Embedding = CliOptions.Choice("--embedding",
+        "Storage of the token embedding and the classifier: int6 (6.5 bits per weight, read in place by the classifier kernel; f16 where that is smaller, dim below 104) or f16.", "int6", "f16");
     private static readonly Option<string> Preset = CliOptions.Choice("--preset", "fast: few alternating iterations; paper: the paper's settings (slower).", "fast", "paper");
     private static readonly Option<string?> Calibration = CliOptions.Text("--calibration", "UTF-8 text to calibrate on; default: the built-in text.");
     private static readonly Option<int?> Samples = CliOptions.OptionalInt("--samples", "Calibration sequences; default: as many as the text fills.", min: 1);
@@ -43,7 +45,7 @@ internal static class CompressCommand
             "Calibrate, compress every block matrix and write a .cald model. Finished layers are cached in <out.cald>.parts/; " +
             "a rerun with the same settings resumes from them.")
         {
-            Model, Output, Tokenizer, Method, Rank, QBits, LrBits, Preset, Calibration, Samples, SequenceLength, Threads,
+            Model, Output, Tokenizer, Method, Rank, QBits, LrBits, Embedding, Preset, Calibration, Samples, SequenceLength, Threads,
         };
         command.SetAction(parsed => Execute(parsed, cli));
         return command;
@@ -84,9 +86,10 @@ internal static class CompressCommand
         {
             throw OutputPath.WriteFailed(cacheDirectory, io, " (finished layers already there are kept and resumed from)");
         }
+        long fileBytes;
         try
         {
-            writer.Write(content, output);
+            fileBytes = writer.Write(content, output);
         }
         catch (Exception e) when (WriteError(e) is { } io)
         {
@@ -95,10 +98,10 @@ internal static class CompressCommand
         if (Directory.Exists(cacheDirectory)) Directory.Delete(cacheDirectory, recursive: true);
         (cli.Terminal ?? PlainConsole(stderr)).Write(CompressionSummary.Build(content.Matrices, times.Layers));
 
-        var bits = StorageBits.Of(content);
         double meanError = content.Matrices.Average(m => m.RelativeError);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"wrote {output}: {content.Matrices.Count} matrices, {bits.LayerBitsPerWeight:F3} bits per weight in the linear layers, {bits.ModelBitsPerWeight:F3} overall, mean relative error {meanError:F4}, {clock.Elapsed.TotalSeconds:F1} s"));
+            $"wrote {output}: {content.Matrices.Count} matrices, mean relative error {meanError:F4}, {clock.Elapsed.TotalSeconds:F1} s"));
+        stdout.WriteLine($"bits/weight: {BitsPerWeight.Of(content, fileBytes)}");
         return 0;
     }
 
@@ -135,6 +138,7 @@ internal static class CompressCommand
             Decomposition = options,
             Preset = preset,
             RtnBits = qBits,
+            EmbeddingStorage = parsed.GetValue(Embedding) == "f16" ? EmbeddingStorage.F16 : EmbeddingStorage.Int6,
             Threads = threads,
             ParallelMatrices = Math.Max(1, Math.Min(7, threads / 2)),
         };

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Caldera.Compiler.Evaluation;
+using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Model;
@@ -93,7 +94,7 @@ internal static class EvalCommand
             var file = loaded.Compressed!;
             var tokenizer = tokenizerPath != null ? Runtime.Tokenization.ModelTokenizer.Load(tokenizerPath) : loaded.EmbeddedTokenizer();
             tokenizer?.CheckFits(loaded.Config.VocabSize, path, tokenizerPath ?? path);
-            var bits = AdapterBinding.Bits(file.Content, new StorageBits(file.LinearBitsPerWeight, file.FileBitsPerWeight), adapter);
+            var bits = AdapterBinding.Bits(file.Content, file.Bits, adapter, new FileInfo(adapterPath).Length);
             return new EvaluatedModel(path, loaded.Config, options => new Transformer(loaded.Config, bind, options), tokenizer, bits, loaded);
         }
         catch
@@ -103,7 +104,7 @@ internal static class EvalCommand
         }
     }
 
-    private static void WriteText(TextWriter o, string model, string? reference, QualityMetrics m, StorageBits bits)
+    private static void WriteText(TextWriter o, string model, string? reference, QualityMetrics m, BitsPerWeight bits)
     {
         var c = CultureInfo.InvariantCulture;
         o.WriteLine($"model              {model}");
@@ -116,11 +117,10 @@ internal static class EvalCommand
             o.WriteLine(string.Create(c, $"mean KLD           {m.MeanKlDivergence:F6}"));
             o.WriteLine(string.Create(c, $"top-1 agreement    {100 * m.Top1Agreement:F2} %"));
         }
-        o.WriteLine(string.Create(c, $"layer bpw          {bits.LayerBitsPerWeight:F3}"));
-        o.WriteLine(string.Create(c, $"model bpw          {bits.ModelBitsPerWeight:F3}"));
+        o.WriteLine($"bits/weight        {bits}");
     }
 
-    private static void WriteJson(TextWriter o, string model, string? reference, QualityMetrics m, StorageBits bits)
+    private static void WriteJson(TextWriter o, string model, string? reference, QualityMetrics m, BitsPerWeight bits)
     {
         var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -136,8 +136,10 @@ internal static class EvalCommand
             if (m.ReferencePerplexity is { } rp) w.WriteNumber("reference_perplexity", rp);
             if (m.MeanKlDivergence is { } kl) w.WriteNumber("mean_kld", kl);
             if (m.Top1Agreement is { } top1) w.WriteNumber("top1_agreement", top1);
-            w.WriteNumber("layer_bits_per_weight", bits.LayerBitsPerWeight);
-            w.WriteNumber("model_bits_per_weight", bits.ModelBitsPerWeight);
+            w.WriteNumber("file_bits_per_weight", bits.File);
+            w.WriteNumber("file_bytes", bits.FileBytes);
+            w.WriteNumber("parameters", bits.Parameters);
+            w.WriteNumber("layer_bits_per_weight", bits.LinearLayers);
             w.WriteEndObject();
         }
         o.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));

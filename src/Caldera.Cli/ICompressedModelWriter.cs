@@ -6,7 +6,8 @@ namespace Caldera.Cli;
 /// <summary>Writes a compressed model's content to a file (the <c>.cald</c> format: atomically, byte-identical for identical content).</summary>
 internal interface ICompressedModelWriter
 {
-    void Write(CompressedModelContent content, string path);
+    /// <summary>Writes <paramref name="content"/> to <paramref name="path"/> and returns the file's length in bytes.</summary>
+    long Write(CompressedModelContent content, string path);
 }
 
 /// <summary>Opens a compressed model file for evaluation, or says it is not one.</summary>

@@ -46,8 +46,7 @@ internal static class InspectCommand
         var s = content.Settings;
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"compression:  {s.Method}, rank {s.Rank}, Q {s.QBits}-bit, factors {s.FactorBits}-bit, preset {s.Preset}, calibration {s.Calibration}"));
-        o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"bits/weight:  {file.LinearBitsPerWeight:F3} (linear layers), {file.FileBitsPerWeight:F3} (whole file)"));
+        o.WriteLine($"bits/weight:  {file.Bits}");
         o.WriteLine($"source:       sha256 {content.SourceSha256}, caldera {content.ToolVersion}");
         o.WriteLine($"tokenizer:    {(content.Tokenizer is { } t ? $"{t.Kind} ({t.Bytes.Length} bytes)" : "none embedded")}");
         var rows = content.DenseTensors.Select(d => (d.Name, Shape: $"[{string.Join(", ", d.Shape)}]", Storage: d.Type.ToString()))

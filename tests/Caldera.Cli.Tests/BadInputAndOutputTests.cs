@@ -68,7 +68,7 @@ public sealed class BadInputAndOutputTests : IDisposable
     {
         byte[] bytes = CompressedStories.Bytes;
         long offset = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(CaldLayout.ManifestOffsetOffset));
-        int at = (int)offset + bytes.AsSpan((int)offset).IndexOf("\"tool_version\": \""u8) + "\"tool_version\": \"".Length;
+        int at = (int)offset + bytes.AsSpan((int)offset).IndexOf("\"tool_version\":\""u8) + "\"tool_version\":\"".Length;
         bytes[at] = 0xFF; // inside a string, where the JSON parser does not look
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(CaldLayout.ChecksumOffset), CaldLayout.Checksum(bytes));
         string path = _dir.File("bad-utf8.cald");
@@ -265,6 +265,6 @@ public sealed class BadInputAndOutputTests : IDisposable
     /// <summary>A writer on a full disk: what a FileStream throws when the device has no space left.</summary>
     private sealed class FullDisk : ICompressedModelWriter
     {
-        public void Write(CompressedModelContent content, string path) => throw new IOException("No space left on device");
+        public long Write(CompressedModelContent content, string path) => throw new IOException("No space left on device");
     }
 }

@@ -74,7 +74,7 @@ public sealed class CompressAndEvalCommandTests : IDisposable
         Assert.Matches(@"(?m)^  bpw +(\d\.\d{3} +){7}$", stderr);
         Assert.DoesNotContain("\u001b", stderr);
         Assert.False(Directory.Exists(output + ".parts"));
-        double bits = StorageBits.Of(content).LayerBitsPerWeight;
+        double bits = BitsPerWeight.Of(content, 0).LinearLayers;
         // 2-bit Q + rank-4 4-bit factors (0.5 bit on 64×64) + signs and scales, plus the fp32 43×43 fallback
         // transform block that each 172-wide side stores (5.4 bits per weight of a 172×64 matrix).
         Assert.InRange(bits, 2.5, 8);
@@ -193,7 +193,7 @@ public sealed class CompressAndEvalCommandTests : IDisposable
         var (code, stdout, stderr) = Run(new CapturingWriter(), ["eval", TestModels.Stories260KBin, "--tokenizer", TestModels.Tok512Model, "--text", text, "--ctx", "32"]);
         Assert.True(code == 0, stderr);
         Assert.Matches(@"(?m)^perplexity +\d+\.\d{4} ± \d+\.\d{4}$", stdout);
-        Assert.Matches(@"(?m)^layer bpw +32\.000$", stdout);
+        Assert.Matches(@"(?m)^bits/weight +32\.\d{3} bits/weight \(whole file: 8 × [\d,]+ bytes / [\d,]+ parameters\); linear layers alone 32\.000$", stdout);
         Assert.DoesNotContain("mean KLD", stdout);
     }
 
@@ -210,6 +210,10 @@ public sealed class CompressAndEvalCommandTests : IDisposable
         public CompressedModelContent? Content { get; private set; }
         public string? Path { get; private set; }
 
-        public void Write(CompressedModelContent content, string path) => (Content, Path) = (content, path);
+        public long Write(CompressedModelContent content, string path)
+        {
+            (Content, Path) = (content, path);
+            return 0;
+        }
     }
 }

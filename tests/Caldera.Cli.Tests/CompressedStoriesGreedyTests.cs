@@ -55,16 +55,21 @@ public sealed class CompressedStoriesGreedyTests : IDisposable
         Assert.Equal(expected, GreedyTrace.TextBeforeFirstNearTie(transformer, loaded.EmbeddedTokenizer()!, "Once upon a time", 100).Text);
     }
 
-    /// <summary>Float arithmetic: after "play with her" the top two logits are within <see cref="GreedyTrace.NearTie"/>.</summary>
-    private const string ExpectedStory = "Once upon a time, there was a little girl named Lily. She loved to play with her";
+    /// <summary>
+    /// Float arithmetic (this model's dim of 64 keeps the embedding and the classifier in F16): after "She wanted to play
+    /// with her toys, but" the top two logits are within <see cref="GreedyTrace.NearTie"/>.
+    /// </summary>
+    private const string ExpectedStory =
+        "Once upon a time, there was a little girl named Lily. She loved to play with her toys and pretend toys. One day, she saw a big, rock on the ground. " +
+        "She was very excited to sit on her toys and sing all over the rock. She wanted to play with her toys, but";
 
     /// <summary>
-    /// caldera run's default arithmetic: it parts from the float story at "play with her", where two continuations of a
-    /// 260K-parameter model at rank 16 are close (on tinystories-256d int8 activations cost +0.21 % KLD and the 6-bit
-    /// classifier +0.25 %, docs/quality.md), and its own first near tie comes after "Lily".
+    /// caldera run's default arithmetic (int8 activations, 6-bit classifier copy): it parts from the float story after
+    /// "She was very", where two continuations of a 260K-parameter model at rank 16 are close (on tinystories-256d int8
+    /// activations cost +0.21 % KLD and the 6-bit classifier +0.25 %, docs/quality.md), and its own first near tie comes
+    /// after "She put on her toys and".
     /// </summary>
     private const string ExpectedIntegerStory =
-        "Once upon a time, there was a little girl named Lily. She loved to play with her friends in the sunny day. One day, she went to the beautia and saw a big, red ball. " +
-        "She aseded, but she didn't want to play with it.\n" +
-        "Lily";
+        "Once upon a time, there was a little girl named Lily. She loved to play with her toys and pretend toys. One day, she saw a big, rock on the ground. " +
+        "She was very happy and scared her too. She wanted to help her mom, so she didn't have anyti. She put on her toys and";
 }

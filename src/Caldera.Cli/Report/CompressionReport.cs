@@ -45,7 +45,7 @@ internal static class CompressionReport
             <dt>architecture</dt><dd>{{F($"{c.LayerCount} layers, dim {c.Dim}, hidden {c.HiddenDim}, {c.HeadCount} heads ({c.KvHeadCount} KV), vocabulary {c.VocabSize}, context {c.ContextLength}")}}</dd>
             <dt>compression</dt><dd>{{E(F($"{s.Method}, rank {s.Rank}, Q {s.QBits}-bit, factors {s.FactorBits}-bit, preset {s.Preset}"))}}</dd>
             <dt>calibration</dt><dd>{{E(F($"{s.Calibration} ({s.CalibrationSamples} × {s.CalibrationSequenceLength} tokens)"))}}</dd>
-            <dt>bits per weight</dt><dd>{{F($"{file.LinearBitsPerWeight:F3} in the linear layers, {file.FileBitsPerWeight:F3} for the whole file ({file.Length:N0} bytes)")}}</dd>
+            <dt>bits per weight</dt><dd>{{F($"{file.Bits}")}}</dd>
             <dt>mean relative error</dt><dd>{{F($"{content.Matrices.Average(m => m.RelativeError):F4} over {content.Matrices.Count} matrices")}}</dd>
             <dt>made by</dt><dd>caldera {{E(content.ToolVersion)}}</dd>
             </dl>

@@ -76,6 +76,11 @@ internal static class CalderaDecomposer
         (QuantizedMatrix Q, LowRankFactors Factors)? best = null;
         double bestError = double.PositiveInfinity;
         bool lowRankDone = rank == 0, quantizedDone = false;
+        // Whether the Q-update rounds against the downdated Hessian: undecided (null) until the first Q-update after an
+        // LR-update tries both. The downdate leaves the k directions L·R serves to the next LR-update, which 4-bit factors
+        // may not fit: on tinystories-256d's blk.0.attn_q and attn_k (fast preset) it doubled the error (0.098 against 0.061
+        // at rank 4) and made it grow with the rank (0.124 at rank 32), while it gains 2–5 % on the other matrices.
+        bool? downdate = options.HessianDowndate && rank > 0 ? null : false;
 
         for (int t = 1; t <= options.OuterIterations; t++)
         {
@@ -91,35 +96,21 @@ internal static class CalderaDecomposer
                 }
                 else
                 {
-                    Matrix<float> b;
-                    using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
-                        b = DenseOps.Subtract(wt, factors.Product(product, threads), residual);
-                    double s = DenseOps.RootMeanSquare(b.Data);
-                    if (s == 0) s = 1;
-                    // E8P is tuned for inputs of RMS 1.03; Q = (s/1.03)·Q̂.
-                    float toLattice = (float)(E8PCodebook.OptimalInputRms / s), fromLattice = (float)(s / E8PCodebook.OptimalInputRms);
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(b.Data, toLattice, b.Data);
-                    var hq = hd;
-                    if (options.HessianDowndate && rank > 0 && lowRankDone)
-                        using (DecompositionProfile.Measure(profile, DecompositionStep.Downdate))
-                            hq = HessianDowndate.Apply(hd, cholesky, factors, threads, scratch);
-                    var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads,
-                        profile, scratch);
-                    if (!ReferenceEquals(hq, hd)) scratch.Return(hq.Data);
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(rounded.Data, fromLattice, rounded.Data);
-                    q = rounded;
-                    qCodes = new QuantizedMatrix(m, n, wordsPerRow, fromLattice, codes, rounded.Data);
+                    bool withDowndate = downdate is not false && lowRankDone;
+                    (q, qCodes) = QUpdate(withDowndate);
                     quantizedDone = true;
+                    // The first downdated Q-update is tried against a plain one: this matrix keeps whichever fits better.
+                    if (withDowndate && downdate is null)
+                    {
+                        double downdated = Error(q);
+                        var plain = QUpdate(withDowndate: false);
+                        downdate = downdated <= Error(plain.Q);
+                        if (downdate is false) (q, qCodes) = plain;
+                    }
                 }
 
                 if (!(lowRankDone && quantizedDone)) continue;
-                double error;
-                using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
-                {
-                    var delta = DenseOps.Subtract(q, wt, residual);
-                    if (rank > 0) Gemm.Multiply(Op.N, factors.L, Op.N, factors.R, 1f, 1f, delta, threads);
-                    error = Math.Sqrt(Math.Max(DenseOps.WeightedSquaredNorm(delta, choleskyPacked, product, threads), 0) / denominator);
-                }
+                double error = Error(q);
                 progress?.Report(new CalderaStep(t, lowRankStep ? "LR" : "Q", error, clock.Elapsed));
                 if (error < bestError)
                 {
@@ -129,6 +120,37 @@ internal static class CalderaDecomposer
             }
             // Without factors every Q-update sees the same input and returns the same Q.
             if (rank == 0) break;
+        }
+
+        // Q = round(W̃ − L·R) with BlockLDLQ, against H̃ or the downdated H̃.
+        (Matrix<float> Q, QuantizedMatrix Codes) QUpdate(bool withDowndate)
+        {
+            Matrix<float> b;
+            using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
+                b = DenseOps.Subtract(wt, factors.Product(product, threads), residual);
+            double s = DenseOps.RootMeanSquare(b.Data);
+            if (s == 0) s = 1;
+            // E8P is tuned for inputs of RMS 1.03; Q = (s/1.03)·Q̂.
+            float toLattice = (float)(E8PCodebook.OptimalInputRms / s), fromLattice = (float)(s / E8PCodebook.OptimalInputRms);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(b.Data, toLattice, b.Data);
+            var hq = hd;
+            if (withDowndate)
+                using (DecompositionProfile.Measure(profile, DecompositionStep.Downdate))
+                    hq = HessianDowndate.Apply(hd, cholesky, factors, threads, scratch);
+            var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads,
+                profile, scratch);
+            if (!ReferenceEquals(hq, hd)) scratch.Return(hq.Data);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(rounded.Data, fromLattice, rounded.Data);
+            return (rounded, new QuantizedMatrix(m, n, wordsPerRow, fromLattice, codes, rounded.Data));
+        }
+
+        // ‖(Q + L·R − W̃)·C‖_F / ‖W̃·C‖_F: the activation-aware error of a candidate Q with the current factors.
+        double Error(Matrix<float> candidate)
+        {
+            using var _ = DecompositionProfile.Measure(profile, DecompositionStep.Error);
+            var delta = DenseOps.Subtract(candidate, wt, residual);
+            if (rank > 0) Gemm.Multiply(Op.N, factors.L, Op.N, factors.R, 1f, 1f, delta, threads);
+            return Math.Sqrt(Math.Max(DenseOps.WeightedSquaredNorm(delta, choleskyPacked, product, threads), 0) / denominator);
         }
 
         var (bestQ, bestFactors) = best!.Value;

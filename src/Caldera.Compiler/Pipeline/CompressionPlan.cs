@@ -19,6 +19,9 @@ internal sealed record CompressionPlan
     /// <summary>"fast", "paper" or "custom": recorded in the settings.</summary>
     public string Preset { get; init; } = "fast";
 
+    /// <summary>How the token embedding and the classifier are stored.</summary>
+    public EmbeddingStorage EmbeddingStorage { get; init; } = EmbeddingStorage.Int6;
+
     /// <summary>b of the uniform grid for <see cref="CompressionMethod.Rtn"/> (2..8). CALDERA and LDLQ are 2-bit E8P.</summary>
     public int RtnBits { get; init; } = 2;
 

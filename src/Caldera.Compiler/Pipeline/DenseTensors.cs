@@ -1,27 +1,39 @@
 using System.Runtime.InteropServices;
 using Caldera.Runtime.Compression;
+using Caldera.Runtime.Kernels;
 using Caldera.Runtime.Model;
 
 namespace Caldera.Compiler.Pipeline;
 
 /// <summary>
-/// The tensors a compressed model keeps dense: the token embedding and an untied classifier at F16 (16 bits,
-/// half the F32 source), the RMSNorm gains at F32 (dim values each, negligible).
+/// The tensors a compressed model keeps uncompressed: the token embedding and an untied classifier as
+/// <see cref="EmbeddingStorage"/> says (6-bit blocks or F16), the RMSNorm gains at F32 (dim values each, negligible).
 /// </summary>
 internal static class DenseTensors
 {
-    public static IReadOnlyList<DenseTensorData> Of(ModelCheckpoint checkpoint)
+    /// <param name="config">The compressed model's config: tied (no classifier stored) also when the checkpoint's classifier copies the embedding.</param>
+    public static IReadOnlyList<DenseTensorData> Of(ModelCheckpoint checkpoint, LlamaConfig config, EmbeddingStorage storage)
     {
-        var c = checkpoint.Config;
-        var result = new List<DenseTensorData> { Half16(checkpoint.Tensor(TensorNames.TokenEmbedding)) };
+        var c = config;
+        // Int6Blocks pads each row to whole groups of 256: below about 104 columns (stories260K's 64) F16 is smaller, and kept.
+        Func<TensorView, DenseTensorData> vocabulary = storage == EmbeddingStorage.Int6 && TensorType.Int6Blocks.ByteLength([1, c.Dim]) < 2L * c.Dim
+            ? Int6 : Half16;
+        var result = new List<DenseTensorData> { vocabulary(checkpoint.Tensor(TensorNames.TokenEmbedding)) };
         for (int l = 0; l < c.LayerCount; l++)
         {
             result.Add(Float32(checkpoint.Tensor(TensorNames.AttentionNorm(l))));
             result.Add(Float32(checkpoint.Tensor(TensorNames.FfnNorm(l))));
         }
         result.Add(Float32(checkpoint.Tensor(TensorNames.OutputNorm)));
-        if (!c.TiedClassifier) result.Add(Half16(checkpoint.Tensor(TensorNames.Output)));
+        if (!c.TiedClassifier) result.Add(vocabulary(checkpoint.Tensor(TensorNames.Output)));
         return result;
+    }
+
+    private static DenseTensorData Int6(TensorView t)
+    {
+        var bytes = new byte[checked((int)TensorType.Int6Blocks.ByteLength(t.Shape))];
+        Int6Blocks.QuantizeMatrix(t, bytes);
+        return new DenseTensorData(t.Name, (long[])t.Shape.Clone(), TensorType.Int6Blocks, bytes);
     }
 
     private static DenseTensorData Half16(TensorView t)

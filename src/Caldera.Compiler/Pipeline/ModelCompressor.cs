@@ -12,7 +12,8 @@ namespace Caldera.Compiler.Pipeline;
 /// Turns a checkpoint into a <see cref="CompressedModelContent"/>: for each decoder block in turn, calibrate it
 /// (<see cref="LayerwiseCalibrator"/>: its four Hessians from the full-precision model), compress its seven
 /// matrices with the <see cref="CompressionPlan"/>'s method (several at once), cache the block, drop its
-/// Hessians, and move on. Embedding, norms and classifier stay dense (<see cref="DenseTensors"/>). Blocks found
+/// Hessians, and move on. Embedding, norms and classifier are stored by <see cref="DenseTensors"/>; a classifier that
+/// copies the embedding byte for byte makes the model tied (<see cref="TiedWeights"/>). Blocks found
 /// in the cache under the same stamp are taken from it, so a rerun after an interruption redoes only the rest
 /// and gives the same content.
 /// </summary>
@@ -72,11 +73,13 @@ internal sealed class ModelCompressor(CompressionPlan plan)
             }
         }
 
+        // A classifier stored as a byte-for-byte copy of the embedding is the embedding: the model is tied and stores it once.
+        var config = TiedWeights.ClassifierCopiesEmbedding(checkpoint) ? c with { TiedClassifier = true } : c;
         return new CompressedModelContent
         {
-            Config = c,
+            Config = config,
             Tokenizer = tokenizer,
-            DenseTensors = DenseTensors.Of(checkpoint),
+            DenseTensors = DenseTensors.Of(checkpoint, config, Plan.EmbeddingStorage),
             Matrices = [.. blocks.SelectMany(b => b!)],
             Settings = Settings(calibration),
             SourceSha256 = sourceSha256,

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using Caldera.Runtime.Kernels;
 using Caldera.Runtime.Model;
 
 namespace Caldera.Runtime.Compression;
@@ -24,7 +25,7 @@ internal static class CompressedModelCheck
             if (!seen.Add(m.Name)) return (m.Name, "appears twice");
             if (!expected.TryGetValue(m.Name, out var shape)) return (m.Name, $"is not a tensor of this architecture ({config.LayerCount} layers, tied classifier: {config.TiedClassifier})");
             if (shape.Length != 2 || m.Name == TensorNames.TokenEmbedding)
-                return (m.Name, "cannot be compressed (the embedding and the norms stay dense)");
+                return (m.Name, "cannot be compressed (the embedding and the norms are dense tensors)");
             if (m.Rows != shape[0] || m.Columns != shape[1])
                 return (m.Name, $"is {m.Rows}×{m.Columns} but the config implies {shape[0]}×{shape[1]}");
             if (m.FindProblem() is { } problem) return (m.Name, problem);
@@ -35,10 +36,17 @@ internal static class CompressedModelCheck
             if (!expected.TryGetValue(d.Name, out var shape)) return (d.Name, "is not a tensor of this architecture");
             if (!d.Shape.AsSpan().SequenceEqual(shape))
                 return (d.Name, $"has shape [{string.Join(", ", d.Shape)}] but the config implies [{string.Join(", ", shape)}]");
-            if (d.Type is not (TensorType.F32 or TensorType.F16 or TensorType.BF16)) return (d.Name, $"type {(int)d.Type} is unknown");
-            long bytes = Count(shape) * d.Type.ElementSize();
+            if (!Enum.IsDefined(d.Type)) return (d.Name, $"type {(int)d.Type} is unknown");
+            if (d.Type == TensorType.Int6Blocks && d.Name is not (TensorNames.TokenEmbedding or TensorNames.Output))
+                return (d.Name, $"is stored as {d.Type}, which only the token embedding and the classifier may be");
+            long bytes = d.Type.ByteLength(shape);
             if (d.Data.Length != bytes) return (d.Name, $"holds {d.Data.Length} bytes; [{string.Join(", ", shape)}] {d.Type} needs {bytes}");
-            if (FirstNonFinite(d.Data.Span, d.Type) is { } index) return (d.Name, $"element {index} is NaN or infinite; the weights are corrupt");
+            if (d.Type == TensorType.Int6Blocks)
+            {
+                if (FirstBadScale(d.Data.Span[(int)Int6Blocks.MatrixPlaneBytes((int)shape[0], (int)shape[1])..]) is { } block)
+                    return (d.Name, $"scale {block} is negative, NaN or infinite; the weights are corrupt");
+            }
+            else if (FirstNonFinite(d.Data.Span, d.Type) is { } index) return (d.Name, $"element {index} is NaN or infinite; the weights are corrupt");
         }
         foreach (var name in expected.Keys)
             if (!seen.Contains(name)) return (name, "is missing (neither compressed nor dense)");
@@ -63,7 +71,7 @@ internal static class CompressedModelCheck
 
     /// <summary>
     /// Stored bits (shared transforms counted once) and weights of the per-block matrices (blk.N.*, compressed or dense), and the weight
-    /// count of the whole model (every stored tensor), for bits-per-weight figures.
+    /// count of the whole model (every stored tensor; a tied classifier is the embedding, stored once), for <see cref="BitsPerWeight"/>.
     /// </summary>
     public static (long LinearBits, long LinearWeights, long TotalWeights) CountWeights(CompressedModelContent content)
     {
@@ -73,7 +81,7 @@ internal static class CompressedModelCheck
         {
             long weights = (long)m.Rows * m.Columns;
             total += weights;
-            if (!IsBlockMatrix(m.Name)) continue;
+            if (!TensorNames.IsBlockMatrix(m.Name)) continue;
             linearWeights += weights;
             linearBits += m.StoredBits;
             // A transform shared with an earlier matrix is stored once (see TransformData.ContentKey).
@@ -84,14 +92,25 @@ internal static class CompressedModelCheck
         {
             long weights = Count(d.Shape);
             total += weights;
-            if (d.Shape.Length != 2 || !IsBlockMatrix(d.Name)) continue;
+            if (!TensorNames.IsBlockMatrix(d.Name)) continue;
             linearWeights += weights;
-            linearBits += weights * 8 * d.Type.ElementSize();
+            linearBits += 8 * d.Type.ByteLength(d.Shape);
         }
         return (linearBits, linearWeights, total);
     }
 
-    private static bool IsBlockMatrix(string name) => name.StartsWith("blk.", StringComparison.Ordinal);
+    /// <summary>
+    /// The first BF16 block scale that is not a finite number ≥ 0 (<see cref="Int6Blocks"/> writes max/31 rounded up, or 0).
+    /// The levels need no check: every 6-bit value decodes to a finite weight.
+    /// </summary>
+    private static long? FirstBadScale(ReadOnlySpan<byte> scales)
+    {
+        var bits = MemoryMarshal.Cast<byte, ushort>(scales);
+        // Sign set, or exponent all ones (∞, NaN): both live in the top 9 bits.
+        for (int b = 0; b < bits.Length; b++)
+            if ((bits[b] & 0x8000) != 0 || (bits[b] & 0x7F80) == 0x7F80) return b;
+        return null;
+    }
 
     private static long? FirstNonFinite(ReadOnlySpan<byte> bytes, TensorType type)
     {

@@ -21,13 +21,13 @@ internal sealed class CaldFile : IDisposable
 
     private readonly ByteSource _file;
 
-    private CaldFile(ByteSource file, ulong checksum, CompressedModelContent content, double linearBitsPerWeight, double fileBitsPerWeight)
+    private CaldFile(ByteSource file, uint version, ulong checksum, CompressedModelContent content, BitsPerWeight bits)
     {
         _file = file;
+        Version = version;
         Checksum = checksum;
         Content = content;
-        LinearBitsPerWeight = linearBitsPerWeight;
-        FileBitsPerWeight = fileBitsPerWeight;
+        Bits = bits;
     }
 
     /// <summary>The file, or what the bytes are called in errors (e.g. "resource Caldera.Models.Stories.cald in StoryTeller").</summary>
@@ -35,16 +35,16 @@ internal sealed class CaldFile : IDisposable
 
     public long Length => _file.Length;
 
+    /// <summary>The format version the header states (<see cref="CaldLayout.OldestReadableVersion"/> … <see cref="CaldLayout.Version"/>).</summary>
+    public uint Version { get; }
+
     /// <summary>The header's XxHash3-64 of every byte: identifies this exact file (a build pins it in its model description).</summary>
     public ulong Checksum { get; }
 
     public CompressedModelContent Content { get; }
 
-    /// <summary>Stored bits per weight of the per-block matrices (blk.N.*), as the manifest records it.</summary>
-    public double LinearBitsPerWeight { get; }
-
-    /// <summary>8 × file bytes / stored weights, as the manifest records it.</summary>
-    public double FileBitsPerWeight { get; }
+    /// <summary>The whole file's bits per weight and the linear layers' (<see cref="BitsPerWeight"/>), counted from the tensors and the file's length.</summary>
+    public BitsPerWeight Bits { get; }
 
     /// <summary>Whether <paramref name="path"/> starts with the <c>.cald</c> magic (false if it cannot be read).</summary>
     public static bool HasMagic(string path)
@@ -74,14 +74,14 @@ internal sealed class CaldFile : IDisposable
         if (!BitConverter.IsLittleEndian) throw new ModelFormatException(source.Path, ".cald files are little-endian; this machine is not");
         return ByteSource.Read(source, file =>
         {
-            var (manifestOffset, manifestLength) = ReadHeader(file);
+            var (version, manifestOffset, manifestLength) = ReadHeader(file);
             ulong checksum = VerifyChecksum(file);
-            var (content, linear, whole) = CaldManifestReader.Read(file, manifestOffset, manifestLength);
-            return new CaldFile(file, checksum, content, linear, whole);
+            var (content, bits) = CaldManifestReader.Read(file, version, manifestOffset, manifestLength);
+            return new CaldFile(file, version, checksum, content, bits);
         });
     }
 
-    private static (long Offset, long Length) ReadHeader(ByteSource file)
+    private static (uint Version, long Offset, long Length) ReadHeader(ByteSource file)
     {
         string path = file.Path;
         if (file.Length < CaldLayout.HeaderSize)
@@ -90,8 +90,9 @@ internal sealed class CaldFile : IDisposable
         if (!header[..CaldLayout.Magic.Length].SequenceEqual(CaldLayout.Magic))
             throw new ModelFormatException(path, "bad magic: not a .cald file (or its first bytes are corrupt)");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(header[CaldLayout.VersionOffset..]);
-        if (version != CaldLayout.Version)
-            throw new ModelFormatException(path, $"format version {version} is not supported (this build reads version {CaldLayout.Version}); use a matching caldera or re-create the file with caldera compress");
+        if (version is < CaldLayout.OldestReadableVersion or > CaldLayout.Version)
+            throw new ModelFormatException(path, $"format version {version} is not supported (this build reads versions {CaldLayout.OldestReadableVersion} to {CaldLayout.Version}); " +
+                (version > CaldLayout.Version ? "a newer caldera wrote it: update caldera, or re-create the file with this one's caldera compress" : "re-create the file with caldera compress"));
         foreach (var (start, end) in CaldLayout.Reserved)
             if (header[start..end].IndexOfAnyExcept((byte)0) is var at and >= 0)
                 throw new ModelFormatException(path, $"reserved header byte {start + at} is {header[start + at]}, not 0 (a corrupt header, or a file from a newer caldera)");
@@ -103,7 +104,7 @@ internal sealed class CaldFile : IDisposable
         if (offset < CaldLayout.HeaderSize || offset % CaldLayout.Alignment != 0 || length <= 0 || length > MaxManifestBytes ||
             offset > file.Length || length != file.Length - offset)
             throw new ModelFormatException(path, $"the manifest at {offset} of {length} bytes does not end the {file.Length}-byte file on an aligned offset (corrupt header)");
-        return (offset, length);
+        return (version, offset, length);
     }
 
     private static ulong VerifyChecksum(ByteSource file)

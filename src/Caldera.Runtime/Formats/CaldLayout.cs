@@ -17,14 +17,21 @@ internal static class CaldLayout
 {
     public const int HeaderSize = 64;
     public const int Alignment = 64;
-    public const uint Version = 1;
+    /// <summary>
+    /// The version this build writes. 2 added the <c>int6_blocks</c> dtype for the embedding and the classifier; a
+    /// version-1 file reads as before (its dense tensors are f32, f16 or bf16).
+    /// </summary>
+    public const uint Version = 2;
+
+    /// <summary>The oldest version this build reads.</summary>
+    public const uint OldestReadableVersion = 1;
     public const int VersionOffset = 8;
     public const int ManifestOffsetOffset = 16;
     public const int ManifestLengthOffset = 24;
     public const int FileLengthOffset = 32;
     public const int ChecksumOffset = 48;
 
-    /// <summary>Header byte ranges [start, end) that version 1 leaves zero.</summary>
+    /// <summary>Header byte ranges [start, end) that versions 1 and 2 leave zero.</summary>
     public static readonly (int Start, int End)[] Reserved = [(12, 16), (40, 48), (56, 64)];
 
     /// <summary>"CALD", then CR LF SUB LF as in PNG, which catch text-mode transfers and truncated copies of the first line.</summary>

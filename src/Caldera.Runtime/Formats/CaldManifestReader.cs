@@ -13,31 +13,34 @@ namespace Caldera.Runtime.Formats;
 internal sealed unsafe class CaldManifestReader
 {
     private readonly ByteSource _file;
+    private readonly uint _version;
     private readonly long _sectionsEnd;
     private readonly List<(long Offset, long Length, string Name, bool Shareable)> _sections = [];
 
     /// <summary>Offsets of fallback blocks already checked orthogonal (matrices share transforms).</summary>
     private readonly HashSet<long> _orthogonalBlocks = [];
 
-    private CaldManifestReader(ByteSource file, long sectionsEnd)
+    private CaldManifestReader(ByteSource file, uint version, long sectionsEnd)
     {
         _file = file;
+        _version = version;
         _sectionsEnd = sectionsEnd;
     }
 
     private string Path => _file.Path;
 
-    public static (CompressedModelContent Content, double LinearBitsPerWeight, double FileBitsPerWeight) Read(ByteSource file, long offset, long length)
+    /// <summary>The content, and its <see cref="BitsPerWeight"/> counted from the tensors and the file's length.</summary>
+    public static (CompressedModelContent Content, BitsPerWeight Bits) Read(ByteSource file, uint version, long offset, long length)
     {
         byte[] manifest = file.Span(offset, (int)length, "the manifest").ToArray();
         using var document = JsonFile.Parse(file.Path, manifest, "the manifest");
-        return new CaldManifestReader(file, offset).Model(new JsonSettings(file.Path, document.RootElement));
+        return new CaldManifestReader(file, version, offset).Model(new JsonSettings(file.Path, document.RootElement));
     }
 
-    private (CompressedModelContent, double, double) Model(JsonSettings m)
+    private (CompressedModelContent, BitsPerWeight) Model(JsonSettings m)
     {
         if (m.RequireString("format") != "cald") throw m.Error("format", "is not \"cald\"");
-        if (m.RequireInt64("format_version") != CaldLayout.Version) throw m.Error("format_version", $"does not match the header's version {CaldLayout.Version}");
+        if (m.RequireInt64("format_version") != _version) throw m.Error("format_version", $"does not match the header's version {_version}");
         string architecture = m.RequireString("architecture");
         if (architecture != "llama") throw m.Error("architecture", $"'{architecture}' is not supported (only llama)");
         var config = Config(m.RequireObject("config"));
@@ -65,12 +68,15 @@ internal sealed unsafe class CaldManifestReader
         if (CompressedModelCheck.FindProblem(content) is var (name, problem))
             throw ModelFormatException.ForTensor(Path, name, problem);
         var weights = m.RequireObject("weights");
-        var counted = CompressedModelCheck.CountWeights(content);
-        if (weights.RequireInt64("total") != counted.TotalWeights)
-            throw weights.Error("total", $"{weights.RequireInt64("total")} ≠ {counted.TotalWeights}, the weights of the tensors the manifest lists");
-        if (weights.RequireInt64("linear_layers") != counted.LinearWeights)
-            throw weights.Error("linear_layers", $"{weights.RequireInt64("linear_layers")} ≠ {counted.LinearWeights}, the weights of the block matrices the manifest lists");
-        return (content, bits.RequireReal("linear_layers"), bits.RequireReal("file"));
+        var counted = BitsPerWeight.Of(content, _file.Length);
+        if (weights.RequireInt64("total") != counted.Parameters)
+            throw weights.Error("total", $"{weights.RequireInt64("total")} ≠ {counted.Parameters}, the weights of the tensors the manifest lists");
+        if (weights.RequireInt64("linear_layers") != counted.LinearLayerWeights)
+            throw weights.Error("linear_layers", $"{weights.RequireInt64("linear_layers")} ≠ {counted.LinearLayerWeights}, the weights of the block matrices the manifest lists");
+        // The recorded figures are for people reading the manifest; what the tools print is recounted from the tensors and the file.
+        bits.RequireReal("file");
+        bits.RequireReal("linear_layers");
+        return (content, counted);
     }
 
     private LlamaConfig Config(JsonSettings c)
@@ -165,9 +171,11 @@ internal sealed unsafe class CaldManifestReader
         if (!expected.TryGetValue(name, out var shape))
             throw ModelFormatException.ForTensor(Path, name, "is not a tensor of this architecture");
         string dtype = d.RequireString("dtype");
-        var type = CaldNames.Dtype(dtype) ?? throw d.Error("dtype", $"'{dtype}' is not f32, f16 or bf16");
+        var type = CaldNames.Dtype(dtype) ?? throw d.Error("dtype", $"'{dtype}' is not one of {string.Join(", ", CaldNames.DtypeNames)}");
+        if (type == TensorType.Int6Blocks && _version < 2)
+            throw d.Error("dtype", $"'{dtype}' needs format version 2, but the header says {_version} (a corrupt or forged file)");
         long offset = Section(d, null, dtype, shape);
-        long bytes = CompressedModelCheck.Count(shape) * type.ElementSize();
+        long bytes = type.ByteLength(shape);
         return new DenseTensorData(name, shape, type, View<byte>(offset, bytes));
     }
 
@@ -297,6 +305,8 @@ internal sealed unsafe class CaldManifestReader
             "u8" => count,
             "u16" or "f16" or "bf16" => 2 * count,
             "f32" => 4 * count,
+            "int6_blocks" when shape.Length == 2 => TensorType.Int6Blocks.ByteLength(shape),
+            "int6_blocks" => throw s.Error("dtype", $"'{dtype}' stores matrices, not a tensor of shape [{string.Join(", ", shape)}]"),
             _ when dtype.StartsWith("packed", StringComparison.Ordinal) => BitPacking.PackedLength(count, int.Parse(dtype.AsSpan(6), provider: System.Globalization.CultureInfo.InvariantCulture)),
             _ => throw s.Error("dtype", $"'{dtype}' is unknown"),
         };

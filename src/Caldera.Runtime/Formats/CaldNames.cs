@@ -15,7 +15,8 @@ internal static class CaldNames
         (TokenizerPayloadKind.EmbeddedVocabulary, "embedded_vocabulary"),
     ];
 
-    private static readonly (TensorType Type, string Name)[] Dtypes = [(TensorType.F32, "f32"), (TensorType.F16, "f16"), (TensorType.BF16, "bf16")];
+    private static readonly (TensorType Type, string Name)[] Dtypes =
+        [(TensorType.F32, "f32"), (TensorType.F16, "f16"), (TensorType.BF16, "bf16"), (TensorType.Int6Blocks, "int6_blocks")];
 
     public static string Tokenizer(TokenizerPayloadKind kind) => Tokenizers.First(t => t.Kind == kind).Name;
     public static TokenizerPayloadKind? Tokenizer(string name) => Tokenizers.FirstOrDefault(t => t.Name == name) is { Name: not null } t ? t.Kind : null;
@@ -23,6 +24,7 @@ internal static class CaldNames
 
     public static string Dtype(TensorType type) => Dtypes.First(t => t.Type == type).Name;
     public static TensorType? Dtype(string name) => Dtypes.FirstOrDefault(t => t.Name == name) is { Name: not null } t ? t.Type : null;
+    public static IEnumerable<string> DtypeNames => Dtypes.Select(t => t.Name);
 
     /// <summary>The compression methods a .cald records (caldera compress --method).</summary>
     public static readonly string[] Methods = ["caldera", "ldlq", "rtn"];

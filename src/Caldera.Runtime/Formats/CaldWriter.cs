@@ -38,11 +38,10 @@ internal static class CaldWriter
 
         // The manifest records the file's bits per weight, which depends on the manifest's length: lay out with
         // a placeholder, fix the length with slack, then write the real figure into that length.
-        var draft = CaldManifestWriter.Walk(content, 0);
+        var draft = CaldManifestWriter.Walk(content, BitsPerWeight.Of(content, 0));
         long manifestLength = draft.Manifest.Length + ManifestSlack;
         long fileLength = draft.ManifestOffset + manifestLength;
-        long totalWeights = CompressedModelCheck.CountWeights(content).TotalWeights;
-        var final = CaldManifestWriter.Walk(content, totalWeights == 0 ? 0 : 8.0 * fileLength / totalWeights);
+        var final = CaldManifestWriter.Walk(content, BitsPerWeight.Of(content, fileLength));
         if (final.Manifest.Length > manifestLength || final.ManifestOffset != draft.ManifestOffset)
             throw new InvalidOperationException("the .cald manifest outgrew its slack; this is a bug in the writer.");
 

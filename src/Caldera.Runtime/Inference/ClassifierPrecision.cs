@@ -1,6 +1,9 @@
 namespace Caldera.Runtime.Inference;
 
-/// <summary>How a <see cref="Transformer"/> runs a dense classifier (<see cref="TransformerOptions.ClassifierPrecision"/>).</summary>
+/// <summary>
+/// How a <see cref="Transformer"/> runs a dense classifier stored in F32, F16 or BF16 (<see cref="TransformerOptions.ClassifierPrecision"/>);
+/// one stored as <see cref="Model.TensorType.Int6Blocks"/> always runs as stored (<see cref="LinearBinding.DenseClassifier"/>).
+/// </summary>
 internal enum ClassifierPrecision
 {
     /// <summary>As stored (F32, F16 or BF16), read in place: the exact reference.</summary>

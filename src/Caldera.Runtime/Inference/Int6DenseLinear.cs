@@ -8,7 +8,9 @@ namespace Caldera.Runtime.Inference;
 /// applied to an input quantised per token to int8 as <see cref="Int8DenseLinear"/> quantises it: y = Ŵ·x̂ with
 /// <see cref="Int6BlockRows"/> (the loop and the batch tiling are <see cref="QuantizedDenseLinear"/>'s). Built for
 /// the classifier (<see cref="ClassifierPrecision.Int6"/>): 6.5 bits per weight streamed per token instead of the int8
-/// copy's 9 (F16: 16), at the rounding error docs/quality.md measures.
+/// copy's 9 (F16: 16), at the rounding error docs/quality.md measures. A matrix stored in this form
+/// (<see cref="TensorType.Int6Blocks"/>, what <c>caldera compress</c> writes for the classifier) is read in place:
+/// no copy, nothing converted at load.
 /// </summary>
 internal sealed unsafe class Int6DenseLinear : QuantizedDenseLinear
 {
@@ -19,12 +21,23 @@ internal sealed unsafe class Int6DenseLinear : QuantizedDenseLinear
     private float[] _inputScales = [];
     private int[] _inputOffsets = [];
 
-    /// <summary>Quantises <paramref name="weight"/> (F32, F16 or BF16, [rows, columns]) on <paramref name="pool"/>'s threads.</summary>
+    /// <summary>
+    /// Reads <paramref name="weight"/> in place when it is stored as <see cref="TensorType.Int6Blocks"/>; quantises it (F32,
+    /// F16 or BF16, [rows, columns]) on <paramref name="pool"/>'s threads into a copy otherwise.
+    /// </summary>
     public Int6DenseLinear(TensorView weight, WorkerPool pool) : base(weight, pool)
     {
         _blocks = Int6Blocks.BlockCount(InputDim);
         _paddedColumns = Int6Blocks.PaddedLength(InputDim);
         long rowBytes = Int6Blocks.RowBytes(InputDim);
+        if (weight.Type == TensorType.Int6Blocks)
+        {
+            _rowBytes = (int)rowBytes; // InputDim ≤ LlamaConfig.MaxDimension
+            _planes = weight.Data;
+            _scales = (ushort*)(weight.Data + Int6Blocks.MatrixPlaneBytes(OutputDim, InputDim));
+            UseStoredRows();
+            return;
+        }
         _planes = Allocate<byte>(OutputDim * rowBytes, weight, "a 6-bit copy");
         _rowBytes = (int)rowBytes; // Allocate refused a copy one array cannot hold, so a row fits an int
 

@@ -27,8 +27,11 @@ internal sealed class LinearBinding
     /// <summary>A dense block matrix, read in place as stored.</summary>
     public ILinear Dense(TensorView weight) => new DenseLinear(weight, Pool);
 
-    /// <summary>A dense classifier in <see cref="ClassifierPrecision"/>: read in place, or a quantised copy made now.</summary>
-    public ILinear DenseClassifier(TensorView weight) => ClassifierPrecision switch
+    /// <summary>
+    /// A dense classifier in <see cref="ClassifierPrecision"/>: read in place, or a quantised copy made now. One stored as
+    /// <see cref="TensorType.Int6Blocks"/> is read in place whatever the precision: a wider copy would hold nothing more.
+    /// </summary>
+    public ILinear DenseClassifier(TensorView weight) => weight.Type == TensorType.Int6Blocks ? new Int6DenseLinear(weight, Pool) : ClassifierPrecision switch
     {
         ClassifierPrecision.Stored => new DenseLinear(weight, Pool),
         ClassifierPrecision.Int8 => new Int8DenseLinear(weight, Pool),

@@ -67,10 +67,22 @@ internal abstract unsafe class QuantizedDenseLinear : ILinear
     /// <summary>Quantises every row of <paramref name="weight"/> into the copy on the pool's threads; the derived constructor calls it once its copy is allocated.</summary>
     protected void QuantizeRows(TensorView weight)
     {
-        int perThread = (OutputDim + _pool.ThreadCount * ChunksPerThread - 1) / (_pool.ThreadCount * ChunksPerThread);
-        _grain = Math.Max(4, (perThread + 3) / 4 * 4);
+        SplitRows();
         _pool.For(OutputDim, _grain, new QuantizeWork(this, weight, _pool), InputDim);
         PrepareInputs(1);
+    }
+
+    /// <summary>Readies a matrix whose rows are already stored in the derived type's form (read in place, nothing converted).</summary>
+    protected void UseStoredRows()
+    {
+        SplitRows();
+        PrepareInputs(1);
+    }
+
+    private void SplitRows()
+    {
+        int perThread = (OutputDim + _pool.ThreadCount * ChunksPerThread - 1) / (_pool.ThreadCount * ChunksPerThread);
+        _grain = Math.Max(4, (perThread + 3) / 4 * 4);
     }
 
     /// <summary>Row <paramref name="r"/> of the source, widened to F32, into the copy.</summary>

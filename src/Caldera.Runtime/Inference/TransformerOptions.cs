@@ -29,6 +29,8 @@ internal sealed record TransformerOptions
     /// int8 (<see cref="Int8DenseLinear"/>: 9 bits per weight streamed per token) or 6-bit
     /// (<see cref="Int6DenseLinear"/>: 6.5 bits), both applied to the final state quantised to int8 per block of 32,
     /// at the small quality costs docs/quality.md measures. The token embedding of a tied model still reads the stored rows.
+    /// A classifier stored in 6-bit blocks (<see cref="Model.TensorType.Int6Blocks"/>, what <c>caldera compress</c> writes)
+    /// runs as stored whatever this says.
     /// </summary>
     public ClassifierPrecision ClassifierPrecision { get; init; }
 }

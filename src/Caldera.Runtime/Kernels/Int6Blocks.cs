@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Caldera.Runtime.Model;
 
 namespace Caldera.Runtime.Kernels;
 
@@ -109,6 +110,45 @@ internal static class Int6Blocks
                 for (int i = 0; i < BlockLength; i++) u[GroupPosition(j * BlockLength + i)] = (byte)(q[i] + Offset);
             }
             Pack(u, planes.Slice(g * GroupBytes, GroupBytes));
+        }
+    }
+
+    /// <summary>
+    /// Bytes of a [<paramref name="rows"/>, <paramref name="columns"/>] matrix stored whole (<see cref="TensorType.Int6Blocks"/>):
+    /// the planes of every row (<see cref="RowBytes"/> each), then the BF16 scales of every row (<see cref="BlockCount"/> each),
+    /// so that a run of rows is one run of planes and one of scales, as <see cref="Int6BlockRows.DotRows(ReadOnlySpan{byte}, ReadOnlySpan{ushort}, ReadOnlySpan{sbyte}, ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float})"/> reads them.
+    /// </summary>
+    public static long MatrixPlaneBytes(int rows, int columns) => rows * RowBytes(columns);
+
+    /// <summary>Quantises every row of <paramref name="weight"/> (F32, F16 or BF16) into <paramref name="matrix"/>, laid out as <see cref="MatrixPlaneBytes"/> says.</summary>
+    public static void QuantizeMatrix(TensorView weight, Span<byte> matrix)
+    {
+        int rows = weight.Rows, columns = weight.Columns, blocks = BlockCount(columns);
+        long planeBytes = MatrixPlaneBytes(rows, columns), rowBytes = RowBytes(columns);
+        if (matrix.Length != TensorType.Int6Blocks.ByteLength(weight.Shape))
+            throw new ArgumentException($"{weight} quantises to {TensorType.Int6Blocks.ByteLength(weight.Shape)} bytes, got {matrix.Length}.", nameof(matrix));
+        var scales = MemoryMarshal.Cast<byte, ushort>(matrix[(int)planeBytes..]);
+        var row = new float[columns];
+        for (int r = 0; r < rows; r++)
+        {
+            weight.ReadRow(r, row);
+            QuantizeRow(row, matrix.Slice((int)(r * rowBytes), (int)rowBytes), scales.Slice(r * blocks, blocks));
+        }
+    }
+
+    /// <summary>
+    /// A row's entries from its planes and scales, W[i] = s_b·(u_i − 32) (the levels <see cref="QuantizeRow(ReadOnlySpan{float}, Span{byte}, Span{ushort})"/>
+    /// chose, exactly): one token's embedding row. Reads 6.5 bits per entry, once per token, so a plain loop is enough.
+    /// </summary>
+    public static void DecodeRow(ReadOnlySpan<byte> planes, ReadOnlySpan<ushort> scales, Span<float> row)
+    {
+        if (planes.Length != RowBytes(row.Length) || scales.Length != BlockCount(row.Length))
+            throw new ArgumentException(
+                $"a row of {row.Length} entries is stored in {RowBytes(row.Length)} plane bytes and {BlockCount(row.Length)} scales, got {planes.Length} and {scales.Length}.");
+        for (int i = 0; i < row.Length; i++)
+        {
+            var group = planes.Slice(i / GroupLength * GroupBytes, GroupBytes);
+            row[i] = Scale(scales[i / BlockLength]) * (StoredLevel(group, GroupPosition(i % GroupLength)) - Offset);
         }
     }
 

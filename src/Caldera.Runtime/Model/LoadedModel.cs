@@ -27,7 +27,7 @@ internal sealed class LoadedModel : IDisposable
     public CaldFile? Compressed { get; }
 
     public string SourcePath => Checkpoint?.SourcePath ?? Compressed!.Path;
-    public string Format => Checkpoint?.Format ?? $"cald v{CaldLayout.Version}";
+    public string Format => Checkpoint?.Format ?? $"cald v{Compressed!.Version}";
     public LlamaConfig Config => Checkpoint?.Config ?? Compressed!.Content.Config;
 
     public static LoadedModel Open(string path)

@@ -21,6 +21,10 @@ internal static class TensorNames
     public static string Down(int layer) => $"blk.{layer}.ffn_down.weight";             // w2 [dim, hidden]
     public static string Up(int layer) => $"blk.{layer}.ffn_up.weight";                 // w3 [hidden, dim]
 
+    /// <summary>Whether <paramref name="name"/> is one of a decoder block's seven matrices (blk.N.*, not its norms).</summary>
+    public static bool IsBlockMatrix(string name) =>
+        name.StartsWith("blk.", StringComparison.Ordinal) && !name.EndsWith("_norm.weight", StringComparison.Ordinal);
+
     /// <summary>Every tensor a model with <paramref name="config"/> must have, with its expected shape.</summary>
     public static IEnumerable<(string Name, long[] Shape)> Expected(LlamaConfig config)
     {

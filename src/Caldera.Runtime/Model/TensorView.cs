@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using Caldera.Runtime.Kernels;
 
 namespace Caldera.Runtime.Model;
 
@@ -28,27 +29,41 @@ internal sealed unsafe class TensorView
 
     public TensorType Type { get; }
     public long ElementCount { get; }
-    public long ByteLength => ElementCount * Type.ElementSize();
+    public long ByteLength => Type.ByteLength(Shape);
     internal byte* Data { get; }
 
     public int Rows => Shape.Length == 1 ? 1 : checked((int)Shape[0]);
     public int Columns => checked((int)Shape[^1]);
 
-    /// <summary>The raw bytes of one row of a matrix (or of the whole vector).</summary>
+    /// <summary>The raw bytes of one row of a matrix (or of the whole vector) stored element by element.</summary>
     public ReadOnlySpan<byte> RowBytes(int row)
     {
+        if (!Type.IsElementwise()) throw new InvalidOperationException($"{this}: a row of {Type} is not one run of bytes; read it with ReadRow");
         int rowBytes = Columns * Type.ElementSize();
         return new ReadOnlySpan<byte>(Data + (long)row * rowBytes, rowBytes);
     }
 
-    /// <summary>Row <paramref name="row"/> converted to F32 into <paramref name="destination"/>.</summary>
-    public void ReadRow(int row, Span<float> destination) => Convert(RowBytes(row), Type, destination[..Columns]);
+    /// <summary>Row <paramref name="row"/> converted (or, for <see cref="TensorType.Int6Blocks"/>, decoded) to F32 into <paramref name="destination"/>.</summary>
+    public void ReadRow(int row, Span<float> destination)
+    {
+        if (Type != TensorType.Int6Blocks)
+        {
+            Convert(RowBytes(row), Type, destination[..Columns]);
+            return;
+        }
+        long rowBytes = Int6Blocks.RowBytes(Columns);
+        int blocks = Int6Blocks.BlockCount(Columns);
+        Int6Blocks.DecodeRow(new ReadOnlySpan<byte>(Data + row * rowBytes, (int)rowBytes),
+            new ReadOnlySpan<ushort>(Data + Rows * rowBytes + (long)row * blocks * sizeof(ushort), blocks), destination[..Columns]);
+    }
 
     /// <summary>The whole tensor as a new F32 array (for small tensors, tests and the compiler).</summary>
     public float[] ToArray()
     {
         var result = new float[checked((int)ElementCount)];
-        Convert(new ReadOnlySpan<byte>(Data, checked((int)ByteLength)), Type, result);
+        if (Type.IsElementwise()) Convert(new ReadOnlySpan<byte>(Data, checked((int)ByteLength)), Type, result);
+        else
+            for (int r = 0; r < Rows; r++) ReadRow(r, result.AsSpan(r * Columns, Columns));
         return result;
     }
 

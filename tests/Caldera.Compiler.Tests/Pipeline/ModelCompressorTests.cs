@@ -127,11 +127,33 @@ public class ModelCompressorTests
     }
 
     [Fact]
+    public unsafe void The_embedding_of_a_dim_256_model_is_stored_in_6bit_blocks_each_weight_within_half_a_level()
+    {
+        using var model = ModelCheckpoint.Open(TestModels.TinyStories256dGguf);
+        var config = model.Config with { TiedClassifier = true }; // its output.weight copies the embedding
+        var embedding = DenseTensors.Of(model, config, EmbeddingStorage.Int6).Single(t => t.Name == TensorNames.TokenEmbedding);
+        Assert.Equal(TensorType.Int6Blocks, embedding.Type);
+        Assert.Equal(TensorType.Int6Blocks.ByteLength(embedding.Shape), embedding.Data.Length);
+        var original = model.Tensor(TensorNames.TokenEmbedding).ToArray();
+        float[] stored;
+        fixed (byte* p = embedding.Data.Span) stored = new TensorView(embedding.Name, embedding.Shape, embedding.Type, p).ToArray();
+        // Half a level of max/31 rounded up to a BF16 (at most 2⁻⁷ above), plus float rounding of the decode.
+        for (int b = 0; b < original.Length / 32; b++)
+        {
+            float max = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(original.AsSpan(32 * b, 32)));
+            float halfLevel = max / 31 / 2 * (1 + 1f / 128) + 1e-6f * max;
+            for (int i = 32 * b; i < 32 * b + 32; i++) Assert.True(MathF.Abs(stored[i] - original[i]) <= halfLevel, $"weight {i}: {stored[i]} vs {original[i]}");
+        }
+        Assert.Equal(TensorType.F16, DenseTensors.Of(model, config, EmbeddingStorage.F16).Single(t => t.Name == TensorNames.TokenEmbedding).Type);
+    }
+
+    [Fact]
     public void Dense_tensors_tokenizer_and_settings_are_carried_over()
     {
         using var model = ModelCheckpoint.Open(TestModels.Stories260KBin);
         var content = Compress(model, new CompressionPlan { Method = CompressionMethod.Rtn, RtnBits = 3, Threads = 2 });
 
+        // 6-bit blocks pad each row of 64 to 256 entries (208 bytes against F16's 128), so the default keeps F16 here.
         var embedding = content.DenseTensors.Single(t => t.Name == TensorNames.TokenEmbedding);
         Assert.Equal(TensorType.F16, embedding.Type);
         Assert.Equal([512L, 64L], embedding.Shape);

@@ -27,9 +27,14 @@ internal static class CaldFiles
         return forged;
     }
 
-    /// <summary>Replaces occurrence <paramref name="occurrence"/> (0-based; it must exist) of <paramref name="find"/> in the manifest.</summary>
+    /// <summary>
+    /// Replaces occurrence <paramref name="occurrence"/> (0-based; it must exist) of <paramref name="find"/> in the manifest;
+    /// both may be written as readable JSON (<c>"key": value</c>), the manifest being compact (<c>"key":value</c>).
+    /// </summary>
     public static byte[] EditManifest(byte[] file, string find, string replace, int occurrence = 0)
     {
+        find = find.Replace("\": ", "\":", StringComparison.Ordinal);
+        replace = replace.Replace("\": ", "\":", StringComparison.Ordinal);
         string manifest = Manifest(file);
         int at = manifest.IndexOf(find, StringComparison.Ordinal);
         for (int i = 0; i < occurrence && at >= 0; i++) at = manifest.IndexOf(find, at + 1, StringComparison.Ordinal);

@@ -40,8 +40,8 @@ public class CaldFormatTests
         for (int i = 0; i < content.Matrices.Count; i++) AssertEqual(content.Matrices[i], read.Matrices[i]);
 
         var (bits, weights, _) = CompressedModelCheck.CountWeights(content);
-        Assert.Equal((double)bits / weights, file.LinearBitsPerWeight);
-        Assert.Equal(8.0 * new FileInfo(path).Length / CompressedModelCheck.CountWeights(content).TotalWeights, file.FileBitsPerWeight);
+        Assert.Equal((double)bits / weights, file.Bits.LinearLayers);
+        Assert.Equal(8.0 * new FileInfo(path).Length / CompressedModelCheck.CountWeights(content).TotalWeights, file.Bits.File);
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public class CaldFormatTests
         Assert.True(new FileInfo(shared).Length < new FileInfo(distinct).Length);
         using var sharedFile = CaldFile.Open(shared);
         using var distinctFile = CaldFile.Open(distinct);
-        Assert.True(sharedFile.LinearBitsPerWeight < distinctFile.LinearBitsPerWeight);
+        Assert.True(sharedFile.Bits.LinearLayers < distinctFile.Bits.LinearLayers);
         var written = WithSeeds(_ => 1).Matrices;
         for (int i = 0; i < written.Count; i++) AssertEqual(written[i], sharedFile.Content.Matrices[i]);
     }
@@ -114,8 +114,10 @@ public class CaldFormatTests
 
         Reject(dir, Patch(bytes, 0, (byte)'X'), "bad magic");
         var version = (byte[])bytes.Clone();
-        BinaryPrimitives.WriteUInt32LittleEndian(version.AsSpan(CaldLayout.VersionOffset), 2);
-        Reject(dir, version, "version 2 is not supported");
+        BinaryPrimitives.WriteUInt32LittleEndian(version.AsSpan(CaldLayout.VersionOffset), 3);
+        Reject(dir, version, "format version 3 is not supported (this build reads versions 1 to 2); a newer caldera wrote it");
+        BinaryPrimitives.WriteUInt32LittleEndian(version.AsSpan(CaldLayout.VersionOffset), 0);
+        Reject(dir, version, "format version 0 is not supported");
         // Any single flipped byte after the magic and version is caught (by the length or the checksum).
         for (int i = 12; i < bytes.Length; i += bytes.Length / 61) Reject(dir, Patch(bytes, i, (byte)(bytes[i] ^ 0x10)), null);
         Reject(dir, Patch(bytes, bytes.Length - 1, (byte)'}'), "checksum mismatch");
@@ -147,7 +149,7 @@ public class CaldFormatTests
         Reject(dir, CaldFiles.EditManifest(bytes, "\"dtype\": \"u16\"", "\"dtype\": \"f16\""), "dtype");
         Reject(dir, CaldFiles.EditManifest(bytes, "\"dim\": 16", "\"dim\": 0"), "config.dim");
         Reject(dir, CaldFiles.EditManifest(bytes, "\"name\": \"output_norm.weight\"", "\"name\": \"blk.0.attn_norm.weight\""), "twice");
-        Reject(dir, CaldFiles.EditManifest(bytes, "\"format_version\": 1", "\"format_version\": 7"), "format_version");
+        Reject(dir, CaldFiles.EditManifest(bytes, "\"format_version\": 2", "\"format_version\": 1"), "does not match the header's version 2");
         Assert.Contains("\"length\"", manifest);
     }
 
