@@ -8,7 +8,7 @@ caldera() { dotnet src/Caldera.Cli/bin/Release/net10.0/caldera.dll "$@"; }
 generated=$(mktemp)
 {
     echo '<!-- help:begin (scripts/cli-help.sh writes this part) -->'
-    for verb in "" run inspect compress eval describe report; do
+    for verb in "" run inspect compress eval describe report finetune adapter "adapter inspect" "adapter merge"; do
         echo
         echo "### \`caldera${verb:+ $verb} --help\`"
         echo

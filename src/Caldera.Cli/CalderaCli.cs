@@ -103,6 +103,8 @@ internal static class CalderaCli
             EvalCommand.Create(cli),
             DescribeCommand.Create(cli),
             Report.ReportCommand.Create(cli),
+            FineTuneCommand.Create(cli),
+            AdapterCommand.Create(cli),
         };
         // Named and versioned as the tool, whichever process hosts it (a test runner, `dotnet caldera.dll`).
         root.HelpName = "caldera";

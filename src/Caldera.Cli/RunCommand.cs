@@ -44,6 +44,7 @@ internal static class RunCommand
         },
     };
     private static readonly Option<int?> Threads = CliOptions.OptionalInt("--threads", "Worker threads; default: one per processor.", min: 1);
+    private static readonly Option<string?> Adapter = CliOptions.Text("--adapter", "Run a .cald with this fine-tuned adapter (caldera finetune) over its factors.");
     private static readonly Option<bool> Int8 = CliOptions.Flag("--int8",
         "Decode with int8 arithmetic: int8 activations and a 6-bit copy of the classifier (the default for a .cald).");
     private static readonly Option<bool> Float = CliOptions.Flag("--float",
@@ -53,7 +54,7 @@ internal static class RunCommand
     {
         var command = new Command("run", "Generate text from a prompt: the prompt, then the continuation on stdout, the speed on stderr.")
         {
-            Model, Prompt, Tokenizer, Steps, Temperature, TopP, TopK, RepetitionPenalty, Seed, Threads, Int8, Float,
+            Model, Prompt, Tokenizer, Steps, Temperature, TopP, TopK, RepetitionPenalty, Seed, Threads, Adapter, Int8, Float,
         };
         command.SetAction(parsed => Execute(parsed, cli));
         return command;
@@ -68,7 +69,8 @@ internal static class RunCommand
         var tokenizer = LoadTokenizer(parsed.GetValue(Tokenizer), modelPath, model);
         bool int8 = parsed.GetValue(Int8) || (model.Compressed != null && !parsed.GetValue(Float));
         int steps = Math.Min(parsed.GetValue(Steps), model.Config.ContextLength);
-        using var transformer = model.CreateTransformer(new TransformerOptions
+        var bind = parsed.GetValue(Adapter) is { } adapterPath ? AdapterBinding.Open(model, adapterPath).Bind : model.Bind;
+        using var transformer = new Transformer(model.Config, bind, new TransformerOptions
         {
             Threads = parsed.GetValue(Threads) ?? Environment.ProcessorCount, ContextLength = steps, Int8Activations = int8,
             ClassifierPrecision = int8 ? ClassifierPrecision.Int6 : ClassifierPrecision.Stored,

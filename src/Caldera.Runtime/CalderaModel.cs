@@ -7,6 +7,8 @@ using Caldera.Runtime.Hosting;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Model;
 using Caldera.Runtime.Tokenization;
+using Caldera.Runtime.Training.Adapters;
+using Caldera.Runtime.Training.FineTuning;
 using Microsoft.Extensions.AI;
 
 namespace Caldera;
@@ -32,6 +34,7 @@ public abstract class CalderaModel : IChatClient
     private readonly bool _chatTemplate;
     private readonly SemaphoreSlim _sessions;
     private SessionScheduler? _scheduler;
+    private readonly LowRankAdapter? _adapter;
 
     /// <summary>
     /// Opens the model that <paramref name="description"/> says the build stored for this class (or
@@ -59,6 +62,11 @@ public abstract class CalderaModel : IChatClient
                 throw new ArgumentOutOfRangeException(nameof(options),
                     $"{Options.MaxSessions} sessions of {context} positions need up to {cacheBytes >> 20} MiB of KV cache, more than this process may use; lower CalderaModelOptions.MaxSessions or ContextLength");
             _sessions = new SemaphoreSlim(Options.MaxSessions, Options.MaxSessions);
+            if (Options.AdapterPath is { } adapterPath)
+            {
+                _adapter = AdapterFile.Read(adapterPath);
+                AdapterFile.CheckBase(adapterPath, _adapter, file.Checksum, file.Path);
+            }
         }
         catch
         {
@@ -78,8 +86,45 @@ public abstract class CalderaModel : IChatClient
     public string SourcePath => _file.Path;
 
     /// <summary>A new transformer over the model's weights (its own KV cache and worker pool; dispose it).</summary>
-    internal Transformer CreateTransformer(TransformerOptions? options = null) =>
-        new(Config, binding => _weights.Bind(binding, Options.UseGeneratedKernels ? GeneratedKernelsFor : null), options ?? DefaultTransformerOptions);
+    internal Transformer CreateTransformer(TransformerOptions? options = null)
+    {
+        Func<LinearBinding, TransformerWeights> bind = binding => _weights.Bind(binding, Options.UseGeneratedKernels ? GeneratedKernelsFor : null);
+        return new(Config, _adapter is null ? bind : AdaptedLinear.Binder(bind, _file.Content, _adapter), options ?? DefaultTransformerOptions);
+    }
+
+    /// <summary>
+    /// Fine-tunes the top ranks of the model's low-rank factors on <paramref name="texts"/> (each read as its tokens after
+    /// BOS), Q and the other ranks frozen, on this device, and writes the adapter to <paramref name="adapterPath"/>
+    /// (atomically: a cancelled or failed run writes nothing). Load it with <see cref="CalderaModelOptions.AdapterPath"/>.
+    /// Too little text or a diverging loss is a <see cref="FineTuningException"/> saying what to change.
+    /// </summary>
+    public Task FineTuneAsync(IEnumerable<string> texts, string adapterPath, FineTuneOptions? options = null, IProgress<FineTuneProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ArgumentNullException.ThrowIfNull(adapterPath);
+        var settings = (options ?? new FineTuneOptions()).ToSettings(Options.Threads);
+        int[] tokens = texts.SelectMany(text => Tokenizer.Encode(text, addBos: true)).ToArray();
+        lock (_lifetime)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _fineTunings++;
+        }
+        return Task.Run(() =>
+        {
+            try
+            {
+                var adapter = new FineTuner(_file.Content, _file.Checksum, Path.GetFileName(_file.Path), settings).Run(tokens, null, progress, cancellationToken);
+                AdapterFile.Write(adapterPath, adapter);
+            }
+            finally
+            {
+                bool release;
+                lock (_lifetime) release = --_fineTunings == 0 && _releaseDeferred;
+                if (release) ReleaseWeights();
+            }
+        });
+    }
 
     /// <summary>
     /// The text generated after <paramref name="prompt"/> (BOS + prompt), piece by piece; temperature 0 is greedy. Each
@@ -268,7 +313,24 @@ public abstract class CalderaModel : IChatClient
         GC.SuppressFinalize(this);
     }
 
+    // Fine-tuning reads the mapped weights too: a release asked for while it runs waits for its end.
+    private int _fineTunings;
+    private bool _releaseDeferred;
+
     private void ReleaseResources()
+    {
+        lock (_lifetime)
+        {
+            if (_fineTunings > 0)
+            {
+                _releaseDeferred = true;
+                return;
+            }
+        }
+        ReleaseWeights();
+    }
+
+    private void ReleaseWeights()
     {
         _weights.Dispose();
         _file.Dispose();

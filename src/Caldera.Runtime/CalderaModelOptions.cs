@@ -37,4 +37,10 @@ public sealed record CalderaModelOptions
     /// each session's KV cache grows with its conversation, up to <see cref="ContextLength"/> positions.
     /// </summary>
     public int MaxSessions { get; init; } = 16;
+
+    /// <summary>
+    /// An adapter (<see cref="CalderaModel.FineTuneAsync"/>, or <c>caldera finetune</c>) to run over the model's factors;
+    /// it must have been trained on this exact model (its checksum is checked). Null: the model as compiled.
+    /// </summary>
+    public string? AdapterPath { get; init; }
 }

@@ -11,6 +11,7 @@ public sealed class HelpAndVersionTests
     [InlineData("eval", "--ctx <N>", "[default: 256]")]
     [InlineData("describe", "--storage <resource|trailer>", "[default: resource]")]
     [InlineData("report", "-o, --output <report.html>", "self-contained HTML")]
+    [InlineData("finetune", "--rank <R>", "[default: 16]")]
     public void Every_verb_explains_its_options_and_defaults(string verb, string option, string text)
     {
         foreach (string[] args in new[] { new[] { verb, "--help" }, ["help", verb], [verb, "-h"] })
@@ -55,7 +56,7 @@ public sealed class HelpAndVersionTests
     {
         // scripts/cli-help.sh rewrites docs/cli.md's generated part from the built tool.
         string docs = File.ReadAllText(Path.Combine(TestModels.RepoRoot, "docs", "cli.md"));
-        foreach (string[] args in new[] { ["--help"], new[] { "run", "--help" }, ["inspect", "--help"], ["compress", "--help"], ["eval", "--help"], ["describe", "--help"], ["report", "--help"] })
+        foreach (string[] args in new[] { ["--help"], new[] { "run", "--help" }, ["inspect", "--help"], ["compress", "--help"], ["eval", "--help"], ["describe", "--help"], ["report", "--help"], ["finetune", "--help"], ["adapter", "--help"], ["adapter", "inspect", "--help"], ["adapter", "merge", "--help"] })
         {
             var (code, stdout, _) = Run(args);
             Assert.Equal(0, code);

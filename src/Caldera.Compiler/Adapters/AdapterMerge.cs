@@ -1,0 +1,59 @@
+using Caldera.Compiler.Quantizers;
+using Caldera.Runtime.Compression;
+using Caldera.Runtime.Training.Adapters;
+
+namespace Caldera.Compiler.Adapters;
+
+/// <summary>
+/// Folds an adapter's trained ranks back into a compressed model: ranks 0..r−1 of each trained matrix's Lᵀ and R are
+/// replaced by the adapter's, quantized as the factors are stored (4-bit residual E8P codes at the factor's existing
+/// scale, or halves), so the merged model runs without the adapter at the model's own bits per weight. The rounding is
+/// a quality cost of its own, which <c>caldera eval</c> of the merged file against the adapter measures.
+/// </summary>
+internal static class AdapterMerge
+{
+    public static CompressedModelContent Merge(CompressedModelContent content, LowRankAdapter adapter)
+    {
+        var trained = adapter.Matrices.ToDictionary(m => m.Name, StringComparer.Ordinal);
+        var matrices = content.Matrices.Select(m => trained.TryGetValue(m.Name, out var a) ? Merge(m, a) : m).ToArray();
+        if (matrices.Count(m => trained.ContainsKey(m.Name)) != trained.Count)
+            throw new ArgumentException("the adapter trains matrices the model does not compress", nameof(adapter));
+        return content with { Matrices = matrices };
+    }
+
+    private static CompressedLinearData Merge(CompressedLinearData data, AdapterMatrix adapter)
+    {
+        int m = data.Rows, n = data.Columns, k = data.Rank, r = adapter.Rank;
+        if (adapter.Rows != m || adapter.Columns != n || r > k)
+            throw new ArgumentException($"adapter matrix {adapter.Name} ({adapter.Rows}×{adapter.Columns}, rank {r}) does not fit {data.Name} ({m}×{n}, rank {k})");
+        if (data.FactorBits == 4)
+            return data with
+            {
+                LTransposedCodes = Requantize(data.LTransposedCodes, adapter.LTransposed, r, m, data.LTransposedScale),
+                RCodes = Requantize(data.RCodes, adapter.R, r, n, data.RScale),
+            };
+        var l = data.L.ToArray();
+        var rf = data.R.ToArray();
+        for (int j = 0; j < r; j++)
+        {
+            for (int i = 0; i < m; i++) l[i * k + j] = (Half)adapter.LTransposed[j * m + i];
+            for (int e = 0; e < n; e++) rf[j * n + e] = (Half)adapter.R[j * n + e];
+        }
+        return data with { L = l, R = rf };
+    }
+
+    // The first r rows (of length n) of a residual-coded factor re-encoded from values / scale; the other rows kept.
+    private static ushort[] Requantize(ReadOnlyMemory<ushort> codes, float[] values, int r, int n, float scale)
+    {
+        var words = codes.ToArray();
+        int rowWords = E8PResidualLattice.WordCount(n);
+        var row = new float[n];
+        var rounded = new float[n];
+        for (int j = 0; j < r; j++)
+        {
+            for (int i = 0; i < n; i++) row[i] = values[j * n + i] / scale;
+            E8PResidualCode.QuantizeRow(row, rounded, words.AsSpan(j * rowWords, rowWords));
+        }
+        return words;
+    }
+}

@@ -1,0 +1,102 @@
+using Caldera.Runtime.Compression;
+using Caldera.Runtime.Model;
+
+namespace Caldera.Runtime.Training.Model;
+
+/// <summary>
+/// A compressed model prepared for fine-tuning: every compressed block matrix with its top r ranks peeled into float
+/// copies (<see cref="TrainableLinear.Peel"/>), everything else frozen. The embedding, the norm gains and the classifier
+/// are widened to float once (the classifier is the embedding when the model ties them).
+/// </summary>
+internal sealed class TrainableModel
+{
+    private TrainableModel(LlamaConfig config, float[] embedding, float[] classifier, float[] outputNorm, TrainableLayer[] layers)
+    {
+        Config = config;
+        Embedding = embedding;
+        Classifier = classifier;
+        OutputNorm = outputNorm;
+        Layers = layers;
+    }
+
+    public LlamaConfig Config { get; }
+
+    /// <summary>vocab × dim.</summary>
+    public float[] Embedding { get; }
+
+    /// <summary>vocab × dim (the same array as <see cref="Embedding"/> when tied).</summary>
+    public float[] Classifier { get; }
+
+    public float[] OutputNorm { get; }
+    public IReadOnlyList<TrainableLayer> Layers { get; }
+
+    /// <summary>Every block matrix, in layer order and q, k, v, o, gate, up, down within a layer.</summary>
+    public IEnumerable<TrainableLinear> Linears => Layers.SelectMany(l => l.Linears);
+
+    /// <summary>The matrices that train (a nonzero <see cref="TrainableLinear.TrainedRank"/>), in <see cref="Linears"/> order.</summary>
+    public IReadOnlyList<TrainableLinear> Trained => Linears.Where(l => l.TrainedRank > 0).ToArray();
+
+    /// <summary>Peels the top <paramref name="rank"/> ranks of every compressed matrix of <paramref name="content"/>.</summary>
+    public static TrainableModel Peel(CompressedModelContent content, int rank)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rank);
+        var c = content.Config;
+        var matrices = content.Matrices.ToDictionary(m => m.Name, StringComparer.Ordinal);
+        var dense = content.DenseTensors.ToDictionary(d => d.Name, StringComparer.Ordinal);
+
+        float[] Dense(string name) => dense.TryGetValue(name, out var d)
+            ? ToFloats(d)
+            : throw new NotSupportedException($"tensor {name} is compressed or missing; fine-tuning needs it dense");
+        TrainableLinear Linear(string name) => matrices.TryGetValue(name, out var m)
+            ? TrainableLinear.Peel(m, rank)
+            : TrainableLinear.Dense(name, Dense(name), (int)dense[name].Shape[0], (int)dense[name].Shape[1]);
+
+        var layers = new TrainableLayer[c.LayerCount];
+        for (int l = 0; l < layers.Length; l++)
+            layers[l] = new TrainableLayer(Dense(TensorNames.AttentionNorm(l)),
+                Linear(TensorNames.Query(l)), Linear(TensorNames.Key(l)), Linear(TensorNames.Value(l)), Linear(TensorNames.AttentionOutput(l)),
+                Dense(TensorNames.FfnNorm(l)), Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
+        var embedding = Dense(TensorNames.TokenEmbedding);
+        var classifier = c.TiedClassifier ? embedding : Dense(TensorNames.Output);
+        return new TrainableModel(c, embedding, classifier, Dense(TensorNames.OutputNorm), layers);
+    }
+
+    /// <summary>
+    /// A full-precision checkpoint with trainable factors of rank <paramref name="rank"/> beside every block matrix
+    /// (<see cref="TrainableLinear.DenseWithFactors"/>), initialised by <paramref name="initial"/>(name, rows, columns) → (L_tᵀ, R_t).
+    /// </summary>
+    public static TrainableModel WithFactors(ModelCheckpoint checkpoint, int rank, Func<string, int, int, (float[] LTransposed, float[] R)> initial)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rank);
+        var c = checkpoint.Config;
+        float[] Dense(string name) => checkpoint.Tensor(name).ToArray();
+        TrainableLinear Linear(string name)
+        {
+            var t = checkpoint.Tensor(name);
+            var (lt, r) = initial(name, t.Rows, t.Columns);
+            return TrainableLinear.DenseWithFactors(name, t.ToArray(), t.Rows, t.Columns, lt, r, rank);
+        }
+        var layers = new TrainableLayer[c.LayerCount];
+        for (int l = 0; l < layers.Length; l++)
+            layers[l] = new TrainableLayer(Dense(TensorNames.AttentionNorm(l)),
+                Linear(TensorNames.Query(l)), Linear(TensorNames.Key(l)), Linear(TensorNames.Value(l)), Linear(TensorNames.AttentionOutput(l)),
+                Dense(TensorNames.FfnNorm(l)), Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
+        var embedding = Dense(TensorNames.TokenEmbedding);
+        return new TrainableModel(c, embedding, c.TiedClassifier ? embedding : Dense(TensorNames.Output), Dense(TensorNames.OutputNorm), layers);
+    }
+
+    private static float[] ToFloats(DenseTensorData d)
+    {
+        long count = 1;
+        foreach (long s in d.Shape) count *= s;
+        var values = new float[count];
+        TensorView.Convert(d.Data.Span, d.Type, values);
+        return values;
+    }
+
+    /// <summary>Zeroes every trained matrix's accumulated gradients.</summary>
+    public void ClearGradients()
+    {
+        foreach (var linear in Trained) linear.ClearGradients();
+    }
+}

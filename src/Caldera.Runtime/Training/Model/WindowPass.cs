@@ -1,0 +1,130 @@
+using Caldera.Runtime.Inference;
+using Caldera.Runtime.Kernels;
+using Caldera.Runtime.Training.Arithmetic;
+using Caldera.Runtime.Training.Objectives;
+
+namespace Caldera.Runtime.Training.Model;
+
+/// <summary>
+/// The fp32 training pass over one window of T ≤ <see cref="MaxTokens"/> tokens at positions 0..T−1: embedding, the
+/// blocks, the final norm, the chunked cross-entropy, and back. Memory is one block's activations plus the residual
+/// stream: the forward keeps each block's input x_l (T × dim), and the backward runs block l's forward again from x_l
+/// just before its backward (activation checkpointing; the last block's activations are still there). Gradients are
+/// added to the trained matrices' accumulators, so windows accumulate until the optimizer takes them.
+/// </summary>
+internal sealed class WindowPass
+{
+    private readonly TrainableModel _model;
+    private readonly RowProducts _products;
+    private readonly BlockPass _block;
+    private readonly float[][] _stream;
+    private readonly float[] _h, _rho, _dh, _dx;
+
+    /// <summary>Where a recomputed block writes its output, which the stored stream already holds.</summary>
+    private readonly float[] _recomputed;
+
+    public WindowPass(TrainableModel model, WorkerPool pool, int maxTokens)
+    {
+        var c = model.Config;
+        if (maxTokens < 1 || maxTokens > c.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(maxTokens), $"a window of {maxTokens} tokens is outside 1..{c.ContextLength}, the model's context");
+        _model = model;
+        MaxTokens = maxTokens;
+        _products = new RowProducts(pool);
+        int width = Math.Max(Math.Max(c.Dim, c.HiddenDim), c.QDim);
+        int rank = model.Linears.Max(l => l.WorkspaceRank);
+        _block = new BlockPass(c, _products, new LinearWorkspace(maxTokens, width, rank), RopeTable.For(c, maxTokens), maxTokens);
+        _stream = new float[c.LayerCount + 1][];
+        for (int l = 0; l <= c.LayerCount; l++) _stream[l] = new float[maxTokens * c.Dim];
+        _h = new float[maxTokens * c.Dim];
+        _rho = new float[maxTokens];
+        _dh = new float[maxTokens * c.Dim];
+        _dx = new float[maxTokens * c.Dim];
+        _recomputed = new float[maxTokens * c.Dim];
+    }
+
+    public int MaxTokens { get; }
+
+    /// <summary>
+    /// Σ_t of the next-token loss over the window (targets[t] follows inputs[t]), adding <paramref name="weight"/>·∂/∂θ
+    /// of that sum to the trained matrices' gradients.
+    /// </summary>
+    public double Accumulate(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, float weight)
+    {
+        int n = Forward(inputs);
+        if (targets.Length != n) throw new ArgumentException($"{targets.Length} targets for {n} inputs", nameof(targets));
+        double loss = ChunkedCrossEntropy.NextToken(_products, _model.Classifier, _model.Config.VocabSize, _h, targets, weight, _dh);
+        Backward(n);
+        return loss;
+    }
+
+    /// <summary>As <see cref="Accumulate(ReadOnlySpan{int}, ReadOnlySpan{int}, float)"/> against a teacher's distributions (distillation).</summary>
+    public double Accumulate(ReadOnlySpan<int> inputs, SoftTargets targets, float weight)
+    {
+        int n = Forward(inputs);
+        if (targets.Tokens != n) throw new ArgumentException($"soft targets for {targets.Tokens} tokens, {n} inputs", nameof(targets));
+        double loss = ChunkedCrossEntropy.SoftTargets(_products, _model.Classifier, _model.Config.VocabSize, _h, targets, weight, _dh);
+        Backward(n);
+        return loss;
+    }
+
+    /// <summary>Σ_t of the next-token loss, without gradients (validation).</summary>
+    public double Loss(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets)
+    {
+        Forward(inputs);
+        return ChunkedCrossEntropy.NextToken(_products, _model.Classifier, _model.Config.VocabSize, _h, targets, 0f, _dh);
+    }
+
+    /// <summary>Σ_t of the soft-target cross-entropy against a teacher, without gradients (distillation's validation).</summary>
+    public double Loss(ReadOnlySpan<int> inputs, SoftTargets targets)
+    {
+        Forward(inputs);
+        return ChunkedCrossEntropy.SoftTargets(_products, _model.Classifier, _model.Config.VocabSize, _h, targets, 0f, _dh);
+    }
+
+    /// <summary>Every position's logits (T × vocab), for tests that compare the trainable model with the base forward.</summary>
+    public float[] Logits(ReadOnlySpan<int> inputs)
+    {
+        int n = Forward(inputs), d = _model.Config.Dim, vocab = _model.Config.VocabSize;
+        var logits = new float[n * vocab];
+        for (int t = 0; t < n; t++)
+            for (int v = 0; v < vocab; v++)
+                logits[t * vocab + v] = FixedOrder.Dot(_model.Classifier.AsSpan(v * d, d), _h.AsSpan(t * d, d));
+        return logits;
+    }
+
+    // Fills the residual stream x_0..x_L and h = rms(x_L)·g_out; returns T.
+    private int Forward(ReadOnlySpan<int> inputs)
+    {
+        var c = _model.Config;
+        int n = inputs.Length, d = c.Dim;
+        if (n < 1 || n > MaxTokens) throw new ArgumentException($"a window of {n} tokens is outside 1..{MaxTokens}", nameof(inputs));
+        for (int t = 0; t < n; t++)
+        {
+            if ((uint)inputs[t] >= (uint)c.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(inputs), $"token id {inputs[t]} is outside the vocabulary of {c.VocabSize}");
+            _model.Embedding.AsSpan(inputs[t] * d, d).CopyTo(_stream[0].AsSpan(t * d, d));
+        }
+        for (int l = 0; l < c.LayerCount; l++) _block.Forward(_model.Layers[l], _stream[l], _stream[l + 1], n);
+        var x = _stream[c.LayerCount];
+        for (int t = 0; t < n; t++) _rho[t] = RmsNormStep.Forward(x.AsSpan(t * d, d), _model.OutputNorm, c.NormEpsilon, _h.AsSpan(t * d, d));
+        return n;
+    }
+
+    private void Backward(int n)
+    {
+        var c = _model.Config;
+        int d = c.Dim;
+        var x = _stream[c.LayerCount];
+        Array.Clear(_dx, 0, n * d);
+        var scratch = new float[d];
+        for (int t = 0; t < n; t++)
+            RmsNormStep.Backward(x.AsSpan(t * d, d), _model.OutputNorm, _rho[t], _dh.AsSpan(t * d, d), _dx.AsSpan(t * d, d), scratch);
+        for (int l = c.LayerCount - 1; l >= 0; l--)
+        {
+            // The last block's activations are still saved from the forward pass; the others are recomputed.
+            if (l < c.LayerCount - 1) _block.Forward(_model.Layers[l], _stream[l], _recomputed, n);
+            _block.Backward(_model.Layers[l], _stream[l], _dx, n);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using Caldera.Runtime.Training.Adapters;
+
+namespace Caldera.Cli.Tests;
+
+/// <summary>`caldera finetune`, `adapter inspect`, and `run`/`eval --adapter` end to end on compressed stories260K.</summary>
+public sealed class FineTuneCommandTests
+{
+    private static (int Code, string Out, string Error) Run(string[] args, CancellationToken cancellation = default)
+    {
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        int code = CalderaCli.Run(args, stdout, stderr, CompressedModelFormat.Cald, cancellation);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private static string Text(TempDirectory dir, int characters)
+    {
+        string path = dir.File($"text-{characters}.txt");
+        File.WriteAllText(path, TestModels.TinyStoriesPrefix(characters));
+        return path;
+    }
+
+    [Fact]
+    public void Finetune_writes_an_adapter_that_inspect_describes_and_run_and_eval_use()
+    {
+        using var dir = new TempDirectory();
+        string text = Text(dir, 6000), adapter = dir.File("stories.calda");
+        var (code, stdout, stderr) = Run(["finetune", CompressedStories.Path, "--text", text, "-o", adapter, "--rank", "4", "--steps", "4",
+            "--seq-len", "32", "--lr", "0.003", "--validation", "0.2", "--threads", "2"]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("wrote", stdout);
+        Assert.Contains("step 4/4", stderr);
+        Assert.Contains("tok/s", stderr);
+
+        (code, stdout, stderr) = Run(["adapter", "inspect", adapter, "--model", CompressedStories.Path]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("stories260K-r16.cald", stdout);
+        Assert.Contains("next-token", stdout);
+        Assert.Contains("× rank 4", stdout);
+        Assert.DoesNotContain(File.ReadAllText(text)[..40], File.ReadAllText(adapter));
+
+        (code, stdout, stderr) = Run(["run", CompressedStories.Path, "--adapter", adapter, "--prompt", "Once upon a time", "--steps", "24", "--temperature", "0"]);
+        Assert.True(code == 0, stderr);
+        Assert.StartsWith("Once upon a time", stdout);
+
+        (code, stdout, stderr) = Run(["eval", CompressedStories.Path, "--adapter", adapter, "--text", text, "--ctx", "64", "--threads", "2"]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("perplexity", stdout);
+
+        string merged = dir.File("merged.cald");
+        (code, stdout, stderr) = Run(["adapter", "merge", CompressedStories.Path, adapter, "-o", merged]);
+        Assert.True(code == 0, stderr);
+        (code, stdout, stderr) = Run(["run", merged, "--prompt", "Once upon a time", "--steps", "24", "--temperature", "0"]);
+        Assert.True(code == 0, stderr);
+        Assert.StartsWith("Once upon a time", stdout);
+        // The merged file is another model: the adapter no longer applies to it.
+        (code, _, stderr) = Run(["run", merged, "--adapter", adapter, "--prompt", "Once"]);
+        Assert.Equal(2, code);
+        Assert.Contains("not on", stderr);
+    }
+
+    [Theory]
+    [InlineData("empty", "is empty")]
+    [InlineData("short", "fewer than one window")]
+    [InlineData("exploding", "diverged; lower the learning rate")]
+    public void Bad_input_exits_2_with_a_clear_message_and_writes_nothing(string input, string message)
+    {
+        using var dir = new TempDirectory();
+        string text = dir.File("t.txt"), adapter = dir.File("a.calda");
+        File.WriteAllText(text, input == "empty" ? "  \n" : TestModels.TinyStoriesPrefix(input == "short" ? 40 : 3000));
+        var (code, _, stderr) = Run(["finetune", CompressedStories.Path, "--text", text, "-o", adapter, "--steps", "4", "--seq-len", "64",
+            "--lr", input == "exploding" ? "1e30" : "0.001"]);
+        Assert.Equal(2, code);
+        Assert.Contains(message, stderr);
+        Assert.Equal([text], Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void A_cancelled_finetune_leaves_no_adapter()
+    {
+        using var dir = new TempDirectory();
+        string adapter = dir.File("a.calda");
+        var (code, _, stderr) = Run(["finetune", CompressedStories.Path, "--text", Text(dir, 3000), "-o", adapter, "--steps", "4", "--seq-len", "32"],
+            new CancellationToken(canceled: true));
+        Assert.Equal(CalderaCli.Cancelled, code);
+        Assert.Contains("no adapter was written", stderr);
+        Assert.False(File.Exists(adapter));
+        Assert.Single(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public async Task A_stopped_finetune_resumes_with_resume_to_the_same_adapter()
+    {
+        using var dir = new TempDirectory();
+        string text = Text(dir, 6000), whole = dir.File("whole.calda"), resumed = dir.File("resumed.calda");
+        string[] Args(string output) => ["finetune", CompressedStories.Path, "--text", text, "-o", output, "--steps", "5", "--seq-len", "32", "--rank", "4", "--lr", "0.003"];
+        Assert.Equal(0, Run(Args(whole)).Code);
+        Assert.False(File.Exists(whole + ".checkpoint"));
+        // Stopped as soon as its first checkpoint exists, as a run killed after that step would be.
+        using var stop = new CancellationTokenSource();
+        var watcher = Task.Run(async () =>
+        {
+            while (!File.Exists(resumed + ".checkpoint") && !stop.IsCancellationRequested) await Task.Delay(5);
+            stop.Cancel();
+        });
+        Assert.Equal(CalderaCli.Cancelled, Run(Args(resumed), stop.Token).Code);
+        await watcher;
+        Assert.False(File.Exists(resumed));
+        Assert.True(File.Exists(resumed + ".checkpoint"));
+        var (code, _, stderr) = Run([.. Args(resumed), "--resume"]);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(File.ReadAllBytes(whole), File.ReadAllBytes(resumed));
+    }
+
+    [Fact]
+    public void An_adapter_for_another_model_exits_2_naming_the_adapter()
+    {
+        using var dir = new TempDirectory();
+        string adapter = dir.File("a.calda");
+        Assert.Equal(0, Run(["finetune", CompressedStories.Path, "--text", Text(dir, 3000), "-o", adapter, "--steps", "1", "--seq-len", "32"]).Code);
+        var other = AdapterFile.Read(adapter);
+        AdapterFile.Write(adapter, other with { BaseChecksum = other.BaseChecksum ^ 0xFF, BaseName = "other.cald" });
+        var (code, _, stderr) = Run(["run", CompressedStories.Path, "--adapter", adapter, "--prompt", "Once"]);
+        Assert.Equal(2, code);
+        Assert.Contains(adapter, stderr);
+        Assert.Contains("was trained on other.cald", stderr);
+    }
+}

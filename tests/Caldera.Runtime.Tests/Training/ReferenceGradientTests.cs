@@ -1,0 +1,72 @@
+using Caldera.Runtime.Training.Model;
+using Caldera.Runtime.Training.Reference;
+
+namespace Caldera.Runtime.Tests.Training;
+
+/// <summary>The float64 reference backward against central finite differences of its own loss.</summary>
+public class ReferenceGradientTests
+{
+    /// <summary>Step of the central difference: its truncation error is ~h²·|f‴| ≈ 1e-10, its rounding error ~1e-16/h ≈ 1e-11.</summary>
+    private const double Step = 1e-5;
+
+    /// <summary>Agreement asked for: far above both errors of the difference, far below any wrong term of the gradient.</summary>
+    private const double Tolerance = 1e-6;
+
+    /// <summary>The trainable ranks peeled: fewer than every matrix's rank, so frozen coded ranks stay in the forward pass.</summary>
+    private const int Rank = 2;
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Reference_gradients_match_central_differences_for_every_trained_matrix(string variant)
+    {
+        var model = TrainableModel.Peel(TrainingModels.Variant(variant), Rank);
+        var reference = new ReferenceModel(model);
+        int[] inputs = TrainingModels.Window, targets = TrainingModels.Targets;
+        reference.Gradients(inputs, targets);
+        var random = new Random(11);
+        int checkedEntries = 0;
+        foreach (var linear in reference.Trained)
+            foreach (var (values, gradient) in new[] { (linear.LTransposed, linear.LTransposedGradient), (linear.R, linear.RGradient) })
+                for (int probe = 0; probe < 3; probe++)
+                {
+                    int i = random.Next(values.Length);
+                    double saved = values[i];
+                    values[i] = saved + Step;
+                    double plus = reference.Loss(inputs, targets);
+                    values[i] = saved - Step;
+                    double minus = reference.Loss(inputs, targets);
+                    values[i] = saved;
+                    double difference = (plus - minus) / (2 * Step);
+                    Assert.True(Math.Abs(difference - gradient[i]) <= Tolerance * Math.Max(1, Math.Abs(difference)),
+                        $"{variant}: entry {i} of a rank-{linear.Rank} factor: finite difference {difference:R}, backward {gradient[i]:R}");
+                    checkedEntries++;
+                }
+        Assert.True(checkedEntries >= 6 * 2 * 3 * 2, $"only {checkedEntries} entries checked");
+    }
+
+    [Fact]
+    public void Distillation_gradients_match_central_differences()
+    {
+        var model = TrainableModel.Peel(TrainingModels.Variant("interleaved-untied-llama3"), Rank);
+        var reference = new ReferenceModel(model);
+        var random = new Random(5);
+        var teacher = new float[TrainingModels.Window.Length * model.Config.VocabSize];
+        for (int i = 0; i < teacher.Length; i++) teacher[i] = (float)(random.NextDouble() * 4 - 2);
+        reference.Gradients(TrainingModels.Window, teacher);
+        foreach (var linear in reference.Trained.Take(4))
+        {
+            int i = random.Next(linear.R.Length);
+            double saved = linear.R[i];
+            linear.R[i] = saved + Step;
+            double plus = reference.Loss(TrainingModels.Window, teacher);
+            linear.R[i] = saved - Step;
+            double minus = reference.Loss(TrainingModels.Window, teacher);
+            linear.R[i] = saved;
+            double difference = (plus - minus) / (2 * Step);
+            Assert.True(Math.Abs(difference - linear.RGradient[i]) <= Tolerance * Math.Max(1, Math.Abs(difference)),
+                $"R entry {i}: finite difference {difference:R}, backward {linear.RGradient[i]:R}");
+        }
+    }
+
+    public static TheoryData<string> Variants => TrainingModels.Variants;
+}
