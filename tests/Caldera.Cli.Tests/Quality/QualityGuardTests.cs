@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Text.Json;
 
 namespace Caldera.Cli.Tests.Quality;
@@ -12,9 +13,8 @@ namespace Caldera.Cli.Tests.Quality;
 public sealed class QualityGuardTests
 {
     /// <summary>
-    /// Relative band around the documented KLD. The compression is deterministic, and the figures are the same to five
-    /// digits with AVX-512 and with AVX2 only (`DOTNET_EnableAVX512F=0`); the band is for CPUs not measured (Arm), whose
-    /// float sums round in another order. A real regression moves the KLD by more: scaling every low-rank factor by 0.9
+    /// Relative band around the documented KLD. The compression is deterministic for one vector width; the band is for
+    /// CPUs not measured (Arm), whose float sums round in yet another order. A real regression moves the KLD by more: scaling every low-rank factor by 0.9
     /// raises stories260K's by 11 % and tinystories-256d's by 107 % (docs/quality.md).
     /// </summary>
     private const double KldMargin = 0.05;
@@ -26,8 +26,11 @@ public sealed class QualityGuardTests
     /// </summary>
     private const double Int8Margin = 0.02;
 
-    // docs/quality.md, "Quality guards": the mean KLD of these exact compressions on the guard's slice.
-    private const double TinyStories256dKld = 0.07397;
+    // docs/quality.md, "Quality guards": the mean KLD of these exact compressions on the guard's slice. Where 512-bit
+    // vectors are not accelerated the compression's sums round in another order and tinystories-256d gets other codes
+    // (0.06900 with AVX2 only, DOTNET_EnableAVX512=0, against 0.07397), 6.7 % apart: wider than the band, so each width
+    // has its measured figure. stories260K's is the same to four digits at both widths.
+    private static double TinyStories256dKld => Vector512.IsHardwareAccelerated ? 0.07397 : 0.06900;
     private const double Stories260KKld = 0.5198;
 
     [Fact]
