@@ -92,6 +92,7 @@ public sealed class SamplePublishTests
             Path.Combine(TestPaths.CliOutput, "caldera.dll"), "run", cald, "--prompt", Prompt, "--temperature", "0", "--steps", Steps, "--adapter", adapter);
         Assert.True(reference.ExitCode == 0, reference.ToString());
         string told = story.Text();
+        Assert.True(told.Length > Prompt.Length + 100, $"the adapted app told only '{told}'");
         Assert.NotEqual(baseStory, told);
         Assert.StartsWith(told, reference.Text(), StringComparison.Ordinal);
     }
