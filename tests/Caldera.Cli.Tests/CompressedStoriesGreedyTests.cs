@@ -1,6 +1,7 @@
 using Caldera.Cli;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Model;
+using System.Runtime.Intrinsics;
 
 namespace Caldera.Cli.Tests;
 
@@ -8,7 +9,8 @@ namespace Caldera.Cli.Tests;
 /// stories260K compressed end to end by `caldera compress` (real calibration on the first 90 % of the TinyStories
 /// validation text) still tells a story: its greedy continuation is pinned up to the first near tie of two logits
 /// (<see cref="GreedyTrace"/>), so any change to calibration, decomposition, the .cald format or the compressed kernels
-/// that changes the model shows up here, while a CPU of another vector width, whose sums round differently, passes.
+/// that changes the model shows up here. The compression's own sums round in another order at another vector width and
+/// pick other codes, so the stories are pinned for the two widths measured: AVX-512 and AVX2 only (DOTNET_EnableAVX512=0).
 /// </summary>
 public sealed class CompressedStoriesGreedyTests : IDisposable
 {
@@ -34,8 +36,9 @@ public sealed class CompressedStoriesGreedyTests : IDisposable
         // Float arithmetic pins the model; caldera run's default (int8 activations, 6-bit classifier) pins the integer
         // kernels end to end.
         string[] run = ["run", model, "--prompt", "Once upon a time", "--steps", "100", "--temperature", "0"];
-        AssertStoryUpToFirstNearTie(model, [.. run, "--float"], int8: false, ExpectedStory);
-        AssertStoryUpToFirstNearTie(model, run, int8: true, ExpectedIntegerStory);
+        bool wide = Vector512.IsHardwareAccelerated;
+        AssertStoryUpToFirstNearTie(model, [.. run, "--float"], int8: false, wide ? ExpectedStory : ExpectedStoryAvx2);
+        AssertStoryUpToFirstNearTie(model, run, int8: true, wide ? ExpectedIntegerStory : ExpectedIntegerStoryAvx2);
     }
 
     /// <summary>
@@ -72,4 +75,13 @@ public sealed class CompressedStoriesGreedyTests : IDisposable
     private const string ExpectedIntegerStory =
         "Once upon a time, there was a little girl named Lily. She loved to play with her toys and pretend toys. One day, she saw a big, rock on the ground. " +
         "She was very happy and scared her too. She wanted to help her mom, so she didn't have anyti. She put on her toys and";
+
+    /// <summary>The same, compressed and run with AVX2 only: the compression's codes differ, and so does the story.</summary>
+    private const string ExpectedStoryAvx2 =
+        "Once upon a time, there was a little girl named Lily. She loved to play with her toys and play with her toys. One day, she saw a big, rock on the ground. " +
+        "She was very explyery while she was playing with her toys. She wanted to play with the toy car, but her mom said, \"Lily, let'";
+
+    private const string ExpectedIntegerStoryAvx2 =
+        "Once upon a time, there was a little girl named Lily. She loved to play with her toys and play with her toys. One day, she saw a big, rock on the ground. " +
+        "She was very excited to see what she was. She wanted to play with her toys, but her mom said, \"Lily, let's touch the ro";
 }

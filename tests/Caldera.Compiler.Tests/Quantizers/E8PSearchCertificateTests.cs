@@ -33,7 +33,8 @@ public class E8PSearchCertificateTests(ITestOutputHelper output)
         { "large", 40f, 0 },
     };
 
-    [Theory]
+    // Certificates come from the 16-lane class search, which runs only on 512-bit vectors; elsewhere none is made.
+    [IsaTheory(Isa.Vector512)]
     [MemberData(nameof(ScalesAndTightness))]
     public void The_radius_never_exceeds_the_distance_to_the_Voronoi_boundary(string name, float sigma, double minimumTightness)
     {
@@ -92,7 +93,7 @@ public class E8PSearchCertificateTests(ITestOutputHelper output)
         }
     }
 
-    [Theory]
+    [IsaTheory(Isa.Vector512)]
     [MemberData(nameof(Scales))]
     public void The_lead_test_covers_only_moves_that_keep_the_code_and_reaches_past_the_ball(string name, float sigma)
     {
