@@ -7,7 +7,9 @@ namespace Caldera.Build.Tests;
 /// (<c>DOTNET_PreferredVectorBitWidth=128</c>): Arm's NEON paths and the x86 JIT's portable paths are the same code at
 /// the same width, so the text is the same byte for byte, in float arithmetic and in int8. It runs twice: on qemu's
 /// <c>max</c> CPU, whose dot product (SDOT) the int8 kernels use, and on a Cortex-A53 (Armv8.0-A, no dot product),
-/// which takes the portable int8 path; integer sums are exact on both, so their stories are equal too.
+/// which takes the portable int8 path; integer sums are exact on both, so their stories are equal too. Then it adapts its
+/// model to the sample's text for a few steps (fine-tuning needs nothing the device may lack, OpenSSL included: the
+/// sysroot has none), writes an adapter that <c>caldera adapter inspect --model</c> accepts, and tells another story with it.
 /// </summary>
 /// <remarks>
 /// Against the x86-64-v3 binary (256-bit vectors) the arithmetic is not specified equal: sums round in another order,
@@ -54,6 +56,17 @@ public sealed class Arm64PublishTests
                 Assert.True(stories[0].Length > Prompt.Length + 100, $"the app told only '{stories[0]}'");
                 Assert.StartsWith(stories[0], reference.Text(), StringComparison.Ordinal);
             }
+
+            string text = Path.Combine(project, "pip-the-pirate.txt"), adapter = Path.Combine(root, "pip.calda");
+            string[] qemu = ["-L", Arm64CrossFactAttribute.SysRoot, app];
+            var adapt = DotNet.Exec("qemu-aarch64", empty, [.. qemu, "--adapt", text, "--adapter", adapter, "--steps", "4"]);
+            Assert.True(adapt.ExitCode == 0, adapt.ToString());
+            var inspect = DotNet.Exec("dotnet", root, Path.Combine(TestPaths.CliOutput, "caldera.dll"), "adapter", "inspect", adapter, "--model", cald);
+            Assert.True(inspect.ExitCode == 0, inspect.ToString());
+            var adapted = DotNet.Exec("qemu-aarch64", empty, [.. qemu, Prompt, "--max-tokens", MaxTokens, "--adapter", adapter]);
+            var plain = DotNet.Exec("qemu-aarch64", empty, [.. qemu, Prompt, "--max-tokens", MaxTokens]);
+            Assert.True(adapted.ExitCode == 0 && plain.ExitCode == 0, adapted.ToString());
+            Assert.NotEqual(plain.Text(), adapted.Text());
         }
         finally
         {

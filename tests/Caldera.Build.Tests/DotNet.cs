@@ -66,7 +66,8 @@ internal static class DotNet
         int interrupted = 0;
         var clock = Stopwatch.StartNew();
         TimeSpan? sentAt = null;
-        process.OutputDataReceived += (_, e) =>
+        // Either stream may carry the line to interrupt after: a build's log is on stdout, an app's progress on stderr.
+        void Received(object _, DataReceivedEventArgs e)
         {
             if (e.Data == null) return;
             lock (output) output.AppendLine(e.Data);
@@ -75,8 +76,9 @@ internal static class DotNet
                 Interrupt(process.Id);
                 sentAt = clock.Elapsed;
             }
-        };
-        process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
+        }
+        process.OutputDataReceived += Received;
+        process.ErrorDataReceived += Received;
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

@@ -9,6 +9,9 @@ namespace Caldera.Build.Tests;
 /// same vector width: generated kernels equal the generic ones bit for bit, and every integer path (AVX2, AVX-VNNI,
 /// VBMI) equals the scalar one bit for bit. The AOT binary targets x86-64-v3, whose widest vectors are 256 bits, so
 /// <c>caldera run</c> runs with <c>DOTNET_EnableAVX512=0</c> (.NET 10's switch; it ignores the older <c>DOTNET_EnableAVX512F</c>), 256-bit vectors on every x86-64 machine too.
+/// The same binary then adapts its model to the sample's text (fine-tuning under NativeAOT): the adapter it writes is
+/// one <c>caldera adapter inspect --model</c> accepts for the build's <c>.cald</c>, and its greedy story with that adapter
+/// differs from the base story and is the start of <c>caldera run --adapter</c>'s.
 /// </summary>
 /// <remarks>
 /// In the package-feed collection although it uses no package: packing rebuilds the repository's caldera.dll, which this
@@ -20,6 +23,12 @@ public sealed class SamplePublishTests
     private const string Prompt = "Once upon a time";
     private const string MaxTokens = "64";
     private const string Steps = "160";
+
+    /// <summary>
+    /// Enough for the greedy story to change on this text (it already changes after 4 at the sample's learning rate) and
+    /// few enough to add about 3 s.
+    /// </summary>
+    private const string TrainingSteps = "12";
 
     [Fact]
     public void Published_sample_is_one_file_that_tells_the_greedy_story_of_caldera_run()
@@ -48,11 +57,43 @@ public sealed class SamplePublishTests
             string told = story.Text();
             Assert.True(told.Length > Prompt.Length + 100, $"the app told only '{told}'");
             Assert.StartsWith(told, reference.Text(), StringComparison.Ordinal);
+
+            AdaptsItsModelAndTellsTheStoryOfCalderaRunWithTheAdapter(app, root, cald, told);
         }
         finally
         {
             try { Directory.Delete(root, recursive: true); }
             catch (IOException) { /* the OS cleans the temp folder */ }
         }
+    }
+
+    private static void AdaptsItsModelAndTellsTheStoryOfCalderaRunWithTheAdapter(string app, string root, string cald, string baseStory)
+    {
+        string text = Path.Combine(TestPaths.RepoRoot, "samples", "StoryTeller", "pip-the-pirate.txt");
+        string adapter = Path.Combine(root, "pip.calda");
+        string workingDirectory = Path.GetDirectoryName(app)!;
+
+        // Ctrl+C during training stops it and writes no adapter.
+        var cancelled = DotNet.ExecInterrupted(app, workingDirectory, "step ", "--adapt", text, "--adapter", adapter, "--steps", "100000");
+        Assert.True(cancelled.ExitCode == 130, cancelled.ToString());
+        Assert.False(File.Exists(adapter), cancelled.ToString());
+
+        var adapt = DotNet.Exec(app, workingDirectory, "--adapt", text, "--adapter", adapter, "--steps", TrainingSteps);
+        Assert.True(adapt.ExitCode == 0, adapt.ToString());
+        Assert.Matches($@"step {TrainingSteps}/{TrainingSteps}  loss \d+\.\d+  \d+ tok/s  ETA 0:00:00", adapt.Output);
+
+        var inspect = DotNet.Exec("dotnet", root, Path.Combine(TestPaths.CliOutput, "caldera.dll"), "adapter", "inspect", adapter, "--model", cald);
+        Assert.True(inspect.ExitCode == 0, inspect.ToString());
+        Assert.Contains($"{TrainingSteps} steps", inspect.Output);
+
+        var story = DotNet.Exec(app, workingDirectory, Prompt, "--max-tokens", MaxTokens, "--adapter", adapter);
+        Assert.True(story.ExitCode == 0, story.ToString());
+        var reference = DotNet.Exec("dotnet", root, new Dictionary<string, string> { ["DOTNET_EnableAVX512"] = "0" },
+            Path.Combine(TestPaths.CliOutput, "caldera.dll"), "run", cald, "--prompt", Prompt, "--temperature", "0", "--steps", Steps, "--adapter", adapter);
+        Assert.True(reference.ExitCode == 0, reference.ToString());
+        string told = story.Text();
+        Assert.True(told.Length > Prompt.Length + 100, $"the adapted app told only '{told}'");
+        Assert.NotEqual(baseStory, told);
+        Assert.StartsWith(told, reference.Text(), StringComparison.Ordinal);
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Incoherence;
 using Caldera.Runtime.Inference;
@@ -192,7 +191,7 @@ internal sealed class FineTuner
     }
 
     private static string Sha256(int[] tokens) =>
-        Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(tokens.AsSpan())));
+        Convert.ToHexStringLower(Formats.Sha256.HashData(MemoryMarshal.AsBytes(tokens.AsSpan())));
 
     /// <summary>Epoch e visits the training windows in a shuffle seeded by (seed, e): window c of the run follows from c alone.</summary>
     private sealed class WindowOrder(int windows, ulong seed)
