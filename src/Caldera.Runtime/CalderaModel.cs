@@ -55,12 +55,8 @@ public abstract class CalderaModel : IChatClient
             _chatTemplate = ChatPrompt.HasLlama3Template(Tokenizer);
             int context = Options.ContextLength ?? Config.ContextLength;
             // A device too small for the context fails here, at load, rather than at the first generation.
-            KvCache.RequireFits(Config, context);
             ArgumentOutOfRangeException.ThrowIfLessThan(Options.MaxSessions, 1, nameof(CalderaModelOptions.MaxSessions));
-            long cacheBytes = Options.MaxSessions * KvCache.Bytes(Config, context);
-            if (cacheBytes > GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)
-                throw new ArgumentOutOfRangeException(nameof(options),
-                    $"{Options.MaxSessions} sessions of {context} positions need up to {cacheBytes >> 20} MiB of KV cache, more than this process may use; lower CalderaModelOptions.MaxSessions or ContextLength");
+            KvCache.RequireFits(Config, context, Options.MaxSessions);
             _sessions = new SemaphoreSlim(Options.MaxSessions, Options.MaxSessions);
             if (Options.AdapterPath is { } adapterPath)
             {

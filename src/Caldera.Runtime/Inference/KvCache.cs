@@ -47,21 +47,23 @@ internal sealed class KvCache
     public static long Bytes(LlamaConfig config, int contextLength) => 2L * config.LayerCount * contextLength * config.KvDim * sizeof(float);
 
     /// <summary>
-    /// Throws, before anything is allocated, where a full cache of <paramref name="contextLength"/> positions cannot be
-    /// allocated: a layer's cache above the largest array, or the whole above the memory this process may use (the
-    /// machine's, or a container's limit). A model class runs it when it loads, so a device too small for the model's
-    /// context fails there, not at its first generation.
+    /// Throws, before anything is allocated, where <paramref name="caches"/> full caches of <paramref name="contextLength"/>
+    /// positions cannot be allocated: a layer's cache above the largest array, or the whole above the memory this process
+    /// may use (the machine's, or a container's limit). A model class runs it when it loads, for as many caches as it
+    /// allows sessions, so a device too small for the model's context fails there, not at its first generation.
     /// </summary>
-    public static void RequireFits(LlamaConfig config, int contextLength)
+    public static void RequireFits(LlamaConfig config, int contextLength, int caches = 1)
     {
         if ((long)contextLength * config.KvDim > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(contextLength),
                 $"a KV cache of {contextLength} positions × {config.KvDim} floats per layer is too large; use a shorter context length");
-        long bytes = Bytes(config, contextLength), available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        if (bytes > available)
-            throw new ArgumentOutOfRangeException(nameof(contextLength),
-                $"a KV cache of {contextLength} positions needs {bytes >> 20} MiB, more than the {available >> 20} MiB this process may use; "
-                + "use a shorter context length (CalderaModelOptions.ContextLength; caldera run --steps)");
+        long bytes = caches * Bytes(config, contextLength), available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes <= available) return;
+        throw new ArgumentOutOfRangeException(nameof(contextLength), caches == 1
+            ? $"a KV cache of {contextLength} positions needs {bytes >> 20} MiB, more than the {available >> 20} MiB this process may use; "
+              + "use a shorter context length (CalderaModelOptions.ContextLength; caldera run --steps)"
+            : $"{caches} sessions of {contextLength} positions need up to {bytes >> 20} MiB of KV cache, more than the {available >> 20} MiB "
+              + "this process may use; lower CalderaModelOptions.MaxSessions or ContextLength");
     }
 
     /// <summary>Grows the arrays (doubling, at most to the context) so that positions 0..<paramref name="positions"/>−1 fit, keeping what they hold.</summary>
