@@ -92,7 +92,9 @@ public sealed class FineTuneCommandTests
     {
         using var dir = new TempDirectory();
         string text = Text(dir, 6000), whole = dir.File("whole.calda"), resumed = dir.File("resumed.calda");
-        string[] Args(string output) => ["finetune", CompressedStories.Path, "--text", text, "-o", output, "--steps", "5", "--seq-len", "32", "--rank", "4", "--lr", "0.003"];
+        // 100 steps, checkpointed about every fifth: the stop lands long before the run could end on its own, which a
+        // 5-step run on a quiet machine sometimes did before the watcher saw its first checkpoint.
+        string[] Args(string output) => ["finetune", CompressedStories.Path, "--text", text, "-o", output, "--steps", "100", "--seq-len", "32", "--rank", "4", "--lr", "0.003"];
         Assert.Equal(0, Run(Args(whole)).Code);
         Assert.False(File.Exists(whole + ".checkpoint"));
         // Stopped as soon as its first checkpoint exists, as a run killed after that step would be.
