@@ -58,7 +58,8 @@ internal static class Int8BlockRows
                 float* rowScales = sw + (long)r * blocks;
                 y[r] = path switch
                 {
-                    Int8CodedRows.Path.AvxVnni or Int8CodedRows.Path.Avx512Vbmi => RowVector(row, rowScales, x, sx, blocks, vnni: true),
+                    Int8CodedRows.Path.AvxVnni => RowVector(row, rowScales, x, sx, blocks, vnni: true),
+                    Int8CodedRows.Path.Avx512Vbmi => RowVector(row, rowScales, x, sx, blocks, vnni: AvxVnni.IsSupported),
                     Int8CodedRows.Path.Avx2 => RowVector(row, rowScales, x, sx, blocks, vnni: false),
                     Int8CodedRows.Path.ArmDotProduct or Int8CodedRows.Path.Vector128 => Row128(row, rowScales, x, sx, blocks, path),
                     _ => RowScalar(row, rowScales, x, sx, blocks),

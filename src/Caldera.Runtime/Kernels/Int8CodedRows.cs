@@ -37,7 +37,10 @@ internal static class Int8CodedRows
     /// The implementation of the block sums. <see cref="Path.Vector128"/> is portable (<see cref="Vector128{T}"/> widening
     /// multiplies: NEON on Arm, SSE here, so tests run it on x86); <see cref="Path.ArmDotProduct"/> is Arm's SDOT
     /// (<see cref="Dp"/>, Armv8.2-A's optional dot product, standard from Armv8.4-A), which only Arm hardware or
-    /// qemu-aarch64 runs. The x86 paths follow, ordered so that <c>path &gt;= AvxVnni</c> means VNNI or wider.
+    /// qemu-aarch64 runs. The x86 paths follow. <see cref="Path.Avx512Vbmi"/> needs only AVX-512 VBMI, BW and GFNI (its
+    /// products are vpmaddubsw); where its shape does not fit it falls back to <see cref="Narrow"/>, so machines with
+    /// AVX-512 VNNI but not the VEX AVX-VNNI (Ice Lake, Zen 4, some Zen 5 hosts: .NET 10 exposes no 512-bit vpdpbusd)
+    /// still run it.
     /// </summary>
     internal enum Path { Scalar, Vector128, ArmDotProduct, Avx2, AvxVnni, Avx512Vbmi }
 
@@ -48,8 +51,10 @@ internal static class Int8CodedRows
     /// </summary>
     internal static Path Best { get; } = !Vector256.IsHardwareAccelerated
         ? Dp.IsSupported ? Path.ArmDotProduct : Vector128.IsHardwareAccelerated ? Path.Vector128 : Path.Scalar
-        : E8PNibbleDecode.IsSupported && AvxVnni.IsSupported ? Path.Avx512Vbmi
-        : AvxVnni.IsSupported ? Path.AvxVnni : Avx2.IsSupported ? Path.Avx2 : Path.Scalar;
+        : E8PNibbleDecode.IsSupported ? Path.Avx512Vbmi : Narrow;
+
+    /// <summary>The 256-bit x86 path: where <see cref="Path.Avx512Vbmi"/>'s register decode does not fit a shape, its kernels run this.</summary>
+    internal static Path Narrow { get; } = AvxVnni.IsSupported ? Path.AvxVnni : Avx2.IsSupported ? Path.Avx2 : Path.Scalar;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void DotE8PRows(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> y, Path path)
@@ -68,13 +73,13 @@ internal static class Int8CodedRows
             if (path == Path.Avx512Vbmi)
             {
                 E8PNibbleDecode.EnsureInitialized();
-                // Whole blocks only (every real shape): the register decode runs 32-word blocks; other rows take VNNI.
+                // Whole blocks only (every real shape): the register decode runs 32-word blocks; other rows take 256 bits.
                 if (perRow % WordsPerBlock == 0)
                 {
                     RowsAvx512(w, y.Length, perRow / WordsPerBlock, x, s, z);
                     return;
                 }
-                path = Path.AvxVnni;
+                path = Narrow;
             }
             for (int r = 0; r < y.Length; r++)
             {

@@ -102,7 +102,10 @@ internal static class Int8LowRank
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void Add(ReadOnlySpan<byte> planes, int firstGroup, ReadOnlySpan<sbyte> alpha, float scale, Span<float> z, Int8CodedRows.Path path)
     {
-        bool vnni = path >= Int8CodedRows.Path.AvxVnni && AvxVnni.IsSupported;
+        // x86: vpdpbusd where the machine has AVX-VNNI, else its exact equivalent vpmaddubsw + vpmaddwd (the pair sums
+        // |U/2·α| ≤ 2·11·127 never saturate int16).
+        bool x86 = (path is Int8CodedRows.Path.Avx2 or Int8CodedRows.Path.AvxVnni or Int8CodedRows.Path.Avx512Vbmi) && Avx2.IsSupported;
+        bool vnni = x86 && path != Int8CodedRows.Path.Avx2 && AvxVnni.IsSupported;
         int quads = alpha.Length / RanksPerQuad, groups = E8PLattice.VectorCount(z.Length);
         if (alpha.Length % RanksPerQuad != 0 || alpha.Length > MaxRank)
             throw new ArgumentException($"α has {alpha.Length} entries, not whole quads of at most {MaxRank}.", nameof(alpha));
@@ -123,7 +126,7 @@ internal static class Int8LowRank
                 byte* group = p + (long)(firstGroup + g) * quads * QuadBytes;
                 int rows = Math.Min(RowsPerGroup, z.Length - g * RowsPerGroup);
                 float* target = y + g * RowsPerGroup;
-                if (vnni && rows == RowsPerGroup)
+                if (x86 && rows == RowsPerGroup)
                 {
                     // Even and odd quads in separate accumulators: four vpdpbusd chains instead of two (exact integers,
                     // so the order of the sums does not matter); a group's 16 steps were one latency chain per half
@@ -137,17 +140,17 @@ internal static class Int8LowRank
                         var nextRanks = Vector256.Create(*(int*)(x + (k + 1) * RanksPerQuad)).AsSByte();
                         var packed = Vector256.Load(group + k * QuadBytes);
                         var next = Vector256.Load(group + (k + 1) * QuadBytes);
-                        halfA = AvxVnni.MultiplyWideningAndAdd(halfA, packed & mask, ranks);
-                        halfB = AvxVnni.MultiplyWideningAndAdd(halfB, Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, ranks);
-                        oddA = AvxVnni.MultiplyWideningAndAdd(oddA, next & mask, nextRanks);
-                        oddB = AvxVnni.MultiplyWideningAndAdd(oddB, Vector256.ShiftRightLogical(next.AsUInt16(), 4).AsByte() & mask, nextRanks);
+                        halfA = Dot4(halfA, vnni, packed & mask, ranks);
+                        halfB = Dot4(halfB, vnni, Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, ranks);
+                        oddA = Dot4(oddA, vnni, next & mask, nextRanks);
+                        oddB = Dot4(oddB, vnni, Vector256.ShiftRightLogical(next.AsUInt16(), 4).AsByte() & mask, nextRanks);
                     }
                     if (k < quads)
                     {
                         var ranks = Vector256.Create(*(int*)(x + k * RanksPerQuad)).AsSByte();
                         var packed = Vector256.Load(group + k * QuadBytes);
-                        halfA = AvxVnni.MultiplyWideningAndAdd(halfA, packed & mask, ranks);
-                        halfB = AvxVnni.MultiplyWideningAndAdd(halfB, Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, ranks);
+                        halfA = Dot4(halfA, vnni, packed & mask, ranks);
+                        halfB = Dot4(halfB, vnni, Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, ranks);
                     }
                     halfA += oddA;
                     halfB += oddB;
@@ -182,6 +185,11 @@ internal static class Int8LowRank
             }
         }
     }
+
+    /// <summary>acc + the four-byte dot products of u (unsigned) and r (signed) per int32 lane: vpdpbusd, or vpmaddubsw and vpmaddwd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Dot4(Vector256<int> acc, bool vnni, Vector256<byte> u, Vector256<sbyte> r) =>
+        vnni ? AvxVnni.MultiplyWideningAndAdd(acc, u, r) : acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, r), Vector256<short>.One);
 
     /// <summary>
     /// A and B of one group of eight rows with Arm's SDOT: a quad is rows 0–3 and rows 4–7 (16 bytes each, four ranks per

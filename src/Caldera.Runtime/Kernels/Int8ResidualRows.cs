@@ -39,7 +39,8 @@ internal static class Int8ResidualRows
             throw new ArgumentException($"{q.Length} levels are not whole vectors with {Int8Activations.BlockCount(q.Length)} scales (got {scales.Length}).", nameof(q));
         if (words.Length != (long)perRow * t.Length)
             throw new ArgumentException($"{t.Length} rows of {perRow} words have {(long)perRow * t.Length} code words, got {words.Length}.", nameof(words));
-        bool vnni = path >= Int8CodedRows.Path.AvxVnni;
+        if (path == Int8CodedRows.Path.Avx512Vbmi && vectors % VectorsPerBlock != 0) path = Int8CodedRows.Narrow;
+        bool vnni = path == Int8CodedRows.Path.AvxVnni;
         fixed (ulong* table = E8PInt8Table.Codewords)
         fixed (ushort* w = words)
         fixed (sbyte* x = q)
@@ -61,7 +62,7 @@ internal static class Int8ResidualRows
                     int first = b * VectorsPerBlock, count = Math.Min(VectorsPerBlock, vectors - first);
                     var (a, c) = vnni ? BlockVnni(table, row + 2 * first, x + first * D, count)
                         : path == Int8CodedRows.Path.ArmDotProduct ? BlockArmDotProduct(table, row + 2 * first, x + first * D, count)
-                        : path == Int8CodedRows.Path.Vector128 ? BlockVector128(table, row + 2 * first, x + first * D, count)
+                        : path is Int8CodedRows.Path.Vector128 or Int8CodedRows.Path.Avx2 ? BlockVector128(table, row + 2 * first, x + first * D, count)
                         : BlockScalar(table, row + 2 * first, x + first * D, count);
                     sum += s[b] * (a + c / E8PResidualLattice.ResidualScale);
                 }

@@ -28,7 +28,7 @@ internal static class KernelData
         .. System.Runtime.Intrinsics.Arm.Dp.IsSupported ? [Int8CodedRows.Path.ArmDotProduct] : Array.Empty<Int8CodedRows.Path>(),
         .. System.Runtime.Intrinsics.X86.Avx2.IsSupported ? [Int8CodedRows.Path.Avx2] : Array.Empty<Int8CodedRows.Path>(),
         .. System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? [Int8CodedRows.Path.AvxVnni] : Array.Empty<Int8CodedRows.Path>(),
-        .. E8PNibbleDecode.IsSupported && System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? [Int8CodedRows.Path.Avx512Vbmi] : Array.Empty<Int8CodedRows.Path>(),
+        .. E8PNibbleDecode.IsSupported ? [Int8CodedRows.Path.Avx512Vbmi] : Array.Empty<Int8CodedRows.Path>(),
     ];
 
     public static float[] Floats(int count, int seed, float scale = 1f)
