@@ -32,6 +32,17 @@ internal static class BlockLdlq
     /// <summary>Rounds <paramref name="b"/> against <paramref name="h"/>; returns Q̂ (m×n) and the codes (m × words per row).</summary>
     public static (Matrix<float> Rounded, ushort[] Codes, int WordsPerRow) Round(Matrix<float> b, Matrix<double> h,
         ILatticeCodebook codebook, QRounding rounding, int sweeps, int threads, DecompositionProfile? profile = null,
+        ScratchBuffers? scratch = null) =>
+        Round(b, HessianRows.Of(h), codebook, rounding, sweeps, threads, profile, scratch);
+
+    /// <summary>
+    /// <see cref="Round(Matrix{float}, Matrix{double}, ILatticeCodebook, QRounding, int, int, DecompositionProfile, ScratchBuffers)"/>
+    /// reading H a panel of rows at a time. One n'×n' fp32 array is held: H's factor L for the first pass, then H
+    /// itself, rebuilt from <paramref name="h"/>, for the sweeps. It is not taken from <paramref name="scratch"/> and
+    /// not returned to it, so no n×n array outlives the Q-update (the LR-update that follows needs m×n ones).
+    /// </summary>
+    public static (Matrix<float> Rounded, ushort[] Codes, int WordsPerRow) Round(Matrix<float> b, HessianRows h,
+        ILatticeCodebook codebook, QRounding rounding, int sweeps, int threads, DecompositionProfile? profile = null,
         ScratchBuffers? scratch = null)
     {
         int m = b.Rows, n = b.Cols;
@@ -53,44 +64,48 @@ internal static class BlockLdlq
 
         Factors factors;
         using (DecompositionProfile.Measure(profile, DecompositionStep.LdlFactor))
-            factors = Factor(h, blocks, threads, scratch);
+            factors = Factor(h, blocks, threads);
         var residual = ScratchBuffers.Rent<float>(scratch, (long)m * factors.Padded);
         var state = new BlockLdlqState(b, rounded, codes, wordsPerRow, codebook, factors.Padded, residual);
         float[] work;
         using (DecompositionProfile.Measure(profile, DecompositionStep.LdlqPass))
             work = BlockLdlqPass.Run(state, factors, threads, ScratchBuffers.Rent<float>(scratch, (long)m * factors.Padded));
         if (sweeps > 0)
+        {
+            float[] hSingle;
+            using (DecompositionProfile.Measure(profile, DecompositionStep.LdlFactor))
+                hSingle = Hessian(h, factors, storage: factors.Lower);
             using (DecompositionProfile.Measure(profile, DecompositionStep.LdlqSweeps))
-                BlockLdlqSweeps.Run(state, factors, sweeps, g: work, threads);
-        ScratchBuffers.Return(scratch, work, residual, factors.H, factors.Lower);
+                BlockLdlqSweeps.Run(state, factors, hSingle, sweeps, g: work, threads);
+        }
+        ScratchBuffers.Return(scratch, work, residual);
         return (rounded, codes, wordsPerRow);
     }
 
     internal static int ChunkCount(int rows) => (rows + RowsPerChunk - 1) / RowsPerChunk;
 
     /// <summary>
-    /// H padded to whole blocks (n'×n'), the unit block-lower factor L of H = L·D·Lᵀ (n'×n') and the inverses of
-    /// H's 8×8 diagonal blocks, row-major in fp32.
+    /// The unit block-lower factor L of H = L·D·Lᵀ (n'×n', H padded to whole blocks and, if it had to be damped,
+    /// plus <paramref name="Jitter"/>·I) and the inverses of that H's 8×8 diagonal blocks, row-major in fp32.
     /// </summary>
-    internal sealed record Factors(int Padded, float[] H, float[] Lower, float[][] DiagonalInverse);
+    internal sealed record Factors(int Padded, float[] Lower, float[][] DiagonalInverse, double Jitter);
 
-    internal static Factors Factor(Matrix<double> h, int blocks, int threads, ScratchBuffers? scratch = null)
+    internal static Factors Factor(Matrix<double> h, int blocks, int threads) => Factor(HessianRows.Of(h), blocks, threads);
+
+    internal static Factors Factor(HessianRows h, int blocks, int threads)
     {
-        int n = h.Rows, padded = blocks * Block;
-        double meanDiagonal = 0;
-        for (int i = 0; i < n; i++) meanDiagonal += h[i, i];
-        meanDiagonal /= n;
+        int padded = blocks * Block;
+        double meanDiagonal = h.MeanDiagonal;
 
         // In fp32 first, as QuIP# factors H_q: half the bytes and twice the lanes of fp64 (a 4096² factor went from
-        // ≈ 0.9 to ≈ 0.4 s), and H_q is damped well above fp32's rounding. H's fp32 copy and its diagonal blocks'
-        // inverses are taken before the copy is factored in place.
-        var single = Padded(h, padded, meanDiagonal, jitter: 0, ScratchBuffers.Rent<float>(scratch, (long)padded * padded));
-        var hFloat = ScratchBuffers.Rent<float>(scratch, single.Data.LongLength);
-        single.Data.CopyTo(hFloat, 0);
-        if (Cholesky.TryFactorInPlace(single.Data, padded, threads))
+        // ≈ 0.9 to ≈ 0.4 s), and H_q is damped well above fp32's rounding. The inverses of H's diagonal blocks are
+        // taken before it is factored in place.
+        var single = Padded(h, padded, meanDiagonal, jitter: 0, GC.AllocateUninitializedArray<float>(checked(padded * padded)));
+        var inverses = DiagonalInverses(single, padded);
+        if (Cholesky.TryFactorInPlace(single, padded, threads))
         {
-            BlockLdl.ToUnitBlockLower(single.Data, padded, Block, threads);
-            return new Factors(padded, hFloat, single.Data, DiagonalInverses(hFloat, padded));
+            BlockLdl.ToUnitBlockLower(single, padded, Block, threads);
+            return new Factors(padded, single, inverses, Jitter: 0);
         }
 
         // fp32 rounding made the copy indefinite (QuIP# then retries in fp64): factor in fp64, adding damping as
@@ -98,10 +113,13 @@ internal static class BlockLdlq
         double added = 0, jitter = 1e-6 * meanDiagonal;
         for (int attempt = 0; ; attempt++)
         {
-            var hp = Padded(h, padded, meanDiagonal, added, new double[(long)padded * padded]);
-            hFloat = hp.Convert<float>().Data;
+            var hp = new Matrix<double>(padded, padded, Padded(h, padded, meanDiagonal, added, new double[(long)padded * padded]));
+            inverses = DiagonalInverses(hp.Data, padded);
             if (BlockLdl.TryDecomposeInPlace(hp, Block, out var ldl, threads))
-                return new Factors(padded, hFloat, ldl.Lower.Convert<float>().Data, DiagonalInverses(hFloat, padded));
+            {
+                DenseOps.Narrow(ldl.Lower.Data, single);
+                return new Factors(padded, single, inverses, added);
+            }
             if (attempt == 6) throw new InvalidOperationException("BlockLDLQ: the Hessian is not positive definite even after damping.");
             added += jitter;
             jitter *= 10;
@@ -109,37 +127,55 @@ internal static class BlockLdlq
     }
 
     /// <summary>
-    /// H padded to n'×n' (pad dimensions: the mean diagonal, no cross terms), plus <paramref name="jitter"/>·I, written
-    /// over all of <paramref name="storage"/> (n'² elements, any contents).
+    /// The fp32 H (n'×n') whose factors <paramref name="f"/> are, the sweeps' H, rebuilt from <paramref name="h"/>
+    /// over <paramref name="storage"/> (n'² elements, any contents).
     /// </summary>
-    private static Matrix<T> Padded<T>(Matrix<double> h, int padded, double meanDiagonal, double jitter, T[] storage)
+    internal static float[] Hessian(HessianRows h, Factors f, float[] storage) =>
+        Padded(h, f.Padded, h.MeanDiagonal, f.Jitter, storage);
+
+    /// <summary>Rows of H converted per panel: 64 rows of fp64 (7 MB at n = 14336) bound what is held beside the n'×n' result.</summary>
+    private const int PanelRows = 64;
+
+    /// <summary>
+    /// H padded to n'×n' (pad dimensions: the mean diagonal, no cross terms), plus <paramref name="jitter"/>·I, written
+    /// over all of <paramref name="storage"/> (n'² elements, any contents), and returned.
+    /// </summary>
+    private static T[] Padded<T>(HessianRows h, int padded, double meanDiagonal, double jitter, T[] storage)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        int n = h.Rows;
-        var hp = new Matrix<T>(padded, padded, storage);
-        for (int i = 0; i < padded; i++)
+        int n = h.Dimension;
+        var panel = new double[(long)Math.Min(PanelRows, n) * n];
+        for (int i0 = 0; i0 < padded; i0 += PanelRows)
         {
-            var row = hp.Row(i);
-            row.Clear();
-            if (i < n)
+            int rows = Math.Min(PanelRows, padded - i0), present = Math.Clamp(n - i0, 0, rows);
+            if (present > 0) h.CopyRows(i0, present, panel);
+            for (int r = 0; r < rows; r++)
             {
-                ReadOnlySpan<double> source = h.Row(i);
-                for (int j = 0; j < n; j++) row[j] = T.CreateTruncating(source[j]);
+                int i = i0 + r;
+                var row = storage.AsSpan(i * padded, padded);
+                row.Clear();
+                if (i < n)
+                {
+                    ReadOnlySpan<double> source = panel.AsSpan(r * n, n);
+                    for (int j = 0; j < n; j++) row[j] = T.CreateTruncating(source[j]);
+                    row[i] = T.CreateTruncating(source[i] + jitter);
+                }
+                else
+                    row[i] = T.CreateTruncating(meanDiagonal + jitter);
             }
-            row[i] = T.CreateTruncating((i < n ? h[i, i] : meanDiagonal) + jitter);
         }
-        return hp;
+        return storage;
     }
 
-    /// <summary>H_jj⁻¹ of each 8×8 diagonal block of the fp32 H the sweeps use, solved in fp64.</summary>
-    private static float[][] DiagonalInverses(float[] h, int padded)
+    /// <summary>H_jj⁻¹ of each 8×8 diagonal block of H rounded to fp32 (the H the sweeps use), solved in fp64.</summary>
+    private static float[][] DiagonalInverses<T>(T[] h, int padded) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         var inverses = new float[padded / Block][];
         var block = new Matrix<double>(Block, Block);
         for (int j = 0; j < inverses.Length; j++)
         {
             for (int r = 0; r < Block; r++)
-                for (int c = 0; c < Block; c++) block[r, c] = h[(j * Block + r) * padded + j * Block + c];
+                for (int c = 0; c < Block; c++) block[r, c] = float.CreateTruncating(h[(j * Block + r) * padded + j * Block + c]);
             inverses[j] = DenseOps.SolveSymmetric(block, Matrix<double>.Identity(Block), 1).Convert<float>().Data;
         }
         return inverses;

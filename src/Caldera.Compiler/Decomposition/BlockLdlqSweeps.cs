@@ -39,20 +39,21 @@ internal static class BlockLdlqSweeps
     /// <summary>Rows prefetched ahead by the target loop: each row's G and Q̂ blocks lie a row of memory apart.</summary>
     private const int PrefetchRows = 8;
 
+    /// <param name="h">H in fp32 (n'×n', <see cref="BlockLdlq.Hessian"/>), the matrix <paramref name="f"/> factors.</param>
     /// <param name="g">m×n' scratch that becomes G = E·H.</param>
-    public static void Run(BlockLdlqState state, BlockLdlq.Factors f, int sweeps, float[] g, int threads)
+    public static void Run(BlockLdlqState state, BlockLdlq.Factors f, float[] h, int sweeps, float[] g, int threads)
     {
         int m = state.Rows, padded = f.Padded;
-        Gemm.Multiply(Op.N, Op.N, m, padded, padded, 1f, state.Residual, padded, f.H, padded, 0f, g, padded, threads);
+        Gemm.Multiply(Op.N, Op.N, m, padded, padded, 1f, state.Residual, padded, h, padded, 0f, g, padded, threads);
         int perGroup = RowsPerGroup(m, threads);
         Parallelism.For((m + perGroup - 1) / perGroup, threads,
-            c => SweepGroup(state, f, sweeps, g, c * perGroup, Math.Min(perGroup, m - c * perGroup)));
+            c => SweepGroup(state, f, h, sweeps, g, c * perGroup, Math.Min(perGroup, m - c * perGroup)));
     }
 
     /// <summary>One group per thread where that fits between <see cref="MinRowsPerGroup"/> and <see cref="MaxRowsPerGroup"/>. Rows are swept independently, so the grouping changes no result.</summary>
     internal static int RowsPerGroup(int rows, int threads) => Math.Clamp((rows + threads - 1) / threads, MinRowsPerGroup, MaxRowsPerGroup);
 
-    private static unsafe void SweepGroup(BlockLdlqState state, BlockLdlq.Factors f, int sweeps, float[] g, int r0, int rows)
+    private static unsafe void SweepGroup(BlockLdlqState state, BlockLdlq.Factors f, float[] h, int sweeps, float[] g, int r0, int rows)
     {
         int padded = f.Padded, blocks = padded / Block, n = state.Columns;
         // Per block and row (block-major): the target last searched and its search's certificate (none before any).
@@ -112,7 +113,7 @@ internal static class BlockLdlqSweeps
                         for (int c = 0; c < Block; c++)
                         {
                             float delta = deltas[k * Block + c];
-                            if (delta != 0) TensorPrimitives.FusedMultiplyAdd(f.H.AsSpan((c0 + c) * padded, padded), -delta, gRow, gRow);
+                            if (delta != 0) TensorPrimitives.FusedMultiplyAdd(h.AsSpan((c0 + c) * padded, padded), -delta, gRow, gRow);
                         }
                     }
                 }

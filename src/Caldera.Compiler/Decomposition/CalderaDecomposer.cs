@@ -50,28 +50,7 @@ internal static class CalderaDecomposer
         var clock = Stopwatch.StartNew();
         var setup = DecompositionProfile.Measure(profile, DecompositionStep.Setup);
 
-        // Scale to RMS 1 and make W and H incoherent.
-        float g = (float)DenseOps.RootMeanSquare(w.Data);
-        if (g == 0) g = 1;
-        var wt = new Matrix<float>(m, n);
-        System.Numerics.Tensors.TensorPrimitives.Divide(w.Data, g, wt.Data);
-        var ht = h.Clone();
-        RandomizedHadamard? input = null, output = null;
-        if (options.RandomizedHadamard)
-        {
-            input = RandomizedHadamard.Create(n, options.Seed);
-            output = RandomizedHadamard.Create(m, options.Seed ^ OutputSeedSalt);
-            input.TransformRows(wt.Data, m);
-            output.TransformColumns(wt.Data, n);
-            input.TransformHessian(ht.Data);
-            Symmetrize(ht);
-        }
-        // H̃ stays in fp32 (the values it was transformed in) and is widened to fp64 only for a Q-update, with the damping
-        // the factorization needed: an n×n fp64 copy held throughout would be 8·n² bytes more (1.6 GB at n = 14336).
-        var cholesky = FactorDamped(ht, threads, out var damping);
-        // H̃ is the right operand of R·H in every LR step, C = chol(H̃) of every LR initialisation's A·C and of every
-        // error, tr(Δ·H̃·Δᵀ) = ‖Δ·C‖²_F: both packed once, C as a triangle (half a dense product's flops).
-        var htPacked = Gemm.Pack(Op.N, ht, threads);
+        var (g, wt, htPacked, cholesky, damping, input, output) = Incoherent(w, h, options, threads);
         var choleskyPacked = PackedLowerTriangular<float>.Pack(cholesky.Convert<float>(), threads);
         setup.Dispose();
 
@@ -147,13 +126,13 @@ internal static class CalderaDecomposer
             // E8P is tuned for inputs of RMS 1.03; Q = (s/1.03)·Q̂.
             float toLattice = (float)(E8PCodebook.OptimalInputRms / s), fromLattice = (float)(s / E8PCodebook.OptimalInputRms);
             System.Numerics.Tensors.TensorPrimitives.Multiply(b.Data, toLattice, b.Data);
-            var hq = Widened(ht, damping, scratch);
-            if (withDowndate)
-                using (DecompositionProfile.Measure(profile, DecompositionStep.Downdate))
-                    HessianDowndate.Apply(hq, cholesky, factors, threads);
+            QUpdateHessian hq;
+            using (DecompositionProfile.Measure(profile, withDowndate ? DecompositionStep.Downdate : DecompositionStep.LdlFactor))
+                hq = withDowndate
+                    ? QUpdateHessian.Downdated(htPacked, damping, cholesky, factors, threads)
+                    : QUpdateHessian.Plain(htPacked, damping, threads);
             var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads,
                 profile, scratch);
-            scratch.Return(hq.Data);
             System.Numerics.Tensors.TensorPrimitives.Multiply(rounded.Data, fromLattice, rounded.Data);
             return (rounded, new QuantizedMatrix(m, n, wordsPerRow, fromLattice, codes, rounded.Data));
         }
@@ -190,34 +169,54 @@ internal static class CalderaDecomposer
     }
 
     /// <summary>
+    /// W̃ = U·(W/g)·Vᵀ with g = RMS(W), H̃ = V·H·Vᵀ packed as the GEMM right operand it is in every LR step, and chol(H̃)
+    /// in fp64 with the damping it needed. H̃'s dense fp32 copy is dropped here: a Q-update reads its rows back from the
+    /// packed copy (<see cref="QUpdateHessian"/>), so only one n×n fp32 H̃ is held (4·n² bytes, 0.8 GB at n = 14336).
+    /// </summary>
+    private static (float G, Matrix<float> Wt, PackedGemmOperand<float> HtPacked, Matrix<double> Cholesky, List<double> Damping,
+        RandomizedHadamard? Input, RandomizedHadamard? Output) Incoherent(Matrix<float> w, Matrix<float> h, CalderaOptions options, int threads)
+    {
+        int m = w.Rows, n = w.Cols;
+        float g = (float)DenseOps.RootMeanSquare(w.Data);
+        if (g == 0) g = 1;
+        var wt = new Matrix<float>(m, n);
+        System.Numerics.Tensors.TensorPrimitives.Divide(w.Data, g, wt.Data);
+        var ht = h.Clone();
+        RandomizedHadamard? input = null, output = null;
+        if (options.RandomizedHadamard)
+        {
+            input = RandomizedHadamard.Create(n, options.Seed);
+            output = RandomizedHadamard.Create(m, options.Seed ^ OutputSeedSalt);
+            input.TransformRows(wt.Data, m);
+            output.TransformColumns(wt.Data, n);
+            input.TransformHessian(ht.Data);
+            Symmetrize(ht);
+        }
+        var cholesky = FactorDamped(ht, threads, out var damping);
+        // H̃ is the right operand of R·H in every LR step, C = chol(H̃) of every LR initialisation's A·C and of every
+        // error, tr(Δ·H·Δᵀ) = ‖Δ·C‖²_F: both packed once, C as a triangle (half a dense product's flops).
+        return (g, wt, Gemm.Pack(Op.N, ht, threads), cholesky, damping, input, output);
+    }
+
+    /// <summary>
     /// chol(H) of <paramref name="h"/> in fp64, adding diagonal damping if rounding made the damped H numerically
-    /// indefinite; <paramref name="damping"/> lists the amounts added, in order, for <see cref="Widened"/> to repeat.
+    /// indefinite; <paramref name="damping"/> lists the amounts added, in order, for <see cref="QUpdateHessian"/> to
+    /// repeat. Each attempt factors, in place, H widened afresh with the damping added so far.
     /// </summary>
     private static Matrix<double> FactorDamped(Matrix<float> h, int threads, out List<double> damping)
     {
-        var hd = h.Convert<double>();
+        var c = new Matrix<double>(h.Rows, h.Cols);
         damping = [];
         double jitter = 1e-6;
         for (int attempt = 0; ; attempt++)
         {
-            if (Cholesky.TryFactor(hd, out var c, threads)) return c;
+            DenseOps.Widen(h.Data, c.Data);
+            foreach (double added in damping)
+                for (int i = 0; i < c.Rows; i++) c[i, i] += added;
+            if (Cholesky.TryFactorInPlace(c.Data, c.Rows, threads)) return c;
             if (attempt == 6) throw new InvalidOperationException("the Hessian is not positive definite even after damping.");
-            for (int i = 0; i < hd.Rows; i++) hd[i, i] += jitter;
             damping.Add(jitter);
             jitter *= 10;
         }
-    }
-
-    /// <summary>
-    /// <paramref name="h"/> in fp64 with <paramref name="damping"/> added to its diagonal step by step: exactly the matrix
-    /// <see cref="FactorDamped"/> factored, in storage rented from <paramref name="scratch"/> (the caller returns it).
-    /// </summary>
-    private static Matrix<double> Widened(Matrix<float> h, List<double> damping, ScratchBuffers scratch)
-    {
-        var wide = new Matrix<double>(h.Rows, h.Cols, scratch.Rent<double>(h.Data.LongLength));
-        System.Numerics.Tensors.TensorPrimitives.ConvertChecked<float, double>(h.Data, wide.Data);
-        foreach (double jitter in damping)
-            for (int i = 0; i < h.Rows; i++) wide[i, i] += jitter;
-        return wide;
     }
 }

@@ -7,7 +7,8 @@ namespace Caldera.Compiler.Decomposition;
 /// M·V_k, V_k the top-k right singular vectors of L·R·M, are the input directions L·R already serves; the
 /// LR-update that follows will re-fit them, so BlockLDLQ should not spend its error budget there:
 /// H_q = H − M·V_k·V_kᵀ·Mᵀ. Removing them can leave H_q indefinite in floating point, so it is shifted by
-/// (0.01 + max(−λ_min, 0))·I and then by 0.01·|mean diag|·I (the authors' safeguards).
+/// (0.01 + max(−λ_min, 0))·I and then by 0.01·|mean diag|·I (the authors' safeguards). <see cref="QUpdateHessian"/>
+/// produces H_q a panel of rows at a time from the pieces here.
 /// </summary>
 /// <remarks>
 /// H_q = M·(I − V_k·V_kᵀ)·Mᵀ is positive semidefinite with k zero eigenvalues in exact arithmetic, so the computed
@@ -22,40 +23,27 @@ internal static class HessianDowndate
     /// <summary>The unit roundoff of fp64, 2⁻⁵³.</summary>
     private const double UnitRoundoff = 1.1102230246251565e-16;
 
-    /// <summary>Overwrites <paramref name="h"/> with H_q (the decomposition's own fp64 copy of H̃, widened for each Q-update).</summary>
-    public static void Apply(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
-    {
-        var v = DowndateInPlace(h, cholesky, factors, threads);
-        AddShifts(h, cholesky, v, threads);
-    }
-
-    /// <summary>The two safeguard shifts of H_q's diagonal, in place.</summary>
-    private static void AddShifts(Matrix<double> hq, Matrix<double> cholesky, Matrix<double> v, int threads)
-    {
-        int n = hq.Rows;
-        double shift = Shift + RoundingBound(cholesky, v, threads);
-        for (int i = 0; i < n; i++) hq[i, i] += shift;
-        double trace = 0;
-        for (int i = 0; i < n; i++) trace += hq[i, i];
-        double second = Shift * Math.Abs(trace / n);
-        for (int i = 0; i < n; i++) hq[i, i] += second;
-    }
-
-    /// <summary>H − M·V_k·V_kᵀ·Mᵀ before any shift, and V_k (n×k).</summary>
-    internal static (Matrix<double> Hq, Matrix<double> V) Downdated(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
-    {
-        var hq = h.Clone();
-        return (hq, DowndateInPlace(hq, cholesky, factors, threads));
-    }
-
-    /// <summary>H ← H − M·V_k·V_kᵀ·Mᵀ; returns V_k (n×k).</summary>
-    private static Matrix<double> DowndateInPlace(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
+    /// <summary>M·V_k (n×k), the directions H_q removes, and V_k (n×k), the top-k right singular vectors of L·R·M.</summary>
+    internal static (Matrix<double> MV, Matrix<double> V) Directions(Matrix<double> cholesky, LowRankFactors factors, int threads)
     {
         var rm = Gemm.Multiply(Op.N, factors.R.Convert<double>(), Op.N, cholesky, threads);   // R·M, k×n
         var svd = LowRankSvd.Decompose(factors.L.Convert<double>(), rm, threads);             // of L·(R·M)
-        var mv = Gemm.Multiply(Op.N, cholesky, Op.N, svd.V, threads);                            // M·V_k, n×k
-        Gemm.Multiply(Op.N, mv, Op.T, mv, -1.0, 1.0, h, threads);
-        return svd.V;
+        return (Gemm.Multiply(Op.N, cholesky, Op.N, svd.V, threads), svd.V);
+    }
+
+    /// <summary>The first safeguard shift of H_q's diagonal, added to every H_q[i, i]: 0.01 + the rounding bound.</summary>
+    internal static double FirstShift(Matrix<double> cholesky, Matrix<double> v, int threads) => Shift + RoundingBound(cholesky, v, threads);
+
+    /// <summary>The second, added after the first: 0.01·|mean diagonal| of H_q after the first (<paramref name="trace"/> is its trace).</summary>
+    internal static double SecondShift(double trace, int n) => Shift * Math.Abs(trace / n);
+
+    /// <summary>H − M·V_k·V_kᵀ·Mᵀ before any shift, whole, and V_k (n×k).</summary>
+    internal static (Matrix<double> Hq, Matrix<double> V) Downdated(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
+    {
+        var hq = h.Clone();
+        var (mv, v) = Directions(cholesky, factors, threads);
+        Gemm.Multiply(Op.N, mv, Op.T, mv, -1.0, 1.0, hq, threads);
+        return (hq, v);
     }
 
     /// <summary>

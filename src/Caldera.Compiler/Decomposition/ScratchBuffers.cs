@@ -1,9 +1,9 @@
 namespace Caldera.Compiler.Decomposition;
 
 /// <summary>
-/// The large arrays every outer iteration of one decomposition needs again (H_q, its fp32 copy and factor, BlockLDLQ's
-/// U/G and E, the LR initialisation's A·C and its fp64 copy, the inner steps' packed A and Aᵀ): a step rents them
-/// and returns them when it ends, and a later rent of the same element type and length gets a returned one back.
+/// The large m×n arrays every outer iteration of one decomposition needs again (BlockLDLQ's U/G and E, the LR
+/// initialisation's A·C and its fp64 copy, the inner steps' packed A and Aᵀ): a step rents them and returns them when
+/// it ends, and a later rent of the same element type and length gets a returned one back.
 /// </summary>
 /// <remarks>
 /// Fresh arrays are expensive here in a way their size does not suggest: touching a new 64 MB array costs 0.2–0.3 s of
@@ -11,6 +11,8 @@ namespace Caldera.Compiler.Decomposition;
 /// back mapped memory only some of the time. At 4096² an outer iteration allocated about 0.7 GB of such arrays.
 /// Returned arrays are shared between steps (the LR-update's m×n buffers serve BlockLDLQ's U and E when n is a
 /// multiple of 8), so the pool holds about what the largest step needs, not the sum of all steps.
+/// n×n arrays are not pooled: BlockLDLQ's n'×n' factor would otherwise stay alive through every LR-update (0.8 GB at
+/// n = 14336), and one fresh array per Q-update costs little beside BlockLDLQ's m·n² flops.
 /// A rented array's contents are whatever its last user left: every user overwrites or clears what it reads.
 /// Not thread-safe: used from the decomposition's own thread, outside its parallel loops.
 /// </remarks>
@@ -23,6 +25,9 @@ internal sealed class ScratchBuffers
         returned.TryGetValue((typeof(T), length), out var free) && free.Count > 0
             ? (T[])free.Pop()
             : GC.AllocateUninitializedArray<T>(checked((int)length));
+
+    /// <summary>The bytes of the arrays returned and not rented again: what the pool keeps alive.</summary>
+    public long Bytes => returned.Sum(e => e.Key.Item2 * System.Runtime.InteropServices.Marshal.SizeOf(e.Key.Item1) * e.Value.Count);
 
     /// <summary>Hands <paramref name="array"/> back; its renter must not use it afterwards.</summary>
     public void Return<T>(T[] array) where T : unmanaged

@@ -139,6 +139,26 @@ internal sealed unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         }
     }
 
+    /// <summary>
+    /// Row <paramref name="row"/> of op(B) (k×n), n elements, read back from its layout by <see cref="Pack"/> at
+    /// <paramref name="packed"/>: within each panel, the row's NR elements of every strip lie together.
+    /// </summary>
+    public static void UnpackRow(GemmKernelKind kind, int k, int n, T* packed, int row, Span<T> destination)
+    {
+        int nr = GemmKernelKinds.ColsPerTile<T>(kind), kcMax = DepthBlock(kind);
+        int pc = row / kcMax * kcMax, kc = Math.Min(kcMax, k - pc);
+        for (int jc = 0; jc < n; jc += PanelCols)
+        {
+            int nc = Math.Min(PanelCols, n - jc);
+            T* panel = packed + ((long)jc * k) + ((long)((nc + nr - 1) / nr) * nr * pc) + ((nint)(row - pc) * nr);
+            for (int col0 = jc; col0 < jc + nc; col0 += nr)
+            {
+                int cols = Math.Min(nr, jc + nc - col0);
+                new ReadOnlySpan<T>(panel + ((nint)(col0 - jc) * kc), cols).CopyTo(destination.Slice(col0, cols));
+            }
+        }
+    }
+
     // Panels before (jc, pc): all k rows of the jc / NR full strips to the left, and pc rows of this panel's strips.
     private long PanelOffset(int jc, int pc, int nc) => ((long)jc * k) + ((long)((nc + nr - 1) / nr) * nr * pc);
 

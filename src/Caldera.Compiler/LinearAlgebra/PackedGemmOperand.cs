@@ -32,4 +32,13 @@ internal sealed class PackedGemmOperand<T> where T : unmanaged, IFloatingPointIe
     internal GemmKernelKind Kind { get; }
 
     internal T[] Data { get; }
+
+    /// <summary>Row <paramref name="row"/> of op(B) (<see cref="Cols"/> elements) copied out of the packed strips.</summary>
+    public unsafe void CopyRow(int row, Span<T> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, Rows);
+        if (destination.Length < Cols) throw new ArgumentException($"a row has {Cols} elements; the destination holds {destination.Length}.", nameof(destination));
+        fixed (T* packed = Data) GemmDriver<T>.UnpackRow(Kind, Rows, Cols, packed, row, destination);
+    }
 }

@@ -129,14 +129,15 @@ public class BlockLdlqTests(ITestOutputHelper output)
         for (int i = 0; i < N; i++) h[i, 3] = h[3, i] = 0;
         var f = BlockLdlq.Factor(h, blocks: 3, threads: 1);
         int padded = f.Padded;
+        var hSingle = BlockLdlq.Hessian(HessianRows.Of(h), f, new float[padded * padded]);
         Assert.Equal(24, padded);
-        Assert.True(f.H[3 * padded + 3] > 0, "no damping was added");
-        Assert.Equal((float)h[5, 5] + f.H[3 * padded + 3], f.H[5 * padded + 5], 1e-5);
+        Assert.True(hSingle[3 * padded + 3] > 0, "no damping was added");
+        Assert.Equal((float)h[5, 5] + hSingle[3 * padded + 3], hSingle[5 * padded + 5], 1e-5);
         for (int r = 8; r < padded; r++)
             for (int c = 0; c < 8; c++)
             {
                 double expected = 0;
-                for (int d = 0; d < 8; d++) expected += f.H[r * padded + d] * f.DiagonalInverse[0][d * 8 + c];
+                for (int d = 0; d < 8; d++) expected += hSingle[r * padded + d] * f.DiagonalInverse[0][d * 8 + c];
                 Assert.Equal(expected, f.Lower[r * padded + c], 1e-3);
             }
     }
@@ -145,23 +146,24 @@ public class BlockLdlqTests(ITestOutputHelper output)
     public void Reused_scratch_buffers_with_stale_contents_change_no_code()
     {
         // Every buffer BlockLDLQ rents is one returned filled with NaN, as a previous user might leave it: E's pad
-        // columns (60 is not a multiple of 8) and H's padded copy must be rewritten or cleared, U's pad never read.
+        // columns (60 is not a multiple of 8) must be cleared, U's pad never read. Its n'×n' array is its own.
         var (b, h) = IncoherentLayer(40, 60, seed: 12);
         var fresh = Round(b, h, sweeps: 3, threads: 2);
         var scratch = new ScratchBuffers();
         const long Padded = 64;
-        foreach (long length in new[] { 40 * Padded, 40 * Padded, Padded * Padded, Padded * Padded })
+        foreach (long length in new[] { 40 * Padded, 40 * Padded })
         {
             var stale = new float[length];
             stale.AsSpan().Fill(float.NaN);
             scratch.Return(stale);
         }
         var reused = BlockLdlq.Round(b, h, E8PCodebook.Instance, QRounding.BlockLdlq, sweeps: 3, threads: 2, scratch: scratch);
+        Assert.Equal(2 * 40 * Padded * sizeof(float), scratch.Bytes);
         Assert.Equal(fresh.Codes, reused.Codes);
         Assert.Equal(fresh.Rounded.Data, reused.Rounded.Data);
-        // All four came back and nothing new was allocated: renting them again takes the pool's NaN-filled originals
-        // (now overwritten), not fresh zeroed arrays.
-        var again = new[] { scratch.Rent<float>(40 * Padded), scratch.Rent<float>(40 * Padded), scratch.Rent<float>(Padded * Padded), scratch.Rent<float>(Padded * Padded) };
+        // Both came back and nothing new was allocated: renting them again takes the pool's NaN-filled originals
+        // (now overwritten), not fresh zeroed arrays. The pool holds those two and no n'×n' array to outlive the Q-update.
+        var again = new[] { scratch.Rent<float>(40 * Padded), scratch.Rent<float>(40 * Padded) };
         Assert.All(again, a => Assert.Contains(a, x => float.IsNaN(x) || x != 0));
     }
 
@@ -177,7 +179,7 @@ public class BlockLdlqTests(ITestOutputHelper output)
         double worst = 0;
         for (int i = 0; i < N * N; i++) worst = Math.Max(worst, Math.Abs(f.Lower[i] - exact.Lower.Data[i]));
         Assert.True(worst < 1e-3, $"fp32 L differs from fp64 L by {worst}");
-        Assert.Equal((float)h[5, 5], f.H[5 * N + 5]);
+        Assert.Equal((float)h[5, 5], BlockLdlq.Hessian(HessianRows.Of(h), f, new float[N * N])[5 * N + 5]);
     }
 
     [Fact]
@@ -188,7 +190,8 @@ public class BlockLdlqTests(ITestOutputHelper output)
         var h = Matrix<double>.Identity(16);
         h[0, 8] = h[8, 0] = 1 - 1e-9;
         var f = BlockLdlq.Factor(h, blocks: 2, threads: 1);
-        Assert.Equal(1f, f.H[8 * 16 + 8]);  // no damping added: fp64 succeeded at once
+        Assert.Equal(0, f.Jitter);  // no damping added: fp64 succeeded at once
+        Assert.Equal(1f, BlockLdlq.Hessian(HessianRows.Of(h), f, new float[16 * 16])[8 * 16 + 8]);
         Assert.Equal(1f, f.Lower[8 * 16 + 0]);  // L₁₀ = H₁₀·H₀₀⁻¹
         Assert.Equal(0f, f.Lower[0 * 16 + 8]);
     }

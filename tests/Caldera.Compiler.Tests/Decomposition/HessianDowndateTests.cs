@@ -30,27 +30,54 @@ public class HessianDowndateTests
         Assert.True(values[K] > 1e3 * (bound + tolerance), $"λ_(k+1) {values[K]:E3}: more than k directions were removed");
     }
 
-    [Fact]
-    public void The_shifted_Hessian_keeps_the_margin_and_the_bound_is_negligible_beside_it()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void The_shifted_Hessian_keeps_the_margin_and_the_bound_is_negligible_beside_it(int threads)
     {
+        // H_q as the Q-update reads it, a panel of rows at a time from H̃'s packed fp32 copy, against the whole matrix:
+        // exactly H − M·V_k·V_kᵀ·Mᵀ + (0.01 + bound)·I + 0.01·|mean diag|·I, off the diagonal the downdate alone.
         var (h, cholesky, factors) = Layer(seed: 5);
-        var hq = h.Clone();
-        HessianDowndate.Apply(hq, cholesky, factors, threads: 2);
-        var (unshifted, v) = HessianDowndate.Downdated(h, cholesky, factors, threads: 2);
-        double bound = HessianDowndate.RoundingBound(cholesky, v, threads: 2);
+        var single = h.Convert<float>();
+        var widened = single.Convert<double>();
+        var (unshifted, v) = HessianDowndate.Downdated(widened, cholesky, factors, threads);
+        double bound = HessianDowndate.RoundingBound(cholesky, v, threads);
         Assert.InRange(bound, 0, 1e-8);
+        var rows = QUpdateHessian.Downdated(Gemm.Pack(Op.N, single, threads), [], cholesky, factors, threads);
+        var hq = Whole(rows);
         Assert.True(SymmetricEigen.Eigenvalues(hq)[0] >= 0.01, "H_q lost the 0.01 margin");
 
-        // Exactly H − M·V_k·V_kᵀ·Mᵀ + (0.01 + bound)·I + 0.01·|mean diag|·I, off the diagonal untouched.
-        double trace = 0;
-        for (int i = 0; i < N; i++) trace += unshifted[i, i] + 0.01 + bound;
-        double shift = 0.01 + bound;
+        double shift = 0.01 + bound, trace = 0;
+        for (int i = 0; i < N; i++) trace += unshifted[i, i] + shift;
         for (int i = 0; i < N; i++)
             for (int j = 0; j < N; j++)
-            {
-                double expected = i == j ? unshifted[i, i] + shift + 0.01 * Math.Abs(trace / N) : unshifted[i, j];
-                Assert.Equal(expected, hq[i, j], 1e-12);
-            }
+                Assert.Equal(i == j ? unshifted[i, i] + shift + 0.01 * Math.Abs(trace / N) : unshifted[i, j], hq[i, j]);
+        double mean = 0;
+        for (int i = 0; i < N; i++) mean += hq[i, i];
+        Assert.Equal(mean / N, rows.MeanDiagonal);
+    }
+
+    [Fact]
+    public void Without_the_downdate_the_rows_are_the_packed_Hessian_widened_with_its_damping()
+    {
+        // 100 is not a multiple of the packed strips' width, and the damping is added in the order it was found.
+        const int Order = 100;
+        var h = TestMatrices.Hessian(Order, 200, 0.01, seed: 11).Convert<float>();
+        double[] damping = [1e-6, 1e-5];
+        var hq = Whole(QUpdateHessian.Plain(Gemm.Pack(Op.N, h, threads: 1), damping, threads: 1));
+        for (int i = 0; i < Order; i++)
+            for (int j = 0; j < Order; j++)
+                Assert.Equal(i == j ? (double)h[i, j] + damping[0] + damping[1] : h[i, j], hq[i, j]);
+    }
+
+    /// <summary>Rows read in uneven panels (7 rows, then the rest), as a caller may.</summary>
+    private static Matrix<double> Whole(HessianRows rows)
+    {
+        int n = rows.Dimension;
+        var whole = new Matrix<double>(n, n);
+        rows.CopyRows(0, 7, whole.Data.AsSpan(0, 7 * n));
+        rows.CopyRows(7, n - 7, whole.Data.AsSpan(7 * n));
+        return whole;
     }
 
     [Fact]

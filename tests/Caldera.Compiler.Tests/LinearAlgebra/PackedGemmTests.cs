@@ -42,6 +42,28 @@ public class PackedGemmTests
         }
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(13, 257)]
+    [InlineData(511, 37)]
+    [InlineData(300, 4100)]
+    public void Each_row_copied_out_of_the_packed_strips_is_the_operand_row(int k, int n)
+    {
+        // k crosses depth blocks and n the NR strips and the 4096-column panels, both ending partial; both layouts (op N, op T).
+        Matrix<float> b = TestMatrices.GaussianSingle(k, n, k + n);
+        var fromN = Gemm.Pack(Op.N, b, threads: 2);
+        var fromT = Gemm.Pack(Op.T, b.Transpose(), threads: 2);
+        var row = new float[n];
+        for (int p = 0; p < k; p++)
+        {
+            fromN.CopyRow(p, row);
+            Assert.Equal(b.Row(p).ToArray(), row);
+            row.AsSpan().Clear();
+            fromT.CopyRow(p, row);
+            Assert.Equal(b.Row(p).ToArray(), row);
+        }
+    }
+
     [Fact]
     public void Rejects_mismatched_shapes_and_short_spans()
     {
