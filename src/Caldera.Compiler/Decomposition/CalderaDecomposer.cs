@@ -43,25 +43,34 @@ internal static class CalderaDecomposer
         IProgress<CalderaStep>? progress = null, DecompositionProfile? profile = null)
     {
         options.Validate();
+        if (h.Rows != w.Cols || h.Cols != w.Cols)
+            throw new ArgumentException($"the Hessian is {h.Rows}×{h.Cols}; W has {w.Cols} columns.", nameof(h));
+        // The search's n×n and m×n arrays are garbage once it returns, before the error's own are allocated.
+        var result = Search(w, h, options, progress, profile);
+        using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
+            return WithError(result, w, h, options.Threads);
+    }
+
+    /// <summary>The outer loop: the best Q + L·R found, without its error in W's coordinates.</summary>
+    private static CompressedMatrix Search(Matrix<float> w, Matrix<float> h, CalderaOptions options,
+        IProgress<CalderaStep>? progress, DecompositionProfile? profile)
+    {
         int m = w.Rows, n = w.Cols, threads = options.Threads;
-        if (h.Rows != n || h.Cols != n)
-            throw new ArgumentException($"the Hessian is {h.Rows}×{h.Cols}; W has {n} columns.", nameof(h));
         int rank = Math.Min(options.Rank, Math.Min(m, n));
         var clock = Stopwatch.StartNew();
         var setup = DecompositionProfile.Measure(profile, DecompositionStep.Setup);
 
-        var (g, wt, htPacked, cholesky, damping, input, output) = Incoherent(w, h, options, threads);
-        var choleskyPacked = PackedLowerTriangular<float>.Pack(cholesky.Convert<float>(), threads);
+        var (g, wt, htPacked, cholesky, choleskyPacked, damping, input, output) = Incoherent(w, h, options, threads);
         setup.Dispose();
 
-        // W̃ − Q, W̃ − L·R and Q + L·R − W̃ are never alive together: one m×n buffer serves them all, and one more L·R
-        // (or Δ·C). Fresh 64 MB arrays cost 0.1–0.4 s of page faults each here, several per outer iteration.
+        // W̃ − Q, W̃ − L·R and Q + L·R − W̃ are never alive together: one m×n buffer serves them all. L·R and Δ·C need one
+        // more only for a moment: it is rented from the pool BlockLDLQ's E and U and the LR fit's packed A come from,
+        // rather than held beside them. Fresh 64 MB arrays cost 0.1–0.4 s of page faults each here.
         var residual = new Matrix<float>(m, n);
-        var product = new Matrix<float>(m, n);
         var scratch = new ScratchBuffers();
         double denominator;
         using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
-            denominator = DenseOps.WeightedSquaredNorm(wt, choleskyPacked, product, threads);
+            denominator = WeightedSquaredNorm(wt);
         var codebook = E8PCodebook.Instance;
         var q = new Matrix<float>(m, n);
         QuantizedMatrix? qCodes = null;
@@ -120,7 +129,11 @@ internal static class CalderaDecomposer
         {
             Matrix<float> b;
             using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
+            {
+                var product = new Matrix<float>(m, n, scratch.Rent<float>((long)m * n));
                 b = DenseOps.Subtract(wt, factors.Product(product, threads), residual);
+                scratch.Return(product.Data);
+            }
             double s = DenseOps.RootMeanSquare(b.Data);
             if (s == 0) s = 1;
             // E8P is tuned for inputs of RMS 1.03; Q = (s/1.03)·Q̂.
@@ -143,13 +156,20 @@ internal static class CalderaDecomposer
             using var _ = DecompositionProfile.Measure(profile, DecompositionStep.Error);
             var delta = DenseOps.Subtract(candidate, wt, residual);
             if (rank > 0) Gemm.Multiply(Op.N, factors.L, Op.N, factors.R, 1f, 1f, delta, threads);
-            return Math.Sqrt(Math.Max(DenseOps.WeightedSquaredNorm(delta, choleskyPacked, product, threads), 0) / denominator);
+            return Math.Sqrt(Math.Max(WeightedSquaredNorm(delta), 0) / denominator);
+        }
+
+        // tr(X·H̃·Xᵀ) = ‖X·C‖²_F, X·C formed in a rented m×n buffer.
+        double WeightedSquaredNorm(Matrix<float> x)
+        {
+            var product = new Matrix<float>(m, n, scratch.Rent<float>((long)m * n));
+            double norm = DenseOps.WeightedSquaredNorm(x, choleskyPacked, product, threads);
+            scratch.Return(product.Data);
+            return norm;
         }
 
         var (bestQ, bestFactors) = best!.Value;
-        var result = new CompressedMatrix(m, n, g, input, output, LatticeMatrixQuantizer.E8P, bestQ, bestFactors, 0);
-        using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
-            return WithError(result, w, h, threads);
+        return new CompressedMatrix(m, n, g, input, output, LatticeMatrixQuantizer.E8P, bestQ, bestFactors, 0);
     }
 
     /// <summary>Recomputes the error of <paramref name="c"/> in W's own coordinates, the number every method reports.</summary>
@@ -169,12 +189,14 @@ internal static class CalderaDecomposer
     }
 
     /// <summary>
-    /// W̃ = U·(W/g)·Vᵀ with g = RMS(W), H̃ = V·H·Vᵀ packed as the GEMM right operand it is in every LR step, and chol(H̃)
-    /// in fp64 with the damping it needed. H̃'s dense fp32 copy is dropped here: a Q-update reads its rows back from the
-    /// packed copy (<see cref="QUpdateHessian"/>), so only one n×n fp32 H̃ is held (4·n² bytes, 0.8 GB at n = 14336).
+    /// W̃ = U·(W/g)·Vᵀ with g = RMS(W), H̃ = V·H·Vᵀ packed as the GEMM right operand it is in every LR step, and
+    /// C = chol(H̃) (with the damping it needed) packed as triangles in fp64 and fp32. H̃'s dense fp32 copy and C's dense
+    /// fp64 one are dropped here: a Q-update reads H̃'s rows back from the packed copy (<see cref="QUpdateHessian"/>), and
+    /// the downdate and the LR initialisation read C from its triangle. What stays is 10·n² bytes (2 GB at n = 14336).
     /// </summary>
-    private static (float G, Matrix<float> Wt, PackedGemmOperand<float> HtPacked, Matrix<double> Cholesky, List<double> Damping,
-        RandomizedHadamard? Input, RandomizedHadamard? Output) Incoherent(Matrix<float> w, Matrix<float> h, CalderaOptions options, int threads)
+    private static (float G, Matrix<float> Wt, PackedGemmOperand<float> HtPacked, PackedLowerTriangular<double> Cholesky,
+        PackedLowerTriangular<float> CholeskyPacked, List<double> Damping, RandomizedHadamard? Input, RandomizedHadamard? Output)
+        Incoherent(Matrix<float> w, Matrix<float> h, CalderaOptions options, int threads)
     {
         int m = w.Rows, n = w.Cols;
         float g = (float)DenseOps.RootMeanSquare(w.Data);
@@ -192,10 +214,18 @@ internal static class CalderaDecomposer
             input.TransformHessian(ht.Data);
             Symmetrize(ht);
         }
-        var cholesky = FactorDamped(ht, threads, out var damping);
-        // H̃ is the right operand of R·H in every LR step, C = chol(H̃) of every LR initialisation's A·C and of every
-        // error, tr(Δ·H·Δᵀ) = ‖Δ·C‖²_F: both packed once, C as a triangle (half a dense product's flops).
-        return (g, wt, Gemm.Pack(Op.N, ht, threads), cholesky, damping, input, output);
+        var (cholesky, choleskyPacked, damping) = FactorPacked(ht, threads);
+        // H̃ is the right operand of R·H in every LR step, C of every LR initialisation's A·C and of every error,
+        // tr(Δ·H·Δᵀ) = ‖Δ·C‖²_F: both packed once, C as a triangle (half a dense product's flops).
+        return (g, wt, Gemm.Pack(Op.N, ht, threads), cholesky, choleskyPacked, damping, input, output);
+    }
+
+    /// <summary>C = chol(H) as fp64 and fp32 triangles; the dense fp64 C (8·n² bytes) lives only in this call.</summary>
+    private static (PackedLowerTriangular<double> Cholesky, PackedLowerTriangular<float> CholeskyPacked, List<double> Damping)
+        FactorPacked(Matrix<float> h, int threads)
+    {
+        var c = FactorDamped(h, threads, out var damping);
+        return (PackedLowerTriangular<double>.Pack(c, threads), PackedLowerTriangular<float>.Pack(c, threads), damping);
     }
 
     /// <summary>

@@ -23,22 +23,40 @@ internal static class HessianDowndate
     /// <summary>The unit roundoff of fp64, 2⁻⁵³.</summary>
     private const double UnitRoundoff = 1.1102230246251565e-16;
 
+    /// <summary>Rows of M widened per GEMM in <see cref="Directions"/>: 256 rows of fp64 (29 MB at n = 14336).</summary>
+    private const int PanelRows = 256;
+
     /// <summary>M·V_k (n×k), the directions H_q removes, and V_k (n×k), the top-k right singular vectors of L·R·M.</summary>
-    internal static (Matrix<double> MV, Matrix<double> V) Directions(Matrix<double> cholesky, LowRankFactors factors, int threads)
+    /// <remarks>
+    /// M is packed as a triangle (4·n² bytes of fp64, half of it dense); M·V_k runs as GEMMs over panels of M's rows
+    /// copied out dense, each element the value one dense M·V_k gives (a GEMM computes each element alike wherever
+    /// it lies in C), and R·M is <see cref="PackedLowerTriangular{T}.MultiplyRight(Matrix{T}, int)"/>, bitwise the dense product.
+    /// </remarks>
+    internal static (Matrix<double> MV, Matrix<double> V) Directions(PackedLowerTriangular<double> cholesky, LowRankFactors factors, int threads)
     {
-        var rm = Gemm.Multiply(Op.N, factors.R.Convert<double>(), Op.N, cholesky, threads);   // R·M, k×n
-        var svd = LowRankSvd.Decompose(factors.L.Convert<double>(), rm, threads);             // of L·(R·M)
-        return (Gemm.Multiply(Op.N, cholesky, Op.N, svd.V, threads), svd.V);
+        int n = cholesky.N;
+        var rm = cholesky.MultiplyRight(factors.R.Convert<double>(), threads);   // R·M, k×n
+        var svd = LowRankSvd.Decompose(factors.L.Convert<double>(), rm, threads); // of L·(R·M)
+        int k = svd.V.Cols;
+        var mv = new Matrix<double>(n, k);
+        var panel = new double[(long)Math.Min(PanelRows, n) * n];
+        for (int i0 = 0; i0 < n; i0 += PanelRows)
+        {
+            int rows = Math.Min(PanelRows, n - i0);
+            for (int r = 0; r < rows; r++) cholesky.CopyRow(i0 + r, panel.AsSpan(r * n, n));
+            Gemm.Multiply(Op.N, Op.N, rows, k, n, 1.0, panel, n, svd.V.Data, k, 0.0, mv.Data.AsSpan(i0 * k), k, threads);
+        }
+        return (mv, svd.V);
     }
 
     /// <summary>The first safeguard shift of H_q's diagonal, added to every H_q[i, i]: 0.01 + the rounding bound.</summary>
-    internal static double FirstShift(Matrix<double> cholesky, Matrix<double> v, int threads) => Shift + RoundingBound(cholesky, v, threads);
+    internal static double FirstShift(PackedLowerTriangular<double> cholesky, Matrix<double> v, int threads) => Shift + RoundingBound(cholesky, v, threads);
 
     /// <summary>The second, added after the first: 0.01·|mean diagonal| of H_q after the first (<paramref name="trace"/> is its trace).</summary>
     internal static double SecondShift(double trace, int n) => Shift * Math.Abs(trace / n);
 
     /// <summary>H − M·V_k·V_kᵀ·Mᵀ before any shift, whole, and V_k (n×k).</summary>
-    internal static (Matrix<double> Hq, Matrix<double> V) Downdated(Matrix<double> h, Matrix<double> cholesky, LowRankFactors factors, int threads)
+    internal static (Matrix<double> Hq, Matrix<double> V) Downdated(Matrix<double> h, PackedLowerTriangular<double> cholesky, LowRankFactors factors, int threads)
     {
         var hq = h.Clone();
         var (mv, v) = Directions(cholesky, factors, threads);
@@ -56,9 +74,9 @@ internal static class HessianDowndate
     /// <item>the product and the subtraction round each element once per term: γ_{k+1}·(‖H‖_F + ‖W‖²_F) ≤ 2·γ_{k+1}·(1 + δ)·‖M‖²_F.</item>
     /// </list>
     /// </summary>
-    internal static double RoundingBound(Matrix<double> cholesky, Matrix<double> v, int threads)
+    internal static double RoundingBound(PackedLowerTriangular<double> cholesky, Matrix<double> v, int threads)
     {
-        int n = cholesky.Rows, k = v.Cols;
+        int n = cholesky.N, k = v.Cols;
         var gram = Gemm.Multiply(Op.T, v, Op.N, v, threads);
         double orthogonality = 0;
         for (int i = 0; i < k; i++)
@@ -69,7 +87,12 @@ internal static class HessianDowndate
             }
         double delta = Math.Sqrt(orthogonality);
         double frobeniusSquared = 0;
-        foreach (double x in cholesky.Data) frobeniusSquared += x * x;
+        var row = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            cholesky.CopyRow(i, row);
+            foreach (double x in row) frobeniusSquared += x * x;
+        }
         frobeniusSquared *= 1 + Gamma(n * n);
         double factor = Gamma(n + 1) + delta + (2 + delta) * Gamma(n) * Math.Sqrt(k) + 2 * Gamma(k + 1) * (1 + delta);
         return factor * frobeniusSquared;

@@ -27,8 +27,8 @@ internal static class LowRankFit
     private const int ExactSvdLimit = 1024;
 
     /// <param name="h">H (n×n) packed as a GEMM right operand: it is the same for every fit of a decomposition.</param>
-    /// <param name="cholesky">C = chol(H), n×n, and <paramref name="choleskyPacked"/> the same C in fp32 packed as a triangle.</param>
-    public static LowRankFactors Fit(Matrix<float> a, PackedGemmOperand<float> h, Matrix<double> cholesky,
+    /// <param name="cholesky">C = chol(H), n×n, in fp64, and <paramref name="choleskyPacked"/> the same C in fp32, both packed as triangles.</param>
+    public static LowRankFactors Fit(Matrix<float> a, PackedGemmOperand<float> h, PackedLowerTriangular<double> cholesky,
         PackedLowerTriangular<float> choleskyPacked, int rank, int bits, int innerIterations, ulong seed, int threads,
         DecompositionProfile? profile = null, ScratchBuffers? scratch = null)
     {
@@ -118,15 +118,17 @@ internal static class LowRankFit
     /// The closed-form optimum of min ‖(A − L·R)·C‖_F over rank-k L·R, balanced, and tr(A·H·Aᵀ) = ‖A·C‖²_F, which
     /// the inner steps' error formula starts from.
     /// </summary>
-    private static (Matrix<float> L, Matrix<float> R, double Aha) Initial(Matrix<float> a, Matrix<double> cholesky,
+    private static (Matrix<float> L, Matrix<float> R, double Aha) Initial(Matrix<float> a, PackedLowerTriangular<double> cholesky,
         PackedLowerTriangular<float> choleskyPacked, int rank, ulong seed, int threads, ScratchBuffers? scratch)
     {
         int m = a.Rows, n = a.Cols;
         var ac = new Matrix<float>(m, n, ScratchBuffers.Rent<float>(scratch, a.Data.LongLength));
         choleskyPacked.MultiplyRight(m, a.Data, n, ac.Data, n, threads);
         double aha = DenseOps.Inner(ac.Data, ac.Data);
-        var y = new Matrix<double>(m, n, ScratchBuffers.Rent<double>(scratch, a.Data.LongLength));
+        // Y = A·C in fp64 for the SVD, not pooled: kept, its 8·m·n bytes would stay alive through every Q-update.
+        var y = new Matrix<double>(m, n, GC.AllocateUninitializedArray<double>(checked((int)a.Data.LongLength)));
         System.Numerics.Tensors.TensorPrimitives.ConvertChecked<float, double>(ac.Data, y.Data);
+        ScratchBuffers.Return(scratch, ac.Data);
         var svd = Math.Min(m, n) <= ExactSvdLimit
             ? ThinSvd.Decompose(y, threads).Truncate(rank)
             : RandomizedSvd.Decompose(y, rank, oversampling: 16, powerIterations: 4, seed: seed, threads: threads);
@@ -149,9 +151,7 @@ internal static class LowRankFit
             for (int j = 0; j < rank; j++) row[j] = v[j] * roots[j];
         }
         // Rᵀ = C⁻ᵀ·V_k·Σ_k^½: one back substitution with Cᵀ.
-        TriangularSolve.SolveLowerTransposed(cholesky, vRootSigma, threads: threads);
-        ScratchBuffers.Return(scratch, ac.Data);
-        ScratchBuffers.Return(scratch, y.Data);
+        TriangularSolve.SolveLowerTransposed(cholesky, vRootSigma, threads);
         return (l, vRootSigma.Convert<float>().Transpose(), aha);
     }
 }

@@ -53,8 +53,8 @@ internal sealed class QUpdateHessian : HessianRows
         new(h, damping, mv: null, firstShift: 0, threads);
 
     /// <summary>H̃ plus the damping, downdated by the directions L·R serves and shifted.</summary>
-    /// <param name="cholesky">M = chol(H̃ + damping), n×n.</param>
-    public static QUpdateHessian Downdated(PackedGemmOperand<float> h, IReadOnlyList<double> damping, Matrix<double> cholesky,
+    /// <param name="cholesky">M = chol(H̃ + damping), n×n, in fp64.</param>
+    public static QUpdateHessian Downdated(PackedGemmOperand<float> h, IReadOnlyList<double> damping, PackedLowerTriangular<double> cholesky,
         LowRankFactors factors, int threads)
     {
         var (mv, v) = HessianDowndate.Directions(cholesky, factors, threads);

@@ -2,7 +2,7 @@ namespace Caldera.Compiler.Decomposition;
 
 /// <summary>
 /// The large m×n arrays every outer iteration of one decomposition needs again (BlockLDLQ's U/G and E, the LR
-/// initialisation's A·C and its fp64 copy, the inner steps' packed A and Aᵀ): a step rents them and returns them when
+/// initialisation's A·C, the inner steps' packed A and Aᵀ): a step rents them and returns them when
 /// it ends, and a later rent of the same element type and length gets a returned one back.
 /// </summary>
 /// <remarks>

@@ -159,6 +159,15 @@ internal sealed unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         }
     }
 
+    /// <summary>Where <see cref="Pack"/> put element (<paramref name="row"/>, <paramref name="col"/>) of op(B) (k×n).</summary>
+    public static long PackedOffset(GemmKernelKind kind, int k, int n, int row, int col)
+    {
+        int nr = GemmKernelKinds.ColsPerTile<T>(kind), kcMax = DepthBlock(kind);
+        int pc = row / kcMax * kcMax, kc = Math.Min(kcMax, k - pc);
+        int jc = col / PanelCols * PanelCols, nc = Math.Min(PanelCols, n - jc), strip = (col - jc) / nr;
+        return ((long)jc * k) + ((long)((nc + nr - 1) / nr) * nr * pc) + ((long)strip * nr * kc) + ((long)(row - pc) * nr) + (col - jc - (strip * nr));
+    }
+
     // Panels before (jc, pc): all k rows of the jc / NR full strips to the left, and pc rows of this panel's strips.
     private long PanelOffset(int jc, int pc, int nc) => ((long)jc * k) + ((long)((nc + nr - 1) / nr) * nr * pc);
 

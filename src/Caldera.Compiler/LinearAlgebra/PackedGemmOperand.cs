@@ -33,6 +33,9 @@ internal sealed class PackedGemmOperand<T> where T : unmanaged, IFloatingPointIe
 
     internal T[] Data { get; }
 
+    /// <summary>Element (<paramref name="row"/>, <paramref name="col"/>) of op(B), read where the packing put it (not range-checked beyond the array's own check).</summary>
+    public T this[int row, int col] => Data[GemmDriver<T>.PackedOffset(Kind, Rows, Cols, row, col)];
+
     /// <summary>Row <paramref name="row"/> of op(B) (<see cref="Cols"/> elements) copied out of the packed strips.</summary>
     public unsafe void CopyRow(int row, Span<T> destination)
     {

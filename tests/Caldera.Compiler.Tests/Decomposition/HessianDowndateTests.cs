@@ -88,7 +88,7 @@ public class HessianDowndateTests
         var (h, cholesky, factors) = Layer(seed: 7);
         var (_, v) = HessianDowndate.Downdated(h, cholesky, factors, threads: 1);
         for (int i = 0; i < v.Data.Length; i++) v.Data[i] *= 1 + 1e-6;
-        var mv = Gemm.Multiply(cholesky, v);
+        var mv = Gemm.Multiply(Dense(cholesky), v);
         var hq = h.Clone();
         Gemm.Multiply(Op.N, mv, Op.T, mv, -1.0, 1.0, hq);
         double lambdaMin = SymmetricEigen.Eigenvalues(hq)[0];
@@ -96,10 +96,18 @@ public class HessianDowndateTests
         Assert.True(lambdaMin >= -HessianDowndate.RoundingBound(cholesky, v, threads: 1));
     }
 
-    private static (Matrix<double> H, Matrix<double> Cholesky, LowRankFactors Factors) Layer(int seed)
+    private static Matrix<double> Dense(PackedLowerTriangular<double> c)
+    {
+        var dense = new Matrix<double>(c.N, c.N);
+        for (int i = 0; i < c.N; i++) c.CopyRow(i, dense.Row(i));
+        return dense;
+    }
+
+    private static (Matrix<double> H, PackedLowerTriangular<double> Cholesky, LowRankFactors Factors) Layer(int seed)
     {
         var h = TestMatrices.Hessian(N, 200, 0.01, seed);
-        Assert.True(Cholesky.TryFactor(h, out var cholesky));
+        Assert.True(Cholesky.TryFactor(h, out var dense));
+        var cholesky = PackedLowerTriangular<double>.Pack(dense);
         var random = new Random(seed);
         var l = new Matrix<float>(M, K, TestData.Gaussian(random, M * K));
         var r = new Matrix<float>(K, N, TestData.Gaussian(random, K * N));
