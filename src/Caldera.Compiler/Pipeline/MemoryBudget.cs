@@ -13,11 +13,12 @@ namespace Caldera.Compiler.Pipeline;
 /// <item>Calibration of a block: its four fp64 Hessian sums (8·Σn²) and the residual stream (4·tokens·dim); then
 /// each sum becomes a regularized fp32 H (4·n²) one at a time.</item>
 /// <item>A decomposition: the block's fp32 Hessians (4·Σn², each dropped after its last matrix), and per matrix in
-/// flight about <see cref="HessianBytesPerEntry"/>·n² (H̃ in fp32 and packed, chol(H̃) in fp64 and packed, the
-/// downdated H_q in fp64, BlockLDLQ's fp32 H and LDL factor) plus <see cref="WeightBytesPerEntry"/>·m·n (W, W̃,
-/// Q, the residual and product buffers, the LR fit's A·C in fp32 and fp64 and its two packed copies).</item>
-/// <item>The compressed blocks finished so far and the dense embedding and classifier, all held until the model is
-/// written (about 2.3 bits per block weight).</item>
+/// flight about <see cref="HessianBytesPerEntry"/>·n² (H̃ packed in fp32, chol(H̃) packed as fp64 and fp32 triangles,
+/// BlockLDLQ's one fp32 n'×n' array; H_q is read a panel of rows at a time) plus <see cref="WeightBytesPerEntry"/>·m·n
+/// (W, W̃, the residual, the current, best and new Q, BlockLDLQ's E and U, which the LR fit's A·C and packed A
+/// reuse, and its fp64 A·C).</item>
+/// <item>The compressed blocks finished so far (about 2.3 bits per block weight), held until the model is written,
+/// and, after the last block, the embedding and classifier as stored.</item>
 /// </list>
 /// The per-entry constants are set from what <c>compress-matrix</c> (benchmarks/Caldera.Benchmarks) needs under a GC
 /// hard limit; the mapped checkpoint is file-backed memory the kernel reclaims and is not counted.
@@ -25,16 +26,16 @@ namespace Caldera.Compiler.Pipeline;
 internal static class MemoryBudget
 {
     /// <summary>
-    /// Bytes per n×n entry a CALDERA or LDLQ decomposition holds at its peak: 34 counted (see remarks), times 1.5 for
-    /// what the count misses (GEMM packing, the GC's large-object fragmentation under a hard limit). Measured with
-    /// <see cref="WeightBytesPerEntry"/>: the 2048×5632 ffn_down of the dim-2048 model (<c>compress-matrix … down fast
-    /// 2</c>, its Hessian and the runtime included) runs out of memory under a 1.75 GiB GC heap limit and finishes
-    /// under 2.25 GiB; this budget is 2.6 GiB.
+    /// Bytes per n×n entry a CALDERA or LDLQ decomposition holds at its peak: 14 counted (see remarks; 18 for a moment
+    /// while chol(H̃) is packed, when the m×n arrays are two), times 1.5 for what the count misses (GEMM packing, the
+    /// GC's large-object fragmentation under a hard limit). Measured with <see cref="WeightBytesPerEntry"/>: the
+    /// 2048×5632 ffn_down of the dim-2048 model (<c>compress-matrix … down fast 2</c>, its Hessian and the runtime
+    /// included) finishes under a 1.25 GiB GC heap limit; this budget is 1.2 GiB, and the Hessian 0.12 GiB beside it.
     /// </summary>
-    private const long HessianBytesPerEntry = 52;
+    private const long HessianBytesPerEntry = 21;
 
-    /// <summary>Bytes per m×n entry a CALDERA or LDLQ decomposition holds at its peak: 60 counted, times 1.5 (see <see cref="HessianBytesPerEntry"/>).</summary>
-    private const long WeightBytesPerEntry = 96;
+    /// <summary>Bytes per m×n entry a CALDERA or LDLQ decomposition holds at its peak: 36 counted, times 1.5 (see <see cref="HessianBytesPerEntry"/>).</summary>
+    private const long WeightBytesPerEntry = 54;
 
     /// <summary>The runtime's own objects, tokenizer, calibration text and small arrays (tinystories-256d's whole compression, rank 16, runs under an 80 MiB GC heap limit).</summary>
     private const long Baseline = 96L << 20;
@@ -51,7 +52,8 @@ internal static class MemoryBudget
 
     /// <summary>
     /// Bytes needed with <paramref name="parallel"/> matrices in flight: the larger of a block's calibration and its
-    /// decomposition, plus what stays held to the end (the compressed model).
+    /// decomposition with the compressed blocks held beside it, or, once the last block is done and the calibration
+    /// state gone, the compressed blocks and the embedding and classifier (stored only then).
     /// </summary>
     public static long Need(LlamaConfig c, CompressionMethod method, long calibrationTokens, int parallel)
     {
@@ -60,7 +62,8 @@ internal static class MemoryBudget
         long residualStream = 4 * calibrationTokens * c.Dim;
         long calibration = 8 * squares + 4 * widths.Max(n => n * n);
         long decomposition = 4 * squares + parallel * LargestMatrix(c, method).Bytes;
-        return Baseline + residualStream + Math.Max(calibration, decomposition) + CompressedModelBytes(c);
+        long blocks = CompressedBlockBytes(c);
+        return Baseline + Math.Max(residualStream + Math.Max(calibration, decomposition), DenseBytes(c)) + blocks;
     }
 
     /// <summary>
@@ -90,13 +93,12 @@ internal static class MemoryBudget
         return (bytes + unit - 1) / unit * unit;
     }
 
-    /// <summary>The compressed blocks (2-bit Q, rank-64 factors, codes and half copies) and the F16 embedding and classifier.</summary>
-    private static long CompressedModelBytes(LlamaConfig c)
-    {
-        long perBlock = Shapes(c).Sum(s => s.Rows * s.Columns / 4 + 5 * 64 * (s.Rows + s.Columns) / 2);
-        long dense = 2L * c.VocabSize * c.Dim * (c.TiedClassifier ? 1 : 2);
-        return c.LayerCount * perBlock + dense;
-    }
+    /// <summary>The compressed blocks: 2-bit Q, rank-64 factors, codes and half copies.</summary>
+    private static long CompressedBlockBytes(LlamaConfig c) =>
+        c.LayerCount * Shapes(c).Sum(s => s.Rows * s.Columns / 4 + 5 * 64 * (s.Rows + s.Columns) / 2);
+
+    /// <summary>The embedding and an untied classifier, at F16 (6-bit blocks take less).</summary>
+    private static long DenseBytes(LlamaConfig c) => 2L * c.VocabSize * c.Dim * (c.TiedClassifier ? 1 : 2);
 
     /// <summary>The matrices of <see cref="BlockMatrix.All"/> in block 0, with their shapes from <see cref="TensorNames.Expected"/>.</summary>
     private static IEnumerable<(string Name, long Rows, long Columns)> Shapes(LlamaConfig c)

@@ -62,6 +62,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
                 {
                     // The residual stream still has to pass this block to reach the ones left to compress.
                     if (l < lastToCompress) calibrator!.Advance(captureHessians: false, cancellation);
+                    checkpoint.ReleaseResidentPages();
                     reporter.Report(CompressionEvent.LayerFromCache, l, null, 0);
                     continue;
                 }
@@ -69,6 +70,9 @@ internal sealed class ModelCompressor(CompressionPlan plan)
                 var block = CompressBlock(checkpoint, l, hessians, reporter, cancellation);
                 cache?.Save(l, block);
                 blocks[l] = block;
+                // The block's weights (and the embedding, at the first) were read from the mapped checkpoint: released,
+                // the resident set holds one block's pages at a time instead of the whole file by the last block.
+                checkpoint.ReleaseResidentPages();
                 reporter.Report(CompressionEvent.LayerCompressed, l, null, 0);
             }
         }

@@ -61,6 +61,14 @@ internal abstract unsafe class ByteSource : IDisposable
         Release();
     }
 
+    /// <summary>
+    /// Drops the pages read so far from the process's resident set, where the source is a file the kernel can read
+    /// them back from (<see cref="MappedFile"/>); elsewhere nothing. The bytes stay readable.
+    /// </summary>
+    public virtual void ReleaseResidentPages()
+    {
+    }
+
     /// <summary>Gives the memory back (unmap, close the stream); called once.</summary>
     protected abstract void Release();
 }

@@ -137,6 +137,13 @@ internal sealed class ModelCheckpoint : IDisposable
         }
     }
 
+    /// <summary>Drops the checkpoint's mapped pages from the resident set (<see cref="ByteSource.ReleaseResidentPages"/>); tensors stay readable.</summary>
+    public void ReleaseResidentPages()
+    {
+        foreach (var owner in _owners)
+            if (owner is ByteSource source) source.ReleaseResidentPages();
+    }
+
     public void Dispose()
     {
         foreach (var owner in _owners) owner.Dispose();
