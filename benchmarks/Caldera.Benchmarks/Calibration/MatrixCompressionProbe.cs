@@ -45,7 +45,10 @@ internal static class MatrixCompressionProbe
 
         var memory = new PeakMemory();
         clock.Restart();
-        var result = compressor.CompressMatrix(checkpoint, matrix.Name(0), h, threads);
+        // Each step as it ends, with the GC heap then: a run stopped early still shows how far it got within its heap limit.
+        var steps = new Progress<CalderaStep>(s => Console.WriteLine(
+            $"  outer {s.Iteration} {s.Update,-2} error {s.RelativeError:F6} at {s.Elapsed.TotalSeconds:F0} s, GC heap {GC.GetTotalMemory(false) / MiB:F0} MiB"));
+        var result = compressor.CompressMatrix(checkpoint, matrix.Name(0), h, threads, steps);
         clock.Stop();
         memory.Dispose();
         var tensor = checkpoint.Tensor(matrix.Name(0));

@@ -51,6 +51,9 @@ internal sealed class ModelCompressor(CompressionPlan plan)
             if (blocks[l] is null)
                 foreach (var m in BlockMatrix.All) reporter.WeightsLeft += ElementCount(checkpoint, m.Name(l));
 
+        // Opening the checkpoint read every weight (the readers refuse NaN and infinite ones): those pages count in the
+        // resident set until released, the whole file beside the first block's work.
+        checkpoint.ReleaseResidentPages();
         bool[] fromCache = [.. blocks.Select(b => b is not null)];
         int lastToCompress = Array.LastIndexOf(fromCache, false);
         using (var calibrator = lastToCompress < 0 ? null : new LayerwiseCalibrator(checkpoint, calibration, Plan.Threads))
@@ -121,7 +124,9 @@ internal sealed class ModelCompressor(CompressionPlan plan)
     /// Compresses tensor <paramref name="name"/> with <paramref name="h"/>, its input's regularized fp32 Hessian
     /// (<see cref="Hessian.RegularizedSingle"/>), and sketches its spectrum.
     /// </summary>
-    internal CompressedLinearData CompressMatrix(ModelCheckpoint checkpoint, string name, Matrix<float> h, int threads)
+    /// <param name="steps">Each outer-loop step of the decomposition, as it ends (CALDERA only).</param>
+    internal CompressedLinearData CompressMatrix(ModelCheckpoint checkpoint, string name, Matrix<float> h, int threads,
+        IProgress<CalderaStep>? steps = null)
     {
         var tensor = checkpoint.Tensor(name);
         var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
@@ -130,7 +135,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         {
             compressed = Plan.Method == CompressionMethod.Rtn
                 ? RoundToNearest.CompressRegularized(w, h, Plan.RtnBits, threads)
-                : CalderaDecomposer.DecomposeRegularized(w, h, Plan.EffectiveDecomposition(threads));
+                : CalderaDecomposer.DecomposeRegularized(w, h, Plan.EffectiveDecomposition(threads), steps);
         }
         catch (Exception e) when (e is ArithmeticException or InvalidOperationException or ArgumentException)
         {
