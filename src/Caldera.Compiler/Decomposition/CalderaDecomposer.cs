@@ -60,7 +60,7 @@ internal static class CalderaDecomposer
         var clock = Stopwatch.StartNew();
         var setup = DecompositionProfile.Measure(profile, DecompositionStep.Setup);
 
-        var (g, wt, htPacked, cholesky, choleskyPacked, damping, input, output) = Incoherent(w, h, options, threads);
+        var (g, wt, htPacked, cholesky, choleskySingle, damping, input, output) = Incoherent(w, h, options, threads);
         setup.Dispose();
 
         // W̃ − Q, W̃ − L·R and Q + L·R − W̃ are never alive together: one m×n buffer serves them all. L·R and Δ·C need one
@@ -92,7 +92,7 @@ internal static class CalderaDecomposer
                 {
                     if (rank == 0) continue;
                     var a = DenseOps.Subtract(wt, q, residual);
-                    factors = LowRankFit.Fit(a, htPacked, cholesky, choleskyPacked, rank, options.FactorBits,
+                    factors = LowRankFit.Fit(a, htPacked, cholesky, choleskySingle, rank, options.FactorBits,
                         options.InnerIterations, options.Seed + (ulong)t, threads, profile, scratch);
                     lowRankDone = true;
                 }
@@ -163,7 +163,7 @@ internal static class CalderaDecomposer
         double WeightedSquaredNorm(Matrix<float> x)
         {
             var product = new Matrix<float>(m, n, scratch.Rent<float>((long)m * n));
-            double norm = DenseOps.WeightedSquaredNorm(x, choleskyPacked, product, threads);
+            double norm = DenseOps.WeightedSquaredNorm(x, choleskySingle, product, threads);
             scratch.Return(product.Data);
             return norm;
         }
@@ -195,7 +195,7 @@ internal static class CalderaDecomposer
     /// the downdate and the LR initialisation read C from its triangle. What stays is 10·n² bytes (2 GB at n = 14336).
     /// </summary>
     private static (float G, Matrix<float> Wt, PackedGemmOperand<float> HtPacked, PackedLowerTriangular<double> Cholesky,
-        PackedLowerTriangular<float> CholeskyPacked, List<double> Damping, RandomizedHadamard? Input, RandomizedHadamard? Output)
+        PackedLowerTriangular<float> CholeskySingle, List<double> Damping, RandomizedHadamard? Input, RandomizedHadamard? Output)
         Incoherent(Matrix<float> w, Matrix<float> h, CalderaOptions options, int threads)
     {
         int m = w.Rows, n = w.Cols;
@@ -214,14 +214,14 @@ internal static class CalderaDecomposer
             input.TransformHessian(ht.Data);
             Symmetrize(ht);
         }
-        var (cholesky, choleskyPacked, damping) = FactorPacked(ht, threads);
+        var (cholesky, choleskySingle, damping) = FactorPacked(ht, threads);
         // H̃ is the right operand of R·H in every LR step, C of every LR initialisation's A·C and of every error,
         // tr(Δ·H·Δᵀ) = ‖Δ·C‖²_F: both packed once, C as a triangle (half a dense product's flops).
-        return (g, wt, Gemm.Pack(Op.N, ht, threads), cholesky, choleskyPacked, damping, input, output);
+        return (g, wt, Gemm.Pack(Op.N, ht, threads), cholesky, choleskySingle, damping, input, output);
     }
 
     /// <summary>C = chol(H) as fp64 and fp32 triangles; the dense fp64 C (8·n² bytes) lives only in this call.</summary>
-    private static (PackedLowerTriangular<double> Cholesky, PackedLowerTriangular<float> CholeskyPacked, List<double> Damping)
+    private static (PackedLowerTriangular<double> Cholesky, PackedLowerTriangular<float> CholeskySingle, List<double> Damping)
         FactorPacked(Matrix<float> h, int threads)
     {
         var c = FactorDamped(h, threads, out var damping);

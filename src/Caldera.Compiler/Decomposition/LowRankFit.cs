@@ -27,9 +27,9 @@ internal static class LowRankFit
     private const int ExactSvdLimit = 1024;
 
     /// <param name="h">H (n×n) packed as a GEMM right operand: it is the same for every fit of a decomposition.</param>
-    /// <param name="cholesky">C = chol(H), n×n, in fp64, and <paramref name="choleskyPacked"/> the same C in fp32, both packed as triangles.</param>
+    /// <param name="cholesky">C = chol(H), n×n, in fp64, and <paramref name="choleskySingle"/> the same C in fp32, both packed as triangles.</param>
     public static LowRankFactors Fit(Matrix<float> a, PackedGemmOperand<float> h, PackedLowerTriangular<double> cholesky,
-        PackedLowerTriangular<float> choleskyPacked, int rank, int bits, int innerIterations, ulong seed, int threads,
+        PackedLowerTriangular<float> choleskySingle, int rank, int bits, int innerIterations, ulong seed, int threads,
         DecompositionProfile? profile = null, ScratchBuffers? scratch = null)
     {
         int m = a.Rows, n = a.Cols;
@@ -38,7 +38,7 @@ internal static class LowRankFit
         Matrix<float> l, r;
         double aha;
         using (DecompositionProfile.Measure(profile, DecompositionStep.LowRankInitial))
-            (l, r, aha) = Initial(a, cholesky, choleskyPacked, rank, seed, threads, scratch);
+            (l, r, aha) = Initial(a, cholesky, choleskySingle, rank, seed, threads, scratch);
         if (bits == 16) return LowRankFactors.ToHalf(l, r);
 
         PackedGemmOperand<float> aPacked, atPacked;
@@ -119,11 +119,11 @@ internal static class LowRankFit
     /// the inner steps' error formula starts from.
     /// </summary>
     private static (Matrix<float> L, Matrix<float> R, double Aha) Initial(Matrix<float> a, PackedLowerTriangular<double> cholesky,
-        PackedLowerTriangular<float> choleskyPacked, int rank, ulong seed, int threads, ScratchBuffers? scratch)
+        PackedLowerTriangular<float> choleskySingle, int rank, ulong seed, int threads, ScratchBuffers? scratch)
     {
         int m = a.Rows, n = a.Cols;
         var ac = new Matrix<float>(m, n, ScratchBuffers.Rent<float>(scratch, a.Data.LongLength));
-        choleskyPacked.MultiplyRight(m, a.Data, n, ac.Data, n, threads);
+        choleskySingle.MultiplyRight(m, a.Data, n, ac.Data, n, threads);
         double aha = DenseOps.Inner(ac.Data, ac.Data);
         // Y = A·C in fp64 for the SVD, not pooled: kept, its 8·m·n bytes would stay alive through every Q-update.
         var y = new Matrix<double>(m, n, GC.AllocateUninitializedArray<double>(checked((int)a.Data.LongLength)));
