@@ -33,7 +33,11 @@ internal static class CompressCommand
     private static readonly Option<int> QBits = CliOptions.Int("--q-bits", "Bits per weight of Q: 2 (the E8P lattice) for caldera and ldlq, 2..8 for rtn.", 2, min: 1);
     private static readonly Option<int> LrBits = CliOptions.Int("--lr-bits", "Bits per entry of L and R: 4 (lattice) or 16 (half precision).", 4, min: 1);
     private static readonly Option<string> Embedding = CliOptions.Choice("--embedding",
-        "Storage of the token embedding and the classifier: int6 (6.5 bits per weight, read in place by the classifier kernel; f16 where that is smaller, dim below 104) or f16.", "int6", "f16");
+        "Storage of the token embedding and of a classifier not compressed: int6 (6.5 bits per weight, read in place by the classifier kernel; " +
+        "f16 where that is smaller, dim below 104), int4 (4.5 bits per weight, rows padded to 32 only) or f16.", "int6", "int4", "f16");
+    private static readonly Option<string> Classifier = CliOptions.Choice("--classifier",
+        "Storage of the classifier: caldera (compressed like a block matrix against the final norm's outputs; a tied model's classifier " +
+        "becomes a matrix of its own) or embedding (stored as --embedding says; a tied classifier is the embedding, stored once).", "embedding", "caldera");
     private static readonly Option<string> Preset = CliOptions.Choice("--preset", "fast: few alternating iterations; paper: the paper's settings (slower).", "fast", "paper");
     private static readonly Option<string?> Calibration = CliOptions.Text("--calibration", "UTF-8 text to calibrate on; default: the built-in text.");
     private static readonly Option<int?> Samples = CliOptions.OptionalInt("--samples", "Calibration sequences; default: as many as the text fills.", min: 1);
@@ -49,7 +53,7 @@ internal static class CompressCommand
             "Calibrate, compress every block matrix and write a .cald model. Finished layers are cached in <out.cald>.parts/; " +
             "a rerun with the same settings resumes from them.")
         {
-            Model, Output, Tokenizer, Method, Rank, QBits, LrBits, Embedding, Preset, Calibration, Samples, SequenceLength, Threads, MaxMemory,
+            Model, Output, Tokenizer, Method, Rank, QBits, LrBits, Embedding, Classifier, Preset, Calibration, Samples, SequenceLength, Threads, MaxMemory,
         };
         command.SetAction(parsed => Execute(parsed, cli));
         return command;
@@ -135,6 +139,9 @@ internal static class CompressCommand
         if (method == "caldera" && rank == 0) method = "ldlq";
         int lrBits = parsed.GetValue(LrBits);
         if (lrBits is not (4 or 16)) throw new CliUsageException($"compress: --lr-bits {lrBits} must be 4 (lattice) or 16 (half precision)");
+        bool compressClassifier = parsed.GetValue(Classifier) == "caldera";
+        if (compressClassifier && method == "rtn")
+            throw new CliUsageException("compress: --classifier caldera needs --method caldera or ldlq; use --classifier embedding with rtn");
         int threads = parsed.GetValue(Threads) ?? Environment.ProcessorCount;
         var options = (preset == "paper" ? CalderaOptions.Paper : CalderaOptions.Fast) with { Rank = Math.Max(rank, 1), FactorBits = lrBits };
         return new CompressionPlan
@@ -143,7 +150,8 @@ internal static class CompressCommand
             Decomposition = options,
             Preset = preset,
             RtnBits = qBits,
-            EmbeddingStorage = parsed.GetValue(Embedding) == "f16" ? EmbeddingStorage.F16 : EmbeddingStorage.Int6,
+            EmbeddingStorage = parsed.GetValue(Embedding) switch { "f16" => EmbeddingStorage.F16, "int4" => EmbeddingStorage.Int4, _ => EmbeddingStorage.Int6 },
+            ClassifierStorage = compressClassifier ? ClassifierStorage.Caldera : ClassifierStorage.AsEmbedding,
             Threads = threads,
             ParallelMatrices = Math.Max(1, Math.Min(7, threads / 2)),
         };

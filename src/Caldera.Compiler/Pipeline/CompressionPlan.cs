@@ -22,6 +22,9 @@ internal sealed record CompressionPlan
     /// <summary>How the token embedding and the classifier are stored.</summary>
     public EmbeddingStorage EmbeddingStorage { get; init; } = EmbeddingStorage.Int6;
 
+    /// <summary>How the classifier is stored: compressed like a block matrix, or as the embedding is.</summary>
+    public ClassifierStorage ClassifierStorage { get; init; } = ClassifierStorage.AsEmbedding;
+
     /// <summary>b of the uniform grid for <see cref="CompressionMethod.Rtn"/> (2..8). CALDERA and LDLQ are 2-bit E8P.</summary>
     public int RtnBits { get; init; } = 2;
 
@@ -50,6 +53,8 @@ internal sealed record CompressionPlan
         if (Method == CompressionMethod.Caldera && Decomposition.Rank < 1)
             throw new ArgumentException("CALDERA needs a rank of at least 1; use the ldlq method for rank 0.", nameof(Decomposition));
         if (Threads < 1) throw new ArgumentException($"threads = {Threads} must be at least 1.", nameof(Threads));
+        if (ClassifierStorage == ClassifierStorage.Caldera && Method == CompressionMethod.Rtn)
+            throw new ArgumentException("the classifier is compressed with CALDERA or LDLQ; RTN keeps it as the embedding is stored.", nameof(ClassifierStorage));
         if (ParallelMatrices < 1) throw new ArgumentException($"parallel matrices = {ParallelMatrices} must be at least 1.", nameof(ParallelMatrices));
         return this;
     }
