@@ -23,6 +23,9 @@ public class ClassifierCompressionTests
     /// </summary>
     private const double MinimumLogitCosine = 0.9;
 
+    /// <summary>Int8 activations (per-block scales) against float ones on the same weights: rounding noise of about 1 % per matrix.</summary>
+    private const double MinimumInt8Cosine = 0.99;
+
     private static readonly CalderaOptions Tiny = CalderaOptions.Fast with { Rank = 4, OuterIterations = 2, InnerIterations = 3, RefinementSweeps = 1 };
 
     private static CalibrationSet Calibration() =>
@@ -97,6 +100,12 @@ public class ClassifierCompressionTests
         var exact = reference.Prefill(tokens, 0).ToArray();
         double cosine = System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(exact, compressed);
         Assert.True(cosine >= MinimumLogitCosine, $"cosine of the logits {cosine}");
+
+        // The int8 decode path runs it too (every matrix, the classifier included, on int8 activations).
+        using var int8 = new Transformer(content.Config, binding => weights.Bind(binding), new TransformerOptions { Threads = 1, Int8Activations = true });
+        var int8Logits = int8.Prefill(tokens, 0).ToArray();
+        double int8Cosine = System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(compressed, int8Logits);
+        Assert.True(int8Cosine >= MinimumInt8Cosine, $"cosine of the int8 and float logits {int8Cosine}");
     }
 
     [Fact]
