@@ -37,7 +37,7 @@ public class Int4BlocksTests
     }
 
     [Fact]
-    public void Quantised_rows_are_within_half_a_level_of_the_weights_and_use_levels_minus_7_to_7()
+    public void Quantised_rows_round_to_the_nearest_level_and_err_no_more_than_with_the_max_over_7_scale()
     {
         foreach (int n in KernelData.Lengths)
         {
@@ -46,24 +46,51 @@ public class Int4BlocksTests
             var levels = new byte[Int4Blocks.RowBytes(n)];
             var scales = new ushort[Int4Blocks.BlockCount(n)];
             Int4Blocks.QuantizeRow(row, levels, scales);
-            foreach (byte pair in levels)
-            {
-                Assert.InRange(pair & 0xF, 1, 15);
-                Assert.InRange(pair >> 4, 1, 15);
-            }
             var decoded = new float[n];
             Int4Blocks.DecodeRow(levels, scales, decoded, KernelPath.Scalar);
             for (int b = 0; b < scales.Length; b++)
             {
                 var block = row.AsSpan(32 * b, Math.Min(32, n - 32 * b));
-                float max = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(block));
-                // max/7 rounded up to a BF16 (at most 2⁻⁷ above), and the float rounding of the decode.
-                float halfLevel = max / 7 / 2 * (1 + 1f / 128) + 1e-6f * max;
+                float s = Int4Blocks.Scale(scales[b]);
+                if (s == 0)
+                {
+                    Assert.All(block.ToArray(), w => Assert.Equal(0f, w)); // only an all-zero block has no scale
+                    Assert.All(decoded.AsSpan(32 * b, block.Length).ToArray(), v => Assert.Equal(0f, v));
+                    continue;
+                }
+                double error = 0;
                 for (int i = 32 * b; i < 32 * b + block.Length; i++)
-                    Assert.True(MathF.Abs(decoded[i] - row[i]) <= halfLevel, $"n={n} weight {i}: {decoded[i]} vs {row[i]}");
+                {
+                    float q = decoded[i] / s;
+                    Assert.Equal(MathF.Round(q), q);
+                    // The nearest level, unless the weight lies beyond the last one (7·s or −8·s) and was clamped to it.
+                    bool clamped = q == 7 && row[i] > 7 * s || q == -8 && row[i] < -8 * s;
+                    Assert.True(clamped || MathF.Abs(decoded[i] - row[i]) <= s / 2 * (1 + 1e-6f), $"n={n} weight {i}: {decoded[i]} vs {row[i]}, step {s}");
+                    error += ((double)decoded[i] - row[i]) * ((double)decoded[i] - row[i]);
+                }
+                // The plain scale, max/7 rounded up to a BF16 and no clamping: the search never does worse.
+                float max = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(block));
+                float plain = BitConverter.UInt32BitsToSingle((BitConverter.SingleToUInt32Bits(max / 7) + 0xFFFF) & 0xFFFF0000);
+                double plainError = 0;
+                foreach (float w in block) plainError += Math.Pow(w - plain * MathF.Round(w / plain), 2);
+                Assert.True(error <= plainError * (1 + 1e-5), $"n={n} block {b}: squared error {error} above max/7's {plainError}");
             }
             Assert.Equal(0f, decoded[n / 2]);
         }
+    }
+
+    [Fact]
+    public void A_block_whose_largest_weight_is_negative_uses_level_minus_8()
+    {
+        var row = new float[32];
+        for (int i = 0; i < 32; i++) row[i] = (i % 16 - 8) / 8f; // −1, −7/8, …, 7/8: exactly the 16 levels of s = 1/8
+        var levels = new byte[16];
+        var scales = new ushort[1];
+        Int4Blocks.QuantizeRow(row, levels, scales);
+        Assert.Equal(0.125f, Int4Blocks.Scale(scales[0]));
+        var decoded = new float[32];
+        Int4Blocks.DecodeRow(levels, scales, decoded);
+        Assert.Equal(row, decoded);
     }
 
     [Fact]
@@ -78,7 +105,7 @@ public class Int4BlocksTests
         var decoded = new float[64];
         Int4Blocks.DecodeRow(levels, scales, decoded);
         Assert.All(decoded[..32], v => Assert.Equal(0f, v));
-        Assert.Equal(7 * Int4Blocks.Scale(scales[1]), decoded[40]); // the block's largest weight takes the top level
+        Assert.True(MathF.Abs(decoded[40] - 1f) <= Int4Blocks.Scale(scales[1]) / 2);
     }
 
     [Fact]
