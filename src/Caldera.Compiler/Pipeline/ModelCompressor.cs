@@ -94,7 +94,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
             Tokenizer = tokenizer,
             DenseTensors = DenseTensors.Of(checkpoint, config, Plan.EmbeddingStorage, classifier: !config.TiedClassifier && !compressClassifier),
             Matrices = [.. blocks.SelectMany(b => b!)],
-            Settings = Settings(calibration),
+            Settings = Settings(calibration, blocks.SelectMany(b => b!)),
             SourceSha256 = sourceSha256,
             ToolVersion = ToolVersion,
         };
@@ -167,7 +167,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         {
             compressed = Plan.Method == CompressionMethod.Rtn
                 ? RoundToNearest.CompressRegularized(w, h, Plan.RtnBits, threads)
-                : CalderaDecomposer.DecomposeRegularized(w, h, Plan.EffectiveDecomposition(threads));
+                : CalderaDecomposer.DecomposeRegularized(w, h, Plan.DecompositionFor(w.Rows, w.Cols, threads));
         }
         catch (Exception e) when (e is ArithmeticException or InvalidOperationException or ArgumentException)
         {
@@ -192,14 +192,15 @@ internal sealed class ModelCompressor(CompressionPlan plan)
                     "the checkpoint's weights before it (norms, earlier blocks, the embedding) are zero, NaN or infinite");
         });
 
-    private CompressionSettings Settings(CalibrationSet calibration)
+    /// <param name="matrices">With a bits budget, the rank recorded is the largest any matrix got (each stores its own).</param>
+    private CompressionSettings Settings(CalibrationSet calibration, IEnumerable<CompressedLinearData> matrices)
     {
         var d = Plan.EffectiveDecomposition(1);
         bool lattice = Plan.Method != CompressionMethod.Rtn;
         return new CompressionSettings
         {
             Method = Plan.MethodName,
-            Rank = d.Rank,
+            Rank = Plan.Budget is null ? d.Rank : matrices.Max(m => m.Rank),
             QBits = Plan.QBits,
             FactorBits = d.Rank > 0 ? d.FactorBits : 0,
             Preset = Plan.Preset,
