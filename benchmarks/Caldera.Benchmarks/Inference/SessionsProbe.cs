@@ -14,7 +14,8 @@ namespace Caldera.Benchmarks.Inference;
 /// last token), the time to first token (median and worst over the sessions), and the p50/p95 time between a
 /// session's tokens, over all sessions' tokens; tokens are timed where the scheduler makes them. `sessions steps [threads]`
 /// times one <see cref="Transformer.DecodeSteps"/> call of 1, 2, 4 and 8 sequences, one 5632×2048 matrix as one token,
-/// 8 decode steps and a prefill batch of 8 (with and without its factors), and its Q kernels alone for 8 tokens.
+/// 8 decode steps and a prefill batch of 8 (with and without its factors), and its Q kernels alone for 8 tokens;
+/// `sessions profile [threads] [S] [calls]` repeats one call of S sequences for a profiler.
 ///   dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll sessions [threads] [tokens] [S…]
 /// </summary>
 internal static class SessionsProbe
@@ -26,6 +27,11 @@ internal static class SessionsProbe
         if (args is ["steps", ..])
         {
             Steps(args.Length > 1 ? int.Parse(args[1]) : 2);
+            return;
+        }
+        if (args is ["profile", ..])
+        {
+            Profile(args.Length > 1 ? int.Parse(args[1]) : 2, args.Length > 2 ? int.Parse(args[2]) : 8, args.Length > 3 ? int.Parse(args[3]) : 200);
             return;
         }
         int threads = args.Length > 0 ? int.Parse(args[0]) : 2;
@@ -157,6 +163,34 @@ internal static class SessionsProbe
             var t = times[n].Order().ToArray();
             Console.WriteLine($"| {n} | {t[0]:F1} / {t[t.Length / 2]:F1} | {n * 1000 / t[0]:F0} / {n * 1000 / t[t.Length / 2]:F0} |");
         }
+    }
+
+    /// <summary>
+    /// `sessions profile [threads] [S] [calls]`: the same <see cref="Transformer.DecodeSteps"/> call of S sequences at
+    /// position 64, repeated, for a profiler (perf with <c>DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0</c>).
+    /// </summary>
+    private static void Profile(int threads, int sequences, int calls)
+    {
+        var content = SyntheticCompressedLlama.Build();
+        using var weights = new CompressedModelWeights(content);
+        using var transformer = new Transformer(content.Config, binding => weights.Bind(binding), new TransformerOptions
+        {
+            Threads = threads, ContextLength = 128, Int8Activations = true, ClassifierPrecision = ClassifierPrecision.Int6, DecodeStepsBatchSize = sequences,
+        });
+        var caches = Enumerable.Range(0, sequences).Select(_ => transformer.NewCache()).ToArray();
+        int[] prompt = [.. Enumerable.Range(1, 64)];
+        foreach (var cache in caches) transformer.Prefill(cache, prompt, 0);
+        var logits = new float[sequences * content.Config.VocabSize];
+        int[] positions = [.. Enumerable.Repeat(64, sequences)];
+        var times = new List<double>();
+        for (int call = 0; call < calls; call++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            transformer.DecodeSteps(prompt.AsSpan(0, sequences), positions, caches, logits);
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        times.Sort();
+        Console.WriteLine($"threads {threads}, {sequences} sequences, {calls} calls: best {times[0]:F2} ms, median {times[times.Count / 2]:F2} ms");
     }
 
     private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
