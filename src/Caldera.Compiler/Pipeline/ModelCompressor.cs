@@ -12,8 +12,10 @@ namespace Caldera.Compiler.Pipeline;
 /// Turns a checkpoint into a <see cref="CompressedModelContent"/>: for each decoder block in turn, calibrate it
 /// (<see cref="LayerwiseCalibrator"/>: its four Hessians from the full-precision model), compress its seven
 /// matrices with the <see cref="CompressionPlan"/>'s method (several at once), cache the block, drop its
-/// Hessians, and move on. Embedding, norms and classifier are stored by <see cref="DenseTensors"/>; a classifier that
-/// copies the embedding byte for byte makes the model tied (<see cref="TiedWeights"/>). Blocks found
+/// Hessians, and move on. With <see cref="ClassifierStorage.Caldera"/> the classifier follows, compressed against the
+/// Hessian of the final norm's outputs (<see cref="LayerwiseCalibrator.ClassifierHessian"/>). Embedding, norms and a classifier
+/// not compressed are stored by <see cref="DenseTensors"/>; a classifier that copies the embedding byte for byte makes the
+/// model tied (<see cref="TiedWeights"/>). Blocks found
 /// in the cache under the same stamp are taken from it, so a rerun after an interruption redoes only the rest
 /// and gives the same content.
 /// </summary>
@@ -52,7 +54,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         }
         for (int l = 0; l < parts; l++)
             if (blocks[l] is null)
-                foreach (var name in PartMatrices(c, l)) reporter.WeightsLeft += ClassifierWeights(checkpoint, name).ElementCount;
+                foreach (var name in PartMatrices(c, l)) reporter.WeightsLeft += WeightsOf(checkpoint, name).ElementCount;
 
         bool[] fromCache = [.. blocks.Select(b => b is not null)];
         int lastToCompress = Array.LastIndexOf(fromCache, false);
@@ -114,7 +116,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
                 "the checkpoint's weights before it (the final norm, the blocks, the embedding) are zero, NaN or infinite");
         var h = accumulator.RegularizedSingle(Plan.Decomposition.Regularization);
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-        return CompressMatrix(ClassifierWeights(checkpoint, TensorNames.Output), TensorNames.Output, h, Plan.Threads);
+        return CompressMatrix(WeightsOf(checkpoint, TensorNames.Output), TensorNames.Output, h, Plan.Threads);
     }
 
     /// <summary>The tensor part <paramref name="part"/> compresses: a block's seven matrices, or the classifier.</summary>
@@ -122,7 +124,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         part < c.LayerCount ? BlockMatrix.All.Select(m => m.Name(part)) : [TensorNames.Output];
 
     /// <summary>Tensor <paramref name="name"/>, where the classifier of a tied checkpoint is its embedding.</summary>
-    private static TensorView ClassifierWeights(ModelCheckpoint checkpoint, string name) =>
+    private static TensorView WeightsOf(ModelCheckpoint checkpoint, string name) =>
         name == TensorNames.Output && !checkpoint.Tensors.ContainsKey(TensorNames.Output)
             ? checkpoint.Tensor(TensorNames.TokenEmbedding) : checkpoint.Tensor(name);
 
@@ -224,7 +226,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         if (cached.Count != names.Length) return false;
         for (int i = 0; i < cached.Count; i++)
         {
-            var t = ClassifierWeights(checkpoint, names[i]);
+            var t = WeightsOf(checkpoint, names[i]);
             if (cached[i].Name != names[i] || cached[i].Rows != t.Rows || cached[i].Columns != t.Columns) return false;
         }
         return true;
