@@ -109,7 +109,7 @@ public unsafe class CaldInt4StorageTests
     }
 
     /// <summary><paramref name="content"/> with its embedding and a random classifier in 4-bit blocks.</summary>
-    private static CompressedModelContent WithInt4Vocabulary(CompressedModelContent content)
+    internal static CompressedModelContent WithInt4Vocabulary(CompressedModelContent content)
     {
         var c = content.Config;
         var classifier = SyntheticCompressed.Dense(TensorNames.Output, [c.VocabSize, c.Dim], TensorType.F16, new Random(17), 0.1f);
