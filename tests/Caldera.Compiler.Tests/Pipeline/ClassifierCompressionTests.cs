@@ -109,6 +109,26 @@ public class ClassifierCompressionTests
     }
 
     [Fact]
+    public void A_rerun_takes_the_compressed_classifier_from_the_cache_with_the_blocks()
+    {
+        using var model = ModelCheckpoint.Open(TestModels.Stories260KBin);
+        using var temp = new TempDirectory();
+        string cache = temp.File("model.cald.parts");
+        var plan = new CompressionPlan
+        {
+            Method = CompressionMethod.Caldera, Decomposition = Tiny, ClassifierStorage = ClassifierStorage.Caldera, Threads = 2, ParallelMatrices = 2,
+        };
+        var first = new ModelCompressor(plan).Compress(model, Calibration(), null, "00", cache);
+        Assert.True(File.Exists(Path.Combine(cache, $"layer-{model.Config.LayerCount:D4}.part")));
+
+        var events = new List<CompressionProgress>();
+        var second = new ModelCompressor(plan).Compress(model, Calibration(), null, "00", cache, new Recorder(events));
+        Assert.DoesNotContain(events, e => e.Event is CompressionEvent.MatrixCompressed or CompressionEvent.CacheRejected);
+        Assert.Equal(first.Matrices.Select(m => (m.Name, m.Rank, m.RelativeError)), second.Matrices.Select(m => (m.Name, m.Rank, m.RelativeError)));
+        Assert.True(first.Matrices[^1].QCodes.Span.SequenceEqual(second.Matrices[^1].QCodes.Span));
+    }
+
+    [Fact]
     public void By_default_a_tied_classifier_stays_the_embedding()
     {
         using var model = ModelCheckpoint.Open(TestModels.Stories260KBin);
@@ -125,6 +145,15 @@ public class ClassifierCompressionTests
         var plan = new CompressionPlan { Method = CompressionMethod.Rtn, ClassifierStorage = ClassifierStorage.Caldera };
         var e = Assert.Throws<ArgumentException>(() => new ModelCompressor(plan));
         Assert.Contains("the classifier is compressed with CALDERA or LDLQ", e.Message);
+    }
+
+    /// <summary>Records progress synchronously (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class Recorder(List<CompressionProgress> events) : IProgress<CompressionProgress>
+    {
+        public void Report(CompressionProgress value)
+        {
+            lock (events) events.Add(value);
+        }
     }
 
     private static TransformerWeights Bound(CompressedModelWeights weights)
