@@ -185,16 +185,17 @@ internal static class CompressCommand
     /// </summary>
     private static CompressionPlan WithinCap(CompressionPlan plan, LlamaConfig config, CalibrationSet calibration, long cap, CliContext cli)
     {
+        bool classifier = plan.ClassifierStorage == ClassifierStorage.Caldera;
         int parallel;
         try
         {
-            parallel = MemoryBudget.ParallelMatrices(config, plan.Method, calibration.Tokens.Length, cap, plan.ParallelMatrices);
+            parallel = MemoryBudget.ParallelMatrices(config, plan.Method, calibration.Tokens.Length, cap, plan.ParallelMatrices, classifier);
         }
         catch (ArgumentException e)
         {
             throw new CliUsageException($"compress: --max-memory: {e.Message}");
         }
-        long need = MemoryBudget.Need(config, plan.Method, calibration.Tokens.Length, parallel);
+        long need = MemoryBudget.Need(config, plan.Method, calibration.Tokens.Length, parallel, classifier);
         string limit = "";
         if (cli.OwnsProcess)
         {
