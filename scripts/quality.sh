@@ -28,6 +28,8 @@ tail -c +"$((cut + 1))" "$text" > "$out/heldout.txt"
 "${caldera[@]}" eval "$model" "${tok[@]}" --text "$out/heldout.txt" --reference "$model" --ctx 256 --json > "$out/fp32.json"
 for cfg in "rtn2:--method rtn --q-bits 2" "ldlq:--method ldlq --preset $preset" "r4:--rank 4 --preset $preset" \
            "r8:--rank 8 --preset $preset" "r16:--rank 16 --preset $preset" "r16-f16:--rank 16 --embedding f16 --preset $preset" \
+           "r16-int4:--rank 16 --embedding int4 --preset $preset" "r16-cls:--rank 16 --classifier caldera --preset $preset" \
+           "r16-int4-cls:--rank 16 --embedding int4 --classifier caldera --preset $preset" \
            "r8-16bit:--rank 8 --lr-bits 16 --preset $preset" \
            "r32:--rank 32 --preset $preset" "r64:--rank 64 --preset $preset"; do
   name=${cfg%%:*}; read -ra options <<< "${cfg#*:}"

@@ -30,10 +30,17 @@ internal static class CompressCommand
     private static readonly Option<string> Method = CliOptions.Choice("--method",
         "caldera: Q + L·R; ldlq: the 2-bit lattice Q alone (as --rank 0); rtn: round-to-nearest Q alone, --q-bits wide.", "caldera", "ldlq", "rtn");
     private static readonly Option<int> Rank = CliOptions.Int("--rank", "Rank of the low-rank factors L and R; 0 keeps Q alone (LDLQ).", 64, min: 0);
+    private static readonly Option<float> Bits = CliOptions.Float("--bits",
+        "Instead of --rank: a bits-per-weight budget for the linear layers; each matrix gets the largest rank that keeps it within b (wider matrices get larger ranks; caldera inspect shows each).",
+        0f, b => b > 0 ? null : "must be positive");
     private static readonly Option<int> QBits = CliOptions.Int("--q-bits", "Bits per weight of Q: 2 (the E8P lattice) for caldera and ldlq, 2..8 for rtn.", 2, min: 1);
     private static readonly Option<int> LrBits = CliOptions.Int("--lr-bits", "Bits per entry of L and R: 4 (lattice) or 16 (half precision).", 4, min: 1);
     private static readonly Option<string> Embedding = CliOptions.Choice("--embedding",
-        "Storage of the token embedding and the classifier: int6 (6.5 bits per weight, read in place by the classifier kernel; f16 where that is smaller, dim below 104) or f16.", "int6", "f16");
+        "Storage of the token embedding and of a classifier not compressed: int6 (6.5 bits per weight, read in place by the classifier kernel; " +
+        "f16 where that is smaller, dim below 104), int4 (4.5 bits per weight, rows padded to 32 only) or f16.", "int6", "int4", "f16");
+    private static readonly Option<string> Classifier = CliOptions.Choice("--classifier",
+        "Storage of the classifier: caldera (compressed like a block matrix against the final norm's outputs; a tied model's classifier " +
+        "becomes a matrix of its own) or embedding (stored as --embedding says; a tied classifier is the embedding, stored once).", "embedding", "caldera");
     private static readonly Option<string> Preset = CliOptions.Choice("--preset", "fast: few alternating iterations; paper: the paper's settings (slower).", "fast", "paper");
     private static readonly Option<string?> Calibration = CliOptions.Text("--calibration", "UTF-8 text to calibrate on; default: the built-in text.");
     private static readonly Option<int?> Samples = CliOptions.OptionalInt("--samples", "Calibration sequences; default: as many as the text fills.", min: 1);
@@ -49,7 +56,7 @@ internal static class CompressCommand
             "Calibrate, compress every block matrix and write a .cald model. Finished layers are cached in <out.cald>.parts/; " +
             "a rerun with the same settings resumes from them.")
         {
-            Model, Output, Tokenizer, Method, Rank, QBits, LrBits, Embedding, Preset, Calibration, Samples, SequenceLength, Threads, MaxMemory,
+            Model, Output, Tokenizer, Method, Rank, Bits, QBits, LrBits, Embedding, Classifier, Preset, Calibration, Samples, SequenceLength, Threads, MaxMemory,
         };
         command.SetAction(parsed => Execute(parsed, cli));
         return command;
@@ -65,6 +72,7 @@ internal static class CompressCommand
         OutputPath.Check("compress", "-o", output, modelPath, parsed.GetValue(Tokenizer), parsed.GetValue(Calibration));
 
         using var checkpoint = ModelCheckpoint.Open(modelPath);
+        if (parsed.GetResult(Bits) is { Implicit: false }) plan = WithBudget(plan, checkpoint.Config, parsed.GetValue(Bits));
         var tokenizer = TokenizerSource.Find(modelPath, parsed.GetValue(Tokenizer), checkpoint);
         var text = parsed.GetValue(Calibration) is { } calibrationPath ? CalibrationText.FromFile(calibrationPath) : CalibrationText.BuiltIn();
         int length = parsed.GetValue(SequenceLength) ?? Math.Min(DefaultSequenceLength, checkpoint.Config.ContextLength);
@@ -110,6 +118,18 @@ internal static class CompressCommand
         return 0;
     }
 
+    /// <summary>The plan with a --bits budget for this model; refused when it is below what Q and one rank cost for some matrix.</summary>
+    private static CompressionPlan WithBudget(CompressionPlan plan, LlamaConfig c, float bits)
+    {
+        var budget = RankBudget.For(bits, c, plan.ClassifierStorage == ClassifierStorage.Caldera);
+        (int Rows, int Columns)[] shapes = [(c.QDim, c.Dim), (c.KvDim, c.Dim), (c.Dim, c.QDim), (c.HiddenDim, c.Dim), (c.Dim, c.HiddenDim), (c.VocabSize, c.Dim)];
+        foreach (var (rows, columns) in shapes.Take(plan.ClassifierStorage == ClassifierStorage.Caldera ? shapes.Length : shapes.Length - 1))
+            if (budget.RankFor(rows, columns, plan.Decomposition.FactorBits) is null)
+                throw new CliUsageException(string.Create(CultureInfo.InvariantCulture,
+                    $"compress: --bits {bits} is below what Q and one rank cost for this model's {rows}×{columns} matrices; raise it"));
+        return plan with { Budget = budget };
+    }
+
     /// <summary>An I/O failure (thrown directly or from a worker thread), or null for any other exception.</summary>
     private static Exception? WriteError(Exception e) => e switch
     {
@@ -135,6 +155,14 @@ internal static class CompressCommand
         if (method == "caldera" && rank == 0) method = "ldlq";
         int lrBits = parsed.GetValue(LrBits);
         if (lrBits is not (4 or 16)) throw new CliUsageException($"compress: --lr-bits {lrBits} must be 4 (lattice) or 16 (half precision)");
+        bool budgetGiven = parsed.GetResult(Bits) is { Implicit: false };
+        if (budgetGiven && rankGiven)
+            throw new CliUsageException("compress: give --rank or --bits, not both (--bits chooses each matrix's rank)");
+        if (budgetGiven && method != "caldera")
+            throw new CliUsageException($"compress: --bits chooses the ranks of --method caldera's factors; {method} has none");
+        bool compressClassifier = parsed.GetValue(Classifier) == "caldera";
+        if (compressClassifier && method == "rtn")
+            throw new CliUsageException("compress: --classifier caldera needs --method caldera or ldlq; use --classifier embedding with rtn");
         int threads = parsed.GetValue(Threads) ?? Environment.ProcessorCount;
         var options = (preset == "paper" ? CalderaOptions.Paper : CalderaOptions.Fast) with { Rank = Math.Max(rank, 1), FactorBits = lrBits };
         return new CompressionPlan
@@ -143,7 +171,8 @@ internal static class CompressCommand
             Decomposition = options,
             Preset = preset,
             RtnBits = qBits,
-            EmbeddingStorage = parsed.GetValue(Embedding) == "f16" ? EmbeddingStorage.F16 : EmbeddingStorage.Int6,
+            EmbeddingStorage = parsed.GetValue(Embedding) switch { "f16" => EmbeddingStorage.F16, "int4" => EmbeddingStorage.Int4, _ => EmbeddingStorage.Int6 },
+            ClassifierStorage = compressClassifier ? ClassifierStorage.Caldera : ClassifierStorage.AsEmbedding,
             Threads = threads,
             ParallelMatrices = Math.Max(1, Math.Min(7, threads / 2)),
         };
@@ -156,16 +185,17 @@ internal static class CompressCommand
     /// </summary>
     private static CompressionPlan WithinCap(CompressionPlan plan, LlamaConfig config, CalibrationSet calibration, long cap, CliContext cli)
     {
+        bool classifier = plan.ClassifierStorage == ClassifierStorage.Caldera;
         int parallel;
         try
         {
-            parallel = MemoryBudget.ParallelMatrices(config, plan.Method, calibration.Tokens.Length, cap, plan.ParallelMatrices);
+            parallel = MemoryBudget.ParallelMatrices(config, plan.Method, calibration.Tokens.Length, cap, plan.ParallelMatrices, classifier);
         }
         catch (ArgumentException e)
         {
             throw new CliUsageException($"compress: --max-memory: {e.Message}");
         }
-        long need = MemoryBudget.Need(config, plan.Method, calibration.Tokens.Length, parallel);
+        long need = MemoryBudget.Need(config, plan.Method, calibration.Tokens.Length, parallel, classifier);
         string limit = "";
         if (cli.OwnsProcess)
         {

@@ -44,8 +44,11 @@ internal static class InspectCommand
         var content = file.Content;
         PrintArchitecture(file.Path, $"cald (compressed, {file.Length.ToString("N0", CultureInfo.InvariantCulture)} bytes)", content.Config, o);
         var s = content.Settings;
+        // A --bits budget gives each matrix its own rank (listed with the tensors below).
+        int lowest = content.Matrices.Count == 0 ? s.Rank : content.Matrices.Min(m => m.Rank);
+        string rank = lowest == s.Rank ? $"rank {s.Rank}" : $"ranks {lowest}–{s.Rank} by matrix";
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"compression:  {s.Method}, rank {s.Rank}, Q {s.QBits}-bit, factors {s.FactorBits}-bit, preset {s.Preset}, calibration {s.Calibration}"));
+            $"compression:  {s.Method}, {rank}, Q {s.QBits}-bit, factors {s.FactorBits}-bit, preset {s.Preset}, calibration {s.Calibration}"));
         o.WriteLine($"bits/weight:  {file.Bits}");
         o.WriteLine($"source:       sha256 {content.SourceSha256}, caldera {content.ToolVersion}");
         o.WriteLine($"tokenizer:    {(content.Tokenizer is { } t ? $"{t.Kind} ({t.Bytes.Length} bytes)" : "none embedded")}");

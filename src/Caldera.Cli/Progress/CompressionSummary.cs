@@ -1,6 +1,7 @@
 using System.Globalization;
 using Caldera.Compiler.Pipeline;
 using Caldera.Runtime.Compression;
+using Caldera.Runtime.Model;
 using Spectre.Console;
 
 namespace Caldera.Cli.Progress;
@@ -25,7 +26,7 @@ internal static class CompressionSummary
 
     public static Table Build(IReadOnlyList<CompressedLinearData> matrices, IReadOnlyList<TimeSpan?> layerTimes)
     {
-        var byLayer = matrices.Select(m => (Key: Parse(m.Name), Matrix: m)).ToList();
+        var byLayer = matrices.Where(m => TensorNames.IsBlockMatrix(m.Name)).Select(m => (Key: Parse(m.Name), Matrix: m)).ToList();
         var kinds = Kinds.Select(k => k.Short).Where(k => byLayer.Any(e => e.Key.Kind == k)).ToList();
         var table = new Table().Border(TableBorder.Simple).Title("relative error by layer and matrix; bits per weight (bpw) by matrix");
         table.AddColumn("layer");
@@ -50,6 +51,9 @@ internal static class CompressionSummary
         }
         bits.Add("");
         table.AddRow(bits.ToArray());
+        // A compressed classifier is no block's: its own row, error and bits per weight in the first two columns.
+        if (matrices.FirstOrDefault(m => m.Name == TensorNames.Output) is { } classifier)
+            table.AddRow([$"output: {F(classifier.RelativeError, "F4")}, {F(classifier.BitsPerWeight, "F3")} bpw", .. Enumerable.Repeat("", kinds.Count + 1)]);
         return table;
     }
 

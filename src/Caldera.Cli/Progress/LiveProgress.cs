@@ -38,7 +38,7 @@ internal sealed class LiveProgress : IProgress<CompressionProgress>
 
     public void Report(CompressionProgress p)
     {
-        string where = $"layer {p.Layer + 1}/{p.LayerCount}";
+        string where = p.Where;
         switch (p.Event)
         {
             case CompressionEvent.MatrixCompressed:

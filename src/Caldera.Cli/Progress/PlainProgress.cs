@@ -11,7 +11,7 @@ internal sealed class PlainProgress(TextWriter writer) : IProgress<CompressionPr
 {
     public void Report(CompressionProgress p)
     {
-        string where = $"layer {p.Layer + 1}/{p.LayerCount}";
+        string where = p.Where;
         string time = $"elapsed {Clock(p.Elapsed)}" + (p.Remaining is { } left ? $"  eta {Clock(left)}" : "");
         writer.WriteLine(p.Event switch
         {

@@ -1,5 +1,6 @@
 using Caldera.Cli.Progress;
 using Caldera.Runtime.Compression;
+using Caldera.Runtime.Model;
 using ScottPlot;
 
 namespace Caldera.Cli.Report;
@@ -93,7 +94,7 @@ internal static class ReportPlots
             [.. positions.Select(p => (double)p)], [.. positions.Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
     }
 
-    /// <summary>(block, short kind) of every block matrix, in the summary table's kind order.</summary>
+    /// <summary>(block, short kind) of every block matrix (a compressed classifier is no block's), in the summary table's kind order.</summary>
     public static List<(int Layer, string Kind, CompressedLinearData Matrix)> ByLayer(IEnumerable<CompressedLinearData> matrices) =>
-        [.. matrices.Select(m => (Key: CompressionSummary.Parse(m.Name), Matrix: m)).Select(e => (e.Key.Layer, e.Key.Kind, e.Matrix))];
+        [.. matrices.Where(m => TensorNames.IsBlockMatrix(m.Name)).Select(m => (Key: CompressionSummary.Parse(m.Name), Matrix: m)).Select(e => (e.Key.Layer, e.Key.Kind, e.Matrix))];
 }

@@ -1,4 +1,6 @@
+using Caldera.Compiler.Decomposition;
 using Caldera.Runtime.Inference;
+using Caldera.Runtime.Kernels;
 using Caldera.Runtime.Model;
 
 namespace Caldera.Compiler.Calibration;
@@ -66,6 +68,30 @@ internal sealed class LayerwiseCalibrator : IDisposable
         }
         NextLayer = layer + 1;
         return hessians;
+    }
+
+    /// <summary>
+    /// The classifier's Hessian, from the residual stream after the last block: Σ x̂·x̂ᵀ over every calibration token of
+    /// x̂ = rms(x) ⊙ g, the final norm's output the classifier reads. Call it once every block has been advanced through.
+    /// </summary>
+    public Hessian ClassifierHessian()
+    {
+        var c = _checkpoint.Config;
+        if (NextLayer != c.LayerCount)
+            throw new InvalidOperationException($"the classifier's inputs leave block {c.LayerCount - 1}; the stream is at block {NextLayer}");
+        var gain = _checkpoint.Tensor(TensorNames.OutputNorm).ToArray();
+        var hessian = new Hessian(c.Dim);
+        // One sequence at a time: the normalised copy is one sequence's activations, not a second residual stream.
+        int span = _set.SequenceLength * c.Dim;
+        var normalised = new float[span];
+        for (int i = 0; i < _set.Samples; i++)
+        {
+            var sequence = _hidden.AsSpan(i * span, span);
+            for (int t = 0; t < _set.SequenceLength; t++)
+                RmsNorm.Apply(sequence.Slice(t * c.Dim, c.Dim), gain, c.NormEpsilon, normalised.AsSpan(t * c.Dim, c.Dim));
+            hessian.Add(normalised, _set.SequenceLength, _threads);
+        }
+        return hessian;
     }
 
     public void Dispose() => _runner.Dispose();

@@ -22,6 +22,12 @@ internal sealed record CompressionPlan
     /// <summary>How the token embedding and the classifier are stored.</summary>
     public EmbeddingStorage EmbeddingStorage { get; init; } = EmbeddingStorage.Int6;
 
+    /// <summary>How the classifier is stored: compressed like a block matrix, or as the embedding is.</summary>
+    public ClassifierStorage ClassifierStorage { get; init; } = ClassifierStorage.AsEmbedding;
+
+    /// <summary>A bits-per-weight budget that sets each matrix's rank (CALDERA only); null: every matrix at <see cref="Decomposition"/>'s rank.</summary>
+    public RankBudget? Budget { get; init; }
+
     /// <summary>b of the uniform grid for <see cref="CompressionMethod.Rtn"/> (2..8). CALDERA and LDLQ are 2-bit E8P.</summary>
     public int RtnBits { get; init; } = 2;
 
@@ -41,6 +47,16 @@ internal sealed record CompressionPlan
         Threads = threads,
     };
 
+    /// <summary>The options matrix [<paramref name="rows"/>, <paramref name="columns"/>] runs with: <see cref="Budget"/>'s rank for it, if any.</summary>
+    public CalderaOptions DecompositionFor(int rows, int columns, int threads)
+    {
+        var d = EffectiveDecomposition(threads);
+        if (Budget is null || Method != CompressionMethod.Caldera) return d;
+        int rank = Budget.RankFor(rows, columns, d.FactorBits)
+            ?? throw new ArgumentException($"a budget of {Budget.BitsPerWeight} bits per weight is below what Q and one rank cost for a {rows}×{columns} matrix.", nameof(Budget));
+        return d with { Rank = rank };
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad setting.</summary>
     public CompressionPlan Validate()
     {
@@ -50,6 +66,10 @@ internal sealed record CompressionPlan
         if (Method == CompressionMethod.Caldera && Decomposition.Rank < 1)
             throw new ArgumentException("CALDERA needs a rank of at least 1; use the ldlq method for rank 0.", nameof(Decomposition));
         if (Threads < 1) throw new ArgumentException($"threads = {Threads} must be at least 1.", nameof(Threads));
+        if (ClassifierStorage == ClassifierStorage.Caldera && Method == CompressionMethod.Rtn)
+            throw new ArgumentException("the classifier is compressed with CALDERA or LDLQ; RTN keeps it as the embedding is stored.", nameof(ClassifierStorage));
+        if (Budget is { } budget && (Method != CompressionMethod.Caldera || !(budget.BitsPerWeight > 0) || !double.IsFinite(budget.BitsPerWeight)))
+            throw new ArgumentException($"a bits budget ({budget.BitsPerWeight}) needs the caldera method and a positive number.", nameof(Budget));
         if (ParallelMatrices < 1) throw new ArgumentException($"parallel matrices = {ParallelMatrices} must be at least 1.", nameof(ParallelMatrices));
         return this;
     }
@@ -73,6 +93,7 @@ internal sealed record CompressionPlan
             "caldera-layer-cache 1",
             $"method={MethodName}",
             string.Create(CultureInfo.InvariantCulture, $"rank={d.Rank} factor-bits={d.FactorBits} q-bits={QBits}"),
+            string.Create(CultureInfo.InvariantCulture, $"bits-budget={Budget?.BitsPerWeight.ToString("R", CultureInfo.InvariantCulture) ?? "none"}"),
             string.Create(CultureInfo.InvariantCulture, $"outer={d.OuterIterations} inner={d.InnerIterations} sweeps={d.RefinementSweeps}"),
             string.Create(CultureInfo.InvariantCulture, $"rht={d.RandomizedHadamard} downdate={d.HessianDowndate} sigma={d.Regularization:R} order={d.Order} rounding={d.QRounding} seed={d.Seed}"),
             $"calibration={calibration} samples={samples} seq-len={sequenceLength}",

@@ -17,7 +17,8 @@ internal enum CompressionEvent
 }
 
 /// <summary>
-/// One step of <see cref="ModelCompressor"/>: block <see cref="Layer"/> (0-based) of <see cref="LayerCount"/>,
+/// One step of <see cref="ModelCompressor"/>: block <see cref="Layer"/> (0-based) of <see cref="LayerCount"/>, or the
+/// classifier (<see cref="Layer"/> = <see cref="LayerCount"/>),
 /// the matrix and its activation-aware relative error, the time so far and an estimate of what is left
 /// (from the weights still to compress at the rate so far; null before the first matrix is done).
 /// </summary>
@@ -29,4 +30,8 @@ internal readonly record struct CompressionProgress(
     double RelativeError,
     TimeSpan Elapsed,
     TimeSpan? Remaining,
-    string? Note = null);
+    string? Note = null)
+{
+    /// <summary>"layer i/N", or "classifier" for the classifier's step.</summary>
+    public string Where => Layer < LayerCount ? $"layer {Layer + 1}/{LayerCount}" : "classifier";
+}

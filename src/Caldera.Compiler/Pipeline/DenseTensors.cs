@@ -6,18 +6,23 @@ using Caldera.Runtime.Model;
 namespace Caldera.Compiler.Pipeline;
 
 /// <summary>
-/// The tensors a compressed model keeps uncompressed: the token embedding and an untied classifier as
-/// <see cref="EmbeddingStorage"/> says (6-bit blocks or F16), the RMSNorm gains at F32 (dim values each, negligible).
+/// The tensors a compressed model keeps uncompressed: the token embedding and an untied classifier not compressed as
+/// <see cref="EmbeddingStorage"/> says (4- or 6-bit blocks, or F16), the RMSNorm gains at F32 (dim values each, negligible).
 /// </summary>
 internal static class DenseTensors
 {
     /// <param name="config">The compressed model's config: tied (no classifier stored) also when the checkpoint's classifier copies the embedding.</param>
-    public static IReadOnlyList<DenseTensorData> Of(ModelCheckpoint checkpoint, LlamaConfig config, EmbeddingStorage storage)
+    /// <param name="classifier">Whether the classifier is stored here (untied and not compressed).</param>
+    public static IReadOnlyList<DenseTensorData> Of(ModelCheckpoint checkpoint, LlamaConfig config, EmbeddingStorage storage, bool classifier)
     {
         var c = config;
         // Int6Blocks pads each row to whole groups of 256: below about 104 columns (stories260K's 64) F16 is smaller, and kept.
-        Func<TensorView, DenseTensorData> vocabulary = storage == EmbeddingStorage.Int6 && TensorType.Int6Blocks.ByteLength([1, c.Dim]) < 2L * c.Dim
-            ? Int6 : Half16;
+        Func<TensorView, DenseTensorData> vocabulary = storage switch
+        {
+            EmbeddingStorage.Int4 => t => Blocks(t, TensorType.Int4Blocks),
+            EmbeddingStorage.Int6 when TensorType.Int6Blocks.ByteLength([1, c.Dim]) < 2L * c.Dim => t => Blocks(t, TensorType.Int6Blocks),
+            _ => Half16,
+        };
         var result = new List<DenseTensorData> { vocabulary(checkpoint.Tensor(TensorNames.TokenEmbedding)) };
         for (int l = 0; l < c.LayerCount; l++)
         {
@@ -25,15 +30,16 @@ internal static class DenseTensors
             result.Add(Float32(checkpoint.Tensor(TensorNames.FfnNorm(l))));
         }
         result.Add(Float32(checkpoint.Tensor(TensorNames.OutputNorm)));
-        if (!c.TiedClassifier) result.Add(vocabulary(checkpoint.Tensor(TensorNames.Output)));
+        if (classifier) result.Add(vocabulary(checkpoint.Tensor(TensorNames.Output)));
         return result;
     }
 
-    private static DenseTensorData Int6(TensorView t)
+    private static DenseTensorData Blocks(TensorView t, TensorType type)
     {
-        var bytes = new byte[checked((int)TensorType.Int6Blocks.ByteLength(t.Shape))];
-        Int6Blocks.QuantizeMatrix(t, bytes);
-        return new DenseTensorData(t.Name, (long[])t.Shape.Clone(), TensorType.Int6Blocks, bytes);
+        var bytes = new byte[checked((int)type.ByteLength(t.Shape))];
+        if (type == TensorType.Int4Blocks) Int4Blocks.QuantizeMatrix(t, bytes);
+        else Int6Blocks.QuantizeMatrix(t, bytes);
+        return new DenseTensorData(t.Name, (long[])t.Shape.Clone(), type, bytes);
     }
 
     private static DenseTensorData Half16(TensorView t)

@@ -11,6 +11,13 @@ internal enum EmbeddingStorage
     /// </summary>
     Int6,
 
+    /// <summary>
+    /// 4-bit levels with a BF16 scale per 32 weights (<see cref="Runtime.Model.TensorType.Int4Blocks"/>, 4.5 bits per weight),
+    /// rows padded to whole blocks only: one embedding row decodes on its own. A classifier stored so (tied to the embedding, or
+    /// untied and not compressed) is read in place a row at a time. docs/quality.md measures what it costs against 6-bit blocks.
+    /// </summary>
+    Int4,
+
     /// <summary>Half precision, 16 bits per weight; the runtime makes its 6-bit classifier copy at load.</summary>
     F16,
 }

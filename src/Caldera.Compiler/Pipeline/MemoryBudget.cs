@@ -17,6 +17,9 @@ namespace Caldera.Compiler.Pipeline;
 /// BlockLDLQ's one fp32 n'×n' array; H_q is read a panel of rows at a time) plus <see cref="WeightBytesPerEntry"/>·m·n
 /// (W, W̃, the residual, the current, best and new Q, BlockLDLQ's E and U, which the LR fit's A·C and packed A
 /// reuse, and its fp64 A·C).</item>
+/// <item>A compressed classifier (<see cref="ClassifierStorage.Caldera"/>), alone after the last block: its fp32 Hessian
+/// (4·dim²) and one decomposition of vocab×dim, beside the residual stream. At the dim-2048 synthetic's 32000×2048 that
+/// is about 3.4 GiB, the largest phase of its compression.</item>
 /// <item>The compressed blocks finished so far (about 2.3 bits per block weight), held until the model is written,
 /// and, after the last block, the embedding and classifier as stored.</item>
 /// </list>
@@ -55,24 +58,31 @@ internal static class MemoryBudget
     /// decomposition with the compressed blocks held beside it, or, once the last block is done and the calibration
     /// state gone, the compressed blocks and the embedding and classifier (stored only then).
     /// </summary>
-    public static long Need(LlamaConfig c, CompressionMethod method, long calibrationTokens, int parallel)
+    /// <param name="classifier">Whether the classifier is compressed too (<see cref="ClassifierStorage.Caldera"/>).</param>
+    public static long Need(LlamaConfig c, CompressionMethod method, long calibrationTokens, int parallel, bool classifier = false)
     {
         long[] widths = [c.Dim, c.QDim, c.Dim, c.HiddenDim];
         long squares = widths.Sum(n => n * n);
         long residualStream = 4 * calibrationTokens * c.Dim;
         long calibration = 8 * squares + 4 * widths.Max(n => n * n);
         long decomposition = 4 * squares + parallel * LargestMatrix(c, method).Bytes;
+        long classifierPhase = classifier ? ClassifierBytes(c, method) : 0;
         long blocks = CompressedBlockBytes(c);
-        return Baseline + Math.Max(residualStream + Math.Max(calibration, decomposition), DenseBytes(c)) + blocks;
+        return Baseline + Math.Max(residualStream + Math.Max(Math.Max(calibration, decomposition), classifierPhase), DenseBytes(c)) + blocks;
     }
 
     /// <summary>
     /// The most matrices that can be in flight within <paramref name="cap"/> bytes, at most <paramref name="wanted"/>;
     /// throws <see cref="ArgumentException"/> naming what one matrix needs when not even one fits.
     /// </summary>
-    public static int ParallelMatrices(LlamaConfig c, CompressionMethod method, long calibrationTokens, long cap, int wanted)
+    public static int ParallelMatrices(LlamaConfig c, CompressionMethod method, long calibrationTokens, long cap, int wanted, bool classifier = false)
     {
-        long one = Need(c, method, calibrationTokens, 1);
+        long one = Need(c, method, calibrationTokens, 1, classifier);
+        if (one > cap && classifier && one > Need(c, method, calibrationTokens, 1))
+            throw new ArgumentException(
+                $"a memory cap of {MemorySize.Format(cap)} is too small for compressing the classifier ({c.VocabSize}×{c.Dim}): it needs about " +
+                $"{MemorySize.Format(ClassifierBytes(c, method))} on its own and the whole compression at least {MemorySize.Format(one)}; raise the cap to " +
+                $"{MemorySize.Format(RoundUp(one))} or more, or store the classifier as the embedding (--classifier embedding)");
         if (one > cap)
         {
             var largest = LargestMatrix(c, method);
@@ -82,9 +92,12 @@ internal static class MemoryBudget
                 $"{MemorySize.Format(one)} with one matrix at a time; raise the cap to {MemorySize.Format(RoundUp(one))} or more");
         }
         int parallel = 1;
-        while (parallel < wanted && Need(c, method, calibrationTokens, parallel + 1) <= cap) parallel++;
+        while (parallel < wanted && Need(c, method, calibrationTokens, parallel + 1, classifier) <= cap) parallel++;
         return parallel;
     }
+
+    /// <summary>The classifier's phase: its fp32 Hessian and one vocab×dim decomposition.</summary>
+    private static long ClassifierBytes(LlamaConfig c, CompressionMethod method) => 4L * c.Dim * c.Dim + MatrixBytes(c.VocabSize, c.Dim, method);
 
     /// <summary>Up to the next tenth of a GiB (or MiB below 1 GiB), so the cap a message suggests is never short by rounding.</summary>
     private static long RoundUp(long bytes)

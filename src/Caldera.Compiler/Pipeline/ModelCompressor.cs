@@ -12,8 +12,10 @@ namespace Caldera.Compiler.Pipeline;
 /// Turns a checkpoint into a <see cref="CompressedModelContent"/>: for each decoder block in turn, calibrate it
 /// (<see cref="LayerwiseCalibrator"/>: its four Hessians from the full-precision model), compress its seven
 /// matrices with the <see cref="CompressionPlan"/>'s method (several at once), cache the block, drop its
-/// Hessians, and move on. Embedding, norms and classifier are stored by <see cref="DenseTensors"/>; a classifier that
-/// copies the embedding byte for byte makes the model tied (<see cref="TiedWeights"/>). Blocks found
+/// Hessians, and move on. With <see cref="ClassifierStorage.Caldera"/> the classifier follows, compressed against the
+/// Hessian of the final norm's outputs (<see cref="LayerwiseCalibrator.ClassifierHessian"/>). Embedding, norms and a classifier
+/// not compressed are stored by <see cref="DenseTensors"/>; a classifier that copies the embedding byte for byte makes the
+/// model tied (<see cref="TiedWeights"/>). Blocks found
 /// in the cache under the same stamp are taken from it, so a rerun after an interruption redoes only the rest
 /// and gives the same content.
 /// </summary>
@@ -36,20 +38,23 @@ internal sealed class ModelCompressor(CompressionPlan plan)
             : new LayerCache(cacheDirectory, Plan.Stamp(sourceSha256, calibration.Description, calibration.Samples, calibration.SequenceLength, ToolVersion));
         var reporter = new Reporter(progress, c.LayerCount, clock);
 
-        var blocks = new IReadOnlyList<CompressedLinearData>?[c.LayerCount];
-        for (int l = 0; l < c.LayerCount && cache != null; l++)
+        // Parts 0..L−1 are the blocks; part L, when the classifier is compressed, is the classifier alone.
+        bool compressClassifier = Plan.ClassifierStorage == ClassifierStorage.Caldera;
+        int parts = c.LayerCount + (compressClassifier ? 1 : 0);
+        var blocks = new IReadOnlyList<CompressedLinearData>?[parts];
+        for (int l = 0; l < parts && cache != null; l++)
         {
             blocks[l] = cache.TryLoad(l, out string? rejection);
             if (blocks[l] is { } cached && !Fits(checkpoint, l, cached))
             {
                 blocks[l] = null;
-                rejection = $"{cache.PathOf(l)}: its matrices do not match block {l} of the checkpoint";
+                rejection = $"{cache.PathOf(l)}: its matrices do not match {(l < c.LayerCount ? $"block {l}" : "the classifier")} of the checkpoint";
             }
             if (rejection != null) reporter.Report(CompressionEvent.CacheRejected, l, null, 0, rejection);
         }
-        for (int l = 0; l < c.LayerCount; l++)
+        for (int l = 0; l < parts; l++)
             if (blocks[l] is null)
-                foreach (var m in BlockMatrix.All) reporter.WeightsLeft += ElementCount(checkpoint, m.Name(l));
+                foreach (var name in PartMatrices(c, l)) reporter.WeightsLeft += WeightsOf(checkpoint, name).ElementCount;
 
         // Opening the checkpoint read every weight (the readers refuse NaN and infinite ones): those pages count in the
         // resident set until released, the whole file beside the first block's work.
@@ -78,21 +83,57 @@ internal sealed class ModelCompressor(CompressionPlan plan)
                 checkpoint.ReleaseResidentPages();
                 reporter.Report(CompressionEvent.LayerCompressed, l, null, 0);
             }
+            if (compressClassifier && !fromCache[c.LayerCount])
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var classifier = CompressClassifier(checkpoint, calibrator!);
+                reporter.MatrixDone(c.LayerCount, "output", classifier.RelativeError, (long)classifier.Rows * classifier.Columns);
+                cache?.Save(c.LayerCount, [classifier]);
+                blocks[c.LayerCount] = [classifier];
+            }
         }
 
-        // A classifier stored as a byte-for-byte copy of the embedding is the embedding: the model is tied and stores it once.
-        var config = TiedWeights.ClassifierCopiesEmbedding(checkpoint) ? c with { TiedClassifier = true } : c;
+        // A classifier stored as a byte-for-byte copy of the embedding is the embedding: the model is tied and stores it
+        // once, unless the classifier is compressed, which makes it a matrix of its own.
+        bool tied = c.TiedClassifier || TiedWeights.ClassifierCopiesEmbedding(checkpoint);
+        var config = c with { TiedClassifier = tied && !compressClassifier };
         return new CompressedModelContent
         {
             Config = config,
             Tokenizer = tokenizer,
-            DenseTensors = DenseTensors.Of(checkpoint, config, Plan.EmbeddingStorage),
+            DenseTensors = DenseTensors.Of(checkpoint, config, Plan.EmbeddingStorage, classifier: !config.TiedClassifier && !compressClassifier),
             Matrices = [.. blocks.SelectMany(b => b!)],
-            Settings = Settings(calibration),
+            Settings = Settings(calibration, blocks.SelectMany(b => b!)),
             SourceSha256 = sourceSha256,
             ToolVersion = ToolVersion,
         };
     }
+
+    /// <summary>
+    /// The classifier compressed like a block matrix, against the Hessian of the final norm's outputs; a tied model's
+    /// classifier is the embedding's weights under the classifier's name.
+    /// </summary>
+    private CompressedLinearData CompressClassifier(ModelCheckpoint checkpoint, LayerwiseCalibrator calibrator)
+    {
+        var accumulator = calibrator.ClassifierHessian();
+        double trace = accumulator.SumTrace();
+        if (!(trace > 0) || !double.IsFinite(trace))
+            throw ModelFormatException.ForTensor(checkpoint.SourcePath, TensorNames.Output,
+                $"the calibration inputs that reach it are {(double.IsFinite(trace) ? "all zero" : "not finite")}: " +
+                "the checkpoint's weights before it (the final norm, the blocks, the embedding) are zero, NaN or infinite");
+        var h = accumulator.RegularizedSingle(Plan.Decomposition.Regularization);
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return CompressMatrix(WeightsOf(checkpoint, TensorNames.Output), TensorNames.Output, h, Plan.Threads);
+    }
+
+    /// <summary>The tensor part <paramref name="part"/> compresses: a block's seven matrices, or the classifier.</summary>
+    private static IEnumerable<string> PartMatrices(LlamaConfig c, int part) =>
+        part < c.LayerCount ? BlockMatrix.All.Select(m => m.Name(part)) : [TensorNames.Output];
+
+    /// <summary>Tensor <paramref name="name"/>, where the classifier of a tied checkpoint is its embedding.</summary>
+    private static TensorView WeightsOf(ModelCheckpoint checkpoint, string name) =>
+        name == TensorNames.Output && !checkpoint.Tensors.ContainsKey(TensorNames.Output)
+            ? checkpoint.Tensor(TensorNames.TokenEmbedding) : checkpoint.Tensor(name);
 
     private CompressedLinearData[] CompressBlock(ModelCheckpoint checkpoint, int layer, LayerHessians hessians, Reporter reporter, CancellationToken cancellation)
     {
@@ -126,16 +167,19 @@ internal sealed class ModelCompressor(CompressionPlan plan)
     /// </summary>
     /// <param name="steps">Each outer-loop step of the decomposition, as it ends (CALDERA only).</param>
     internal CompressedLinearData CompressMatrix(ModelCheckpoint checkpoint, string name, Matrix<float> h, int threads,
+        IProgress<CalderaStep>? steps = null) =>
+        CompressMatrix(checkpoint.Tensor(name), name, h, threads, steps);
+
+    private CompressedLinearData CompressMatrix(TensorView tensor, string name, Matrix<float> h, int threads,
         IProgress<CalderaStep>? steps = null)
     {
-        var tensor = checkpoint.Tensor(name);
         var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
         CompressedMatrix compressed;
         try
         {
             compressed = Plan.Method == CompressionMethod.Rtn
                 ? RoundToNearest.CompressRegularized(w, h, Plan.RtnBits, threads)
-                : CalderaDecomposer.DecomposeRegularized(w, h, Plan.EffectiveDecomposition(threads), steps);
+                : CalderaDecomposer.DecomposeRegularized(w, h, Plan.DecompositionFor(w.Rows, w.Cols, threads), steps);
         }
         catch (Exception e) when (e is ArithmeticException or InvalidOperationException or ArgumentException)
         {
@@ -160,14 +204,15 @@ internal sealed class ModelCompressor(CompressionPlan plan)
                     "the checkpoint's weights before it (norms, earlier blocks, the embedding) are zero, NaN or infinite");
         });
 
-    private CompressionSettings Settings(CalibrationSet calibration)
+    /// <param name="matrices">With a bits budget, the rank recorded is the largest any matrix got (each stores its own).</param>
+    private CompressionSettings Settings(CalibrationSet calibration, IEnumerable<CompressedLinearData> matrices)
     {
         var d = Plan.EffectiveDecomposition(1);
         bool lattice = Plan.Method != CompressionMethod.Rtn;
         return new CompressionSettings
         {
             Method = Plan.MethodName,
-            Rank = d.Rank,
+            Rank = Plan.Budget is null ? d.Rank : matrices.Max(m => m.Rank),
             QBits = Plan.QBits,
             FactorBits = d.Rank > 0 ? d.FactorBits : 0,
             Preset = Plan.Preset,
@@ -184,19 +229,18 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         };
     }
 
-    /// <summary>Whether a cached block holds exactly this block's seven matrices with the checkpoint's shapes.</summary>
-    private static bool Fits(ModelCheckpoint checkpoint, int layer, IReadOnlyList<CompressedLinearData> cached)
+    /// <summary>Whether a cached part holds exactly this part's matrices (a block's seven, or the classifier) with the checkpoint's shapes.</summary>
+    private static bool Fits(ModelCheckpoint checkpoint, int part, IReadOnlyList<CompressedLinearData> cached)
     {
-        if (cached.Count != BlockMatrix.All.Count) return false;
+        string[] names = [.. PartMatrices(checkpoint.Config, part)];
+        if (cached.Count != names.Length) return false;
         for (int i = 0; i < cached.Count; i++)
         {
-            var t = checkpoint.Tensor(BlockMatrix.All[i].Name(layer));
-            if (cached[i].Name != t.Name || cached[i].Rows != t.Rows || cached[i].Columns != t.Columns) return false;
+            var t = WeightsOf(checkpoint, names[i]);
+            if (cached[i].Name != names[i] || cached[i].Rows != t.Rows || cached[i].Columns != t.Columns) return false;
         }
         return true;
     }
-
-    private static long ElementCount(ModelCheckpoint checkpoint, string name) => checkpoint.Tensor(name).ElementCount;
 
     /// <summary>Serializes progress reports (matrices finish on several threads) and estimates the time left.</summary>
     private sealed class Reporter(IProgress<CompressionProgress>? progress, int layerCount, Stopwatch clock)

@@ -37,13 +37,15 @@ internal static class CompressedModelCheck
             if (!d.Shape.AsSpan().SequenceEqual(shape))
                 return (d.Name, $"has shape [{string.Join(", ", d.Shape)}] but the config implies [{string.Join(", ", shape)}]");
             if (!Enum.IsDefined(d.Type)) return (d.Name, $"type {(int)d.Type} is unknown");
-            if (d.Type == TensorType.Int6Blocks && d.Name is not (TensorNames.TokenEmbedding or TensorNames.Output))
+            if (d.Type is TensorType.Int6Blocks or TensorType.Int4Blocks && d.Name is not (TensorNames.TokenEmbedding or TensorNames.Output))
                 return (d.Name, $"is stored as {d.Type}, which only the token embedding and the classifier may be");
             long bytes = d.Type.ByteLength(shape);
             if (d.Data.Length != bytes) return (d.Name, $"holds {d.Data.Length} bytes; [{string.Join(", ", shape)}] {d.Type} needs {bytes}");
-            if (d.Type == TensorType.Int6Blocks)
+            if (d.Type is TensorType.Int6Blocks or TensorType.Int4Blocks)
             {
-                if (FirstBadScale(d.Data.Span[(int)Int6Blocks.MatrixPlaneBytes((int)shape[0], (int)shape[1])..]) is { } block)
+                long levelBytes = d.Type == TensorType.Int6Blocks ? Int6Blocks.MatrixPlaneBytes((int)shape[0], (int)shape[1])
+                    : Int4Blocks.MatrixPlaneBytes((int)shape[0], (int)shape[1]);
+                if (FirstBadScale(d.Data.Span[(int)levelBytes..]) is { } block)
                     return (d.Name, $"scale {block} is negative, NaN or infinite; the weights are corrupt");
             }
             else if (FirstNonFinite(d.Data.Span, d.Type) is { } index) return (d.Name, $"element {index} is NaN or infinite; the weights are corrupt");
@@ -100,8 +102,8 @@ internal static class CompressedModelCheck
     }
 
     /// <summary>
-    /// The first BF16 block scale that is not a finite number ≥ 0 (<see cref="Int6Blocks"/> writes max/31 rounded up, or 0).
-    /// The levels need no check: every 6-bit value decodes to a finite weight.
+    /// The first BF16 block scale that is not a finite number ≥ 0 (<see cref="Int6Blocks"/> and <see cref="Int4Blocks"/> write
+    /// max/31 or max/7 rounded up, or 0). The levels need no check: every 6-bit or 4-bit value decodes to a finite weight.
     /// </summary>
     private static long? FirstBadScale(ReadOnlySpan<byte> scales)
     {

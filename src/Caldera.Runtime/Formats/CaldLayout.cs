@@ -19,9 +19,9 @@ internal static class CaldLayout
     public const int Alignment = 64;
     /// <summary>
     /// The version this build writes. 2 added the <c>int6_blocks</c> dtype for the embedding and the classifier; a
-    /// version-1 file reads as before (its dense tensors are f32, f16 or bf16).
+    /// version-1 file reads as before (its dense tensors are f32, f16 or bf16). 3 added <c>int4_blocks</c> for the embedding.
     /// </summary>
-    public const uint Version = 2;
+    public const uint Version = 3;
 
     /// <summary>The oldest version this build reads.</summary>
     public const uint OldestReadableVersion = 1;
@@ -31,7 +31,7 @@ internal static class CaldLayout
     public const int FileLengthOffset = 32;
     public const int ChecksumOffset = 48;
 
-    /// <summary>Header byte ranges [start, end) that versions 1 and 2 leave zero.</summary>
+    /// <summary>Header byte ranges [start, end) that versions 1 to 3 leave zero.</summary>
     public static readonly (int Start, int End)[] Reserved = [(12, 16), (40, 48), (56, 64)];
 
     /// <summary>"CALD", then CR LF SUB LF as in PNG, which catch text-mode transfers and truncated copies of the first line.</summary>

@@ -174,6 +174,8 @@ internal sealed unsafe class CaldManifestReader
         var type = CaldNames.Dtype(dtype) ?? throw d.Error("dtype", $"'{dtype}' is not one of {string.Join(", ", CaldNames.DtypeNames)}");
         if (type == TensorType.Int6Blocks && _version < 2)
             throw d.Error("dtype", $"'{dtype}' needs format version 2, but the header says {_version} (a corrupt or forged file)");
+        if (type == TensorType.Int4Blocks && _version < 3)
+            throw d.Error("dtype", $"'{dtype}' needs format version 3, but the header says {_version} (a corrupt or forged file)");
         long offset = Section(d, null, dtype, shape);
         long bytes = type.ByteLength(shape);
         return new DenseTensorData(name, shape, type, View<byte>(offset, bytes));
@@ -306,7 +308,8 @@ internal sealed unsafe class CaldManifestReader
             "u16" or "f16" or "bf16" => 2 * count,
             "f32" => 4 * count,
             "int6_blocks" when shape.Length == 2 => TensorType.Int6Blocks.ByteLength(shape),
-            "int6_blocks" => throw s.Error("dtype", $"'{dtype}' stores matrices, not a tensor of shape [{string.Join(", ", shape)}]"),
+            "int4_blocks" when shape.Length == 2 => TensorType.Int4Blocks.ByteLength(shape),
+            "int6_blocks" or "int4_blocks" => throw s.Error("dtype", $"'{dtype}' stores matrices, not a tensor of shape [{string.Join(", ", shape)}]"),
             _ when dtype.StartsWith("packed", StringComparison.Ordinal) => BitPacking.PackedLength(count, int.Parse(dtype.AsSpan(6), provider: System.Globalization.CultureInfo.InvariantCulture)),
             _ => throw s.Error("dtype", $"'{dtype}' is unknown"),
         };

@@ -16,7 +16,7 @@ internal static class CaldNames
     ];
 
     private static readonly (TensorType Type, string Name)[] Dtypes =
-        [(TensorType.F32, "f32"), (TensorType.F16, "f16"), (TensorType.BF16, "bf16"), (TensorType.Int6Blocks, "int6_blocks")];
+        [(TensorType.F32, "f32"), (TensorType.F16, "f16"), (TensorType.BF16, "bf16"), (TensorType.Int6Blocks, "int6_blocks"), (TensorType.Int4Blocks, "int4_blocks")];
 
     public static string Tokenizer(TokenizerPayloadKind kind) => Tokenizers.First(t => t.Kind == kind).Name;
     public static TokenizerPayloadKind? Tokenizer(string name) => Tokenizers.FirstOrDefault(t => t.Name == name) is { Name: not null } t ? t.Kind : null;

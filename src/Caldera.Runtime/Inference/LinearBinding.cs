@@ -29,9 +29,17 @@ internal sealed class LinearBinding
 
     /// <summary>
     /// A dense classifier in <see cref="ClassifierPrecision"/>: read in place, or a quantised copy made now. One stored as
-    /// <see cref="TensorType.Int6Blocks"/> is read in place whatever the precision: a wider copy would hold nothing more.
+    /// <see cref="TensorType.Int6Blocks"/> or <see cref="TensorType.Int4Blocks"/> is read in place whatever the precision: a wider copy
+    /// would hold nothing more.
     /// </summary>
-    public ILinear DenseClassifier(TensorView weight) => weight.Type == TensorType.Int6Blocks ? new Int6DenseLinear(weight, Pool) : ClassifierPrecision switch
+    public ILinear DenseClassifier(TensorView weight) => weight.Type switch
+    {
+        TensorType.Int6Blocks => new Int6DenseLinear(weight, Pool),
+        TensorType.Int4Blocks => new Int4DenseLinear(weight, Pool),
+        _ => StoredClassifier(weight),
+    };
+
+    private ILinear StoredClassifier(TensorView weight) => ClassifierPrecision switch
     {
         ClassifierPrecision.Stored => new DenseLinear(weight, Pool),
         ClassifierPrecision.Int8 => new Int8DenseLinear(weight, Pool),

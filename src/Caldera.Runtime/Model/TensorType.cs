@@ -15,6 +15,12 @@ internal enum TensorType
     /// decodes on its own. 6.5 bits per weight.
     /// </summary>
     Int6Blocks,
+
+    /// <summary>
+    /// A matrix quantised by rows to 4-bit levels with a BF16 scale per 32 (<see cref="Int4Blocks"/>): the levels of every
+    /// row, then the scales of every row. For the token embedding, one row decoded per token. 4.5 bits per weight.
+    /// </summary>
+    Int4Blocks,
 }
 
 internal static class TensorTypeExtensions
@@ -39,6 +45,10 @@ internal static class TensorTypeExtensions
         if (type == TensorType.Int6Blocks)
             return shape.Length == 2 && shape[1] is > 0 and <= int.MaxValue
                 ? shape[0] * (Int6Blocks.RowBytes((int)shape[1]) + sizeof(ushort) * (long)Int6Blocks.BlockCount((int)shape[1]))
+                : -1;
+        if (type == TensorType.Int4Blocks)
+            return shape.Length == 2 && shape[1] is > 0 and <= int.MaxValue
+                ? shape[0] * (Int4Blocks.RowBytes((int)shape[1]) + sizeof(ushort) * (long)Int4Blocks.BlockCount((int)shape[1]))
                 : -1;
         long count = 1;
         foreach (long d in shape) count *= d;

@@ -43,9 +43,17 @@ internal sealed unsafe class TensorView
         return new ReadOnlySpan<byte>(Data + (long)row * rowBytes, rowBytes);
     }
 
-    /// <summary>Row <paramref name="row"/> converted (or, for <see cref="TensorType.Int6Blocks"/>, decoded) to F32 into <paramref name="destination"/>.</summary>
+    /// <summary>Row <paramref name="row"/> converted (or, for the block types, decoded) to F32 into <paramref name="destination"/>.</summary>
     public void ReadRow(int row, Span<float> destination)
     {
+        if (Type == TensorType.Int4Blocks)
+        {
+            long levelBytes = Int4Blocks.RowBytes(Columns);
+            int scales = Int4Blocks.BlockCount(Columns);
+            Int4Blocks.DecodeRow(new ReadOnlySpan<byte>(Data + row * levelBytes, (int)levelBytes),
+                new ReadOnlySpan<ushort>(Data + Rows * levelBytes + (long)row * scales * sizeof(ushort), scales), destination[..Columns]);
+            return;
+        }
         if (Type != TensorType.Int6Blocks)
         {
             Convert(RowBytes(row), Type, destination[..Columns]);

@@ -59,4 +59,18 @@ public class MemoryBudgetTests
         Assert.True(MemorySize.TryParse(suggested + "G", out long cap) && cap >= need, $"{suggested} GiB suggested, {need} bytes needed");
         Assert.Equal(1, MemoryBudget.ParallelMatrices(Llama8B, CompressionMethod.Caldera, 896, cap, wanted: 1));
     }
+
+    [Fact]
+    public void A_compressed_classifier_is_counted_and_a_cap_too_small_for_it_names_it_and_the_way_out()
+    {
+        // Llama 3 8B's 128256×4096 classifier needs more than any of its blocks' matrices (ffn_down's 4096×14336 included).
+        var llama3 = Llama8B with { VocabSize = 128256 };
+        long without = MemoryBudget.Need(llama3, CompressionMethod.Caldera, 896, 1);
+        long with = MemoryBudget.Need(llama3, CompressionMethod.Caldera, 896, 1, classifier: true);
+        Assert.True(with > without, $"{with} ≤ {without}");
+        var e = Assert.Throws<ArgumentException>(() => MemoryBudget.ParallelMatrices(llama3, CompressionMethod.Caldera, 896, without, wanted: 1, classifier: true));
+        Assert.StartsWith($"a memory cap of {MemorySize.Format(without)} is too small for compressing the classifier (128256×4096)", e.Message);
+        Assert.EndsWith("or store the classifier as the embedding (--classifier embedding)", e.Message);
+        Assert.Equal(1, MemoryBudget.ParallelMatrices(llama3, CompressionMethod.Caldera, 896, with, wanted: 1, classifier: true));
+    }
 }

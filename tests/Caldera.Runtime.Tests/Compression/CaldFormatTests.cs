@@ -114,8 +114,8 @@ public class CaldFormatTests
 
         Reject(dir, Patch(bytes, 0, (byte)'X'), "bad magic");
         var version = (byte[])bytes.Clone();
-        BinaryPrimitives.WriteUInt32LittleEndian(version.AsSpan(CaldLayout.VersionOffset), 3);
-        Reject(dir, version, "format version 3 is not supported (this build reads versions 1 to 2); a newer caldera wrote it");
+        BinaryPrimitives.WriteUInt32LittleEndian(version.AsSpan(CaldLayout.VersionOffset), CaldLayout.Version + 1);
+        Reject(dir, version, $"format version {CaldLayout.Version + 1} is not supported (this build reads versions 1 to {CaldLayout.Version}); a newer caldera wrote it");
         BinaryPrimitives.WriteUInt32LittleEndian(version.AsSpan(CaldLayout.VersionOffset), 0);
         Reject(dir, version, "format version 0 is not supported");
         // Any single flipped byte after the magic and version is caught (by the length or the checksum).
@@ -149,7 +149,7 @@ public class CaldFormatTests
         Reject(dir, CaldFiles.EditManifest(bytes, "\"dtype\": \"u16\"", "\"dtype\": \"f16\""), "dtype");
         Reject(dir, CaldFiles.EditManifest(bytes, "\"dim\": 16", "\"dim\": 0"), "config.dim");
         Reject(dir, CaldFiles.EditManifest(bytes, "\"name\": \"output_norm.weight\"", "\"name\": \"blk.0.attn_norm.weight\""), "twice");
-        Reject(dir, CaldFiles.EditManifest(bytes, "\"format_version\": 2", "\"format_version\": 1"), "does not match the header's version 2");
+        Reject(dir, CaldFiles.EditManifest(bytes, $"\"format_version\": {CaldLayout.Version}", "\"format_version\": 1"), $"does not match the header's version {CaldLayout.Version}");
         Assert.Contains("\"length\"", manifest);
     }
 

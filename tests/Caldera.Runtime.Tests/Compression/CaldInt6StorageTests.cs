@@ -81,7 +81,7 @@ public unsafe class CaldInt6StorageTests
         }
         Reject(dir, WithDenseField(bytes, TensorNames.Output, "length", length - 2), $"{length - 2} bytes, but int6_blocks [{rows}, {columns}] needs {length}");
         Reject(dir, WithDenseField(bytes, TensorNames.OutputNorm, "dtype", "int6_blocks"), "'int6_blocks' stores matrices, not a tensor of shape [16]");
-        Reject(dir, WithDenseField(bytes, TensorNames.Output, "dtype", "int4"), "'int4' is not one of f32, f16, bf16, int6_blocks");
+        Reject(dir, WithDenseField(bytes, TensorNames.Output, "dtype", "int4"), "'int4' is not one of f32, f16, bf16, int6_blocks, int4_blocks");
     }
 
     [Fact]
@@ -115,9 +115,9 @@ public unsafe class CaldInt6StorageTests
         return new DenseTensorData(d.Name, d.Shape, TensorType.Int6Blocks, bytes);
     }
 
-    private static DenseTensorData Dense(CompressedModelContent content, string name) => content.DenseTensors.Single(d => d.Name == name);
+    internal static DenseTensorData Dense(CompressedModelContent content, string name) => content.DenseTensors.Single(d => d.Name == name);
 
-    private static float[] Logits(LlamaConfig config, CompressedModelWeights weights, int[] tokens)
+    internal static float[] Logits(LlamaConfig config, CompressedModelWeights weights, int[] tokens)
     {
         using var transformer = new Transformer(config, binding => weights.Bind(binding), new TransformerOptions { Threads = 1 });
         var logits = new float[tokens.Length * config.VocabSize];
@@ -126,25 +126,28 @@ public unsafe class CaldInt6StorageTests
     }
 
     /// <summary>The file as version 1 wrote it: the same bytes with version 1 in the header and the manifest.</summary>
-    private static byte[] AsVersion1(byte[] file)
+    private static byte[] AsVersion1(byte[] file) => AsVersion(file, 1);
+
+    /// <summary>The same bytes with <paramref name="version"/> in the header and the manifest.</summary>
+    internal static byte[] AsVersion(byte[] file, uint version)
     {
-        var v1 = CaldFiles.EditManifest(file, "\"format_version\": 2", "\"format_version\": 1");
-        BinaryPrimitives.WriteUInt32LittleEndian(v1.AsSpan(CaldLayout.VersionOffset), 1);
-        BinaryPrimitives.WriteUInt64LittleEndian(v1.AsSpan(CaldLayout.ChecksumOffset), CaldLayout.Checksum(v1));
-        return v1;
+        var edited = CaldFiles.EditManifest(file, $"\"format_version\": {CaldLayout.Version}", $"\"format_version\": {version}");
+        BinaryPrimitives.WriteUInt32LittleEndian(edited.AsSpan(CaldLayout.VersionOffset), version);
+        BinaryPrimitives.WriteUInt64LittleEndian(edited.AsSpan(CaldLayout.ChecksumOffset), CaldLayout.Checksum(edited));
+        return edited;
     }
 
-    private static JsonObject DenseEntry(byte[] file, string name) =>
+    internal static JsonObject DenseEntry(byte[] file, string name) =>
         JsonNode.Parse(CaldFiles.Manifest(file))!["dense_tensors"]!.AsArray().Single(d => (string)d!["name"]! == name)!.AsObject();
 
-    private static byte[] WithDenseField(byte[] file, string name, string field, JsonNode value)
+    internal static byte[] WithDenseField(byte[] file, string name, string field, JsonNode value)
     {
         var manifest = JsonNode.Parse(CaldFiles.Manifest(file))!.AsObject();
         manifest["dense_tensors"]!.AsArray().Single(d => (string)d!["name"]! == name)![field] = value;
         return CaldFiles.WithManifest(file, manifest.ToJsonString());
     }
 
-    private static void Reject(TempDirectory dir, byte[] bytes, string expected)
+    internal static void Reject(TempDirectory dir, byte[] bytes, string expected)
     {
         string path = dir.File("bad.cald");
         File.WriteAllBytes(path, bytes);

@@ -49,15 +49,20 @@ public class AllocationTests
     public void Decoding_a_token_with_int8_arithmetic_allocates_nothing() => DecodeAllocatesNothing(int8: true);
 
     [Fact]
-    public void Decoding_a_token_with_the_embedding_and_classifier_in_6bit_blocks_allocates_nothing() => DecodeAllocatesNothing(int8: true, int6Vocabulary: true);
+    public void Decoding_a_token_with_the_embedding_and_classifier_in_6bit_blocks_allocates_nothing() =>
+        DecodeAllocatesNothing(int8: true, Compression.CaldInt6StorageTests.WithInt6Vocabulary);
 
-    private static void DecodeAllocatesNothing(bool int8, bool int6Vocabulary = false)
+    [Fact]
+    public void Decoding_a_token_with_the_embedding_and_classifier_in_4bit_blocks_allocates_nothing() =>
+        DecodeAllocatesNothing(int8: true, Compression.CaldInt4StorageTests.WithInt4Vocabulary);
+
+    private static void DecodeAllocatesNothing(bool int8, Func<Caldera.Runtime.Compression.CompressedModelContent, Caldera.Runtime.Compression.CompressedModelContent>? vocabulary = null)
     {
         // Every storage kind (E8P with 4-bit and 16-bit factors, uniform Q, dense matrices). int8: the arithmetic
         // caldera run uses by default (int8 activations, L's planes built on the first step, 6-bit classifier).
-        // int6Vocabulary: the embedding rows decoded from 6-bit blocks and the classifier run on them in place.
+        // vocabulary: the embedding rows decoded from 6- or 4-bit blocks and the classifier run on them in place.
         var content = Compression.SyntheticCompressed.Model();
-        if (int6Vocabulary) content = Compression.CaldInt6StorageTests.WithInt6Vocabulary(content);
+        if (vocabulary != null) content = vocabulary(content);
         using var weights = new CompressedModelWeights(content);
         using var transformer = new Transformer(content.Config, binding => weights.Bind(binding),
             new TransformerOptions
