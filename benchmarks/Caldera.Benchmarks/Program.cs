@@ -9,7 +9,9 @@ using Caldera.Benchmarks.Inference;
 // (one run takes minutes), `-- decode-profile [float|int8|int8-classifier|classifier-ab|qpass|lowrank|factor|classifier|prefill] …`
 // (loops to profile and kernel probes) and `-- decompose [size] [fast|paper|paper1|ldlq] [threads]` (one decomposition's
 // step profile at any size); `-- synthetic-gguf 0.5b|8b [layers] out.gguf` writes a synthetic Llama to disk and
-// `-- compress-matrix model.gguf q|…|down [fast|paper|paperN] [threads]` times one matrix of block 0 with its peak memory.
+// `-- compress-matrix model.gguf q|…|down [fast|paper|paperN] [threads]` times one matrix of block 0 with its peak memory;
+// `-- synthetic-cald tokenizer.model out.cald` writes SyntheticCompressedLlama (random codes) as a .cald file, for
+// timing published apps without the ≈ 19-minute compression.
 if (args is ["calibration-memory", .. var rest]) CalibrationMemoryProbe.Run(rest);
 else if (args is ["compress-synthetic", .. var more]) SyntheticCompressionProbe.Run(more);
 else if (args is ["decode-profile", .. var decode]) DecodeProfileProbe.Run(decode);
@@ -17,4 +19,5 @@ else if (args is ["decompose", .. var decompose]) DecompositionProbe.Run(decompo
 else if (args is ["synthetic-gguf", .. var gguf]) SyntheticGguf.Run(gguf);
 else if (args is ["compress-matrix", .. var matrix]) MatrixCompressionProbe.Run(matrix);
 else if (args is ["sessions", .. var sessions]) SessionsProbe.Run(sessions);
+else if (args is ["synthetic-cald", var tokenizer, var cald]) SyntheticCompressedLlama.Write(tokenizer, cald);
 else BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
