@@ -8,6 +8,8 @@ namespace ChatServer;
 /// <summary>
 /// OpenAI's chat completions on one <see cref="CalderaModel"/>: each request runs on a session of its own (waiting for
 /// one while <see cref="CalderaModelOptions.MaxSessions"/> are busy), streamed as server-sent events or returned whole.
+/// A request that repeats an earlier conversation runs on the cache that conversation left, so only its new tokens
+/// are prefilled (<c>usage.prompt_tokens_details.cached_tokens</c> says how many were reused).
 /// A request that cannot run (malformed JSON, a field of the wrong type, an unknown model, a prompt over the context, a
 /// setting out of range) gets a 400 with OpenAI's error body before any generation; a client that goes away cancels
 /// its generation, which frees its session.
@@ -189,6 +191,7 @@ public sealed class ChatCompletions(CalderaModel model)
         PromptTokens = (int)(usage.InputTokenCount ?? 0),
         CompletionTokens = (int)(usage.OutputTokenCount ?? 0),
         TotalTokens = (int)(usage.TotalTokenCount ?? 0),
+        PromptTokensDetails = new PromptTokensDetails { CachedTokens = (int)(usage.CachedInputTokenCount ?? 0) },
     };
 
     private static Task Error(HttpContext context, string message, string? param, string? code = null)

@@ -39,7 +39,8 @@ public static class ChatServerApp
 
     private static CalderaModelOptions ModelOptions(IConfiguration configuration)
     {
-        var options = new CalderaModelOptions();
+        // OpenAI clients send the whole conversation every turn: prefill only what the kept caches do not hold.
+        var options = new CalderaModelOptions { PromptCaching = true };
         if (Setting(configuration, "Threads") is int threads) options = options with { Threads = threads };
         if (Setting(configuration, "MaxSessions") is int sessions) options = options with { MaxSessions = sessions };
         if (Setting(configuration, "ContextLength") is int context) options = options with { ContextLength = context };

@@ -34,6 +34,16 @@ public abstract class CalderaModel : IChatClient
     private readonly bool _chatTemplate;
     private readonly SemaphoreSlim _sessions;
     private SessionScheduler? _scheduler;
+
+    /// <summary>
+    /// With <see cref="CalderaModelOptions.PromptCaching"/>, the caches of ended sessions, oldest first, each with the
+    /// tokens it holds: a new session takes the one whose conversation its prompt continues. Caches in use and kept
+    /// together are at most <see cref="CalderaModelOptions.MaxSessions"/>, the number checked against memory at load.
+    /// </summary>
+    private readonly List<SessionHistory> _kept = [];
+
+    /// <summary>Caches made so far (in use or kept); guarded by <see cref="_kept"/>.</summary>
+    private int _caches;
     private readonly LowRankAdapter? _adapter;
 
     /// <summary>
@@ -151,7 +161,7 @@ public abstract class CalderaModel : IChatClient
         if (!_sessions.Wait(0))
             throw new InvalidOperationException(
                 $"{Options.MaxSessions} sessions are open on {Name}, the most CalderaModelOptions.MaxSessions allows; dispose one, or raise MaxSessions");
-        return NewSession();
+        return NewSession(null);
     }
 
     /// <summary>
@@ -177,17 +187,19 @@ public abstract class CalderaModel : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
+        var (promptIds, generation) = PrepareChat(messages, options);
         await _sessions.WaitAsync(cancellationToken).ConfigureAwait(false);
-        using var session = NewSession();
-        return await session.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+        using var session = NewSession(promptIds);
+        return await session.Respond(promptIds, generation, options?.StopSequences, cancellationToken).ConfigureAwait(false);
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        var (promptIds, generation) = PrepareChat(messages, options);
         await _sessions.WaitAsync(cancellationToken).ConfigureAwait(false);
-        using var session = NewSession();
-        await foreach (var update in session.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+        using var session = NewSession(promptIds);
+        await foreach (var update in session.RespondStreaming(promptIds, generation, options?.StopSequences, cancellationToken).ConfigureAwait(false))
             yield return update;
     }
 
@@ -246,22 +258,87 @@ public abstract class CalderaModel : IChatClient
         });
     }
 
-    /// <summary>A session in a place already taken from <see cref="_sessions"/>; the place is given back if it cannot be made.</summary>
-    private CalderaSession NewSession()
+    /// <summary>
+    /// A session in a place already taken from <see cref="_sessions"/>, on the kept cache that holds the longest prefix of
+    /// <paramref name="promptIds"/> (null: a conversation yet to begin), or on a new cache while fewer than MaxSessions
+    /// exist, or else on the oldest kept one; the place is given back if the session cannot be made.
+    /// </summary>
+    private CalderaSession NewSession(int[]? promptIds)
     {
+        var kept = TakeKept(promptIds);
         try
         {
-            return new CalderaSession(this, Scheduler.Transformer.NewCache());
+            return new CalderaSession(this, kept ?? new SessionHistory(Scheduler.Transformer.NewCache()));
         }
         catch
         {
+            lock (_kept)
+            {
+                if (kept is null) _caches--;
+                else _kept.Add(kept);
+            }
             _sessions.Release();
             throw;
         }
     }
 
-    /// <summary>A disposed session gives its place back.</summary>
-    internal void SessionEnded() => _sessions.Release();
+    /// <summary>
+    /// The kept history a session with <paramref name="promptIds"/> should run on, or null to make a new cache (counted):
+    /// the one whose conversation the prompt continues, with the longest reusable prefix; else a new cache while fewer
+    /// than MaxSessions exist, so other conversations stay for their next turns; else the kept one with the longest
+    /// prefix (the oldest among equals).
+    /// </summary>
+    private SessionHistory? TakeKept(int[]? promptIds)
+    {
+        if (!Options.PromptCaching) return null;
+        lock (_kept)
+        {
+            int best = -1, bestLength = 0;
+            for (int i = 0; promptIds != null && i < _kept.Count; i++)
+            {
+                // Newest first among equals: the latest turn of a conversation holds the most of it.
+                int length = _kept[i].ReusablePrefix(promptIds);
+                if (_kept[i].ContinuedBy(promptIds) && length >= bestLength) (best, bestLength) = (i, length);
+            }
+            if (best < 0)
+            {
+                if (_caches < Options.MaxSessions || _kept.Count == 0)
+                {
+                    _caches++;
+                    return null;
+                }
+                best = 0;
+                for (int i = 1; promptIds != null && i < _kept.Count; i++)
+                    if (_kept[i].ReusablePrefix(promptIds) > _kept[best].ReusablePrefix(promptIds)) best = i;
+            }
+            var history = _kept[best];
+            _kept.RemoveAt(best);
+            return history;
+        }
+    }
+
+    /// <summary>
+    /// A disposed session gives its place back; with prompt caching its cache is kept for later sessions, once the
+    /// scheduler has let go of its last turn (until then the cache may still be written).
+    /// </summary>
+    internal void SessionEnded(SessionHistory history, SessionTurn? lastTurn)
+    {
+        if (!Options.PromptCaching) _sessions.Release();
+        else if (lastTurn is null || lastTurn.Retired.IsCompleted) Keep(history);
+        else lastTurn.Retired.ContinueWith(_ => Keep(history), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private void Keep(SessionHistory history)
+    {
+        lock (_kept) _kept.Add(history);
+        _sessions.Release();
+    }
+
+    /// <summary>Prompt tokens each kept cache holds, oldest first (tests).</summary>
+    internal int[] KeptCacheLengths()
+    {
+        lock (_kept) return [.. _kept.Select(h => h.Length)];
+    }
 
     /// <summary>One generation on a session of its own, made when a place is free and disposed when the stream ends.</summary>
     private async IAsyncEnumerable<string> OnNewSession(int[] promptIds, GenerationOptions options, IList<string>? stopSequences, ChatRun? run,
@@ -269,7 +346,7 @@ public abstract class CalderaModel : IChatClient
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         await _sessions.WaitAsync(cancellationToken).ConfigureAwait(false);
-        using var session = NewSession();
+        using var session = NewSession(promptIds);
         await foreach (string piece in session.Stream(promptIds, options, stopSequences, run, cancellationToken).ConfigureAwait(false))
             yield return piece;
     }

@@ -39,6 +39,17 @@ public sealed record CalderaModelOptions
     public int MaxSessions { get; init; } = 16;
 
     /// <summary>
+    /// Keep the KV caches of ended sessions and run each new chat or generate call on the one whose conversation its
+    /// prompt continues, so a stateless client that sends the whole conversation every turn (as OpenAI-style clients do)
+    /// prefills only what is new; usage's <c>CachedInputTokenCount</c> says how many prompt tokens were reused. Only
+    /// positions that earlier prompt batches made are reused, and at least two prompt tokens always run, so a call gives
+    /// the same logits as on a fresh model (a lone token and a decode step round otherwise than a batch). Off by default
+    /// because it holds memory: up to <see cref="MaxSessions"/> caches stay allocated (the number checked against memory
+    /// at load) where ended sessions' caches would otherwise be freed. A <see cref="CalderaSession"/> always keeps its own.
+    /// </summary>
+    public bool PromptCaching { get; init; }
+
+    /// <summary>
     /// An adapter (<see cref="CalderaModel.FineTuneAsync"/>, or <c>caldera finetune</c>) to run over the model's factors;
     /// it must have been trained on this exact model (its checksum is checked). Null: the model as compiled.
     /// </summary>

@@ -10,14 +10,15 @@ namespace Caldera;
 
 /// <summary>
 /// One conversation on a <see cref="CalderaModel"/>: its own KV cache and sampler on the model's shared weights, made by
-/// <see cref="CalderaModel.CreateSession"/>. The cache is kept between turns, so a turn whose prompt starts with what
-/// the cache holds (the conversation so far) prefills only the rest; <see cref="UsageDetails.CachedInputTokenCount"/>
+/// <see cref="CalderaModel.CreateSession"/>. The cache is kept between turns, so a turn whose prompt starts with the
+/// conversation so far prefills only the rest (the positions earlier prompt batches made, so the logits are those of a
+/// fresh run: see <see cref="CalderaModelOptions.PromptCaching"/>); <see cref="UsageDetails.CachedInputTokenCount"/>
 /// says how many prompt tokens were reused. Every open session's turns decode together, in one batch per step.
 /// </summary>
 /// <remarks>
 /// A session runs one turn at a time; calls on different sessions, and on the model itself, may run concurrently.
-/// Cancelling a turn (its token, or leaving its stream) drops it before the next step; disposing the session frees
-/// its cache and its place among <see cref="CalderaModelOptions.MaxSessions"/>.
+/// Cancelling a turn (its token, or leaving its stream) drops it before the next step; disposing the session gives its
+/// place among <see cref="CalderaModelOptions.MaxSessions"/> back and frees its cache (or, with prompt caching, leaves it to the model).
 /// </remarks>
 public sealed class CalderaSession : IChatClient
 {
@@ -26,10 +27,10 @@ public sealed class CalderaSession : IChatClient
     private SessionTurn? _lastTurn;
     private int _turnOpen, _disposed;
 
-    internal CalderaSession(CalderaModel model, KvCache cache)
+    internal CalderaSession(CalderaModel model, SessionHistory history)
     {
         _model = model;
-        _history = new SessionHistory(cache);
+        _history = history;
     }
 
     /// <summary>Positions the session's cache holds: a prompt and its output together must fit.</summary>
@@ -41,12 +42,25 @@ public sealed class CalderaSession : IChatClient
     /// <summary>The turn in progress or the last one (tests).</summary>
     internal SessionTurn? LastTurn => _lastTurn;
 
-    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var (promptIds, generation) = _model.PrepareChat(messages, options);
+        return Respond(promptIds, generation, options?.StopSequences, cancellationToken);
+    }
+
+    public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        var (promptIds, generation) = _model.PrepareChat(messages, options);
+        return RespondStreaming(promptIds, generation, options?.StopSequences, cancellationToken);
+    }
+
+    /// <summary>The chat turn of a prepared prompt (<see cref="CalderaModel.PrepareChat"/>), whole.</summary>
+    internal async Task<ChatResponse> Respond(int[] promptIds, GenerationOptions generation, IList<string>? stopSequences, CancellationToken cancellationToken)
+    {
         var run = new ChatRun();
         var text = new StringBuilder();
-        await foreach (string piece in Stream(promptIds, generation, options?.StopSequences, run, cancellationToken).ConfigureAwait(false)) text.Append(piece);
+        await foreach (string piece in Stream(promptIds, generation, stopSequences, run, cancellationToken).ConfigureAwait(false)) text.Append(piece);
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()))
         {
             ModelId = _model.Name,
@@ -55,13 +69,13 @@ public sealed class CalderaSession : IChatClient
         };
     }
 
-    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>The chat turn of a prepared prompt, as updates: the pieces, then one with the finish reason and usage.</summary>
+    internal async IAsyncEnumerable<ChatResponseUpdate> RespondStreaming(int[] promptIds, GenerationOptions generation, IList<string>? stopSequences,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var (promptIds, generation) = _model.PrepareChat(messages, options);
         var run = new ChatRun();
         string id = Guid.NewGuid().ToString("N");
-        await foreach (string piece in Stream(promptIds, generation, options?.StopSequences, run, cancellationToken).ConfigureAwait(false))
+        await foreach (string piece in Stream(promptIds, generation, stopSequences, run, cancellationToken).ConfigureAwait(false))
             yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ModelId = _model.Name, ResponseId = id, MessageId = id };
         yield return new ChatResponseUpdate(ChatRole.Assistant, run.Usage is { } usage ? [new UsageContent(usage)] : [])
         {
@@ -81,12 +95,15 @@ public sealed class CalderaSession : IChatClient
         return serviceType.IsInstanceOfType(_model) ? _model : null;
     }
 
-    /// <summary>Drops the turn in progress, if any, and frees the session's cache and its place among the model's sessions.</summary>
+    /// <summary>
+    /// Drops the turn in progress, if any, and gives the session's place among the model's sessions back; with
+    /// <see cref="CalderaModelOptions.PromptCaching"/> the model keeps its cache for a later call that continues this conversation.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _lastTurn?.Cancel();
-        _model.SessionEnded();
+        _model.SessionEnded(_history, _lastTurn);
     }
 
     /// <summary>

@@ -49,6 +49,33 @@ public class ChatServerTests
     }
 
     [Fact]
+    public async Task A_conversation_sent_again_with_a_new_turn_prefills_only_the_new_tokens_and_gives_the_text_in_process()
+    {
+        await using var server = await LoopbackServer.StartAsync();
+        var client = server.Client();
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 24 };
+        List<OpenAI.Chat.ChatMessage> chat = [new UserChatMessage("Once upon a time")];
+        ChatCompletion first = await client.CompleteChatAsync(chat, options).WaitAsync(Limit);
+        Assert.Equal(0, first.Usage.InputTokenDetails?.CachedTokenCount ?? 0);
+
+        // As OpenAI clients do: the whole conversation again, with the answer and a new user turn.
+        chat.Add(new AssistantChatMessage(first.Content[0].Text));
+        chat.Add(new UserChatMessage("She smiled."));
+        ChatCompletion second = await client.CompleteChatAsync(chat, options).WaitAsync(Limit);
+        // stories260K has no chat template: the prompt is BOS and the user turns joined by newlines, so what the first
+        // turn's prompt batch made ("Once upon a time", but for the two tokens that always run) is reused.
+        int cached = second.Usage.InputTokenDetails?.CachedTokenCount ?? 0;
+        Assert.True(cached > 1 && cached < second.Usage.InputTokenCount, $"{cached} of {second.Usage.InputTokenCount} prompt tokens reused");
+
+        using var model = global::ChatServer.Stories.Load(new CalderaModelOptions { Threads = 1 });
+        var fresh = await model.GetResponseAsync(
+            [new(ChatRole.User, "Once upon a time"), new(ChatRole.Assistant, first.Content[0].Text), new(ChatRole.User, "She smiled.")],
+            new ChatOptions { Temperature = 0, MaxOutputTokens = 24 }).WaitAsync(Limit);
+        Assert.Equal(fresh.Text, second.Content[0].Text);
+        Assert.Equal(0, fresh.Usage!.CachedInputTokenCount);
+    }
+
+    [Fact]
     public async Task Seed_top_p_and_stop_reach_the_model_as_its_chat_options()
     {
         var sampled = new ChatOptions { Temperature = 0.8f, TopP = 0.95f, Seed = 7 };

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Caldera.Runtime.Hosting;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Sampling;
@@ -14,7 +17,8 @@ namespace Caldera.Benchmarks.Inference;
 /// last token), the time to first token (median and worst over the sessions), and the p50/p95 time between a
 /// session's tokens, over all sessions' tokens; tokens are timed where the scheduler makes them. `sessions steps [threads]`
 /// times one <see cref="Transformer.DecodeSteps"/> call of 1, 2, 4 and 8 sequences, one 5632×2048 matrix as one token,
-/// 8 decode steps and a prefill batch of 8 (with and without its factors), and its Q kernels alone for 8 tokens.
+/// 8 decode steps and a prefill batch of 8 (with and without its factors), and its Q kernels alone for 8 tokens;
+/// `sessions profile [threads] [S] [calls]` repeats one call of S sequences for a profiler.
 ///   dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll sessions [threads] [tokens] [S…]
 /// </summary>
 internal static class SessionsProbe
@@ -26,6 +30,11 @@ internal static class SessionsProbe
         if (args is ["steps", ..])
         {
             Steps(args.Length > 1 ? int.Parse(args[1]) : 2);
+            return;
+        }
+        if (args is ["profile", ..])
+        {
+            Profile(args.Length > 1 ? int.Parse(args[1]) : 2, args.Length > 2 ? int.Parse(args[2]) : 8, args.Length > 3 ? int.Parse(args[3]) : 200);
             return;
         }
         int threads = args.Length > 0 ? int.Parse(args[0]) : 2;
@@ -145,7 +154,10 @@ internal static class SessionsProbe
                         Caldera.Runtime.Kernels.Int8CodedRows.DotE8PRows(matrix.QCodes.Span, levels.AsSpan(t * padded, padded), scales.AsSpan(t * blocks, blocks), y.AsSpan(t * matrix.Rows, matrix.Rows), path);
                 });
                 double tile = Best(() => Caldera.Runtime.Kernels.Int8CodedTile.DotE8PRows(matrix.QCodes.Span, matrix.Rows, levels, majors, scales, 8, y, matrix.Rows, scratch, path));
-                Console.WriteLine($"Q kernels, one thread, 8 tokens: one-token kernel ×8 {oneToken:F2} ms, register tile {tile:F2} ms");
+                // The tile's floor: per row, token and 512 weights, eight vpmaddubsw and two vpmaddwd, which share the multipliers.
+                double bound = (double)matrix.Rows * (padded / 512) * 8 * 10 * MultiplyAddNanoseconds() / 1e6;
+                Console.WriteLine($"Q kernels, one thread, 8 tokens: one-token kernel ×8 {oneToken:F2} ms, register tile {tile:F2} ms, " +
+                    $"its multiply bound {bound:F2} ms ({MultiplyAddNanoseconds():F3} ns per 512-bit vpmaddubsw)");
             }
             Console.WriteLine($"Q only: one token {Best(() => q.Apply(x.AsSpan(0, matrix.Columns), y.AsSpan(0, matrix.Rows))):F2} ms, 8 decode steps {Best(() => q.ApplyDecodeSteps(x, y, 8)):F2} ms, a batch of 8 {Best(() => q.ApplyBatch(x, y, 8)):F2} ms");
         }
@@ -157,6 +169,76 @@ internal static class SessionsProbe
             var t = times[n].Order().ToArray();
             Console.WriteLine($"| {n} | {t[0]:F1} / {t[t.Length / 2]:F1} | {n * 1000 / t[0]:F0} / {n * 1000 / t[t.Length / 2]:F0} |");
         }
+    }
+
+    /// <summary>
+    /// Nanoseconds per 512-bit vpmaddubsw at full throughput (eight independent accumulators, operands in L1): the cost
+    /// of 64 int8 multiply-adds, best of three runs.
+    /// </summary>
+    private static unsafe double MultiplyAddNanoseconds()
+    {
+        if (!Avx512BW.IsSupported) return double.NaN;
+        var data = new byte[576];
+        new Random(5).NextBytes(data);
+        double best = double.MaxValue;
+        fixed (byte* p = data)
+            for (int run = 0; run < 3; run++)
+            {
+                const long Iterations = 20_000_000;
+                long start = Stopwatch.GetTimestamp();
+                Sink = MultiplyAdds(p, Iterations);
+                best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalNanoseconds / (8.0 * Iterations));
+            }
+        return best;
+    }
+
+    private static short Sink;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe short MultiplyAdds(byte* p, long iterations)
+    {
+        var q = Vector512.Load((sbyte*)p + 512);
+        Vector512<short> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        for (long i = 0; i < iterations; i++)
+        {
+            s0 += Avx512BW.MultiplyAddAdjacent(Vector512.Load(p), q);
+            s1 += Avx512BW.MultiplyAddAdjacent(Vector512.Load(p + 64), q);
+            s2 += Avx512BW.MultiplyAddAdjacent(Vector512.Load(p + 128), q);
+            s3 += Avx512BW.MultiplyAddAdjacent(Vector512.Load(p + 192), q);
+            s4 += Avx512BW.MultiplyAddAdjacent(Vector512.Load(p + 256), q);
+            s5 += Avx512BW.MultiplyAddAdjacent(Vector512.Load(p + 320), q);
+            s6 += Avx512BW.MultiplyAddAdjacent(Vector512.Load(p + 384), q);
+            s7 += Avx512BW.MultiplyAddAdjacent(Vector512.Load(p + 448), q);
+        }
+        return (s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7).GetElement(0);
+    }
+
+    /// <summary>
+    /// `sessions profile [threads] [S] [calls]`: the same <see cref="Transformer.DecodeSteps"/> call of S sequences at
+    /// position 64, repeated, for a profiler (perf with <c>DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0</c>).
+    /// </summary>
+    private static void Profile(int threads, int sequences, int calls)
+    {
+        var content = SyntheticCompressedLlama.Build();
+        using var weights = new CompressedModelWeights(content);
+        using var transformer = new Transformer(content.Config, binding => weights.Bind(binding), new TransformerOptions
+        {
+            Threads = threads, ContextLength = 128, Int8Activations = true, ClassifierPrecision = ClassifierPrecision.Int6, DecodeStepsBatchSize = sequences,
+        });
+        var caches = Enumerable.Range(0, sequences).Select(_ => transformer.NewCache()).ToArray();
+        int[] prompt = [.. Enumerable.Range(1, 64)];
+        foreach (var cache in caches) transformer.Prefill(cache, prompt, 0);
+        var logits = new float[sequences * content.Config.VocabSize];
+        int[] positions = [.. Enumerable.Repeat(64, sequences)];
+        var times = new List<double>();
+        for (int call = 0; call < calls; call++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            transformer.DecodeSteps(prompt.AsSpan(0, sequences), positions, caches, logits);
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        times.Sort();
+        Console.WriteLine($"threads {threads}, {sequences} sequences, {calls} calls: best {times[0]:F2} ms, median {times[times.Count / 2]:F2} ms");
     }
 
     private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];

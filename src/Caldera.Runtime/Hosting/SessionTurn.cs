@@ -38,6 +38,7 @@ internal sealed class SessionTurn
         CachedPromptTokens = reused;
         Position = reused;
         _history.Truncate(reused);
+        _history.LastPromptLength = prompt.Length;
     }
 
     /// <summary>The sampled ids, in order; completed when the turn ends (with the failure, if it failed).</summary>
@@ -82,14 +83,21 @@ internal sealed class SessionTurn
     /// <summary>Asks the scheduler to drop the turn before its next step (a reader that stopped reading, or a cancelled token).</summary>
     public void Cancel() => _cancelled = true;
 
-    /// <summary>The prompt's next chunk of at most <paramref name="limit"/> tokens, to prefill at <see cref="Position"/>.</summary>
-    public ReadOnlySpan<int> NextPromptChunk(int limit) => _prompt.AsSpan(Position, Math.Min(limit, _prompt.Length - Position));
+    /// <summary>
+    /// The prompt's next chunk of at most <paramref name="limit"/> tokens, to prefill at <see cref="Position"/>. A chunk never
+    /// leaves a single token behind: a lone token runs as a decode step does, which rounds otherwise than a batch.
+    /// </summary>
+    public ReadOnlySpan<int> NextPromptChunk(int limit)
+    {
+        int left = _prompt.Length - Position;
+        return _prompt.AsSpan(Position, left == limit + 1 && limit > 2 ? limit - 1 : Math.Min(limit, left));
+    }
 
     /// <summary>The scheduler ran <paramref name="count"/> tokens (a prompt chunk or the fed-back token) at <see cref="Position"/>.</summary>
     public void Advanced(ReadOnlySpan<int> tokens)
     {
         if (!_clock.IsRunning) _clock.Start();
-        _history.Append(tokens);
+        _history.Append(tokens, batch: Prefilling);
         Position += tokens.Length;
     }
 

@@ -65,15 +65,18 @@ internal sealed partial class CompressedLinear
             if (_tiled) Int8CodedTile.LayOut(LevelsOf(t), _coordinateMajor.AsSpan(t * PaddedColumns, PaddedColumns));
         }
 
-        // t_r = s_R·⟨decode(row r of R), q⟩ per token, as Int8Decode
+        // t_r = s_R·⟨decode(row r of R), q⟩ per token, as Int8Decode; with the register tile each row of R is decoded once for all tokens
         protected override void Factor(int start, int end, int worker)
         {
             int words = E8PResidualLattice.WordCount(Columns);
             var codes = D.RCodes.Span.Slice(start * words, (end - start) * words);
+            if (_tiled)
+                Int8ResidualRows.DotRowsTokens(codes, end - start, _levels.AsSpan(0, N * PaddedColumns), _coordinateMajor.AsSpan(0, N * PaddedColumns),
+                    _levelScales.AsSpan(0, N * Blocks), N, T.AsSpan(start, (N - 1) * Rank + end - start), Rank, _int8Path);
             for (int t = 0; t < N; t++)
             {
                 var factors = T.AsSpan(t * Rank + start, end - start);
-                Linear._kernels.DotRRowsInt8(codes, LevelsOf(t), LevelScalesOf(t), factors);
+                if (!_tiled) Linear._kernels.DotRRowsInt8(codes, LevelsOf(t), LevelScalesOf(t), factors);
                 TensorPrimitives.Multiply(factors, D.RScale, factors);
             }
         }

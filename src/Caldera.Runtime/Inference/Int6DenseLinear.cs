@@ -71,4 +71,11 @@ internal sealed unsafe class Int6DenseLinear : QuantizedDenseLinear
             new ReadOnlySpan<ushort>(_scales + (long)r * _blocks, y.Length * _blocks),
             _inputLevels.AsSpan(t * _paddedColumns, _paddedColumns), _inputScales.AsSpan(t * _blocks, _blocks),
             _inputOffsets.AsSpan(t * _blocks, _blocks), y);
+
+    /// <summary>The chunk's rows unpacked once for all <paramref name="n"/> tokens (<see cref="Int6BlockRows.DotRowsTokens"/>).</summary>
+    protected override void DotRowsTokens(int r, int count, int n, float* y) =>
+        Int6BlockRows.DotRowsTokens(new ReadOnlySpan<byte>(_planes + (long)r * _rowBytes, count * _rowBytes),
+            new ReadOnlySpan<ushort>(_scales + (long)r * _blocks, count * _blocks), count,
+            _inputLevels.AsSpan(0, n * _paddedColumns), _inputScales.AsSpan(0, n * _blocks), _inputOffsets.AsSpan(0, n * _blocks), n,
+            new Span<float>(y + r, (n - 1) * OutputDim + count), OutputDim, Int8CodedRows.Best);
 }

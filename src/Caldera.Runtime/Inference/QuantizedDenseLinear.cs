@@ -11,8 +11,9 @@ namespace Caldera.Runtime.Inference;
 /// (<see cref="Int8DenseLinear"/>, <see cref="Int6DenseLinear"/>).
 /// </summary>
 /// <remarks>
-/// A batch runs the one-token kernel per token over tiles of <see cref="RowTile"/> rows, so each tile's weights are
-/// read from memory once for all tokens and every token's outputs are bit for bit what <see cref="Apply"/> gives it alone.
+/// A batch runs <see cref="DotRowsTokens"/> on each chunk of rows: by default the one-token kernel per token over tiles of
+/// <see cref="RowTile"/> rows, so each tile's weights are read from memory once for all tokens; every token's outputs
+/// are bit for bit what <see cref="Apply"/> gives it alone.
 /// </remarks>
 internal abstract unsafe class QuantizedDenseLinear : ILinear
 {
@@ -97,6 +98,21 @@ internal abstract unsafe class QuantizedDenseLinear : ILinear
     /// <summary>y[i] for rows [r, r + y.Length) against token <paramref name="t"/>'s quantised input.</summary>
     protected abstract void DotRows(int r, int t, Span<float> y);
 
+    /// <summary>
+    /// Rows [r, r + count) against the first <paramref name="n"/> tokens, token t's outputs at y + t·OutputDim + r, each
+    /// bit for bit its <see cref="DotRows(int, int, Span{float})"/>: by default that call per tile of <see cref="RowTile"/>
+    /// rows and token, so a tile's weights are read from memory once; a derived type with a kernel that unpacks each row
+    /// once for all tokens overrides it.
+    /// </summary>
+    protected virtual void DotRowsTokens(int r, int count, int n, float* y)
+    {
+        for (int first = r; first < r + count; first += RowTile)
+        {
+            int rows = Math.Min(RowTile, r + count - first);
+            for (int t = 0; t < n; t++) DotRows(first, t, new Span<float>(y + (long)t * OutputDim + first, rows));
+        }
+    }
+
     public void Apply(ReadOnlySpan<float> x, Span<float> y) => ApplyBatch(x, y, 1);
 
     public void ApplyBatch(ReadOnlySpan<float> x, Span<float> y, int n)
@@ -143,13 +159,8 @@ internal abstract unsafe class QuantizedDenseLinear : ILinear
 
         public void Execute(int start, int end, int worker)
         {
-            int rows = matrix.OutputDim;
-            int tile = _n == 1 ? end - start : RowTile;
-            for (int r = start; r < end; r += tile)
-            {
-                int count = Math.Min(tile, end - r);
-                for (int t = 0; t < _n; t++) matrix.DotRows(r, t, new Span<float>(_y + (long)t * rows + r, count));
-            }
+            if (_n == 1) matrix.DotRows(start, 0, new Span<float>(_y + start, end - start));
+            else matrix.DotRowsTokens(start, end - start, _n, _y);
         }
     }
 }

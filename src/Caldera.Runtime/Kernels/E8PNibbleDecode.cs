@@ -175,6 +175,47 @@ internal static unsafe class E8PNibbleDecode
         StoreCoordinates(r3, table, u + 384);
     }
 
+    /// <summary>
+    /// U = 4·C + 11 of one block of 32 residual word pairs at <paramref name="w"/> (64 words, interleaved) in the lanes
+    /// <see cref="ResidualCoordinateSums"/> decodes them to: u[64·c + j] is coordinate c of the first word of pair j for
+    /// j &lt; 32, of the second word of pair j − 32 above (512 bytes). A batch decodes each block of R once this way and
+    /// meets every token's levels with <see cref="DecodedResidualSums"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void DecodeResidualCoordinateMajor(ushort* w, byte* u)
+    {
+        var (p, s, upperHalf) = Split(Vector512.Load((byte*)w), Vector512.Load((byte*)(w + 32)), Vector512.Load(PairLowBytes));
+        var table = Vector512.Load(NibbleValues);
+        var (r0, r1, r2, r3) = Records(p, s, upperHalf);
+        StoreCoordinates(r0, table, u);
+        StoreCoordinates(r1, table, u + 128);
+        StoreCoordinates(r2, table, u + 256);
+        StoreCoordinates(r3, table, u + 384);
+    }
+
+    /// <summary>
+    /// <see cref="ResidualCoordinateSums"/> of a block decoded by <see cref="DecodeResidualCoordinateMajor"/> at
+    /// <paramref name="u"/>: the same exact (A, B) sums against the block's levels at <paramref name="qc"/> (32 bytes per
+    /// coordinate, 64 apart). The caller subtracts 11·Σq from each.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe (int First, int Second) DecodedResidualSums(byte* u, sbyte* qc)
+    {
+        var pairs01 = Avx512BW.MultiplyAddAdjacent(Vector512.Load(u), Vector512.Create(Vector256.Load(qc)))
+            + Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 64), Vector512.Create(Vector256.Load(qc + 64)))
+            + (Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 128), Vector512.Create(Vector256.Load(qc + 128)))
+                + Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 192), Vector512.Create(Vector256.Load(qc + 192))));
+        var pairs23 = Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 256), Vector512.Create(Vector256.Load(qc + 256)))
+            + Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 320), Vector512.Create(Vector256.Load(qc + 320)))
+            + (Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 384), Vector512.Create(Vector256.Load(qc + 384)))
+                + Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 448), Vector512.Create(Vector256.Load(qc + 448))));
+        var sums = Avx512BW.MultiplyAddAdjacent(pairs01, Vector512<short>.One) + Avx512BW.MultiplyAddAdjacent(pairs23, Vector512<short>.One);
+        var halves = sums + Avx512F.Shuffle4x128(sums, sums, 0b10_11_00_01);
+        var quarters = halves + Avx512F.Shuffle(halves, 0b01_00_11_10);
+        var total = quarters + Avx512F.Shuffle(quarters, 0b10_11_00_01);
+        return (total.ToScalar(), total.GetElement(8));
+    }
+
     /// <summary>U of the two coordinates of <paramref name="record"/> (low nibble, then high) for 64 words, at <paramref name="u"/> and <paramref name="u"/> + 64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void StoreCoordinates(Vector512<byte> record, Vector512<byte> table, byte* u)

@@ -76,6 +76,95 @@ internal static class Int6BlockRows
         }
     }
 
+    /// <summary>The most tokens whose float accumulators <see cref="DotRowsTokens"/> keeps on the stack at once (a longer batch runs in slices).</summary>
+    internal const int MaxTileTokens = 16;
+
+    /// <summary>
+    /// The rows against <paramref name="tokens"/> inputs (each laid out as for <see cref="DotRows(ReadOnlySpan{byte}, ReadOnlySpan{ushort}, ReadOnlySpan{sbyte}, ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float})"/>,
+    /// token after token): y[t·ldy + r] is bit for bit what that call gives token t. On the AVX-512 path every group of a
+    /// row is unpacked once for all the tokens (the unpack is a third of the one-token kernel's vector work); the other
+    /// paths run the one-token kernel per token.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void DotRowsTokens(ReadOnlySpan<byte> planes, ReadOnlySpan<ushort> weightScales, int rows, ReadOnlySpan<sbyte> levels,
+        ReadOnlySpan<float> levelScales, ReadOnlySpan<int> offsets, int tokens, Span<float> y, int ldy, Int8CodedRows.Path path)
+    {
+        if (tokens < 1) throw new ArgumentOutOfRangeException(nameof(tokens), tokens, "a batch has at least one token.");
+        int length = levels.Length / tokens, blocks = levelScales.Length / tokens;
+        if (length * tokens != levels.Length || blocks * tokens != levelScales.Length || offsets.Length != levelScales.Length
+            || ldy < rows || y.Length < (long)(tokens - 1) * ldy + rows)
+            throw new ArgumentException($"{tokens} tokens of {levels.Length} levels, {levelScales.Length} scales and {offsets.Length} offsets into y with stride {ldy} do not fit {rows} rows.", nameof(tokens));
+        if (path != Int8CodedRows.Path.Avx512Vbmi || tokens == 1)
+        {
+            for (int t = 0; t < tokens; t++)
+                DotRows(planes, weightScales, levels.Slice(t * length, length), levelScales.Slice(t * blocks, blocks),
+                    offsets.Slice(t * blocks, blocks), y.Slice(t * ldy, rows), path);
+            return;
+        }
+        int groups = length / GroupLength;
+        if (length % GroupLength != 0 || blocks != groups * Lanes)
+            throw new ArgumentException($"{length} levels are not whole groups of {GroupLength} with one scale and one offset per {Int6Blocks.BlockLength}.", nameof(levels));
+        if (planes.Length != (long)rows * groups * GroupBytes || weightScales.Length != (long)rows * blocks)
+            throw new ArgumentException(
+                $"{rows} rows of {groups} groups need {(long)rows * groups * GroupBytes} plane bytes and {(long)rows * blocks} scales, got {planes.Length} and {weightScales.Length}.",
+                nameof(planes));
+        fixed (byte* w = planes)
+        fixed (ushort* sw = weightScales)
+        fixed (sbyte* x = levels)
+        fixed (float* sx = levelScales)
+        fixed (int* o = offsets)
+        fixed (float* z = y)
+        {
+            var acc = stackalloc Vector256<float>[MaxTileTokens];
+            for (int first = 0; first < tokens; first += MaxTileTokens)
+            {
+                int count = Math.Min(MaxTileTokens, tokens - first);
+                for (int r = 0; r < rows; r++)
+                {
+                    RowTokensAvx512(w + (long)r * groups * GroupBytes, sw + (long)r * blocks, x + (long)first * length, length,
+                        sx + (long)first * blocks, o + (long)first * blocks, blocks, groups, count, acc);
+                    for (int t = 0; t < count; t++) z[(long)(first + t) * ldy + r] = Reduce(acc[t]);
+                }
+            }
+        }
+    }
+
+    /// <summary>One row against <paramref name="tokens"/> inputs (<paramref name="length"/> levels and <paramref name="blocks"/> scales and offsets apart): <see cref="RowAvx512"/>'s arithmetic per token, each group unpacked once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void RowTokensAvx512(byte* w, ushort* sw, sbyte* x, int length, float* sx, int* o, int blocks, int groups, int tokens, Vector256<float>* acc)
+    {
+        var low = Vector512.Create((byte)0x0F);
+        var ones = Vector512.Create((short)1);
+        var pair0 = Vector512.Create(0x0000_0000_0102_0000UL).AsByte();
+        var pair1 = Vector512.Create(0x0000_0000_0408_0000UL).AsByte();
+        var pair2 = Vector512.Create(0x0000_0000_1020_0000UL).AsByte();
+        var pair3 = Vector512.Create(0x0000_0000_4080_0000UL).AsByte();
+        for (int t = 0; t < tokens; t++) acc[t] = default;
+        for (int g = 0; g < groups; g++)
+        {
+            byte* n = w + g * GroupBytes;
+            var n0 = Vector512.Load(n);
+            var n1 = Vector512.Load(n + 64);
+            var top = Vector512.Load(n + NibbleBytes);
+            var u0 = Avx512F.TernaryLogic(n0, Gfni.V512.GaloisFieldAffineTransform(top, pair0, 0), low, 0xE4);
+            var u1 = Avx512F.TernaryLogic(n1, Gfni.V512.GaloisFieldAffineTransform(top, pair1, 0), low, 0xE4);
+            var u2 = Avx512F.TernaryLogic((n0.AsUInt16() >> 4).AsByte(), Gfni.V512.GaloisFieldAffineTransform(top, pair2, 0), low, 0xE4);
+            var u3 = Avx512F.TernaryLogic((n1.AsUInt16() >> 4).AsByte(), Gfni.V512.GaloisFieldAffineTransform(top, pair3, 0), low, 0xE4);
+            // Step's arithmetic with the row's scales widened once: BF16 → float is exact, so every token sees the same bits.
+            int b = g * Lanes;
+            var weightScales = (Avx2.ConvertToVector256Int32(sw + b) << 16).AsSingle();
+            for (int t = 0; t < tokens; t++)
+            {
+                sbyte* xg = x + (long)t * length + g * GroupLength;
+                var p01 = Avx512BW.MultiplyAddAdjacent(u0, Vector512.Load(xg)) + Avx512BW.MultiplyAddAdjacent(u1, Vector512.Load(xg + 64));
+                var p23 = Avx512BW.MultiplyAddAdjacent(u2, Vector512.Load(xg + 128)) + Avx512BW.MultiplyAddAdjacent(u3, Vector512.Load(xg + 192));
+                var quads = Avx512BW.MultiplyAddAdjacent(p01, ones) + Avx512BW.MultiplyAddAdjacent(p23, ones);
+                var blockSums = Vector256.ConvertToSingle(quads.GetLower() + quads.GetUpper() - Vector256.Load(o + (long)t * blocks + b));
+                acc[t] = Vector256.FusedMultiplyAdd(weightScales * Vector256.Load(sx + (long)t * blocks + b), blockSums, acc[t]);
+            }
+        }
+    }
+
     /// <summary>One row, one product at a time from the planes' definition: the reference.</summary>
     private static unsafe float RowScalar(byte* w, ushort* sw, sbyte* x, float* sx, int groups)
     {

@@ -18,9 +18,9 @@ namespace Caldera.Runtime.Kernels;
 /// The float kernel decodes both words of a pair (six table loads) and divides by ρ for every 8 weights; here one
 /// vpdpbusd covers two word pairs: the four codewords [C(w₁ᵥ), C(w₂ᵥ), C(w₁ᵥ₊₁), C(w₂ᵥ₊₁)] meet [q_v, q_v, q_v+1, q_v+1]
 /// (one 16-byte load of q, vpermq), so int32 lanes 0, 1, 4, 5 accumulate A and lanes 2, 3, 6, 7 accumulate B.
-/// Without AVX-VNNI the x86 machines run the scalar path (R is an eighth of Q's words; machines without VNNI are not
-/// the target). On Arm one word pair [C(w₁ᵥ), C(w₂ᵥ)] meets [q_v, q_v] in one SDOT (lanes 0–1 accumulate A, 2–3 B),
-/// or in the portable path's widening multiplies.
+/// AVX2 machines without AVX-VNNI run the portable 128-bit path (R is an eighth of Q's words); AVX-512 VBMI machines
+/// run the register decode of <see cref="E8PNibbleDecode"/>, with or without VNNI. On Arm one word pair [C(w₁ᵥ), C(w₂ᵥ)]
+/// meets [q_v, q_v] in one SDOT (lanes 0–1 accumulate A, 2–3 B), or in the portable path's widening multiplies.
 /// </remarks>
 internal static class Int8ResidualRows
 {
@@ -67,6 +67,67 @@ internal static class Int8ResidualRows
                     sum += s[b] * (a + c / E8PResidualLattice.ResidualScale);
                 }
                 t[r] = 0.25f * sum;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The rows against <paramref name="tokens"/> inputs: t[k·ldt + r] is bit for bit what <see cref="DotRows(ReadOnlySpan{ushort}, ReadOnlySpan{sbyte}, ReadOnlySpan{float}, Span{float})"/>
+    /// gives token k. <paramref name="q"/> and <paramref name="scales"/> hold the tokens' levels and scales token after
+    /// token, <paramref name="coordinateMajor"/> the same levels as <see cref="E8PNibbleDecode.ToCoordinateMajor"/> lays
+    /// them out (read only where rows are whole pairs of blocks on the AVX-512 path: there each block of a row is decoded
+    /// once, <see cref="E8PNibbleDecode.DecodeResidualCoordinateMajor"/>, for all tokens; elsewhere the one-token kernel
+    /// runs per token).
+    /// </summary>
+    private const int MaxBatchOffsets = 4096;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void DotRowsTokens(ReadOnlySpan<ushort> words, int rows, ReadOnlySpan<sbyte> q, ReadOnlySpan<sbyte> coordinateMajor,
+        ReadOnlySpan<float> scales, int tokens, Span<float> t, int ldt, Int8CodedRows.Path path)
+    {
+        if (tokens < 1) throw new ArgumentOutOfRangeException(nameof(tokens), tokens, "a batch has at least one token.");
+        int levels = q.Length / tokens, blocks = scales.Length / tokens;
+        if (levels * tokens != q.Length || blocks * tokens != scales.Length || ldt < rows || t.Length < (long)(tokens - 1) * ldt + rows)
+            throw new ArgumentException($"{tokens} tokens of {levels} levels and {blocks} scales into t with stride {ldt} do not fit {rows} rows.", nameof(tokens));
+        int vectors = levels / D, perRow = E8PResidualLattice.WordsPerVector * vectors;
+        // The batch's block offsets live on the stack: past MaxBatchOffsets (e.g. 32 tokens of 32768 levels) it runs token by token.
+        if (path != Int8CodedRows.Path.Avx512Vbmi || tokens == 1 || vectors % VectorsPerBlock != 0 || !Int8CodedRows.PairedBlocks(levels)
+            || (long)tokens * blocks > MaxBatchOffsets)
+        {
+            for (int k = 0; k < tokens; k++)
+                DotRows(words, q.Slice(k * levels, levels), scales.Slice(k * blocks, blocks), t.Slice(k * ldt, rows), path);
+            return;
+        }
+        if (words.Length != (long)rows * perRow || coordinateMajor.Length < q.Length)
+            throw new ArgumentException($"{rows} rows of {perRow} words and {tokens} coordinate-major tokens do not match {words.Length} words and {coordinateMajor.Length} levels.", nameof(words));
+        E8PNibbleDecode.EnsureInitialized();
+        const int BlockBytes = 512;
+        byte* buffer = stackalloc byte[blocks * BlockBytes + 63];
+        byte* u = (byte*)(((nuint)buffer + 63) & ~(nuint)63);
+        int* o = stackalloc int[tokens * blocks];
+        fixed (ushort* w = words)
+        fixed (sbyte* x = q, qc = coordinateMajor)
+        fixed (float* s = scales, y = t)
+        {
+            for (int k = 0; k < tokens; k++) E8PNibbleDecode.BlockOffsets(x + (long)k * levels, blocks, o + k * blocks);
+            for (int r = 0; r < rows; r++)
+            {
+                ushort* row = w + (long)r * perRow;
+                for (int b = 0; b < blocks; b++) E8PNibbleDecode.DecodeResidualCoordinateMajor(row + 2 * b * VectorsPerBlock, u + b * BlockBytes);
+                for (int k = 0; k < tokens; k++)
+                {
+                    sbyte* levelsOf = qc + (long)k * levels;
+                    float sum = 0;
+                    for (int b = 0; b < blocks; b++)
+                    {
+                        // As RowsAvx512: block b's levels are half b % 2 of pair b / 2.
+                        var (a, c) = E8PNibbleDecode.DecodedResidualSums(u + b * BlockBytes, levelsOf + b / 2 * 2 * Int8Activations.BlockLength + b % 2 * VectorsPerBlock);
+                        a -= o[k * blocks + b];
+                        c -= o[k * blocks + b];
+                        sum += s[k * blocks + b] * (a + c / E8PResidualLattice.ResidualScale);
+                    }
+                    y[(long)k * ldt + r] = 0.25f * sum;
+                }
             }
         }
     }

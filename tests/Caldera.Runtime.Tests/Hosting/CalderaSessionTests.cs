@@ -56,6 +56,52 @@ public class CalderaSessionTests
     }
 
     [Fact]
+    public async Task Stateless_calls_that_repeat_a_conversation_run_on_the_cache_it_left_and_give_the_text_from_scratch()
+    {
+        // Two caches at most: the conversation's and the interleaved one's; a third conversation takes the oldest.
+        using var model = TestModel.Load(TestModel.Describe(CompressedStories.Path), FromFile with { MaxSessions = 2, PromptCaching = true });
+        List<ChatMessage> chat = [new(ChatRole.User, "Once upon a time")];
+        var first = await model.GetResponseAsync(chat, Greedy(24)).WaitAsync(Bound);
+        Assert.Equal(0, first.Usage!.CachedInputTokenCount);
+        // Another conversation in between shares only BOS with it: it gets a cache of its own and leaves the first alone.
+        var other = await model.GetResponseAsync([new(ChatRole.User, "The dog")], Greedy(8)).WaitAsync(Bound);
+        Assert.Equal(0, other.Usage!.CachedInputTokenCount);
+        Assert.Equal(2, model.KeptCacheLengths().Length);
+
+        chat.Add(new(ChatRole.Assistant, first.Text));
+        chat.Add(new(ChatRole.User, "She smiled."));
+        int[] previous = model.Tokenizer.Encode("Once upon a time", addBos: true);
+        int[] prompt = model.Tokenizer.Encode("Once upon a time\nShe smiled.", addBos: true);
+        long prefilledBefore = model.Scheduler.PrefilledTokens;
+        var response = await model.GetResponseAsync(chat, Greedy(24)).WaitAsync(Bound);
+        long prefilled = model.Scheduler.PrefilledTokens - prefilledBefore;
+        int shared = prompt.AsSpan().CommonPrefixLength(previous);
+        Assert.True(shared > 1 && response.Usage!.CachedInputTokenCount >= shared,
+            $"{response.Usage!.CachedInputTokenCount} prompt tokens were reused; the earlier prompt shares {shared}");
+        Assert.Equal(prompt.Length - response.Usage.CachedInputTokenCount, prefilled);
+
+        using var fresh = TestModel.Load(TestModel.Describe(CompressedStories.Path), FromFile);
+        Assert.Equal((await fresh.GetResponseAsync(chat, Greedy(24)).WaitAsync(Bound)).Text, response.Text);
+
+        // A third conversation, with both caches kept and neither continued, reuses the oldest: still two caches.
+        var third = await model.GetResponseAsync([new(ChatRole.User, "Lily")], Greedy(8)).WaitAsync(Bound);
+        Assert.Equal((await fresh.GetResponseAsync([new(ChatRole.User, "Lily")], Greedy(8)).WaitAsync(Bound)).Text, third.Text);
+        Assert.Equal(2, model.KeptCacheLengths().Length);
+    }
+
+    [Fact]
+    public async Task Without_prompt_caching_every_stateless_call_prefills_its_whole_prompt()
+    {
+        using var model = TestModel.Load(TestModel.Describe(CompressedStories.Path), FromFile);
+        List<ChatMessage> chat = [new(ChatRole.User, "Once upon a time")];
+        var first = await model.GetResponseAsync(chat, Greedy(8)).WaitAsync(Bound);
+        var again = await model.GetResponseAsync(chat, Greedy(8)).WaitAsync(Bound);
+        Assert.Equal(0, again.Usage!.CachedInputTokenCount);
+        Assert.Equal(first.Text, again.Text);
+        Assert.Empty(model.KeptCacheLengths());
+    }
+
+    [Fact]
     public async Task Eight_concurrent_greedy_sessions_each_give_the_text_of_that_session_alone()
     {
         string[] prompts =

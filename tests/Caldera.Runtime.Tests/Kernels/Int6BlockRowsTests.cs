@@ -207,6 +207,41 @@ public class Int6BlockRowsTests
         Assert.Throws<ArgumentException>(() => Int6BlockRows.DotRows(new byte[384], new ushort[8], new sbyte[256], new float[8], new int[8], new float[2]));
     }
 
+    [Theory]
+    [MemberData(nameof(RealShapes))]
+    public void A_batch_of_tokens_gives_every_token_its_one_token_result_bit_for_bit_on_every_path(int rows, int columns)
+    {
+        // 1..2·MaxTileTokens + 1 tokens: one token, one slice, several slices and a short last slice.
+        var random = new Random(rows * 7 + columns);
+        var w = new float[rows * columns];
+        for (int i = 0; i < w.Length; i++) w[i] = (float)(random.NextDouble() * 2 - 1) * (i % 37 == 0 ? 8 : 1);
+        var (planes, weightScales) = QuantizeRows(w, rows, columns);
+        foreach (int tokens in new[] { 1, 2, 5, Int6BlockRows.MaxTileTokens, 2 * Int6BlockRows.MaxTileTokens + 1 })
+        {
+            var inputs = Enumerable.Range(0, tokens).Select(_ =>
+            {
+                var x = new float[columns];
+                for (int i = 0; i < columns; i++) x[i] = (float)(random.NextDouble() * 2 - 1) * (i % 41 == 0 ? 8 : 1);
+                return QuantizeInput(x);
+            }).ToArray();
+            var levels = inputs.SelectMany(i => i.Levels).ToArray();
+            var levelScales = inputs.SelectMany(i => i.Scales).ToArray();
+            var offsets = inputs.SelectMany(i => i.Offsets).ToArray();
+            int ldy = rows + 3;
+            foreach (var path in KernelData.Int8VectorPaths.Prepend(Int8CodedRows.Path.Scalar))
+            {
+                var y = new float[(tokens - 1) * ldy + rows];
+                Int6BlockRows.DotRowsTokens(planes, weightScales, rows, levels, levelScales, offsets, tokens, y, ldy, path);
+                for (int t = 0; t < tokens; t++)
+                {
+                    var expected = new float[rows];
+                    Int6BlockRows.DotRows(planes, weightScales, inputs[t].Levels, inputs[t].Scales, inputs[t].Offsets, expected, Int8CodedRows.Path.Scalar);
+                    Assert.True(expected.AsSpan().SequenceEqual(y.AsSpan(t * ldy, rows)), $"{rows}×{columns}, {tokens} tokens, token {t}, {path}");
+                }
+            }
+        }
+    }
+
     private static void AssertPathsAgree(Matrix m, int rows, string what)
     {
         var expected = new float[rows];

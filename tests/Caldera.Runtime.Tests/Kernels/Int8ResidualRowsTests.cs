@@ -41,7 +41,7 @@ public class Int8ResidualRowsTests
     [Fact]
     public void Every_vector_path_equals_the_scalar_path_bit_for_bit_at_many_lengths()
     {
-        // The AVX2 path is the scalar one here (R has no AVX2 kernel); the register decode takes whole blocks only.
+        // AVX2 runs the portable 128-bit path (R has no AVX2 kernel); the register decode takes whole blocks only.
         var random = new Random(32);
         foreach (int n in KernelData.Lengths)
             foreach (int rows in new[] { 1, 3, 8 })
@@ -56,6 +56,44 @@ public class Int8ResidualRowsTests
                     Assert.True(expected.AsSpan().SequenceEqual(t), $"n={n} rows={rows} {path}");
                 }
             }
+    }
+
+    [Theory]
+    [InlineData(64, 256)]
+    [InlineData(64, 512)]
+    [InlineData(64, 2048)]
+    [InlineData(17, 5632)]
+    [InlineData(3, 1000)]
+    public void A_batch_of_tokens_gives_every_token_its_one_token_result_bit_for_bit_on_every_path(int rows, int n)
+    {
+        // 256 is one block (not whole pairs) and 1000 is not whole blocks: those run token by token; the others decode each block once.
+        var random = new Random(rows + n);
+        var (words, _, _) = Case(random, n, rows);
+        int levels = Int8Activations.PaddedLength(n), blocks = Int8Activations.BlockCount(n);
+        foreach (int tokens in new[] { 1, 2, 5, 9 })
+        {
+            var q = new sbyte[tokens * levels];
+            var scales = new float[tokens * blocks];
+            var coordinateMajor = new sbyte[tokens * levels];
+            for (int k = 0; k < tokens; k++)
+            {
+                Int8Activations.Quantize(KernelData.Floats(n, 100 * k + n), q.AsSpan(k * levels, levels), scales.AsSpan(k * blocks, blocks));
+                if (Int8CodedRows.PairedBlocks(levels) && E8PNibbleDecode.IsSupported)
+                    Int8CodedTile.LayOut(q.AsSpan(k * levels, levels), coordinateMajor.AsSpan(k * levels, levels));
+            }
+            int ldt = rows + 5;
+            foreach (var path in KernelData.Int8VectorPaths.Prepend(Int8CodedRows.Path.Scalar))
+            {
+                var t = new float[(tokens - 1) * ldt + rows];
+                Int8ResidualRows.DotRowsTokens(words, rows, q, coordinateMajor, scales, tokens, t, ldt, path);
+                for (int k = 0; k < tokens; k++)
+                {
+                    var expected = new float[rows];
+                    Int8ResidualRows.DotRows(words, q.AsSpan(k * levels, levels), scales.AsSpan(k * blocks, blocks), expected, Int8CodedRows.Path.Scalar);
+                    Assert.True(expected.AsSpan().SequenceEqual(t.AsSpan(k * ldt, rows)), $"{rows}×{n}, {tokens} tokens, token {k}, {path}");
+                }
+            }
+        }
     }
 
     [Fact]

@@ -39,6 +39,7 @@ public class FineTuneApiTests
         using var model = TestModel.Load(TestModel.Describe(CompressedStories.Path), FromFile);
         var e = await Assert.ThrowsAsync<FineTuningException>(() => model.FineTuneAsync(["Once upon"], dir.File("a.calda")));
         Assert.Contains("fewer than one window", e.Message);
+        Assert.Contains("FineTuneOptions.SequenceLength", e.Message);
         Assert.Empty(Directory.GetFiles(dir.Path));
     }
 

@@ -32,6 +32,44 @@ internal static class FixedOrder
         return sum;
     }
 
+    /// <summary>
+    /// <see cref="Dot"/> of <paramref name="a"/> with four vectors at once, each result bit for bit its own Dot: the four
+    /// accumulators are four independent chains (one Dot is one chain of dependent adds, which bounds it), and a is
+    /// loaded once for the four.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static (float, float, float, float) Dot4(ReadOnlySpan<float> a, ReadOnlySpan<float> b0, ReadOnlySpan<float> b1, ReadOnlySpan<float> b2, ReadOnlySpan<float> b3)
+    {
+        int n = a.Length;
+        if (b0.Length != n || b1.Length != n || b2.Length != n || b3.Length != n)
+            throw new ArgumentException($"dots of {n} values with {b0.Length}, {b1.Length}, {b2.Length} and {b3.Length}", nameof(b0));
+        ref float pa = ref MemoryMarshal.GetReference(a);
+        ref float p0 = ref MemoryMarshal.GetReference(b0);
+        ref float p1 = ref MemoryMarshal.GetReference(b1);
+        ref float p2 = ref MemoryMarshal.GetReference(b2);
+        ref float p3 = ref MemoryMarshal.GetReference(b3);
+        int i = 0;
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero, acc2 = Vector256<float>.Zero, acc3 = Vector256<float>.Zero;
+        for (; i + Lanes <= n; i += Lanes)
+        {
+            var va = Vector256.LoadUnsafe(ref pa, (nuint)i);
+            acc0 += va * Vector256.LoadUnsafe(ref p0, (nuint)i);
+            acc1 += va * Vector256.LoadUnsafe(ref p1, (nuint)i);
+            acc2 += va * Vector256.LoadUnsafe(ref p2, (nuint)i);
+            acc3 += va * Vector256.LoadUnsafe(ref p3, (nuint)i);
+        }
+        float s0 = Combine(acc0), s1 = Combine(acc1), s2 = Combine(acc2), s3 = Combine(acc3);
+        for (; i < n; i++)
+        {
+            float x = Unsafe.Add(ref pa, i);
+            s0 += x * Unsafe.Add(ref p0, i);
+            s1 += x * Unsafe.Add(ref p1, i);
+            s2 += x * Unsafe.Add(ref p2, i);
+            s3 += x * Unsafe.Add(ref p3, i);
+        }
+        return (s0, s1, s2, s3);
+    }
+
     /// <summary>Σ x_i²   x: n.</summary>
     public static float SumOfSquares(ReadOnlySpan<float> x) => Dot(x, x);
 

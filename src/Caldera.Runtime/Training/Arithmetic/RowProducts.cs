@@ -25,11 +25,18 @@ internal sealed class RowProducts(WorkerPool pool)
         ParallelLoop.For(pool, rows, (long)n * tokens, (i, worker) =>
         {
             var row = m.Row(i, pool.Scratch(worker, n));
-            for (int t = 0; t < tokens; t++)
+            int t = 0;
+            for (; t + 4 <= tokens; t += 4)
             {
-                float d = FixedOrder.Dot(row, u.AsSpan(t * n, n));
-                y[t * rows + i] = accumulate ? y[t * rows + i] + d : d;
+                var (d0, d1, d2, d3) = FixedOrder.Dot4(row, u.AsSpan(t * n, n), u.AsSpan((t + 1) * n, n), u.AsSpan((t + 2) * n, n), u.AsSpan((t + 3) * n, n));
+                Store(t, d0);
+                Store(t + 1, d1);
+                Store(t + 2, d2);
+                Store(t + 3, d3);
             }
+            for (; t < tokens; t++) Store(t, FixedOrder.Dot(row, u.AsSpan(t * n, n)));
+
+            void Store(int token, float d) => y[token * rows + i] = accumulate ? y[token * rows + i] + d : d;
         });
     }
 

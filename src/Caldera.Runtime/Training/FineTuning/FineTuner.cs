@@ -46,15 +46,15 @@ internal sealed class FineTuner
         var config = _content.Config;
         int t = s.SequenceLength;
         if (t > config.ContextLength)
-            throw new FineTuningException($"sequence length {t} exceeds the model's context of {config.ContextLength}; use a smaller --seq-len");
+            throw new FineTuningException($"sequence length {t} exceeds the model's context of {config.ContextLength}; use a smaller sequence length (--seq-len; FineTuneOptions.SequenceLength)");
         if (tokens.Length == 0) throw new FineTuningException("the text is empty; give a text to fine-tune on");
         int windows = (tokens.Length - 1) / t;
         if (windows < 1)
-            throw new FineTuningException($"the text has {tokens.Length} tokens, fewer than one window of {t + 1}; give more text or a smaller --seq-len");
+            throw new FineTuningException($"the text has {tokens.Length} tokens, fewer than one window of {t + 1}; give more text or a smaller sequence length (--seq-len; FineTuneOptions.SequenceLength)");
         int validation = s.ValidationFraction > 0 ? Math.Max(1, (int)(windows * s.ValidationFraction)) : 0;
         int training = windows - validation;
         if (training < 1)
-            throw new FineTuningException($"the text has {windows} windows of {t + 1} tokens, none left for training after {validation} for validation; give more text or a smaller --validation");
+            throw new FineTuningException($"the text has {windows} windows of {t + 1} tokens, none left for training after {validation} for validation; give more text or a smaller validation fraction (--validation; FineTuneOptions.ValidationFraction)");
         if (teacher != null && teacher.VocabSize != config.VocabSize)
             throw new FineTuningException($"the teacher has a vocabulary of {teacher.VocabSize}, the model {config.VocabSize}; distil from the checkpoint the model was compressed from");
         int totalSteps = s.Steps ?? s.Epochs * ((training + s.Accumulation - 1) / s.Accumulation);

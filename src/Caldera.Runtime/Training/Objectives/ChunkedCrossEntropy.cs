@@ -46,13 +46,15 @@ internal static class ChunkedCrossEntropy
             max.Fill(float.NegativeInfinity);
             sum.Clear();
             expected.Clear();
+            Span<float> logits = stackalloc float[TokenBlock];
             for (int v = 0; v < vocab; v++)
             {
                 var row = classifier.AsSpan(v * d, d);
+                Logits(row, h, d, first, count, logits);
                 for (int i = 0; i < count; i++)
                 {
                     int t = first + i;
-                    float logit = FixedOrder.Dot(row, h.AsSpan(t * d, d));
+                    float logit = logits[i];
                     // Running log-sum-exp: sum holds Σ e^(logit − max) over the rows so far.
                     if (logit > max[i])
                     {
@@ -75,10 +77,11 @@ internal static class ChunkedCrossEntropy
             for (int v = 0; v < vocab; v++)
             {
                 var row = classifier.AsSpan(v * d, d);
+                Logits(row, h, d, first, count, logits);
                 for (int i = 0; i < count; i++)
                 {
                     int t = first + i;
-                    float logit = FixedOrder.Dot(row, h.AsSpan(t * d, d));
+                    float logit = logits[i];
                     float g = weight * (MathF.Exp(logit - lse[i]) - target(t, v));
                     FixedOrder.AddScaled(dh.AsSpan(t * d, d), g, row);
                 }
@@ -88,5 +91,18 @@ internal static class ChunkedCrossEntropy
         double total = 0;
         foreach (double loss in losses) total += loss;
         return total;
+    }
+
+    /// <summary>The logits ⟨row, h_t⟩ of tokens first..first+count−1, four dot products at a time (each bit for bit <see cref="FixedOrder.Dot"/>).</summary>
+    private static void Logits(ReadOnlySpan<float> row, float[] h, int d, int first, int count, Span<float> logits)
+    {
+        int i = 0;
+        for (; i + 4 <= count; i += 4)
+        {
+            int t = first + i;
+            (logits[i], logits[i + 1], logits[i + 2], logits[i + 3]) =
+                FixedOrder.Dot4(row, h.AsSpan(t * d, d), h.AsSpan((t + 1) * d, d), h.AsSpan((t + 2) * d, d), h.AsSpan((t + 3) * d, d));
+        }
+        for (; i < count; i++) logits[i] = FixedOrder.Dot(row, h.AsSpan((first + i) * d, d));
     }
 }

@@ -1,0 +1,6 @@
+namespace ChatServer;
+
+public sealed class PromptTokensDetails
+{
+    public int CachedTokens { get; init; }
+}
