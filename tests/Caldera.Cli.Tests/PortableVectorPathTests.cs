@@ -50,6 +50,17 @@ public sealed class PortableVectorPathTests
         Assert.StartsWith(agreed, sse, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// With AVX-512 switched off (an AVX2 machine, or one with AVX-VNNI too), the int8 kernels take the 256-bit path,
+    /// not the scalar one; the kernels' unit tests pass any path in explicitly, so only dispatch can get this wrong.
+    /// </summary>
+    [IsaFact(Isa.Avx2)]
+    public void Without_avx512_caldera_run_takes_the_256_bit_int8_path()
+    {
+        var (_, kernels) = Run(CompressedStories.Path, useFloat: false, new() { ["DOTNET_EnableAVX512"] = "0" });
+        Assert.Contains(kernels, (string[])["kernels Vector256, int8 Avx2", "kernels Vector256, int8 AvxVnni"]);
+    }
+
     /// <summary>caldera run's story (stdout) and the kernel paths its status line names.</summary>
     private static (string Story, string Kernels) Run(string model, bool useFloat, Dictionary<string, string> environment)
     {

@@ -155,9 +155,9 @@ internal static class SessionsProbe
                 });
                 double tile = Best(() => Caldera.Runtime.Kernels.Int8CodedTile.DotE8PRows(matrix.QCodes.Span, matrix.Rows, levels, majors, scales, 8, y, matrix.Rows, scratch, path));
                 // The tile's floor: per row, token and 512 weights, eight vpmaddubsw and two vpmaddwd, which share the multipliers.
-                double bound = (double)matrix.Rows * (padded / 512) * 8 * 10 * MultiplyAddNanoseconds() / 1e6;
+                double multiplyAdd = MultiplyAddNanoseconds(), bound = (double)matrix.Rows * (padded / 512) * 8 * 10 * multiplyAdd / 1e6;
                 Console.WriteLine($"Q kernels, one thread, 8 tokens: one-token kernel ×8 {oneToken:F2} ms, register tile {tile:F2} ms, " +
-                    $"its multiply bound {bound:F2} ms ({MultiplyAddNanoseconds():F3} ns per 512-bit vpmaddubsw)");
+                    $"its multiply bound {bound:F2} ms ({multiplyAdd:F3} ns per 512-bit vpmaddubsw)");
             }
             Console.WriteLine($"Q only: one token {Best(() => q.Apply(x.AsSpan(0, matrix.Columns), y.AsSpan(0, matrix.Rows))):F2} ms, 8 decode steps {Best(() => q.ApplyDecodeSteps(x, y, 8)):F2} ms, a batch of 8 {Best(() => q.ApplyBatch(x, y, 8)):F2} ms");
         }

@@ -1,4 +1,5 @@
 using Caldera.Runtime.Compression;
+using Caldera.Runtime.Formats;
 using Caldera.Runtime.Model;
 
 namespace Caldera.Benchmarks.Inference;
@@ -13,6 +14,18 @@ internal static class SyntheticCompressedLlama
     public const int Rank = 64;
 
     public static CompressedModelContent Build() => SyntheticCompressedModel.Build(SyntheticLlama.Config, Rank);
+
+    /// <summary>
+    /// Writes the model as a .cald file with the SentencePiece tokenizer at <paramref name="tokenizerPath"/>: the same
+    /// shapes and bytes per token as the compressed synthetic GGUF, so a published app's speed can be measured without
+    /// compressing (the codes are random, so its text means nothing).
+    /// </summary>
+    public static void Write(string tokenizerPath, string caldPath)
+    {
+        var content = Build() with { Tokenizer = new TokenizerPayload(TokenizerPayloadKind.SentencePieceModel, File.ReadAllBytes(tokenizerPath)) };
+        CaldWriter.Write(caldPath, content);
+        Console.WriteLine($"wrote {caldPath}: {new FileInfo(caldPath).Length:N0} bytes");
+    }
 
     /// <summary>Bytes one decode step reads from weights: every matrix's code words once, and the dense classifier.</summary>
     public static (long Codes, long Classifier) BytesPerToken(CompressedModelContent content)

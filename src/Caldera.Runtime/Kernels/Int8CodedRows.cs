@@ -44,6 +44,11 @@ internal static class Int8CodedRows
     /// </summary>
     internal enum Path { Scalar, Vector128, ArmDotProduct, Avx2, AvxVnni, Avx512Vbmi }
 
+    /// <summary>The 256-bit x86 path: where <see cref="Path.Avx512Vbmi"/>'s register decode does not fit a shape, its kernels run this.
+    /// Declared before <see cref="Best"/>, which reads it: static initializers run in textual order, so declared after
+    /// it, <see cref="Best"/> would read Scalar on every machine without AVX-512 VBMI.</summary>
+    internal static Path Narrow { get; } = AvxVnni.IsSupported ? Path.AvxVnni : Avx2.IsSupported ? Path.Avx2 : Path.Scalar;
+
     /// <summary>
     /// The fastest path this machine runs. The x86 paths work on 256-bit registers and take part only where the JIT
     /// accelerates that width, as <see cref="KernelPaths.Best"/>: with <c>DOTNET_PreferredVectorBitWidth=128</c> every
@@ -52,9 +57,6 @@ internal static class Int8CodedRows
     internal static Path Best { get; } = !Vector256.IsHardwareAccelerated
         ? Dp.IsSupported ? Path.ArmDotProduct : Vector128.IsHardwareAccelerated ? Path.Vector128 : Path.Scalar
         : E8PNibbleDecode.IsSupported ? Path.Avx512Vbmi : Narrow;
-
-    /// <summary>The 256-bit x86 path: where <see cref="Path.Avx512Vbmi"/>'s register decode does not fit a shape, its kernels run this.</summary>
-    internal static Path Narrow { get; } = AvxVnni.IsSupported ? Path.AvxVnni : Avx2.IsSupported ? Path.Avx2 : Path.Scalar;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void DotE8PRows(ReadOnlySpan<ushort> words, ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scales, Span<float> y, Path path)

@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# The published NativeAOT app and `caldera run` beside llama.cpp's Q2_K and IQ2_XXS, on the same synthetic F16 GGUF
+# and the same machine, interleaved in one loop; prints one table of decode and pp64 tok/s at 1 and 2 threads.
+#
+#   scripts/side-by-side.sh <llama.cpp source dir> <work dir>
+#
+# Fetches nothing. The llama.cpp source comes from outside the repository (nothing of it is committed): a bare git
+# mirror of llama.cpp that holds upstream's commit 82bb485 (the one benchmarks/README.md's table used), unpacked:
+#   mkdir /tmp/llama.cpp && git --git-dir=<mirror> archive 82bb485 | tar -x -C /tmp/llama.cpp
+# A mirror that lacks some large blobs (docs/ops/*.csv, models/ggml-vocab-*.gguf) stops git archive; leave those out:
+#   git --git-dir=<mirror> archive 82bb485 $(git --git-dir=<mirror> ls-tree --name-only 82bb485 | grep -vx -e docs -e models)
+# Needs cmake and g++ (llama.cpp), python3 with numpy (llama.cpp's gguf-py: Debian's python3-numpy) and the .NET SDK.
+#
+# Every step keeps its output in <work dir> and is skipped when that output is there, so a rerun only measures:
+#   llama.cpp built in <llama.cpp>/build (CPU, Release, -march=native; ≈ 14 min on 2 cores)
+#   model.gguf        the dim-2048 synthetic Llama, random F16 weights (scripts/make-synthetic-gguf.sh 0.5b)
+#   llama-f16.gguf    the same file with the two keys llama.cpp needs to load a model without a vocabulary
+#                     (tokenizer.ggml.model = no_vocab, llama.vocab_size); the weights are the same bytes
+#   uniform.imatrix   an importance matrix of ones: IQ2_XXS refuses to quantize without one, and the synthetic model
+#                     has no text to calibrate on (random weights, no vocabulary); ones weigh every column alike
+#   q2_k.gguf, iq2_xxs.gguf   llama-quantize of llama-f16.gguf
+#   synth-r64.cald    caldera compress model.gguf --rank 64 --preset fast (≈ 19 min on 2 quiet cores)
+#   app/              a console app with <CalderaModel Include="synth-r64.cald" Name="SynthModel" />, published
+#                     NativeAOT for linux-x64 with Caldera.Build's defaults (the model goes to the executable's trailer)
+# Then ROUNDS rounds, each running every engine at every thread count in turn:
+#   llama-bench -m <q2_k|iq2_xxs> -p 64 -n 32 -t T           (pp64 and tg32; llama-bench repeats each 5 times)
+#   SideBySide-<isa> T 32 "<64-token prompt>"                (pp64 and decode of 32 tokens after it)
+#   caldera run synth-r64.cald --steps 96 --threads T ...    (the same prompt; its own prompt / generation speeds)
+# and prints the median of the rounds (min–max) per cell.
+#
+# Settings (environment): THREADS (default "1 2"), ROUNDS (default 3), LAYERS (synthetic model layers, default 8),
+# APP_ISAS (IlcInstructionSet values, one published app each, e.g. "x86-64-v3 x86-64-v4"; default "default", what
+# Caldera.Build picks), NICE (prefix for the long build steps,
+# default "nice -n 19"; the measurements themselves run at normal priority).
+set -euo pipefail
+if [[ $# -ne 2 ]]; then
+  sed -n '2,4p' "$0" >&2
+  exit 2
+fi
+root="$(cd "$(dirname "$0")/.." && pwd)"
+llama="$(cd "$1" && pwd)" || { echo "$1: no such directory: give a llama.cpp source checkout" >&2; exit 2; }
+[[ -f "$llama/tools/llama-bench/llama-bench.cpp" ]] || { echo "$llama: not a llama.cpp source tree (no tools/llama-bench)" >&2; exit 2; }
+mkdir -p "$2"
+work="$(cd "$2" && pwd)"
+threads="${THREADS:-1 2}"
+rounds="${ROUNDS:-3}"
+layers="${LAYERS:-}"
+nice=(${NICE-nice -n 19})
+python="${PYTHON:-python3}"
+bin="$llama/build/bin"
+log() { echo "side-by-side: $*" >&2; }
+
+# llama.cpp: the three tools this script runs.
+if [[ ! -x "$bin/llama-bench" || ! -x "$bin/llama-quantize" ]]; then
+  log "building llama.cpp in $llama/build"
+  "${nice[@]}" cmake -S "$llama" -B "$llama/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+    -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
+  "${nice[@]}" cmake --build "$llama/build" -j "$(nproc)" --target llama-bench llama-quantize >/dev/null
+fi
+
+if [[ ! -f "$work/model.gguf" ]]; then
+  log "writing the synthetic F16 GGUF"
+  "${nice[@]}" "$root/scripts/make-synthetic-gguf.sh" 0.5b $layers "$work" >&2
+fi
+
+# llama.cpp's copy: the synthetic GGUF has no vocabulary (caldera reads tokenizer.model beside it); llama.cpp loads
+# a model without one when tokenizer.ggml.model says no_vocab, and llama-bench feeds random token ids.
+if [[ ! -f "$work/llama-f16.gguf" || ! -f "$work/uniform.imatrix" ]]; then
+  log "writing llama-f16.gguf and uniform.imatrix"
+  PYTHONPATH="$llama/gguf-py" "$python" - "$work/model.gguf" "$work/llama-f16.gguf" "$work/uniform.imatrix" <<'EOF'
+import struct, sys
+import gguf
+
+source, target, imatrix = sys.argv[1:]
+reader = gguf.GGUFReader(source)
+writer = gguf.GGUFWriter(target, arch="llama")
+for field in reader.fields.values():
+    if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
+        continue
+    kind = field.types[0]
+    sub = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
+    writer.add_key_value(field.name, field.contents(), kind, sub_type=sub)
+vocab = next(t for t in reader.tensors if t.name == "token_embd.weight").shape[-1]
+writer.add_tokenizer_model("no_vocab")
+writer.add_vocab_size(int(vocab))
+for t in reader.tensors:
+    writer.add_tensor_info(t.name, t.data.shape, t.data.dtype, t.data.nbytes, t.tensor_type)
+writer.write_header_to_file()
+writer.write_kv_data_to_file()
+writer.write_ti_data_to_file()
+for t in reader.tensors:
+    writer.write_tensor_data(t.data, tensor_endianess=reader.endianess)
+writer.close()
+
+# The legacy imatrix layout llama-quantize reads: per matrix its name, one call and one weight per input column.
+matrices = [t for t in reader.tensors if t.name.startswith("blk.") and len(t.shape) == 2]
+with open(imatrix, "wb") as f:
+    f.write(struct.pack("<i", len(matrices)))
+    for t in matrices:
+        name = t.name.encode()
+        columns = int(t.shape[0])  # GGUF lists dims innermost first: shape[0] is the row length
+        f.write(struct.pack("<i", len(name)) + name + struct.pack("<ii", 1, columns))
+        f.write(struct.pack(f"<{columns}f", *([1.0] * columns)))
+    f.write(struct.pack("<i", 1))
+    dataset = b"uniform"
+    f.write(struct.pack("<i", len(dataset)) + dataset)
+EOF
+fi
+
+for type in Q2_K IQ2_XXS; do
+  out="$work/${type,,}.gguf"
+  if [[ ! -f "$out" ]]; then
+    log "quantizing $type"
+    "${nice[@]}" "$bin/llama-quantize" --imatrix "$work/uniform.imatrix" "$work/llama-f16.gguf" "$out" "$type" >"$work/${type,,}.log" 2>&1 \
+      || { tail -20 "$work/${type,,}.log" >&2; exit 1; }
+  fi
+done
+
+dotnet build "$root/src/Caldera.Cli" -c Release -v q -nologo >/dev/null
+caldera=(dotnet "$root/src/Caldera.Cli/bin/Release/net10.0/caldera.dll")
+if [[ ! -f "$work/synth-r64.cald" ]]; then
+  log "compressing model.gguf (rank 64, preset fast)"
+  "${nice[@]}" "${caldera[@]}" compress "$work/model.gguf" -o "$work/synth-r64.cald" --rank 64 --preset fast >&2
+fi
+
+# The app a user writes: one <CalderaModel>, Caldera.Build from this repository (as the samples use it).
+app="$work/app"
+mkdir -p "$app"
+# Directory.Build.props / .targets, as samples/ imports them: the targets after the SDK's, where
+# $(IntermediateOutputPath) is known.
+cat >"$app/Directory.Build.props" <<EOF
+<Project>
+  <Import Project="$root/src/Caldera.Build/source/Caldera.Build.Source.props" />
+</Project>
+EOF
+cat >"$app/Directory.Build.targets" <<EOF
+<Project>
+  <Import Project="$root/src/Caldera.Build/source/Caldera.Build.Source.targets" />
+</Project>
+EOF
+cat >"$app/SideBySide.csproj" <<EOF
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <Nullable>enable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <PublishAot>true</PublishAot>
+    <InvariantGlobalization>true</InvariantGlobalization>
+  </PropertyGroup>
+  <ItemGroup>
+    <CalderaModel Include="$work/synth-r64.cald" Name="SynthModel" />
+  </ItemGroup>
+</Project>
+EOF
+cat >"$app/Program.cs" <<'EOF'
+// SideBySide <threads> <generated tokens> <prompt>: prints "pp <tok/s> <prompt tokens>" and "tg <tok/s> <tokens>".
+// A run of the prompt with one output token times the prompt (its last position's logits give that token); a run
+// with n + 1 output tokens adds n decode steps. Both run three times, alternating, after a warm-up run that maps the
+// weights in; the medians are reported.
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.AI;
+using SideBySide;
+
+int threads = int.Parse(args[0], CultureInfo.InvariantCulture);
+int generated = int.Parse(args[1], CultureInfo.InvariantCulture);
+string prompt = args[2];
+using var model = SynthModel.Load(new Caldera.CalderaModelOptions { Threads = threads });
+Run(generated + 1);
+var prefill = new List<double>();
+var whole = new List<double>();
+UsageDetails? prefillUsage = null, wholeUsage = null;
+for (int i = 0; i < 3; i++)
+{
+    (double seconds, prefillUsage) = Run(1);
+    prefill.Add(seconds);
+    (seconds, wholeUsage) = Run(generated + 1);
+    whole.Add(seconds);
+}
+long promptTokens = prefillUsage!.InputTokenCount ?? 0;
+long decoded = (wholeUsage!.OutputTokenCount ?? 0) - (prefillUsage.OutputTokenCount ?? 0);
+double p = Median(prefill), w = Median(whole);
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pp {promptTokens / p:F2} {promptTokens}"));
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"tg {decoded / (w - p):F2} {decoded}"));
+return 0;
+
+(double Seconds, UsageDetails Usage) Run(int outputTokens)
+{
+    var options = new ChatOptions { MaxOutputTokens = outputTokens, Temperature = 0 };
+    var clock = Stopwatch.StartNew();
+    var response = model.GetResponseAsync([new ChatMessage(ChatRole.User, prompt)], options).GetAwaiter().GetResult();
+    return (clock.Elapsed.TotalSeconds, response.Usage!);
+}
+
+static double Median(List<double> values)
+{
+    values.Sort();
+    return values[values.Count / 2];
+}
+EOF
+# One published executable per instruction set in APP_ISAS ("default": whatever Caldera.Build picks), each copied
+# alone into the work folder: the model is in its trailer.
+isas="${APP_ISAS:-default}"
+for isa in $isas; do
+  publish="$app/publish-$isa"
+  if [[ ! -x "$publish/SideBySide" || "$work/synth-r64.cald" -nt "$publish/SideBySide" || "$0" -nt "$publish/SideBySide" ]]; then
+    log "publishing the app (NativeAOT, linux-x64, IlcInstructionSet $isa)"
+    property=()
+    [[ "$isa" != default ]] && property=("-p:IlcInstructionSet=${isa//,/%2C}")
+    "${nice[@]}" dotnet publish "$app" -c Release -r linux-x64 -o "$publish" "${property[@]}" -v q -nologo >&2
+  fi
+  cp "$publish/SideBySide" "$work/SideBySide-$isa"
+done
+
+# 63 words of "the" are 63 tokens of the llama2 vocabulary, 64 with BOS: llama-bench's pp64.
+prompt="$(printf 'the %.0s' $(seq 63))"
+prompt="${prompt% }"
+results="$work/results.tsv"
+: >"$results"
+log "measuring: $rounds rounds × threads $threads; load $(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq "$rounds"); do
+  for t in $threads; do
+    for type in q2_k iq2_xxs; do
+      "$bin/llama-bench" -m "$work/$type.gguf" -p 64 -n 32 -t "$t" -o csv 2>/dev/null |
+        "$python" -c '
+import csv, sys
+for row in csv.DictReader(sys.stdin):
+    test = "pp64" if int(row["n_prompt"]) > 0 else "decode"
+    print(sys.argv[1], sys.argv[2], test, row["avg_ts"], sep="\t")' "llama.cpp ${type^^}" "$t" >>"$results"
+    done
+    for isa in $isas; do
+      "$work/SideBySide-$isa" "$t" 32 "$prompt" |
+        awk -v t="$t" -v e="app $isa" '$1 == "pp" { print e "\t" t "\tpp64\t" $2 } $1 == "tg" { print e "\t" t "\tdecode\t" $2 }' >>"$results"
+    done
+    "${caldera[@]}" run "$work/synth-r64.cald" --prompt "$prompt" --temperature 0 --threads "$t" --steps 96 2>&1 >/dev/null |
+      sed -n 's/^achieved tok\/s: prompt \([0-9.]*\) (\([0-9]*\) tokens), generation \([0-9.]*\) (\([0-9]*\) tokens).*/\1 \3/p' |
+      awk -v t="$t" '{ print "caldera run\t" t "\tpp64\t" $1; print "caldera run\t" t "\tdecode\t" $2 }' >>"$results"
+  done
+  log "round $round done; load $(cut -d' ' -f1-3 /proc/loadavg)"
+done
+
+"$python" - "$results" $isas <<'EOF'
+import statistics, sys
+from collections import defaultdict
+
+cells = defaultdict(list)
+for line in open(sys.argv[1]):
+    engine, threads, test, value = line.rstrip("\n").split("\t")
+    cells[(test, int(threads), engine)].append(float(value))
+apps = [f"app {isa}" for isa in sys.argv[2:]]
+engines = apps + ["caldera run", "llama.cpp Q2_K", "llama.cpp IQ2_XXS"]
+print("| tok/s | threads | " + " | ".join(engines) + " | " + " | ".join(f"{a} / Q2_K" for a in apps) + " |")
+print("|---|---:|" + "---:|" * (len(engines) + len(apps)))
+for test in ["decode", "pp64"]:
+    for threads in sorted({k[1] for k in cells}):
+        row, medians = [], {}
+        for engine in engines:
+            values = cells.get((test, threads, engine), [])
+            if not values:
+                row.append("")
+                continue
+            medians[engine] = statistics.median(values)
+            row.append(f"{medians[engine]:.1f} ({min(values):.1f}–{max(values):.1f})")
+        q2k = medians.get("llama.cpp Q2_K")
+        ratios = [f"{medians[a] / q2k:.2f}×" if q2k and a in medians else "" for a in apps]
+        print(f"| {test} | {threads} | " + " | ".join(row + ratios) + " |")
+EOF
