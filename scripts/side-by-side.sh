@@ -25,6 +25,7 @@
 # Then ROUNDS rounds, each running every engine at every thread count in turn:
 #   llama-bench -m <q2_k|iq2_xxs> -p 64 -n 32 -t T           (pp64 and tg32; llama-bench repeats each 5 times)
 #   SideBySide-<isa> T 32 "<64-token prompt>"                (pp64 and decode of 32 tokens after it)
+#   SideBySide-<isa> first T "<64-token prompt>"             (process start to the first generated token, in ms)
 #   caldera run synth-r64.cald --steps 96 --threads T ...    (the same prompt; its own prompt / generation speeds)
 # and prints the median of the rounds (min–max) per cell.
 #
@@ -163,6 +164,16 @@ using System.Globalization;
 using Microsoft.Extensions.AI;
 using SideBySide;
 
+if (args[0] == "first")
+{
+    // SideBySide first <threads> <prompt>: milliseconds from the process's start (the kernel's record of it) to the
+    // first generated token, loading the model from the executable's trailer included.
+    using var loaded = SynthModel.Load(new Caldera.CalderaModelOptions { Threads = int.Parse(args[1], CultureInfo.InvariantCulture) });
+    await foreach (string piece in loaded.GenerateAsync(args[2], new Caldera.GenerationOptions { MaxOutputTokens = 1 })) { }
+    double ms = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"first {ms:F0}"));
+    return 0;
+}
 int threads = int.Parse(args[0], CultureInfo.InvariantCulture);
 int generated = int.Parse(args[1], CultureInfo.InvariantCulture);
 string prompt = args[2];
@@ -232,6 +243,7 @@ for row in csv.DictReader(sys.stdin):
     for isa in $isas; do
       "$work/SideBySide-$isa" "$t" 32 "$prompt" |
         awk -v t="$t" -v e="app $isa" '$1 == "pp" { print e "\t" t "\tpp64\t" $2 } $1 == "tg" { print e "\t" t "\tdecode\t" $2 }' >>"$results"
+      "$work/SideBySide-$isa" first "$t" "$prompt" | awk -v t="$t" -v e="app $isa" '$1 == "first" { print e "\t" t "\tfirst token, ms\t" $2 }' >>"$results"
     done
     "${caldera[@]}" run "$work/synth-r64.cald" --prompt "$prompt" --temperature 0 --threads "$t" --steps 96 2>&1 >/dev/null |
       sed -n 's/^achieved tok\/s: prompt \([0-9.]*\) (\([0-9]*\) tokens), generation \([0-9.]*\) (\([0-9]*\) tokens).*/\1 \3/p' |
@@ -250,9 +262,9 @@ for line in open(sys.argv[1]):
     cells[(test, int(threads), engine)].append(float(value))
 apps = [f"app {isa}" for isa in sys.argv[2:]]
 engines = apps + ["caldera run", "llama.cpp Q2_K", "llama.cpp IQ2_XXS"]
-print("| tok/s | threads | " + " | ".join(engines) + " | " + " | ".join(f"{a} / Q2_K" for a in apps) + " |")
+print("| tok/s (first token: ms from process start) | threads | " + " | ".join(engines) + " | " + " | ".join(f"{a} / Q2_K" for a in apps) + " |")
 print("|---|---:|" + "---:|" * (len(engines) + len(apps)))
-for test in ["decode", "pp64"]:
+for test in ["decode", "pp64", "first token, ms"]:
     for threads in sorted({k[1] for k in cells}):
         row, medians = [], {}
         for engine in engines:
