@@ -334,7 +334,7 @@ public abstract class CalderaModel : IChatClient
         _sessions.Release();
     }
 
-    /// <summary>Prompt tokens each kept cache holds, oldest first (tests).</summary>
+    /// <summary>Tokens each kept cache holds, oldest first (tests).</summary>
     internal int[] KeptCacheLengths()
     {
         lock (_kept) return [.. _kept.Select(h => h.Length)];

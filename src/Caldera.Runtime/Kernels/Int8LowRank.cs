@@ -56,24 +56,24 @@ internal static class Int8LowRank
         if (planes.Length != PlaneLength(rows, rank))
             throw new ArgumentException($"the planes of a {rows}×{rank} L take {PlaneLength(rows, rank)} bytes, got {planes.Length}.", nameof(planes));
         ulong[] table = E8PInt8Table.Codewords;
+        // Padded ranks and rows stay 0. Each word pair is looked up once for its eight rows (this runs at load, for every
+        // matrix: it is most of a published app's time to its first token).
+        planes.Clear();
         for (int g = 0; g < groups; g++)
-            for (int k = 0; k < quads; k++)
+        {
+            int groupRows = Math.Min(RowsPerGroup, rows - g * RowsPerGroup);
+            for (int r = 0; r < rank; r++)
             {
-                Span<byte> quad = planes.Slice((g * quads + k) * QuadBytes, QuadBytes);
-                for (int i = 0; i < RowsPerGroup; i++)
-                    for (int j = 0; j < RanksPerQuad; j++)
-                    {
-                        int r = k * RanksPerQuad + j, packed = 0;
-                        if (r < rank && g * RowsPerGroup + i < rows)
-                        {
-                            int pair = r * rowWords + 2 * g;
-                            int first = E8PInt8Table.Entry(table[lTransposed[pair]], i) + E8PNibbleDecode.Offset;
-                            int second = E8PInt8Table.Entry(table[lTransposed[pair + 1]], i) + E8PNibbleDecode.Offset;
-                            packed = first / 2 | second / 2 << 4; // U is even: 4·C is odd, the offset odd
-                        }
-                        quad[i * RanksPerQuad + j] = (byte)packed;
-                    }
+                int pair = r * rowWords + 2 * g;
+                ulong first = table[lTransposed[pair]], second = table[lTransposed[pair + 1]];
+                Span<byte> quad = planes.Slice((g * quads + r / RanksPerQuad) * QuadBytes, QuadBytes);
+                for (int i = 0; i < groupRows; i++)
+                {
+                    int a = E8PInt8Table.Entry(first, i) + E8PNibbleDecode.Offset, b = E8PInt8Table.Entry(second, i) + E8PNibbleDecode.Offset;
+                    quad[i * RanksPerQuad + r % RanksPerQuad] = (byte)(a / 2 | b / 2 << 4); // U is even: 4·C is odd, the offset odd
+                }
             }
+        }
     }
 
     /// <summary>

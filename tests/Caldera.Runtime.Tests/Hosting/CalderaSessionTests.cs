@@ -39,7 +39,7 @@ public class CalderaSessionTests
             var response = await session.GetResponseAsync(chat, Greedy(24)).WaitAsync(Bound);
             long prefilled = model.Scheduler.PrefilledTokens - prefilledBefore;
 
-            // Everything the last prompt shares with this one is in the cache (and maybe more: sampled tokens that match).
+            // What the last prompt shares with this one was made by a prompt batch, so it is reused (sampled tokens never are).
             int shared = prompt.AsSpan().CommonPrefixLength(previousPrompt);
             Assert.Equal(prompt.Length, response.Usage!.InputTokenCount);
             Assert.True(shared > 1 && response.Usage.CachedInputTokenCount >= shared,
