@@ -12,9 +12,9 @@ internal sealed partial class CompressedLinear
     /// One decode step each of N sequences with int8 activations, every token's arithmetic exactly its
     /// <see cref="Int8Decode"/> step's: u quantised per token as there; Q·u through <see cref="Int8CodedTile"/>, which
     /// decodes each block of Q's rows once for all N tokens and gives every token the one-token kernel's sums bit for
-    /// bit; R·u and L·t per token with the one-token kernels (R and L are k rows against Q's m, so decoding them per token
-    /// costs k/m of the Q pass: 64/2048 at rank 64). Built only where <see cref="Int8Decode"/> runs R·u in integers
-    /// (E8P Q, 4-bit or no factors).
+    /// bit; R·u the same way where the tile runs (<see cref="Int8ResidualRows.DotRowsTokens"/>), else per token; L·t per
+    /// token on L's int8 planes, which are already decoded. Built only where <see cref="Int8Decode"/> runs R·u in
+    /// integers (E8P Q, 4-bit or no factors).
     /// </summary>
     private sealed unsafe class Int8DecodeSteps : Pass
     {
