@@ -293,24 +293,20 @@ public abstract class CalderaModel : IChatClient
         if (!Options.PromptCaching) return null;
         lock (_kept)
         {
-            int best = -1, bestLength = 0;
+            // Continued: newest first among equals (the latest turn of a conversation holds the most of it); any: oldest.
+            int continued = -1, continuedLength = 0, any = 0, anyLength = -1;
             for (int i = 0; promptIds != null && i < _kept.Count; i++)
             {
-                // Newest first among equals: the latest turn of a conversation holds the most of it.
                 int length = _kept[i].ReusablePrefix(promptIds);
-                if (_kept[i].ContinuedBy(promptIds) && length >= bestLength) (best, bestLength) = (i, length);
+                if (_kept[i].ContinuedBy(length) && length >= continuedLength) (continued, continuedLength) = (i, length);
+                if (length > anyLength) (any, anyLength) = (i, length);
             }
-            if (best < 0)
+            if (continued < 0 && (_caches < Options.MaxSessions || _kept.Count == 0))
             {
-                if (_caches < Options.MaxSessions || _kept.Count == 0)
-                {
-                    _caches++;
-                    return null;
-                }
-                best = 0;
-                for (int i = 1; promptIds != null && i < _kept.Count; i++)
-                    if (_kept[i].ReusablePrefix(promptIds) > _kept[best].ReusablePrefix(promptIds)) best = i;
+                _caches++;
+                return null;
             }
+            int best = continued >= 0 ? continued : any;
             var history = _kept[best];
             _kept.RemoveAt(best);
             return history;

@@ -38,7 +38,7 @@ internal static class ChatLoadProbe
             var (aggregate, ttft, gaps) = Measure(http, model, clients, tokens);
             Array.Sort(ttft);
             Array.Sort(gaps);
-            Console.WriteLine($"| {clients} | {aggregate:F2} | {ttft[ttft.Length / 2]:F0} / {ttft[^1]:F0} | {Percentile(gaps, 0.5):F1} / {Percentile(gaps, 0.95):F1} |");
+            Console.WriteLine($"| {clients} | {aggregate:F2} | {ttft[ttft.Length / 2]:F0} / {ttft[^1]:F0} | {SessionsProbe.Percentile(gaps, 0.5):F1} / {SessionsProbe.Percentile(gaps, 0.95):F1} |");
         }
     }
 
@@ -95,5 +95,4 @@ internal static class ChatLoadProbe
         return (completion, ttft, gaps);
     }
 
-    private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
 }

@@ -241,5 +241,7 @@ internal static class SessionsProbe
         Console.WriteLine($"threads {threads}, {sequences} sequences, {calls} calls: best {times[0]:F2} ms, median {times[times.Count / 2]:F2} ms");
     }
 
-    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+    /// <summary>The value at fraction <paramref name="p"/> of <paramref name="sorted"/> (NaN when it is empty).</summary>
+    internal static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
 }

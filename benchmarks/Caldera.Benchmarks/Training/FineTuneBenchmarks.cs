@@ -36,11 +36,14 @@ public class FineTuneBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Window)]
-    public double Step()
+    public double Step() => Step(_model, _pass, _optimizer, _tokens);
+
+    /// <summary>One training step on the window <paramref name="tokens"/>[0..Window) → [1..Window]: gradients, then AdamW.</summary>
+    internal static double Step(TrainableModel model, WindowPass pass, AdamW optimizer, int[] tokens)
     {
-        _model.ClearGradients();
-        double loss = _pass.Accumulate(_tokens.AsSpan(0, Window), _tokens.AsSpan(1, Window), 1f / Window);
-        _optimizer.Apply(1e-4);
+        model.ClearGradients();
+        double loss = pass.Accumulate(tokens.AsSpan(0, Window), tokens.AsSpan(1, Window), 1f / Window);
+        optimizer.Apply(1e-4);
         return loss;
     }
 

@@ -32,9 +32,7 @@ internal static class FineTuneMemoryProbe
         for (int step = 0; step < steps; step++)
         {
             long start = Stopwatch.GetTimestamp();
-            model.ClearGradients();
-            pass.Accumulate(tokens.AsSpan(0, FineTuneBenchmarks.Window), tokens.AsSpan(1, FineTuneBenchmarks.Window), 1f / FineTuneBenchmarks.Window);
-            optimizer.Apply(1e-4);
+            FineTuneBenchmarks.Step(model, pass, optimizer, tokens);
             times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
         Console.WriteLine($"threads {threads}, {steps} steps of {FineTuneBenchmarks.Window} tokens: best {FineTuneBenchmarks.Window / times.Min():F1} tok/s; peak RSS {PeakMiB():F0} MiB "

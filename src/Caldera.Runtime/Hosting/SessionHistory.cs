@@ -29,15 +29,11 @@ internal sealed class SessionHistory(KvCache cache)
     public int LastPromptLength { get; set; }
 
     /// <summary>
-    /// Whether <paramref name="prompt"/> continues the conversation in the cache: it starts with the last turn's prompt
-    /// (all of it but possibly its last token, which the next text may tokenize differently), not just with a header or
-    /// system prompt that many conversations share.
+    /// Whether a prompt of which <paramref name="reused"/> tokens are reusable (<see cref="ReusablePrefix"/>) continues the
+    /// conversation in the cache: it starts with the last turn's prompt (all of it but possibly its last token, which the
+    /// next text may tokenize differently), not just with a header or system prompt that many conversations share.
     /// </summary>
-    public bool ContinuedBy(ReadOnlySpan<int> prompt)
-    {
-        int reused = ReusablePrefix(prompt);
-        return reused > 1 && reused >= LastPromptLength - 1;
-    }
+    public bool ContinuedBy(int reused) => reused > 1 && reused >= LastPromptLength - 1;
 
     /// <summary>
     /// How many of <paramref name="prompt"/>'s tokens to take from the cache: its common prefix with the history, within

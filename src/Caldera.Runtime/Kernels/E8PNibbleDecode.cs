@@ -138,7 +138,13 @@ internal static unsafe class E8PNibbleDecode
         var (r0, r1, r2, r3) = Records(p, s, upperHalf);
         var pairs01 = CoordinatePairProducts(r0, table, qc, broadcast) + CoordinatePairProducts(r1, table, qc + 128, broadcast);
         var pairs23 = CoordinatePairProducts(r2, table, qc + 256, broadcast) + CoordinatePairProducts(r3, table, qc + 384, broadcast);
-        // int32 lane j holds words 4j … 4j + 3: lanes 0–7 are the first block, 8–15 the second.
+        return BlockSums(pairs01, pairs23);
+    }
+
+    /// <summary>The two blocks' sums of int16 pair products in coordinate-major lanes: int32 lane j holds words 4j … 4j + 3, so lanes 0–7 are the first block, 8–15 the second.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int First, int Second) BlockSums(Vector512<short> pairs01, Vector512<short> pairs23)
+    {
         var sums = Avx512BW.MultiplyAddAdjacent(pairs01, Vector512<short>.One) + Avx512BW.MultiplyAddAdjacent(pairs23, Vector512<short>.One);
         var halves = sums + Avx512F.Shuffle4x128(sums, sums, 0b10_11_00_01);
         var quarters = halves + Avx512F.Shuffle(halves, 0b01_00_11_10);
@@ -164,9 +170,13 @@ internal static unsafe class E8PNibbleDecode
     /// int8 pass (<see cref="Int8CodedTile"/>) decodes each row once this way and applies it to every token.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void DecodeCoordinateMajor(ushort* w, byte* u)
+    public static unsafe void DecodeCoordinateMajor(ushort* w, byte* u) => DecodeCoordinateMajor(w, Vector512.CreateSequence((byte)0, (byte)2), u);
+
+    /// <summary>U of 64 words given as 128 bytes whose low bytes <paramref name="lowBytes"/> lists in record order, coordinate-major at <paramref name="u"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void DecodeCoordinateMajor(ushort* w, Vector512<byte> lowBytes, byte* u)
     {
-        var (p, s, upperHalf) = Split(Vector512.Load((byte*)w), Vector512.Load((byte*)(w + 32)), Vector512.CreateSequence((byte)0, (byte)2));
+        var (p, s, upperHalf) = Split(Vector512.Load((byte*)w), Vector512.Load((byte*)(w + 32)), lowBytes);
         var table = Vector512.Load(NibbleValues);
         var (r0, r1, r2, r3) = Records(p, s, upperHalf);
         StoreCoordinates(r0, table, u);
@@ -182,16 +192,7 @@ internal static unsafe class E8PNibbleDecode
     /// meets every token's levels with <see cref="DecodedResidualSums"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void DecodeResidualCoordinateMajor(ushort* w, byte* u)
-    {
-        var (p, s, upperHalf) = Split(Vector512.Load((byte*)w), Vector512.Load((byte*)(w + 32)), Vector512.Load(PairLowBytes));
-        var table = Vector512.Load(NibbleValues);
-        var (r0, r1, r2, r3) = Records(p, s, upperHalf);
-        StoreCoordinates(r0, table, u);
-        StoreCoordinates(r1, table, u + 128);
-        StoreCoordinates(r2, table, u + 256);
-        StoreCoordinates(r3, table, u + 384);
-    }
+    public static unsafe void DecodeResidualCoordinateMajor(ushort* w, byte* u) => DecodeCoordinateMajor(w, Vector512.Load(PairLowBytes), u);
 
     /// <summary>
     /// <see cref="ResidualCoordinateSums"/> of a block decoded by <see cref="DecodeResidualCoordinateMajor"/> at
@@ -209,11 +210,7 @@ internal static unsafe class E8PNibbleDecode
             + Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 320), Vector512.Create(Vector256.Load(qc + 320)))
             + (Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 384), Vector512.Create(Vector256.Load(qc + 384)))
                 + Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 448), Vector512.Create(Vector256.Load(qc + 448))));
-        var sums = Avx512BW.MultiplyAddAdjacent(pairs01, Vector512<short>.One) + Avx512BW.MultiplyAddAdjacent(pairs23, Vector512<short>.One);
-        var halves = sums + Avx512F.Shuffle4x128(sums, sums, 0b10_11_00_01);
-        var quarters = halves + Avx512F.Shuffle(halves, 0b01_00_11_10);
-        var total = quarters + Avx512F.Shuffle(quarters, 0b10_11_00_01);
-        return (total.ToScalar(), total.GetElement(8));
+        return BlockSums(pairs01, pairs23);
     }
 
     /// <summary>U of the two coordinates of <paramref name="record"/> (low nibble, then high) for 64 words, at <paramref name="u"/> and <paramref name="u"/> + 64.</summary>

@@ -44,15 +44,7 @@ internal static class Int6BlockRows
     internal static unsafe void DotRows(ReadOnlySpan<byte> planes, ReadOnlySpan<ushort> weightScales, ReadOnlySpan<sbyte> levels,
         ReadOnlySpan<float> levelScales, ReadOnlySpan<int> offsets, Span<float> y, Int8CodedRows.Path path)
     {
-        int groups = levels.Length / GroupLength, blocks = groups * Lanes;
-        if (levels.Length % GroupLength != 0 || levelScales.Length != blocks || offsets.Length != blocks)
-            throw new ArgumentException(
-                $"{levels.Length} levels are not whole groups of {GroupLength} with one scale and one offset per {Int6Blocks.BlockLength} (got {levelScales.Length} and {offsets.Length}).",
-                nameof(levels));
-        if (planes.Length != (long)y.Length * groups * GroupBytes || weightScales.Length != (long)y.Length * blocks)
-            throw new ArgumentException(
-                $"{y.Length} rows of {groups} groups need {(long)y.Length * groups * GroupBytes} plane bytes and {(long)y.Length * blocks} scales, got {planes.Length} and {weightScales.Length}.",
-                nameof(planes));
+        int groups = RequireShape(planes.Length, weightScales.Length, y.Length, levels.Length, levelScales.Length, offsets.Length), blocks = groups * Lanes;
         fixed (byte* w = planes)
         fixed (ushort* sw = weightScales)
         fixed (sbyte* x = levels)
@@ -101,13 +93,7 @@ internal static class Int6BlockRows
                     offsets.Slice(t * blocks, blocks), y.Slice(t * ldy, rows), path);
             return;
         }
-        int groups = length / GroupLength;
-        if (length % GroupLength != 0 || blocks != groups * Lanes)
-            throw new ArgumentException($"{length} levels are not whole groups of {GroupLength} with one scale and one offset per {Int6Blocks.BlockLength}.", nameof(levels));
-        if (planes.Length != (long)rows * groups * GroupBytes || weightScales.Length != (long)rows * blocks)
-            throw new ArgumentException(
-                $"{rows} rows of {groups} groups need {(long)rows * groups * GroupBytes} plane bytes and {(long)rows * blocks} scales, got {planes.Length} and {weightScales.Length}.",
-                nameof(planes));
+        int groups = RequireShape(planes.Length, weightScales.Length, rows, length, blocks, blocks);
         fixed (byte* w = planes)
         fixed (ushort* sw = weightScales)
         fixed (sbyte* x = levels)
@@ -129,27 +115,34 @@ internal static class Int6BlockRows
         }
     }
 
+    /// <summary>
+    /// The groups of one input of <paramref name="levels"/> levels with its <paramref name="levelScales"/> scales and
+    /// <paramref name="offsets"/>, against <paramref name="rows"/> rows of <paramref name="planeBytes"/> plane bytes and
+    /// <paramref name="weightScales"/> scales in all; a mismatch is an <see cref="ArgumentException"/> saying which.
+    /// </summary>
+    private static int RequireShape(long planeBytes, long weightScales, int rows, int levels, int levelScales, int offsets)
+    {
+        int groups = levels / GroupLength, blocks = groups * Lanes;
+        if (levels % GroupLength != 0 || levelScales != blocks || offsets != blocks)
+            throw new ArgumentException(
+                $"{levels} levels are not whole groups of {GroupLength} with one scale and one offset per {Int6Blocks.BlockLength} (got {levelScales} and {offsets}).",
+                "levels");
+        if (planeBytes != (long)rows * groups * GroupBytes || weightScales != (long)rows * blocks)
+            throw new ArgumentException(
+                $"{rows} rows of {groups} groups need {(long)rows * groups * GroupBytes} plane bytes and {(long)rows * blocks} scales, got {planeBytes} and {weightScales}.",
+                "planes");
+        return groups;
+    }
+
     /// <summary>One row against <paramref name="tokens"/> inputs (<paramref name="length"/> levels and <paramref name="blocks"/> scales and offsets apart): <see cref="RowAvx512"/>'s arithmetic per token, each group unpacked once.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void RowTokensAvx512(byte* w, ushort* sw, sbyte* x, int length, float* sx, int* o, int blocks, int groups, int tokens, Vector256<float>* acc)
     {
-        var low = Vector512.Create((byte)0x0F);
         var ones = Vector512.Create((short)1);
-        var pair0 = Vector512.Create(0x0000_0000_0102_0000UL).AsByte();
-        var pair1 = Vector512.Create(0x0000_0000_0408_0000UL).AsByte();
-        var pair2 = Vector512.Create(0x0000_0000_1020_0000UL).AsByte();
-        var pair3 = Vector512.Create(0x0000_0000_4080_0000UL).AsByte();
         for (int t = 0; t < tokens; t++) acc[t] = default;
         for (int g = 0; g < groups; g++)
         {
-            byte* n = w + g * GroupBytes;
-            var n0 = Vector512.Load(n);
-            var n1 = Vector512.Load(n + 64);
-            var top = Vector512.Load(n + NibbleBytes);
-            var u0 = Avx512F.TernaryLogic(n0, Gfni.V512.GaloisFieldAffineTransform(top, pair0, 0), low, 0xE4);
-            var u1 = Avx512F.TernaryLogic(n1, Gfni.V512.GaloisFieldAffineTransform(top, pair1, 0), low, 0xE4);
-            var u2 = Avx512F.TernaryLogic((n0.AsUInt16() >> 4).AsByte(), Gfni.V512.GaloisFieldAffineTransform(top, pair2, 0), low, 0xE4);
-            var u3 = Avx512F.TernaryLogic((n1.AsUInt16() >> 4).AsByte(), Gfni.V512.GaloisFieldAffineTransform(top, pair3, 0), low, 0xE4);
+            var (u0, u1, u2, u3) = UnpackGroup(w + g * GroupBytes);
             // Step's arithmetic with the row's scales widened once: BF16 → float is exact, so every token sees the same bits.
             int b = g * Lanes;
             var weightScales = (Avx2.ConvertToVector256Int32(sw + b) << 16).AsSingle();
@@ -319,32 +312,41 @@ internal static class Int6BlockRows
     }
 
     /// <summary>
-    /// One row in 64-byte runs: a group is two nibble loads and one top-bit load; each run's top bits go to bits 4–5 by
-    /// one gf2p8affineqb (no neighbour bits, unlike a 16-bit shift) and join the nibbles in one vpternlogd.
+    /// The four 64-byte runs of u of the group at <paramref name="group"/>: two nibble loads and one top-bit load; each
+    /// run's top bits go to bits 4–5 by one gf2p8affineqb (no neighbour bits, unlike a 16-bit shift) and join the
+    /// nibbles in one vpternlogd.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe float RowAvx512(byte* w, ushort* sw, sbyte* x, float* sx, int* o, int groups)
+    private static unsafe (Vector512<byte>, Vector512<byte>, Vector512<byte>, Vector512<byte>) UnpackGroup(byte* group)
     {
         var low = Vector512.Create((byte)0x0F);
-        var ones = Vector512.Create((short)1);
         // Row i of a gf2p8affineqb matrix (byte 7 − i) selects the source bits of result bit i: bits 2k, 2k + 1 → 4, 5.
         var pair0 = Vector512.Create(0x0000_0000_0102_0000UL).AsByte();
         var pair1 = Vector512.Create(0x0000_0000_0408_0000UL).AsByte();
         var pair2 = Vector512.Create(0x0000_0000_1020_0000UL).AsByte();
         var pair3 = Vector512.Create(0x0000_0000_4080_0000UL).AsByte();
+        var n0 = Vector512.Load(group);
+        var n1 = Vector512.Load(group + 64);
+        var t = Vector512.Load(group + NibbleBytes);
+        // (nibble & 0x0F) | (top & ~0x0F): the top operand is zero outside bits 4–5.
+        return (Avx512F.TernaryLogic(n0, Gfni.V512.GaloisFieldAffineTransform(t, pair0, 0), low, 0xE4),
+            Avx512F.TernaryLogic(n1, Gfni.V512.GaloisFieldAffineTransform(t, pair1, 0), low, 0xE4),
+            Avx512F.TernaryLogic((n0.AsUInt16() >> 4).AsByte(), Gfni.V512.GaloisFieldAffineTransform(t, pair2, 0), low, 0xE4),
+            Avx512F.TernaryLogic((n1.AsUInt16() >> 4).AsByte(), Gfni.V512.GaloisFieldAffineTransform(t, pair3, 0), low, 0xE4));
+    }
+
+    /// <summary>
+    /// One row in 64-byte runs, each group unpacked by <see cref="UnpackGroup"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float RowAvx512(byte* w, ushort* sw, sbyte* x, float* sx, int* o, int groups)
+    {
+        var ones = Vector512.Create((short)1);
         Vector256<float> acc = default;
         for (int g = 0; g < groups; g++)
         {
-            byte* n = w + g * GroupBytes;
             sbyte* xg = x + g * GroupLength;
-            var n0 = Vector512.Load(n);
-            var n1 = Vector512.Load(n + 64);
-            var t = Vector512.Load(n + NibbleBytes);
-            // (nibble & 0x0F) | (top & ~0x0F): the top operand is zero outside bits 4–5.
-            var u0 = Avx512F.TernaryLogic(n0, Gfni.V512.GaloisFieldAffineTransform(t, pair0, 0), low, 0xE4);
-            var u1 = Avx512F.TernaryLogic(n1, Gfni.V512.GaloisFieldAffineTransform(t, pair1, 0), low, 0xE4);
-            var u2 = Avx512F.TernaryLogic((n0.AsUInt16() >> 4).AsByte(), Gfni.V512.GaloisFieldAffineTransform(t, pair2, 0), low, 0xE4);
-            var u3 = Avx512F.TernaryLogic((n1.AsUInt16() >> 4).AsByte(), Gfni.V512.GaloisFieldAffineTransform(t, pair3, 0), low, 0xE4);
+            var (u0, u1, u2, u3) = UnpackGroup(w + g * GroupBytes);
             var p01 = Avx512BW.MultiplyAddAdjacent(u0, Vector512.Load(xg)) + Avx512BW.MultiplyAddAdjacent(u1, Vector512.Load(xg + 64));
             var p23 = Avx512BW.MultiplyAddAdjacent(u2, Vector512.Load(xg + 128)) + Avx512BW.MultiplyAddAdjacent(u3, Vector512.Load(xg + 192));
             var quads = Avx512BW.MultiplyAddAdjacent(p01, ones) + Avx512BW.MultiplyAddAdjacent(p23, ones);

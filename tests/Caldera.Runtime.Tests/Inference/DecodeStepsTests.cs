@@ -12,7 +12,7 @@ namespace Caldera.Runtime.Tests.Inference;
 public class DecodeStepsTests
 {
     /// <summary>512 wide and FFN 1024: whole pairs of 256-level blocks, so Q·u of a batch takes <c>Int8CodedTile</c>'s register tile.</summary>
-    private static readonly LlamaConfig Wide = new()
+    internal static readonly LlamaConfig Wide = new()
     {
         Dim = 512, HiddenDim = 1024, LayerCount = 2, HeadCount = 8, KvHeadCount = 2, HeadDim = 64, VocabSize = 96, ContextLength = 48,
         TiedClassifier = false,
@@ -23,11 +23,15 @@ public class DecodeStepsTests
         { "wide", true }, { "wide", false }, { "every storage kind", true }, { "every storage kind", false },
     };
 
+    /// <summary>The compressed model a <see cref="Models"/> name stands for.</summary>
+    internal static CompressedModelContent Model(string name) =>
+        name == "wide" ? SyntheticCompressedModel.Build(Wide, rank: 16) : Compression.SyntheticCompressed.Model();
+
     [Theory]
     [MemberData(nameof(Models))]
     public void A_batch_of_decode_steps_gives_every_sequence_the_logits_of_its_decode_step_alone(string model, bool int8)
     {
-        var content = model == "wide" ? SyntheticCompressedModel.Build(Wide, rank: 16) : Compression.SyntheticCompressed.Model();
+        var content = Model(model);
         var config = content.Config;
         using var weights = new CompressedModelWeights(content);
         var options = new TransformerOptions

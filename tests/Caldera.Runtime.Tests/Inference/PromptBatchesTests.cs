@@ -1,7 +1,4 @@
-using Caldera.Runtime.Compression;
 using Caldera.Runtime.Inference;
-using Caldera.Runtime.Model;
-using Caldera.Tests;
 
 namespace Caldera.Runtime.Tests.Inference;
 
@@ -12,22 +9,11 @@ namespace Caldera.Runtime.Tests.Inference;
 /// </summary>
 public class PromptBatchesTests
 {
-    private static readonly LlamaConfig Wide = new()
-    {
-        Dim = 512, HiddenDim = 1024, LayerCount = 2, HeadCount = 8, KvHeadCount = 2, HeadDim = 64, VocabSize = 96, ContextLength = 48,
-        TiedClassifier = false,
-    };
-
-    public static TheoryData<string, bool> Models => new()
-    {
-        { "wide", true }, { "wide", false }, { "every storage kind", true }, { "every storage kind", false },
-    };
-
     [Theory]
-    [MemberData(nameof(Models))]
+    [MemberData(nameof(DecodeStepsTests.Models), MemberType = typeof(DecodeStepsTests))]
     public void A_prompt_split_into_batches_of_two_or_more_tokens_anywhere_gives_the_logits_of_one_batch(string model, bool int8)
     {
-        var content = model == "wide" ? SyntheticCompressedModel.Build(Wide, rank: 16) : Compression.SyntheticCompressed.Model();
+        var content = DecodeStepsTests.Model(model);
         var config = content.Config;
         using var weights = new CompressedModelWeights(content);
         var options = new TransformerOptions
