@@ -40,28 +40,36 @@ internal static class CalderaDecomposer
     /// read of it. <paramref name="h"/> is shared with the block's other matrices and left unchanged.
     /// </summary>
     internal static CompressedMatrix DecomposeRegularized(Matrix<float> w, Matrix<float> h, CalderaOptions options,
+        IProgress<CalderaStep>? progress = null, DecompositionProfile? profile = null) =>
+        DecomposeRegularized(() => w, h, options, progress, profile);
+
+    /// <summary>
+    /// <see cref="DecomposeRegularized(Matrix{float}, Matrix{float}, CalderaOptions, IProgress{CalderaStep}, DecompositionProfile)"/>
+    /// reading W through <paramref name="readWeights"/> twice (from a mapped checkpoint, say): once for the search, which
+    /// keeps only W̃, and again for the error in W's coordinates, so W's 4·m·n bytes are not held through the search.
+    /// </summary>
+    internal static CompressedMatrix DecomposeRegularized(Func<Matrix<float>> readWeights, Matrix<float> h, CalderaOptions options,
         IProgress<CalderaStep>? progress = null, DecompositionProfile? profile = null)
     {
         options.Validate();
-        if (h.Rows != w.Cols || h.Cols != w.Cols)
-            throw new ArgumentException($"the Hessian is {h.Rows}×{h.Cols}; W has {w.Cols} columns.", nameof(h));
         // The search's n×n and m×n arrays are garbage once it returns, before the error's own are allocated.
-        var result = Search(w, h, options, progress, profile);
+        var result = Search(readWeights, h, options, progress, profile);
         using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
-            return WithError(result, w, h, options.Threads);
+            return WithError(result, readWeights(), h, options.Threads);
     }
 
     /// <summary>The outer loop: the best Q + L·R found, without its error in W's coordinates.</summary>
-    private static CompressedMatrix Search(Matrix<float> w, Matrix<float> h, CalderaOptions options,
+    private static CompressedMatrix Search(Func<Matrix<float>> readWeights, Matrix<float> h, CalderaOptions options,
         IProgress<CalderaStep>? progress, DecompositionProfile? profile)
     {
-        int m = w.Rows, n = w.Cols, threads = options.Threads;
-        int rank = Math.Min(options.Rank, Math.Min(m, n));
+        int threads = options.Threads;
         var clock = Stopwatch.StartNew();
         var setup = DecompositionProfile.Measure(profile, DecompositionStep.Setup);
 
-        var (g, wt, htPacked, cholesky, choleskySingle, damping, input, output) = Incoherent(w, h, options, threads);
+        var (g, wt, htPacked, cholesky, choleskySingle, damping, input, output) = Incoherent(readWeights, h, options, threads);
         setup.Dispose();
+        int m = wt.Rows, n = wt.Cols;
+        int rank = Math.Min(options.Rank, Math.Min(m, n));
 
         // W̃ − Q, W̃ − L·R and Q + L·R − W̃ are never alive together: one m×n buffer serves them all. L·R and Δ·C need one
         // more only for a moment: it is rented from the pool BlockLDLQ's E and U and the LR fit's packed A come from,
@@ -72,8 +80,8 @@ internal static class CalderaDecomposer
         using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
             denominator = WeightedSquaredNorm(wt);
         var codebook = E8PCodebook.Instance;
-        var q = new Matrix<float>(m, n);
-        QuantizedMatrix? qCodes = null;
+        // The current Q (its codes and values); none before the first Q-update, which an LR-update then reads as zero.
+        QuantizedMatrix? q = null;
         var factors = LowRankFactors.Empty(m, n, options.FactorBits);
         (QuantizedMatrix Q, LowRankFactors Factors)? best = null;
         double bestError = double.PositiveInfinity;
@@ -91,7 +99,7 @@ internal static class CalderaDecomposer
                 if (lowRankStep)
                 {
                     if (rank == 0) continue;
-                    var a = DenseOps.Subtract(wt, q, residual);
+                    var a = q is null ? Copy(wt, residual) : DenseOps.Subtract(wt, Values(q), residual);
                     factors = LowRankFit.Fit(a, htPacked, cholesky, choleskySingle, rank, options.FactorBits,
                         options.InnerIterations, options.Seed + (ulong)t, threads, profile, scratch);
                     lowRankDone = true;
@@ -99,25 +107,36 @@ internal static class CalderaDecomposer
                 else
                 {
                     bool withDowndate = downdate is not false && lowRankDone;
-                    (q, qCodes) = QUpdate(withDowndate);
+                    // A Q-update does not read the Q it replaces: the reference is dropped first (here and below), so that
+                    // only the Q being made is held beside the best one, also in unoptimized code that keeps locals alive.
+                    q = null;
+                    q = QUpdate(withDowndate);
                     quantizedDone = true;
                     // The first downdated Q-update is tried against a plain one: this matrix keeps whichever fits better.
+                    // Only its codes wait while the plain one runs (m·n/4 bytes, not Q's 4·m·n), decoded again if it wins:
+                    // BlockLDLQ's values are the codewords' values times the scale, so the decoded Q is the same, bit for bit.
                     if (withDowndate && downdate is null)
                     {
                         double downdated = Error(q);
-                        var plain = QUpdate(withDowndate: false);
-                        downdate = downdated <= Error(plain.Q);
-                        if (downdate is false) (q, qCodes) = plain;
+                        var (codes, wordsPerRow, scale) = (q.Codes, q.WordsPerRow, q.Scale);
+                        q = null;
+                        q = QUpdate(withDowndate: false);
+                        downdate = downdated <= Error(q);
+                        if (downdate is true)
+                        {
+                            q = null;
+                            q = Decoded(codes, wordsPerRow, scale);
+                        }
                     }
                 }
 
                 if (!(lowRankDone && quantizedDone)) continue;
-                double error = Error(q);
+                double error = Error(q!);
                 progress?.Report(new CalderaStep(t, lowRankStep ? "LR" : "Q", error, clock.Elapsed));
                 if (error < bestError)
                 {
                     bestError = error;
-                    best = (qCodes!, factors);
+                    best = (q!, factors);
                 }
             }
             // Without factors every Q-update sees the same input and returns the same Q.
@@ -125,7 +144,7 @@ internal static class CalderaDecomposer
         }
 
         // Q = round(W̃ − L·R) with BlockLDLQ, against H̃ or the downdated H̃.
-        (Matrix<float> Q, QuantizedMatrix Codes) QUpdate(bool withDowndate)
+        QuantizedMatrix QUpdate(bool withDowndate)
         {
             Matrix<float> b;
             using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
@@ -147,14 +166,22 @@ internal static class CalderaDecomposer
             var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads,
                 profile, scratch);
             System.Numerics.Tensors.TensorPrimitives.Multiply(rounded.Data, fromLattice, rounded.Data);
-            return (rounded, new QuantizedMatrix(m, n, wordsPerRow, fromLattice, codes, rounded.Data));
+            return new QuantizedMatrix(m, n, wordsPerRow, fromLattice, codes, rounded.Data);
+        }
+
+        // Q from its codes, as QUpdate made it: each row's codewords decoded, times the scale.
+        QuantizedMatrix Decoded(ushort[] codes, int wordsPerRow, float scale)
+        {
+            var decoded = new QuantizedMatrix(m, n, wordsPerRow, scale, codes, new float[(long)m * n]);
+            LatticeMatrixQuantizer.E8P.Dequantize(decoded, decoded.Dequantized);
+            return decoded;
         }
 
         // ‖(Q + L·R − W̃)·C‖_F / ‖W̃·C‖_F: the activation-aware error of a candidate Q with the current factors.
-        double Error(Matrix<float> candidate)
+        double Error(QuantizedMatrix candidate)
         {
             using var _ = DecompositionProfile.Measure(profile, DecompositionStep.Error);
-            var delta = DenseOps.Subtract(candidate, wt, residual);
+            var delta = DenseOps.Subtract(Values(candidate), wt, residual);
             if (rank > 0) Gemm.Multiply(Op.N, factors.L, Op.N, factors.R, 1f, 1f, delta, threads);
             return Math.Sqrt(Math.Max(WeightedSquaredNorm(delta), 0) / denominator);
         }
@@ -166,6 +193,15 @@ internal static class CalderaDecomposer
             double norm = DenseOps.WeightedSquaredNorm(x, choleskySingle, product, threads);
             scratch.Return(product.Data);
             return norm;
+        }
+
+        Matrix<float> Values(QuantizedMatrix quantized) => new(m, n, quantized.Dequantized);
+
+        // W̃ − 0, the first LR-update's target when no Q has been made yet.
+        static Matrix<float> Copy(Matrix<float> source, Matrix<float> destination)
+        {
+            source.Data.CopyTo(destination.Data, 0);
+            return destination;
         }
 
         var (bestQ, bestFactors) = best!.Value;
@@ -196,9 +232,13 @@ internal static class CalderaDecomposer
     /// </summary>
     private static (float G, Matrix<float> Wt, PackedGemmOperand<float> HtPacked, PackedLowerTriangular<double> Cholesky,
         PackedLowerTriangular<float> CholeskySingle, List<double> Damping, RandomizedHadamard? Input, RandomizedHadamard? Output)
-        Incoherent(Matrix<float> w, Matrix<float> h, CalderaOptions options, int threads)
+        Incoherent(Func<Matrix<float>> readWeights, Matrix<float> h, CalderaOptions options, int threads)
     {
+        // W is read here and not returned: nothing holds it once W̃ is made.
+        var w = readWeights();
         int m = w.Rows, n = w.Cols;
+        if (h.Rows != n || h.Cols != n)
+            throw new ArgumentException($"the Hessian is {h.Rows}×{h.Cols}; W has {n} columns.", nameof(h));
         float g = (float)DenseOps.RootMeanSquare(w.Data);
         if (g == 0) g = 1;
         var wt = new Matrix<float>(m, n);

@@ -170,22 +170,26 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         IProgress<CalderaStep>? steps = null) =>
         CompressMatrix(checkpoint.Tensor(name), name, h, threads, steps);
 
+    /// <remarks>
+    /// W is read from the mapped checkpoint each time it is needed (the search, the error, the spectrum) rather than held
+    /// through the decomposition: reading it again costs a conversion to fp32, holding it 4·m·n bytes at the search's peak.
+    /// </remarks>
     private CompressedLinearData CompressMatrix(TensorView tensor, string name, Matrix<float> h, int threads,
         IProgress<CalderaStep>? steps = null)
     {
-        var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
+        Matrix<float> ReadWeights() => new(tensor.Rows, tensor.Columns, tensor.ToArray());
         CompressedMatrix compressed;
         try
         {
             compressed = Plan.Method == CompressionMethod.Rtn
-                ? RoundToNearest.CompressRegularized(w, h, Plan.RtnBits, threads)
-                : CalderaDecomposer.DecomposeRegularized(w, h, Plan.DecompositionFor(w.Rows, w.Cols, threads), steps);
+                ? RoundToNearest.CompressRegularized(ReadWeights(), h, Plan.RtnBits, threads)
+                : CalderaDecomposer.DecomposeRegularized(ReadWeights, h, Plan.DecompositionFor(tensor.Rows, tensor.Columns, threads), steps);
         }
         catch (Exception e) when (e is ArithmeticException or InvalidOperationException or ArgumentException)
         {
             throw new InvalidOperationException($"{name}: {e.Message}", e);
         }
-        return compressed.ToLinearData(name) with { Spectrum = SpectrumSketch.Of(w, compressed, threads) };
+        return compressed.ToLinearData(name) with { Spectrum = SpectrumSketch.Of(ReadWeights(), compressed, threads) };
     }
 
     /// <summary>
