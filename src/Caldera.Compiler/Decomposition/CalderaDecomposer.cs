@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Caldera.Runtime.Incoherence;
 using Caldera.Compiler.LinearAlgebra;
 using Caldera.Compiler.Quantizers;
@@ -59,6 +60,11 @@ internal static class CalderaDecomposer
     }
 
     /// <summary>The outer loop: the best Q + L·R found, without its error in W's coordinates.</summary>
+    /// <remarks>
+    /// Optimized from its first call: it runs once per matrix for minutes, so tiered compilation would leave it in
+    /// unoptimized code, which reports every local as alive to the end and would keep each m×n array a local ever held.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static CompressedMatrix Search(Func<Matrix<float>> readWeights, Matrix<float> h, CalderaOptions options,
         IProgress<CalderaStep>? progress, DecompositionProfile? profile)
     {
@@ -80,10 +86,12 @@ internal static class CalderaDecomposer
         using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
             denominator = WeightedSquaredNorm(wt);
         var codebook = E8PCodebook.Instance;
-        // The current Q (its codes and values); none before the first Q-update, which an LR-update then reads as zero.
-        QuantizedMatrix? q = null;
+        // The current and the best Q wait as their codes (m·n/4 bytes each, against 4·m·n for the values): values are
+        // decoded only while they are read, so the LR-update and the Q-update each hold one m×n Q at most. There is no Q
+        // before the first Q-update; an LR-update then reads it as zero.
+        LatticeCodes? q = null;
         var factors = LowRankFactors.Empty(m, n, options.FactorBits);
-        (QuantizedMatrix Q, LowRankFactors Factors)? best = null;
+        (LatticeCodes Q, LowRankFactors Factors)? best = null;
         double bestError = double.PositiveInfinity;
         bool lowRankDone = rank == 0, quantizedDone = false;
         // Whether the Q-update rounds against the downdated Hessian: undecided (null) until the first Q-update after an
@@ -99,7 +107,14 @@ internal static class CalderaDecomposer
                 if (lowRankStep)
                 {
                     if (rank == 0) continue;
-                    var a = q is null ? Copy(wt, residual) : DenseOps.Subtract(wt, Values(q), residual);
+                    Matrix<float> a;
+                    if (q is { } current)
+                    {
+                        var values = Values(current);
+                        a = DenseOps.Subtract(wt, values, residual);
+                        scratch.Return(values.Data);
+                    }
+                    else a = Copy(wt, residual);
                     factors = LowRankFit.Fit(a, htPacked, cholesky, choleskySingle, rank, options.FactorBits,
                         options.InnerIterations, options.Seed + (ulong)t, threads, profile, scratch);
                     lowRankDone = true;
@@ -107,36 +122,25 @@ internal static class CalderaDecomposer
                 else
                 {
                     bool withDowndate = downdate is not false && lowRankDone;
-                    // A Q-update does not read the Q it replaces: the reference is dropped first (here and below), so that
-                    // only the Q being made is held beside the best one, also in unoptimized code that keeps locals alive.
-                    q = null;
                     q = QUpdate(withDowndate);
                     quantizedDone = true;
                     // The first downdated Q-update is tried against a plain one: this matrix keeps whichever fits better.
-                    // Only its codes wait while the plain one runs (m·n/4 bytes, not Q's 4·m·n), decoded again if it wins:
-                    // BlockLDLQ's values are the codewords' values times the scale, so the decoded Q is the same, bit for bit.
                     if (withDowndate && downdate is null)
                     {
-                        double downdated = Error(q);
-                        var (codes, wordsPerRow, scale) = (q.Codes, q.WordsPerRow, q.Scale);
-                        q = null;
-                        q = QUpdate(withDowndate: false);
-                        downdate = downdated <= Error(q);
-                        if (downdate is true)
-                        {
-                            q = null;
-                            q = Decoded(codes, wordsPerRow, scale);
-                        }
+                        double downdated = Error(q.Value);
+                        var plain = QUpdate(withDowndate: false);
+                        downdate = downdated <= Error(plain);
+                        if (downdate is false) q = plain;
                     }
                 }
 
                 if (!(lowRankDone && quantizedDone)) continue;
-                double error = Error(q!);
+                double error = Error(q!.Value);
                 progress?.Report(new CalderaStep(t, lowRankStep ? "LR" : "Q", error, clock.Elapsed));
                 if (error < bestError)
                 {
                     bestError = error;
-                    best = (q!, factors);
+                    best = (q.Value, factors);
                 }
             }
             // Without factors every Q-update sees the same input and returns the same Q.
@@ -144,7 +148,7 @@ internal static class CalderaDecomposer
         }
 
         // Q = round(W̃ − L·R) with BlockLDLQ, against H̃ or the downdated H̃.
-        QuantizedMatrix QUpdate(bool withDowndate)
+        LatticeCodes QUpdate(bool withDowndate)
         {
             Matrix<float> b;
             using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
@@ -165,26 +169,23 @@ internal static class CalderaDecomposer
                     : QUpdateHessian.Plain(htPacked, damping, threads);
             var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads,
                 profile, scratch);
-            System.Numerics.Tensors.TensorPrimitives.Multiply(rounded.Data, fromLattice, rounded.Data);
-            return new QuantizedMatrix(m, n, wordsPerRow, fromLattice, codes, rounded.Data);
-        }
-
-        // Q from its codes, as QUpdate made it: each row's codewords decoded, times the scale.
-        QuantizedMatrix Decoded(ushort[] codes, int wordsPerRow, float scale)
-        {
-            var decoded = new QuantizedMatrix(m, n, wordsPerRow, scale, codes, new float[(long)m * n]);
-            LatticeMatrixQuantizer.E8P.Dequantize(decoded, decoded.Dequantized);
-            return decoded;
+            // The values are the codewords' values times the scale: LatticeCodes.Values makes them again, bit for bit.
+            return new LatticeCodes(codes, wordsPerRow, fromLattice);
         }
 
         // ‖(Q + L·R − W̃)·C‖_F / ‖W̃·C‖_F: the activation-aware error of a candidate Q with the current factors.
-        double Error(QuantizedMatrix candidate)
+        double Error(LatticeCodes candidate)
         {
             using var _ = DecompositionProfile.Measure(profile, DecompositionStep.Error);
-            var delta = DenseOps.Subtract(Values(candidate), wt, residual);
+            var values = Values(candidate);
+            var delta = DenseOps.Subtract(values, wt, residual);
+            scratch.Return(values.Data);
             if (rank > 0) Gemm.Multiply(Op.N, factors.L, Op.N, factors.R, 1f, 1f, delta, threads);
             return Math.Sqrt(Math.Max(WeightedSquaredNorm(delta), 0) / denominator);
         }
+
+        // Q's values in a rented m×n buffer, for the caller to return.
+        Matrix<float> Values(LatticeCodes codes) => new(m, n, codes.Decode(m, n, scratch.Rent<float>((long)m * n)).Dequantized);
 
         // tr(X·H̃·Xᵀ) = ‖X·C‖²_F, X·C formed in a rented m×n buffer.
         double WeightedSquaredNorm(Matrix<float> x)
@@ -195,8 +196,6 @@ internal static class CalderaDecomposer
             return norm;
         }
 
-        Matrix<float> Values(QuantizedMatrix quantized) => new(m, n, quantized.Dequantized);
-
         // W̃ − 0, the first LR-update's target when no Q has been made yet.
         static Matrix<float> Copy(Matrix<float> source, Matrix<float> destination)
         {
@@ -205,7 +204,19 @@ internal static class CalderaDecomposer
         }
 
         var (bestQ, bestFactors) = best!.Value;
-        return new CompressedMatrix(m, n, g, input, output, LatticeMatrixQuantizer.E8P, bestQ, bestFactors, 0);
+        return new CompressedMatrix(m, n, g, input, output, LatticeMatrixQuantizer.E8P, bestQ.Decode(m, n, new float[(long)m * n]), bestFactors, 0);
+    }
+
+    /// <summary>Q (m×n) as BlockLDLQ's codes and the scale its values were multiplied by.</summary>
+    private readonly record struct LatticeCodes(ushort[] Codes, int WordsPerRow, float Scale)
+    {
+        /// <summary>Q's codes and values, the values written over <paramref name="values"/>: each row's codewords decoded, times the scale, as the Q-update made them.</summary>
+        public QuantizedMatrix Decode(int rows, int columns, float[] values)
+        {
+            var q = new QuantizedMatrix(rows, columns, WordsPerRow, Scale, Codes, values);
+            LatticeMatrixQuantizer.E8P.Dequantize(q, values);
+            return q;
+        }
     }
 
     /// <summary>Recomputes the error of <paramref name="c"/> in W's own coordinates, the number every method reports.</summary>

@@ -13,8 +13,8 @@ namespace Caldera.Compiler.Pipeline;
 /// <item>Calibration of a block: its four fp64 Hessian sums (8·Σn²) and the residual stream (4·tokens·dim); then
 /// each sum becomes a regularized fp32 H (4·n²) one at a time.</item>
 /// <item>A decomposition: the block's fp32 Hessians (4·Σn², each dropped after its last matrix), and per matrix in
-/// flight about <see cref="HessianBytesPerEntry"/>·n² (H̃ packed in fp32, chol(H̃) packed as fp64 and fp32 triangles,
-/// BlockLDLQ's one fp32 n'×n' array; H_q is read a panel of rows at a time) plus <see cref="WeightBytesPerEntry"/>·m·n
+/// flight about <see cref="HessianBytesCounted"/>·n² (H̃ packed in fp32, chol(H̃) packed as fp64 and fp32 triangles,
+/// BlockLDLQ's one fp32 n'×n' array; H_q is read a panel of rows at a time) plus <see cref="WeightBytesCounted"/>·m·n
 /// (W, W̃, the residual, the current, best and new Q, BlockLDLQ's E and U, which the LR fit's A·C and packed A
 /// reuse, and its fp64 A·C).</item>
 /// <item>A compressed classifier (<see cref="ClassifierStorage.Caldera"/>), alone after the last block: its fp32 Hessian
@@ -29,16 +29,26 @@ namespace Caldera.Compiler.Pipeline;
 internal static class MemoryBudget
 {
     /// <summary>
-    /// Bytes per n×n entry a CALDERA or LDLQ decomposition holds at its peak: 14 counted (see remarks; 18 for a moment
-    /// while chol(H̃) is packed, when the m×n arrays are two), times 1.5 for what the count misses (GEMM packing, the
-    /// GC's large-object fragmentation under a hard limit). Measured with <see cref="WeightBytesPerEntry"/>: the
-    /// 2048×5632 ffn_down of the dim-2048 model (<c>compress-matrix … down fast 2</c>, its Hessian and the runtime
-    /// included) finishes under a 1.25 GiB GC heap limit; this budget is 1.2 GiB, and the Hessian 0.12 GiB beside it.
+    /// Bytes per n×n entry a CALDERA or LDLQ decomposition holds at its peak: H̃ packed in fp32, chol(H̃) packed as fp64 and
+    /// fp32 triangles (10 for the whole decomposition) and, during a Q-update, BlockLDLQ's one fp32 n'×n' array (4).
     /// </summary>
-    private const long HessianBytesPerEntry = 21;
+    private const long HessianBytesCounted = 14;
 
-    /// <summary>Bytes per m×n entry a CALDERA or LDLQ decomposition holds at its peak: 36 counted, times 1.5 (see <see cref="HessianBytesPerEntry"/>).</summary>
-    private const long WeightBytesPerEntry = 54;
+    /// <summary>
+    /// Bytes per m×n entry a CALDERA or LDLQ decomposition holds at its peak, the LR initialisation: W̃, the LR-update's
+    /// target, the pool's two fp32 buffers (BlockLDLQ's E and U, the LR fit's A·C, packed A and Aᵀ) and the fp64 A·C
+    /// (8). A Q-update holds 20: W̃, its target, its result and the pool. W is read again from the checkpoint when the
+    /// error needs it, and the current and best Q wait as codes (m·n/4 bytes), decoded into a pool buffer when read.
+    /// </summary>
+    private const long WeightBytesCounted = 24;
+
+    /// <summary>
+    /// What the counts miss (GEMM packing, the GC's large-object fragmentation under a hard limit), as a factor on them:
+    /// the n×n and m×n counts are each a phase's peak, and their sum an upper bound on both phases. Measured: the whole
+    /// compression of the dim-2048 model finishes under a GC heap limit of its budget, and the 8B-shaped model's 4096×14336
+    /// ffn_down (docs/large-models.md).
+    /// </summary>
+    private const double Margin = 1.3;
 
     /// <summary>The runtime's own objects, tokenizer, calibration text and small arrays (tinystories-256d's whole compression, rank 16, runs under an 80 MiB GC heap limit).</summary>
     private const long Baseline = 96L << 20;
@@ -47,7 +57,7 @@ internal static class MemoryBudget
     public static long MatrixBytes(long rows, long columns, CompressionMethod method) => method == CompressionMethod.Rtn
         // W, Q, the reconstruction and Δ (m·n fp32 each), H packed in fp32 for the error (n·n): counted, not measured.
         ? 16 * rows * columns + 4 * columns * columns
-        : HessianBytesPerEntry * columns * columns + WeightBytesPerEntry * rows * columns;
+        : (long)(Margin * (HessianBytesCounted * columns * columns + WeightBytesCounted * rows * columns));
 
     /// <summary>The largest block matrix (named as in block 0: blk.0.ffn_down.weight), the one that decides whether a cap can be met.</summary>
     public static (string Name, long Rows, long Columns, long Bytes) LargestMatrix(LlamaConfig c, CompressionMethod method) =>
