@@ -13,15 +13,18 @@ namespace Caldera.Compiler.Pipeline;
 /// <item>Calibration of a block: its four fp64 Hessian sums (8·Σn²) and the residual stream (4·tokens·dim); then
 /// each sum becomes a regularized fp32 H (4·n²) one at a time.</item>
 /// <item>A decomposition: the block's fp32 Hessians (4·Σn², each dropped after its last matrix), and per matrix in
-/// flight about <see cref="HessianBytesCounted"/>·n² (H̃ packed in fp32, chol(H̃) packed as fp64 and fp32 triangles,
+/// flight at most <see cref="HessianBytesCounted"/>·n² (H̃ packed in fp32, chol(H̃) packed as fp64 and fp32 triangles,
 /// BlockLDLQ's one fp32 n'×n' array; H_q is read a panel of rows at a time) plus <see cref="WeightBytesCounted"/>·m·n
-/// (W, W̃, the residual, the current, best and new Q, BlockLDLQ's E and U, which the LR fit's A·C and packed A
-/// reuse, and its fp64 A·C).</item>
+/// (W̃, the LR-update's target, two pooled buffers and the LR initialisation's fp64 A·C; W is read again from the
+/// mapped checkpoint when needed, and the current and best Q wait as codes).</item>
 /// <item>A compressed classifier (<see cref="ClassifierStorage.Caldera"/>), alone after the last block: its fp32 Hessian
 /// (4·dim²) and one decomposition of vocab×dim, beside the residual stream. At the dim-2048 synthetic's 32000×2048 that
-/// is about 3.4 GiB, the largest phase of its compression.</item>
-/// <item>The compressed blocks finished so far (about 2.3 bits per block weight), held until the model is written,
-/// and, after the last block, the embedding and classifier as stored.</item>
+/// is about 2.0 GiB, the largest phase of its compression.</item>
+/// <item>One block's compressed matrices (about 2.3 bits per block weight) and their serialized copy: the block being
+/// written to the layer cache, or, once the last block is done, the one read back from it while the model is written,
+/// beside the embedding and classifier as stored. Finished blocks are not held (<see cref="StreamedMatrices"/>): the
+/// need does not grow with the number of blocks. This is the CLI's case, which always caches; an in-process caller
+/// without a cache directory holds every block.</item>
 /// </list>
 /// The per-entry constants are set from what <c>compress-matrix</c> (benchmarks/Caldera.Benchmarks) needs under a GC
 /// hard limit; the mapped checkpoint is file-backed memory the kernel reclaims and is not counted.
@@ -65,8 +68,8 @@ internal static class MemoryBudget
 
     /// <summary>
     /// Bytes needed with <paramref name="parallel"/> matrices in flight: the larger of a block's calibration and its
-    /// decomposition with the compressed blocks held beside it, or, once the last block is done and the calibration
-    /// state gone, the compressed blocks and the embedding and classifier (stored only then).
+    /// decomposition, or, once the last block is done and the calibration state gone, the embedding and classifier
+    /// (stored only then); beside either, one compressed block.
     /// </summary>
     /// <param name="classifier">Whether the classifier is compressed too (<see cref="ClassifierStorage.Caldera"/>).</param>
     public static long Need(LlamaConfig c, CompressionMethod method, long calibrationTokens, int parallel, bool classifier = false)
@@ -77,8 +80,8 @@ internal static class MemoryBudget
         long calibration = 8 * squares + 4 * widths.Max(n => n * n);
         long decomposition = 4 * squares + parallel * LargestMatrix(c, method).Bytes;
         long classifierPhase = classifier ? ClassifierBytes(c, method) : 0;
-        long blocks = CompressedBlockBytes(c);
-        return Baseline + Math.Max(residualStream + Math.Max(Math.Max(calibration, decomposition), classifierPhase), DenseBytes(c)) + blocks;
+        long block = 2 * CompressedBlockBytes(c);
+        return Baseline + Math.Max(residualStream + Math.Max(Math.Max(calibration, decomposition), classifierPhase), DenseBytes(c)) + block;
     }
 
     /// <summary>
@@ -116,9 +119,9 @@ internal static class MemoryBudget
         return (bytes + unit - 1) / unit * unit;
     }
 
-    /// <summary>The compressed blocks: 2-bit Q, rank-64 factors, codes and half copies.</summary>
+    /// <summary>One compressed block: 2-bit Q, rank-64 factors, codes and half copies.</summary>
     private static long CompressedBlockBytes(LlamaConfig c) =>
-        c.LayerCount * Shapes(c).Sum(s => s.Rows * s.Columns / 4 + 5 * 64 * (s.Rows + s.Columns) / 2);
+        Shapes(c).Sum(s => s.Rows * s.Columns / 4 + 5 * 64 * (s.Rows + s.Columns) / 2);
 
     /// <summary>The embedding and an untied classifier, at F16 (6-bit blocks take less).</summary>
     private static long DenseBytes(LlamaConfig c) => 2L * c.VocabSize * c.Dim * (c.TiedClassifier ? 1 : 2);
