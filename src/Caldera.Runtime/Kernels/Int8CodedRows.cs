@@ -74,7 +74,6 @@ internal static class Int8CodedRows
         {
             if (path == Path.Avx512Vbmi)
             {
-                E8PNibbleDecode.EnsureInitialized();
                 // Whole blocks only (every real shape): the register decode runs 32-word blocks; other rows take 256 bits.
                 if (perRow % WordsPerBlock == 0)
                 {
