@@ -39,6 +39,9 @@ internal static class Int8LowRank
     /// <summary>The low nibble of a plane byte: U/2 of the entry's first word (A); the high nibble is the second's (B).</summary>
     private const int NibbleMask = 0x0F;
 
+    /// <summary>The low nibble of every byte lane of a ulong.</summary>
+    private const ulong NibbleLanes = 0x0F0F0F0F0F0F0F0F;
+
     /// <summary>Ranks rounded up to whole quads: the length of α.</summary>
     public static int PaddedRank(int rank) => (rank + RanksPerQuad - 1) / RanksPerQuad * RanksPerQuad;
 
@@ -56,8 +59,8 @@ internal static class Int8LowRank
         if (planes.Length != PlaneLength(rows, rank))
             throw new ArgumentException($"the planes of a {rows}×{rank} L take {PlaneLength(rows, rank)} bytes, got {planes.Length}.", nameof(planes));
         ulong[] table = E8PInt8Table.Codewords;
-        // Padded ranks and rows stay 0. Each word pair is looked up once for its eight rows (this runs at load, for every
-        // matrix: it is most of a published app's time to its first token).
+        // Padded ranks and rows stay 0. Each word pair is looked up once for its eight rows, and its eight plane bytes are
+        // made at once, one byte lane per row (this runs once per matrix, on its first int8 decode step).
         planes.Clear();
         for (int g = 0; g < groups; g++)
         {
@@ -65,15 +68,25 @@ internal static class Int8LowRank
             for (int r = 0; r < rank; r++)
             {
                 int pair = r * rowWords + 2 * g;
-                ulong first = table[lTransposed[pair]], second = table[lTransposed[pair + 1]];
+                ulong packed = HalfLevels(table[lTransposed[pair]]) | HalfLevels(table[lTransposed[pair + 1]]) << 4;
                 Span<byte> quad = planes.Slice((g * quads + r / RanksPerQuad) * QuadBytes, QuadBytes);
                 for (int i = 0; i < groupRows; i++)
-                {
-                    int a = E8PInt8Table.Entry(first, i) + E8PNibbleDecode.Offset, b = E8PInt8Table.Entry(second, i) + E8PNibbleDecode.Offset;
-                    quad[i * RanksPerQuad + r % RanksPerQuad] = (byte)(a / 2 | b / 2 << 4); // U is even: 4·C is odd, the offset odd
-                }
+                    quad[i * RanksPerQuad + r % RanksPerQuad] = (byte)(packed >> (8 * i));
             }
         }
+    }
+
+    /// <summary>Per byte lane, U/2 = (4·C + 11)/2 ∈ [0, 11] of a codeword's eight 4·C (odd, |4C| ≤ 11: U is even).</summary>
+    /// <remarks>
+    /// The 11 is added to the low seven bits, which cannot carry out of the lane (0x7F + 11 &lt; 0x100), and the sign bit
+    /// is put back by XOR: the byte's own sum mod 256, which is U since 4C + 11 ≥ 0.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong HalfLevels(ulong codeword)
+    {
+        const ulong LowBits = 0x7F7F7F7F7F7F7F7F, Offsets = 0x0101010101010101 * (ulong)E8PNibbleDecode.Offset;
+        ulong u = ((codeword & LowBits) + Offsets) ^ (codeword & ~LowBits);
+        return u >> 1 & NibbleLanes;
     }
 
     /// <summary>
