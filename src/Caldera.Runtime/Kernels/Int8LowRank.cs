@@ -59,21 +59,36 @@ internal static class Int8LowRank
         if (planes.Length != PlaneLength(rows, rank))
             throw new ArgumentException($"the planes of a {rows}×{rank} L take {PlaneLength(rows, rank)} bytes, got {planes.Length}.", nameof(planes));
         ulong[] table = E8PInt8Table.Codewords;
-        // Padded ranks and rows stay 0. Each word pair is looked up once for its eight rows, and its eight plane bytes are
-        // made at once, one byte lane per row (this runs once per matrix, on its first int8 decode step).
-        planes.Clear();
+        // Each word pair is looked up once, and its eight plane bytes made at once, one byte lane per row; a quad's four
+        // ranks are then interleaved row by row with byte shuffles. Every byte is written: padded ranks and rows are 0.
+        // (This runs once per matrix, on its first int8 decode step.)
+        Span<ulong> ranks = stackalloc ulong[RanksPerQuad];
         for (int g = 0; g < groups; g++)
         {
             int groupRows = Math.Min(RowsPerGroup, rows - g * RowsPerGroup);
-            for (int r = 0; r < rank; r++)
+            ulong rowMask = groupRows == RowsPerGroup ? ulong.MaxValue : (1UL << (8 * groupRows)) - 1;
+            for (int k = 0; k < quads; k++)
             {
-                int pair = r * rowWords + 2 * g;
-                ulong packed = HalfLevels(table[lTransposed[pair]]) | HalfLevels(table[lTransposed[pair + 1]]) << 4;
-                Span<byte> quad = planes.Slice((g * quads + r / RanksPerQuad) * QuadBytes, QuadBytes);
-                for (int i = 0; i < groupRows; i++)
-                    quad[i * RanksPerQuad + r % RanksPerQuad] = (byte)(packed >> (8 * i));
+                for (int j = 0; j < RanksPerQuad; j++)
+                {
+                    int r = k * RanksPerQuad + j, pair = r * rowWords + 2 * g;
+                    ranks[j] = r < rank ? (HalfLevels(table[lTransposed[pair]]) | HalfLevels(table[lTransposed[pair + 1]]) << 4) & rowMask : 0;
+                }
+                InterleaveRanks(ranks, planes.Slice((g * quads + k) * QuadBytes, QuadBytes));
             }
         }
+    }
+
+    /// <summary>Byte 4·i + j of <paramref name="quad"/> = byte i of <paramref name="ranks"/>[j]: four ranks' eight rows, row by row.</summary>
+    private static void InterleaveRanks(ReadOnlySpan<ulong> ranks, Span<byte> quad)
+    {
+        // Two shuffles per half, each taking two of the ranks' bytes into their places (indices past 15 give 0).
+        var first = Vector128.Create(ranks[0], ranks[1]).AsByte();
+        var second = Vector128.Create(ranks[2], ranks[3]).AsByte();
+        (Vector128.Shuffle(first, Vector128.Create((byte)0, 8, 99, 99, 1, 9, 99, 99, 2, 10, 99, 99, 3, 11, 99, 99)) |
+            Vector128.Shuffle(second, Vector128.Create((byte)99, 99, 0, 8, 99, 99, 1, 9, 99, 99, 2, 10, 99, 99, 3, 11))).CopyTo(quad);
+        (Vector128.Shuffle(first, Vector128.Create((byte)4, 12, 99, 99, 5, 13, 99, 99, 6, 14, 99, 99, 7, 15, 99, 99)) |
+            Vector128.Shuffle(second, Vector128.Create((byte)99, 99, 4, 12, 99, 99, 5, 13, 99, 99, 6, 14, 99, 99, 7, 15))).CopyTo(quad[16..]);
     }
 
     /// <summary>Per byte lane, U/2 = (4·C + 11)/2 ∈ [0, 11] of a codeword's eight 4·C (odd, |4C| ≤ 11: U is even).</summary>

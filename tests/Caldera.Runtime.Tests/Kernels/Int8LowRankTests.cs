@@ -116,6 +116,9 @@ public class Int8LowRankTests
                         expected[(g * quads + r / 4) * 32 + i % 8 * 4 + r % 4] = (byte)(first / 2 | second / 2 << 4);
                     }
                 Assert.True(expected.AsSpan().SequenceEqual(planes), $"{rows}×{rank}");
+                var reused = Enumerable.Repeat((byte)0xAB, planes.Length).ToArray(); // Build writes every byte, padding included
+                Int8LowRank.Build(words, rows, rank, reused);
+                Assert.True(expected.AsSpan().SequenceEqual(reused), $"{rows}×{rank} over old bytes");
             }
     }
 
