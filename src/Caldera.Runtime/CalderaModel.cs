@@ -50,7 +50,8 @@ public abstract class CalderaModel : IChatClient
     /// <summary>
     /// Opens the model that <paramref name="description"/> says the build stored for this class (or
     /// <see cref="CalderaModelOptions.ModelPath"/>), read in place, and checks that it is that exact model; a missing,
-    /// stale or corrupt model is a <see cref="ModelFormatException"/> saying what to do.
+    /// stale or malformed model is a <see cref="ModelFormatException"/> saying what to do. The checksum of every byte runs
+    /// beside the first generation: corrupt weights fail each generation with that error instead (docs/format.md, "Header").
     /// </summary>
     protected CalderaModel(CalderaModelDescription description, CalderaModelOptions? options)
     {
@@ -62,7 +63,7 @@ public abstract class CalderaModel : IChatClient
         {
             var payload = file.Content.Tokenizer
                 ?? throw new ModelFormatException(file.Path, "carries no tokenizer; compress the model with a tokenizer (Tokenizer on the <CalderaModel> item, or caldera compress --tokenizer)");
-            // The tokenizer library builds its tables from the payload on a thread of its own, beside the weights' binding;
+            // The tokenizer library builds its tables from the payload on a pool thread, beside the weights' binding;
             // it reads a copy of the bytes, so a dispose meanwhile cannot pull them from under it.
             var copy = payload with { Bytes = payload.Bytes.ToArray(), ConfigBytes = payload.ConfigBytes.ToArray() };
             _tokenizer = Task.Run(() => ModelTokenizer.FromPayload(copy, file.Path));

@@ -7,10 +7,11 @@ namespace Caldera.Runtime.Formats;
 /// <summary>
 /// A <c>.cald</c> compressed model, read in place and verified: magic, version, length, checksum over every
 /// byte, then a strict reading of the manifest in which every section's offset and length is checked in 64-bit
-/// arithmetic against the bytes before use. An app's model may have its checksum computed on a thread of its own
-/// instead, beside the first generation (<see cref="Open(ByteSource, bool)"/>; docs/format.md, "Checksum"). The bytes are a memory-mapped file, a mapped window of an executable's
-/// trailer or an embedded resource (see <see cref="Hosting.CalderaModelSource"/>). <see cref="Content"/>'s arrays
-/// are zero-copy views of them (packed signs and uniform codes are unpacked), valid until this object is disposed.
+/// arithmetic against the bytes before use. An app's model may have its checksum computed on a pool thread instead,
+/// beside the first generation (<see cref="Open(ByteSource, bool)"/>; docs/format.md, "Header"). The bytes are a
+/// memory-mapped file, a mapped window of an executable's trailer or an embedded resource (see
+/// <see cref="Hosting.CalderaModelSource"/>). <see cref="Content"/>'s arrays are zero-copy views of them (packed signs
+/// and uniform codes are unpacked), valid until this object is disposed.
 /// </summary>
 internal sealed class CaldFile : IDisposable
 {
@@ -84,7 +85,7 @@ internal sealed class CaldFile : IDisposable
     /// <summary>
     /// Verifies and reads <paramref name="source"/>, which the result owns (released here when it is corrupt). With
     /// <paramref name="checksumInBackground"/> the header and the manifest are verified here as always, but the checksum
-    /// of every byte is computed on a thread of its own: its verdict is <see cref="ThrowIfCorrupt"/> and
+    /// of every byte is computed on a pool thread: its verdict is <see cref="ThrowIfCorrupt"/> and
     /// <see cref="VerifyChecksumAsync"/>.
     /// </summary>
     internal static CaldFile Open(ByteSource source, bool checksumInBackground = false)
