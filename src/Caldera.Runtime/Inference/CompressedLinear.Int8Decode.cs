@@ -16,7 +16,7 @@ internal sealed partial class CompressedLinear
         /// <summary>L's int8 planes, or null when L·t stays float.</summary>
         public LowRankPlanes? LowRankPlanes { get; }
 
-        /// <summary>The planes, built by this call's <see cref="LowRankInputsReady"/>.</summary>
+        /// <summary>The planes, taken by <see cref="LowRankInputsReady"/> (which builds them on the matrix's first step).</summary>
         private byte[]? _planes;
 
         // The call's int8 u (levels and block scales) and int8 a (levels and scale).

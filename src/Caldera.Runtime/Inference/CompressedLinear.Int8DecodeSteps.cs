@@ -13,8 +13,8 @@ internal sealed partial class CompressedLinear
     /// <see cref="Int8Decode"/> step's: u quantised per token as there; Q·u through <see cref="Int8CodedTile"/>, which
     /// decodes each block of Q's rows once for all N tokens and gives every token the one-token kernel's sums bit for
     /// bit; R·u the same way where the tile runs (<see cref="Int8ResidualRows.DotRowsTokens"/>), else per token; L·t per
-    /// token on L's int8 planes (<see cref="LowRankPlanes"/>, shared with the one-token pass). Built only where <see cref="Int8Decode"/> runs R·u in
-    /// integers (E8P Q, 4-bit or no factors).
+    /// token on L's int8 planes (<see cref="LowRankPlanes"/>, shared with the one-token pass). Built only where
+    /// <see cref="Int8Decode"/> runs R·u in integers (E8P Q, 4-bit or no factors).
     /// </summary>
     private sealed unsafe class Int8DecodeSteps : Pass
     {
@@ -24,7 +24,7 @@ internal sealed partial class CompressedLinear
         /// <summary>L's int8 planes, shared with the matrix's <see cref="Int8Decode"/>; null when L·t stays float.</summary>
         private readonly LowRankPlanes? _lowRankPlanes;
 
-        /// <summary>The planes, built by this call's <see cref="LowRankInputsReady"/>.</summary>
+        /// <summary>The planes, taken by <see cref="LowRankInputsReady"/> (which builds them on the matrix's first step).</summary>
         private byte[]? _planes;
 
         // The call's int8 u (levels, coordinate-major levels, block scales) and int8 a (levels and scales), token after token.
