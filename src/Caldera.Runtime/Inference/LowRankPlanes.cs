@@ -12,13 +12,16 @@ internal sealed class LowRankPlanes(CompressedLinearData data)
 {
     private byte[]? _planes;
 
-    /// <summary>The planes; the first call builds them (a racing second call may build them too and keep either: they are equal).</summary>
-    public byte[] Planes => LazyInitializer.EnsureInitialized(ref _planes, Build);
+    /// <summary>
+    /// The planes; the first call builds them (a racing second call may build them too, and both get the first stored:
+    /// they are equal). Read on every decode step, so without allocating (no delegate).
+    /// </summary>
+    public byte[] Planes => Volatile.Read(ref _planes) ?? Build();
 
     private byte[] Build()
     {
         var planes = new byte[Int8LowRank.PlaneLength(data.Rows, data.Rank)];
         Int8LowRank.Build(data.LTransposedCodes.Span, data.Rows, data.Rank, planes);
-        return planes;
+        return Interlocked.CompareExchange(ref _planes, planes, null) ?? planes;
     }
 }
