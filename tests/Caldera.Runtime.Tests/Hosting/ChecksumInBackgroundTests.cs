@@ -4,7 +4,7 @@ using Caldera.Runtime.Formats;
 namespace Caldera.Runtime.Tests.Hosting;
 
 /// <summary>
-/// An app's model has its checksum computed on a thread of its own, beside the first generation: the header and the
+/// An app's model has its checksum computed on a pool thread, beside the first generation: the header and the
 /// manifest are still verified at open, and corrupt weights still fail every generation with the checksum's error
 /// naming the file, at its end at the latest.
 /// </summary>
@@ -46,8 +46,9 @@ public class ChecksumInBackgroundTests
     }
 
     [Fact]
-    public void Disposing_a_file_while_its_background_check_runs_waits_for_the_check_to_stop()
+    public void Disposing_files_right_after_opening_them_with_a_background_check_does_not_fault()
     {
+        // Dispose waits for the check, which would otherwise read the bytes after they are unmapped and crash the process.
         for (int i = 0; i < 20; i++) CaldFile.Open(CompressedStories.Path, checksumInBackground: true).Dispose();
     }
 
