@@ -103,6 +103,18 @@ public class QuantizationAwareTests
     }
 
     [Fact]
+    public void Half_precision_factors_round_to_the_nearest_half_as_the_merge_stores_them()
+    {
+        using var file = CaldFile.Open(CompressedStories.Path);
+        var data = file.Content.Matrices.First(m => m.Rank > 0) with { FactorBits = 16 };
+        var values = Enumerable.Range(0, 2 * data.Columns).Select(i => 0.3f * MathF.Sin(i)).ToArray();
+        var rounded = new float[values.Length];
+        FactorRounding.For(data, lTransposed: false, 2, FactorRequantization.Nearest).Round(values, rounded);
+        Assert.Equal(values.Select(v => (float)(Half)v), rounded);
+        Assert.NotEqual(values, rounded);
+    }
+
+    [Fact]
     public void Requantizing_the_base_values_gives_the_base_words_which_rounding_anew_does_not()
     {
         using var file = CaldFile.Open(CompressedStories.Path);

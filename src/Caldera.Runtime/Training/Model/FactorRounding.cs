@@ -29,10 +29,12 @@ internal sealed class FactorRounding
     private readonly float[]? _first;
     private readonly E8PNearestRow? _nearest;
     private readonly int _rows, _columns;
+    private readonly float[] _residual, _second;
 
     private FactorRounding(int rows, int columns, float scale, float[]? first, E8PNearestRow? nearest)
     {
         (_rows, _columns, _scale, _first, _nearest) = (rows, columns, scale, first, nearest);
+        (_residual, _second) = first is null ? ([], []) : (new float[columns], new float[columns]);
     }
 
     /// <summary>Ranks 0..<paramref name="rank"/>−1 of Lᵀ (<paramref name="lTransposed"/>) or R of <paramref name="data"/>.</summary>
@@ -63,7 +65,7 @@ internal sealed class FactorRounding
             for (int i = 0; i < _rows * n; i++) rounded[i] = (float)(Half)latent[i];
             return;
         }
-        Span<float> residual = new float[n], second = new float[n];
+        float[] residual = _residual, second = _second;
         for (int j = 0; j < _rows; j++)
         {
             var first = _first.AsSpan(j * n, n);
