@@ -1,4 +1,3 @@
-using Caldera.Compiler.Quantizers;
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Training.Adapters;
 
@@ -9,7 +8,7 @@ namespace Caldera.Compiler.Adapters;
 /// replaced by the adapter's, quantized as the factors are stored (4-bit residual E8P codes at the factor's existing
 /// scale, <see cref="FactorRequantization"/>, or halves), so the merged model runs without the adapter at the model's own
 /// bits per weight. The rounding is a quality cost of its own, which <c>caldera eval</c> of the merged file against the
-/// adapter measures; an adapter trained quantisation-aware is merged without it.
+/// adapter measures; an adapter trained quantisation-aware holds ranks on the grid already, and merges without that cost.
 /// </summary>
 internal static class AdapterMerge
 {

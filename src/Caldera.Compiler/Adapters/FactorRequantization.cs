@@ -44,7 +44,8 @@ internal static class FactorRequantization
             }
             for (int i = 0; i < n; i++)
             {
-                y[i] = values[j * n + i] / scale;
+                // An all-zero factor has s = 0 and rounds to zeros, as the compressor stores it.
+                y[i] = scale > 0 ? values[j * n + i] / scale : 0f;
                 residual[i] = E8PResidualLattice.ResidualScale * (y[i] - first[i]);
             }
             E8PCodebook.QuantizeRow(residual, second, secondWords);

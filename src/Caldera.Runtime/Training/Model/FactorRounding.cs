@@ -70,7 +70,8 @@ internal sealed class FactorRounding
         {
             var first = _first.AsSpan(j * n, n);
             var x = latent.Slice(j * n, n);
-            for (int i = 0; i < n; i++) residual[i] = E8PResidualLattice.ResidualScale * (x[i] / _scale - first[i]);
+            // An all-zero factor has s = 0: its ranks stay zero.
+            for (int i = 0; i < n; i++) residual[i] = E8PResidualLattice.ResidualScale * ((_scale > 0 ? x[i] / _scale : 0f) - first[i]);
             _nearest!(residual, second);
             var y = rounded.Slice(j * n, n);
             E8PResidualLattice.Combine(first, second, y);
