@@ -53,7 +53,8 @@ public class QuantizationAwareTests
     {
         using var file = CaldFile.Open(CompressedStories.Path);
         var adapter = Train(file.Content, file.Checksum, Settings);
-        var merged = AdapterMerge.Merge(file.Content, adapter).Matrices.ToDictionary(m => m.Name);
+        var content = AdapterMerge.Merge(file.Content, adapter);
+        var merged = content.Matrices.ToDictionary(m => m.Name);
         var original = file.Content.Matrices.ToDictionary(m => m.Name);
         int moved = 0;
         foreach (var a in adapter.Matrices)
@@ -69,7 +70,6 @@ public class QuantizationAwareTests
         Assert.True(moved > 0, "training moved no rank of Lᵀ off its base value, so this test checks nothing");
 
         int[] tokens = [1, 403, 407, 261, 378, 429, 395, 260, 443, 300];
-        var content = AdapterMerge.Merge(file.Content, adapter);
         using var weights = new CompressedModelWeights(content);
         using var transformer = new Transformer(content.Config, binding => weights.Bind(binding), new TransformerOptions { Threads = 2 });
         var expected = new float[tokens.Length * content.Config.VocabSize];
