@@ -134,7 +134,7 @@ public sealed class CompileCalderaModels : Microsoft.Build.Utilities.Task, ICanc
         IntermediateOutput.Record(checkpoint, runKey);
 
         Log.LogMessage(MessageImportance.High, "Caldera: distilling {0} toward {1} on {2} ({3}) -> {4}",
-            settings.ItemSpec, settings.InputPath, settings.CalibrationPath, distill.Summary, adapterPath);
+            basePath, settings.ItemSpec, settings.CalibrationPath, distill.Summary, adapterPath);
         var trained = tool.Run(arguments, _cancellation.Token);
         Check(trained, "finetune", BuildDiagnostic.DistillRejected, settings);
         AtomicFile.Commit(temporaryAdapter, adapterPath);
