@@ -117,32 +117,58 @@ public sealed class DistillBuildTests(PackageFeed feed)
         Assert.False(File.Exists(Path.Combine(project.CalderaOutput(), "Stories.cald")), "a failed distillation must leave no .cald behind");
     }
 
+    /// <summary>
+    /// 120 steps: progress every 2 (the trainer prints about fifty lines a run), a checkpoint every 6 (about twenty a run).
+    /// The interrupt goes out at step 30, so a checkpoint is on disk and most of the run is still to do.
+    /// </summary>
     [Fact]
-    public void CtrlC_while_distilling_stops_the_build_and_the_trainer_and_the_next_build_does_not_resume_another_runs_checkpoint()
+    public void CtrlC_while_distilling_stops_the_trainer_and_the_next_build_resumes_to_the_bytes_of_an_uninterrupted_run()
     {
         if (!OperatingSystem.IsLinux()) Assert.Fail("this test sends SIGINT with kill(1) and reads /proc; run it on Linux");
-        var project = CreateProject("distill-cancel", """Distill="true" DistillSteps="400" DistillRank="8" DistillSequenceLength="32" """);
+        const string settings = """Distill="true" DistillSteps="120" DistillRank="8" DistillSequenceLength="32" """;
+        var project = CreateProject("distill-cancel", settings);
+        string output = project.CalderaOutput();
+        string checkpoint = Path.Combine(output, "Stories.calda.partial.checkpoint");
         var restore = DotNet.Run(project.Directory, "restore");
         Assert.True(restore.ExitCode == 0, restore.ToString());
 
-        // Step 48 is past the trainer's second checkpoint (every 20 steps of 400), so one is on disk when the interrupt lands.
-        var build = DotNet.ExecInterrupted("dotnet", project.Directory, "step 48/400", "build", "-nodeReuse:false", "--no-restore", "-v:n");
-        Assert.True(build.StopAfterInterrupt is not null, $"the build never reported step 48:\n{build}");
+        var build = DotNet.ExecInterrupted("dotnet", project.Directory, "step 30/120", "build", "-nodeReuse:false", "--no-restore", "-v:n");
+
+        Assert.True(build.StopAfterInterrupt is not null, $"the build never reported step 30:\n{build}");
         Assert.True(build.ExitCode != 0, build.ToString());
         Assert.Contains("Caldera: cancelled", build.Output);
-        Assert.DoesNotContain("step 400/400", build.Output);
+        Assert.DoesNotContain("step 120/120", build.Output);
         Assert.True(build.StopAfterInterrupt.Value < PromptStop, $"the build took {build.StopAfterInterrupt} after Ctrl+C to stop:\n{build}");
-        Assert.False(File.Exists(Path.Combine(project.CalderaOutput(), "Stories.cald")), "a cancelled distillation left a model in place");
+        Assert.False(File.Exists(Path.Combine(output, "Stories.cald")), "a cancelled distillation left a model in place");
         Assert.Empty(CancellationTests.CompilerProcessesIn(project.Directory));
-        Assert.True(File.Exists(Path.Combine(project.CalderaOutput(), "Stories.calda.partial.checkpoint")), "the trainer left no checkpoint to resume from");
+        Assert.True(File.Exists(checkpoint), "the trainer left no checkpoint to resume from");
+        // Kept to play a cancelled run of other settings below.
+        string stale = Path.Combine(project.Directory, "stale");
+        Directory.CreateDirectory(stale);
+        foreach (string file in new[] { checkpoint, checkpoint + ".key" }) File.Copy(file, Path.Combine(stale, Path.GetFileName(file)));
 
-        // Other settings: the checkpoint belongs to another run, and the tool would refuse to resume it.
-        project.WriteProjectFile(Item("""Distill="true" DistillSteps="4" DistillRank="8" DistillSequenceLength="32" """));
-        var next = project.Build("-v:n");
-        AssertSucceeded(next);
-        Assert.Contains("reusing", next.Output);
-        Assert.Contains("step 4/4  loss", next.Output);
-        Assert.True(File.Exists(Path.Combine(project.CalderaOutput(), "Stories.cald")));
+        var resumed = project.Build("-v:n");
+
+        AssertSucceeded(resumed);
+        Assert.Contains("was compressed with these settings already; reusing", resumed.Output);
+        Assert.Contains("step 120/120  loss", resumed.Output);
+        Assert.DoesNotContain("step 2/120  loss", resumed.Output);   // it went on from the checkpoint, not from step 1
+        Assert.False(File.Exists(checkpoint), "the finished run left its checkpoint");
+        string hand = Path.Combine(project.Directory, "by-hand");
+        Directory.CreateDirectory(hand);
+        string baseCald = Path.Combine(output, "Stories.base.cald");
+        string calibration = Path.Combine(project.Directory, "calibration.txt");
+        RunTool(hand, "finetune", baseCald, "--teacher", TestPaths.Stories260KBin, "--text", calibration, "-o", "distill.calda",
+            "--steps", "120", "--lr", "0.002", "--rank", "8", "--seq-len", "32");
+        RunTool(hand, "adapter", "merge", baseCald, "distill.calda", "-o", "merged.cald");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(hand, "merged.cald")), File.ReadAllBytes(Path.Combine(output, "Stories.cald")));
+
+        // A checkpoint that a cancelled build of other settings left: the tool would refuse to resume it, so the build starts afresh.
+        foreach (string file in Directory.GetFiles(stale)) File.Copy(file, Path.Combine(output, Path.GetFileName(file)));
+        project.WriteProjectFile(Item(settings.Replace("DistillSteps=\"120\"", "DistillSteps=\"4\"", StringComparison.Ordinal)));
+        var changed = project.Build("-v:n");
+        AssertSucceeded(changed);
+        Assert.Contains("step 4/4  loss", changed.Output);
     }
 
     private DotNet.Result RunTool(string directory, params string[] arguments)
