@@ -7,7 +7,8 @@ namespace Caldera.Build.Tests;
 /// the checkpoint on the calibration text and embeds the merged model, which is byte for byte what the three CLI steps
 /// make by hand, and whose logits are not the undistilled model's. The distill settings are in the incremental stamp:
 /// an unchanged build does nothing, a changed setting distils again from the kept compression. A rejected
-/// distillation, and Ctrl+C while distilling, leave no model in place. Tiny step counts keep each build seconds long.
+/// distillation, and Ctrl+C while distilling, leave no model in place; the next build resumes the cancelled run to the
+/// bytes of an uninterrupted one. Tiny step counts keep each build seconds long.
 /// </summary>
 [Collection(PackageFeedCollection.Name)]
 public sealed class DistillBuildTests(PackageFeed feed)
@@ -55,7 +56,7 @@ public sealed class DistillBuildTests(PackageFeed feed)
         Assert.Contains("(steps 6, lr 0.004, rank 8, seq-len 32)", build.Output);
         Assert.Contains("step 6/6  loss", build.Output);   // the trainer's progress reaches a normal build log
         string built = Path.Combine(output, "Stories.cald");
-        Assert.True(File.Exists(Path.Combine(project.Directory, "bin", "Debug", TestProject.TargetFramework, "distill-app.dll")));
+        Assert.Equal(File.ReadAllBytes(built), EmbeddedModel(Path.Combine(project.Directory, "bin", "Debug", TestProject.TargetFramework, "distill-app.dll")));
 
         string hand = Path.Combine(project.Directory, "by-hand");
         Directory.CreateDirectory(hand);
@@ -169,6 +170,24 @@ public sealed class DistillBuildTests(PackageFeed feed)
         var changed = project.Build("-v:n");
         AssertSucceeded(changed);
         Assert.Contains("step 4/4  loss", changed.Output);
+    }
+
+    /// <summary>The bytes of the app's embedded model resource, read without running the app.</summary>
+    private static byte[] EmbeddedModel(string assemblyPath)
+    {
+        var context = new System.Runtime.Loader.AssemblyLoadContext(nameof(EmbeddedModel), isCollectible: true);
+        try
+        {
+            using var resource = context.LoadFromAssemblyPath(assemblyPath).GetManifestResourceStream("Caldera.Models.Stories.cald");
+            Assert.NotNull(resource);
+            using var bytes = new MemoryStream();
+            resource.CopyTo(bytes);
+            return bytes.ToArray();
+        }
+        finally
+        {
+            context.Unload();
+        }
     }
 
     private DotNet.Result RunTool(string directory, params string[] arguments)
