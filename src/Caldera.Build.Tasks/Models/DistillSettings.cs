@@ -19,8 +19,8 @@ internal sealed record DistillSettings(int Steps, float LearningRate, int Rank, 
     /// cancelled build left one; without one it starts afresh. The thread count is left to the tool: it never changes
     /// the adapter.
     /// </summary>
-    public List<string> FineTuneArguments(string baseModel, string checkpoint, string calibration, string adapter) =>
-        ["finetune", baseModel, "--teacher", checkpoint, "--text", calibration, "-o", adapter,
+    public List<string> FineTuneArguments(string baseModel, string teacher, string calibration, string adapter) =>
+        ["finetune", baseModel, "--teacher", teacher, "--text", calibration, "-o", adapter,
             "--steps", Invariant(Steps), "--lr", LearningRateText, "--rank", Invariant(Rank), "--seq-len", Invariant(SequenceLength), "--resume"];
 
     /// <summary><c>caldera adapter merge</c>'s arguments: the trained ranks folded into <paramref name="baseModel"/>'s factors.</summary>
