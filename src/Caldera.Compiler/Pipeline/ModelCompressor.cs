@@ -61,6 +61,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         checkpoint.ReleaseResidentPages();
         bool[] fromCache = [.. blocks.Select(b => b is not null)];
         int lastToCompress = Array.LastIndexOf(fromCache, false);
+        var ranks = Plan.Budget is { } budget && lastToCompress >= 0 ? AllocateRanks(checkpoint, calibration, budget, cancellation) : null;
         using (var calibrator = lastToCompress < 0 ? null : new LayerwiseCalibrator(checkpoint, calibration, Plan.Threads))
         {
             for (int l = 0; l < c.LayerCount; l++)
@@ -75,7 +76,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
                     continue;
                 }
                 var hessians = calibrator!.Advance(captureHessians: true, cancellation)!;
-                var block = CompressBlock(checkpoint, l, hessians, reporter, cancellation);
+                var block = CompressBlock(checkpoint, l, hessians, ranks, reporter, cancellation);
                 cache?.Save(l, block);
                 blocks[l] = block;
                 // The block's weights (and the embedding, at the first) were read from the mapped checkpoint: released,
@@ -86,7 +87,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
             if (compressClassifier && !fromCache[c.LayerCount])
             {
                 cancellation.ThrowIfCancellationRequested();
-                var classifier = CompressClassifier(checkpoint, calibrator!);
+                var classifier = CompressClassifier(checkpoint, calibrator!, ranks?[TensorNames.Output]);
                 reporter.MatrixDone(c.LayerCount, "output", classifier.RelativeError, (long)classifier.Rows * classifier.Columns);
                 cache?.Save(c.LayerCount, [classifier]);
                 blocks[c.LayerCount] = [classifier];
@@ -113,7 +114,15 @@ internal sealed class ModelCompressor(CompressionPlan plan)
     /// The classifier compressed like a block matrix, against the Hessian of the final norm's outputs; a tied model's
     /// classifier is the embedding's weights under the classifier's name.
     /// </summary>
-    private CompressedLinearData CompressClassifier(ModelCheckpoint checkpoint, LayerwiseCalibrator calibrator)
+    private CompressedLinearData CompressClassifier(ModelCheckpoint checkpoint, LayerwiseCalibrator calibrator, int? rank)
+    {
+        var h = RegularizedClassifierHessian(checkpoint, calibrator);
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return CompressMatrix(WeightsOf(checkpoint, TensorNames.Output), TensorNames.Output, h, Plan.Threads, rank);
+    }
+
+    /// <summary>The classifier's Hessian, regularized and in fp32; refused when the inputs that reach it are zero or not finite.</summary>
+    private Matrix<float> RegularizedClassifierHessian(ModelCheckpoint checkpoint, LayerwiseCalibrator calibrator)
     {
         var accumulator = calibrator.ClassifierHessian();
         double trace = accumulator.SumTrace();
@@ -121,10 +130,60 @@ internal sealed class ModelCompressor(CompressionPlan plan)
             throw ModelFormatException.ForTensor(checkpoint.SourcePath, TensorNames.Output,
                 $"the calibration inputs that reach it are {(double.IsFinite(trace) ? "all zero" : "not finite")}: " +
                 "the checkpoint's weights before it (the final norm, the blocks, the embedding) are zero, NaN or infinite");
-        var h = accumulator.RegularizedSingle(Plan.Decomposition.Regularization);
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-        return CompressMatrix(WeightsOf(checkpoint, TensorNames.Output), TensorNames.Output, h, Plan.Threads);
+        return accumulator.RegularizedSingle(Plan.Decomposition.Regularization);
     }
+
+    /// <summary>
+    /// <paramref name="budget"/> split among the matrices to compress by what a rank is worth to each
+    /// (<see cref="RankBudget.Allocate"/>): a calibration pass of its own over every block (and the classifier, when it
+    /// is compressed) takes each matrix's <see cref="WeightedSpectrum"/> and drops the Hessians as it goes. Cached blocks
+    /// take part too, so a resumed compression allocates what the first run did.
+    /// </summary>
+    /// <remarks>
+    /// Each matrix's spectrum is read up to <see cref="SpectrumDepth"/> times the rank spending evenly by weight would give it
+    /// (<see cref="RankBudget.RankFor"/>): no matrix gets more. The pass costs a forward pass of <see cref="SpectrumSamples"/>
+    /// calibration sequences, a Cholesky factor, a product W·C and a randomized SVD per matrix.
+    /// </remarks>
+    private Dictionary<string, int> AllocateRanks(ModelCheckpoint checkpoint, CalibrationSet calibration, RankBudget budget, CancellationToken cancellation)
+    {
+        var c = checkpoint.Config;
+        int factorBits = Plan.Decomposition.FactorBits;
+        var matrices = new List<BudgetedMatrix>();
+        using (var calibrator = new LayerwiseCalibrator(checkpoint, calibration.Every(SpectrumSamples), Plan.Threads))
+        {
+            for (int l = 0; l < c.LayerCount; l++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var h = RegularizedHessians(checkpoint, l, calibrator.Advance(captureHessians: true, cancellation)!);
+                foreach (var m in BlockMatrix.All) matrices.Add(Budgeted(WeightsOf(checkpoint, m.Name(l)), m.Name(l), h[(int)m.Input]!, m.Sensitivity));
+                checkpoint.ReleaseResidentPages();
+            }
+            if (Plan.ClassifierStorage == ClassifierStorage.Caldera)
+                matrices.Add(Budgeted(WeightsOf(checkpoint, TensorNames.Output), TensorNames.Output, RegularizedClassifierHessian(checkpoint, calibrator),
+                    BlockMatrix.ClassifierSensitivity));
+        }
+        int[] ranks = budget.Allocate(matrices, factorBits);
+        return matrices.Select((m, i) => (m.Name, Rank: ranks[i])).ToDictionary(m => m.Name, m => m.Rank);
+
+        // What each rank removes of the loss: its share of the matrix's weighted energy times the kind's sensitivity.
+        BudgetedMatrix Budgeted(TensorView tensor, string name, Matrix<float> h, double sensitivity)
+        {
+            int depth = SpectrumDepth * (budget.RankFor(tensor.Rows, tensor.Columns, factorBits) ?? 1);
+            var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
+            double[] gains = WeightedSpectrum.Of(w, h, depth, Plan.Threads).RelativeGains();
+            return new BudgetedMatrix(name, tensor.Rows, tensor.Columns, [.. gains.Select(g => sensitivity * g)]);
+        }
+    }
+
+    /// <summary>How far past the even-by-weight rank a matrix's spectrum is read, and so the most rank it can be given.</summary>
+    private const int SpectrumDepth = 4;
+
+    /// <summary>
+    /// Calibration sequences the allocation's pass reads (evenly spaced through the set): the spectra's leading values need
+    /// H's leading directions, not all of its tail, and accumulating the Hessians is most of that pass's time (in fp64,
+    /// Σ x·xᵀ over every token). A quarter of the default 128.
+    /// </summary>
+    private const int SpectrumSamples = 32;
 
     /// <summary>The tensor part <paramref name="part"/> compresses: a block's seven matrices, or the classifier.</summary>
     private static IEnumerable<string> PartMatrices(LlamaConfig c, int part) =>
@@ -135,7 +194,9 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         name == TensorNames.Output && !checkpoint.Tensors.ContainsKey(TensorNames.Output)
             ? checkpoint.Tensor(TensorNames.TokenEmbedding) : checkpoint.Tensor(name);
 
-    private CompressedLinearData[] CompressBlock(ModelCheckpoint checkpoint, int layer, LayerHessians hessians, Reporter reporter, CancellationToken cancellation)
+    /// <param name="ranks">Each matrix's rank from a bits budget; null: the plan's rank.</param>
+    private CompressedLinearData[] CompressBlock(ModelCheckpoint checkpoint, int layer, LayerHessians hessians, IReadOnlyDictionary<string, int>? ranks,
+        Reporter reporter, CancellationToken cancellation)
     {
         var matrices = BlockMatrix.All;
         // H per input, regularized and in fp32, shared by the matrices that read it (q/k/v, gate/up) and dropped
@@ -154,7 +215,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         {
             var m = matrices[i];
             var input = h[(int)m.Input]!;
-            results[i] = CompressMatrix(checkpoint, m.Name(layer), input, threads);
+            results[i] = CompressMatrix(checkpoint.Tensor(m.Name(layer)), m.Name(layer), input, threads, ranks?[m.Name(layer)]);
             if (Interlocked.Decrement(ref readers[(int)m.Input]) == 0) h[(int)m.Input] = null;
             reporter.MatrixDone(layer, m.Short, results[i].RelativeError, (long)results[i].Rows * results[i].Columns);
         });
@@ -168,9 +229,10 @@ internal sealed class ModelCompressor(CompressionPlan plan)
     /// <param name="steps">Each outer-loop step of the decomposition, as it ends (CALDERA only).</param>
     internal CompressedLinearData CompressMatrix(ModelCheckpoint checkpoint, string name, Matrix<float> h, int threads,
         IProgress<CalderaStep>? steps = null) =>
-        CompressMatrix(checkpoint.Tensor(name), name, h, threads, steps);
+        CompressMatrix(checkpoint.Tensor(name), name, h, threads, rank: null, steps);
 
-    private CompressedLinearData CompressMatrix(TensorView tensor, string name, Matrix<float> h, int threads,
+    /// <param name="rank">The rank a bits budget gave this matrix; null: the plan's.</param>
+    private CompressedLinearData CompressMatrix(TensorView tensor, string name, Matrix<float> h, int threads, int? rank,
         IProgress<CalderaStep>? steps = null)
     {
         var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
@@ -179,13 +241,19 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         {
             compressed = Plan.Method == CompressionMethod.Rtn
                 ? RoundToNearest.CompressRegularized(w, h, Plan.RtnBits, threads)
-                : CalderaDecomposer.DecomposeRegularized(w, h, Plan.DecompositionFor(w.Rows, w.Cols, threads), steps);
+                : CalderaDecomposer.DecomposeRegularized(w, h, DecompositionFor(threads, rank), steps);
         }
         catch (Exception e) when (e is ArithmeticException or InvalidOperationException or ArgumentException)
         {
             throw new InvalidOperationException($"{name}: {e.Message}", e);
         }
         return compressed.ToLinearData(name) with { Spectrum = SpectrumSketch.Of(w, compressed, threads) };
+    }
+
+    private CalderaOptions DecompositionFor(int threads, int? rank)
+    {
+        var d = Plan.EffectiveDecomposition(threads);
+        return rank is { } r && Plan.Method == CompressionMethod.Caldera ? d with { Rank = r } : d;
     }
 
     /// <summary>
