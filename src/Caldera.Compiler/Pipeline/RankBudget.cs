@@ -43,14 +43,16 @@ internal sealed record RankBudget(double BitsPerWeight, double PerMatrixBits)
 
     /// <summary>
     /// Each matrix's rank, from what each rank is worth: greedily, the next rank of the matrix whose next rank removes the
-    /// most relative error per bit (<see cref="BudgetedMatrix.Gains"/>[k] / its bits per rank) until no further rank fits
+    /// most loss per bit (<see cref="BudgetedMatrix.Gains"/>[k] / its bits per rank) until the next such rank does not fit
     /// the pool, <see cref="PerMatrixBits"/> × all their weights. Every matrix gets rank 1 first (CALDERA needs factors).
     /// </summary>
     /// <remarks>
-    /// With each matrix's gains non-increasing (a spectrum's), every matrix's error is convex in its rank and this greedy
-    /// order is the best split of the pool up to the last rank's rounding; a larger pool only adds ranks, so no matrix
-    /// loses one when the budget rises. Ties go to the earlier matrix: the result depends on the inputs alone.
-    /// Gains of zero buy nothing and are not bought.
+    /// With each matrix's gains non-increasing (a spectrum's), every matrix's loss is convex in its rank, and buying by gain
+    /// per bit is the best split of the pool where ranks cost alike (and within the last rank's bits of it where they do
+    /// not). The ranks are bought in one order whatever the pool, and buying stops at the first that does not fit, so a
+    /// larger budget buys a longer prefix of that order: no matrix loses a rank when the budget rises. What the stop leaves
+    /// unspent is less than one rank of the widest matrix. Ties go to the earlier matrix: the result depends on the inputs
+    /// alone. Gains of zero buy nothing and are not bought.
     /// </remarks>
     /// <returns>The ranks, in <paramref name="matrices"/>' order.</returns>
     /// <exception cref="ArgumentException">The pool does not cover Q and one rank of every matrix.</exception>
@@ -70,12 +72,11 @@ internal sealed record RankBudget(double BitsPerWeight, double PerMatrixBits)
         }
         if (spent > pool)
             throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"a budget of {BitsPerWeight} bits per weight is below what Q and one rank cost for these {matrices.Count} matrices ({spent / pool * BitsPerWeight:F3} at least)."), nameof(matrices));
+                $"a budget of {BitsPerWeight} bits per weight is below what Q and one rank cost for these {matrices.Count} matrices."), nameof(matrices));
         while (queue.TryDequeue(out int i, out _))
         {
             double cost = BitsPerRank(matrices[i].Rows, matrices[i].Columns, factorBits);
-            // A rank that does not fit is not bought; a cheaper matrix's may still fit.
-            if (spent + cost > pool) continue;
+            if (spent + cost > pool) break;
             spent += cost;
             ranks[i]++;
             Offer(i);

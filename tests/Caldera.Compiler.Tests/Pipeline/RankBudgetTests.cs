@@ -107,7 +107,9 @@ public class RankBudgetTests
             new("k", 64, 64, [.. Enumerable.Range(0, 40).Select(k => 0.2 / (k + 1))]),
         ];
         int[]? previous = null;
-        foreach (double bits in new[] { 2.6, 2.8, 3.0, 3.5, 4.0, 5.0 })
+        // Budgets a hundredth of a bit apart: a greedy that skipped a rank too wide for what is left and bought cheaper ones
+        // instead would, at a slightly larger budget, buy the wide one and then miss the cheaper ones.
+        foreach (double bits in Enumerable.Range(0, 241).Select(i => 2.6 + i / 100.0))
         {
             var budget = new RankBudget(bits, bits);
             int[] ranks = budget.Allocate(matrices, factorBits: 4);
