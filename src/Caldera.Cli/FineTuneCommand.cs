@@ -66,6 +66,10 @@ internal static class FineTuneCommand
         };
 
         using var file = CaldFile.Open(modelPath);
+        // The training pass reads the classifier as a dense matrix: a classifier stored compressed would need its own frozen Q·u path there.
+        if (file.Content.Matrices.Any(m => m.Name == TensorNames.Output))
+            throw new CliUsageException($"finetune: {modelPath} stores its classifier compressed (caldera compress --classifier caldera), " +
+                "which fine-tuning does not train through; compress the model with --classifier embedding (the default) to fine-tune it");
         var payload = file.Content.Tokenizer ?? throw new ModelFormatException(modelPath, "carries no tokenizer, so the text cannot be read as its tokens");
         int[] tokens = ModelTokenizer.FromPayload(payload, modelPath).Encode(text, addBos: true);
         string? teacherPath = parsed.GetValue(Teacher);

@@ -75,6 +75,21 @@ public sealed class FineTuneCommandTests
     }
 
     [Fact]
+    public void A_model_whose_classifier_is_compressed_exits_2_naming_the_option_that_makes_it_trainable()
+    {
+        using var dir = new TempDirectory();
+        string model = dir.File("cls.cald"), adapter = dir.File("a.calda");
+        var log = new StringWriter();
+        Assert.Equal(0, CalderaCli.Run(["compress", TestModels.Stories260KBin, "--tokenizer", TestModels.Tok512Model, "-o", model,
+            "--rank", "4", "--preset", "fast", "--samples", "8", "--seq-len", "64", "--classifier", "caldera"], log, log));
+        var (code, _, stderr) = Run(["finetune", model, "--text", Text(dir, 3000), "-o", adapter, "--steps", "1", "--seq-len", "32"]);
+        Assert.Equal(2, code);
+        Assert.Contains("cls.cald stores its classifier compressed", stderr);
+        Assert.Contains("--classifier embedding", stderr);
+        Assert.False(File.Exists(adapter));
+    }
+
+    [Fact]
     public void A_cancelled_finetune_leaves_no_adapter()
     {
         using var dir = new TempDirectory();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.Intrinsics.X86;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Kernels;
 
@@ -145,10 +146,10 @@ internal static class DecodeProfileProbe
         var y = new float[rows];
         var matrices = new ushort[48][];
         for (int l = 0; l < matrices.Length; l++) matrices[l] = RandomWords(random, words.Length);
-        // Every path this machine runs, the table-gather VNNI pass beside the register decode.
-        foreach (var path in new[] { Int8CodedRows.Path.AvxVnni, Int8CodedRows.Path.Avx512Vbmi })
+        // Every path this machine runs: the table-gather AVX2 and VNNI passes beside the register decode.
+        foreach (var path in new[] { Int8CodedRows.Path.Avx2, Int8CodedRows.Path.AvxVnni, Int8CodedRows.Path.Avx512Vbmi })
         {
-            if (path > Int8CodedRows.Best) continue;
+            if (path > Int8CodedRows.Best || path == Int8CodedRows.Path.AvxVnni && !AvxVnni.IsSupported) continue;
             double best = double.MaxValue;
             for (int i = 0; i < 40; i++)
             {

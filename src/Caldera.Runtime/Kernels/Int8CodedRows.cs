@@ -74,7 +74,6 @@ internal static class Int8CodedRows
         {
             if (path == Path.Avx512Vbmi)
             {
-                E8PNibbleDecode.EnsureInitialized();
                 // Whole blocks only (every real shape): the register decode runs 32-word blocks; other rows take 256 bits.
                 if (perRow % WordsPerBlock == 0)
                 {
@@ -241,6 +240,14 @@ internal static class Int8CodedRows
         var ones = Vector256.Create((short)1);
         Vector256<int> a0 = default;
         int v = 0;
+        for (; v + 8 <= count; v += 8)
+        {
+            var c0 = Four(table, w + v);
+            var c1 = Four(table, w + v + 4);
+            var pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(c0), Avx2.Sign(Vector256.Load(x + v * D), c0))
+                + Avx2.MultiplyAddAdjacent(Avx2.Abs(c1), Avx2.Sign(Vector256.Load(x + v * D + 32), c1));
+            a0 += Avx2.MultiplyAddAdjacent(pairs, ones);
+        }
         for (; v + 4 <= count; v += 4)
         {
             var c = Four(table, w + v);

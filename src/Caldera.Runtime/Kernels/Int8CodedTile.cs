@@ -72,7 +72,6 @@ internal static class Int8CodedTile
         int pairs = blocks / 2;
         if (words.Length != (long)rows * pairs * PairWords || coordinateMajor.Length < tokens * pairs * PairLevels || scratch.Length < ScratchLength(levels, tokens))
             throw new ArgumentException($"{rows} rows of {pairs * PairWords} words, {tokens} coordinate-major tokens and {scratch.Length} scratch bytes do not match.", nameof(words));
-        E8PNibbleDecode.EnsureInitialized();
         fixed (ushort* w = words)
         fixed (sbyte* qc = coordinateMajor, x = q)
         fixed (float* s = scales, z = y)

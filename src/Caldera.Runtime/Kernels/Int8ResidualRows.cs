@@ -49,7 +49,6 @@ internal static class Int8ResidualRows
             // Whole blocks only (every real shape): the register decode takes a block's 32 word pairs in one step.
             if (path == Int8CodedRows.Path.Avx512Vbmi && vectors % VectorsPerBlock == 0)
             {
-                E8PNibbleDecode.EnsureInitialized();
                 RowsAvx512(w, t.Length, perRow, x, s, scales.Length, t);
                 return;
             }
@@ -100,7 +99,6 @@ internal static class Int8ResidualRows
         }
         if (words.Length != (long)rows * perRow || coordinateMajor.Length < q.Length)
             throw new ArgumentException($"{rows} rows of {perRow} words and {tokens} coordinate-major tokens do not match {words.Length} words and {coordinateMajor.Length} levels.", nameof(words));
-        E8PNibbleDecode.EnsureInitialized();
         const int BlockBytes = 512;
         byte* buffer = stackalloc byte[blocks * BlockBytes + 63];
         byte* u = (byte*)(((nuint)buffer + 63) & ~(nuint)63);

@@ -1,4 +1,5 @@
 using Caldera.Runtime.Compression;
+using Caldera.Runtime.Kernels;
 using Caldera.Runtime.Model;
 using Caldera.Runtime.Tests.Compression;
 
@@ -12,7 +13,9 @@ internal static class TrainingModels
     /// a 43×43 fallback block times H_4), vocab 32. Block matrices cycle through 4-bit factors of rank 4, 16-bit factors
     /// of rank 3, a uniform-coded Q with 4-bit factors and no transforms, and one dense matrix.
     /// </summary>
-    public static CompressedModelContent Synthetic(RopePairing pairing, bool tied, bool llama3Scaling, int seed = 3)
+    /// <param name="blockVocabulary">How the embedding and an untied classifier are stored: F16, or as <c>caldera compress</c>
+    /// stores them by default (6-bit blocks; the classifier in 4-bit blocks, so both block types are read).</param>
+    public static CompressedModelContent Synthetic(RopePairing pairing, bool tied, bool llama3Scaling, int seed = 3, bool blockVocabulary = false)
     {
         var config = new LlamaConfig
         {
@@ -37,7 +40,10 @@ internal static class TrainingModels
             }
             if (name is TensorNames.TokenEmbedding or TensorNames.Output || name == TensorNames.Up(1))
             {
-                dense.Add(SyntheticCompressed.Dense(name, shape, name == TensorNames.Up(1) ? TensorType.F32 : TensorType.F16, random, 0.5f));
+                if (blockVocabulary && name != TensorNames.Up(1))
+                    dense.Add(Blocks(SyntheticCompressed.Dense(name, shape, TensorType.F32, random, 0.5f),
+                        name == TensorNames.TokenEmbedding ? TensorType.Int6Blocks : TensorType.Int4Blocks));
+                else dense.Add(SyntheticCompressed.Dense(name, shape, name == TensorNames.Up(1) ? TensorType.F32 : TensorType.F16, random, 0.5f));
                 continue;
             }
             int rows = (int)shape[0], columns = (int)shape[1];
@@ -64,11 +70,25 @@ internal static class TrainingModels
     {
         "interleaved-untied-llama3" => Synthetic(RopePairing.Interleaved, tied: false, llama3Scaling: true),
         "rotate-half-tied" => Synthetic(RopePairing.RotateHalf, tied: true, llama3Scaling: false),
+        "block-stored-vocabulary" => Synthetic(RopePairing.RotateHalf, tied: false, llama3Scaling: false, blockVocabulary: true),
         _ => throw new ArgumentException(name),
     };
 
-    public static readonly TheoryData<string> Variants = new() { "interleaved-untied-llama3", "rotate-half-tied" };
+    public static readonly TheoryData<string> Variants = new() { "interleaved-untied-llama3", "rotate-half-tied", "block-stored-vocabulary" };
 
     public static readonly int[] Window = [1, 5, 9, 30, 2, 7, 7, 12];
     public static readonly int[] Targets = [5, 9, 30, 2, 7, 7, 12, 3];
+
+    /// <summary>An F32 matrix quantised to a block type, as the compiler stores the vocabulary matrices.</summary>
+    private static unsafe DenseTensorData Blocks(DenseTensorData f32, TensorType type)
+    {
+        var bytes = new byte[type.ByteLength(f32.Shape)];
+        fixed (byte* values = f32.Data.Span)
+        {
+            var view = new TensorView(f32.Name, f32.Shape, TensorType.F32, values);
+            if (type == TensorType.Int6Blocks) Int6Blocks.QuantizeMatrix(view, bytes);
+            else Int4Blocks.QuantizeMatrix(view, bytes);
+        }
+        return f32 with { Type = type, Data = bytes };
+    }
 }

@@ -85,13 +85,17 @@ internal sealed class TrainableModel
         return new TrainableModel(c, embedding, c.TiedClassifier ? embedding : Dense(TensorNames.Output), Dense(TensorNames.OutputNorm), layers);
     }
 
-    private static float[] ToFloats(DenseTensorData d)
+    /// <summary>
+    /// A dense tensor widened to float: element by element, or row by row for the block types (the int6 and int4
+    /// vocabulary matrices <c>caldera compress</c> stores by default), decoded as inference reads them.
+    /// </summary>
+    private static unsafe float[] ToFloats(DenseTensorData d)
     {
-        long count = 1;
-        foreach (long s in d.Shape) count *= s;
-        var values = new float[count];
-        TensorView.Convert(d.Data.Span, d.Type, values);
-        return values;
+        long bytes = d.Type.ByteLength(d.Shape);
+        if (d.Data.Length != bytes)
+            throw new InvalidDataException($"tensor {d.Name} holds {d.Data.Length} bytes where {d.Type} [{string.Join(", ", d.Shape)}] takes {bytes}");
+        using var pin = d.Data.Pin();
+        return new TensorView(d.Name, d.Shape, d.Type, (byte*)pin.Pointer).ToArray();
     }
 
     /// <summary>Zeroes every trained matrix's accumulated gradients.</summary>
