@@ -48,8 +48,8 @@ internal sealed record RankBudget(double BitsPerWeight, double PerMatrixBits)
     /// </summary>
     /// <remarks>
     /// With each matrix's gains non-increasing (a spectrum's), every matrix's loss is convex in its rank, and buying by gain
-    /// per bit is the best split of the pool where ranks cost alike (and within the last rank's bits of it where they do
-    /// not). The ranks are bought in one order whatever the pool, and buying stops at the first that does not fit, so a
+    /// per bit is the best split of the pool where ranks cost alike (and short of the best by at most the gain of the rank
+    /// that did not fit where they do not). The ranks are bought in one order whatever the pool, and buying stops at the first that does not fit, so a
     /// larger budget buys a longer prefix of that order: no matrix loses a rank when the budget rises. What the stop leaves
     /// unspent is less than one rank of the widest matrix. Ties go to the earlier matrix: the result depends on the inputs
     /// alone. Gains of zero buy nothing and are not bought.
