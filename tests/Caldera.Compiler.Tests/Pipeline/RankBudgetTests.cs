@@ -45,6 +45,28 @@ public class RankBudgetTests
     }
 
     [Fact]
+    public void A_compressed_classifier_takes_its_share_of_the_same_budget()
+    {
+        using var model = ModelCheckpoint.Open(TestModels.Stories260KBin);
+        const double bits = 3.5;
+        var budget = RankBudget.For(bits, model.Config, classifier: true);
+        var plan = new CompressionPlan
+        {
+            Method = CompressionMethod.Caldera, Decomposition = Tiny, Budget = budget, ClassifierStorage = ClassifierStorage.Caldera,
+            Threads = 2, ParallelMatrices = 2,
+        };
+        var calibration = CalibrationSet.Create(new CalibrationText(TestModels.TinyStoriesPrefix(20_000), "tinystories prefix"),
+            ModelTokenizer.Load(TestModels.Tok512Model), samples: 2, sequenceLength: 32);
+        var content = new ModelCompressor(plan).Compress(model, calibration, null, "00", null);
+
+        var classifier = content.Matrices.Single(m => m.Name == TensorNames.Output);
+        Assert.InRange(classifier.Rank, 1, Math.Min(classifier.Rows, classifier.Columns));
+        double own = content.Matrices.Sum(m => (double)(m.StoredBits - (m.InputTransform?.StoredBits ?? 0) - (m.OutputTransform?.StoredBits ?? 0)));
+        double pool = content.Matrices.Sum(m => budget.PerMatrixBits * m.Rows * m.Columns);
+        Assert.True(own <= pool, $"the matrices store {own} bits, over the pool of {pool}");
+    }
+
+    [Fact]
     public void The_ranks_are_the_split_of_the_pool_that_removes_the_most_error()
     {
         // Three matrices of one shape, so every rank costs the same: the best split of E extra ranks takes the E largest
