@@ -167,10 +167,12 @@ using SideBySide;
 if (args[0] == "first")
 {
     // SideBySide first <threads> <prompt>: milliseconds from the process's start (the kernel's record of it) to the
-    // first generated token, loading the model from the executable's trailer included.
+    // first generated token's text, loading the model from the executable's trailer included.
     using var loaded = SynthModel.Load(new Caldera.CalderaModelOptions { Threads = int.Parse(args[1], CultureInfo.InvariantCulture) });
-    await foreach (string piece in loaded.GenerateAsync(args[2], new Caldera.GenerationOptions { MaxOutputTokens = 1 })) { }
-    double ms = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds;
+    double ms = double.NaN;
+    await foreach (string piece in loaded.GenerateAsync(args[2], new Caldera.GenerationOptions { MaxOutputTokens = 1 }))
+        if (double.IsNaN(ms)) ms = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds;
+    if (double.IsNaN(ms)) ms = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds; // a token without text: the generation's end
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"first {ms:F0}"));
     return 0;
 }

@@ -108,13 +108,15 @@ internal static class CompressCommand
         {
             throw OutputPath.WriteFailed(output, io, $" (the finished layers stay in {cacheDirectory} and a rerun resumes from them)");
         }
-        if (Directory.Exists(cacheDirectory)) Directory.Delete(cacheDirectory, recursive: true);
+        // The content's matrices are read back from the cache (one block at a time): the summary goes first.
         (cli.Terminal ?? PlainConsole(stderr)).Write(CompressionSummary.Build(content.Matrices, times.Layers));
-
         double meanError = content.Matrices.Average(m => m.RelativeError);
+        var bits = BitsPerWeight.Of(content, fileBytes);
+        if (Directory.Exists(cacheDirectory)) Directory.Delete(cacheDirectory, recursive: true);
+
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"wrote {output}: {content.Matrices.Count} matrices, mean relative error {meanError:F4}, {clock.Elapsed.TotalSeconds:F1} s"));
-        stdout.WriteLine($"bits/weight: {BitsPerWeight.Of(content, fileBytes)}");
+        stdout.WriteLine($"bits/weight: {bits}");
         return 0;
     }
 

@@ -6,7 +6,10 @@ namespace Caldera.Cli;
 /// <summary>Writes a compressed model's content to a file (the <c>.cald</c> format: atomically, byte-identical for identical content).</summary>
 internal interface ICompressedModelWriter
 {
-    /// <summary>Writes <paramref name="content"/> to <paramref name="path"/> and returns the file's length in bytes.</summary>
+    /// <summary>
+    /// Writes <paramref name="content"/> to <paramref name="path"/> and returns the file's length in bytes. The content is
+    /// valid during the call only: its matrices may be read from the compression's layer cache, removed afterwards.
+    /// </summary>
     long Write(CompressedModelContent content, string path);
 }
 

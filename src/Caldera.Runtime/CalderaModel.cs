@@ -31,7 +31,8 @@ public abstract class CalderaModel : IChatClient
 {
     private readonly CaldFile _file;
     private readonly CompressedModelWeights _weights;
-    private readonly bool _chatTemplate;
+    private readonly Task<ModelTokenizer> _tokenizer;
+    private bool? _chatTemplate;
     private readonly SemaphoreSlim _sessions;
     private SessionScheduler? _scheduler;
 
@@ -49,7 +50,8 @@ public abstract class CalderaModel : IChatClient
     /// <summary>
     /// Opens the model that <paramref name="description"/> says the build stored for this class (or
     /// <see cref="CalderaModelOptions.ModelPath"/>), read in place, and checks that it is that exact model; a missing,
-    /// stale or corrupt model is a <see cref="ModelFormatException"/> saying what to do.
+    /// stale or malformed model is a <see cref="ModelFormatException"/> saying what to do. The checksum of every byte runs
+    /// beside the first generation: corrupt weights fail each generation with that error instead (docs/format.md, "Header").
     /// </summary>
     protected CalderaModel(CalderaModelDescription description, CalderaModelOptions? options)
     {
@@ -59,10 +61,13 @@ public abstract class CalderaModel : IChatClient
         _file = file;
         try
         {
+            var payload = file.Content.Tokenizer
+                ?? throw new ModelFormatException(file.Path, "carries no tokenizer; compress the model with a tokenizer (Tokenizer on the <CalderaModel> item, or caldera compress --tokenizer)");
+            // The tokenizer library builds its tables from the payload on a pool thread, beside the weights' binding;
+            // it reads a copy of the bytes, so a dispose meanwhile cannot pull them from under it.
+            var copy = payload with { Bytes = payload.Bytes.ToArray(), ConfigBytes = payload.ConfigBytes.ToArray() };
+            _tokenizer = Task.Run(() => ModelTokenizer.FromPayload(copy, file.Path));
             _weights = new CompressedModelWeights(file.Content, file.Path, alreadyChecked: true);
-            Tokenizer = file.Content.Tokenizer is { } payload ? ModelTokenizer.FromPayload(payload, file.Path)
-                : throw new ModelFormatException(file.Path, "carries no tokenizer; compress the model with a tokenizer (Tokenizer on the <CalderaModel> item, or caldera compress --tokenizer)");
-            _chatTemplate = ChatPrompt.HasLlama3Template(Tokenizer);
             int context = Options.ContextLength ?? Config.ContextLength;
             // A device too small for the context fails here, at load, rather than at the first generation.
             ArgumentOutOfRangeException.ThrowIfLessThan(Options.MaxSessions, 1, nameof(CalderaModelOptions.MaxSessions));
@@ -120,6 +125,7 @@ public abstract class CalderaModel : IChatClient
         {
             try
             {
+                _file.VerifyChecksumAsync(cancellationToken).GetAwaiter().GetResult();
                 var adapter = new FineTuner(_file.Content, _file.Checksum, Path.GetFileName(_file.Path), settings).Run(tokens, null, progress, cancellationToken);
                 AdapterFile.Write(adapterPath, adapter);
             }
@@ -147,6 +153,7 @@ public abstract class CalderaModel : IChatClient
     public IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
+        StartScheduler();
         return OnNewSession(Tokenizer.Encode(prompt, addBos: true), options ?? new GenerationOptions(), null, null, cancellationToken);
     }
 
@@ -219,7 +226,17 @@ public abstract class CalderaModel : IChatClient
         DecodeStepsBatchSize = Options.MaxSessions,
     };
 
-    internal ModelTokenizer Tokenizer { get; }
+    /// <summary>The model's tokenizer, waited for if it is still being built; a corrupt payload throws its <see cref="ModelFormatException"/> here.</summary>
+    internal ModelTokenizer Tokenizer => _tokenizer.GetAwaiter().GetResult();
+
+    /// <summary>Whether chats render Llama 3's template (<see cref="ChatPrompt.HasLlama3Template"/>), decided on first use.</summary>
+    private bool ChatTemplate => _chatTemplate ??= ChatPrompt.HasLlama3Template(Tokenizer);
+
+    /// <summary>Throws if the model's bytes have been found corrupt (their checksum is computed beside the first generation).</summary>
+    internal void ThrowIfCorrupt() => _file.ThrowIfCorrupt();
+
+    /// <summary>Completes once the model's checksum is known; throws if the bytes are corrupt.</summary>
+    internal Task VerifyChecksumAsync(CancellationToken cancellationToken) => _file.VerifyChecksumAsync(cancellationToken);
 
     internal bool IsDisposed => _disposed;
 
@@ -236,13 +253,24 @@ public abstract class CalderaModel : IChatClient
         }
     }
 
+    /// <summary>
+    /// Starts the scheduler (binding the weights) unless the model is disposed: called before a prompt is encoded, so
+    /// that on a first generation the binding runs while the tokenizer is still being built.
+    /// </summary>
+    private void StartScheduler()
+    {
+        lock (_lifetime)
+            if (!_disposed) _scheduler ??= new SessionScheduler(CreateTransformer(), ReleaseResources);
+    }
+
     /// <summary>Whether a sampled id ends the text: an end-of-sequence id, or BOS (as llama2.c stops).</summary>
     internal bool EndsText(int token) => token == Tokenizer.BosId || Tokenizer.EosIds.Contains(token);
 
     /// <summary>A chat's prompt ids and the generation options its <see cref="ChatOptions"/> ask for.</summary>
     internal (int[] PromptIds, GenerationOptions Options) PrepareChat(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
-        int[] promptIds = ChatPrompt.Encode(Tokenizer, _chatTemplate, messages);
+        StartScheduler();
+        int[] promptIds = ChatPrompt.Encode(Tokenizer, ChatTemplate, messages);
         int maxOutput = options?.MaxOutputTokens ?? Options.ContextLength ?? Config.ContextLength;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxOutput, 1, nameof(ChatOptions.MaxOutputTokens));
         return (promptIds, new GenerationOptions

@@ -152,6 +152,7 @@ public sealed class CalderaSession : IChatClient
                 cancellationToken.ThrowIfCancellationRequested();
                 ObjectDisposedException.ThrowIf(_model.IsDisposed, _model);
                 ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+                _model.ThrowIfCorrupt();
                 received++;
                 string piece = filter.Push(text.Push(token));
                 if (piece.Length > 0) yield return piece;
@@ -159,6 +160,8 @@ public sealed class CalderaSession : IChatClient
             }
             if (!filter.Stopped && filter.Push(text.Flush()) is { Length: > 0 } tail) yield return tail;
             if (filter.Flush() is { Length: > 0 } rest) yield return rest;
+            // A turn ends only once the model's bytes are known to be intact: a corrupt file has streamed at most this turn's tokens.
+            await _model.VerifyChecksumAsync(cancellationToken).ConfigureAwait(false);
             if (run != null)
             {
                 // A turn cut by a stop sequence counts what was read; one that ran out counts every sampled id, the end-of-sequence id included.

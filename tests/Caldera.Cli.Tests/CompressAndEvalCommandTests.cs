@@ -212,7 +212,8 @@ public sealed class CompressAndEvalCommandTests : IDisposable
 
         public long Write(CompressedModelContent content, string path)
         {
-            (Content, Path) = (content, path);
+            // The matrices are read from the compression's layer cache, which is removed once the model is written: copied now.
+            (Content, Path) = (content with { Matrices = [.. content.Matrices] }, path);
             return 0;
         }
     }

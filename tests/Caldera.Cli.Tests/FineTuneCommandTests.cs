@@ -103,7 +103,7 @@ public sealed class FineTuneCommandTests
     }
 
     [Fact]
-    public async Task A_stopped_finetune_resumes_with_resume_to_the_same_adapter()
+    public void A_stopped_finetune_resumes_with_resume_to_the_same_adapter()
     {
         using var dir = new TempDirectory();
         string text = Text(dir, 6000), whole = dir.File("whole.calda"), resumed = dir.File("resumed.calda");
@@ -112,15 +112,18 @@ public sealed class FineTuneCommandTests
         string[] Args(string output) => ["finetune", CompressedStories.Path, "--text", text, "-o", output, "--steps", "100", "--seq-len", "32", "--rank", "4", "--lr", "0.003"];
         Assert.Equal(0, Run(Args(whole)).Code);
         Assert.False(File.Exists(whole + ".checkpoint"));
-        // Stopped as soon as its first checkpoint exists, as a run killed after that step would be.
+        // Stopped as soon as its first checkpoint exists, as a run killed after that step would be. The watcher is a
+        // thread of its own: as a pool task it waited behind the parallel test classes' work for longer than the
+        // run's remaining steps, and the run finished uncancelled.
         using var stop = new CancellationTokenSource();
-        var watcher = Task.Run(async () =>
+        var watcher = new Thread(() =>
         {
-            while (!File.Exists(resumed + ".checkpoint") && !stop.IsCancellationRequested) await Task.Delay(5);
+            while (!File.Exists(resumed + ".checkpoint") && !stop.IsCancellationRequested) Thread.Sleep(1);
             stop.Cancel();
-        });
+        }) { IsBackground = true };
+        watcher.Start();
         Assert.Equal(CalderaCli.Cancelled, Run(Args(resumed), stop.Token).Code);
-        await watcher;
+        watcher.Join();
         Assert.False(File.Exists(resumed));
         Assert.True(File.Exists(resumed + ".checkpoint"));
         var (code, _, stderr) = Run([.. Args(resumed), "--resume"]);

@@ -26,7 +26,9 @@ internal static class CompressionSummary
 
     public static Table Build(IReadOnlyList<CompressedLinearData> matrices, IReadOnlyList<TimeSpan?> layerTimes)
     {
-        var byLayer = matrices.Where(m => TensorNames.IsBlockMatrix(m.Name)).Select(m => (Key: Parse(m.Name), Matrix: m)).ToList();
+        // Only the figures are kept: the matrices may be read from disk a block at a time, and holding them would hold them all.
+        var byLayer = matrices.Where(m => TensorNames.IsBlockMatrix(m.Name))
+            .Select(m => (Key: Parse(m.Name), Matrix: new Figures(m.RelativeError, m.BitsPerWeight, m.Rows, m.Columns))).ToList();
         var kinds = Kinds.Select(k => k.Short).Where(k => byLayer.Any(e => e.Key.Kind == k)).ToList();
         var table = new Table().Border(TableBorder.Simple).Title("relative error by layer and matrix; bits per weight (bpw) by matrix");
         table.AddColumn("layer");
@@ -58,6 +60,8 @@ internal static class CompressionSummary
     }
 
     private static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+
+    private readonly record struct Figures(double RelativeError, double BitsPerWeight, int Rows, int Columns);
 }
 
 /// <summary>The time each block took to compress (null for a block taken from the cache), kept from the reports passed through <see cref="Around"/>.</summary>

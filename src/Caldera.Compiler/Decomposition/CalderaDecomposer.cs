@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Caldera.Runtime.Incoherence;
 using Caldera.Compiler.LinearAlgebra;
 using Caldera.Compiler.Quantizers;
@@ -40,28 +41,41 @@ internal static class CalderaDecomposer
     /// read of it. <paramref name="h"/> is shared with the block's other matrices and left unchanged.
     /// </summary>
     internal static CompressedMatrix DecomposeRegularized(Matrix<float> w, Matrix<float> h, CalderaOptions options,
+        IProgress<CalderaStep>? progress = null, DecompositionProfile? profile = null) =>
+        DecomposeRegularized(() => w, h, options, progress, profile);
+
+    /// <summary>
+    /// <see cref="DecomposeRegularized(Matrix{float}, Matrix{float}, CalderaOptions, IProgress{CalderaStep}, DecompositionProfile)"/>
+    /// reading W through <paramref name="readWeights"/> twice (from a mapped checkpoint, say): once for the search, which
+    /// keeps only W̃, and again for the error in W's coordinates, so W's 4·m·n bytes are not held through the search.
+    /// </summary>
+    internal static CompressedMatrix DecomposeRegularized(Func<Matrix<float>> readWeights, Matrix<float> h, CalderaOptions options,
         IProgress<CalderaStep>? progress = null, DecompositionProfile? profile = null)
     {
         options.Validate();
-        if (h.Rows != w.Cols || h.Cols != w.Cols)
-            throw new ArgumentException($"the Hessian is {h.Rows}×{h.Cols}; W has {w.Cols} columns.", nameof(h));
         // The search's n×n and m×n arrays are garbage once it returns, before the error's own are allocated.
-        var result = Search(w, h, options, progress, profile);
+        var result = Search(readWeights, h, options, progress, profile);
         using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
-            return WithError(result, w, h, options.Threads);
+            return WithError(result, readWeights(), h, options.Threads);
     }
 
     /// <summary>The outer loop: the best Q + L·R found, without its error in W's coordinates.</summary>
-    private static CompressedMatrix Search(Matrix<float> w, Matrix<float> h, CalderaOptions options,
+    /// <remarks>
+    /// Optimized from its first call: it runs once per matrix for minutes, so tiered compilation would leave it in
+    /// unoptimized code, which reports every local as alive to the end and would keep each m×n array a local ever held.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static CompressedMatrix Search(Func<Matrix<float>> readWeights, Matrix<float> h, CalderaOptions options,
         IProgress<CalderaStep>? progress, DecompositionProfile? profile)
     {
-        int m = w.Rows, n = w.Cols, threads = options.Threads;
-        int rank = Math.Min(options.Rank, Math.Min(m, n));
+        int threads = options.Threads;
         var clock = Stopwatch.StartNew();
         var setup = DecompositionProfile.Measure(profile, DecompositionStep.Setup);
 
-        var (g, wt, htPacked, cholesky, choleskySingle, damping, input, output) = Incoherent(w, h, options, threads);
+        var (g, wt, htPacked, cholesky, choleskySingle, damping, input, output) = Incoherent(readWeights, h, options, threads);
         setup.Dispose();
+        int m = wt.Rows, n = wt.Cols;
+        int rank = Math.Min(options.Rank, Math.Min(m, n));
 
         // W̃ − Q, W̃ − L·R and Q + L·R − W̃ are never alive together: one m×n buffer serves them all. L·R and Δ·C need one
         // more only for a moment: it is rented from the pool BlockLDLQ's E and U and the LR fit's packed A come from,
@@ -72,10 +86,12 @@ internal static class CalderaDecomposer
         using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
             denominator = WeightedSquaredNorm(wt);
         var codebook = E8PCodebook.Instance;
-        var q = new Matrix<float>(m, n);
-        QuantizedMatrix? qCodes = null;
+        // The current and the best Q wait as their codes (m·n/4 bytes each, against 4·m·n for the values): values are
+        // decoded only while they are read, so the LR-update and the Q-update each hold one m×n Q at most. There is no Q
+        // before the first Q-update; an LR-update then reads it as zero.
+        LatticeCodes? q = null;
         var factors = LowRankFactors.Empty(m, n, options.FactorBits);
-        (QuantizedMatrix Q, LowRankFactors Factors)? best = null;
+        (LatticeCodes Q, LowRankFactors Factors)? best = null;
         double bestError = double.PositiveInfinity;
         bool lowRankDone = rank == 0, quantizedDone = false;
         // Whether the Q-update rounds against the downdated Hessian: undecided (null) until the first Q-update after an
@@ -91,7 +107,14 @@ internal static class CalderaDecomposer
                 if (lowRankStep)
                 {
                     if (rank == 0) continue;
-                    var a = DenseOps.Subtract(wt, q, residual);
+                    Matrix<float> a;
+                    if (q is { } current)
+                    {
+                        var values = Values(current);
+                        a = DenseOps.Subtract(wt, values, residual);
+                        scratch.Return(values.Data);
+                    }
+                    else a = Copy(wt, residual);
                     factors = LowRankFit.Fit(a, htPacked, cholesky, choleskySingle, rank, options.FactorBits,
                         options.InnerIterations, options.Seed + (ulong)t, threads, profile, scratch);
                     lowRankDone = true;
@@ -99,25 +122,25 @@ internal static class CalderaDecomposer
                 else
                 {
                     bool withDowndate = downdate is not false && lowRankDone;
-                    (q, qCodes) = QUpdate(withDowndate);
+                    q = QUpdate(withDowndate);
                     quantizedDone = true;
                     // The first downdated Q-update is tried against a plain one: this matrix keeps whichever fits better.
                     if (withDowndate && downdate is null)
                     {
-                        double downdated = Error(q);
+                        double downdated = Error(q.Value);
                         var plain = QUpdate(withDowndate: false);
-                        downdate = downdated <= Error(plain.Q);
-                        if (downdate is false) (q, qCodes) = plain;
+                        downdate = downdated <= Error(plain);
+                        if (downdate is false) q = plain;
                     }
                 }
 
                 if (!(lowRankDone && quantizedDone)) continue;
-                double error = Error(q);
+                double error = Error(q!.Value);
                 progress?.Report(new CalderaStep(t, lowRankStep ? "LR" : "Q", error, clock.Elapsed));
                 if (error < bestError)
                 {
                     bestError = error;
-                    best = (qCodes!, factors);
+                    best = (q.Value, factors);
                 }
             }
             // Without factors every Q-update sees the same input and returns the same Q.
@@ -125,7 +148,7 @@ internal static class CalderaDecomposer
         }
 
         // Q = round(W̃ − L·R) with BlockLDLQ, against H̃ or the downdated H̃.
-        (Matrix<float> Q, QuantizedMatrix Codes) QUpdate(bool withDowndate)
+        LatticeCodes QUpdate(bool withDowndate)
         {
             Matrix<float> b;
             using (DecompositionProfile.Measure(profile, DecompositionStep.Error))
@@ -146,18 +169,23 @@ internal static class CalderaDecomposer
                     : QUpdateHessian.Plain(htPacked, damping, threads);
             var (rounded, codes, wordsPerRow) = BlockLdlq.Round(b, hq, codebook, options.QRounding, options.RefinementSweeps, threads,
                 profile, scratch);
-            System.Numerics.Tensors.TensorPrimitives.Multiply(rounded.Data, fromLattice, rounded.Data);
-            return (rounded, new QuantizedMatrix(m, n, wordsPerRow, fromLattice, codes, rounded.Data));
+            // The values are the codewords' values times the scale: LatticeCodes.Values makes them again, bit for bit.
+            return new LatticeCodes(codes, wordsPerRow, fromLattice);
         }
 
         // ‖(Q + L·R − W̃)·C‖_F / ‖W̃·C‖_F: the activation-aware error of a candidate Q with the current factors.
-        double Error(Matrix<float> candidate)
+        double Error(LatticeCodes candidate)
         {
             using var _ = DecompositionProfile.Measure(profile, DecompositionStep.Error);
-            var delta = DenseOps.Subtract(candidate, wt, residual);
+            var values = Values(candidate);
+            var delta = DenseOps.Subtract(values, wt, residual);
+            scratch.Return(values.Data);
             if (rank > 0) Gemm.Multiply(Op.N, factors.L, Op.N, factors.R, 1f, 1f, delta, threads);
             return Math.Sqrt(Math.Max(WeightedSquaredNorm(delta), 0) / denominator);
         }
+
+        // Q's values in a rented m×n buffer, for the caller to return.
+        Matrix<float> Values(LatticeCodes codes) => new(m, n, codes.Decode(m, n, scratch.Rent<float>((long)m * n)).Dequantized);
 
         // tr(X·H̃·Xᵀ) = ‖X·C‖²_F, X·C formed in a rented m×n buffer.
         double WeightedSquaredNorm(Matrix<float> x)
@@ -168,8 +196,27 @@ internal static class CalderaDecomposer
             return norm;
         }
 
+        // W̃ − 0, the first LR-update's target when no Q has been made yet.
+        static Matrix<float> Copy(Matrix<float> source, Matrix<float> destination)
+        {
+            source.Data.CopyTo(destination.Data, 0);
+            return destination;
+        }
+
         var (bestQ, bestFactors) = best!.Value;
-        return new CompressedMatrix(m, n, g, input, output, LatticeMatrixQuantizer.E8P, bestQ, bestFactors, 0);
+        return new CompressedMatrix(m, n, g, input, output, LatticeMatrixQuantizer.E8P, bestQ.Decode(m, n, new float[(long)m * n]), bestFactors, 0);
+    }
+
+    /// <summary>Q (m×n) as BlockLDLQ's codes and the scale its values were multiplied by.</summary>
+    private readonly record struct LatticeCodes(ushort[] Codes, int WordsPerRow, float Scale)
+    {
+        /// <summary>Q's codes and values, the values written over <paramref name="values"/>: each row's codewords decoded, times the scale, as the Q-update made them.</summary>
+        public QuantizedMatrix Decode(int rows, int columns, float[] values)
+        {
+            var q = new QuantizedMatrix(rows, columns, WordsPerRow, Scale, Codes, values);
+            LatticeMatrixQuantizer.E8P.Dequantize(q, values);
+            return q;
+        }
     }
 
     /// <summary>Recomputes the error of <paramref name="c"/> in W's own coordinates, the number every method reports.</summary>
@@ -196,9 +243,13 @@ internal static class CalderaDecomposer
     /// </summary>
     private static (float G, Matrix<float> Wt, PackedGemmOperand<float> HtPacked, PackedLowerTriangular<double> Cholesky,
         PackedLowerTriangular<float> CholeskySingle, List<double> Damping, RandomizedHadamard? Input, RandomizedHadamard? Output)
-        Incoherent(Matrix<float> w, Matrix<float> h, CalderaOptions options, int threads)
+        Incoherent(Func<Matrix<float>> readWeights, Matrix<float> h, CalderaOptions options, int threads)
     {
+        // W is read here and not returned: nothing holds it once W̃ is made.
+        var w = readWeights();
         int m = w.Rows, n = w.Cols;
+        if (h.Rows != n || h.Cols != n)
+            throw new ArgumentException($"the Hessian is {h.Rows}×{h.Cols}; W has {n} columns.", nameof(h));
         float g = (float)DenseOps.RootMeanSquare(w.Data);
         if (g == 0) g = 1;
         var wt = new Matrix<float>(m, n);

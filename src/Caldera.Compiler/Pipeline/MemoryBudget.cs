@@ -13,15 +13,18 @@ namespace Caldera.Compiler.Pipeline;
 /// <item>Calibration of a block: its four fp64 Hessian sums (8·Σn²) and the residual stream (4·tokens·dim); then
 /// each sum becomes a regularized fp32 H (4·n²) one at a time.</item>
 /// <item>A decomposition: the block's fp32 Hessians (4·Σn², each dropped after its last matrix), and per matrix in
-/// flight about <see cref="HessianBytesPerEntry"/>·n² (H̃ packed in fp32, chol(H̃) packed as fp64 and fp32 triangles,
-/// BlockLDLQ's one fp32 n'×n' array; H_q is read a panel of rows at a time) plus <see cref="WeightBytesPerEntry"/>·m·n
-/// (W, W̃, the residual, the current, best and new Q, BlockLDLQ's E and U, which the LR fit's A·C and packed A
-/// reuse, and its fp64 A·C).</item>
+/// flight at most <see cref="HessianBytesCounted"/>·n² (H̃ packed in fp32, chol(H̃) packed as fp64 and fp32 triangles,
+/// BlockLDLQ's one fp32 n'×n' array; H_q is read a panel of rows at a time) plus <see cref="WeightBytesCounted"/>·m·n
+/// (W̃, the LR-update's target, two pooled buffers and the LR initialisation's fp64 A·C; W is read again from the
+/// mapped checkpoint when needed, and the current and best Q wait as codes).</item>
 /// <item>A compressed classifier (<see cref="ClassifierStorage.Caldera"/>), alone after the last block: its fp32 Hessian
 /// (4·dim²) and one decomposition of vocab×dim, beside the residual stream. At the dim-2048 synthetic's 32000×2048 that
-/// is about 3.4 GiB, the largest phase of its compression.</item>
-/// <item>The compressed blocks finished so far (about 2.3 bits per block weight), held until the model is written,
-/// and, after the last block, the embedding and classifier as stored.</item>
+/// is about 2.0 GiB, the largest phase of its compression.</item>
+/// <item>One block's compressed matrices (about 2.3 bits per block weight) and their serialized copy: the block being
+/// written to the layer cache, or, once the last block is done, the one read back from it while the model is written,
+/// beside the embedding and classifier as stored. Finished blocks are not held (<see cref="StreamedMatrices"/>): the
+/// need does not grow with the number of blocks. This is the CLI's case, which always caches; an in-process caller
+/// without a cache directory holds every block.</item>
 /// </list>
 /// The per-entry constants are set from what <c>compress-matrix</c> (benchmarks/Caldera.Benchmarks) needs under a GC
 /// hard limit; the mapped checkpoint is file-backed memory the kernel reclaims and is not counted.
@@ -29,16 +32,26 @@ namespace Caldera.Compiler.Pipeline;
 internal static class MemoryBudget
 {
     /// <summary>
-    /// Bytes per n×n entry a CALDERA or LDLQ decomposition holds at its peak: 14 counted (see remarks; 18 for a moment
-    /// while chol(H̃) is packed, when the m×n arrays are two), times 1.5 for what the count misses (GEMM packing, the
-    /// GC's large-object fragmentation under a hard limit). Measured with <see cref="WeightBytesPerEntry"/>: the
-    /// 2048×5632 ffn_down of the dim-2048 model (<c>compress-matrix … down fast 2</c>, its Hessian and the runtime
-    /// included) finishes under a 1.25 GiB GC heap limit; this budget is 1.2 GiB, and the Hessian 0.12 GiB beside it.
+    /// Bytes per n×n entry a CALDERA or LDLQ decomposition holds at its peak: H̃ packed in fp32, chol(H̃) packed as fp64 and
+    /// fp32 triangles (10 for the whole decomposition) and, during a Q-update, BlockLDLQ's one fp32 n'×n' array (4).
     /// </summary>
-    private const long HessianBytesPerEntry = 21;
+    private const long HessianBytesCounted = 14;
 
-    /// <summary>Bytes per m×n entry a CALDERA or LDLQ decomposition holds at its peak: 36 counted, times 1.5 (see <see cref="HessianBytesPerEntry"/>).</summary>
-    private const long WeightBytesPerEntry = 54;
+    /// <summary>
+    /// Bytes per m×n entry a CALDERA or LDLQ decomposition holds at its peak, the LR initialisation: W̃, the LR-update's
+    /// target, the pool's two fp32 buffers (BlockLDLQ's E and U, the LR fit's A·C, packed A and Aᵀ) and the fp64 A·C
+    /// (8). A Q-update holds 20: W̃, its target, its result and the pool. W is read again from the checkpoint when the
+    /// error needs it, and the current and best Q wait as codes (m·n/4 bytes), decoded into a pool buffer when read.
+    /// </summary>
+    private const long WeightBytesCounted = 24;
+
+    /// <summary>
+    /// What the counts miss (GEMM packing, the GC's large-object fragmentation under a hard limit), as a factor on them:
+    /// the n×n and m×n counts are each a phase's peak, and their sum an upper bound on both phases. Measured: the whole
+    /// compression of the dim-2048 model finishes under a GC heap limit of its budget, and the 8B-shaped model's 4096×14336
+    /// ffn_down (docs/large-models.md).
+    /// </summary>
+    private const double Margin = 1.3;
 
     /// <summary>The runtime's own objects, tokenizer, calibration text and small arrays (tinystories-256d's whole compression, rank 16, runs under an 80 MiB GC heap limit).</summary>
     private const long Baseline = 96L << 20;
@@ -47,7 +60,7 @@ internal static class MemoryBudget
     public static long MatrixBytes(long rows, long columns, CompressionMethod method) => method == CompressionMethod.Rtn
         // W, Q, the reconstruction and Δ (m·n fp32 each), H packed in fp32 for the error (n·n): counted, not measured.
         ? 16 * rows * columns + 4 * columns * columns
-        : HessianBytesPerEntry * columns * columns + WeightBytesPerEntry * rows * columns;
+        : (long)(Margin * (HessianBytesCounted * columns * columns + WeightBytesCounted * rows * columns));
 
     /// <summary>The largest block matrix (named as in block 0: blk.0.ffn_down.weight), the one that decides whether a cap can be met.</summary>
     public static (string Name, long Rows, long Columns, long Bytes) LargestMatrix(LlamaConfig c, CompressionMethod method) =>
@@ -55,8 +68,8 @@ internal static class MemoryBudget
 
     /// <summary>
     /// Bytes needed with <paramref name="parallel"/> matrices in flight: the larger of a block's calibration and its
-    /// decomposition with the compressed blocks held beside it, or, once the last block is done and the calibration
-    /// state gone, the compressed blocks and the embedding and classifier (stored only then).
+    /// decomposition, or, once the last block is done and the calibration state gone, the embedding and classifier
+    /// (stored only then); beside either, one compressed block.
     /// </summary>
     /// <param name="classifier">Whether the classifier is compressed too (<see cref="ClassifierStorage.Caldera"/>).</param>
     public static long Need(LlamaConfig c, CompressionMethod method, long calibrationTokens, int parallel, bool classifier = false)
@@ -67,8 +80,8 @@ internal static class MemoryBudget
         long calibration = 8 * squares + 4 * widths.Max(n => n * n);
         long decomposition = 4 * squares + parallel * LargestMatrix(c, method).Bytes;
         long classifierPhase = classifier ? ClassifierBytes(c, method) : 0;
-        long blocks = CompressedBlockBytes(c);
-        return Baseline + Math.Max(residualStream + Math.Max(Math.Max(calibration, decomposition), classifierPhase), DenseBytes(c)) + blocks;
+        long block = 2 * CompressedBlockBytes(c);
+        return Baseline + Math.Max(residualStream + Math.Max(Math.Max(calibration, decomposition), classifierPhase), DenseBytes(c)) + block;
     }
 
     /// <summary>
@@ -106,9 +119,9 @@ internal static class MemoryBudget
         return (bytes + unit - 1) / unit * unit;
     }
 
-    /// <summary>The compressed blocks: 2-bit Q, rank-64 factors, codes and half copies.</summary>
+    /// <summary>One compressed block: 2-bit Q, rank-64 factors, codes and half copies.</summary>
     private static long CompressedBlockBytes(LlamaConfig c) =>
-        c.LayerCount * Shapes(c).Sum(s => s.Rows * s.Columns / 4 + 5 * 64 * (s.Rows + s.Columns) / 2);
+        Shapes(c).Sum(s => s.Rows * s.Columns / 4 + 5 * 64 * (s.Rows + s.Columns) / 2);
 
     /// <summary>The embedding and an untied classifier, at F16 (6-bit blocks take less).</summary>
     private static long DenseBytes(LlamaConfig c) => 2L * c.VocabSize * c.Dim * (c.TiedClassifier ? 1 : 2);

@@ -17,7 +17,9 @@ namespace Caldera.Compiler.Pipeline;
 /// not compressed are stored by <see cref="DenseTensors"/>; a classifier that copies the embedding byte for byte makes the
 /// model tied (<see cref="TiedWeights"/>). Blocks found
 /// in the cache under the same stamp are taken from it, so a rerun after an interruption redoes only the rest
-/// and gives the same content.
+/// and gives the same content. With a cache, finished blocks are not held in memory: the content's matrices are read
+/// back from it one block at a time when the model is written (<see cref="StreamedMatrices"/>), so the memory a
+/// compression needs does not grow with the number of blocks.
 /// </summary>
 internal sealed class ModelCompressor(CompressionPlan plan)
 {
@@ -27,7 +29,10 @@ internal sealed class ModelCompressor(CompressionPlan plan)
     public CompressionPlan Plan { get; } = plan.Validate();
 
     /// <param name="sourceSha256">The checkpoint's <see cref="SourceHash"/>, recorded and part of the cache stamp.</param>
-    /// <param name="cacheDirectory">Where finished blocks are cached (<see cref="LayerCache.DirectoryFor"/>); null for none.</param>
+    /// <param name="cacheDirectory">
+    /// Where finished blocks are cached (<see cref="LayerCache.DirectoryFor"/>), and from where the returned content's matrices
+    /// are read (it must stay until the model is written); null for none: every block is then held in memory.
+    /// </param>
     /// <param name="cancellation">Checked between blocks and before each matrix; finished blocks stay cached.</param>
     public CompressedModelContent Compress(ModelCheckpoint checkpoint, CalibrationSet calibration, TokenizerPayload? tokenizer,
         string sourceSha256, string? cacheDirectory, IProgress<CompressionProgress>? progress = null, CancellationToken cancellation = default)
@@ -41,25 +46,27 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         // Parts 0..L−1 are the blocks; part L, when the classifier is compressed, is the classifier alone.
         bool compressClassifier = Plan.ClassifierStorage == ClassifierStorage.Caldera;
         int parts = c.LayerCount + (compressClassifier ? 1 : 0);
+        // Without a cache, the finished parts are held here; with one, they are only checked and read back when written.
         var blocks = new IReadOnlyList<CompressedLinearData>?[parts];
+        bool[] fromCache = new bool[parts];
         for (int l = 0; l < parts && cache != null; l++)
         {
-            blocks[l] = cache.TryLoad(l, out string? rejection);
-            if (blocks[l] is { } cached && !Fits(checkpoint, l, cached))
+            var cached = cache.TryLoad(l, out string? rejection);
+            if (cached != null && !Fits(checkpoint, l, cached))
             {
-                blocks[l] = null;
+                cached = null;
                 rejection = $"{cache.PathOf(l)}: its matrices do not match {(l < c.LayerCount ? $"block {l}" : "the classifier")} of the checkpoint";
             }
+            fromCache[l] = cached != null;
             if (rejection != null) reporter.Report(CompressionEvent.CacheRejected, l, null, 0, rejection);
         }
         for (int l = 0; l < parts; l++)
-            if (blocks[l] is null)
+            if (!fromCache[l])
                 foreach (var name in PartMatrices(c, l)) reporter.WeightsLeft += WeightsOf(checkpoint, name).ElementCount;
 
         // Opening the checkpoint read every weight (the readers refuse NaN and infinite ones): those pages count in the
         // resident set until released, the whole file beside the first block's work.
         checkpoint.ReleaseResidentPages();
-        bool[] fromCache = [.. blocks.Select(b => b is not null)];
         int lastToCompress = Array.LastIndexOf(fromCache, false);
         var ranks = Plan.Budget is { } budget && lastToCompress >= 0 ? AllocateRanks(checkpoint, calibration, budget, cancellation) : null;
         using (var calibrator = lastToCompress < 0 ? null : new LayerwiseCalibrator(checkpoint, calibration, Plan.Threads))
@@ -77,8 +84,8 @@ internal sealed class ModelCompressor(CompressionPlan plan)
                 }
                 var hessians = calibrator!.Advance(captureHessians: true, cancellation)!;
                 var block = CompressBlock(checkpoint, l, hessians, ranks, reporter, cancellation);
-                cache?.Save(l, block);
-                blocks[l] = block;
+                if (cache != null) cache.Save(l, block);
+                else blocks[l] = block;
                 // The block's weights (and the embedding, at the first) were read from the mapped checkpoint: released,
                 // the resident set holds one block's pages at a time instead of the whole file by the last block.
                 checkpoint.ReleaseResidentPages();
@@ -89,8 +96,8 @@ internal sealed class ModelCompressor(CompressionPlan plan)
                 cancellation.ThrowIfCancellationRequested();
                 var classifier = CompressClassifier(checkpoint, calibrator!, ranks?[TensorNames.Output]);
                 reporter.MatrixDone(c.LayerCount, "output", classifier.RelativeError, (long)classifier.Rows * classifier.Columns);
-                cache?.Save(c.LayerCount, [classifier]);
-                blocks[c.LayerCount] = [classifier];
+                if (cache != null) cache.Save(c.LayerCount, [classifier]);
+                else blocks[c.LayerCount] = [classifier];
             }
         }
 
@@ -98,13 +105,15 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         // once, unless the classifier is compressed, which makes it a matrix of its own.
         bool tied = c.TiedClassifier || TiedWeights.ClassifierCopiesEmbedding(checkpoint);
         var config = c with { TiedClassifier = tied && !compressClassifier };
+        IReadOnlyList<CompressedLinearData> matrices = cache is null ? [.. blocks.SelectMany(b => b!)]
+            : new StreamedMatrices(cache, [.. Enumerable.Range(0, parts).Select(l => PartMatrices(c, l).Count())]);
         return new CompressedModelContent
         {
             Config = config,
             Tokenizer = tokenizer,
             DenseTensors = DenseTensors.Of(checkpoint, config, Plan.EmbeddingStorage, classifier: !config.TiedClassifier && !compressClassifier),
-            Matrices = [.. blocks.SelectMany(b => b!)],
-            Settings = Settings(calibration, blocks.SelectMany(b => b!)),
+            Matrices = matrices,
+            Settings = Settings(calibration, matrices),
             SourceSha256 = sourceSha256,
             ToolVersion = ToolVersion,
         };
@@ -232,22 +241,26 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         CompressMatrix(checkpoint.Tensor(name), name, h, threads, rank: null, steps);
 
     /// <param name="rank">The rank a bits budget gave this matrix; null: the plan's.</param>
+    /// <remarks>
+    /// W is read from the mapped checkpoint each time it is needed (the search, the error, the spectrum) rather than held
+    /// through the decomposition: reading it again costs a conversion to fp32, holding it 4·m·n bytes at the search's peak.
+    /// </remarks>
     private CompressedLinearData CompressMatrix(TensorView tensor, string name, Matrix<float> h, int threads, int? rank,
         IProgress<CalderaStep>? steps = null)
     {
-        var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
+        Matrix<float> ReadWeights() => new(tensor.Rows, tensor.Columns, tensor.ToArray());
         CompressedMatrix compressed;
         try
         {
             compressed = Plan.Method == CompressionMethod.Rtn
-                ? RoundToNearest.CompressRegularized(w, h, Plan.RtnBits, threads)
-                : CalderaDecomposer.DecomposeRegularized(w, h, DecompositionFor(threads, rank), steps);
+                ? RoundToNearest.CompressRegularized(ReadWeights(), h, Plan.RtnBits, threads)
+                : CalderaDecomposer.DecomposeRegularized(ReadWeights, h, DecompositionFor(threads, rank), steps);
         }
         catch (Exception e) when (e is ArithmeticException or InvalidOperationException or ArgumentException)
         {
             throw new InvalidOperationException($"{name}: {e.Message}", e);
         }
-        return compressed.ToLinearData(name) with { Spectrum = SpectrumSketch.Of(w, compressed, threads) };
+        return compressed.ToLinearData(name) with { Spectrum = SpectrumSketch.Of(ReadWeights(), compressed, threads) };
     }
 
     private CalderaOptions DecompositionFor(int threads, int? rank)

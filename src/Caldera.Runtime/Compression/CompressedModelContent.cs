@@ -65,6 +65,7 @@ internal sealed record CompressedModelContent
     public required LlamaConfig Config { get; init; }
     public TokenizerPayload? Tokenizer { get; init; }
     public required IReadOnlyList<DenseTensorData> DenseTensors { get; init; }
+    /// <summary>The compressed matrices; the compiler's list reads them from its layer cache one block at a time, so walk it in order and hold no more than a block.</summary>
     public required IReadOnlyList<CompressedLinearData> Matrices { get; init; }
     public required CompressionSettings Settings { get; init; }
 

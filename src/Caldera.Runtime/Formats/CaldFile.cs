@@ -7,19 +7,30 @@ namespace Caldera.Runtime.Formats;
 /// <summary>
 /// A <c>.cald</c> compressed model, read in place and verified: magic, version, length, checksum over every
 /// byte, then a strict reading of the manifest in which every section's offset and length is checked in 64-bit
-/// arithmetic against the bytes before use. The bytes are a memory-mapped file, a mapped window of an executable's
-/// trailer or an embedded resource (see <see cref="Hosting.CalderaModelSource"/>). <see cref="Content"/>'s arrays
-/// are zero-copy views of them (packed signs and uniform codes are unpacked), valid until this object is disposed.
+/// arithmetic against the bytes before use. An app's model may have its checksum computed on a pool thread instead,
+/// beside the first generation (<see cref="Open(ByteSource, bool)"/>; docs/format.md, "Header"). The bytes are a
+/// memory-mapped file, a mapped window of an executable's trailer or an embedded resource (see
+/// <see cref="Hosting.CalderaModelSource"/>). <see cref="Content"/>'s arrays are zero-copy views of them (packed signs
+/// and uniform codes are unpacked), valid until this object is disposed.
 /// </summary>
 internal sealed class CaldFile : IDisposable
 {
     /// <summary>Far above any real manifest (a few hundred bytes per matrix); keeps a forged length from allocating gigabytes.</summary>
     private const long MaxManifestBytes = 64L << 20;
 
-    /// <summary>Checksum input per step; spans are int-sized, files need not be.</summary>
-    private const int ChecksumChunk = 1 << 30;
+    /// <summary>
+    /// Checksum input per step (spans are int-sized, files need not be): small, so that a dispose waits at most one
+    /// step (a few milliseconds) for a background check to stop reading the bytes.
+    /// </summary>
+    private const int ChecksumChunk = 16 << 20;
 
     private readonly ByteSource _file;
+
+    /// <summary>The background checksum's verdict: the mismatch's message, or null (intact, or stopped by a dispose); null when checked at open.</summary>
+    private Task<string?>? _checksumCheck;
+
+    /// <summary>Set by <see cref="Dispose"/>: the background check stops before its next step.</summary>
+    private volatile bool _disposing;
 
     private CaldFile(ByteSource file, uint version, ulong checksum, CompressedModelContent content, BitsPerWeight bits)
     {
@@ -38,7 +49,10 @@ internal sealed class CaldFile : IDisposable
     /// <summary>The format version the header states (<see cref="CaldLayout.OldestReadableVersion"/> … <see cref="CaldLayout.Version"/>).</summary>
     public uint Version { get; }
 
-    /// <summary>The header's XxHash3-64 of every byte: identifies this exact file (a build pins it in its model description).</summary>
+    /// <summary>
+    /// The header's XxHash3-64 of every byte: identifies this exact file (a build pins it in its model description). Verified
+    /// at open, or by the background check (<see cref="ThrowIfCorrupt"/>).
+    /// </summary>
     public ulong Checksum { get; }
 
     public CompressedModelContent Content { get; }
@@ -62,23 +76,45 @@ internal sealed class CaldFile : IDisposable
     }
 
     /// <summary>Opens and verifies <paramref name="path"/>; every problem is a <see cref="ModelFormatException"/> naming the file.</summary>
-    public static CaldFile Open(string path)
+    public static CaldFile Open(string path, bool checksumInBackground = false)
     {
         if (!BitConverter.IsLittleEndian) throw new ModelFormatException(path, ".cald files are little-endian; this machine is not");
-        return Open(MappedFile.Open(path));
+        return Open(MappedFile.Open(path), checksumInBackground);
     }
 
-    /// <summary>Verifies and reads <paramref name="source"/>, which the result owns (released here when it is corrupt).</summary>
-    internal static CaldFile Open(ByteSource source)
+    /// <summary>
+    /// Verifies and reads <paramref name="source"/>, which the result owns (released here when it is corrupt). With
+    /// <paramref name="checksumInBackground"/> the header and the manifest are verified here as always, but the checksum
+    /// of every byte is computed on a pool thread: its verdict is <see cref="ThrowIfCorrupt"/> and
+    /// <see cref="VerifyChecksumAsync"/>.
+    /// </summary>
+    internal static CaldFile Open(ByteSource source, bool checksumInBackground = false)
     {
         if (!BitConverter.IsLittleEndian) throw new ModelFormatException(source.Path, ".cald files are little-endian; this machine is not");
         return ByteSource.Read(source, file =>
         {
             var (version, manifestOffset, manifestLength) = ReadHeader(file);
-            ulong checksum = VerifyChecksum(file);
+            ulong checksum = BinaryPrimitives.ReadUInt64LittleEndian(file.Span(CaldLayout.ChecksumOffset, 8, "the checksum"));
+            if (!checksumInBackground && ChecksumMismatch(file, checksum, stop: null) is { } mismatch) throw new ModelFormatException(file.Path, mismatch);
             var (content, bits) = CaldManifestReader.Read(file, version, manifestOffset, manifestLength);
-            return new CaldFile(file, version, checksum, content, bits);
+            var opened = new CaldFile(file, version, checksum, content, bits);
+            if (checksumInBackground)
+                opened._checksumCheck = Task.Run(() => ChecksumMismatch(file, checksum, () => opened._disposing));
+            return opened;
         });
+    }
+
+    /// <summary>Throws the background check's <see cref="ModelFormatException"/> if it has found the bytes corrupt; does not wait for it.</summary>
+    public void ThrowIfCorrupt()
+    {
+        if (_checksumCheck is { IsCompletedSuccessfully: true, Result: { } mismatch }) throw new ModelFormatException(Path, mismatch);
+    }
+
+    /// <summary>Completes when the background check (if any) has finished; throws its <see cref="ModelFormatException"/> if the bytes are corrupt.</summary>
+    public async Task VerifyChecksumAsync(CancellationToken cancellationToken = default)
+    {
+        if (_checksumCheck is { } check) await check.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ThrowIfCorrupt();
     }
 
     private static (uint Version, long Offset, long Length) ReadHeader(ByteSource file)
@@ -107,21 +143,30 @@ internal sealed class CaldFile : IDisposable
         return (version, offset, length);
     }
 
-    private static ulong VerifyChecksum(ByteSource file)
+    /// <summary>
+    /// Null when <paramref name="stored"/> is the XxHash3-64 of every byte (the checksum field read as zero), else the
+    /// message saying so; also null when <paramref name="stop"/> says to stop before the end.
+    /// </summary>
+    private static string? ChecksumMismatch(ByteSource file, ulong stored, Func<bool>? stop)
     {
         var hash = new XxHash3();
         CaldLayout.AppendHeader(hash, file.Span(0, CaldLayout.HeaderSize, "the header"));
         for (long offset = CaldLayout.HeaderSize; offset < file.Length; offset += ChecksumChunk)
         {
+            if (stop?.Invoke() == true) return null;
             int count = (int)Math.Min(ChecksumChunk, file.Length - offset);
             hash.Append(file.Span(offset, count, "the checksummed bytes"));
         }
-        ulong stored = BinaryPrimitives.ReadUInt64LittleEndian(file.Span(CaldLayout.ChecksumOffset, 8, "the checksum"));
         ulong actual = hash.GetCurrentHashAsUInt64();
-        if (stored != actual)
-            throw new ModelFormatException(file.Path, $"checksum mismatch (stored {stored:x16}, computed {actual:x16}): the file is corrupt; copy it again or re-create it with caldera compress");
-        return stored;
+        return stored == actual ? null
+            : $"checksum mismatch (stored {stored:x16}, computed {actual:x16}): the file is corrupt; copy it again or re-create it with caldera compress";
     }
 
-    public void Dispose() => _file.Dispose();
+    /// <summary>Stops the background check, if it runs, before the bytes are released.</summary>
+    public void Dispose()
+    {
+        _disposing = true;
+        _checksumCheck?.Wait();
+        _file.Dispose();
+    }
 }

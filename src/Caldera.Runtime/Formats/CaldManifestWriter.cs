@@ -93,7 +93,7 @@ internal sealed class CaldManifestWriter
         j.WriteEndArray();
 
         j.WriteStartArray("matrices");
-        foreach (var m in content.Matrices) Matrix(m);
+        for (int i = 0; i < content.Matrices.Count; i++) Matrix(content.Matrices, i);
         j.WriteEndArray();
         j.WriteEndObject();
     }
@@ -156,8 +156,14 @@ internal sealed class CaldManifestWriter
         j.WriteEndObject();
     }
 
-    private void Matrix(CompressedLinearData m)
+    /// <remarks>
+    /// The sections read matrix <paramref name="index"/> of <paramref name="matrices"/> again when they are written instead of
+    /// holding its arrays, so a list that reads its matrices from disk on demand (the compiler's layer cache) is written while
+    /// holding one block's matrices, not the model's.
+    /// </remarks>
+    private void Matrix(IReadOnlyList<CompressedLinearData> matrices, int index)
     {
+        var m = matrices[index];
         var j = _json;
         j.WriteStartObject();
         j.WriteString("name", m.Name);
@@ -175,8 +181,8 @@ internal sealed class CaldManifestWriter
         j.WritePropertyName("codes");
         if (m.QKind == QCodeKind.Uniform)
             Section(CaldNames.Packed(m.QBits), [m.Rows, m.Columns], BitPacking.PackedLength((long)m.Rows * m.Columns, m.QBits),
-                () => BitPacking.Pack(m.QCodes.Span, m.QBits));
-        else Words(m.QCodes, [m.Rows, m.QWordsPerRow]);
+                () => BitPacking.Pack(matrices[index].QCodes.Span, matrices[index].QBits));
+        else Words(m.QCodes.Length, () => matrices[index].QCodes, [m.Rows, m.QWordsPerRow]);
         j.WriteEndObject();
 
         j.WriteNumber("rank", m.Rank);
@@ -186,16 +192,16 @@ internal sealed class CaldManifestWriter
         if (m.Rank > 0 && m.FactorBits == 4)
         {
             j.WritePropertyName("l_transposed");
-            Words(m.LTransposedCodes, [m.Rank, E8PResidualLattice.WordCount(m.Rows)]);
+            Words(m.LTransposedCodes.Length, () => matrices[index].LTransposedCodes, [m.Rank, E8PResidualLattice.WordCount(m.Rows)]);
             j.WritePropertyName("r");
-            Words(m.RCodes, [m.Rank, E8PResidualLattice.WordCount(m.Columns)]);
+            Words(m.RCodes.Length, () => matrices[index].RCodes, [m.Rank, E8PResidualLattice.WordCount(m.Columns)]);
         }
         else if (m.Rank > 0)
         {
             j.WritePropertyName("l");
-            Halves(m.L, [m.Rows, m.Rank]);
+            Halves(m.L.Length, () => matrices[index].L, [m.Rows, m.Rank]);
             j.WritePropertyName("r");
-            Halves(m.R, [m.Rank, m.Columns]);
+            Halves(m.R.Length, () => matrices[index].R, [m.Rank, m.Columns]);
         }
         Transform("input_transform", m.InputTransform);
         Transform("output_transform", m.OutputTransform);
@@ -246,11 +252,13 @@ internal sealed class CaldManifestWriter
         j.WriteEndObject();
     }
 
-    private void Words(ReadOnlyMemory<ushort> words, long[] shape) =>
-        Section("u16", shape, 2L * words.Length, () => MemoryMarshal.AsBytes(words.Span));
+    /// <param name="words">The words, read when the section is written.</param>
+    private void Words(int count, Func<ReadOnlyMemory<ushort>> words, long[] shape) =>
+        Section("u16", shape, 2L * count, () => MemoryMarshal.AsBytes(words().Span));
 
-    private void Halves(ReadOnlyMemory<Half> halves, long[] shape) =>
-        Section("f16", shape, 2L * halves.Length, () => MemoryMarshal.AsBytes(halves.Span));
+    /// <param name="halves">The values, read when the section is written.</param>
+    private void Halves(int count, Func<ReadOnlyMemory<Half>> halves, long[] shape) =>
+        Section("f16", shape, 2L * count, () => MemoryMarshal.AsBytes(halves().Span));
 
     private void Bytes(string name, string dtype, ReadOnlyMemory<byte> bytes)
     {

@@ -9,8 +9,10 @@ namespace Caldera.Runtime.Hosting;
 /// Finds the <c>.cald</c> bytes of a generated model class and opens them in place: an explicit file
 /// (<see cref="CalderaModelOptions.ModelPath"/>), the embedded resource, or the executable's trailer with a file
 /// beside the app as the fallback of an unpublished build. Then checks that they are the model the class was
-/// generated for (length, checksum, architecture, every matrix shape), so a stale, swapped or corrupt blob is a
-/// clear <see cref="ModelFormatException"/> at startup rather than wrong text later.
+/// generated for (length, checksum, architecture, every matrix shape), so a stale or swapped blob is a clear
+/// <see cref="ModelFormatException"/> at startup rather than wrong text later. The checksum of every byte is computed
+/// beside the first generation (<see cref="CaldFile.Open(ByteSource, bool)"/>), which does not wait for it: a corrupt
+/// blob fails each generation with that error, the first one by its end at the latest.
 /// </summary>
 internal static class CalderaModelSource
 {
@@ -18,7 +20,7 @@ internal static class CalderaModelSource
     {
         ArgumentNullException.ThrowIfNull(assembly);
         ArgumentNullException.ThrowIfNull(description);
-        var file = options?.ModelPath is { } path ? CaldFile.Open(path)
+        var file = options?.ModelPath is { } path ? CaldFile.Open(path, checksumInBackground: true)
             : description.Storage == CalderaStorage.Resource ? OpenResource(assembly, description)
             : OpenTrailer(description);
         try
@@ -43,16 +45,16 @@ internal static class CalderaModelSource
             stream.Dispose();
             throw new ModelFormatException(name, "is not an in-memory resource stream, so it cannot be read in place; load the model from a file with CalderaModelOptions.ModelPath");
         }
-        return CaldFile.Open(UnmanagedBytes.From(unmanaged, name));
+        return CaldFile.Open(UnmanagedBytes.From(unmanaged, name), checksumInBackground: true);
     }
 
     private static CaldFile OpenTrailer(CalderaModelDescription d)
     {
         string? executable = Environment.ProcessPath;
         if (executable != null && CalderaTrailer.Find(executable, d.Name) is { } entry)
-            return CaldFile.Open(MappedFile.Open(executable, entry.Offset, entry.Length, $"trailer entry {d.Name} of {executable}"));
+            return CaldFile.Open(MappedFile.Open(executable, entry.Offset, entry.Length, $"trailer entry {d.Name} of {executable}"), checksumInBackground: true);
         string beside = Path.Combine(AppContext.BaseDirectory, d.FileName);
-        if (File.Exists(beside)) return CaldFile.Open(beside);
+        if (File.Exists(beside)) return CaldFile.Open(beside, checksumInBackground: true);
         throw new ModelFormatException(executable ?? "this process",
             $"model {d.Name} is neither in the executable's trailer nor in {beside}; publish with the Caldera.Build targets (they append it) or copy {d.FileName} beside the app");
     }

@@ -8,16 +8,16 @@ internal sealed partial class CompressedLinear
 {
     /// <summary>
     /// A decode step (one token) with int8 activations (<see cref="Int8Activations"/>): u ≈ s_b·q_i, Q·u and 4-bit R·u
-    /// in integers, and a 4-bit L of rank ≤ <see cref="Kernels.Int8LowRank.MaxRank"/> expanded into int8 planes at
-    /// construction so that L·t runs in integers too.
+    /// in integers, and a 4-bit L of rank ≤ <see cref="Kernels.Int8LowRank.MaxRank"/> expanded into int8 planes on the
+    /// first step (<see cref="LowRankPlanes"/>) so that L·t runs in integers too.
     /// </summary>
     private sealed unsafe class Int8Decode : Decode
     {
-        /// <summary>L's int8 planes (<see cref="Kernels.Int8LowRank"/>), or null when L·t stays float.</summary>
-        private readonly byte[]? _lowRankPlanes;
+        /// <summary>L's int8 planes, or null when L·t stays float.</summary>
+        public LowRankPlanes? LowRankPlanes { get; }
 
-        /// <inheritdoc cref="_lowRankPlanes"/>
-        public byte[]? LowRankPlanes => _lowRankPlanes;
+        /// <summary>The planes, taken by <see cref="LowRankInputsReady"/> (which builds them on the matrix's first step).</summary>
+        private byte[]? _planes;
 
         // The call's int8 u (levels and block scales) and int8 a (levels and scale).
         private sbyte[] _levels = [], _alphaLevels = [];
@@ -28,8 +28,7 @@ internal sealed partial class CompressedLinear
         {
             if (D.Rank > 0 && D.FactorBits == 4 && D.Rank <= Kernels.Int8LowRank.MaxRank)
             {
-                _lowRankPlanes = new byte[Kernels.Int8LowRank.PlaneLength(D.Rows, D.Rank)];
-                Kernels.Int8LowRank.Build(D.LTransposedCodes.Span, D.Rows, D.Rank, _lowRankPlanes);
+                LowRankPlanes = new LowRankPlanes(D);
             }
         }
 
@@ -45,7 +44,8 @@ internal sealed partial class CompressedLinear
 
         protected override void LowRankInputsReady(CompressedLinearScratch scratch)
         {
-            if (_lowRankPlanes is null) return;
+            if (LowRankPlanes is null) return;
+            _planes = LowRankPlanes.Planes;
             _alphaLevels = scratch.LowRankLevels(Kernels.Int8LowRank.PaddedRank(Rank));
             _alphaScale = Kernels.Int8LowRank.Quantize(A.AsSpan(0, Rank), Alpha);
         }
@@ -81,7 +81,7 @@ internal sealed partial class CompressedLinear
 
         protected override void LowRank(int start, int end, int worker)
         {
-            if (_lowRankPlanes is { } planes)
+            if (_planes is { } planes)
                 Kernels.Int8LowRank.Add(planes, start / E8PLattice.Dimension, Alpha, _alphaScale, YOf(0, start, end - start));
             else base.LowRank(start, end, worker);
         }

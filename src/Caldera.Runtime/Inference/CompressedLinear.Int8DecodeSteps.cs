@@ -13,8 +13,8 @@ internal sealed partial class CompressedLinear
     /// <see cref="Int8Decode"/> step's: u quantised per token as there; Q·u through <see cref="Int8CodedTile"/>, which
     /// decodes each block of Q's rows once for all N tokens and gives every token the one-token kernel's sums bit for
     /// bit; R·u the same way where the tile runs (<see cref="Int8ResidualRows.DotRowsTokens"/>), else per token; L·t per
-    /// token on L's int8 planes, which are already decoded. Built only where <see cref="Int8Decode"/> runs R·u in
-    /// integers (E8P Q, 4-bit or no factors).
+    /// token on L's int8 planes (<see cref="LowRankPlanes"/>, shared with the one-token pass). Built only where
+    /// <see cref="Int8Decode"/> runs R·u in integers (E8P Q, 4-bit or no factors).
     /// </summary>
     private sealed unsafe class Int8DecodeSteps : Pass
     {
@@ -22,13 +22,16 @@ internal sealed partial class CompressedLinear
         private readonly bool _tiled;
 
         /// <summary>L's int8 planes, shared with the matrix's <see cref="Int8Decode"/>; null when L·t stays float.</summary>
-        private readonly byte[]? _lowRankPlanes;
+        private readonly LowRankPlanes? _lowRankPlanes;
+
+        /// <summary>The planes, taken by <see cref="LowRankInputsReady"/> (which builds them on the matrix's first step).</summary>
+        private byte[]? _planes;
 
         // The call's int8 u (levels, coordinate-major levels, block scales) and int8 a (levels and scales), token after token.
         private sbyte[] _levels = [], _coordinateMajor = [], _alphaLevels = [];
         private float[] _levelScales = [], _alphaScales = [];
 
-        public Int8DecodeSteps(CompressedLinear linear, int rowGrain, byte[]? lowRankPlanes) : base(linear, rowGrain)
+        public Int8DecodeSteps(CompressedLinear linear, int rowGrain, LowRankPlanes? lowRankPlanes) : base(linear, rowGrain)
         {
             _int8Path = Path == KernelPath.Scalar ? Int8CodedRows.Path.Scalar : Int8CodedRows.Best;
             _tiled = Int8CodedTile.Tiled(PaddedColumns, _int8Path);
@@ -52,6 +55,7 @@ internal sealed partial class CompressedLinear
         protected override void LowRankInputsReady(CompressedLinearScratch scratch)
         {
             if (_lowRankPlanes is null) return;
+            _planes = _lowRankPlanes.Planes;
             _alphaLevels = scratch.LowRankLevels(N * PaddedRank);
             _alphaScales = scratch.LowRankScales(N);
             for (int t = 0; t < N; t++) _alphaScales[t] = Int8LowRank.Quantize(A.AsSpan(t * Rank, Rank), AlphaOf(t));
@@ -100,7 +104,7 @@ internal sealed partial class CompressedLinear
         protected override void LowRank(int start, int end, int worker)
         {
             int length = end - start;
-            if (_lowRankPlanes is { } planes)
+            if (_planes is { } planes)
             {
                 for (int t = 0; t < N; t++)
                     Int8LowRank.Add(planes, start / E8PLattice.Dimension, AlphaOf(t), _alphaScales[t], YOf(t, start, length));

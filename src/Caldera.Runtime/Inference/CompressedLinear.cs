@@ -105,7 +105,7 @@ internal sealed partial class CompressedLinear : ILinear
     /// Whether a decode step (one token) of an E8P-coded Q quantises u to int8 (<see cref="Kernels.Int8Activations"/>) and runs
     /// the integer kernels (<see cref="ICompressedRowKernels.DotQRowsInt8"/>, and <see cref="ICompressedRowKernels.DotRRowsInt8"/>
     /// for 4-bit R), which are faster but add u's rounding error to Q·u and R·u; a 4-bit L then runs L·t in integers
-    /// too (<see cref="Int8LowRank"/>: t quantised to int8, L expanded at construction into 1 byte per entry).
+    /// too (<see cref="Int8LowRank"/>: t quantised to int8, L expanded on its first decode step into 1 byte per entry, <see cref="LowRankPlanes"/>).
     /// A batch (prefill) quantises every token's u the same way and runs Q·u in integers (<see cref="Int8CodedTile"/>:
     /// each token gets its decode step's Q·u bit for bit); a batch's R·u and L·t, 16-bit factors and uniform Q codes
     /// run in float. Chosen at construction; false for uniform Q codes.

@@ -52,9 +52,6 @@ internal sealed unsafe class Int4DenseLinear : ILinear
     {
         private readonly int _columns = weight.Columns;
         private readonly int _rows = weight.Rows;
-        private readonly int _blocks = Int4Blocks.BlockCount(weight.Columns);
-        private readonly int _rowBytes = (int)Int4Blocks.RowBytes(weight.Columns);
-        private readonly long _levelBytes = Int4Blocks.MatrixPlaneBytes(weight.Rows, weight.Columns);
         private float* _x, _y;
         private int _n;
 
@@ -68,11 +65,9 @@ internal sealed unsafe class Int4DenseLinear : ILinear
         public void Execute(int start, int end, int worker)
         {
             var row = pool.Scratch(worker, _columns)[.._columns];
-            var scales = (ushort*)(weight.Data + _levelBytes);
             for (int r = start; r < end; r++)
             {
-                Int4Blocks.DecodeRow(new ReadOnlySpan<byte>(weight.Data + (long)r * _rowBytes, _rowBytes),
-                    new ReadOnlySpan<ushort>(scales + (long)r * _blocks, _blocks), row);
+                weight.ReadRow(r, row);
                 for (int t = 0; t < _n; t++)
                     _y[(long)t * _rows + r] = TensorPrimitives.Dot(row, new ReadOnlySpan<float>(_x + (long)t * _columns, _columns));
             }

@@ -63,20 +63,8 @@ internal static class Int4Blocks
     }
 
     /// <summary>Quantises every row of <paramref name="weight"/> (F32, F16 or BF16) into <paramref name="matrix"/>: every row's levels, then every row's scales.</summary>
-    public static void QuantizeMatrix(TensorView weight, Span<byte> matrix)
-    {
-        int rows = weight.Rows, columns = weight.Columns, blocks = BlockCount(columns);
-        long planeBytes = MatrixPlaneBytes(rows, columns), rowBytes = RowBytes(columns);
-        if (matrix.Length != TensorType.Int4Blocks.ByteLength(weight.Shape))
-            throw new ArgumentException($"{weight} quantises to {TensorType.Int4Blocks.ByteLength(weight.Shape)} bytes, got {matrix.Length}.", nameof(matrix));
-        var scales = MemoryMarshal.Cast<byte, ushort>(matrix[(int)planeBytes..]);
-        var row = new float[columns];
-        for (int r = 0; r < rows; r++)
-        {
-            weight.ReadRow(r, row);
-            QuantizeRow(row, matrix.Slice((int)(r * rowBytes), (int)rowBytes), scales.Slice(r * blocks, blocks));
-        }
-    }
+    public static void QuantizeMatrix(TensorView weight, Span<byte> matrix) =>
+        BlockMatrixLayout.Quantize(weight, matrix, TensorType.Int4Blocks, RowBytes(weight.Columns), BlockCount(weight.Columns), QuantizeRow);
 
     /// <summary>The float value of a stored BF16 scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -121,20 +121,8 @@ internal static class Int6Blocks
     public static long MatrixPlaneBytes(int rows, int columns) => rows * RowBytes(columns);
 
     /// <summary>Quantises every row of <paramref name="weight"/> (F32, F16 or BF16) into <paramref name="matrix"/>, laid out as <see cref="MatrixPlaneBytes"/> says.</summary>
-    public static void QuantizeMatrix(TensorView weight, Span<byte> matrix)
-    {
-        int rows = weight.Rows, columns = weight.Columns, blocks = BlockCount(columns);
-        long planeBytes = MatrixPlaneBytes(rows, columns), rowBytes = RowBytes(columns);
-        if (matrix.Length != TensorType.Int6Blocks.ByteLength(weight.Shape))
-            throw new ArgumentException($"{weight} quantises to {TensorType.Int6Blocks.ByteLength(weight.Shape)} bytes, got {matrix.Length}.", nameof(matrix));
-        var scales = MemoryMarshal.Cast<byte, ushort>(matrix[(int)planeBytes..]);
-        var row = new float[columns];
-        for (int r = 0; r < rows; r++)
-        {
-            weight.ReadRow(r, row);
-            QuantizeRow(row, matrix.Slice((int)(r * rowBytes), (int)rowBytes), scales.Slice(r * blocks, blocks));
-        }
-    }
+    public static void QuantizeMatrix(TensorView weight, Span<byte> matrix) =>
+        BlockMatrixLayout.Quantize(weight, matrix, TensorType.Int6Blocks, RowBytes(weight.Columns), BlockCount(weight.Columns), QuantizeRow);
 
     /// <summary>
     /// A row's entries from its planes and scales, W[i] = s_b·(u_i − 32) (the levels <see cref="QuantizeRow(ReadOnlySpan{float}, Span{byte}, Span{ushort})"/>

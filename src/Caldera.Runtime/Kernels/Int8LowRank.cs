@@ -39,6 +39,9 @@ internal static class Int8LowRank
     /// <summary>The low nibble of a plane byte: U/2 of the entry's first word (A); the high nibble is the second's (B).</summary>
     private const int NibbleMask = 0x0F;
 
+    /// <summary>The low nibble of every byte lane of a ulong.</summary>
+    private const ulong NibbleLanes = 0x0F0F0F0F0F0F0F0F;
+
     /// <summary>Ranks rounded up to whole quads: the length of α.</summary>
     public static int PaddedRank(int rank) => (rank + RanksPerQuad - 1) / RanksPerQuad * RanksPerQuad;
 
@@ -56,24 +59,49 @@ internal static class Int8LowRank
         if (planes.Length != PlaneLength(rows, rank))
             throw new ArgumentException($"the planes of a {rows}×{rank} L take {PlaneLength(rows, rank)} bytes, got {planes.Length}.", nameof(planes));
         ulong[] table = E8PInt8Table.Codewords;
-        // Padded ranks and rows stay 0. Each word pair is looked up once for its eight rows (this runs at load, for every
-        // matrix: it is most of a published app's time to its first token).
-        planes.Clear();
+        // Each word pair is looked up once, and its eight plane bytes made at once, one byte lane per row; a quad's four
+        // ranks are then interleaved row by row with byte shuffles. Every byte is written: padded ranks and rows are 0.
+        // (This runs once per matrix, on its first int8 decode step.)
+        Span<ulong> ranks = stackalloc ulong[RanksPerQuad];
         for (int g = 0; g < groups; g++)
         {
             int groupRows = Math.Min(RowsPerGroup, rows - g * RowsPerGroup);
-            for (int r = 0; r < rank; r++)
+            ulong rowMask = groupRows == RowsPerGroup ? ulong.MaxValue : (1UL << (8 * groupRows)) - 1;
+            for (int k = 0; k < quads; k++)
             {
-                int pair = r * rowWords + 2 * g;
-                ulong first = table[lTransposed[pair]], second = table[lTransposed[pair + 1]];
-                Span<byte> quad = planes.Slice((g * quads + r / RanksPerQuad) * QuadBytes, QuadBytes);
-                for (int i = 0; i < groupRows; i++)
+                for (int j = 0; j < RanksPerQuad; j++)
                 {
-                    int a = E8PInt8Table.Entry(first, i) + E8PNibbleDecode.Offset, b = E8PInt8Table.Entry(second, i) + E8PNibbleDecode.Offset;
-                    quad[i * RanksPerQuad + r % RanksPerQuad] = (byte)(a / 2 | b / 2 << 4); // U is even: 4·C is odd, the offset odd
+                    int r = k * RanksPerQuad + j, pair = r * rowWords + 2 * g;
+                    ranks[j] = r < rank ? (HalfLevels(table[lTransposed[pair]]) | HalfLevels(table[lTransposed[pair + 1]]) << 4) & rowMask : 0;
                 }
+                InterleaveRanks(ranks, planes.Slice((g * quads + k) * QuadBytes, QuadBytes));
             }
         }
+    }
+
+    /// <summary>Byte 4·i + j of <paramref name="quad"/> = byte i of <paramref name="ranks"/>[j]: four ranks' eight rows, row by row.</summary>
+    private static void InterleaveRanks(ReadOnlySpan<ulong> ranks, Span<byte> quad)
+    {
+        // Two shuffles per half, each taking two of the ranks' bytes into their places (indices past 15 give 0).
+        var first = Vector128.Create(ranks[0], ranks[1]).AsByte();
+        var second = Vector128.Create(ranks[2], ranks[3]).AsByte();
+        (Vector128.Shuffle(first, Vector128.Create((byte)0, 8, 99, 99, 1, 9, 99, 99, 2, 10, 99, 99, 3, 11, 99, 99)) |
+            Vector128.Shuffle(second, Vector128.Create((byte)99, 99, 0, 8, 99, 99, 1, 9, 99, 99, 2, 10, 99, 99, 3, 11))).CopyTo(quad);
+        (Vector128.Shuffle(first, Vector128.Create((byte)4, 12, 99, 99, 5, 13, 99, 99, 6, 14, 99, 99, 7, 15, 99, 99)) |
+            Vector128.Shuffle(second, Vector128.Create((byte)99, 99, 4, 12, 99, 99, 5, 13, 99, 99, 6, 14, 99, 99, 7, 15))).CopyTo(quad[16..]);
+    }
+
+    /// <summary>Per byte lane, U/2 = (4·C + 11)/2 ∈ [0, 11] of a codeword's eight 4·C (odd, |4C| ≤ 11: U is even).</summary>
+    /// <remarks>
+    /// The 11 is added to the low seven bits, which cannot carry out of the lane (0x7F + 11 &lt; 0x100), and the sign bit
+    /// is put back by XOR: the byte's own sum mod 256, which is U since 4C + 11 ≥ 0.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong HalfLevels(ulong codeword)
+    {
+        const ulong LowBits = 0x7F7F7F7F7F7F7F7F, Offsets = 0x0101010101010101 * (ulong)E8PNibbleDecode.Offset;
+        ulong u = ((codeword & LowBits) + Offsets) ^ (codeword & ~LowBits);
+        return u >> 1 & NibbleLanes;
     }
 
     /// <summary>

@@ -11,7 +11,8 @@ internal sealed class Sampler
 {
     private readonly SamplingOptions _options;
     private readonly float[] _probabilities;
-    private readonly TokenProbability[] _candidates;
+    /// <summary>Candidates as <see cref="TokenProbability"/> keys.</summary>
+    private readonly ulong[] _candidates;
     private readonly int[] _penalisedAt;
     private int _stamp;
     private Pcg32 _random;
@@ -21,7 +22,7 @@ internal sealed class Sampler
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabSize);
         _options = options.Validate();
         _probabilities = new float[vocabSize];
-        _candidates = new TokenProbability[vocabSize];
+        _candidates = new ulong[vocabSize];
         _penalisedAt = new int[vocabSize];
         _random = new Pcg32(options.Seed ?? (ulong)DateTime.UtcNow.Ticks);
     }
@@ -97,13 +98,13 @@ internal sealed class Sampler
             float cutoff = _options.TopP < 1f ? (1f - _options.TopP) / (p.Length - 1) : 0f;
             count = 0;
             for (int i = 0; i < p.Length; i++)
-                if (p[i] >= cutoff) _candidates[count++] = new TokenProbability(i, p[i]);
+                if (p[i] >= cutoff) _candidates[count++] = TokenProbability.Key(i, p[i]);
         }
         var candidates = _candidates.AsSpan(0, count);
         candidates.Sort();
 
         float mass = 0;
-        foreach (var c in candidates) mass += c.Probability;
+        foreach (ulong c in candidates) mass += TokenProbability.Probability(c);
         int last = candidates.Length - 1;
         float kept = mass;
         if (_options.TopP < 1f)
@@ -111,7 +112,7 @@ internal sealed class Sampler
             float cumulative = 0;
             for (int i = 0; i < candidates.Length; i++)
             {
-                cumulative += candidates[i].Probability;
+                cumulative += TokenProbability.Probability(candidates[i]);
                 if (cumulative > _options.TopP * mass)
                 {
                     last = i;
@@ -124,22 +125,22 @@ internal sealed class Sampler
         float target = r * kept, running = 0;
         for (int i = 0; i <= last; i++)
         {
-            running += candidates[i].Probability;
-            if (target < running) return candidates[i].Token;
+            running += TokenProbability.Probability(candidates[i]);
+            if (target < running) return TokenProbability.Token(candidates[i]);
         }
-        return candidates[last].Token;
+        return TokenProbability.Token(candidates[last]);
     }
 
-    /// <summary>Puts the k most likely tokens in _candidates[0..k) (unordered) with a min-heap whose root is the least likely kept.</summary>
+    /// <summary>Puts the k most likely tokens in _candidates[0..k) (unordered) with a heap whose root is the least likely kept (the largest key).</summary>
     private int SelectTopK(ReadOnlySpan<float> p, int k)
     {
         var heap = _candidates.AsSpan(0, k);
-        for (int i = 0; i < k; i++) heap[i] = new TokenProbability(i, p[i]);
+        for (int i = 0; i < k; i++) heap[i] = TokenProbability.Key(i, p[i]);
         for (int i = k / 2 - 1; i >= 0; i--) SiftDown(heap, i);
         for (int i = k; i < p.Length; i++)
         {
-            var candidate = new TokenProbability(i, p[i]);
-            if (candidate.CompareTo(heap[0]) < 0)
+            ulong candidate = TokenProbability.Key(i, p[i]);
+            if (candidate < heap[0])
             {
                 heap[0] = candidate;
                 SiftDown(heap, 0);
@@ -148,14 +149,14 @@ internal sealed class Sampler
         return k;
     }
 
-    /// <summary>Restores the heap below <paramref name="i"/>: every parent is less likely than its children (CompareTo ≥ 0).</summary>
-    private static void SiftDown(Span<TokenProbability> heap, int i)
+    /// <summary>Restores the heap below <paramref name="i"/>: every parent is less likely than its children (a larger key).</summary>
+    private static void SiftDown(Span<ulong> heap, int i)
     {
         while (true)
         {
             int worst = i, left = 2 * i + 1, right = left + 1;
-            if (left < heap.Length && heap[left].CompareTo(heap[worst]) > 0) worst = left;
-            if (right < heap.Length && heap[right].CompareTo(heap[worst]) > 0) worst = right;
+            if (left < heap.Length && heap[left] > heap[worst]) worst = left;
+            if (right < heap.Length && heap[right] > heap[worst]) worst = right;
             if (worst == i) return;
             (heap[i], heap[worst]) = (heap[worst], heap[i]);
             i = worst;

@@ -1,11 +1,18 @@
 namespace Caldera.Runtime.Sampling;
 
-/// <summary>A candidate token and its probability, ordered most likely first (ties: lower id first, so the order is total and sampling deterministic).</summary>
-internal readonly record struct TokenProbability(int Token, float Probability) : IComparable<TokenProbability>
+/// <summary>
+/// A candidate token and its probability packed into one 64-bit key whose ascending order is most likely first, ties
+/// broken by the lower id (a total order, so sampling is deterministic): the probability's bits inverted above the id.
+/// A probability is never negative, so its IEEE bits rise with it. Candidates sort as plain integers, which
+/// <see cref="MemoryExtensions.Sort{T}(Span{T})"/> does without a comparer call per comparison.
+/// </summary>
+internal static class TokenProbability
 {
-    public int CompareTo(TokenProbability other)
-    {
-        int byProbability = other.Probability.CompareTo(Probability);
-        return byProbability != 0 ? byProbability : Token.CompareTo(other.Token);
-    }
+    public static ulong Key(int token, float probability) =>
+        // + 0f turns −0 into +0, whose bits order below every positive probability's.
+        ((ulong)~BitConverter.SingleToUInt32Bits(probability + 0f) << 32) | (uint)token;
+
+    public static int Token(ulong key) => (int)(uint)key;
+
+    public static float Probability(ulong key) => BitConverter.UInt32BitsToSingle(~(uint)(key >> 32));
 }

@@ -104,6 +104,25 @@ public class BlockLdlqTests(ITestOutputHelper output)
         return (double)stationary / (m * blocks);
     }
 
+    /// <summary>
+    /// The decomposer keeps only the codes of a Q-update it has not chosen yet and decodes them again if it wins: that
+    /// Q must be BlockLDLQ's values bit for bit (the first pass and the sweeps both write codewords' values), or the
+    /// codes chosen after it would change.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void The_rounded_values_are_the_codes_decoded_bit_for_bit(int m, int n)
+    {
+        var (b, h) = IncoherentLayer(m, n, seed: 3 * m + n);
+        foreach (int sweeps in new[] { 0, 2 })
+        {
+            var (rounded, codes, wordsPerRow) = Round(b, h, sweeps, threads: 2);
+            var decoded = new QuantizedMatrix(m, n, wordsPerRow, 1f, codes, new float[m * n]);
+            LatticeMatrixQuantizer.E8P.Dequantize(decoded, decoded.Dequantized);
+            Assert.Equal(rounded.Data.Select(BitConverter.SingleToInt32Bits), decoded.Dequantized.Select(BitConverter.SingleToInt32Bits));
+        }
+    }
+
     [Fact]
     public void Results_do_not_depend_on_the_thread_count()
     {

@@ -120,10 +120,5 @@ public unsafe class CaldInt4StorageTests
         };
     }
 
-    private static DenseTensorData ToInt4(DenseTensorData d)
-    {
-        var bytes = new byte[TensorType.Int4Blocks.ByteLength(d.Shape)];
-        fixed (byte* p = d.Data.Span) Int4Blocks.QuantizeMatrix(new TensorView(d.Name, d.Shape, d.Type, p), bytes);
-        return new DenseTensorData(d.Name, d.Shape, TensorType.Int4Blocks, bytes);
-    }
+    private static DenseTensorData ToInt4(DenseTensorData d) => SyntheticCompressed.ToBlocks(d, TensorType.Int4Blocks);
 }

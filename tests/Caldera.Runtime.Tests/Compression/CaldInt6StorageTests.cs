@@ -108,12 +108,7 @@ public unsafe class CaldInt6StorageTests
         };
     }
 
-    private static DenseTensorData ToInt6(DenseTensorData d)
-    {
-        var bytes = new byte[TensorType.Int6Blocks.ByteLength(d.Shape)];
-        fixed (byte* p = d.Data.Span) Int6Blocks.QuantizeMatrix(new TensorView(d.Name, d.Shape, d.Type, p), bytes);
-        return new DenseTensorData(d.Name, d.Shape, TensorType.Int6Blocks, bytes);
-    }
+    private static DenseTensorData ToInt6(DenseTensorData d) => SyntheticCompressed.ToBlocks(d, TensorType.Int6Blocks);
 
     internal static DenseTensorData Dense(CompressedModelContent content, string name) => content.DenseTensors.Single(d => d.Name == name);
 

@@ -119,4 +119,17 @@ internal static class SyntheticCompressed
         for (int i = 0; i < count; i++) values[i] = (Half)((random.NextDouble() * 2 - 1) * 0.5);
         return values;
     }
+
+    /// <summary><paramref name="dense"/> quantised to a block type (int4 or int6 blocks), as the compiler stores the vocabulary matrices.</summary>
+    public static unsafe DenseTensorData ToBlocks(DenseTensorData dense, TensorType type)
+    {
+        var bytes = new byte[type.ByteLength(dense.Shape)];
+        fixed (byte* p = dense.Data.Span)
+        {
+            var view = new TensorView(dense.Name, dense.Shape, dense.Type, p);
+            if (type == TensorType.Int6Blocks) Caldera.Runtime.Kernels.Int6Blocks.QuantizeMatrix(view, bytes);
+            else Caldera.Runtime.Kernels.Int4Blocks.QuantizeMatrix(view, bytes);
+        }
+        return new DenseTensorData(dense.Name, dense.Shape, type, bytes);
+    }
 }

@@ -97,6 +97,32 @@ public class Int8LowRankTests
     }
 
     [Fact]
+    public void The_planes_hold_half_of_4C_plus_11_of_both_words_of_every_entry_and_zero_in_the_padding()
+    {
+        // The reference reads E8PLattice's float decode table, not the int8 table the planes are built from.
+        var random = new Random(44);
+        ReadOnlySpan<float> decoded = E8PLattice.DecodeTable;
+        foreach (int rows in Rows)
+            foreach (int rank in Ranks)
+            {
+                int rowWords = E8PResidualLattice.WordCount(rows), quads = Int8LowRank.PaddedRank(rank) / 4;
+                var (words, planes, _, _, _) = Case(random, rows, rank);
+                var expected = new byte[planes.Length];
+                for (int i = 0; i < rows; i++)
+                    for (int r = 0; r < rank; r++)
+                    {
+                        int g = i / 8, pair = r * rowWords + 2 * g;
+                        int first = (int)(4 * decoded[words[pair] * 8 + i % 8]) + 11, second = (int)(4 * decoded[words[pair + 1] * 8 + i % 8]) + 11;
+                        expected[(g * quads + r / 4) * 32 + i % 8 * 4 + r % 4] = (byte)(first / 2 | second / 2 << 4);
+                    }
+                Assert.True(expected.AsSpan().SequenceEqual(planes), $"{rows}×{rank}");
+                var reused = Enumerable.Repeat((byte)0xAB, planes.Length).ToArray(); // Build writes every byte, padding included
+                Int8LowRank.Build(words, rows, rank, reused);
+                Assert.True(expected.AsSpan().SequenceEqual(reused), $"{rows}×{rank} over old bytes");
+            }
+    }
+
+    [Fact]
     public void Bad_shapes_are_rejected()
     {
         Assert.Throws<ArgumentException>(() => Int8LowRank.Build(new ushort[3], 8, 2, new byte[Int8LowRank.PlaneLength(8, 2)]));

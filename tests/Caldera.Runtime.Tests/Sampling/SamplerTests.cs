@@ -27,6 +27,66 @@ public class SamplerTests
         Assert.NotEqual(first, Draw(options with { Seed = 43 }, logits, 200));
     }
 
+    [Theory]
+    [InlineData(0.9f, 0)]
+    [InlineData(0.5f, 0)]
+    [InlineData(1f, 40)]
+    [InlineData(0.8f, 7)]
+    public void Nucleus_draws_are_those_of_a_plain_sort_by_probability_then_id(float topP, int topK)
+    {
+        // Temperature 2 flattens the logits so thousands of tokens pass the nucleus cutoff; repeated logit values make
+        // ties, which the lower id must win. The reference orders with LINQ and draws with the sampler's own generator.
+        for (int seed = 0; seed < 8; seed++)
+        {
+            var logits = Logits(3000, seed).Select((x, i) => i % 5 == 0 ? MathF.Round(x) : x).ToArray();
+            var options = new SamplingOptions { Temperature = 2f, TopP = topP, TopK = topK, Seed = (ulong)seed };
+            Assert.Equal(Reference(options, logits, 50), Draw(options, logits, 50));
+        }
+    }
+
+    /// <summary>What the sampler's nucleus draw does, written plainly: the same probabilities, candidates ordered by probability (descending) then id.</summary>
+    private static int[] Reference(SamplingOptions options, float[] logits, int count)
+    {
+        var p = logits.ToArray();
+        System.Numerics.Tensors.TensorPrimitives.Multiply(p, 1f / options.Temperature, p);
+        Caldera.Runtime.Kernels.Softmax.Apply(p);
+        float cutoff = options.TopK == 0 && options.TopP < 1f ? (1f - options.TopP) / (p.Length - 1) : 0f;
+        var ordered = Enumerable.Range(0, p.Length).Where(i => p[i] >= cutoff)
+            .OrderByDescending(i => p[i]).ThenBy(i => i).ToArray();
+        if (options.TopK > 0) ordered = ordered[..options.TopK];
+        float mass = 0;
+        foreach (int i in ordered) mass += p[i];
+        int last = ordered.Length - 1;
+        float kept = mass, cumulative = 0;
+        for (int j = 0; j < ordered.Length && options.TopP < 1f; j++)
+        {
+            cumulative += p[ordered[j]];
+            if (cumulative > options.TopP * mass)
+            {
+                last = j;
+                kept = cumulative;
+                break;
+            }
+        }
+        var random = new Pcg32(options.Seed!.Value);
+        var drawn = new int[count];
+        for (int d = 0; d < count; d++)
+        {
+            float target = random.NextSingle() * kept, running = 0;
+            drawn[d] = ordered[last];
+            for (int j = 0; j <= last; j++)
+            {
+                running += p[ordered[j]];
+                if (target < running)
+                {
+                    drawn[d] = ordered[j];
+                    break;
+                }
+            }
+        }
+        return drawn;
+    }
+
     [Fact]
     public void Pcg32_stream_is_pinned()
     {

@@ -1,5 +1,4 @@
 using Caldera.Runtime.Compression;
-using Caldera.Runtime.Kernels;
 using Caldera.Runtime.Model;
 using Caldera.Runtime.Tests.Compression;
 
@@ -41,7 +40,7 @@ internal static class TrainingModels
             if (name is TensorNames.TokenEmbedding or TensorNames.Output || name == TensorNames.Up(1))
             {
                 if (blockVocabulary && name != TensorNames.Up(1))
-                    dense.Add(Blocks(SyntheticCompressed.Dense(name, shape, TensorType.F32, random, 0.5f),
+                    dense.Add(SyntheticCompressed.ToBlocks(SyntheticCompressed.Dense(name, shape, TensorType.F32, random, 0.5f),
                         name == TensorNames.TokenEmbedding ? TensorType.Int6Blocks : TensorType.Int4Blocks));
                 else dense.Add(SyntheticCompressed.Dense(name, shape, name == TensorNames.Up(1) ? TensorType.F32 : TensorType.F16, random, 0.5f));
                 continue;
@@ -78,17 +77,4 @@ internal static class TrainingModels
 
     public static readonly int[] Window = [1, 5, 9, 30, 2, 7, 7, 12];
     public static readonly int[] Targets = [5, 9, 30, 2, 7, 7, 12, 3];
-
-    /// <summary>An F32 matrix quantised to a block type, as the compiler stores the vocabulary matrices.</summary>
-    private static unsafe DenseTensorData Blocks(DenseTensorData f32, TensorType type)
-    {
-        var bytes = new byte[type.ByteLength(f32.Shape)];
-        fixed (byte* values = f32.Data.Span)
-        {
-            var view = new TensorView(f32.Name, f32.Shape, TensorType.F32, values);
-            if (type == TensorType.Int6Blocks) Int6Blocks.QuantizeMatrix(view, bytes);
-            else Int4Blocks.QuantizeMatrix(view, bytes);
-        }
-        return f32 with { Type = type, Data = bytes };
-    }
 }
