@@ -131,9 +131,11 @@ internal sealed class ModelCompressor(CompressionPlan plan)
     }
 
     /// <summary>The classifier's Hessian, regularized and in fp32; refused when the inputs that reach it are zero or not finite.</summary>
-    private Matrix<float> RegularizedClassifierHessian(ModelCheckpoint checkpoint, LayerwiseCalibrator calibrator)
+    private Matrix<float> RegularizedClassifierHessian(ModelCheckpoint checkpoint, LayerwiseCalibrator calibrator) =>
+        RegularizedClassifierHessian(checkpoint, calibrator.ClassifierHessian());
+
+    private Matrix<float> RegularizedClassifierHessian(ModelCheckpoint checkpoint, Hessian accumulator)
     {
-        var accumulator = calibrator.ClassifierHessian();
         double trace = accumulator.SumTrace();
         if (!(trace > 0) || !double.IsFinite(trace))
             throw ModelFormatException.ForTensor(checkpoint.SourcePath, TensorNames.Output,
@@ -144,45 +146,66 @@ internal sealed class ModelCompressor(CompressionPlan plan)
 
     /// <summary>
     /// <paramref name="budget"/> split among the matrices to compress by what a rank is worth to each
-    /// (<see cref="RankBudget.Allocate"/>): a calibration pass of its own over every block (and the classifier, when it
-    /// is compressed) takes each matrix's <see cref="WeightedSpectrum"/> and drops the Hessians as it goes. Cached blocks
-    /// take part too, so a resumed compression allocates what the first run did.
+    /// (<see cref="RankBudget.Allocate"/>): each matrix's output Fisher (<see cref="OutputFisher"/>, from the full-precision
+    /// model's backward over <see cref="SensitivitySamples"/> calibration sequences), and a calibration pass of its own over
+    /// every block (and the classifier, when it is compressed) that takes each matrix's <see cref="WeightedSpectrum"/> and
+    /// drops the Hessians as it goes. Cached blocks take part too, so a resumed compression allocates what the first run did.
     /// </summary>
     /// <remarks>
-    /// Each matrix's spectrum is read up to <see cref="SpectrumDepth"/> times the rank spending evenly by weight would give it
-    /// (<see cref="RankBudget.RankFor"/>): no matrix gets more. The pass costs a forward pass of <see cref="SpectrumSamples"/>
-    /// calibration sequences, a Cholesky factor, a product W·C and a randomized SVD per matrix.
+    /// What a rank removes, in loss: the decomposition's error at rank k is about δ·Σ_{i&gt;k} σᵢ²(W·H^½), so the
+    /// (k+1)-th rank lowers the KLD by about ½·F·δ·σ²_{k+1} (<see cref="OutputFisher"/>), with H the inputs' second moment
+    /// (the regularized Hessian the decomposition reads is scaled to a mean diagonal of 1: its scale is put back) and δ,
+    /// the 2-bit Q's relative error, alike for every matrix and left out. Each matrix's spectrum is read up to
+    /// <see cref="SpectrumDepth"/> times the rank spending evenly by weight would give it (<see cref="RankBudget.RankFor"/>):
+    /// no matrix gets more. The pass costs two forward passes and a backward of <see cref="SensitivitySamples"/> sequences
+    /// (holding the model in fp32), a forward pass of <see cref="SpectrumSamples"/> sequences, and a Cholesky factor,
+    /// a product W·C and a randomized SVD per matrix.
     /// </remarks>
     private Dictionary<string, int> AllocateRanks(ModelCheckpoint checkpoint, CalibrationSet calibration, RankBudget budget, CancellationToken cancellation)
     {
         var c = checkpoint.Config;
         int factorBits = Plan.Decomposition.FactorBits;
+        var fisher = OutputFisher.Measure(checkpoint, calibration.Every(SensitivitySamples), Plan.Threads, cancellation);
         var matrices = new List<BudgetedMatrix>();
         using (var calibrator = new LayerwiseCalibrator(checkpoint, calibration.Every(SpectrumSamples), Plan.Threads))
         {
             for (int l = 0; l < c.LayerCount; l++)
             {
                 cancellation.ThrowIfCancellationRequested();
-                var h = RegularizedHessians(checkpoint, l, calibrator.Advance(captureHessians: true, cancellation)!);
-                foreach (var m in BlockMatrix.All) matrices.Add(Budgeted(WeightsOf(checkpoint, m.Name(l)), m.Name(l), h[(int)m.Input]!, m.Sensitivity));
+                var hessians = calibrator.Advance(captureHessians: true, cancellation)!;
+                double[] scale = [.. Enum.GetValues<LinearInput>().Select(input => MeanDiagonal(hessians[input]))];
+                var h = RegularizedHessians(checkpoint, l, hessians);
+                foreach (var m in BlockMatrix.All)
+                    matrices.Add(Budgeted(WeightsOf(checkpoint, m.Name(l)), m.Name(l), h[(int)m.Input]!, scale[(int)m.Input]));
                 checkpoint.ReleaseResidentPages();
             }
             if (Plan.ClassifierStorage == ClassifierStorage.Caldera)
-                matrices.Add(Budgeted(WeightsOf(checkpoint, TensorNames.Output), TensorNames.Output, RegularizedClassifierHessian(checkpoint, calibrator),
-                    BlockMatrix.ClassifierSensitivity));
+            {
+                var accumulator = calibrator.ClassifierHessian();
+                double scale = MeanDiagonal(accumulator);
+                matrices.Add(Budgeted(WeightsOf(checkpoint, TensorNames.Output), TensorNames.Output, RegularizedClassifierHessian(checkpoint, accumulator), scale));
+            }
         }
         int[] ranks = budget.Allocate(matrices, factorBits);
         return matrices.Select((m, i) => (m.Name, Rank: ranks[i])).ToDictionary(m => m.Name, m => m.Rank);
 
-        // What each rank removes of the loss: its share of the matrix's weighted energy times the kind's sensitivity.
-        BudgetedMatrix Budgeted(TensorView tensor, string name, Matrix<float> h, double sensitivity)
+        // What each rank removes of the loss: ½·F·σ², σ² of W·H^½ with H at its own scale.
+        BudgetedMatrix Budgeted(TensorView tensor, string name, Matrix<float> h, double hessianScale)
         {
             int depth = SpectrumDepth * (budget.RankFor(tensor.Rows, tensor.Columns, factorBits) ?? 1);
             var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
-            double[] gains = WeightedSpectrum.Of(w, h, depth, Plan.Threads).RelativeGains();
-            return new BudgetedMatrix(name, tensor.Rows, tensor.Columns, [.. gains.Select(g => sensitivity * g)]);
+            double weight = 0.5 * fisher[name] * hessianScale;
+            return new BudgetedMatrix(name, tensor.Rows, tensor.Columns, [.. WeightedSpectrum.Of(w, h, depth, Plan.Threads).Squares.Select(s => weight * s)]);
         }
+
+        static double MeanDiagonal(Hessian accumulator) => accumulator.SumTrace() / accumulator.Count / accumulator.Dimension;
     }
+
+    /// <summary>
+    /// Calibration sequences the output Fisher is measured on (evenly spaced through the set): its per-matrix mean over
+    /// 2,048 tokens at the default length; two forwards and a backward each.
+    /// </summary>
+    private const int SensitivitySamples = 16;
 
     /// <summary>How far past the even-by-weight rank a matrix's spectrum is read, and so the most rank it can be given.</summary>
     private const int SpectrumDepth = 4;

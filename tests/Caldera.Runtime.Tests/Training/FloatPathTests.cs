@@ -42,6 +42,36 @@ public class FloatPathTests
         }
     }
 
+    /// <summary>
+    /// Σ_t ‖dy_t‖² per matrix, fp32 against float64: a sum of squares of gradients that agree to ~1e-6 relative (see
+    /// <see cref="GradientTolerance"/>), so it agrees about as well; a dy of the wrong matrix or token is off by its whole size.
+    /// </summary>
+    private const double EnergyTolerance = 1e-4;
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Every_matrix_output_gradient_energy_agrees_with_the_float64_reference(string variant)
+    {
+        var model = TrainableModel.Peel(TrainingModels.Variant(variant), rank: 2);
+        var reference = new ReferenceModel(model);
+        reference.Gradients(TrainingModels.Window, TrainingModels.Targets);
+        using var pool = new WorkerPool(2);
+        new WindowPass(model, pool, 16).Accumulate(TrainingModels.Window, TrainingModels.Targets, 1f);
+        var linears = model.Linears.ToArray();
+        var references = reference.Linears;
+        Assert.Equal(references.Count, linears.Length);
+        for (int i = 0; i < linears.Length; i++)
+        {
+            double expected = references[i].OutputGradientSquares;
+            Assert.True(expected > 0, $"{linears[i].Name}: no output gradient");
+            Assert.True(Math.Abs(linears[i].OutputGradientSquares - expected) <= EnergyTolerance * expected,
+                $"{linears[i].Name}: Σ‖dy‖² {linears[i].OutputGradientSquares:R}, reference {expected:R}");
+        }
+        // Each backward adds to the sum; clearing the gradients clears it.
+        model.Linears.First().ClearGradients();
+        Assert.Equal(0, model.Linears.First().OutputGradientSquares);
+    }
+
     [Fact]
     public void Float_distillation_gradients_agree_with_the_float64_reference()
     {

@@ -59,6 +59,12 @@ internal sealed class TrainableLinear
     public float[] LTransposedGradient { get; } = [];
     public float[] RGradient { get; } = [];
 
+    /// <summary>
+    /// Σ_t ‖dy_t‖² over every token <see cref="Backward"/> has seen since the last <see cref="ClearGradients"/>: the trace
+    /// of the output gradient's second moment, what a bits budget weighs this matrix's output error by.
+    /// </summary>
+    public double OutputGradientSquares { get; private set; }
+
     /// <summary>The ranks a workspace must hold for this matrix.</summary>
     public int WorkspaceRank => Math.Max(TrainedRank, _frozenR?.Rows ?? 0);
 
@@ -175,6 +181,7 @@ internal sealed class TrainableLinear
             else dy.AsSpan(t * m, m).CopyTo(dzt);
             for (int i = 0; i < m; i++) dzt[i] *= _scale;
         });
+        OutputGradientSquares += System.Numerics.Tensors.TensorPrimitives.SumOfSquares<float>(dy.AsSpan(0, tokens * m));
         Array.Clear(du, 0, tokens * n);
         products.MultiplyTransposed(_q, dz, du, tokens);
         if (_frozenR != null)
@@ -214,11 +221,12 @@ internal sealed class TrainableLinear
         });
     }
 
-    /// <summary>Zeroes the accumulated gradients (after an optimizer step).</summary>
+    /// <summary>Zeroes the accumulated gradients and <see cref="OutputGradientSquares"/> (after an optimizer step).</summary>
     public void ClearGradients()
     {
         Array.Clear(LTransposedGradient);
         Array.Clear(RGradient);
+        OutputGradientSquares = 0;
     }
 
     /// <summary>The parts the float64 reference rebuilds this matrix from.</summary>

@@ -86,6 +86,29 @@ internal sealed class TrainableModel
     }
 
     /// <summary>
+    /// A full-precision checkpoint with every matrix dense and frozen: nothing trains, and a backward pass leaves each
+    /// matrix's <see cref="TrainableLinear.OutputGradientSquares"/>. Holds every weight in fp32.
+    /// </summary>
+    public static TrainableModel Dense(ModelCheckpoint checkpoint)
+    {
+        var c = checkpoint.Config;
+        float[] Dense(string name) => checkpoint.Tensor(name).ToArray();
+        TrainableLinear Linear(string name)
+        {
+            var t = checkpoint.Tensor(name);
+            return TrainableLinear.Dense(name, t.ToArray(), t.Rows, t.Columns);
+        }
+        var layers = new TrainableLayer[c.LayerCount];
+        for (int l = 0; l < layers.Length; l++)
+            layers[l] = new TrainableLayer(Dense(TensorNames.AttentionNorm(l)),
+                Linear(TensorNames.Query(l)), Linear(TensorNames.Key(l)), Linear(TensorNames.Value(l)), Linear(TensorNames.AttentionOutput(l)),
+                Dense(TensorNames.FfnNorm(l)), Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
+        var embedding = Dense(TensorNames.TokenEmbedding);
+        bool tied = c.TiedClassifier || !checkpoint.Tensors.ContainsKey(TensorNames.Output);
+        return new TrainableModel(c, embedding, tied ? embedding : Dense(TensorNames.Output), Dense(TensorNames.OutputNorm), layers);
+    }
+
+    /// <summary>
     /// A dense tensor widened to float: element by element, or row by row for the block types (the int6 and int4
     /// vocabulary matrices <c>caldera compress</c> stores by default), decoded as inference reads them.
     /// </summary>
