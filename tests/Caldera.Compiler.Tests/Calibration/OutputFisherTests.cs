@@ -54,7 +54,8 @@ public class OutputFisherTests
                 for (int j = 0; j < unit.Cols; j++) h[i, j] = unit[i, j] * mean;
         }
 
-        var model = TrainableModel.Dense(checkpoint);
+        // A float copy of the weights to perturb, with zero factors beside each matrix (they add nothing).
+        var model = TrainableModel.WithFactors(checkpoint, rank: 1, (_, rows, columns) => (new float[rows], new float[columns]));
         var linear = model.Linears.Single(l => l.Name == name);
         float[] w = ((FloatRows)linear.Parts.Q).Values;
         int m = linear.Rows, n = linear.Columns;

@@ -1,6 +1,7 @@
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Inference;
+using Caldera.Runtime.Model;
 using Caldera.Runtime.Training.Model;
 using Caldera.Runtime.Training.Reference;
 
@@ -70,6 +71,25 @@ public class FloatPathTests
         // Each backward adds to the sum; clearing the gradients clears it.
         model.Linears.First().ClearGradients();
         Assert.Equal(0, model.Linears.First().OutputGradientSquares);
+    }
+
+    [Theory]
+    [InlineData("stories260K")]
+    [InlineData("tiny-random")]
+    public void A_checkpoint_read_in_place_gives_the_logits_and_output_gradients_of_its_fp32_copy(string name)
+    {
+        // stories260K stores F32 (read as it lies), the tiny random GGUF F16 (converted segment by segment).
+        using var checkpoint = ModelCheckpoint.Open(name == "stories260K" ? TestModels.Stories260KBin : TestModels.TinyRandomGguf);
+        var inPlace = TrainableModel.Dense(checkpoint);
+        // The widened copy, with zero factors beside each matrix: they add exact zeros.
+        var copy = TrainableModel.WithFactors(checkpoint, rank: 1, (_, rows, columns) => (new float[rows], new float[columns]));
+        using var pool = new WorkerPool(2);
+        int tokens = TrainingModels.Window.Length;
+        Assert.Equal(new WindowPass(copy, pool, tokens).Logits(TrainingModels.Window), new WindowPass(inPlace, pool, tokens).Logits(TrainingModels.Window));
+        new WindowPass(copy, pool, tokens).Accumulate(TrainingModels.Window, TrainingModels.Targets, 1f);
+        new WindowPass(inPlace, pool, tokens).Accumulate(TrainingModels.Window, TrainingModels.Targets, 1f);
+        Assert.Equal(copy.Linears.Select(l => l.OutputGradientSquares), inPlace.Linears.Select(l => l.OutputGradientSquares));
+        Assert.All(inPlace.Linears, l => Assert.True(l.OutputGradientSquares > 0, l.Name));
     }
 
     [Fact]

@@ -123,6 +123,10 @@ internal sealed class TrainableLinear
     public static TrainableLinear Dense(string name, float[] values, int rows, int columns) =>
         new(name, rows, columns, 1f, null, null, new FloatRows(values, rows, columns), null, null, null, null, 0);
 
+    /// <summary>A dense matrix read as <paramref name="values"/> hands out its rows (a checkpoint's, in place): frozen, nothing to peel.</summary>
+    public static TrainableLinear Dense(string name, RowMatrix values) =>
+        new(name, values.Rows, values.Columns, 1f, null, null, values, null, null, null, null, 0);
+
     /// <summary>
     /// A dense frozen W with trainable factors beside it, y = W·x + L_t·(R_t·x) (LoRA): the form in which a full-precision
     /// checkpoint's backward is checked against an independent implementation.

@@ -1,5 +1,6 @@
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Model;
+using Caldera.Runtime.Training.Arithmetic;
 
 namespace Caldera.Runtime.Training.Model;
 
@@ -87,17 +88,15 @@ internal sealed class TrainableModel
 
     /// <summary>
     /// A full-precision checkpoint with every matrix dense and frozen: nothing trains, and a backward pass leaves each
-    /// matrix's <see cref="TrainableLinear.OutputGradientSquares"/>. Holds every weight in fp32.
+    /// matrix's <see cref="TrainableLinear.OutputGradientSquares"/>. The block matrices are read in place from the
+    /// checkpoint (<see cref="TensorRows"/>), which must outlive the model; the embedding, the classifier and the norms are
+    /// widened to fp32.
     /// </summary>
     public static TrainableModel Dense(ModelCheckpoint checkpoint)
     {
         var c = checkpoint.Config;
         float[] Dense(string name) => checkpoint.Tensor(name).ToArray();
-        TrainableLinear Linear(string name)
-        {
-            var t = checkpoint.Tensor(name);
-            return TrainableLinear.Dense(name, t.ToArray(), t.Rows, t.Columns);
-        }
+        TrainableLinear Linear(string name) => TrainableLinear.Dense(name, TensorRows.Of(checkpoint.Tensor(name)));
         var layers = new TrainableLayer[c.LayerCount];
         for (int l = 0; l < layers.Length; l++)
             layers[l] = new TrainableLayer(Dense(TensorNames.AttentionNorm(l)),
