@@ -155,9 +155,9 @@ internal sealed class ModelCompressor(CompressionPlan plan)
     /// What a rank removes, in loss: the decomposition's error at rank k is about δ·Σ_{i&gt;k} σᵢ²(W·H^½), so the
     /// (k+1)-th rank lowers the KLD by about ½·F·δ·σ²_{k+1} (<see cref="OutputFisher"/>), with H the inputs' second moment
     /// (the regularized Hessian the decomposition reads is scaled to a mean diagonal of 1: its scale is put back) and δ,
-    /// the 2-bit Q's relative error, alike for every matrix and left out. Each matrix's spectrum is read up to
-    /// <see cref="SpectrumDepth"/> times the rank spending evenly by weight would give it (<see cref="RankBudget.RankFor"/>):
-    /// no matrix gets more. The pass costs two forward passes and a backward of <see cref="SensitivitySamples"/> sequences
+    /// the 2-bit Q's relative error, alike for every matrix and left out. Each matrix's spectrum is read to the same depth
+    /// whatever the budget (<see cref="MaxBudgetRank"/>), so the gains, and the order in which ranks are bought, do not
+    /// depend on it: a larger budget buys a longer prefix of one order and never takes a rank away. The pass costs two forward passes and a backward of <see cref="SensitivitySamples"/> sequences
     /// (holding the model in fp32), a forward pass of <see cref="SpectrumSamples"/> sequences, and a Cholesky factor,
     /// a product W·C and a randomized SVD per matrix.
     /// </remarks>
@@ -192,7 +192,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         // What each rank removes of the loss: ½·F·σ², σ² of W·H^½ with H at its own scale.
         BudgetedMatrix Budgeted(TensorView tensor, string name, Matrix<float> h, double hessianScale)
         {
-            int depth = SpectrumDepth * (budget.RankFor(tensor.Rows, tensor.Columns, factorBits) ?? 1);
+            int depth = Math.Min(MaxBudgetRank, Math.Min(tensor.Rows, tensor.Columns));
             var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
             double weight = 0.5 * fisher[name] * hessianScale;
             return new BudgetedMatrix(name, tensor.Rows, tensor.Columns, [.. WeightedSpectrum.Of(w, h, depth, Plan.Threads).Squares.Select(s => weight * s)]);
@@ -207,8 +207,12 @@ internal sealed class ModelCompressor(CompressionPlan plan)
     /// </summary>
     private const int SensitivitySamples = 16;
 
-    /// <summary>How far past the even-by-weight rank a matrix's spectrum is read, and so the most rank it can be given.</summary>
-    private const int SpectrumDepth = 4;
+    /// <summary>
+    /// The most ranks a bits budget gives one matrix, and how deep each spectrum is read: 256 ranks of 4-bit factors cost
+    /// 2 bits per weight on a 2048×2048 matrix, more than a budget meant to stay near 2-bit spends on one matrix, and a
+    /// randomized SVD of that depth costs about what the product W·C before it does at dim 2048.
+    /// </summary>
+    private const int MaxBudgetRank = 256;
 
     /// <summary>
     /// Calibration sequences the allocation's pass reads (evenly spaced through the set): the spectra's leading values need
