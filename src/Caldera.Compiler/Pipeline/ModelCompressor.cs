@@ -161,7 +161,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
     /// (holding the model in fp32), a forward pass of <see cref="SpectrumSamples"/> sequences, and a Cholesky factor,
     /// a product W·C and a randomized SVD per matrix.
     /// </remarks>
-    private Dictionary<string, int> AllocateRanks(ModelCheckpoint checkpoint, CalibrationSet calibration, RankBudget budget, CancellationToken cancellation)
+    internal Dictionary<string, int> AllocateRanks(ModelCheckpoint checkpoint, CalibrationSet calibration, RankBudget budget, CancellationToken cancellation = default)
     {
         var c = checkpoint.Config;
         int factorBits = Plan.Decomposition.FactorBits;

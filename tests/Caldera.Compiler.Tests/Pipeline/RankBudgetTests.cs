@@ -143,6 +143,29 @@ public class RankBudgetTests
     }
 
     [Fact]
+    public void On_a_real_model_a_larger_budget_never_takes_a_rank_away_and_the_pool_is_spent()
+    {
+        // The whole allocation (output Fisher, spectra, split) of stories260K at budgets a twentieth of a bit apart.
+        using var model = ModelCheckpoint.Open(TestModels.Stories260KBin);
+        var calibration = CalibrationSet.Create(new CalibrationText(TestModels.TinyStoriesPrefix(20_000), "tinystories prefix"),
+            ModelTokenizer.Load(TestModels.Tok512Model), samples: 2, sequenceLength: 32);
+        var plan = new CompressionPlan { Method = CompressionMethod.Caldera, Decomposition = Tiny, Threads = 2 };
+        Dictionary<string, int>? previous = null;
+        foreach (double bits in Enumerable.Range(0, 9).Select(i => 3.2 + i / 20.0))
+        {
+            var budget = RankBudget.For(bits, model.Config, classifier: false);
+            var ranks = new ModelCompressor(plan with { Budget = budget }).AllocateRanks(model, calibration, budget);
+            Assert.Equal(5 * 7, ranks.Count);
+            if (previous is not null)
+            {
+                Assert.All(ranks, r => Assert.True(r.Value >= previous[r.Key], $"{r.Key}: rank {r.Value} at {bits} bits, {previous[r.Key]} below it"));
+                Assert.True(ranks.Values.Sum() > previous.Values.Sum(), $"{bits} bits bought no rank more than {bits - 0.05}");
+            }
+            previous = ranks;
+        }
+    }
+
+    [Fact]
     public void A_budget_below_what_Q_costs_gives_no_rank_and_the_allocation_refuses_it()
     {
         using var model = ModelCheckpoint.Open(TestModels.Stories260KBin);
