@@ -3,8 +3,8 @@ using Caldera.Compiler.LinearAlgebra;
 namespace Caldera.Compiler.Pipeline;
 
 /// <summary>
-/// The top squared singular values of W·H^½, W's activation-weighted spectrum, and its whole energy ‖W·H^½‖²_F =
-/// tr(W·H·Wᵀ): the error measure the decomposition minimises, tr(Δ·H·Δᵀ), read on W itself. With a Cholesky factor
+/// The top squared singular values of W·H^½, W's activation-weighted spectrum: the error measure the decomposition
+/// minimises, tr(Δ·H·Δᵀ), read on W itself (Σ σᵢ² = tr(W·H·Wᵀ)). With a Cholesky factor
 /// H = C·Cᵀ, W·C has the singular values of W·H^½ (C = H^½·U for an orthogonal U), so no matrix square root is taken.
 /// </summary>
 /// <remarks>
@@ -13,7 +13,7 @@ namespace Caldera.Compiler.Pipeline;
 /// about δ·Σ_{i&gt;k} σᵢ² and the (k+1)-th rank removes about δ·σ²_{k+1}. Randomized SVD with four power iterations
 /// (O(m·n·ℓ) after the O(m·n²) product W·C), seeded, so a rerun allocates the same ranks.
 /// </remarks>
-internal sealed record WeightedSpectrum(double Energy, double[] Squares)
+internal sealed record WeightedSpectrum(double[] Squares)
 {
     private const int Oversampling = 8;
     private const int PowerIterations = 4;
@@ -30,13 +30,8 @@ internal sealed record WeightedSpectrum(double Energy, double[] Squares)
         if (!Cholesky.TryFactor(h.Convert<double>(), out var c, threads))
             throw new ArgumentException("the regularized Hessian is not positive definite.", nameof(h));
         var weighted = Gemm.Multiply(w.Convert<double>(), c, threads);
-        double energy = 0;
-        foreach (double x in weighted.Data) energy += x * x;
-        if (count < 1 || energy == 0) return new WeightedSpectrum(energy, []);
+        if (count < 1 || weighted.Data.All(x => x == 0)) return new WeightedSpectrum([]);
         var svd = RandomizedSvd.Decompose(weighted, count, Oversampling, PowerIterations, Seed, threads);
-        return new WeightedSpectrum(energy, [.. svd.S.Take(count).Select(s => s * s)]);
+        return new WeightedSpectrum([.. svd.S.Take(count).Select(s => s * s)]);
     }
-
-    /// <summary>The share of the weighted energy each of the first ranks takes: σᵢ² / ‖W·H^½‖², non-increasing.</summary>
-    public double[] RelativeGains() => Energy > 0 ? [.. Squares.Select(s => s / Energy)] : [];
 }

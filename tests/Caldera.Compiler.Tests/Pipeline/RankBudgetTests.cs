@@ -109,13 +109,17 @@ public class RankBudgetTests
         var h = Matrix<float>.Identity(n);
         BudgetedMatrix[] matrices =
         [
-            new("a", n, n, WeightedSpectrum.Of(a, h, 16, threads: 1).RelativeGains()),
-            new("b", n, n, WeightedSpectrum.Of(b, h, 16, threads: 1).RelativeGains()),
+            new("a", n, n, Relative(WeightedSpectrum.Of(a, h, 16, threads: 1), a)),
+            new("b", n, n, Relative(WeightedSpectrum.Of(b, h, 16, threads: 1), b)),
         ];
 
         int[] ranks = BudgetFor(n, n, 2, ranks: 10).Allocate(matrices, factorBits: 4);
 
         Assert.Equal([4, 6], ranks);
+
+        // Each rank's share of ‖W·H^½‖² = ‖W‖²_F (H = I): the two priced alike per unit of relative error.
+        static double[] Relative(WeightedSpectrum spectrum, Matrix<float> w) =>
+            [.. spectrum.Squares.Select(s => s / w.Data.Sum(x => (double)x * x))];
     }
 
     [Fact]

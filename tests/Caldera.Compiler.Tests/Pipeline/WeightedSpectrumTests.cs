@@ -32,11 +32,7 @@ public class WeightedSpectrumTests
         Assert.Equal(count, spectrum.Squares.Length);
         for (int i = 0; i < count; i++)
             Assert.True(Math.Abs(spectrum.Squares[i] / (s[i] * s[i]) - 1) < SpectrumTolerance, $"σ{i}² = {spectrum.Squares[i]}, expected {s[i] * s[i]}");
-        double energy = s.Sum(x => x * x);
-        Assert.True(Math.Abs(spectrum.Energy / energy - 1) < SpectrumTolerance, $"energy {spectrum.Energy}, expected {energy}");
-        double[] gains = spectrum.RelativeGains();
-        Assert.Equal(spectrum.Squares.Select(x => x / spectrum.Energy), gains);
-        Assert.Equal(gains, WeightedSpectrum.Of(w, h.Convert<float>(), count, threads: 1).RelativeGains());
+        Assert.Equal(spectrum.Squares, WeightedSpectrum.Of(w, h.Convert<float>(), count, threads: 1).Squares);
     }
 
     [Fact]
