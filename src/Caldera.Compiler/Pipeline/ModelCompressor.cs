@@ -157,9 +157,10 @@ internal sealed class ModelCompressor(CompressionPlan plan)
     /// (the regularized Hessian the decomposition reads is scaled to a mean diagonal of 1: its scale is put back) and δ,
     /// the 2-bit Q's relative error, alike for every matrix and left out. Each matrix's spectrum is read to the same depth
     /// whatever the budget (<see cref="MaxBudgetRank"/>), so the gains, and the order in which ranks are bought, do not
-    /// depend on it: a larger budget buys a longer prefix of one order and never takes a rank away. The pass costs two forward passes and a backward of <see cref="SensitivitySamples"/> sequences
-    /// (holding the model in fp32), a forward pass of <see cref="SpectrumSamples"/> sequences, and a Cholesky factor,
-    /// a product W·C and a randomized SVD per matrix.
+    /// depend on it: a larger budget buys a longer prefix of one order and never takes a rank away. The pass costs two
+    /// forward passes and a backward of <see cref="SensitivitySamples"/> sequences (the block matrices read in place, the
+    /// embedding and the classifier widened to fp32), a forward pass of <see cref="SpectrumSamples"/> sequences, and a
+    /// Cholesky factor, a product W·C and a randomized SVD per matrix.
     /// </remarks>
     internal Dictionary<string, int> AllocateRanks(ModelCheckpoint checkpoint, CalibrationSet calibration, RankBudget budget, CancellationToken cancellation = default)
     {
