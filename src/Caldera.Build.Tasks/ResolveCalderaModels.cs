@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text;
 using Caldera.Build.Tasks.Models;
 using Caldera.Build.Tasks.Tool;
@@ -40,7 +39,7 @@ public sealed class ResolveCalderaModels : Microsoft.Build.Utilities.Task
         {
             long threshold = ModelStorage.ParseThreshold(EmbedThreshold);
             CalderaTool.EnsureExists(ToolAssembly);
-            string toolVersion = $"{AssemblyName.GetAssemblyName(ToolAssembly).Version} {Path.GetFullPath(ToolAssembly)}";
+            string toolVersion = CalderaTool.Version(ToolAssembly);
             string outputDirectory = Path.GetFullPath(OutputDirectory, ProjectDirectory);
 
             var resolved = new List<ITaskItem>();
@@ -85,6 +84,8 @@ public sealed class ResolveCalderaModels : Microsoft.Build.Utilities.Task
         resolved.SetMetadata("Method", settings.Method);
         resolved.SetMetadata("Storage", settings.Storage);
         resolved.SetMetadata("MaxMemory", settings.MaxMemory ?? "");
+        foreach (string distill in (string[])["Distill", "DistillSteps", "DistillLearningRate", "DistillRank", "DistillSequenceLength"])
+            resolved.SetMetadata(distill, item.GetMetadata(distill));
         resolved.SetMetadata("ResourceName", settings.ResourceName);
         resolved.SetMetadata("CaldPath", Path.Combine(outputDirectory, settings.Name + ".cald"));
         resolved.SetMetadata("DescriptionPath", Path.Combine(outputDirectory, settings.Name + ".model.json"));
