@@ -81,6 +81,34 @@ public class OutputFisherTests
             $"{name}: KLD {measured:E3}, predicted ½·F·tr(ΔW·H·ΔWᵀ) = {predicted:E3} (F = {fisher:E3}), ratio {ratio:F3}");
     }
 
+    /// <summary>
+    /// The classifier's drawn-label figure against its expectation over the labels, absolute: per token ‖p − e_y‖² lies in
+    /// [0, 2] with a standard deviation of at most 1, so the mean of 512 draws has one of at most 0.044 (seeded: it is
+    /// 0.014 off here); labels taken as the argmax instead of drawn would be lower by the mean of 2·(p_max − Σp²).
+    /// </summary>
+    private const double DrawTolerance = 0.1;
+
+    [Fact]
+    public void The_classifier_price_is_the_expected_squared_gradient_of_the_logits_over_labels_drawn_from_the_model()
+    {
+        // ∂ℓ/∂logits = p − e_y, so E_y~p ‖p − e_y‖² = 1 − Σ p²: the classifier's F times the vocabulary is its mean over tokens.
+        using var checkpoint = ModelCheckpoint.Open(TestModels.Stories260KBin);
+        var set = CalibrationSet.Create(new CalibrationText(TestModels.TinyStoriesPrefix(40_000), "tinystories prefix"),
+            ModelTokenizer.Load(TestModels.Tok512Model), samples: 8, sequenceLength: 64);
+        double measured = OutputFisher.Measure(checkpoint, set, threads: 2)[TensorNames.Output] * checkpoint.Config.VocabSize;
+
+        int vocab = checkpoint.Config.VocabSize;
+        double expected = 0;
+        long tokens = 0;
+        foreach (var logits in Logits(TrainableModel.Dense(checkpoint), set))
+            for (int t = 0; t < logits.Length / vocab; t++, tokens++)
+                expected += 1 - LogSoftmax(logits.AsSpan(t * vocab, vocab)).Sum(l => Math.Exp(2 * l));
+        expected /= tokens;
+
+        Assert.True(expected > 0.1, $"the model is nearly certain everywhere (1 − Σp² = {expected}): no test of the draws");
+        Assert.True(Math.Abs(measured - expected) <= DrawTolerance, $"F·vocab {measured:F4}, E[1 − Σp²] {expected:F4}");
+    }
+
     [Fact]
     public void The_same_text_gives_the_same_figures_and_every_matrix_has_one()
     {
