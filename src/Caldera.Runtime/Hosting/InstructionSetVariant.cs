@@ -53,13 +53,28 @@ internal static unsafe partial class InstructionSetVariant
         if (Avx512F.IsSupported || Environment.GetEnvironmentVariable(ChoiceVariable) == Portable) return;
         try
         {
-            if (Environment.ProcessPath is { } self && FindVariant(self) is { } entry && X86Variant.RunsOn(ReadCpuFlags()))
+            if (Environment.ProcessPath is { } self && FindVariant(self) is { } entry && CpuIdHasVariantFeatures() && X86Variant.RunsOn(ReadCpuFlags()))
                 Execute(self, entry);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
             // The portable code runs the same model; a model a damaged trailer holds is reported when it is opened.
         }
+    }
+
+    /// <summary>
+    /// What the processor itself reports (CPUID leaf 7): x86-64-v4's AVX-512 F, DQ, CD, BW and VL, VBMI and GFNI. Asked
+    /// beside Linux's flags, which say the kernel saves the registers, because an emulator (qemu-user) shows the host's
+    /// /proc/cpuinfo but its own CPUID.
+    /// </summary>
+    internal static bool CpuIdHasVariantFeatures()
+    {
+        const int Avx512F = 1 << 16, Avx512Dq = 1 << 17, Avx512Cd = 1 << 28, Avx512Bw = 1 << 30, Avx512Vl = 1 << 31;
+        const int Avx512Vbmi = 1 << 1, Gfni = 1 << 8;
+        if (X86Base.CpuId(0, 0).Eax < 7) return false;
+        var (_, ebx, ecx, _) = X86Base.CpuId(7, 0);
+        const int AvxMask = Avx512F | Avx512Dq | Avx512Cd | Avx512Bw | Avx512Vl;
+        return (ebx & AvxMask) == AvxMask && (ecx & (Avx512Vbmi | Gfni)) == (Avx512Vbmi | Gfni);
     }
 
     /// <summary>The first processor's "flags" line of /proc/cpuinfo, or null.</summary>

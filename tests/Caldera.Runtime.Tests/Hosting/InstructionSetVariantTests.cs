@@ -1,4 +1,5 @@
 using Caldera.Common;
+using System.Runtime.Intrinsics.X86;
 using Caldera.Runtime.Hosting;
 
 namespace Caldera.Runtime.Tests.Hosting;
@@ -54,6 +55,17 @@ public sealed class InstructionSetVariantTests
             Assert.False(X86Variant.RunsOn(without + " x" + flag), flag);
         }
         Assert.True(X86Variant.RunsOn("\t" + all + "  sse2"));
+    }
+
+    [Fact]
+    public void Cpuid_finds_what_the_jit_finds_for_the_variants_instruction_sets()
+    {
+        if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported) return; // not x86: no variant to run
+        if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX512") == "0")
+            Assert.Fail("DOTNET_EnableAVX512=0 hides AVX-512 from the JIT, which this test compares CPUID with; run it without");
+        bool jit = Avx512F.IsSupported && Avx512DQ.IsSupported && Avx512CD.IsSupported && Avx512BW.IsSupported && Avx512F.VL.IsSupported &&
+            Avx512Vbmi.IsSupported && Gfni.IsSupported;
+        Assert.Equal(jit, InstructionSetVariant.CpuIdHasVariantFeatures());
     }
 
     [Fact]
