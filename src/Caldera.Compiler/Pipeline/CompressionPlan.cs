@@ -86,7 +86,8 @@ internal sealed record CompressionPlan
             "caldera-layer-cache 1",
             $"method={MethodName}",
             string.Create(CultureInfo.InvariantCulture, $"rank={d.Rank} factor-bits={d.FactorBits} q-bits={QBits}"),
-            string.Create(CultureInfo.InvariantCulture, $"bits-budget={Budget?.BitsPerWeight.ToString("R", CultureInfo.InvariantCulture) ?? "none"}"),
+            // The allocation's method is part of a budget: an earlier build split the same budget evenly by weight.
+            "bits-budget=" + (Budget is { } budget ? string.Create(CultureInfo.InvariantCulture, $"{budget.BitsPerWeight:R} priced-by=output-fisher") : "none"),
             string.Create(CultureInfo.InvariantCulture, $"outer={d.OuterIterations} inner={d.InnerIterations} sweeps={d.RefinementSweeps}"),
             string.Create(CultureInfo.InvariantCulture, $"rht={d.RandomizedHadamard} downdate={d.HessianDowndate} sigma={d.Regularization:R} order={d.Order} rounding={d.QRounding} seed={d.Seed}"),
             $"calibration={calibration} samples={samples} seq-len={sequenceLength}",
