@@ -36,6 +36,9 @@ public sealed class CompileCalderaModels : Microsoft.Build.Utilities.Task, ICanc
 
     public string EmbedThreshold { get; set; } = "";
 
+    /// <summary>True when a NativeAOT publish also carries the x86-64-v4 executable: <c>auto</c> storage is then the trailer.</summary>
+    public bool PublishesVariant { get; set; }
+
     public void Cancel() => _cancellation.Cancel();
 
     public override bool Execute()
@@ -98,7 +101,7 @@ public sealed class CompileCalderaModels : Microsoft.Build.Utilities.Task, ICanc
         }
         else Compress(tool, settings, caldPath);
 
-        string storage = ModelStorage.Resolve(settings.Storage, new FileInfo(caldPath).Length, threshold);
+        string storage = ModelStorage.Resolve(settings.Storage, new FileInfo(caldPath).Length, threshold, PublishesVariant);
         string temporaryDescription = AtomicFile.TemporaryFor(descriptionPath);
         var described = tool.Run(settings.DescribeArguments(caldPath, storage, temporaryDescription), _cancellation.Token);
         Check(described, "describe", BuildDiagnostic.DescribeRejected, settings);

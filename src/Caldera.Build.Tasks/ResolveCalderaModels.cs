@@ -30,6 +30,9 @@ public sealed class ResolveCalderaModels : Microsoft.Build.Utilities.Task
 
     public string EmbedThreshold { get; set; } = "";
 
+    /// <summary>True when a NativeAOT publish also carries the x86-64-v4 executable: <c>auto</c> storage is then the trailer.</summary>
+    public bool PublishesVariant { get; set; }
+
     /// <summary>One item per model, identity = the absolute input path, with the metadata the later targets use.</summary>
     [Output] public ITaskItem[] ResolvedModels { get; private set; } = [];
 
@@ -68,7 +71,7 @@ public sealed class ResolveCalderaModels : Microsoft.Build.Utilities.Task
     {
         Directory.CreateDirectory(outputDirectory);
         string stampPath = Path.Combine(outputDirectory, settings.Name + ".stamp");
-        WriteIfChanged(stampPath, settings.Stamp(toolVersion, threshold));
+        WriteIfChanged(stampPath, settings.Stamp(toolVersion, threshold, PublishesVariant));
 
         var resolved = new TaskItem(settings.InputPath);
         resolved.SetMetadata("OriginalItemSpec", item.ItemSpec);

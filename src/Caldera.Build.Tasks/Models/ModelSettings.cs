@@ -75,7 +75,7 @@ internal sealed record ModelSettings(
     /// Every parameter that changes the outputs, one per line. The targets write it to a stamp file only when it
     /// changes and list that file in <c>Inputs</c>, so changing <c>Rank</c> (or updating the compiler) recompresses.
     /// </summary>
-    public string Stamp(string toolVersion, long embedThreshold)
+    public string Stamp(string toolVersion, long embedThreshold, bool publishesVariant)
     {
         var s = new StringBuilder();
         s.Append("caldera=").AppendLine(toolVersion);
@@ -92,6 +92,7 @@ internal sealed record ModelSettings(
         s.Append("distill=").AppendLine(Distill?.Summary ?? "no");
         s.Append("storage=").AppendLine(Storage);
         s.Append("embed-threshold=").AppendLine(Invariant(embedThreshold));
+        s.Append("x86-64-v4-variant=").AppendLine(publishesVariant ? "yes" : "no");
         return s.ToString();
     }
 
