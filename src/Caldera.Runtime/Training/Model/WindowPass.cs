@@ -7,9 +7,10 @@ namespace Caldera.Runtime.Training.Model;
 
 /// <summary>
 /// The fp32 training pass over one window of T ≤ <see cref="MaxTokens"/> tokens at positions 0..T−1: embedding, the
-/// blocks, the final norm, the chunked cross-entropy, and back. Memory is one block's activations plus the residual
-/// stream: the forward keeps each block's input x_l (T × dim), and the backward runs block l's forward again from x_l
-/// just before its backward (activation checkpointing; the last block's activations are still there). Gradients are
+/// blocks, the final norm, the chunked cross-entropy, and back. The forward keeps each block's input x_l (T × dim) and
+/// its <see cref="BlockActivations"/> (about 72 KiB a token for TinyLlama's block shape), so the backward runs no
+/// forward again: 150 MB at 256 tokens and 8 layers, which stays below the peak that peeling the trained ranks already
+/// reached (benchmarks/README.md, "Fine-tuning"). Gradients are
 /// added to the trained matrices' accumulators, so windows accumulate until the optimizer takes them.
 /// </summary>
 internal sealed class WindowPass
@@ -17,11 +18,9 @@ internal sealed class WindowPass
     private readonly TrainableModel _model;
     private readonly RowProducts _products;
     private readonly BlockPass _block;
+    private readonly BlockActivations[] _activations;
     private readonly float[][] _stream;
     private readonly float[] _h, _rho, _dh, _dx;
-
-    /// <summary>Where a recomputed block writes its output, which the stored stream already holds.</summary>
-    private readonly float[] _recomputed;
 
     public WindowPass(TrainableModel model, WorkerPool pool, int maxTokens)
     {
@@ -40,7 +39,8 @@ internal sealed class WindowPass
         _rho = new float[maxTokens];
         _dh = new float[maxTokens * c.Dim];
         _dx = new float[maxTokens * c.Dim];
-        _recomputed = new float[maxTokens * c.Dim];
+        _activations = new BlockActivations[c.LayerCount];
+        for (int l = 0; l < c.LayerCount; l++) _activations[l] = new BlockActivations(c, maxTokens);
     }
 
     public int MaxTokens { get; }
@@ -105,7 +105,7 @@ internal sealed class WindowPass
                 throw new ArgumentOutOfRangeException(nameof(inputs), $"token id {inputs[t]} is outside the vocabulary of {c.VocabSize}");
             _model.Embedding.AsSpan(inputs[t] * d, d).CopyTo(_stream[0].AsSpan(t * d, d));
         }
-        for (int l = 0; l < c.LayerCount; l++) _block.Forward(_model.Layers[l], _stream[l], _stream[l + 1], n);
+        for (int l = 0; l < c.LayerCount; l++) _block.Forward(_model.Layers[l], _stream[l], _stream[l + 1], n, _activations[l]);
         var x = _stream[c.LayerCount];
         for (int t = 0; t < n; t++) _rho[t] = RmsNormStep.Forward(x.AsSpan(t * d, d), _model.OutputNorm, c.NormEpsilon, _h.AsSpan(t * d, d));
         return n;
@@ -120,11 +120,6 @@ internal sealed class WindowPass
         var scratch = new float[d];
         for (int t = 0; t < n; t++)
             RmsNormStep.Backward(x.AsSpan(t * d, d), _model.OutputNorm, _rho[t], _dh.AsSpan(t * d, d), _dx.AsSpan(t * d, d), scratch);
-        for (int l = c.LayerCount - 1; l >= 0; l--)
-        {
-            // The last block's activations are still saved from the forward pass; the others are recomputed.
-            if (l < c.LayerCount - 1) _block.Forward(_model.Layers[l], _stream[l], _recomputed, n);
-            _block.Backward(_model.Layers[l], _stream[l], _dx, n);
-        }
+        for (int l = c.LayerCount - 1; l >= 0; l--) _block.Backward(_model.Layers[l], _stream[l], _dx, n, _activations[l]);
     }
 }
