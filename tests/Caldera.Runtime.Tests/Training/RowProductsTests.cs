@@ -20,7 +20,7 @@ public class RowProductsTests
         using var pool = new WorkerPool(threads);
         var products = new RowProducts(pool);
         var random = new Random(23 + threads);
-        foreach (var (rows, columns) in new[] { (5, 8), (13, 172), (7, 64), (33, 100), (3, 200), (16, 5632) })
+        foreach (var (rows, columns) in new[] { (5, 8), (13, 172), (7, 64), (33, 100), (3, 200), (16, 5632), (300, 70) })
             foreach (int tokens in new[] { 1, 3, 4, 9 })
             {
                 float[] m = Values(random, rows * columns), d = Values(random, tokens * rows), x = Values(random, tokens * columns);

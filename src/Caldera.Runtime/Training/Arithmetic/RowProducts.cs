@@ -80,9 +80,15 @@ internal sealed class RowProducts(WorkerPool pool)
                 var segment = m.Segment(i, start, length, target);
                 if (segment != target) segment.CopyTo(target);
             }
-            WeightedRowSums.Add(block, ColumnChunk, rows, d, rows, x.AsSpan(start), n, tokens, length);
+            // Rows in blocks that stay in L1 while every token passes; each element still takes rows 0..m−1 in order.
+            for (int first = 0; first < rows; first += TransposedRowBlock)
+                WeightedRowSums.Add(block[(first * ColumnChunk)..], ColumnChunk, Math.Min(TransposedRowBlock, rows - first),
+                    d.AsSpan(first), rows, x.AsSpan(start), n, tokens, length);
         });
     }
+
+    /// <summary>Rows of a decoded chunk per pass over the tokens: 128 × 64 floats are 32 KiB, within L1.</summary>
+    private const int TransposedRowBlock = 128;
 
     /// <summary>G[i,:] += Σ_t A[t,i]·B[t,:]   G: m × n; A: T × m; B: T × n. Tokens are taken in order for every element.</summary>
     public void AddOuter(float[] g, int rows, int columns, float[] a, float[] b, int tokens)
