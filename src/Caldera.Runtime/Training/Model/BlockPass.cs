@@ -8,8 +8,9 @@ namespace Caldera.Runtime.Training.Model;
 /// One pre-norm block over a window of T tokens, forward keeping what its backward needs, and backward:
 ///   a = rms(x)·g_attn,  x₁ = x + W_o·attention(RoPE(W_q·a), RoPE(W_k·a), W_v·a)
 ///   f = rms(x₁)·g_ffn,  x₂ = x₁ + W_down·(silu(W_gate·f) ⊙ W_up·f)
-/// Each block's forward keeps its <see cref="BlockActivations"/>; the buffers here (a, f, h and the gradients) are shared
-/// by every block, since blocks run one at a time.
+/// Forward writes what the backward needs into the <see cref="BlockActivations"/> it is given (one per block, or one for
+/// all when the window pass checkpoints); the buffers here (a, f, h and the gradients) serve every block, since blocks
+/// run one at a time.
 /// </summary>
 internal sealed class BlockPass
 {

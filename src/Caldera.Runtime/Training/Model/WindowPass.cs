@@ -10,7 +10,7 @@ namespace Caldera.Runtime.Training.Model;
 /// blocks, the final norm, the chunked cross-entropy, and back. The forward keeps each block's input x_l (T × dim).
 /// When every block's <see cref="BlockActivations"/> fit <see cref="ActivationBudget"/> (TinyLlama's block shape: 72 KiB
 /// a token, 150 MB at 256 tokens and 8 layers), the forward keeps them all and the backward runs no forward again;
-/// otherwise (an 8B model's 32 layers at 256 tokens would keep 1.5 GB) memory is one block's activations plus the
+/// otherwise (an 8B model's 32 layers at 256 tokens would keep 1.4 GB) memory is one block's activations plus the
 /// residual stream, and the backward runs block l's forward again from x_l just before its backward (activation
 /// checkpointing; the last block's are still there). Both give the same bits. Gradients are
 /// added to the trained matrices' accumulators, so windows accumulate until the optimizer takes them.
