@@ -15,7 +15,9 @@ namespace Caldera.Runtime.Training.Arithmetic;
 /// <remarks>
 /// Row by row, every term loads and stores the whole output row; a tile of four tokens × 64 columns (sixteen Vector512
 /// accumulators; 4 × 32 in eight Vector256 ones) keeps its sums in registers while every row passes, so a term costs
-/// one load of M per four tokens.
+/// one load of M per four tokens. Prefill's <see cref="RankUpdate"/> computes the same sums for a few ranks, but with
+/// one vector of columns per tile (a load of Lᵀ and four broadcasts per four multiply-adds) and without skipping zero
+/// coefficients, which this order has always skipped.
 /// </remarks>
 internal static class WeightedRowSums
 {

@@ -4,7 +4,8 @@ using Caldera.Runtime.Training.Arithmetic;
 namespace Caldera.Runtime.Training.Model;
 
 /// <summary>
-/// Causal grouped-query attention over a window of T tokens at positions 0..T−1. Query head h reads KV head h / (heads / kvHeads); c = 1/√headDim.
+/// Causal grouped-query attention over a window of T tokens at positions 0..T−1. Query head h reads KV head
+/// h / (heads / kvHeads); c = 1/√headDim.
 ///   forward   s_p = c·q·k_p (p ≤ t),  P = softmax(s),  o = Σ_p P_p·v_p
 ///   backward  dP_p = do·v_p,  dS_p = P_p·(dP_p − Σ_p' P_p'·dP_p'),  dq = c·Σ_p dS_p·k_p,
 ///             dk_p = c·Σ_(t ≥ p, h in group) dS[t,h,p]·q[t,h],  dv_p = Σ_(t ≥ p, h in group) P[t,h,p]·do[t,h]
