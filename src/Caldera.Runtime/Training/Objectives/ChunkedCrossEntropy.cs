@@ -3,13 +3,14 @@ using Caldera.Runtime.Training.Arithmetic;
 namespace Caldera.Runtime.Training.Objectives;
 
 /// <summary>
-/// Cross-entropy of the classifier's logits against targets, with its gradient, without ever holding a token's whole
-/// logit row: logits are computed one vocabulary row at a time, first for a running log-sum-exp, then again for the
-/// gradient, so memory is independent of the vocabulary (T × V logits are never stored).
+/// Cross-entropy of the classifier's logits against targets, with its gradient, without ever holding the window's
+/// logits: a block of <see cref="TokenBlock"/> tokens computes its logits (TokenBlock × V, 4 MB at V = 32000) once for a
+/// running log-sum-exp and reads them back for the gradient, so memory grows with the vocabulary but never with T
+/// (the T × V logits are never stored).
 ///   ℓ_t = lse(W·h_t) − Σ_v q_tv·(W·h_t)_v,    dh_t = weight·Wᵀ·(softmax(W·h_t) − q_t)
 /// q_t is one-hot on the next token (<see cref="NextToken"/>) or a teacher's softmax (distillation, see
-/// <see cref="SoftTargets"/>). Tokens are taken in blocks so that each classifier row read from memory serves a block, and rows in groups so that
-/// a group's logits become its gradients' weights while the rows are in cache.
+/// <see cref="SoftTargets"/>). Tokens are taken in blocks so that each classifier row read from memory serves a
+/// block, and rows in groups so that a group's gradient weights meet its rows while they are in cache.
 /// </summary>
 internal static class ChunkedCrossEntropy
 {
@@ -40,17 +41,20 @@ internal static class ChunkedCrossEntropy
     {
         int d = classifier.Length / vocab, blocks = (tokens + TokenBlock - 1) / TokenBlock;
         var losses = new double[blocks];
-        ParallelLoop.For(products.Pool, blocks, 3L * vocab * d * TokenBlock, (block, _) =>
+        int groups = (vocab + RowGroup - 1) / RowGroup;
+        ParallelLoop.For(products.Pool, blocks, 2L * vocab * d * TokenBlock, (block, worker) =>
         {
             int first = block * TokenBlock, count = Math.Min(TokenBlock, tokens - first);
             Span<float> max = stackalloc float[TokenBlock], sum = stackalloc float[TokenBlock], expected = stackalloc float[TokenBlock];
             max.Fill(float.NegativeInfinity);
             sum.Clear();
             expected.Clear();
-            Span<float> logits = stackalloc float[TokenBlock * RowGroup];
+            // The block's logits, group by group (TokenBlock × RowGroup each): the gradient pass reads them back.
+            var all = products.Pool.Scratch(worker, groups * TokenBlock * RowGroup);
             for (int v0 = 0; v0 < vocab; v0 += RowGroup)
             {
                 int group = Math.Min(RowGroup, vocab - v0);
+                var logits = all.Slice(v0 * TokenBlock, TokenBlock * RowGroup);
                 Logits(classifier, v0, group, h, d, first, count, logits);
                 for (int i = 0; i < count; i++)
                 {
@@ -83,7 +87,7 @@ internal static class ChunkedCrossEntropy
                 for (int v0 = 0; v0 < vocab; v0 += RowGroup)
                 {
                     int group = Math.Min(RowGroup, vocab - v0);
-                    Logits(classifier, v0, group, h, d, first, count, logits);
+                    var logits = all.Slice(v0 * TokenBlock, TokenBlock * RowGroup);
                     for (int i = 0; i < count; i++)
                         for (int r = 0; r < group; r++)
                         {
