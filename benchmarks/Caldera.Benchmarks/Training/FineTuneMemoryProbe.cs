@@ -10,7 +10,8 @@ namespace Caldera.Benchmarks.Training;
 /// `finetune-memory [threads] [steps]`: <see cref="FineTuneBenchmarks"/>' steps run in a process of their own, printing
 /// the model's stored bytes (what its `.cald` would hold: codes, factors, F16 embedding and classifier, norms), the
 /// peak resident set (VmHWM) after building the model, after peeling the trained ranks and after the steps, and
-/// tokens/s, so the goal (peak within the `.cald` size plus 1 GiB) is read off one run.
+/// tokens/s and tokens per CPU-second (what a loaded machine disturbs least), so the goal (peak within the `.cald` size
+/// plus 1 GiB) is read off one run.
 /// </summary>
 internal static class FineTuneMemoryProbe
 {
