@@ -21,11 +21,13 @@
 #   q2_k.gguf, iq2_xxs.gguf   llama-quantize of llama-f16.gguf
 #   synth-r64.cald    caldera compress model.gguf --rank 64 --preset fast (≈ 19 min on 2 quiet cores)
 #   app/              a console app with <CalderaModel Include="synth-r64.cald" Name="SynthModel" />, published
-#                     NativeAOT for linux-x64 with Caldera.Build's defaults (the model goes to the executable's trailer)
+#                     NativeAOT for linux-x64 with Caldera.Build's defaults (the model goes to the executable's trailer,
+#                     with the app's x86-64-v4 build, which the portable one runs in its place on AVX-512 VBMI CPUs)
 # Then ROUNDS rounds, each running every engine at every thread count in turn:
 #   llama-bench -m <q2_k|iq2_xxs> -p 64 -n 32 -t T           (pp64 and tg32; llama-bench repeats each 5 times)
 #   SideBySide-<isa> T 32 "<64-token prompt>"                (pp64 and decode of 32 tokens after it)
 #   SideBySide-<isa> first T "<64-token prompt>"             (process start to the first generated token, in ms)
+#   the default app again under CALDERA_ISA=portable         (its portable x86-64-v3 code on the same machine)
 #   caldera run synth-r64.cald --steps 96 --threads T ...    (the same prompt; its own prompt / generation speeds)
 # and prints the median of the rounds (min–max) per cell.
 #
@@ -226,6 +228,13 @@ for isa in $isas; do
   cp "$publish/SideBySide" "$work/SideBySide-$isa"
 done
 
+# The engines: each published app, and the default one a second time with its portable code.
+apps=()
+for isa in $isas; do
+  apps+=("$isa")
+  [[ "$isa" == default ]] && apps+=("default, portable")
+done
+
 # 63 words of "the" are 63 tokens of the llama2 vocabulary, 64 with BOS: llama-bench's pp64.
 prompt="$(printf 'the %.0s' $(seq 63))"
 prompt="${prompt% }"
@@ -242,10 +251,13 @@ for row in csv.DictReader(sys.stdin):
     test = "pp64" if int(row["n_prompt"]) > 0 else "decode"
     print(sys.argv[1], sys.argv[2], test, row["avg_ts"], sep="\t")' "llama.cpp ${type^^}" "$t" >>"$results"
     done
-    for isa in $isas; do
-      "$work/SideBySide-$isa" "$t" 32 "$prompt" |
-        awk -v t="$t" -v e="app $isa" '$1 == "pp" { print e "\t" t "\tpp64\t" $2 } $1 == "tg" { print e "\t" t "\tdecode\t" $2 }' >>"$results"
-      "$work/SideBySide-$isa" first "$t" "$prompt" | awk -v t="$t" -v e="app $isa" '$1 == "first" { print e "\t" t "\tfirst token, ms\t" $2 }' >>"$results"
+    for engine in "${apps[@]}"; do
+      isa="${engine%%,*}"
+      choice=()
+      [[ "$engine" == *", portable" ]] && choice=(env CALDERA_ISA=portable)
+      "${choice[@]}" "$work/SideBySide-$isa" "$t" 32 "$prompt" |
+        awk -v t="$t" -v e="app $engine" '$1 == "pp" { print e "\t" t "\tpp64\t" $2 } $1 == "tg" { print e "\t" t "\tdecode\t" $2 }' >>"$results"
+      "${choice[@]}" "$work/SideBySide-$isa" first "$t" "$prompt" | awk -v t="$t" -v e="app $engine" '$1 == "first" { print e "\t" t "\tfirst token, ms\t" $2 }' >>"$results"
     done
     "${caldera[@]}" run "$work/synth-r64.cald" --prompt "$prompt" --temperature 0 --threads "$t" --steps 96 2>&1 >/dev/null |
       sed -n 's/^achieved tok\/s: prompt \([0-9.]*\) (\([0-9]*\) tokens), generation \([0-9.]*\) (\([0-9]*\) tokens).*/\1 \3/p' |
@@ -254,7 +266,7 @@ for row in csv.DictReader(sys.stdin):
   log "round $round done; load $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 
-"$python" - "$results" $isas <<'EOF'
+"$python" - "$results" "${apps[@]}" <<'EOF'
 import statistics, sys
 from collections import defaultdict
 

@@ -23,10 +23,15 @@ internal sealed record BuildDiagnostic(string Code, string Message)
     public const string NameDuplicate = "CALD1012";
     public const string ThresholdInvalid = "CALD1013";
     public const string MaxMemoryInvalid = "CALD1014";
+    public const string DistillInvalid = "CALD1015";
+    public const string DistillUnavailable = "CALD1016";
+    public const string DistillWithoutCalibration = "CALD1017";
+    public const string DistillSettingInvalid = "CALD1018";
 
     // The caldera tool.
     public const string CompressRejected = "CALD1020";
     public const string DescribeRejected = "CALD1021";
+    public const string DistillRejected = "CALD1022";
     public const string ToolMissing = "CALD1030";
     public const string ToolFailed = "CALD1031";
 

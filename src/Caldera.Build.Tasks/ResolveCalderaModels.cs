@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text;
 using Caldera.Build.Tasks.Models;
 using Caldera.Build.Tasks.Tool;
@@ -31,6 +30,9 @@ public sealed class ResolveCalderaModels : Microsoft.Build.Utilities.Task
 
     public string EmbedThreshold { get; set; } = "";
 
+    /// <summary>True when a NativeAOT publish also carries the x86-64-v4 executable: <c>auto</c> storage is then the trailer.</summary>
+    public bool PublishesVariant { get; set; }
+
     /// <summary>One item per model, identity = the absolute input path, with the metadata the later targets use.</summary>
     [Output] public ITaskItem[] ResolvedModels { get; private set; } = [];
 
@@ -40,7 +42,7 @@ public sealed class ResolveCalderaModels : Microsoft.Build.Utilities.Task
         {
             long threshold = ModelStorage.ParseThreshold(EmbedThreshold);
             CalderaTool.EnsureExists(ToolAssembly);
-            string toolVersion = $"{AssemblyName.GetAssemblyName(ToolAssembly).Version} {Path.GetFullPath(ToolAssembly)}";
+            string toolVersion = CalderaTool.Version(ToolAssembly);
             string outputDirectory = Path.GetFullPath(OutputDirectory, ProjectDirectory);
 
             var resolved = new List<ITaskItem>();
@@ -69,7 +71,7 @@ public sealed class ResolveCalderaModels : Microsoft.Build.Utilities.Task
     {
         Directory.CreateDirectory(outputDirectory);
         string stampPath = Path.Combine(outputDirectory, settings.Name + ".stamp");
-        WriteIfChanged(stampPath, settings.Stamp(toolVersion, threshold));
+        WriteIfChanged(stampPath, settings.Stamp(toolVersion, threshold, PublishesVariant));
 
         var resolved = new TaskItem(settings.InputPath);
         resolved.SetMetadata("OriginalItemSpec", item.ItemSpec);
@@ -85,6 +87,8 @@ public sealed class ResolveCalderaModels : Microsoft.Build.Utilities.Task
         resolved.SetMetadata("Method", settings.Method);
         resolved.SetMetadata("Storage", settings.Storage);
         resolved.SetMetadata("MaxMemory", settings.MaxMemory ?? "");
+        foreach (string distill in (string[])["Distill", "DistillSteps", "DistillLearningRate", "DistillRank", "DistillSequenceLength"])
+            resolved.SetMetadata(distill, item.GetMetadata(distill));
         resolved.SetMetadata("ResourceName", settings.ResourceName);
         resolved.SetMetadata("CaldPath", Path.Combine(outputDirectory, settings.Name + ".cald"));
         resolved.SetMetadata("DescriptionPath", Path.Combine(outputDirectory, settings.Name + ".model.json"));

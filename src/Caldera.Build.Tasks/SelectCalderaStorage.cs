@@ -16,6 +16,9 @@ public sealed class SelectCalderaStorage : Microsoft.Build.Utilities.Task
 
     public string EmbedThreshold { get; set; } = "";
 
+    /// <summary>True when a NativeAOT publish also carries the x86-64-v4 executable: <c>auto</c> storage is then the trailer.</summary>
+    public bool PublishesVariant { get; set; }
+
     /// <summary>.cald files to embed; metadata <c>LogicalName</c> is the resource name.</summary>
     [Output] public ITaskItem[] ResourceModels { get; private set; } = [];
 
@@ -38,7 +41,7 @@ public sealed class SelectCalderaStorage : Microsoft.Build.Utilities.Task
                 string requested = model.GetMetadata("Storage");
                 var output = new TaskItem(cald);
                 output.SetMetadata("Name", model.GetMetadata("Name"));
-                if (ModelStorage.Resolve(requested, length, threshold) == ModelStorage.Trailer)
+                if (ModelStorage.Resolve(requested, length, threshold, PublishesVariant) == ModelStorage.Trailer)
                 {
                     trailers.Add(output);
                     continue;

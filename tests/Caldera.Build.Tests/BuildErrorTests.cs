@@ -18,6 +18,9 @@ public sealed class BuildErrorTests(PackageFeed feed)
     [InlineData("calibration-folder", "Calibration=\"obj\"", "CALD1010", "Calibration=\"obj\" is a folder, not a file; set Calibration to a UTF-8 text sample")]
     [InlineData("tokenizer-missing", "Tokenizer=\"nope/tokenizer.model\"", "CALD1011", "Tokenizer=\"nope/tokenizer.model\" does not exist")]
     [InlineData("maxmemory-words", "MaxMemory=\"lots\"", "CALD1014", "MaxMemory=\"lots\" is not a memory size; set MaxMemory (or $(CalderaMaxMemory)) to a byte count or a number with K, M, G or T")]
+    [InlineData("distill-yes", "Distill=\"yes\"", "CALD1015", "Distill=\"yes\" is not true or false; set Distill=\"true\" to distil the compressed model toward its checkpoint, or remove it")]
+    [InlineData("distill-no-calibration", "Distill=\"true\"", "CALD1017", "Distill=\"true\" runs the model and its checkpoint on the calibration text, and the item has none; set Calibration")]
+    [InlineData("distill-rate-word", "Distill=\"true\" Calibration=\"Program.cs\" DistillLearningRate=\"fast\"", "CALD1018", "DistillLearningRate=\"fast\" is not a number above 0")]
     public void Invalid_metadata_fails_before_compressing(string name, string metadata, string code, string message)
     {
         var project = feed.CreateProject(name, $"""<CalderaModel Include="{TestPaths.Stories260KBin}" {metadata} />""");
@@ -38,6 +41,17 @@ public sealed class BuildErrorTests(PackageFeed feed)
         var build = project.Build();
 
         AssertFails(build, "CALD1001", $"the checkpoint '{Path.Combine(project.Directory, "models", "absent.bin")}' does not exist; set Include to");
+    }
+
+    [Fact]
+    public void Distill_on_a_compressed_model_fails_with_CALD1016()
+    {
+        var project = feed.CreateProject("distill-cald", """<CalderaModel Include="stories.cald" Distill="true" Calibration="Program.cs" />""");
+        File.WriteAllBytes(Path.Combine(project.Directory, "stories.cald"), [0]);
+
+        var build = project.Build();
+
+        AssertFails(build, "CALD1016", "Distill=\"true\" needs the full-precision checkpoint to distil toward, and this item is an already compressed .cald");
     }
 
     [Fact]

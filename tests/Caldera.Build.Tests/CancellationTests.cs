@@ -45,7 +45,7 @@ public sealed class CancellationTests(PackageFeed feed)
     }
 
     /// <summary>Running processes whose command line names a path in <paramref name="directory"/> and runs caldera.</summary>
-    private static List<string> CompilerProcessesIn(string directory)
+    internal static List<string> CompilerProcessesIn(string directory)
     {
         var found = new List<string>();
         foreach (string proc in Directory.GetDirectories("/proc"))

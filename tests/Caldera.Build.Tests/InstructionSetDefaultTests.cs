@@ -16,6 +16,10 @@ public sealed class InstructionSetDefaultTests(PackageFeed feed)
         Assert.True(restore.ExitCode == 0, restore.ToString());
 
         Assert.Equal("x86-64-v3", InstructionSet(project, "-p:PublishAot=true", "-p:RuntimeIdentifier=linux-x64"));
+        // At that baseline a Linux publish also carries the x86-64-v4 variant (InstructionSetVariantTests), unless told not to.
+        Assert.Equal("true", Property(project, "_CalderaPublishesVariant", "-p:PublishAot=true", "-p:RuntimeIdentifier=linux-x64"));
+        Assert.Equal("", Property(project, "_CalderaPublishesVariant", "-p:PublishAot=true", "-p:RuntimeIdentifier=linux-x64", "-p:CalderaInstructionSetVariant=false"));
+        Assert.Equal("", Property(project, "_CalderaPublishesVariant", "-p:PublishAot=true", "-p:RuntimeIdentifier=win-x64"));
         // Arm keeps NativeAOT's baseline (Armv8.0-A, the dot product checked at run time: README, "Arm").
         Assert.Equal("", InstructionSet(project, "-p:PublishAot=true", "-p:RuntimeIdentifier=linux-arm64"));
         // Not a NativeAOT publish: the JIT picks the instruction sets on the machine that runs the app.
@@ -25,11 +29,14 @@ public sealed class InstructionSetDefaultTests(PackageFeed feed)
         File.WriteAllText(project.ProjectFile, File.ReadAllText(project.ProjectFile)
             .Replace("<OutputType>Exe</OutputType>", "<OutputType>Exe</OutputType><IlcInstructionSet>x86-64-v4</IlcInstructionSet>", StringComparison.Ordinal));
         Assert.Equal("x86-64-v4", InstructionSet(project, "-p:PublishAot=true", "-p:RuntimeIdentifier=linux-x64"));
+        Assert.Equal("", Property(project, "_CalderaPublishesVariant", "-p:PublishAot=true", "-p:RuntimeIdentifier=linux-x64"));
     }
 
-    private static string InstructionSet(TestProject project, params string[] properties)
+    private static string InstructionSet(TestProject project, params string[] properties) => Property(project, "IlcInstructionSet", properties);
+
+    private static string Property(TestProject project, string name, params string[] properties)
     {
-        var result = DotNet.Run(project.Directory, ["msbuild", project.ProjectFile, "-getProperty:IlcInstructionSet", "-nodeReuse:false", .. properties]);
+        var result = DotNet.Run(project.Directory, ["msbuild", project.ProjectFile, $"-getProperty:{name}", "-nodeReuse:false", .. properties]);
         Assert.True(result.ExitCode == 0, result.ToString());
         return result.Output.Trim();
     }

@@ -30,7 +30,7 @@ public class MaxMemorySettingsTests
         Assert.Empty(diagnostics);
         Assert.Equal(["--max-memory", "8G"], capped.CompressArguments("out.cald")[^2..]);
         Assert.DoesNotContain("--max-memory", uncapped.CompressArguments("out.cald"));
-        Assert.Equal(uncapped.Stamp("1.0.0", 1), capped.Stamp("1.0.0", 1));
+        Assert.Equal(uncapped.Stamp("1.0.0", 1, publishesVariant: false), capped.Stamp("1.0.0", 1, publishesVariant: false));
     }
 
     [Fact]

@@ -7,8 +7,10 @@ namespace Caldera.Build.Tests;
 /// The app limits output tokens and <c>caldera run</c> positions (llama2.c's steps), so the app's 64 tokens must be the
 /// start of <c>caldera run</c>'s longer story, byte for byte. The arithmetic is specified identical when both use the
 /// same vector width: generated kernels equal the generic ones bit for bit, and every integer path (AVX2, AVX-VNNI,
-/// VBMI) equals the scalar one bit for bit. The AOT binary targets x86-64-v3, whose widest vectors are 256 bits, so
-/// <c>caldera run</c> runs with <c>DOTNET_EnableAVX512=0</c> (.NET 10's switch; it ignores the older <c>DOTNET_EnableAVX512F</c>), 256-bit vectors on every x86-64 machine too.
+/// VBMI) equals the scalar one bit for bit. The AOT binary targets x86-64-v3, whose widest vectors are 256 bits, and
+/// runs its x86-64-v4 variant in its place on CPUs with AVX-512 VBMI and GFNI (<see cref="InstructionSetVariantTests"/>);
+/// so <c>caldera run</c> runs with this machine's widest vectors where the variant runs and otherwise with
+/// <c>DOTNET_EnableAVX512=0</c> (.NET 10's switch; it ignores the older <c>DOTNET_EnableAVX512F</c>), 256-bit vectors.
 /// The same binary then adapts its model to the sample's text (fine-tuning under NativeAOT): the adapter it writes is
 /// one <c>caldera adapter inspect --model</c> accepts for the build's <c>.cald</c>, and its greedy story with that adapter
 /// differs from the base story and is the start of <c>caldera run --adapter</c>'s.
@@ -29,6 +31,11 @@ public sealed class SamplePublishTests
     /// few enough to add about 3 s.
     /// </summary>
     private const string TrainingSteps = "12";
+
+    /// <summary>caldera run's environment for the same vector width as the image the published executable runs on this CPU.</summary>
+    private static readonly Dictionary<string, string> SameWidth =
+        Caldera.Common.X86Variant.RunsOn(Caldera.Common.X86Variant.ReadCpuFlags(new StringReader(File.ReadAllText("/proc/cpuinfo"))))
+            ? [] : new() { ["DOTNET_EnableAVX512"] = "0" };
 
     [Fact]
     public void Published_sample_is_one_file_that_tells_the_greedy_story_of_caldera_run()
@@ -51,7 +58,7 @@ public sealed class SamplePublishTests
             Assert.Single(Directory.GetFiles(empty));
 
             string cald = Path.Combine(project, "obj", "Release", "net10.0", "linux-x64", "caldera", "Stories.cald");
-            var reference = DotNet.Exec("dotnet", root, new Dictionary<string, string> { ["DOTNET_EnableAVX512"] = "0" },
+            var reference = DotNet.Exec("dotnet", root, SameWidth,
                 Path.Combine(TestPaths.CliOutput, "caldera.dll"), "run", cald, "--prompt", Prompt, "--temperature", "0", "--steps", Steps);
             Assert.True(reference.ExitCode == 0, reference.ToString());
             string told = story.Text();
@@ -88,7 +95,7 @@ public sealed class SamplePublishTests
 
         var story = DotNet.Exec(app, workingDirectory, Prompt, "--max-tokens", MaxTokens, "--adapter", adapter);
         Assert.True(story.ExitCode == 0, story.ToString());
-        var reference = DotNet.Exec("dotnet", root, new Dictionary<string, string> { ["DOTNET_EnableAVX512"] = "0" },
+        var reference = DotNet.Exec("dotnet", root, SameWidth,
             Path.Combine(TestPaths.CliOutput, "caldera.dll"), "run", cald, "--prompt", Prompt, "--temperature", "0", "--steps", Steps, "--adapter", adapter);
         Assert.True(reference.ExitCode == 0, reference.ToString());
         string told = story.Text();

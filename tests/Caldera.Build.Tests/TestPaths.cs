@@ -15,6 +15,9 @@ internal static class TestPaths
     public static string Stories260KBin => SharedModel("stories260K/stories260K.bin");
     public static string Tok512Model => SharedModel("stories260K/tok512.model");
 
+    /// <summary>TinyStories' validation text (794 kB), a calibration and distillation text for stories260K.</summary>
+    public static string TinyStoriesText => SharedModel("text/tinystories_val.txt");
+
     /// <summary>The built `caldera` CLI (app host and its framework-dependent assemblies).</summary>
     public static string CliOutput => Path.Combine(RepoRoot, "src", "Caldera.Cli", "bin", Configuration, "net10.0");
 

@@ -30,6 +30,9 @@ internal sealed record ModelSettings(
     /// </summary>
     public string? MaxMemory { get; init; }
 
+    /// <summary>Set by <c>Distill="true"</c>: the compressed model is distilled toward <see cref="InputPath"/> on <see cref="CalibrationPath"/>.</summary>
+    public DistillSettings? Distill { get; init; }
+
     /// <summary>The manifest resource name (contract section 3); unique because <see cref="Name"/> is unique per project.</summary>
     public string ResourceName => $"Caldera.Models.{Name}.cald";
 
@@ -56,6 +59,14 @@ internal sealed record ModelSettings(
         return args;
     }
 
+    /// <summary>
+    /// What a compression made by this tool depends on besides the contents of <see cref="InputFiles"/>: the tool and
+    /// <c>caldera compress</c>'s arguments but the memory cap. A distilling build keeps its undistilled model beside this
+    /// key, and reuses it while the key is the same, so that changing only a distill setting does not compress again.
+    /// </summary>
+    public string CompressionKey(string toolVersion) =>
+        toolVersion + "\n" + string.Join("\n", (this with { MaxMemory = null }).CompressArguments("(output)")) + "\n";
+
     /// <summary><c>caldera describe</c>'s arguments, exactly as contract section 2 gives them.</summary>
     public List<string> DescribeArguments(string caldPath, string storage, string output) =>
         ["describe", caldPath, "--name", Name, "--namespace", Namespace, "--storage", storage, "--resource-name", ResourceName, "-o", output];
@@ -64,7 +75,7 @@ internal sealed record ModelSettings(
     /// Every parameter that changes the outputs, one per line. The targets write it to a stamp file only when it
     /// changes and list that file in <c>Inputs</c>, so changing <c>Rank</c> (or updating the compiler) recompresses.
     /// </summary>
-    public string Stamp(string toolVersion, long embedThreshold)
+    public string Stamp(string toolVersion, long embedThreshold, bool publishesVariant)
     {
         var s = new StringBuilder();
         s.Append("caldera=").AppendLine(toolVersion);
@@ -78,8 +89,10 @@ internal sealed record ModelSettings(
         s.Append("lr-bits=").AppendLine(Invariant(LRBits));
         s.Append("calibration=").AppendLine(CalibrationPath ?? "(built-in)");
         s.Append("tokenizer=").AppendLine(TokenizerPath ?? "(beside the checkpoint)");
+        s.Append("distill=").AppendLine(Distill?.Summary ?? "no");
         s.Append("storage=").AppendLine(Storage);
         s.Append("embed-threshold=").AppendLine(Invariant(embedThreshold));
+        s.Append("x86-64-v4-variant=").AppendLine(publishesVariant ? "yes" : "no");
         return s.ToString();
     }
 

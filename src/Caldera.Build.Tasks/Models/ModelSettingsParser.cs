@@ -12,6 +12,15 @@ internal static class ModelSettingsParser
 {
     public const int MaxRank = 4096;
 
+    /// <summary>Far beyond a build-time distillation: the default 250 steps of tinystories-256d take about five minutes on two cores.</summary>
+    public const int MaxDistillSteps = 1_000_000;
+
+    /// <summary>Llama 3.1's context, the longest of the Llama family; a window longer than the model's own is the tool's error (CALD1022).</summary>
+    public const int MaxDistillSequenceLength = 131_072;
+
+    /// <summary>No useful AdamW rate for these factors is near it (the measured ones are 5e-4 and 2e-3); a rate below it whose loss diverges is the tool's error (CALD1022).</summary>
+    public const float MaxDistillLearningRate = 1f;
+
     private static readonly string[] Presets = ["fast", "paper"];
     private static readonly string[] Methods = ["caldera", "ldlq", "rtn"];
 
@@ -60,11 +69,53 @@ internal static class ModelSettingsParser
         if (maxMemory.Length > 0 && !MemorySize.TryParse(maxMemory, out _))
             Error(BuildDiagnostic.MaxMemoryInvalid, $"MaxMemory=\"{maxMemory}\" is not a memory size; set MaxMemory (or $(CalderaMaxMemory)) to {MemorySize.Forms}, or remove it for no cap");
 
+        var distill = ParseDistill(metadata, input, method, metadata("Calibration").Trim().Length > 0, Error);
+
         if (diagnostics.Count > errorsBefore) return null;
         return new ModelSettings(itemSpec, input, name, ns, rank, qBits, lrBits, calibration, tokenizer, preset, method, storage)
         {
             MaxMemory = maxMemory.Length > 0 ? maxMemory : null,
+            Distill = distill,
         };
+    }
+
+    /// <summary>
+    /// <c>Distill</c> and its settings, or null when it is off. The settings are checked only when it is on: they mean
+    /// nothing otherwise. Distillation needs the full-precision checkpoint as its teacher, low-rank factors to train,
+    /// and a text to run both models on; there is no built-in text to fall back on, since the distillation should see
+    /// what the app will read.
+    /// </summary>
+    private static DistillSettings? ParseDistill(Func<string, string> metadata, string input, string method, bool hasCalibration,
+        Action<string, string> error)
+    {
+        string value = metadata("Distill").Trim();
+        if (value.Length == 0 || value.Equals("false", StringComparison.OrdinalIgnoreCase)) return null;
+        if (!value.Equals("true", StringComparison.OrdinalIgnoreCase))
+        {
+            error(BuildDiagnostic.DistillInvalid, $"Distill=\"{value}\" is not true or false; set Distill=\"true\" to distil the compressed model toward its checkpoint, or remove it");
+            return null;
+        }
+        if (input.EndsWith(".cald", StringComparison.OrdinalIgnoreCase))
+            error(BuildDiagnostic.DistillUnavailable, "Distill=\"true\" needs the full-precision checkpoint to distil toward, and this item is an already compressed .cald; set Include to the checkpoint it was compressed from, or remove Distill");
+        else if (method != "caldera")
+            error(BuildDiagnostic.DistillUnavailable, $"Distill=\"true\" trains the low-rank factors L·R, and Method=\"{method}\" has none; set Method=\"caldera\", or remove Distill");
+        if (!hasCalibration)
+            error(BuildDiagnostic.DistillWithoutCalibration, "Distill=\"true\" runs the model and its checkpoint on the calibration text, and the item has none; set Calibration to a UTF-8 text sample of what the app will read, or remove Distill");
+
+        const string code = BuildDiagnostic.DistillSettingInvalid;
+        int steps = Integer(metadata("DistillSteps"), "DistillSteps", n => n is >= 1 and <= MaxDistillSteps, $"an integer from 1 to {MaxDistillSteps}",
+            "optimizer steps of one window each; default 250", code, error);
+        int rank = Integer(metadata("DistillRank"), "DistillRank", r => r is >= 1 and <= MaxRank, $"an integer from 1 to {MaxRank}",
+            "the top ranks of each matrix's factors that train; default 16", code, error);
+        int sequenceLength = Integer(metadata("DistillSequenceLength"), "DistillSequenceLength", l => l is >= 2 and <= MaxDistillSequenceLength,
+            $"an integer from 2 to {MaxDistillSequenceLength}", "tokens per training window, at most the model's context; default 128", code, error);
+        string rateText = metadata("DistillLearningRate").Trim();
+        if (!float.TryParse(rateText, NumberStyles.Float, CultureInfo.InvariantCulture, out float rate) || !(rate is > 0 and <= MaxDistillLearningRate))
+        {
+            error(code, $"DistillLearningRate=\"{rateText}\" is not a number above 0 and at most {MaxDistillLearningRate.ToString(CultureInfo.InvariantCulture)}; set DistillLearningRate to the peak AdamW learning rate, such as 0.002 (the default)");
+            return null;
+        }
+        return steps < 0 || rank < 0 || sequenceLength < 0 ? null : new DistillSettings(steps, rate, rank, sequenceLength);
     }
 
     private static string Choice(string value, string metadataName, string[] choices, string code, Action<string, string> error)

@@ -5,7 +5,8 @@ namespace Caldera.Build.Tasks.Models;
 /// <summary>
 /// Where a compressed model lives in the built app: an embedded <c>resource</c> of the assembly, or a
 /// <c>trailer</c> appended to the published native executable. <c>auto</c> picks the trailer for files above
-/// <c>$(CalderaEmbedThreshold)</c>, because a managed resource that large slows every build and bloats the IL image.
+/// <c>$(CalderaEmbedThreshold)</c>, because a managed resource that large slows every build and bloats the IL image,
+/// and for every file when the publish carries an x86-64-v4 variant, which would otherwise hold a second copy.
 /// </summary>
 internal static class ModelStorage
 {
@@ -29,6 +30,6 @@ internal static class ModelStorage
             $"$(CalderaEmbedThreshold)=\"{value}\" is not a positive number of bytes; set it to a byte count such as 268435456 (256 MiB, the default), or remove it");
     }
 
-    public static string Resolve(string requested, long caldLength, long threshold) =>
-        requested == Auto ? (caldLength > threshold ? Trailer : Resource) : requested;
+    public static string Resolve(string requested, long caldLength, long threshold, bool publishesVariant) =>
+        requested == Auto ? (publishesVariant || caldLength > threshold ? Trailer : Resource) : requested;
 }

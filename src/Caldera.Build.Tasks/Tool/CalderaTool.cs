@@ -23,6 +23,10 @@ internal sealed class CalderaTool(string dotnetHost, string toolAssembly, TaskLo
                 $"the caldera tool '{toolAssembly}' does not exist; restore the Caldera.Build package again (dotnet restore --force), or point $(CalderaToolAssembly) at a built caldera.dll");
     }
 
+    /// <summary>The tool's version and location, recorded in stamps and keys so that another compiler makes the model again.</summary>
+    public static string Version(string toolAssembly) =>
+        $"{System.Reflection.AssemblyName.GetAssemblyName(toolAssembly).Version} {Path.GetFullPath(toolAssembly)}";
+
     public ToolResult Run(IReadOnlyList<string> arguments, CancellationToken cancellation)
     {
         EnsureExists(toolAssembly);
@@ -76,9 +80,13 @@ internal sealed class CalderaTool(string dotnetHost, string toolAssembly, TaskLo
         return new ToolResult(process.ExitCode, errors);
     }
 
-    /// <summary>A finished layer, the calibration summary and the final line are worth seeing in a normal build log; per-matrix lines and usage text are not.</summary>
+    /// <summary>
+    /// A finished layer, the calibration summary, a fine-tuning step line (about fifty a run) and the final line are worth
+    /// seeing in a normal build log; per-matrix lines and usage text are not.
+    /// </summary>
     private static MessageImportance Importance(bool isError, string text) =>
         !isError || text.StartsWith("calibration:", StringComparison.Ordinal) || text.EndsWith(" done", StringComparison.Ordinal) || text.Contains("  done  ", StringComparison.Ordinal)
+            || text.StartsWith("step ", StringComparison.Ordinal)
             ? MessageImportance.Normal
             : MessageImportance.Low;
 

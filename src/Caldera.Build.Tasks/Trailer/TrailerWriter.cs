@@ -17,7 +17,9 @@ internal static class TrailerWriter
                 $"the published executable '{executable}' does not exist, so the models with Storage=\"trailer\" have nowhere to go; publish with an app host (UseAppHost, or PublishAot), set $(CalderaTrailerExecutable) to the executable, or set Storage=\"resource\"");
         foreach (var (name, path) in models)
             if (!File.Exists(path))
-                throw new BuildFailure(BuildDiagnostic.TrailerModelMissing, $"the compressed model '{path}' of '{name}' does not exist; rebuild the project so it is compiled again");
+                throw new BuildFailure(BuildDiagnostic.TrailerModelMissing, name == X86Variant.TrailerEntry
+                    ? $"the x86-64-v4 executable '{path}' does not exist; publish again, or set CalderaInstructionSetVariant=false to publish the portable executable alone"
+                    : $"the compressed model '{path}' of '{name}' does not exist; rebuild the project so it is compiled again");
 
         var entries = new List<TrailerEntry>();
         AtomicFile.Write(executable, target =>

@@ -50,7 +50,7 @@ internal static class CalderaModelSource
 
     private static CaldFile OpenTrailer(CalderaModelDescription d)
     {
-        string? executable = Environment.ProcessPath;
+        string? executable = InstructionSetVariant.Executable;
         if (executable != null && CalderaTrailer.Find(executable, d.Name) is { } entry)
             return CaldFile.Open(MappedFile.Open(executable, entry.Offset, entry.Length, $"trailer entry {d.Name} of {executable}"), checksumInBackground: true);
         string beside = Path.Combine(AppContext.BaseDirectory, d.FileName);
