@@ -31,7 +31,7 @@ internal static class CompressCommand
         "caldera: Q + L·R; ldlq: the 2-bit lattice Q alone (as --rank 0); rtn: round-to-nearest Q alone, --q-bits wide.", "caldera", "ldlq", "rtn");
     private static readonly Option<int> Rank = CliOptions.Int("--rank", "Rank of the low-rank factors L and R; 0 keeps Q alone (LDLQ).", 64, min: 0);
     private static readonly Option<float> Bits = CliOptions.Float("--bits",
-        "Instead of --rank: a bits-per-weight budget for the linear layers; each matrix gets the largest rank that keeps it within b (wider matrices get larger ranks; caldera inspect shows each).",
+        "Instead of --rank: a bits-per-weight budget for the linear layers, spent in ranks where they lower the loss most: each matrix's activation-weighted spectrum priced by the model's output gradients on the calibration text (caldera inspect shows each matrix's rank).",
         0f, b => b > 0 ? null : "must be positive");
     private static readonly Option<int> QBits = CliOptions.Int("--q-bits", "Bits per weight of Q: 2 (the E8P lattice) for caldera and ldlq, 2..8 for rtn.", 2, min: 1);
     private static readonly Option<int> LrBits = CliOptions.Int("--lr-bits", "Bits per entry of L and R: 4 (lattice) or 16 (half precision).", 4, min: 1);

@@ -66,4 +66,14 @@ internal sealed class CalibrationSet
             throw new ArgumentException($"{tokens.Length} tokens are not whole sequences of {sequenceLength}", nameof(tokens));
         return new CalibrationSet(tokens, tokens.Length / sequenceLength, sequenceLength, description);
     }
+
+    /// <summary>At most <paramref name="count"/> of the sequences, evenly spaced through the set (every ⌈N / count⌉-th), in order; the set itself when it has no more.</summary>
+    public CalibrationSet Every(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        if (Samples <= count) return this;
+        int stride = (Samples + count - 1) / count;
+        int[] tokens = [.. Enumerable.Range(0, (Samples + stride - 1) / stride).SelectMany(i => Tokens.AsSpan(i * stride * SequenceLength, SequenceLength).ToArray())];
+        return FromTokens(tokens, SequenceLength, Description);
+    }
 }

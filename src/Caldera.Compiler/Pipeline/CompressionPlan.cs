@@ -25,7 +25,10 @@ internal sealed record CompressionPlan
     /// <summary>How the classifier is stored: compressed like a block matrix, or as the embedding is.</summary>
     public ClassifierStorage ClassifierStorage { get; init; } = ClassifierStorage.AsEmbedding;
 
-    /// <summary>A bits-per-weight budget that sets each matrix's rank (CALDERA only); null: every matrix at <see cref="Decomposition"/>'s rank.</summary>
+    /// <summary>
+    /// A bits-per-weight budget that sets each matrix's rank (CALDERA only; <see cref="ModelCompressor"/> allocates it
+    /// before the first block); null: every matrix at <see cref="Decomposition"/>'s rank.
+    /// </summary>
     public RankBudget? Budget { get; init; }
 
     /// <summary>b of the uniform grid for <see cref="CompressionMethod.Rtn"/> (2..8). CALDERA and LDLQ are 2-bit E8P.</summary>
@@ -46,16 +49,6 @@ internal sealed record CompressionPlan
         Rank = Method == CompressionMethod.Caldera ? Decomposition.Rank : 0,
         Threads = threads,
     };
-
-    /// <summary>The options matrix [<paramref name="rows"/>, <paramref name="columns"/>] runs with: <see cref="Budget"/>'s rank for it, if any.</summary>
-    public CalderaOptions DecompositionFor(int rows, int columns, int threads)
-    {
-        var d = EffectiveDecomposition(threads);
-        if (Budget is null || Method != CompressionMethod.Caldera) return d;
-        int rank = Budget.RankFor(rows, columns, d.FactorBits)
-            ?? throw new ArgumentException($"a budget of {Budget.BitsPerWeight} bits per weight is below what Q and one rank cost for a {rows}×{columns} matrix.", nameof(Budget));
-        return d with { Rank = rank };
-    }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad setting.</summary>
     public CompressionPlan Validate()
@@ -93,7 +86,8 @@ internal sealed record CompressionPlan
             "caldera-layer-cache 1",
             $"method={MethodName}",
             string.Create(CultureInfo.InvariantCulture, $"rank={d.Rank} factor-bits={d.FactorBits} q-bits={QBits}"),
-            string.Create(CultureInfo.InvariantCulture, $"bits-budget={Budget?.BitsPerWeight.ToString("R", CultureInfo.InvariantCulture) ?? "none"}"),
+            // The allocation's method is part of a budget: an earlier build split the same budget evenly by weight.
+            "bits-budget=" + (Budget is { } budget ? string.Create(CultureInfo.InvariantCulture, $"{budget.BitsPerWeight:R} priced-by=output-fisher") : "none"),
             string.Create(CultureInfo.InvariantCulture, $"outer={d.OuterIterations} inner={d.InnerIterations} sweeps={d.RefinementSweeps}"),
             string.Create(CultureInfo.InvariantCulture, $"rht={d.RandomizedHadamard} downdate={d.HessianDowndate} sigma={d.Regularization:R} order={d.Order} rounding={d.QRounding} seed={d.Seed}"),
             $"calibration={calibration} samples={samples} seq-len={sequenceLength}",

@@ -68,6 +68,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         // resident set until released, the whole file beside the first block's work.
         checkpoint.ReleaseResidentPages();
         int lastToCompress = Array.LastIndexOf(fromCache, false);
+        var ranks = Plan.Budget is { } budget && lastToCompress >= 0 ? AllocateRanks(checkpoint, calibration, budget, cancellation) : null;
         using (var calibrator = lastToCompress < 0 ? null : new LayerwiseCalibrator(checkpoint, calibration, Plan.Threads))
         {
             for (int l = 0; l < c.LayerCount; l++)
@@ -82,7 +83,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
                     continue;
                 }
                 var hessians = calibrator!.Advance(captureHessians: true, cancellation)!;
-                var block = CompressBlock(checkpoint, l, hessians, reporter, cancellation);
+                var block = CompressBlock(checkpoint, l, hessians, ranks, reporter, cancellation);
                 if (cache != null) cache.Save(l, block);
                 else blocks[l] = block;
                 // The block's weights (and the embedding, at the first) were read from the mapped checkpoint: released,
@@ -93,7 +94,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
             if (compressClassifier && !fromCache[c.LayerCount])
             {
                 cancellation.ThrowIfCancellationRequested();
-                var classifier = CompressClassifier(checkpoint, calibrator!);
+                var classifier = CompressClassifier(checkpoint, calibrator!, ranks?[TensorNames.Output]);
                 reporter.MatrixDone(c.LayerCount, "output", classifier.RelativeError, (long)classifier.Rows * classifier.Columns);
                 if (cache != null) cache.Save(c.LayerCount, [classifier]);
                 else blocks[c.LayerCount] = [classifier];
@@ -122,18 +123,104 @@ internal sealed class ModelCompressor(CompressionPlan plan)
     /// The classifier compressed like a block matrix, against the Hessian of the final norm's outputs; a tied model's
     /// classifier is the embedding's weights under the classifier's name.
     /// </summary>
-    private CompressedLinearData CompressClassifier(ModelCheckpoint checkpoint, LayerwiseCalibrator calibrator)
+    private CompressedLinearData CompressClassifier(ModelCheckpoint checkpoint, LayerwiseCalibrator calibrator, int? rank)
     {
-        var accumulator = calibrator.ClassifierHessian();
+        var h = RegularizedClassifierHessian(checkpoint, calibrator);
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return CompressMatrix(WeightsOf(checkpoint, TensorNames.Output), TensorNames.Output, h, Plan.Threads, rank);
+    }
+
+    /// <summary>The classifier's Hessian, regularized and in fp32; refused when the inputs that reach it are zero or not finite.</summary>
+    private Matrix<float> RegularizedClassifierHessian(ModelCheckpoint checkpoint, LayerwiseCalibrator calibrator) =>
+        RegularizedClassifierHessian(checkpoint, calibrator.ClassifierHessian());
+
+    private Matrix<float> RegularizedClassifierHessian(ModelCheckpoint checkpoint, Hessian accumulator)
+    {
         double trace = accumulator.SumTrace();
         if (!(trace > 0) || !double.IsFinite(trace))
             throw ModelFormatException.ForTensor(checkpoint.SourcePath, TensorNames.Output,
                 $"the calibration inputs that reach it are {(double.IsFinite(trace) ? "all zero" : "not finite")}: " +
                 "the checkpoint's weights before it (the final norm, the blocks, the embedding) are zero, NaN or infinite");
-        var h = accumulator.RegularizedSingle(Plan.Decomposition.Regularization);
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-        return CompressMatrix(WeightsOf(checkpoint, TensorNames.Output), TensorNames.Output, h, Plan.Threads);
+        return accumulator.RegularizedSingle(Plan.Decomposition.Regularization);
     }
+
+    /// <summary>
+    /// <paramref name="budget"/> split among the matrices to compress by what a rank is worth to each
+    /// (<see cref="RankBudget.Allocate"/>): each matrix's output Fisher (<see cref="OutputFisher"/>, from the full-precision
+    /// model's backward over <see cref="SensitivitySamples"/> calibration sequences), and a calibration pass of its own over
+    /// every block (and the classifier, when it is compressed) that takes each matrix's <see cref="WeightedSpectrum"/> and
+    /// drops the Hessians as it goes. Cached blocks take part too, so a resumed compression allocates what the first run did.
+    /// </summary>
+    /// <remarks>
+    /// What a rank removes, in loss: the decomposition's error at rank k is about δ·Σ_{i&gt;k} σᵢ²(W·H^½), so the
+    /// (k+1)-th rank lowers the KLD by about ½·F·δ·σ²_{k+1} (<see cref="OutputFisher"/>), with H the inputs' second moment
+    /// (the regularized Hessian the decomposition reads is scaled to a mean diagonal of 1: its scale is put back) and δ,
+    /// the 2-bit Q's relative error, alike for every matrix and left out. Each matrix's spectrum is read to the same depth
+    /// whatever the budget (<see cref="MaxBudgetRank"/>), so the gains, and the order in which ranks are bought, do not
+    /// depend on it: a larger budget buys a longer prefix of one order and never takes a rank away. The pass costs two
+    /// forward passes and a backward of <see cref="SensitivitySamples"/> sequences (the block matrices read in place, the
+    /// embedding and the classifier widened to fp32), a forward pass of <see cref="SpectrumSamples"/> sequences, and a
+    /// Cholesky factor, a product W·C and a randomized SVD per matrix.
+    /// </remarks>
+    internal Dictionary<string, int> AllocateRanks(ModelCheckpoint checkpoint, CalibrationSet calibration, RankBudget budget, CancellationToken cancellation = default)
+    {
+        var c = checkpoint.Config;
+        int factorBits = Plan.Decomposition.FactorBits;
+        var fisher = OutputFisher.Measure(checkpoint, calibration.Every(SensitivitySamples), Plan.Threads, cancellation);
+        var matrices = new List<BudgetedMatrix>();
+        using (var calibrator = new LayerwiseCalibrator(checkpoint, calibration.Every(SpectrumSamples), Plan.Threads))
+        {
+            for (int l = 0; l < c.LayerCount; l++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var hessians = calibrator.Advance(captureHessians: true, cancellation)!;
+                double[] scale = [.. Enum.GetValues<LinearInput>().Select(input => MeanDiagonal(hessians[input]))];
+                var h = RegularizedHessians(checkpoint, l, hessians);
+                foreach (var m in BlockMatrix.All)
+                    matrices.Add(Budgeted(WeightsOf(checkpoint, m.Name(l)), m.Name(l), h[(int)m.Input]!, scale[(int)m.Input]));
+                checkpoint.ReleaseResidentPages();
+            }
+            if (Plan.ClassifierStorage == ClassifierStorage.Caldera)
+            {
+                var accumulator = calibrator.ClassifierHessian();
+                double scale = MeanDiagonal(accumulator);
+                matrices.Add(Budgeted(WeightsOf(checkpoint, TensorNames.Output), TensorNames.Output, RegularizedClassifierHessian(checkpoint, accumulator), scale));
+            }
+        }
+        int[] ranks = budget.Allocate(matrices, factorBits);
+        return matrices.Select((m, i) => (m.Name, Rank: ranks[i])).ToDictionary(m => m.Name, m => m.Rank);
+
+        // What each rank removes of the loss: ½·F·σ², σ² of W·H^½ with H at its own scale.
+        BudgetedMatrix Budgeted(TensorView tensor, string name, Matrix<float> h, double hessianScale)
+        {
+            int depth = Math.Min(MaxBudgetRank, Math.Min(tensor.Rows, tensor.Columns));
+            var w = new Matrix<float>(tensor.Rows, tensor.Columns, tensor.ToArray());
+            double weight = 0.5 * fisher[name] * hessianScale;
+            return new BudgetedMatrix(name, tensor.Rows, tensor.Columns, [.. WeightedSpectrum.Of(w, h, depth, Plan.Threads).Squares.Select(s => weight * s)]);
+        }
+
+        static double MeanDiagonal(Hessian accumulator) => accumulator.SumTrace() / accumulator.Count / accumulator.Dimension;
+    }
+
+    /// <summary>
+    /// Calibration sequences the output Fisher is measured on (evenly spaced through the set): its per-matrix mean over
+    /// 2,048 tokens at the default length; two forwards and a backward each.
+    /// </summary>
+    private const int SensitivitySamples = 16;
+
+    /// <summary>
+    /// The most ranks a bits budget gives one matrix, and how deep each spectrum is read: 256 ranks of 4-bit factors cost
+    /// 2 bits per weight on a 2048×2048 matrix, more than a budget meant to stay near 2-bit spends on one matrix, and a
+    /// randomized SVD of that depth costs about what the product W·C before it does at dim 2048.
+    /// </summary>
+    private const int MaxBudgetRank = 256;
+
+    /// <summary>
+    /// Calibration sequences the allocation's pass reads (evenly spaced through the set): the spectra's leading values need
+    /// H's leading directions, not all of its tail, and accumulating the Hessians is most of that pass's time (in fp64,
+    /// Σ x·xᵀ over every token). A quarter of the default 128.
+    /// </summary>
+    private const int SpectrumSamples = 32;
 
     /// <summary>The tensor part <paramref name="part"/> compresses: a block's seven matrices, or the classifier.</summary>
     private static IEnumerable<string> PartMatrices(LlamaConfig c, int part) =>
@@ -144,7 +231,9 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         name == TensorNames.Output && !checkpoint.Tensors.ContainsKey(TensorNames.Output)
             ? checkpoint.Tensor(TensorNames.TokenEmbedding) : checkpoint.Tensor(name);
 
-    private CompressedLinearData[] CompressBlock(ModelCheckpoint checkpoint, int layer, LayerHessians hessians, Reporter reporter, CancellationToken cancellation)
+    /// <param name="ranks">Each matrix's rank from a bits budget; null: the plan's rank.</param>
+    private CompressedLinearData[] CompressBlock(ModelCheckpoint checkpoint, int layer, LayerHessians hessians, IReadOnlyDictionary<string, int>? ranks,
+        Reporter reporter, CancellationToken cancellation)
     {
         var matrices = BlockMatrix.All;
         // H per input, regularized and in fp32, shared by the matrices that read it (q/k/v, gate/up) and dropped
@@ -163,7 +252,7 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         {
             var m = matrices[i];
             var input = h[(int)m.Input]!;
-            results[i] = CompressMatrix(checkpoint, m.Name(layer), input, threads);
+            results[i] = CompressMatrix(checkpoint.Tensor(m.Name(layer)), m.Name(layer), input, threads, ranks?[m.Name(layer)]);
             if (Interlocked.Decrement(ref readers[(int)m.Input]) == 0) h[(int)m.Input] = null;
             reporter.MatrixDone(layer, m.Short, results[i].RelativeError, (long)results[i].Rows * results[i].Columns);
         });
@@ -177,13 +266,14 @@ internal sealed class ModelCompressor(CompressionPlan plan)
     /// <param name="steps">Each outer-loop step of the decomposition, as it ends (CALDERA only).</param>
     internal CompressedLinearData CompressMatrix(ModelCheckpoint checkpoint, string name, Matrix<float> h, int threads,
         IProgress<CalderaStep>? steps = null) =>
-        CompressMatrix(checkpoint.Tensor(name), name, h, threads, steps);
+        CompressMatrix(checkpoint.Tensor(name), name, h, threads, rank: null, steps);
 
+    /// <param name="rank">The rank a bits budget gave this matrix; null: the plan's.</param>
     /// <remarks>
     /// W is read from the mapped checkpoint each time it is needed (the search, the error, the spectrum) rather than held
     /// through the decomposition: reading it again costs a conversion to fp32, holding it 4·m·n bytes at the search's peak.
     /// </remarks>
-    private CompressedLinearData CompressMatrix(TensorView tensor, string name, Matrix<float> h, int threads,
+    private CompressedLinearData CompressMatrix(TensorView tensor, string name, Matrix<float> h, int threads, int? rank,
         IProgress<CalderaStep>? steps = null)
     {
         Matrix<float> ReadWeights() => new(tensor.Rows, tensor.Columns, tensor.ToArray());
@@ -192,13 +282,19 @@ internal sealed class ModelCompressor(CompressionPlan plan)
         {
             compressed = Plan.Method == CompressionMethod.Rtn
                 ? RoundToNearest.CompressRegularized(ReadWeights(), h, Plan.RtnBits, threads)
-                : CalderaDecomposer.DecomposeRegularized(ReadWeights, h, Plan.DecompositionFor(tensor.Rows, tensor.Columns, threads), steps);
+                : CalderaDecomposer.DecomposeRegularized(ReadWeights, h, DecompositionFor(threads, rank), steps);
         }
         catch (Exception e) when (e is ArithmeticException or InvalidOperationException or ArgumentException)
         {
             throw new InvalidOperationException($"{name}: {e.Message}", e);
         }
         return compressed.ToLinearData(name) with { Spectrum = SpectrumSketch.Of(ReadWeights(), compressed, threads) };
+    }
+
+    private CalderaOptions DecompositionFor(int threads, int? rank)
+    {
+        var d = Plan.EffectiveDecomposition(threads);
+        return rank is { } r && Plan.Method == CompressionMethod.Caldera ? d with { Rank = r } : d;
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Inference;
+using Caldera.Runtime.Model;
 using Caldera.Runtime.Training.Model;
 using Caldera.Runtime.Training.Reference;
 
@@ -40,6 +41,55 @@ public class FloatPathTests
             AssertClose(references[i].LTransposedGradient, trained[i].LTransposedGradient, $"{trained[i].Name} Lᵀ");
             AssertClose(references[i].RGradient, trained[i].RGradient, $"{trained[i].Name} R");
         }
+    }
+
+    /// <summary>
+    /// Σ_t ‖dy_t‖² per matrix, fp32 against float64: a sum of squares of gradients that agree to ~1e-6 relative (see
+    /// <see cref="GradientTolerance"/>), so it agrees about as well; a dy of the wrong matrix or token is off by its whole size.
+    /// </summary>
+    private const double EnergyTolerance = 1e-4;
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Every_matrix_output_gradient_energy_agrees_with_the_float64_reference(string variant)
+    {
+        var model = TrainableModel.Peel(TrainingModels.Variant(variant), rank: 2);
+        var reference = new ReferenceModel(model);
+        reference.Gradients(TrainingModels.Window, TrainingModels.Targets);
+        using var pool = new WorkerPool(2);
+        new WindowPass(model, pool, 16).Accumulate(TrainingModels.Window, TrainingModels.Targets, 1f);
+        var linears = model.Linears.ToArray();
+        var references = reference.Linears;
+        Assert.Equal(references.Count, linears.Length);
+        for (int i = 0; i < linears.Length; i++)
+        {
+            double expected = references[i].OutputGradientSquares;
+            Assert.True(expected > 0, $"{linears[i].Name}: no output gradient");
+            Assert.True(Math.Abs(linears[i].OutputGradientSquares - expected) <= EnergyTolerance * expected,
+                $"{linears[i].Name}: Σ‖dy‖² {linears[i].OutputGradientSquares:R}, reference {expected:R}");
+        }
+        // Each backward adds to the sum; clearing the gradients clears it.
+        model.Linears.First().ClearGradients();
+        Assert.Equal(0, model.Linears.First().OutputGradientSquares);
+    }
+
+    [Theory]
+    [InlineData("stories260K")]
+    [InlineData("tiny-random")]
+    public void A_checkpoint_read_in_place_gives_the_logits_and_output_gradients_of_its_fp32_copy(string name)
+    {
+        // stories260K stores F32 (read as it lies), the tiny random GGUF F16 (converted segment by segment).
+        using var checkpoint = ModelCheckpoint.Open(name == "stories260K" ? TestModels.Stories260KBin : TestModels.TinyRandomGguf);
+        var inPlace = TrainableModel.Dense(checkpoint);
+        // The widened copy, with zero factors beside each matrix: they add exact zeros.
+        var copy = TrainableModel.WithFactors(checkpoint, rank: 1, (_, rows, columns) => (new float[rows], new float[columns]));
+        using var pool = new WorkerPool(2);
+        int tokens = TrainingModels.Window.Length;
+        Assert.Equal(new WindowPass(copy, pool, tokens).Logits(TrainingModels.Window), new WindowPass(inPlace, pool, tokens).Logits(TrainingModels.Window));
+        new WindowPass(copy, pool, tokens).Accumulate(TrainingModels.Window, TrainingModels.Targets, 1f);
+        new WindowPass(inPlace, pool, tokens).Accumulate(TrainingModels.Window, TrainingModels.Targets, 1f);
+        Assert.Equal(copy.Linears.Select(l => l.OutputGradientSquares), inPlace.Linears.Select(l => l.OutputGradientSquares));
+        Assert.All(inPlace.Linears, l => Assert.True(l.OutputGradientSquares > 0, l.Name));
     }
 
     [Fact]

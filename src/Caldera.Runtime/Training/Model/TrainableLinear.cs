@@ -59,6 +59,12 @@ internal sealed class TrainableLinear
     public float[] LTransposedGradient { get; } = [];
     public float[] RGradient { get; } = [];
 
+    /// <summary>
+    /// Σ_t ‖dy_t‖² over every token <see cref="Backward"/> has seen since the last <see cref="ClearGradients"/>: the trace
+    /// of the output gradient's second moment, what a bits budget weighs this matrix's output error by.
+    /// </summary>
+    public double OutputGradientSquares { get; private set; }
+
     /// <summary>The ranks a workspace must hold for this matrix.</summary>
     public int WorkspaceRank => Math.Max(TrainedRank, _frozenR?.Rows ?? 0);
 
@@ -116,6 +122,10 @@ internal sealed class TrainableLinear
     /// <summary>A matrix kept dense (row-major m×n): frozen, nothing to peel.</summary>
     public static TrainableLinear Dense(string name, float[] values, int rows, int columns) =>
         new(name, rows, columns, 1f, null, null, new FloatRows(values, rows, columns), null, null, null, null, 0);
+
+    /// <summary>A dense matrix read as <paramref name="values"/> hands out its rows (a checkpoint's, in place): frozen, nothing to peel.</summary>
+    public static TrainableLinear Dense(string name, RowMatrix values) =>
+        new(name, values.Rows, values.Columns, 1f, null, null, values, null, null, null, null, 0);
 
     /// <summary>
     /// A dense frozen W with trainable factors beside it, y = W·x + L_t·(R_t·x) (LoRA): the form in which a full-precision
@@ -175,6 +185,7 @@ internal sealed class TrainableLinear
             else dy.AsSpan(t * m, m).CopyTo(dzt);
             for (int i = 0; i < m; i++) dzt[i] *= _scale;
         });
+        OutputGradientSquares += System.Numerics.Tensors.TensorPrimitives.SumOfSquares<float>(dy.AsSpan(0, tokens * m));
         Array.Clear(du, 0, tokens * n);
         products.MultiplyTransposed(_q, dz, du, tokens);
         if (_frozenR != null)
@@ -214,11 +225,12 @@ internal sealed class TrainableLinear
         });
     }
 
-    /// <summary>Zeroes the accumulated gradients (after an optimizer step).</summary>
+    /// <summary>Zeroes the accumulated gradients and <see cref="OutputGradientSquares"/> (after an optimizer step).</summary>
     public void ClearGradients()
     {
         Array.Clear(LTransposedGradient);
         Array.Clear(RGradient);
+        OutputGradientSquares = 0;
     }
 
     /// <summary>The parts the float64 reference rebuilds this matrix from.</summary>

@@ -1,5 +1,6 @@
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Model;
+using Caldera.Runtime.Training.Arithmetic;
 
 namespace Caldera.Runtime.Training.Model;
 
@@ -83,6 +84,27 @@ internal sealed class TrainableModel
                 Dense(TensorNames.FfnNorm(l)), Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
         var embedding = Dense(TensorNames.TokenEmbedding);
         return new TrainableModel(c, embedding, c.TiedClassifier ? embedding : Dense(TensorNames.Output), Dense(TensorNames.OutputNorm), layers);
+    }
+
+    /// <summary>
+    /// A full-precision checkpoint with every matrix dense and frozen: nothing trains, and a backward pass leaves each
+    /// matrix's <see cref="TrainableLinear.OutputGradientSquares"/>. The block matrices are read in place from the
+    /// checkpoint (<see cref="TensorRows"/>), which must outlive the model; the embedding, the classifier and the norms are
+    /// widened to fp32.
+    /// </summary>
+    public static TrainableModel Dense(ModelCheckpoint checkpoint)
+    {
+        var c = checkpoint.Config;
+        float[] Dense(string name) => checkpoint.Tensor(name).ToArray();
+        TrainableLinear Linear(string name) => TrainableLinear.Dense(name, TensorRows.Of(checkpoint.Tensor(name)));
+        var layers = new TrainableLayer[c.LayerCount];
+        for (int l = 0; l < layers.Length; l++)
+            layers[l] = new TrainableLayer(Dense(TensorNames.AttentionNorm(l)),
+                Linear(TensorNames.Query(l)), Linear(TensorNames.Key(l)), Linear(TensorNames.Value(l)), Linear(TensorNames.AttentionOutput(l)),
+                Dense(TensorNames.FfnNorm(l)), Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
+        var embedding = Dense(TensorNames.TokenEmbedding);
+        bool tied = c.TiedClassifier || !checkpoint.Tensors.ContainsKey(TensorNames.Output);
+        return new TrainableModel(c, embedding, tied ? embedding : Dense(TensorNames.Output), Dense(TensorNames.OutputNorm), layers);
     }
 
     /// <summary>

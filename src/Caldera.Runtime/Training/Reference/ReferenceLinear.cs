@@ -57,6 +57,9 @@ internal sealed class ReferenceLinear
     public double[] LTransposedGradient { get; }
     public double[] RGradient { get; }
 
+    /// <summary>Σ ‖dy‖² over every <see cref="Backward"/> call.</summary>
+    public double OutputGradientSquares { get; private set; }
+
     public double[] Forward(double[] x)
     {
         var u = _in is null ? x : MatVec(_in, x, _n, _n);
@@ -69,6 +72,7 @@ internal sealed class ReferenceLinear
     /// <summary>dx for input x and output gradient dy; adds the gradients of L_tᵀ and R_t.</summary>
     public double[] Backward(double[] x, double[] dy)
     {
+        foreach (double g in dy) OutputGradientSquares += g * g;
         var u = _in is null ? x : MatVec(_in, x, _n, _n);
         var dz = _out is null ? dy : TransposedMatVec(_out, dy, _m, _m);
         var du = TransposedMatVec(_q, dz, _m, _n);

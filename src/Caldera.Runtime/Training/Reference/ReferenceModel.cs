@@ -37,6 +37,9 @@ internal sealed class ReferenceModel
             _frequencies[p] = RopeTable.Frequency(p, _c.HeadDim, _c.RopeTheta, _c.RopeScaling, _c.RopeFrequencyFactors);
     }
 
+    /// <summary>Every block matrix in <see cref="TrainableModel.Linears"/> order.</summary>
+    public IReadOnlyList<ReferenceLinear> Linears => _layers.SelectMany(l => l.Linears).ToArray();
+
     /// <summary>The trained matrices in <see cref="TrainableModel.Trained"/> order.</summary>
     public IReadOnlyList<ReferenceLinear> Trained => _layers.SelectMany(l => l.Linears).Where(l => l.Rank > 0).ToArray();
 
