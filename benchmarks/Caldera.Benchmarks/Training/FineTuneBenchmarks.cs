@@ -9,7 +9,7 @@ namespace Caldera.Benchmarks.Training;
 /// <summary>
 /// One fine-tuning step on <see cref="SyntheticCompressedLlama"/> (dim 2048, 8 layers, rank-64 factors), training the
 /// top 16 ranks of every matrix as <c>caldera finetune --rank 16 --seq-len 256</c> does: the forward of a 256-token
-/// window with per-block activation checkpointing, the next-token loss over the 32000-entry vocabulary in chunks, the
+/// window keeping every block's activations, the next-token loss over the 32000-entry vocabulary in chunks, the
 /// backward, and one AdamW update. tok/s is window tokens per second, to set beside the float prefill of the same
 /// model (<see cref="CompressedModelBenchmarks.PrefillCaldera"/>, pp64). Peak memory is the `finetune-memory` probe's.
 /// </summary>

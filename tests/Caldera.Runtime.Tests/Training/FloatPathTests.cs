@@ -145,6 +145,25 @@ public class FloatPathTests
         Assert.Equal(one, Gradients(2));
     }
 
+    [Fact]
+    public void Checkpointed_blocks_give_the_gradients_of_kept_activations_bit_for_bit()
+    {
+        using var file = CaldFile.Open(CompressedStories.Path);
+        var tokens = Enumerable.Range(0, 65).Select(i => (i * 37 + 11) % 512).ToArray();
+        byte[] Gradients(long activationBudget, bool keeps)
+        {
+            var model = TrainableModel.Peel(file.Content, rank: 8);
+            using var pool = new WorkerPool(2);
+            var pass = new WindowPass(model, pool, 64, activationBudget);
+            Assert.Equal(keeps, pass.KeepsActivations);
+            pass.Accumulate(tokens.AsSpan(0, 64), tokens.AsSpan(1, 64), 1f / 64);
+            return model.Trained.SelectMany(l => l.LTransposedGradient.Concat(l.RGradient)).SelectMany(BitConverter.GetBytes).ToArray();
+        }
+        var kept = Gradients(WindowPass.ActivationBudget, keeps: true);
+        Assert.Contains(kept, b => b != 0);
+        Assert.Equal(kept, Gradients(0, keeps: false));
+    }
+
     private static void AssertBaseLogits(CompressedModelContent content, int[] tokens)
     {
         using var weights = new CompressedModelWeights(content);

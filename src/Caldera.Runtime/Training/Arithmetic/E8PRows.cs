@@ -11,7 +11,7 @@ internal sealed class E8PRows(ReadOnlyMemory<ushort> words, int wordsPerRow, int
         var segment = scratch[..length];
         var rowWords = words.Span.Slice(row * wordsPerRow, wordsPerRow);
         CodedRows.DecodeE8P(rowWords.Slice(start / E8PLattice.Dimension, E8PLattice.VectorCount(length)), segment, KernelPaths.Best);
-        for (int j = 0; j < segment.Length; j++) segment[j] *= scale;
+        System.Numerics.Tensors.TensorPrimitives.Multiply(segment, scale, segment);
         return segment;
     }
 }

@@ -17,7 +17,7 @@ internal sealed class ResidualRows(ReadOnlyMemory<ushort> words, int firstRow, i
         var rowWords = words.Span.Slice((firstRow + row) * _wordsPerRow, _wordsPerRow);
         int first = start / E8PLattice.Dimension * E8PResidualLattice.WordsPerVector;
         CodedRows.DecodeResidual(rowWords.Slice(first, E8PResidualLattice.WordCount(length)), segment, KernelPaths.Best);
-        for (int j = 0; j < segment.Length; j++) segment[j] *= scale;
+        System.Numerics.Tensors.TensorPrimitives.Multiply(segment, scale, segment);
         return segment;
     }
 }

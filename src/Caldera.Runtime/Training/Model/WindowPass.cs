@@ -7,9 +7,12 @@ namespace Caldera.Runtime.Training.Model;
 
 /// <summary>
 /// The fp32 training pass over one window of T ≤ <see cref="MaxTokens"/> tokens at positions 0..T−1: embedding, the
-/// blocks, the final norm, the chunked cross-entropy, and back. Memory is one block's activations plus the residual
-/// stream: the forward keeps each block's input x_l (T × dim), and the backward runs block l's forward again from x_l
-/// just before its backward (activation checkpointing; the last block's activations are still there). Gradients are
+/// blocks, the final norm, the chunked cross-entropy, and back. The forward keeps each block's input x_l (T × dim).
+/// When every block's <see cref="BlockActivations"/> fit <see cref="ActivationBudget"/> (TinyLlama's block shape: 72 KiB
+/// a token, 150 MB at 256 tokens and 8 layers), the forward keeps them all and the backward runs no forward again;
+/// otherwise (an 8B model's 32 layers at 256 tokens would keep 1.4 GB) memory is one block's activations plus the
+/// residual stream, and the backward runs block l's forward again from x_l just before its backward (activation
+/// checkpointing; the last block's are still there). Both give the same bits. Gradients are
 /// added to the trained matrices' accumulators, so windows accumulate until the optimizer takes them.
 /// </summary>
 internal sealed class WindowPass
@@ -17,13 +20,22 @@ internal sealed class WindowPass
     private readonly TrainableModel _model;
     private readonly RowProducts _products;
     private readonly BlockPass _block;
+    private readonly BlockActivations[] _activations;
+
+    /// <summary>Where a recomputed block writes its output, which the stored stream already holds (checkpointing only).</summary>
+    private readonly float[]? _recomputed;
+
+    /// <summary>
+    /// Bytes that every block's activations may take before the pass checkpoints instead: a quarter of the memory goal
+    /// (peak within the stored model + 1 GiB), whose rest holds the trained ranks with their gradients and moments, the
+    /// widened embedding and classifier, and one block's buffers.
+    /// </summary>
+    public const long ActivationBudget = 256L << 20;
     private readonly float[][] _stream;
     private readonly float[] _h, _rho, _dh, _dx;
 
-    /// <summary>Where a recomputed block writes its output, which the stored stream already holds.</summary>
-    private readonly float[] _recomputed;
-
-    public WindowPass(TrainableModel model, WorkerPool pool, int maxTokens)
+    /// <param name="activationBudget">Bytes that every block's kept activations may take (<see cref="ActivationBudget"/>); 0 always checkpoints.</param>
+    public WindowPass(TrainableModel model, WorkerPool pool, int maxTokens, long activationBudget = ActivationBudget)
     {
         var c = model.Config;
         if (maxTokens < 1 || maxTokens > c.ContextLength)
@@ -40,10 +52,21 @@ internal sealed class WindowPass
         _rho = new float[maxTokens];
         _dh = new float[maxTokens * c.Dim];
         _dx = new float[maxTokens * c.Dim];
-        _recomputed = new float[maxTokens * c.Dim];
+        _activations = new BlockActivations[c.LayerCount];
+        KeepsActivations = c.LayerCount * BlockActivations.Bytes(c, maxTokens) <= activationBudget;
+        if (KeepsActivations)
+            for (int l = 0; l < c.LayerCount; l++) _activations[l] = new BlockActivations(c, maxTokens);
+        else
+        {
+            Array.Fill(_activations, new BlockActivations(c, maxTokens));
+            _recomputed = new float[maxTokens * c.Dim];
+        }
     }
 
     public int MaxTokens { get; }
+
+    /// <summary>Whether every block keeps its activations (no forward runs twice) rather than checkpointing.</summary>
+    public bool KeepsActivations { get; }
 
     /// <summary>
     /// Σ_t of the next-token loss over the window (targets[t] follows inputs[t]), adding <paramref name="weight"/>·∂/∂θ
@@ -105,7 +128,7 @@ internal sealed class WindowPass
                 throw new ArgumentOutOfRangeException(nameof(inputs), $"token id {inputs[t]} is outside the vocabulary of {c.VocabSize}");
             _model.Embedding.AsSpan(inputs[t] * d, d).CopyTo(_stream[0].AsSpan(t * d, d));
         }
-        for (int l = 0; l < c.LayerCount; l++) _block.Forward(_model.Layers[l], _stream[l], _stream[l + 1], n);
+        for (int l = 0; l < c.LayerCount; l++) _block.Forward(_model.Layers[l], _stream[l], _stream[l + 1], n, _activations[l]);
         var x = _stream[c.LayerCount];
         for (int t = 0; t < n; t++) _rho[t] = RmsNormStep.Forward(x.AsSpan(t * d, d), _model.OutputNorm, c.NormEpsilon, _h.AsSpan(t * d, d));
         return n;
@@ -122,9 +145,8 @@ internal sealed class WindowPass
             RmsNormStep.Backward(x.AsSpan(t * d, d), _model.OutputNorm, _rho[t], _dh.AsSpan(t * d, d), _dx.AsSpan(t * d, d), scratch);
         for (int l = c.LayerCount - 1; l >= 0; l--)
         {
-            // The last block's activations are still saved from the forward pass; the others are recomputed.
-            if (l < c.LayerCount - 1) _block.Forward(_model.Layers[l], _stream[l], _recomputed, n);
-            _block.Backward(_model.Layers[l], _stream[l], _dx, n);
+            if (!KeepsActivations && l < c.LayerCount - 1) _block.Forward(_model.Layers[l], _stream[l], _recomputed!, n, _activations[l]);
+            _block.Backward(_model.Layers[l], _stream[l], _dx, n, _activations[l]);
         }
     }
 }

@@ -3,17 +3,19 @@ using Caldera.Runtime.Training.Arithmetic;
 namespace Caldera.Runtime.Training.Objectives;
 
 /// <summary>
-/// Cross-entropy of the classifier's logits against targets, with its gradient, without ever holding a token's whole
-/// logit row: logits are computed one vocabulary row at a time, first for a running log-sum-exp, then again for the
-/// gradient, so memory is independent of the vocabulary (T × V logits are never stored).
+/// Cross-entropy of the classifier's logits against targets, with its gradient, without ever holding the window's
+/// logits: a block of <see cref="TokenBlock"/> tokens computes its logits (TokenBlock × V, 4 MB at V = 32000) once for a
+/// running log-sum-exp and reads them back for the gradient, so memory grows with the vocabulary but never with T
+/// (the T × V logits are never stored).
 ///   ℓ_t = lse(W·h_t) − Σ_v q_tv·(W·h_t)_v,    dh_t = weight·Wᵀ·(softmax(W·h_t) − q_t)
 /// q_t is one-hot on the next token (<see cref="NextToken"/>) or a teacher's softmax (distillation, see
-/// <see cref="SoftTargets"/>). Tokens are taken in blocks so that each classifier row read from memory serves a block.
+/// <see cref="SoftTargets"/>). Tokens are taken in blocks so that each classifier row read from memory serves a
+/// block, and rows in groups so that a group's gradient weights meet its rows while they are in cache.
 /// </summary>
 internal static class ChunkedCrossEntropy
 {
     /// <summary>Tokens per item: one classifier row is reused across them while it is in cache.</summary>
-    public const int TokenBlock = 8;
+    public const int TokenBlock = 32;
 
     /// <summary>
     /// Σ_t ℓ_t over T tokens for one-hot targets, and dh = <paramref name="weight"/>·∂/∂h (overwritten)
@@ -39,31 +41,38 @@ internal static class ChunkedCrossEntropy
     {
         int d = classifier.Length / vocab, blocks = (tokens + TokenBlock - 1) / TokenBlock;
         var losses = new double[blocks];
-        ParallelLoop.For(products.Pool, blocks, 3L * vocab * d * TokenBlock, (block, _) =>
+        int groups = (vocab + RowGroup - 1) / RowGroup;
+        ParallelLoop.For(products.Pool, blocks, 2L * vocab * d * TokenBlock, (block, worker) =>
         {
             int first = block * TokenBlock, count = Math.Min(TokenBlock, tokens - first);
             Span<float> max = stackalloc float[TokenBlock], sum = stackalloc float[TokenBlock], expected = stackalloc float[TokenBlock];
             max.Fill(float.NegativeInfinity);
             sum.Clear();
             expected.Clear();
-            Span<float> logits = stackalloc float[TokenBlock];
-            for (int v = 0; v < vocab; v++)
+            // The block's logits, group by group (TokenBlock × RowGroup each): the gradient pass reads them back.
+            var all = products.Pool.Scratch(worker, groups * TokenBlock * RowGroup);
+            for (int v0 = 0; v0 < vocab; v0 += RowGroup)
             {
-                var row = classifier.AsSpan(v * d, d);
-                Logits(row, h, d, first, count, logits);
+                int group = Math.Min(RowGroup, vocab - v0);
+                var logits = all.Slice(v0 * TokenBlock, TokenBlock * RowGroup);
+                Logits(classifier, v0, group, h, d, first, count, logits);
                 for (int i = 0; i < count; i++)
                 {
                     int t = first + i;
-                    float logit = logits[i];
-                    // Running log-sum-exp: sum holds Σ e^(logit − max) over the rows so far.
-                    if (logit > max[i])
+                    for (int r = 0; r < group; r++)
                     {
-                        sum[i] = sum[i] * MathF.Exp(max[i] - logit) + 1f;
-                        max[i] = logit;
+                        int v = v0 + r;
+                        float logit = logits[i * RowGroup + r];
+                        // Running log-sum-exp: sum holds Σ e^(logit − max) over the rows so far.
+                        if (logit > max[i])
+                        {
+                            sum[i] = sum[i] * MathF.Exp(max[i] - logit) + 1f;
+                            max[i] = logit;
+                        }
+                        else sum[i] += MathF.Exp(logit - max[i]);
+                        if (hardTarget is null) expected[i] += target(t, v) * logit;
+                        else if (hardTarget(t) == v) expected[i] = logit;
                     }
-                    else sum[i] += MathF.Exp(logit - max[i]);
-                    if (hardTarget is null) expected[i] += target(t, v) * logit;
-                    else if (hardTarget(t) == v) expected[i] = logit;
                 }
             }
             double loss = 0;
@@ -74,18 +83,20 @@ internal static class ChunkedCrossEntropy
                 loss += (double)lse[i] - expected[i];
                 dh.AsSpan((first + i) * d, d).Clear();
             }
-            for (int v = 0; v < vocab; v++)
-            {
-                var row = classifier.AsSpan(v * d, d);
-                Logits(row, h, d, first, count, logits);
-                for (int i = 0; i < count; i++)
+            if (weight != 0)
+                for (int v0 = 0; v0 < vocab; v0 += RowGroup)
                 {
-                    int t = first + i;
-                    float logit = logits[i];
-                    float g = weight * (MathF.Exp(logit - lse[i]) - target(t, v));
-                    FixedOrder.AddScaled(dh.AsSpan(t * d, d), g, row);
+                    int group = Math.Min(RowGroup, vocab - v0);
+                    var logits = all.Slice(v0 * TokenBlock, TokenBlock * RowGroup);
+                    for (int i = 0; i < count; i++)
+                        for (int r = 0; r < group; r++)
+                        {
+                            int index = i * RowGroup + r;
+                            logits[index] = weight * (MathF.Exp(logits[index] - lse[i]) - target(first + i, v0 + r));
+                        }
+                    // dh_t += Σ_v g_tv·W_v, rows in vocabulary order for every element.
+                    WeightedRowSums.Add(classifier.AsSpan(v0 * d), d, group, logits, RowGroup, dh.AsSpan(first * d), d, count, d);
                 }
-            }
             losses[block] = loss;
         });
         double total = 0;
@@ -93,16 +104,30 @@ internal static class ChunkedCrossEntropy
         return total;
     }
 
-    /// <summary>The logits ⟨row, h_t⟩ of tokens first..first+count−1, four dot products at a time (each bit for bit <see cref="FixedOrder.Dot"/>).</summary>
-    private static void Logits(ReadOnlySpan<float> row, float[] h, int d, int first, int count, Span<float> logits)
+    /// <summary>Classifier rows per pass of a token block: their logits, then their gradients' sums, stay in cache.</summary>
+    private const int RowGroup = 32;
+
+    /// <summary>
+    /// logits[i·RowGroup + r] = ⟨W_(v0+r), h_(first+i)⟩ for r &lt; group, i &lt; count: tiles of four rows × four tokens,
+    /// each element bit for bit <see cref="FixedOrder.Dot"/>.
+    /// </summary>
+    private static void Logits(float[] classifier, int v0, int group, float[] h, int d, int first, int count, Span<float> logits)
     {
-        int i = 0;
+        Span<float> tile = stackalloc float[16];
+        int tiledRows = group / 4 * 4, i = 0;
         for (; i + 4 <= count; i += 4)
         {
-            int t = first + i;
-            (logits[i], logits[i + 1], logits[i + 2], logits[i + 3]) =
-                FixedOrder.Dot4(row, h.AsSpan(t * d, d), h.AsSpan((t + 1) * d, d), h.AsSpan((t + 2) * d, d), h.AsSpan((t + 3) * d, d));
+            var tokens = h.AsSpan((first + i) * d, 4 * d);
+            for (int r = 0; r < tiledRows; r += 4)
+            {
+                FixedOrder.Dots4x4(classifier.AsSpan((v0 + r) * d, 4 * d), tokens, d, tile);
+                for (int a = 0; a < 4; a++)
+                    for (int k = 0; k < 4; k++) logits[(i + k) * RowGroup + r + a] = tile[4 * a + k];
+            }
+            for (int r = tiledRows; r < group; r++)
+                for (int k = 0; k < 4; k++) logits[(i + k) * RowGroup + r] = FixedOrder.Dot(classifier.AsSpan((v0 + r) * d, d), h.AsSpan((first + i + k) * d, d));
         }
-        for (; i < count; i++) logits[i] = FixedOrder.Dot(row, h.AsSpan((first + i) * d, d));
+        for (; i < count; i++)
+            for (int r = 0; r < group; r++) logits[i * RowGroup + r] = FixedOrder.Dot(classifier.AsSpan((v0 + r) * d, d), h.AsSpan((first + i) * d, d));
     }
 }
