@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Caldera.Cli.Progress;
+using Caldera.Compiler.Adapters;
 using Caldera.Runtime.Formats;
 using Caldera.Runtime.Inference;
 using Caldera.Runtime.Model;
@@ -34,6 +35,8 @@ internal static class FineTuneCommand
     private static readonly Option<float> Validation = CliOptions.Float("--validation", "Share of the text, from its end, held out to keep the best step (0: keep the last).", 0f,
         f => f is >= 0 and < 1 ? null : "must be in [0, 1)");
     private static readonly Option<int?> Threads = CliOptions.OptionalInt("--threads", "Worker threads; default: one per processor. The adapter is the same at any count.", min: 1);
+    private static readonly Option<bool> QuantizationAware = CliOptions.Flag("--quantization-aware",
+        "Train the ranks through the rounding of caldera adapter merge (4-bit factors: the base's first-stage words kept, straight-through gradient), so that the merged .cald is the model trained.");
     private static readonly Option<bool> Resume = CliOptions.Flag("--resume",
         "Go on from <output>.checkpoint, which a stopped or killed run of the same model, text and settings left; the adapter is the one an uninterrupted run writes.");
 
@@ -41,7 +44,7 @@ internal static class FineTuneCommand
     {
         var command = new Command("finetune", "Fine-tune a .cald model's low-rank factors on a text (or distil it toward its checkpoint) and write an adapter.")
         {
-            Model, Text, Output, Teacher, Rank, Steps, Epochs, LearningRate, SequenceLength, Accumulation, Validation, Threads, Resume,
+            Model, Text, Output, Teacher, Rank, Steps, Epochs, LearningRate, SequenceLength, Accumulation, Validation, QuantizationAware, Threads, Resume,
         };
         command.SetAction(parsed => Execute(parsed, cli));
         return command;
@@ -62,7 +65,7 @@ internal static class FineTuneCommand
         {
             Rank = parsed.GetValue(Rank), Steps = parsed.GetValue(Steps), Epochs = parsed.GetValue(Epochs), LearningRate = parsed.GetValue(LearningRate),
             SequenceLength = parsed.GetValue(SequenceLength), Accumulation = parsed.GetValue(Accumulation),
-            ValidationFraction = parsed.GetValue(Validation), Threads = threads,
+            ValidationFraction = parsed.GetValue(Validation), QuantizationAware = parsed.GetValue(QuantizationAware), Threads = threads,
         };
 
         using var file = CaldFile.Open(modelPath);
@@ -81,7 +84,7 @@ internal static class FineTuneCommand
         });
         var teacher = teacherTransformer is null ? null : new TransformerTeacher(teacherTransformer);
 
-        var tuner = new FineTuner(file.Content, file.Checksum, Path.GetFileName(modelPath), settings);
+        var tuner = new FineTuner(file.Content, file.Checksum, Path.GetFileName(modelPath), settings, FactorRequantization.Nearest);
         string checkpoint = output + ".checkpoint";
         bool resume = parsed.GetValue(Resume);
         LowRankAdapter adapter;

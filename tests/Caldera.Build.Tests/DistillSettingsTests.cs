@@ -38,7 +38,7 @@ public class DistillSettingsTests
         Assert.Equal(new DistillSettings(250, 0.002f, 16, 128), settings.Distill);
         Assert.Equal(
             ["finetune", "base.cald", "--teacher", TestPaths.Stories260KBin, "--text", TestPaths.TinyStoriesText, "-o", "out.calda",
-                "--steps", "250", "--lr", "0.002", "--rank", "16", "--seq-len", "128", "--resume"],
+                "--steps", "250", "--lr", "0.002", "--rank", "16", "--seq-len", "128", "--quantization-aware", "--resume"],
             settings.Distill!.FineTuneArguments("base.cald", settings.InputPath, settings.CalibrationPath!, "out.calda"));
         Assert.Equal(["adapter", "merge", "base.cald", "out.calda", "-o", "out.cald"], DistillSettings.MergeArguments("base.cald", "out.calda", "out.cald"));
     }

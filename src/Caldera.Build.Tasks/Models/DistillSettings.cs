@@ -15,13 +15,15 @@ namespace Caldera.Build.Tasks.Models;
 internal sealed record DistillSettings(int Steps, float LearningRate, int Rank, int SequenceLength)
 {
     /// <summary>
-    /// <c>caldera finetune</c>'s arguments. <c>--resume</c> goes on from <c>&lt;adapter&gt;.checkpoint</c> when a
-    /// cancelled build left one; without one it starts afresh. The thread count is left to the tool: it never changes
-    /// the adapter.
+    /// <c>caldera finetune</c>'s arguments. <c>--quantization-aware</c> because the build embeds the merged model: the
+    /// ranks train through the merge's rounding, so the merged file is the model trained (fp32 ranks would lose most
+    /// of their gain to that rounding). <c>--resume</c> goes on from <c>&lt;adapter&gt;.checkpoint</c> when a cancelled
+    /// build left one; without one it starts afresh. The thread count is left to the tool: it never changes the adapter.
     /// </summary>
     public List<string> FineTuneArguments(string baseModel, string teacher, string calibration, string adapter) =>
         ["finetune", baseModel, "--teacher", teacher, "--text", calibration, "-o", adapter,
-            "--steps", Invariant(Steps), "--lr", LearningRateText, "--rank", Invariant(Rank), "--seq-len", Invariant(SequenceLength), "--resume"];
+            "--steps", Invariant(Steps), "--lr", LearningRateText, "--rank", Invariant(Rank), "--seq-len", Invariant(SequenceLength),
+            "--quantization-aware", "--resume"];
 
     /// <summary><c>caldera adapter merge</c>'s arguments: the trained ranks folded into <paramref name="baseModel"/>'s factors.</summary>
     public static List<string> MergeArguments(string baseModel, string adapter, string output) =>

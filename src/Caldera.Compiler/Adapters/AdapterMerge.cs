@@ -1,4 +1,3 @@
-using Caldera.Compiler.Quantizers;
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Training.Adapters;
 
@@ -7,8 +6,9 @@ namespace Caldera.Compiler.Adapters;
 /// <summary>
 /// Folds an adapter's trained ranks back into a compressed model: ranks 0..r−1 of each trained matrix's Lᵀ and R are
 /// replaced by the adapter's, quantized as the factors are stored (4-bit residual E8P codes at the factor's existing
-/// scale, or halves), so the merged model runs without the adapter at the model's own bits per weight. The rounding is
-/// a quality cost of its own, which <c>caldera eval</c> of the merged file against the adapter measures.
+/// scale, <see cref="FactorRequantization"/>, or halves), so the merged model runs without the adapter at the model's own
+/// bits per weight. The rounding is a quality cost of its own, which <c>caldera eval</c> of the merged file against the
+/// adapter measures; an adapter trained quantisation-aware holds ranks on the grid already, and merges without that cost.
 /// </summary>
 internal static class AdapterMerge
 {
@@ -29,8 +29,8 @@ internal static class AdapterMerge
         if (data.FactorBits == 4)
             return data with
             {
-                LTransposedCodes = Requantize(data.LTransposedCodes, adapter.LTransposed, r, m, data.LTransposedScale),
-                RCodes = Requantize(data.RCodes, adapter.R, r, n, data.RScale),
+                LTransposedCodes = FactorRequantization.Requantize(data.LTransposedCodes, adapter.LTransposed, r, m, data.LTransposedScale),
+                RCodes = FactorRequantization.Requantize(data.RCodes, adapter.R, r, n, data.RScale),
             };
         var l = data.L.ToArray();
         var rf = data.R.ToArray();
@@ -40,20 +40,5 @@ internal static class AdapterMerge
             for (int e = 0; e < n; e++) rf[j * n + e] = (Half)adapter.R[j * n + e];
         }
         return data with { L = l, R = rf };
-    }
-
-    // The first r rows (of length n) of a residual-coded factor re-encoded from values / scale; the other rows kept.
-    private static ushort[] Requantize(ReadOnlyMemory<ushort> codes, float[] values, int r, int n, float scale)
-    {
-        var words = codes.ToArray();
-        int rowWords = E8PResidualLattice.WordCount(n);
-        var row = new float[n];
-        var rounded = new float[n];
-        for (int j = 0; j < r; j++)
-        {
-            for (int i = 0; i < n; i++) row[i] = values[j * n + i] / scale;
-            E8PResidualCode.QuantizeRow(row, rounded, words.AsSpan(j * rowWords, rowWords));
-        }
-        return words;
     }
 }

@@ -136,6 +136,7 @@ internal static class AdapterFile
             ClipNorm = t.GetProperty("clip_norm").GetDouble(),
             ValidationFraction = t.GetProperty("validation_fraction").GetDouble(),
             Seed = t.GetProperty("seed").GetUInt64(),
+            QuantizationAware = t.TryGetProperty("quantization_aware", out var aware) && aware.GetBoolean(),
             DataTokens = t.GetProperty("data_tokens").GetInt64(),
             ValidationTokens = t.GetProperty("validation_tokens").GetInt64(),
             TrainedTokens = t.GetProperty("trained_tokens").GetInt64(),
@@ -183,6 +184,7 @@ internal static class AdapterFile
             w.WriteNumber("clip_norm", t.ClipNorm);
             w.WriteNumber("validation_fraction", t.ValidationFraction);
             w.WriteNumber("seed", t.Seed);
+            if (t.QuantizationAware) w.WriteBoolean("quantization_aware", true);
             w.WriteNumber("data_tokens", t.DataTokens);
             w.WriteNumber("validation_tokens", t.ValidationTokens);
             w.WriteNumber("trained_tokens", t.TrainedTokens);

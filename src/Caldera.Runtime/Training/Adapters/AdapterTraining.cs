@@ -22,6 +22,9 @@ internal sealed record AdapterTraining
     public required double ValidationFraction { get; init; }
     public required ulong Seed { get; init; }
 
+    /// <summary>Whether the ranks trained through the merge's rounding (and the adapter holds them rounded).</summary>
+    public bool QuantizationAware { get; init; }
+
     /// <summary>Tokens of the text, and of it the held-out validation windows' tokens.</summary>
     public required long DataTokens { get; init; }
     public required long ValidationTokens { get; init; }

@@ -8,9 +8,12 @@ namespace Caldera.Runtime.Training.Adapters;
 /// </summary>
 internal sealed record LowRankAdapter(ulong BaseChecksum, string BaseName, int Rank, IReadOnlyList<AdapterMatrix> Matrices, AdapterTraining Training)
 {
-    /// <summary>The current trained factors of <paramref name="model"/> (copies).</summary>
+    /// <summary>
+    /// The current trained factors of <paramref name="model"/> as its passes use them (copies): under quantisation-aware
+    /// training the rounded ranks, which the merge stores exactly.
+    /// </summary>
     public static IReadOnlyList<AdapterMatrix> Capture(TrainableModel model) => model.Trained
-        .Select(l => new AdapterMatrix(l.Name, l.Rows, l.Columns, l.TrainedRank, (float[])l.LTransposed!.Values.Clone(), (float[])l.R!.Values.Clone()))
+        .Select(l => new AdapterMatrix(l.Name, l.Rows, l.Columns, l.TrainedRank, (float[])l.ForwardLTransposed!.Values.Clone(), (float[])l.ForwardR!.Values.Clone()))
         .ToArray();
 
     /// <summary>Writes the factors into <paramref name="model"/>'s trained matrices, which must have the same names and shapes.</summary>
@@ -26,5 +29,6 @@ internal sealed record LowRankAdapter(ulong BaseChecksum, string BaseName, int R
             a.LTransposed.CopyTo(l.LTransposed!.Values, 0);
             a.R.CopyTo(l.R!.Values, 0);
         }
+        model.RoundTrained();
     }
 }

@@ -34,6 +34,12 @@ internal sealed record FineTuneSettings
     /// <summary>Steps between validation passes (0: ten per run).</summary>
     public int ValidationInterval { get; init; }
 
+    /// <summary>
+    /// Train the ranks through the rounding <c>caldera adapter merge</c> applies (<see cref="Model.FactorRounding"/>),
+    /// so that the merged model is the trained one; the adapter then holds the rounded ranks.
+    /// </summary>
+    public bool QuantizationAware { get; init; }
+
     /// <summary>Seeds the order of the windows.</summary>
     public ulong Seed { get; init; } = 1;
 

@@ -23,10 +23,15 @@ internal sealed class FineTuner
     private readonly ulong _baseChecksum;
     private readonly string _baseName;
     private readonly FineTuneSettings _settings;
+    private readonly E8PNearestRow? _nearest;
 
-    public FineTuner(CompressedModelContent content, ulong baseChecksum, string baseName, FineTuneSettings settings)
+    /// <param name="nearest">The E8P search that quantisation-aware training rounds with (the compiler's); needed only then.</param>
+    public FineTuner(CompressedModelContent content, ulong baseChecksum, string baseName, FineTuneSettings settings, E8PNearestRow? nearest = null)
     {
         if (settings.FindProblem() is { } problem) throw new FineTuningException(problem);
+        if (settings.QuantizationAware && nearest is null)
+            throw new FineTuningException("quantisation-aware training rounds with the compiler's E8P search, which this caller did not supply; train without it, or with caldera finetune --quantization-aware");
+        _nearest = nearest;
         _content = content;
         _baseChecksum = baseChecksum;
         _baseName = baseName;
@@ -60,7 +65,7 @@ internal sealed class FineTuner
         int totalSteps = s.Steps ?? s.Epochs * ((training + s.Accumulation - 1) / s.Accumulation);
         var schedule = new LearningRateSchedule(s.LearningRate, s.WarmupSteps(totalSteps), totalSteps);
 
-        var model = TrainableModel.Peel(_content, s.Rank);
+        var model = TrainableModel.Peel(_content, s.Rank, s.QuantizationAware ? _nearest : null);
         if (model.Trained.Count == 0) throw new FineTuningException("the model has no low-rank factors to train (compressed with rank 0 or kept dense)");
         using var pool = new WorkerPool(s.Threads);
         var pass = new WindowPass(model, pool, t);
@@ -104,6 +109,7 @@ internal sealed class FineTuner
             if (!double.IsFinite(loss))
                 throw new FineTuningException($"the loss became {loss} at step {step} of {totalSteps} (learning rate {rate:G3}): training diverged; lower the learning rate (--lr)");
             optimizer.Apply(rate);
+            model.RoundTrained();
             if (optimizer.Parameters.Any(p => !AllFinite(p.Values)))
                 throw new FineTuningException($"the factors became non-finite at step {step} of {totalSteps} (learning rate {rate:G3}): training diverged; lower the learning rate (--lr)");
             losses.Add(loss);
@@ -119,7 +125,7 @@ internal sealed class FineTuner
             Objective = teacher is null ? "next-token" : "distillation",
             LearningRate = s.LearningRate, Steps = totalSteps, SequenceLength = t, Accumulation = s.Accumulation,
             WarmupSteps = schedule.WarmupSteps, WeightDecay = s.WeightDecay, ClipNorm = s.ClipNorm, ValidationFraction = s.ValidationFraction,
-            Seed = s.Seed, DataTokens = tokens.Length, ValidationTokens = (long)validation * t,
+            Seed = s.Seed, QuantizationAware = s.QuantizationAware, DataTokens = tokens.Length, ValidationTokens = (long)validation * t,
             TrainedTokens = (long)totalSteps * s.Accumulation * t, DataSha256 = dataSha256,
             Losses = losses, ValidationLosses = validationLosses, KeptStep = keptStep,
         };
@@ -149,6 +155,7 @@ internal sealed class FineTuner
                 c.V[i].CopyTo(optimizer.Moments[i].V, 0);
             }
             optimizer.Step = c.OptimizerStep;
+            model.RoundTrained();
             losses.AddRange(c.Losses);
             validationLosses.AddRange(c.ValidationLosses);
             (keptStep, bestLoss) = (c.KeptStep, c.BestLoss);

@@ -13,6 +13,9 @@ namespace Caldera.Runtime.Training.Model;
 ///   dz = g·V_mᵀ(SV ⊙ dy),   du = Qᵀ·dz + R_fᵀ·(L_fᵀ·dz) + R_tᵀ·(L_tᵀ·dz),   dx = SU ⊙ (U_n·du)
 ///   dL_tᵀ += Σ_t (R_t·u_t) ⊗ dz_t,   dR_t += Σ_t (L_tᵀ·dz_t) ⊗ u_t.
 /// A matrix the model keeps dense is the same with Q = W, g = 1, no transforms and no ranks.
+/// Under quantisation-aware training the passes multiply by the ranks as the merge stores them, L̂_t = round(L_t) and
+/// R̂_t = round(R_t) (<see cref="FactorRounding"/>), and the gradients with respect to L̂_t and R̂_t update L_t and R_t
+/// (straight through).
 /// </summary>
 internal sealed class TrainableLinear
 {
@@ -20,9 +23,11 @@ internal sealed class TrainableLinear
     private readonly RandomizedHadamard? _input, _output;
     private readonly RowMatrix _q;
     private readonly RowMatrix? _frozenR, _frozenLTransposed;
+    private readonly FactorRounding? _lTransposedRounding, _rRounding;
 
     private TrainableLinear(string name, int rows, int columns, float scale, RandomizedHadamard? input, RandomizedHadamard? output,
-        RowMatrix q, RowMatrix? frozenR, RowMatrix? frozenLTransposed, float[]? lTransposed, float[]? r, int trainedRank)
+        RowMatrix q, RowMatrix? frozenR, RowMatrix? frozenLTransposed, float[]? lTransposed, float[]? r, int trainedRank,
+        FactorRounding? lTransposedRounding = null, FactorRounding? rRounding = null)
     {
         Name = name;
         Rows = rows;
@@ -40,6 +45,11 @@ internal sealed class TrainableLinear
             R = new FloatRows(r!, trainedRank, columns);
             LTransposedGradient = new float[lTransposed!.Length];
             RGradient = new float[r!.Length];
+            (_lTransposedRounding, _rRounding) = (lTransposedRounding, rRounding);
+            Rounded = lTransposedRounding != null;
+            ForwardLTransposed = Rounded ? new FloatRows(new float[lTransposed.Length], trainedRank, rows) : LTransposed;
+            ForwardR = Rounded ? new FloatRows(new float[r.Length], trainedRank, columns) : R;
+            RoundTrained();
         }
     }
 
@@ -54,6 +64,13 @@ internal sealed class TrainableLinear
     /// <summary>L_tᵀ (r×m) and R_t (r×n), updated in place by the optimizer; null when nothing trains.</summary>
     public FloatRows? LTransposed { get; }
     public FloatRows? R { get; }
+
+    /// <summary>Whether the passes run on the rounded ranks (quantisation-aware training).</summary>
+    public bool Rounded { get; }
+
+    /// <summary>The ranks the passes multiply by: <see cref="LTransposed"/> and <see cref="R"/>, or their rounding.</summary>
+    public FloatRows? ForwardLTransposed { get; }
+    public FloatRows? ForwardR { get; }
 
     /// <summary>Accumulated gradients of the loss with respect to L_tᵀ and R_t.</summary>
     public float[] LTransposedGradient { get; } = [];
@@ -70,9 +87,10 @@ internal sealed class TrainableLinear
 
     /// <summary>
     /// Peels the top <paramref name="rank"/> ranks of <paramref name="data"/> (all of them when it has fewer) into float
-    /// copies; Q and the other ranks stay coded.
+    /// copies; Q and the other ranks stay coded. With <paramref name="nearest"/> the passes run on the ranks rounded as
+    /// the merge stores them (quantisation-aware training).
     /// </summary>
-    public static TrainableLinear Peel(CompressedLinearData data, int rank)
+    public static TrainableLinear Peel(CompressedLinearData data, int rank, E8PNearestRow? nearest = null)
     {
         int m = data.Rows, n = data.Columns, k = data.Rank, r = Math.Min(rank, k), frozen = k - r;
         RowMatrix q = data.QKind == QCodeKind.E8P
@@ -116,7 +134,9 @@ internal sealed class TrainableLinear
             }
         }
         return new TrainableLinear(data.Name, m, n, data.GlobalScale, data.InputTransform?.ToRandomizedHadamard(),
-            data.OutputTransform?.ToRandomizedHadamard(), q, frozenR, frozenLt, trainedLt, trainedR, r);
+            data.OutputTransform?.ToRandomizedHadamard(), q, frozenR, frozenLt, trainedLt, trainedR, r,
+            nearest is null || r == 0 ? null : FactorRounding.For(data, lTransposed: true, r, nearest),
+            nearest is null || r == 0 ? null : FactorRounding.For(data, lTransposed: false, r, nearest));
     }
 
     /// <summary>A matrix kept dense (row-major m×n): frozen, nothing to peel.</summary>
@@ -158,8 +178,8 @@ internal sealed class TrainableLinear
         }
         if (TrainedRank > 0)
         {
-            products.Multiply(R!, work.U, work.S, tokens);
-            products.MultiplyTransposed(LTransposed!, work.S, y, tokens);
+            products.Multiply(ForwardR!, work.U, work.S, tokens);
+            products.MultiplyTransposed(ForwardLTransposed!, work.S, y, tokens);
         }
         ParallelLoop.For(pool, tokens, 8L * m, (t, _) =>
         {
@@ -197,11 +217,11 @@ internal sealed class TrainableLinear
         {
             int r = TrainedRank;
             Input(products, x, work.U, tokens);
-            products.Multiply(R!, work.U, work.S, tokens);
-            products.Multiply(LTransposed!, dz, work.W, tokens);
+            products.Multiply(ForwardR!, work.U, work.S, tokens);
+            products.Multiply(ForwardLTransposed!, dz, work.W, tokens);
             products.AddOuter(LTransposedGradient, r, m, work.S, dz, tokens);
             products.AddOuter(RGradient, r, n, work.W, work.U, tokens);
-            products.MultiplyTransposed(R!, work.W, du, tokens);
+            products.MultiplyTransposed(ForwardR!, work.W, du, tokens);
         }
         ParallelLoop.For(pool, tokens, 8L * n, (t, _) =>
         {
@@ -223,6 +243,14 @@ internal sealed class TrainableLinear
             if (_input is { } input) input.Forward(x.AsSpan(t * n, n), u.AsSpan(t * n, n));
             else x.AsSpan(t * n, n).CopyTo(u.AsSpan(t * n, n));
         });
+    }
+
+    /// <summary>Brings the rounded ranks up to date with the trained ones (after an optimizer step, or a restore).</summary>
+    public void RoundTrained()
+    {
+        if (!Rounded) return;
+        _lTransposedRounding!.Round(LTransposed!.Values, ForwardLTransposed!.Values);
+        _rRounding!.Round(R!.Values, ForwardR!.Values);
     }
 
     /// <summary>Zeroes the accumulated gradients and <see cref="OutputGradientSquares"/> (after an optimizer step).</summary>

@@ -37,8 +37,11 @@ internal sealed class TrainableModel
     /// <summary>The matrices that train (a nonzero <see cref="TrainableLinear.TrainedRank"/>), in <see cref="Linears"/> order.</summary>
     public IReadOnlyList<TrainableLinear> Trained => Linears.Where(l => l.TrainedRank > 0).ToArray();
 
-    /// <summary>Peels the top <paramref name="rank"/> ranks of every compressed matrix of <paramref name="content"/>.</summary>
-    public static TrainableModel Peel(CompressedModelContent content, int rank)
+    /// <summary>
+    /// Peels the top <paramref name="rank"/> ranks of every compressed matrix of <paramref name="content"/>; with
+    /// <paramref name="nearest"/>, for quantisation-aware training (<see cref="TrainableLinear.Peel"/>).
+    /// </summary>
+    public static TrainableModel Peel(CompressedModelContent content, int rank, E8PNearestRow? nearest = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rank);
         var c = content.Config;
@@ -49,7 +52,7 @@ internal sealed class TrainableModel
             ? ToFloats(d)
             : throw new NotSupportedException($"tensor {name} is compressed or missing; fine-tuning needs it dense");
         TrainableLinear Linear(string name) => matrices.TryGetValue(name, out var m)
-            ? TrainableLinear.Peel(m, rank)
+            ? TrainableLinear.Peel(m, rank, nearest)
             : TrainableLinear.Dense(name, Dense(name), (int)dense[name].Shape[0], (int)dense[name].Shape[1]);
 
         var layers = new TrainableLayer[c.LayerCount];
@@ -118,6 +121,12 @@ internal sealed class TrainableModel
             throw new InvalidDataException($"tensor {d.Name} holds {d.Data.Length} bytes where {d.Type} [{string.Join(", ", d.Shape)}] takes {bytes}");
         using var pin = d.Data.Pin();
         return new TensorView(d.Name, d.Shape, d.Type, (byte*)pin.Pointer).ToArray();
+    }
+
+    /// <summary>Rounds every trained matrix's ranks again (quantisation-aware training; nothing otherwise).</summary>
+    public void RoundTrained()
+    {
+        foreach (var linear in Trained) linear.RoundTrained();
     }
 
     /// <summary>Zeroes every trained matrix's accumulated gradients.</summary>
