@@ -99,12 +99,8 @@ internal static unsafe partial class InstructionSetVariant
         if (fd < 0) return;
         try
         {
-            using (var source = new FileStream(self, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1))
-            using (var target = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false), FileAccess.Write, bufferSize: 1))
-            {
-                source.Position = entry.Offset;
-                Copy(source, target, entry.Length);
-            }
+            using (var source = File.OpenHandle(self))
+                CopyRange(source, entry.Offset, fd, entry.Length);
             byte[][] arguments = SplitNulTerminated(File.ReadAllBytes("/proc/self/cmdline"));
             var environment = SplitNulTerminated(File.ReadAllBytes("/proc/self/environ")).ToList();
             environment.Add(NulTerminated($"{HostVariable}={self}"));
@@ -131,15 +127,18 @@ internal static unsafe partial class InstructionSetVariant
         Environment.SetEnvironmentVariable(DescriptorVariable, null);
     }
 
-    private static void Copy(Stream source, Stream target, long length)
+    /// <summary>
+    /// Copies the variant's bytes into the in-memory file inside the kernel, with no pass through this process:
+    /// sendfile, which writes to any file; copy_file_range refuses most pairs of file systems (EXDEV) since Linux 5.19.
+    /// </summary>
+    private static void CopyRange(Microsoft.Win32.SafeHandles.SafeFileHandle source, long offset, int target, long length)
     {
-        var buffer = new byte[1 << 20];
+        long position = offset;
         for (long left = length; left > 0;)
         {
-            int read = source.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
-            if (read == 0) throw new EndOfStreamException("the executable ended inside its x86-64-v4 variant");
-            target.Write(buffer, 0, read);
-            left -= read;
+            long copied = SendFile(target, (int)source.DangerousGetHandle(), &position, (nuint)Math.Min(left, MaxSendFile));
+            if (copied <= 0) throw new IOException($"sendfile of the x86-64-v4 variant failed ({Marshal.GetLastPInvokeError()}) with {left} bytes left");
+            left -= copied;
         }
     }
 
@@ -176,6 +175,12 @@ internal static unsafe partial class InstructionSetVariant
 
     [LibraryImport("libc", EntryPoint = "fexecve")]
     private static partial int Fexecve(int fd, byte** arguments, byte** environment);
+
+    /// <summary>Linux moves at most 0x7ffff000 bytes per sendfile call.</summary>
+    private const long MaxSendFile = 0x7ffff000;
+
+    [LibraryImport("libc", EntryPoint = "sendfile", SetLastError = true)]
+    private static partial long SendFile(int output, int input, long* inputOffset, nuint count);
 
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int Close(int fd);
