@@ -55,14 +55,7 @@ internal sealed class TrainableModel
             ? TrainableLinear.Peel(m, rank, nearest)
             : TrainableLinear.Dense(name, Dense(name), (int)dense[name].Shape[0], (int)dense[name].Shape[1]);
 
-        var layers = new TrainableLayer[c.LayerCount];
-        for (int l = 0; l < layers.Length; l++)
-            layers[l] = new TrainableLayer(Dense(TensorNames.AttentionNorm(l)),
-                Linear(TensorNames.Query(l)), Linear(TensorNames.Key(l)), Linear(TensorNames.Value(l)), Linear(TensorNames.AttentionOutput(l)),
-                Dense(TensorNames.FfnNorm(l)), Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
-        var embedding = Dense(TensorNames.TokenEmbedding);
-        var classifier = c.TiedClassifier ? embedding : Dense(TensorNames.Output);
-        return new TrainableModel(c, embedding, classifier, Dense(TensorNames.OutputNorm), layers);
+        return Assemble(c, Dense, Linear, c.TiedClassifier);
     }
 
     /// <summary>
@@ -80,13 +73,7 @@ internal sealed class TrainableModel
             var (lt, r) = initial(name, t.Rows, t.Columns);
             return TrainableLinear.DenseWithFactors(name, t.ToArray(), t.Rows, t.Columns, lt, r, rank);
         }
-        var layers = new TrainableLayer[c.LayerCount];
-        for (int l = 0; l < layers.Length; l++)
-            layers[l] = new TrainableLayer(Dense(TensorNames.AttentionNorm(l)),
-                Linear(TensorNames.Query(l)), Linear(TensorNames.Key(l)), Linear(TensorNames.Value(l)), Linear(TensorNames.AttentionOutput(l)),
-                Dense(TensorNames.FfnNorm(l)), Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
-        var embedding = Dense(TensorNames.TokenEmbedding);
-        return new TrainableModel(c, embedding, c.TiedClassifier ? embedding : Dense(TensorNames.Output), Dense(TensorNames.OutputNorm), layers);
+        return Assemble(c, Dense, Linear, c.TiedClassifier);
     }
 
     /// <summary>
@@ -100,14 +87,23 @@ internal sealed class TrainableModel
         var c = checkpoint.Config;
         float[] Dense(string name) => checkpoint.Tensor(name).ToArray();
         TrainableLinear Linear(string name) => TrainableLinear.Dense(name, TensorRows.Of(checkpoint.Tensor(name)));
+        return Assemble(c, Dense, Linear, c.TiedClassifier || !checkpoint.Tensors.ContainsKey(TensorNames.Output));
+    }
+
+    /// <summary>
+    /// The model from its tensors by name: per layer the two norms (<paramref name="dense"/>) and seven matrices
+    /// (<paramref name="linear"/>), then the embedding, the classifier (the embedding itself when tied) and the final norm.
+    /// </summary>
+    private static TrainableModel Assemble(LlamaConfig c, Func<string, float[]> dense, Func<string, TrainableLinear> linear, bool tiedClassifier)
+    {
         var layers = new TrainableLayer[c.LayerCount];
         for (int l = 0; l < layers.Length; l++)
-            layers[l] = new TrainableLayer(Dense(TensorNames.AttentionNorm(l)),
-                Linear(TensorNames.Query(l)), Linear(TensorNames.Key(l)), Linear(TensorNames.Value(l)), Linear(TensorNames.AttentionOutput(l)),
-                Dense(TensorNames.FfnNorm(l)), Linear(TensorNames.Gate(l)), Linear(TensorNames.Up(l)), Linear(TensorNames.Down(l)));
-        var embedding = Dense(TensorNames.TokenEmbedding);
-        bool tied = c.TiedClassifier || !checkpoint.Tensors.ContainsKey(TensorNames.Output);
-        return new TrainableModel(c, embedding, tied ? embedding : Dense(TensorNames.Output), Dense(TensorNames.OutputNorm), layers);
+            layers[l] = new TrainableLayer(dense(TensorNames.AttentionNorm(l)),
+                linear(TensorNames.Query(l)), linear(TensorNames.Key(l)), linear(TensorNames.Value(l)), linear(TensorNames.AttentionOutput(l)),
+                dense(TensorNames.FfnNorm(l)), linear(TensorNames.Gate(l)), linear(TensorNames.Up(l)), linear(TensorNames.Down(l)));
+        var embedding = dense(TensorNames.TokenEmbedding);
+        var classifier = tiedClassifier ? embedding : dense(TensorNames.Output);
+        return new TrainableModel(c, embedding, classifier, dense(TensorNames.OutputNorm), layers);
     }
 
     /// <summary>
