@@ -18,7 +18,8 @@ namespace Caldera.Benchmarks.Inference;
 /// session's tokens, over all sessions' tokens; tokens are timed where the scheduler makes them. `sessions steps [threads]`
 /// times one <see cref="Transformer.DecodeSteps"/> call of 1, 2, 4 and 8 sequences, one 5632×2048 matrix as one token,
 /// 8 decode steps and a prefill batch of 8 (with and without its factors), and its Q kernels alone for 8 tokens;
-/// `sessions profile [threads] [S] [calls]` repeats one call of S sequences for a profiler.
+/// `sessions profile [threads] [S] [calls]` repeats one call of S sequences for a profiler; `sessions kernels [calls]`
+/// times the batch kernels against the one-token ones (<see cref="BatchKernelsProbe"/>).
 ///   dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll sessions [threads] [tokens] [S…]
 /// </summary>
 internal static class SessionsProbe
