@@ -214,6 +214,9 @@ internal static class Int8LowRank
         }
     }
 
+    /// <summary>The most tokens <see cref="AddTokens"/> spreads α for on the stack at once (32 KiB at rank 256); a longer batch runs in slices.</summary>
+    internal const int MaxTileTokens = 16;
+
     /// <summary>Quad pairs whose int16 products (a vpmaddubsw lane: two ranks, |Σ| ≤ 2·11·127 = 2794) add up in one int16 lane: 8·2794 = 22352 &lt; 2¹⁵.</summary>
     private const int PairsPerInt16Sum = 8;
 
@@ -247,6 +250,16 @@ internal static class Int8LowRank
         }
         if (paddedRank % RanksPerQuad != 0 || paddedRank > MaxRank)
             throw new ArgumentException($"α has {paddedRank} entries per token, not whole quads of at most {MaxRank}.", nameof(alpha));
+        if (tokens > MaxTileTokens)
+        {
+            for (int first = 0; first < tokens; first += MaxTileTokens)
+            {
+                int count = Math.Min(MaxTileTokens, tokens - first);
+                AddTokens(planes, firstGroup, alpha.Slice(first * paddedRank, count * paddedRank), scales.Slice(first, count), count,
+                    z.Slice(first * ldz, (count - 1) * ldz + length), ldz, length, path);
+            }
+            return;
+        }
         long needed = (long)(firstGroup + groups) * quads * QuadBytes;
         if (firstGroup < 0 || planes.Length < needed)
             throw new ArgumentException($"rows from group {firstGroup} need {needed} bytes of planes, got {planes.Length}.", nameof(planes));

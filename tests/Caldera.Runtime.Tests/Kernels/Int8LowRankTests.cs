@@ -125,12 +125,12 @@ public class Int8LowRankTests
     [Fact]
     public void A_batch_of_tokens_gives_every_token_its_one_token_scalar_result_bit_for_bit_on_every_path()
     {
-        // Token counts around one and the decode-step batch of 8; slices from several groups as the rows' chunks start;
-        // the last token's α all ±127, the int16 sums' worst case (8 quad pairs · 2 · 11 · 127 = 22352 < 2¹⁵).
+        // Token counts around one, the decode-step batch of 8 and past one slice of tokens; slices of rows from several groups,
+        // as the rows' chunks start; the last token's α all ±127, the int16 sums' worst case (8 quad pairs · 2 · 11 · 127 = 22352 < 2¹⁵).
         var random = new Random(43);
         foreach (int rows in Rows)
             foreach (int rank in Ranks)
-                foreach (int tokens in new[] { 1, 2, 5, 8 })
+                foreach (int tokens in new[] { 1, 2, 5, 8, Int8LowRank.MaxTileTokens + 1 })
                 {
                     var (_, planes, _, _, _) = Case(random, rows, rank);
                     int padded = Int8LowRank.PaddedRank(rank);
