@@ -6,9 +6,9 @@ namespace Caldera.Benchmarks.Inference;
 
 /// <summary>
 /// `sessions kernels [calls]`: the kernels a batch of 8 decode steps shares its weights through, one thread, on the
-/// dim-2048 synthetic model's shapes (Q·u of a 5632×2048 matrix, R·u of its rank-64 R, L·t of its 5632×64 L, and the
-/// 6-bit 32000×2048 classifier), each against the one-token kernel run 8 times. Prints the best and the median milliseconds per
-/// call of the two, timed call by call in turn so both see the same load.
+/// dim-2048 synthetic model's shapes (Q·u of a 5632×2048 matrix, R·u of its rank-64 R, L·t of its 5632×64 L, and 2048
+/// rows of the 6-bit classifier), each against the one-token kernel run 8 times. Prints the best and the median
+/// milliseconds per call of the two, timed call by call in turn so both see the same load.
 /// </summary>
 internal static class BatchKernelsProbe
 {
