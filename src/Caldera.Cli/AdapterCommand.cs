@@ -65,7 +65,7 @@ internal static class AdapterCommand
         o.WriteLine($"base model         {adapter.BaseName} (checksum {adapter.BaseChecksum:x16})");
         o.WriteLine(string.Create(c, $"matrices           {adapter.Matrices.Count} × rank {adapter.Rank}, {parameters} fp32 parameters"));
         if (adapter.Gains.Count > 0)
-            o.WriteLine(string.Create(c, $"norm gains         {adapter.Gains.Count} ({string.Join(", ", adapter.Gains.Select(g => g.Name))}), {adapter.Gains.Sum(g => (long)g.Values.Length)} fp32 parameters"));
+            o.WriteLine(string.Create(c, $"norm gains         {adapter.Gains.Count} ({adapter.Gains[0].Name} … {adapter.Gains[^1].Name}), {adapter.Gains.Sum(g => (long)g.Values.Length)} fp32 parameters"));
         o.WriteLine($"objective          {t.Objective}{(t.Teacher is null ? "" : $" (teacher {t.Teacher})")}{(t.QuantizationAware ? ", quantization-aware" : "")}");
         o.WriteLine(string.Create(c, $"settings           lr {t.LearningRate:G3}, {t.Steps} steps ({t.WarmupSteps} warmup), seq-len {t.SequenceLength}, accumulation {t.Accumulation}, weight decay {t.WeightDecay:G3}, clip {t.ClipNorm:G3}, seed {t.Seed}"));
         o.WriteLine(string.Create(c, $"data               {t.DataTokens} tokens (sha256 of ids {t.DataSha256}), {t.ValidationTokens} held out ({t.ValidationFraction:G3})"));

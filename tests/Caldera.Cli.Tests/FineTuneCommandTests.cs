@@ -80,7 +80,7 @@ public sealed class FineTuneCommandTests
         Assert.True(code == 0, stderr);
         Assert.Contains("quantization-aware", stdout);
         // stories260K: 5 layers, two norms each and the final one, 64 wide.
-        if (trainNorms) Assert.Contains("norm gains         11 (blk.0.attn_norm.weight, blk.0.ffn_norm.weight,", stdout);
+        if (trainNorms) Assert.Contains("norm gains         11 (blk.0.attn_norm.weight … output_norm.weight), 704 fp32 parameters", stdout);
         else Assert.DoesNotContain("norm gains", stdout);
         Assert.Equal(trainNorms ? 11 : 0, AdapterFile.Read(adapter).Gains.Count);
         (code, stdout, stderr) = Run(["adapter", "merge", CompressedStories.Path, adapter, "-o", merged]);
