@@ -152,6 +152,7 @@ internal static class AdapterFile
                 var gain = new AdapterGain(name, MemoryMarshal.Cast<byte, float>(bytes.AsSpan((int)offset, 4 * length)).ToArray());
                 offset += 4L * length;
                 if (gain.FindProblem() is { } problem) throw new ModelFormatException(path, problem);
+                if (gains.Any(g => g.Name == name)) throw new ModelFormatException(path, $"norm gain '{ModelFormatException.Cut(name)}' appears twice");
                 gains.Add(gain);
             }
         if (offset != bytes.Length) throw new ModelFormatException(path, $"{bytes.Length - offset} bytes follow the last matrix's factors{(gains.Count > 0 ? " and gains" : "")}");
