@@ -76,10 +76,10 @@ internal sealed class CaldFile : IDisposable
     }
 
     /// <summary>Opens and verifies <paramref name="path"/>; every problem is a <see cref="ModelFormatException"/> naming the file.</summary>
-    public static CaldFile Open(string path, bool checksumInBackground = false)
+    public static CaldFile Open(string path, bool checksumInBackground = false, Action<TokenizerPayload>? tokenizerRead = null)
     {
         if (!BitConverter.IsLittleEndian) throw new ModelFormatException(path, ".cald files are little-endian; this machine is not");
-        return Open(MappedFile.Open(path), checksumInBackground);
+        return Open(MappedFile.Open(path), checksumInBackground, tokenizerRead);
     }
 
     /// <summary>
@@ -88,7 +88,8 @@ internal sealed class CaldFile : IDisposable
     /// of every byte is computed on a pool thread: its verdict is <see cref="ThrowIfCorrupt"/> and
     /// <see cref="VerifyChecksumAsync"/>.
     /// </summary>
-    internal static CaldFile Open(ByteSource source, bool checksumInBackground = false)
+    /// <remarks><paramref name="tokenizerRead"/>: see <see cref="CaldManifestReader.Read"/>.</remarks>
+    internal static CaldFile Open(ByteSource source, bool checksumInBackground = false, Action<TokenizerPayload>? tokenizerRead = null)
     {
         if (!BitConverter.IsLittleEndian) throw new ModelFormatException(source.Path, ".cald files are little-endian; this machine is not");
         return ByteSource.Read(source, file =>
@@ -96,7 +97,7 @@ internal sealed class CaldFile : IDisposable
             var (version, manifestOffset, manifestLength) = ReadHeader(file);
             ulong checksum = BinaryPrimitives.ReadUInt64LittleEndian(file.Span(CaldLayout.ChecksumOffset, 8, "the checksum"));
             if (!checksumInBackground && ChecksumMismatch(file, checksum, stop: null) is { } mismatch) throw new ModelFormatException(file.Path, mismatch);
-            var (content, bits) = CaldManifestReader.Read(file, version, manifestOffset, manifestLength);
+            var (content, bits) = CaldManifestReader.Read(file, version, manifestOffset, manifestLength, tokenizerRead);
             var opened = new CaldFile(file, version, checksum, content, bits);
             if (checksumInBackground)
                 opened._checksumCheck = Task.Run(() => ChecksumMismatch(file, checksum, () => opened._disposing));
