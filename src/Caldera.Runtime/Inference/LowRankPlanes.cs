@@ -4,10 +4,9 @@ using Caldera.Runtime.Kernels;
 namespace Caldera.Runtime.Inference;
 
 /// <summary>
-/// A 4-bit L's int8 planes (<see cref="Int8LowRank"/>, 1 byte per entry of L), built from the mapped codes when a decode
-/// step first needs them, or ahead of it (<see cref="Transformer.PrepareDecodeInBackground"/>). Not at load: the model
-/// binds without them, and a model that only scores long texts (whose batches run L·t in float on the codes) never
-/// builds them.
+/// A 4-bit L's int8 planes (<see cref="Int8LowRank"/>, 1 byte per entry of L), built from the mapped codes by the first
+/// int8 pass that needs them (a decode step or a prompt's batch), or ahead of it on a pool thread
+/// (<see cref="Transformer.PrepareDecodeInBackground"/>); the model binds without them.
 /// </summary>
 internal sealed class LowRankPlanes(CompressedLinearData data)
 {
