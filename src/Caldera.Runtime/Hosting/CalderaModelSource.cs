@@ -12,7 +12,7 @@ namespace Caldera.Runtime.Hosting;
 /// beside the app as the fallback of an unpublished build. Then checks that they are the model the class was
 /// generated for (length, checksum, architecture, every matrix shape), so a stale or swapped blob is a clear
 /// <see cref="ModelFormatException"/> at startup rather than wrong text later. The checksum of every byte is computed
-/// beside the first generation (<see cref="CaldFile.Open(ByteSource, bool)"/>), which does not wait for it: a corrupt
+/// beside the first generation (<see cref="CaldFile.Open(ByteSource, bool, Action{TokenizerPayload})"/>), which does not wait for it: a corrupt
 /// blob fails each generation with that error, the first one by its end at the latest.
 /// </summary>
 internal static class CalderaModelSource
