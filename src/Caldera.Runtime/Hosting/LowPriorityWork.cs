@@ -11,20 +11,34 @@ namespace Caldera.Runtime.Hosting;
 internal static partial class LowPriorityWork
 {
     /// <summary>Runs <paramref name="work"/> on a new background thread named <paramref name="name"/>, at the lowest priority where the OS allows it.</summary>
+    /// <remarks>
+    /// The low-priority thread only computes and signals: a new thread inherits its creator's nice value, and a task
+    /// completed there would queue its continuations from it, which may start a thread-pool worker that keeps nice 19
+    /// for good. The task is completed from the thread pool's wait thread instead, which this (normal) thread starts.
+    /// </remarks>
     public static Task<T> Run<T>(string name, Func<T> work)
     {
         var result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new ManualResetEvent(false);
+        T value = default!;
+        Exception? failure = null;
+        ThreadPool.RegisterWaitForSingleObject(done, (_, _) =>
+        {
+            if (failure is null) result.SetResult(value);
+            else result.SetException(failure);
+        }, null, Timeout.Infinite, executeOnlyOnce: true);
         var thread = new Thread(() =>
         {
             Lower();
             try
             {
-                result.SetResult(work());
+                value = work();
             }
             catch (Exception e)
             {
-                result.SetException(e);
+                failure = e;
             }
+            done.Set();
         })
         { IsBackground = true, Name = name };
         thread.Start();

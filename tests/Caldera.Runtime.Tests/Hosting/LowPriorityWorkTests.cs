@@ -13,6 +13,7 @@ public class LowPriorityWorkTests
         Assert.True(background);
         Assert.NotEqual(Environment.CurrentManagedThreadId, thread);
         Assert.Equal(19, nice);
+        // The continuation runs on a thread-pool thread: none of them may have inherited the work's priority.
         if (OperatingSystem.IsLinux()) Assert.Equal(callerNice, Nice());
     }
 
