@@ -14,8 +14,9 @@ internal sealed partial class CompressedLinear
     /// decodes each block of Q's rows once for all N tokens and gives every token the one-token kernel's sums bit for
     /// bit; R·u the same way where the tile runs (<see cref="Int8ResidualRows.DotRowsTokens"/>), else per token; L·t on
     /// L's int8 planes (<see cref="LowRankPlanes"/>, shared with the one-token pass) for all tokens at once
-    /// (<see cref="Int8LowRank.AddTokens"/>). Built only where
-    /// <see cref="Int8Decode"/> runs R·u in integers (E8P Q, 4-bit or no factors).
+    /// (<see cref="Int8LowRank.AddTokens"/>). Built only where <see cref="Int8Decode"/> runs R·u in integers (E8P Q,
+    /// 4-bit or no factors). A prompt's batch runs it too: the N tokens are then one sequence's, and each gets what its
+    /// decode step would.
     /// </summary>
     private sealed unsafe class Int8DecodeSteps : Pass
     {
