@@ -91,30 +91,41 @@ internal static class FixedOrder
         Dots4x4(rows, tokens, n, dots, KernelPaths.Best);
 
     /// <inheritdoc cref="Dots4x4(ReadOnlySpan{float}, ReadOnlySpan{float}, int, Span{float})"/>
+    public static void Dots4x4(ReadOnlySpan<float> rows, ReadOnlySpan<float> tokens, int n, Span<float> dots, KernelPath path) =>
+        Dots4x4(rows, n, tokens, n, n, dots, path);
+
+    /// <summary>
+    /// As <see cref="Dots4x4(ReadOnlySpan{float}, ReadOnlySpan{float}, int, Span{float})"/> with rows
+    /// <paramref name="rowStride"/> and tokens <paramref name="tokenStride"/> floats apart (attention's heads within a token).
+    /// </summary>
+    public static void Dots4x4(ReadOnlySpan<float> rows, int rowStride, ReadOnlySpan<float> tokens, int tokenStride, int n, Span<float> dots) =>
+        Dots4x4(rows, rowStride, tokens, tokenStride, n, dots, KernelPaths.Best);
+
+    /// <inheritdoc cref="Dots4x4(ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, int, Span{float})"/>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dots4x4(ReadOnlySpan<float> rows, ReadOnlySpan<float> tokens, int n, Span<float> dots, KernelPath path)
+    public static void Dots4x4(ReadOnlySpan<float> rows, int rowStride, ReadOnlySpan<float> tokens, int tokenStride, int n, Span<float> dots, KernelPath path)
     {
-        if (rows.Length < 4L * n || tokens.Length < 4L * n || dots.Length < 16)
-            throw new ArgumentException($"a 4×4 tile of length {n} needs 4·{n} row and token values and 16 dots; got {rows.Length}, {tokens.Length} and {dots.Length}");
-        if (path >= KernelPath.Vector512) Dots4x4Vector512(rows, tokens, n, dots);
+        if (rows.Length < 3L * rowStride + n || tokens.Length < 3L * tokenStride + n || dots.Length < 16)
+            throw new ArgumentException($"a 4×4 tile of length {n} needs 4 rows {rowStride} apart, 4 tokens {tokenStride} apart and 16 dots; got {rows.Length}, {tokens.Length} and {dots.Length}");
+        if (path >= KernelPath.Vector512) Dots4x4Vector512(rows, rowStride, tokens, tokenStride, n, dots);
         else if (path >= KernelPath.Vector256)
             for (int r = 0; r < 4; r += 2)
-                for (int t = 0; t < 4; t += 2) Dots2x2Vector256(rows, tokens, n, r, t, dots);
+                for (int t = 0; t < 4; t += 2) Dots2x2Vector256(rows, rowStride, tokens, tokenStride, n, r, t, dots);
         else
             for (int r = 0; r < 4; r++)
-                for (int t = 0; t < 4; t++) dots[4 * r + t] = Dot(rows.Slice(r * n, n), tokens.Slice(t * n, n), path);
+                for (int t = 0; t < 4; t++) dots[4 * r + t] = Dot(rows.Slice(r * rowStride, n), tokens.Slice(t * tokenStride, n), path);
     }
 
-    private static void Dots4x4Vector512(ReadOnlySpan<float> rows, ReadOnlySpan<float> tokens, int n, Span<float> dots)
+    private static void Dots4x4Vector512(ReadOnlySpan<float> rows, int rowStride, ReadOnlySpan<float> tokens, int tokenStride, int n, Span<float> dots)
     {
         ref float m0 = ref MemoryMarshal.GetReference(rows);
-        ref float m1 = ref Unsafe.Add(ref m0, n);
-        ref float m2 = ref Unsafe.Add(ref m1, n);
-        ref float m3 = ref Unsafe.Add(ref m2, n);
+        ref float m1 = ref Unsafe.Add(ref m0, rowStride);
+        ref float m2 = ref Unsafe.Add(ref m1, rowStride);
+        ref float m3 = ref Unsafe.Add(ref m2, rowStride);
         ref float u0 = ref MemoryMarshal.GetReference(tokens);
-        ref float u1 = ref Unsafe.Add(ref u0, n);
-        ref float u2 = ref Unsafe.Add(ref u1, n);
-        ref float u3 = ref Unsafe.Add(ref u2, n);
+        ref float u1 = ref Unsafe.Add(ref u0, tokenStride);
+        ref float u2 = ref Unsafe.Add(ref u1, tokenStride);
+        ref float u3 = ref Unsafe.Add(ref u2, tokenStride);
         int body = n / Lanes * Lanes;
         var z = Vector512<float>.Zero;
         Vector512<float> a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
@@ -156,12 +167,12 @@ internal static class FixedOrder
     }
 
     // Rows r, r+1 with tokens t, t+1: four dots, each two Vector256 accumulators (lanes 0..7 and 8..15).
-    private static void Dots2x2Vector256(ReadOnlySpan<float> rows, ReadOnlySpan<float> tokens, int n, int r, int t, Span<float> dots)
+    private static void Dots2x2Vector256(ReadOnlySpan<float> rows, int rowStride, ReadOnlySpan<float> tokens, int tokenStride, int n, int r, int t, Span<float> dots)
     {
-        ref float m0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(rows), r * n);
-        ref float m1 = ref Unsafe.Add(ref m0, n);
-        ref float u0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(tokens), t * n);
-        ref float u1 = ref Unsafe.Add(ref u0, n);
+        ref float m0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(rows), r * rowStride);
+        ref float m1 = ref Unsafe.Add(ref m0, rowStride);
+        ref float u0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(tokens), t * tokenStride);
+        ref float u1 = ref Unsafe.Add(ref u0, tokenStride);
         int body = n / Lanes * Lanes;
         var z = Vector256<float>.Zero;
         Vector256<float> l00 = z, h00 = z, l01 = z, h01 = z, l10 = z, h10 = z, l11 = z, h11 = z;

@@ -36,10 +36,11 @@ internal sealed class CausalAttention(LlamaConfig config, RowProducts products, 
         ParallelLoop.For(products.Pool, quads * _heads, 2L * Quad * tokens * _hd, (item, _) =>
         {
             int t0 = item / _heads * Quad, h = item % _heads, count = Math.Min(Quad, tokens - t0), kv = h / _group * _hd;
+            Dots(q, k, t0, count, h, tokens, _p);
             for (int t = t0; t < t0 + count; t++)
             {
                 var att = _p.AsSpan(Row(t, h, tokens), t0 + count);
-                Probabilities(q, k, t, h, att[..(t + 1)]);
+                Softmax(att[..(t + 1)]);
                 att[(t + 1)..].Clear();
                 o.AsSpan(t * _qDim + h * _hd, _hd).Clear();
             }
@@ -52,20 +53,36 @@ internal sealed class CausalAttention(LlamaConfig config, RowProducts products, 
     /// <summary>Tokens (forward, dq) or positions (dk, dv) per item, summed at once.</summary>
     private const int Quad = 4;
 
-    // P[t, h, 0..t] = softmax_p(c·q_(t,h)·k_p)
-    private void Probabilities(float[] q, float[] k, int t, int h, Span<float> att)
+    // target[Row(t, h) + p] = x_(t,h)·y_(p,kv) for t in [t0, t0 + count), p < t0 + count: four tokens × four positions at a
+    // time when the item has four tokens, each bit for bit its own FixedOrder.Dot (past t they are not used).
+    private void Dots(float[] x, float[] y, int t0, int count, int h, int tokens, float[] target)
     {
-        int kv = h / _group * _hd;
-        var qh = q.AsSpan(t * _qDim + h * _hd, _hd);
+        int kv = h / _group * _hd, end = t0 + count, p = 0;
+        Span<float> tile = stackalloc float[16];
+        if (count == Quad)
+            for (; p + Quad <= end; p += Quad)
+            {
+                FixedOrder.Dots4x4(y.AsSpan(p * _kvDim + kv), _kvDim, x.AsSpan(t0 * _qDim + h * _hd), _qDim, _hd, tile);
+                for (int r = 0; r < Quad; r++)
+                    for (int i = 0; i < Quad; i++) target[Row(t0 + i, h, tokens) + p + r] = tile[4 * r + i];
+            }
+        for (int t = t0; t < end; t++)
+            for (int s = p; s < end; s++)
+                target[Row(t, h, tokens) + s] = FixedOrder.Dot(x.AsSpan(t * _qDim + h * _hd, _hd), y.AsSpan(s * _kvDim + kv, _hd));
+    }
+
+    // att = softmax_p(c·att_p): att holds q_(t,h)·k_p for p ≤ t.
+    private void Softmax(Span<float> att)
+    {
         float max = float.NegativeInfinity;
-        for (int p = 0; p <= t; p++)
+        for (int p = 0; p < att.Length; p++)
         {
-            att[p] = _c * FixedOrder.Dot(qh, k.AsSpan(p * _kvDim + kv, _hd));
+            att[p] *= _c;
             max = MathF.Max(max, att[p]);
         }
         float sum = 0;
-        for (int p = 0; p <= t; p++) sum += att[p] = MathF.Exp(att[p] - max);
-        for (int p = 0; p <= t; p++) att[p] /= sum;
+        for (int p = 0; p < att.Length; p++) sum += att[p] = MathF.Exp(att[p] - max);
+        for (int p = 0; p < att.Length; p++) att[p] /= sum;
     }
 
     /// <summary>
@@ -78,19 +95,16 @@ internal sealed class CausalAttention(LlamaConfig config, RowProducts products, 
         ParallelLoop.For(products.Pool, quads * _heads, 4L * Quad * tokens * _hd, (item, _) =>
         {
             int t0 = item / _heads * Quad, h = item % _heads, count = Math.Min(Quad, tokens - t0), kv = h / _group * _hd;
+            Dots(q, k, t0, count, h, tokens, _p);
+            Dots(dO, v, t0, count, h, tokens, _ds);
             for (int t = t0; t < t0 + count; t++)
             {
-                var doh = dO.AsSpan(t * _qDim + h * _hd, _hd);
                 var att = _p.AsSpan(Row(t, h, tokens), t0 + count);
-                Probabilities(q, k, t, h, att[..(t + 1)]);
+                Softmax(att[..(t + 1)]);
                 // c·dS, zero past t as P is, so that dq here and dk below sum the same terms a token alone would.
                 var ds = _ds.AsSpan(Row(t, h, tokens), t0 + count);
                 float weighted = 0;
-                for (int p = 0; p <= t; p++)
-                {
-                    ds[p] = FixedOrder.Dot(doh, v.AsSpan(p * _kvDim + kv, _hd));
-                    weighted += att[p] * ds[p];
-                }
+                for (int p = 0; p <= t; p++) weighted += att[p] * ds[p];
                 for (int p = 0; p <= t; p++) ds[p] = _c * (att[p] * (ds[p] - weighted));
                 att[(t + 1)..].Clear();
                 ds[(t + 1)..].Clear();
