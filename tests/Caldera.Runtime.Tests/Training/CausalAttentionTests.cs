@@ -41,24 +41,6 @@ public class CausalAttentionTests
                     }
     }
 
-    [Fact]
-    public void Strided_four_by_four_dot_products_equal_one_fixed_order_dot_each_on_every_path()
-    {
-        var random = new Random(47);
-        Span<float> dots = stackalloc float[16];
-        foreach (var path in (KernelPath[])[KernelPath.Scalar, .. KernelData.VectorPaths])
-            foreach (int n in new[] { 1, 8, 15, 16, 17, 64, 100, 128 })
-            {
-                // Heads within tokens: rows and tokens further apart than a head is wide.
-                int rowStride = 2 * n + 3, tokenStride = 4 * n + 1;
-                float[] rows = Values(random, 4 * rowStride), tokens = Values(random, 4 * tokenStride);
-                FixedOrder.Dots4x4(rows, rowStride, tokens, tokenStride, n, dots, path);
-                for (int r = 0; r < 4; r++)
-                    for (int t = 0; t < 4; t++)
-                        Assert.Equal(FixedOrder.Dot(rows.AsSpan(r * rowStride, n), tokens.AsSpan(t * tokenStride, n), KernelPath.Scalar), dots[4 * r + t]);
-            }
-    }
-
     [Theory]
     [InlineData(64, 1)]
     [InlineData(64, 2)]

@@ -22,7 +22,7 @@ internal sealed class RowProducts(WorkerPool pool)
     /// <remarks>
     /// Rows are decoded <see cref="RowBlock"/> at a time into the worker's scratch, and each group of four tokens meets
     /// all of them while its inputs are in cache (a window's U is megabytes: read once per row it would stream from
-    /// memory for every row), four rows at a time (<see cref="FixedOrder.Dots4x4"/>). Every element is one
+    /// memory for every row), six rows at a time (<see cref="FixedOrder.Dots6x4"/>). Every element is one
     /// <see cref="FixedOrder.Dot"/>, whichever tile computes it.
     /// </remarks>
     public void Multiply(RowMatrix m, float[] u, float[] y, int tokens, bool accumulate = false)
@@ -38,29 +38,40 @@ internal sealed class RowProducts(WorkerPool pool)
                 var row = m.Row(first + r, target);
                 if (row != target) row.CopyTo(target);
             }
-            Span<float> tile = stackalloc float[16];
-            int t = 0, tiledRows = count / 4 * 4;
+            Span<float> tile = stackalloc float[24];
+            int t = 0;
             for (; t + 4 <= tokens; t += 4)
             {
                 var group = u.AsSpan(t * n, 4 * n);
-                for (int r = 0; r < tiledRows; r += 4)
+                int r = 0;
+                for (; r + 6 <= count; r += 6)
+                {
+                    FixedOrder.Dots6x4(block.Slice(r * n, 6 * n), n, group, n, n, tile);
+                    StoreTile(t, first + r, 6, tile);
+                }
+                for (; r + 4 <= count; r += 4)
                 {
                     FixedOrder.Dots4x4(block.Slice(r * n, 4 * n), group, n, tile);
-                    for (int i = 0; i < 4; i++)
-                        for (int k = 0; k < 4; k++) Store(t + k, first + r + i, tile[4 * i + k]);
+                    StoreTile(t, first + r, 4, tile);
                 }
-                for (int r = tiledRows; r < count; r++)
+                for (; r < count; r++)
                     for (int k = 0; k < 4; k++) Store(t + k, first + r, FixedOrder.Dot(block.Slice(r * n, n), u.AsSpan((t + k) * n, n)));
             }
             for (; t < tokens; t++)
                 for (int r = 0; r < count; r++) Store(t, first + r, FixedOrder.Dot(block.Slice(r * n, n), u.AsSpan(t * n, n)));
         });
 
+        void StoreTile(int t, int i, int tileRows, ReadOnlySpan<float> tile)
+        {
+            for (int r = 0; r < tileRows; r++)
+                for (int k = 0; k < 4; k++) Store(t + k, i + r, tile[4 * r + k]);
+        }
+
         void Store(int token, int i, float d) => y[token * rows + i] = accumulate ? y[token * rows + i] + d : d;
     }
 
-    /// <summary>Rows of M per item of <see cref="Multiply"/>: sixteen rows of 5632 floats are 352 KiB of scratch.</summary>
-    private const int RowBlock = 16;
+    /// <summary>Rows of M per item of <see cref="Multiply"/>, three 6 × 4 tiles: eighteen rows of 5632 floats are 396 KiB of scratch.</summary>
+    private const int RowBlock = 18;
 
     /// <summary>X[t,j] += Σ_i M[i,j]·D[t,i]   D: T × m; X: T × n. Rows are taken in order 0..m−1 for every element.</summary>
     /// <remarks>
