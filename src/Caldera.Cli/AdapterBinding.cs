@@ -14,6 +14,7 @@ internal static class AdapterBinding
         var file = model.Compressed ?? throw new CliUsageException($"--adapter needs a .cald compressed model; {model.SourcePath} is a checkpoint");
         var adapter = AdapterFile.Read(adapterPath);
         AdapterFile.CheckBase(adapterPath, adapter, file.Checksum, file.Path);
+        AdapterFile.CheckGains(adapterPath, adapter, file.Content.Config);
         return (AdaptedLinear.Binder(model.Bind, file.Content, adapter), adapter);
     }
 

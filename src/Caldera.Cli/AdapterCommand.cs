@@ -8,7 +8,8 @@ namespace Caldera.Cli;
 
 /// <summary>
 /// <c>caldera adapter inspect</c>: what an adapter file holds and how it was trained, and whether it belongs to a model;
-/// <c>caldera adapter merge</c>: a new .cald with the adapter's ranks folded into the factors, quantized as they are stored.
+/// <c>caldera adapter merge</c>: a new .cald with the adapter's ranks folded into the factors, quantized as they are stored,
+/// and its trained norm gains in place of the base's.
 /// </summary>
 internal static class AdapterCommand
 {
@@ -39,9 +40,10 @@ internal static class AdapterCommand
         using var model = CaldFile.Open(modelPath);
         var adapter = AdapterFile.Read(adapterPath);
         AdapterFile.CheckBase(adapterPath, adapter, model.Checksum, modelPath);
+        AdapterFile.CheckGains(adapterPath, adapter, model.Content.Config);
         var writer = cli.Format.Writer ?? throw new CliUsageException("adapter merge: this build has no compressed-model writer");
         writer.Write(AdapterMerge.Merge(model.Content, adapter), output);
-        cli.Out.WriteLine($"wrote {output}: {adapter.Matrices.Count} matrices with rank {adapter.Rank} of their factors from {adapterPath}");
+        cli.Out.WriteLine($"wrote {output}: {adapter.Matrices.Count} matrices with rank {adapter.Rank} of their factors{(adapter.Gains.Count > 0 ? $" and {adapter.Gains.Count} norm gains" : "")} from {adapterPath}");
         return 0;
     }
 
@@ -53,6 +55,7 @@ internal static class AdapterCommand
         {
             using var model = CaldFile.Open(modelPath);
             AdapterFile.CheckBase(path, adapter, model.Checksum, modelPath);
+            AdapterFile.CheckGains(path, adapter, model.Content.Config);
         }
         var o = cli.Out;
         var c = CultureInfo.InvariantCulture;
@@ -61,6 +64,8 @@ internal static class AdapterCommand
         o.WriteLine($"adapter            {path}");
         o.WriteLine($"base model         {adapter.BaseName} (checksum {adapter.BaseChecksum:x16})");
         o.WriteLine(string.Create(c, $"matrices           {adapter.Matrices.Count} × rank {adapter.Rank}, {parameters} fp32 parameters"));
+        if (adapter.Gains.Count > 0)
+            o.WriteLine(string.Create(c, $"norm gains         {adapter.Gains.Count} ({adapter.Gains[0].Name} … {adapter.Gains[^1].Name}), {adapter.Gains.Sum(g => (long)g.Values.Length)} fp32 parameters"));
         o.WriteLine($"objective          {t.Objective}{(t.Teacher is null ? "" : $" (teacher {t.Teacher})")}{(t.QuantizationAware ? ", quantization-aware" : "")}");
         o.WriteLine(string.Create(c, $"settings           lr {t.LearningRate:G3}, {t.Steps} steps ({t.WarmupSteps} warmup), seq-len {t.SequenceLength}, accumulation {t.Accumulation}, weight decay {t.WeightDecay:G3}, clip {t.ClipNorm:G3}, seed {t.Seed}"));
         o.WriteLine(string.Create(c, $"data               {t.DataTokens} tokens (sha256 of ids {t.DataSha256}), {t.ValidationTokens} held out ({t.ValidationFraction:G3})"));

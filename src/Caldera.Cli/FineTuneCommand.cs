@@ -37,6 +37,8 @@ internal static class FineTuneCommand
     private static readonly Option<int?> Threads = CliOptions.OptionalInt("--threads", "Worker threads; default: one per processor. The adapter is the same at any count.", min: 1);
     private static readonly Option<bool> QuantizationAware = CliOptions.Flag("--quantization-aware",
         "Train the ranks through the rounding of caldera adapter merge (4-bit factors: the base's first-stage words kept, straight-through gradient), so that the merged .cald is the model trained.");
+    private static readonly Option<bool> TrainNorms = CliOptions.Flag("--train-norms",
+        "Train every RMSNorm gain too (each block's two norms and the final one, no weight decay); the adapter holds them and adapter merge writes them into the .cald.");
     private static readonly Option<bool> Resume = CliOptions.Flag("--resume",
         "Go on from <output>.checkpoint, which a stopped or killed run of the same model, text and settings left; the adapter is the one an uninterrupted run writes.");
 
@@ -44,7 +46,7 @@ internal static class FineTuneCommand
     {
         var command = new Command("finetune", "Fine-tune a .cald model's low-rank factors on a text (or distil it toward its checkpoint) and write an adapter.")
         {
-            Model, Text, Output, Teacher, Rank, Steps, Epochs, LearningRate, SequenceLength, Accumulation, Validation, QuantizationAware, Threads, Resume,
+            Model, Text, Output, Teacher, Rank, Steps, Epochs, LearningRate, SequenceLength, Accumulation, Validation, QuantizationAware, TrainNorms, Threads, Resume,
         };
         command.SetAction(parsed => Execute(parsed, cli));
         return command;
@@ -65,7 +67,8 @@ internal static class FineTuneCommand
         {
             Rank = parsed.GetValue(Rank), Steps = parsed.GetValue(Steps), Epochs = parsed.GetValue(Epochs), LearningRate = parsed.GetValue(LearningRate),
             SequenceLength = parsed.GetValue(SequenceLength), Accumulation = parsed.GetValue(Accumulation),
-            ValidationFraction = parsed.GetValue(Validation), QuantizationAware = parsed.GetValue(QuantizationAware), Threads = threads,
+            ValidationFraction = parsed.GetValue(Validation), QuantizationAware = parsed.GetValue(QuantizationAware),
+            TrainNorms = parsed.GetValue(TrainNorms), Threads = threads,
         };
 
         using var file = CaldFile.Open(modelPath);

@@ -77,6 +77,7 @@ public abstract class CalderaModel : IChatClient
             {
                 _adapter = AdapterFile.Read(adapterPath);
                 AdapterFile.CheckBase(adapterPath, _adapter, file.Checksum, file.Path);
+                AdapterFile.CheckGains(adapterPath, _adapter, file.Content.Config);
             }
         }
         catch

@@ -22,12 +22,18 @@ public sealed record FineTuneOptions
     /// <summary>Share of the text, from its end, held out to keep the best step (0: keep the last).</summary>
     public double ValidationFraction { get; init; }
 
+    /// <summary>
+    /// Train every RMSNorm gain too (each block's attention and FFN norm, and the final norm), which the adapter then
+    /// holds and loading it applies.
+    /// </summary>
+    public bool TrainNorms { get; init; }
+
     /// <summary>Worker threads; null: the model's <see cref="CalderaModelOptions.Threads"/>. The adapter is the same at any count.</summary>
     public int? Threads { get; init; }
 
     internal FineTuneSettings ToSettings(int defaultThreads) => new()
     {
         Rank = Rank, Steps = Steps, Epochs = Epochs, LearningRate = LearningRate, SequenceLength = SequenceLength,
-        ValidationFraction = ValidationFraction, Threads = Threads ?? defaultThreads,
+        ValidationFraction = ValidationFraction, TrainNorms = TrainNorms, Threads = Threads ?? defaultThreads,
     };
 }

@@ -66,19 +66,26 @@ public sealed class FineTuneCommandTests
     /// </summary>
     private const double MergedPerplexityTolerance = 1e-4;
 
-    [Fact]
-    public void A_quantization_aware_adapter_merges_into_a_file_that_scores_as_the_adapter_does()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_quantization_aware_adapter_merges_into_a_file_that_scores_as_the_adapter_does(bool trainNorms)
     {
         using var dir = new TempDirectory();
         string text = Text(dir, 6000), adapter = dir.File("qat.calda"), merged = dir.File("merged.cald");
         var (code, stdout, stderr) = Run(["finetune", CompressedStories.Path, "--text", text, "-o", adapter, "--rank", "16", "--steps", "6",
-            "--seq-len", "32", "--lr", "0.03", "--quantization-aware", "--threads", "2"]);
+            "--seq-len", "32", "--lr", "0.03", "--quantization-aware", "--threads", "2", .. (trainNorms ? new[] { "--train-norms" } : [])]);
         Assert.True(code == 0, stderr);
         (code, stdout, stderr) = Run(["adapter", "inspect", adapter]);
         Assert.True(code == 0, stderr);
         Assert.Contains("quantization-aware", stdout);
-        (code, _, stderr) = Run(["adapter", "merge", CompressedStories.Path, adapter, "-o", merged]);
+        // stories260K: 5 layers, two norms each and the final one, 64 wide.
+        if (trainNorms) Assert.Contains("norm gains         11 (blk.0.attn_norm.weight … output_norm.weight), 704 fp32 parameters", stdout);
+        else Assert.DoesNotContain("norm gains", stdout);
+        Assert.Equal(trainNorms ? 11 : 0, AdapterFile.Read(adapter).Gains.Count);
+        (code, stdout, stderr) = Run(["adapter", "merge", CompressedStories.Path, adapter, "-o", merged]);
         Assert.True(code == 0, stderr);
+        Assert.Equal(trainNorms, stdout.Contains("and 11 norm gains"));
 
         double Perplexity(params string[] model)
         {
@@ -162,6 +169,29 @@ public sealed class FineTuneCommandTests
         var (code, _, stderr) = Run([.. Args(resumed), "--resume"]);
         Assert.True(code == 0, stderr);
         Assert.Equal(File.ReadAllBytes(whole), File.ReadAllBytes(resumed));
+    }
+
+    [Fact]
+    public void An_adapter_whose_norm_gain_does_not_fit_the_model_exits_2_naming_the_adapter()
+    {
+        using var dir = new TempDirectory();
+        string adapter = dir.File("a.calda");
+        Assert.Equal(0, Run(["finetune", CompressedStories.Path, "--text", Text(dir, 3000), "-o", adapter, "--steps", "1", "--seq-len", "32", "--train-norms"]).Code);
+        var read = AdapterFile.Read(adapter);
+        AdapterFile.Write(adapter, read with { Gains = [read.Gains[0] with { Values = read.Gains[0].Values[..^1] }, .. read.Gains.Skip(1)] });
+        foreach (var args in new[]
+        {
+            new[] { "run", CompressedStories.Path, "--adapter", adapter, "--prompt", "Once" },
+            ["eval", CompressedStories.Path, "--adapter", adapter, "--text", Text(dir, 3000), "--ctx", "32"],
+            ["adapter", "merge", CompressedStories.Path, adapter, "-o", dir.File("merged.cald")],
+        })
+        {
+            var (code, _, stderr) = Run(args);
+            Assert.Equal(2, code);
+            Assert.Contains(adapter, stderr);
+            Assert.Contains("blk.0.attn_norm.weight has 63 values, the model's width is 64", stderr);
+        }
+        Assert.False(File.Exists(dir.File("merged.cald")));
     }
 
     [Fact]

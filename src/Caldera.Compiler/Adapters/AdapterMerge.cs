@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using Caldera.Runtime.Compression;
+using Caldera.Runtime.Model;
 using Caldera.Runtime.Training.Adapters;
 
 namespace Caldera.Compiler.Adapters;
@@ -9,6 +11,8 @@ namespace Caldera.Compiler.Adapters;
 /// scale, <see cref="FactorRequantization"/>, or halves), so the merged model runs without the adapter at the model's own
 /// bits per weight. The rounding is a quality cost of its own, which <c>caldera eval</c> of the merged file against the
 /// adapter measures; an adapter trained quantisation-aware holds ranks on the grid already, and merges without that cost.
+/// Trained norm gains replace the base's tensors of their names, stored as F32 (as the compressor stores norms), so they
+/// are written bit for bit.
 /// </summary>
 internal static class AdapterMerge
 {
@@ -18,7 +22,19 @@ internal static class AdapterMerge
         var matrices = content.Matrices.Select(m => trained.TryGetValue(m.Name, out var a) ? Merge(m, a) : m).ToArray();
         if (matrices.Count(m => trained.ContainsKey(m.Name)) != trained.Count)
             throw new ArgumentException("the adapter trains matrices the model does not compress", nameof(adapter));
-        return content with { Matrices = matrices };
+        foreach (var g in adapter.Gains)
+            if (g.FindMismatch(content.Config) is { } problem) throw new ArgumentException(problem, nameof(adapter));
+        var gains = adapter.Gains.ToDictionary(g => g.Name, StringComparer.Ordinal);
+        var dense = content.DenseTensors.Select(d => gains.TryGetValue(d.Name, out var g) ? Gain(d, g) : d).ToArray();
+        return content with { Matrices = matrices, DenseTensors = dense };
+    }
+
+    // The trained gain as an F32 tensor of the base's name and shape.
+    private static DenseTensorData Gain(DenseTensorData data, AdapterGain gain)
+    {
+        if (data.Shape is not [long length] || length != gain.Values.Length)
+            throw new ArgumentException($"adapter gain {gain.Name} ({gain.Values.Length} values) does not fit {data.Name} [{string.Join(", ", data.Shape)}]");
+        return data with { Type = TensorType.F32, Data = MemoryMarshal.AsBytes(gain.Values.AsSpan()).ToArray() };
     }
 
     private static CompressedLinearData Merge(CompressedLinearData data, AdapterMatrix adapter)

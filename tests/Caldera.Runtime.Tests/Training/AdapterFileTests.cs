@@ -6,7 +6,7 @@ using Caldera.Runtime.Training.Model;
 
 namespace Caldera.Runtime.Tests.Training;
 
-/// <summary>The adapter file: round trip, byte-identical training at any thread count, rejection of damage and of another base, and inference with an unmerged adapter.</summary>
+/// <summary>The adapter file: round trip (with and without norm gains), byte-identical training at any thread count, rejection of damage and of another base, and inference with an unmerged adapter.</summary>
 public class AdapterFileTests
 {
     /// <summary>Adapted inference against the training pass's logits, relative to the largest: float rounding in another order, ~1e-6.</summary>
@@ -40,19 +40,65 @@ public class AdapterFileTests
         }
         Assert.Equal(adapter.Training.Losses, read.Training.Losses);
         Assert.Equal(adapter.Training.ValidationLosses, read.Training.ValidationLosses);
-        Assert.Equal(adapter with { Matrices = read.Matrices, Training = read.Training }, read);
+        Assert.Equal(adapter with { Matrices = read.Matrices, Training = read.Training, Gains = read.Gains }, read);
+        Assert.Empty(read.Gains);
         Assert.Equal(adapter.Training with { Losses = read.Training.Losses, ValidationLosses = read.Training.ValidationLosses }, read.Training);
         Assert.Equal(160, read.Training.DataTokens);
         Assert.DoesNotContain(Directory.GetFiles(dir.Path), f => f.EndsWith(".tmp", StringComparison.Ordinal));
     }
 
     [Fact]
-    public void One_and_two_threads_write_byte_identical_adapters()
+    public void An_adapter_with_norm_gains_reads_back_as_written_as_version_2_and_one_without_stays_version_1()
     {
         using var dir = new TempDirectory();
-        AdapterFile.Write(dir.File("1.calda"), Train(Settings with { Threads = 1, Accumulation = 2 }));
-        AdapterFile.Write(dir.File("2.calda"), Train(Settings with { Threads = 2, Accumulation = 2 }));
+        var adapter = Train(Settings with { TrainNorms = true });
+        using (var file = CaldFile.Open(CompressedStories.Path))
+        {
+            Assert.Equal(2 * file.Content.Config.LayerCount + 1, adapter.Gains.Count);
+            // Training moved them off the base's values.
+            var baseGains = TrainableModel.Peel(file.Content, 1).Gains.ToDictionary(g => g.Name, g => g.Values);
+            Assert.Contains(adapter.Gains, g => !g.Values.SequenceEqual(baseGains[g.Name]));
+        }
+        string path = dir.File("gains.calda");
+        AdapterFile.Write(path, adapter);
+        var read = AdapterFile.Read(path);
+        Assert.Equal(adapter.Gains.Select(g => g.Name), read.Gains.Select(g => g.Name));
+        for (int i = 0; i < adapter.Gains.Count; i++) Assert.Equal(adapter.Gains[i].Values, read.Gains[i].Values);
+        Assert.Equal(AdapterFile.VersionWithGains, BitConverter.ToUInt32(File.ReadAllBytes(path), 8));
+        AdapterFile.Write(dir.File("plain.calda"), Train(Settings));
+        Assert.Equal(AdapterFile.Version, BitConverter.ToUInt32(File.ReadAllBytes(dir.File("plain.calda")), 8));
+        Assert.Empty(AdapterFile.Read(dir.File("plain.calda")).Gains);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void One_and_two_threads_write_byte_identical_adapters(bool trainNorms)
+    {
+        using var dir = new TempDirectory();
+        AdapterFile.Write(dir.File("1.calda"), Train(Settings with { Threads = 1, Accumulation = 2, TrainNorms = trainNorms }));
+        AdapterFile.Write(dir.File("2.calda"), Train(Settings with { Threads = 2, Accumulation = 2, TrainNorms = trainNorms }));
         Assert.Equal(File.ReadAllBytes(dir.File("1.calda")), File.ReadAllBytes(dir.File("2.calda")));
+    }
+
+    [Fact]
+    public void An_adapter_whose_gain_length_does_not_fit_the_model_is_a_clear_error_naming_the_file()
+    {
+        using var dir = new TempDirectory();
+        var adapter = Train(Settings with { Steps = 1, TrainNorms = true });
+        var gains = adapter.Gains.ToArray();
+        gains[1] = gains[1] with { Values = [.. gains[1].Values, 1f] };
+        string path = dir.File("wide.calda");
+        AdapterFile.Write(path, adapter with { Gains = gains });
+        var read = AdapterFile.Read(path);
+        using var file = CaldFile.Open(CompressedStories.Path);
+        var e = Assert.Throws<ModelFormatException>(() => AdapterFile.CheckGains(path, read, file.Content.Config));
+        Assert.Contains(path, e.Message);
+        Assert.Contains($"{gains[1].Name} has {file.Content.Config.Dim + 1} values, the model's width is {file.Content.Config.Dim}", e.Message);
+        Assert.Throws<ArgumentException>(() => AdaptedLinear.Binder(b => throw new InvalidOperationException(), file.Content, read));
+        Assert.Throws<ArgumentException>(() => Caldera.Compiler.Adapters.AdapterMerge.Merge(file.Content, read));
+        var model = TrainableModel.Peel(file.Content, adapter.Rank, trainNorms: true);
+        Assert.Throws<ArgumentException>(() => read.ApplyTo(model));
     }
 
     [Fact]
@@ -77,11 +123,13 @@ public class AdapterFileTests
         Assert.True(Distance(merged) < 0.5 * Distance(baseLogits), $"merged is {Distance(merged):G3} from the adapted logits, the base {Distance(baseLogits):G3}");
     }
 
-    [Fact]
-    public void A_run_stopped_and_resumed_from_its_checkpoint_writes_the_adapter_of_an_uninterrupted_run()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_run_stopped_and_resumed_from_its_checkpoint_writes_the_adapter_of_an_uninterrupted_run(bool trainNorms)
     {
         using var dir = new TempDirectory();
-        var settings = Settings with { Steps = 6, Accumulation = 2, Threads = 2 };
+        var settings = Settings with { Steps = 6, Accumulation = 2, Threads = 2, TrainNorms = trainNorms };
         using var file = CaldFile.Open(CompressedStories.Path);
         var tuner = new FineTuner(file.Content, file.Checksum, "stories260K-r16.cald", settings);
         AdapterFile.Write(dir.File("whole.calda"), tuner.Run(Text, checkpointPath: dir.File("whole.checkpoint")));
@@ -144,13 +192,16 @@ public class AdapterFileTests
         Assert.Contains("not on other.cald", e.Message);
     }
 
-    [Fact]
-    public void An_unmerged_adapter_on_the_compressed_forward_pass_gives_the_trained_models_logits()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void An_unmerged_adapter_on_the_compressed_forward_pass_gives_the_trained_models_logits(bool trainNorms)
     {
-        var adapter = Train(Settings with { Steps = 4, LearningRate = 3e-2 });
+        var adapter = Train(Settings with { Steps = 4, LearningRate = 3e-2, TrainNorms = trainNorms });
+        Assert.Equal(trainNorms, adapter.Gains.Count > 0);
         using var file = CaldFile.Open(CompressedStories.Path);
         int[] tokens = [1, 403, 407, 261, 378, 429, 395, 260, 443];
-        var model = TrainableModel.Peel(file.Content, adapter.Rank);
+        var model = TrainableModel.Peel(file.Content, adapter.Rank, trainNorms: trainNorms);
         adapter.ApplyTo(model);
         using var pool = new WorkerPool(1);
         var trained = new WindowPass(model, pool, tokens.Length).Logits(tokens);

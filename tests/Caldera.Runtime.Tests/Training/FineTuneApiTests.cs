@@ -33,6 +33,32 @@ public class FineTuneApiTests
     }
 
     [Fact]
+    public async Task With_TrainNorms_the_adapter_holds_the_gains_and_loading_it_applies_them()
+    {
+        using var dir = new TempDirectory();
+        string adapter = dir.File("norms.calda"), withoutGains = dir.File("ranks-only.calda");
+        var description = TestModel.Describe(CompressedStories.Path);
+        using (var model = TestModel.Load(description, FromFile))
+            await model.FineTuneAsync([TestModels.TinyStoriesPrefix(600)], adapter,
+                new FineTuneOptions { Rank = 4, Steps = 10, SequenceLength = 64, LearningRate = 1e-2, TrainNorms = true });
+        var read = Caldera.Runtime.Training.Adapters.AdapterFile.Read(adapter);
+        Assert.Equal(11, read.Gains.Count);
+        Caldera.Runtime.Training.Adapters.AdapterFile.Write(withoutGains, read with { Gains = [] });
+
+        int[] tokens = [1, 403, 407, 261, 378, 429, 395, 260];
+        float[] Logits(string path)
+        {
+            using var model = TestModel.Load(description, FromFile with { AdapterPath = path });
+            using var transformer = model.CreateTransformer();
+            var logits = new float[tokens.Length * model.Config.VocabSize];
+            transformer.Prefill(tokens, 0, logits);
+            return logits;
+        }
+        // The same ranks; only the gains differ, so different logits mean the loaded gains run.
+        Assert.NotEqual(Logits(withoutGains), Logits(adapter));
+    }
+
+    [Fact]
     public async Task Too_little_text_is_a_FineTuningException_and_writes_nothing()
     {
         using var dir = new TempDirectory();

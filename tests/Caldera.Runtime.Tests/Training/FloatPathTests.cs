@@ -43,6 +43,26 @@ public class FloatPathTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Float_norm_gain_gradients_agree_with_the_float64_reference(string variant)
+    {
+        var model = TrainableModel.Peel(TrainingModels.Variant(variant), rank: 2, trainNorms: true);
+        var reference = new ReferenceModel(model);
+        reference.Gradients(TrainingModels.Window, TrainingModels.Targets);
+        using var pool = new WorkerPool(2);
+        new WindowPass(model, pool, 16).Accumulate(TrainingModels.Window, TrainingModels.Targets, 1f);
+        var gains = model.TrainedGains;
+        Assert.Equal(2 * model.Config.LayerCount + 1, gains.Count);
+        Assert.Equal(reference.Gains.Select(g => g.Name), gains.Select(g => g.Name));
+        for (int i = 0; i < gains.Count; i++) AssertClose(reference.Gains[i].Gradient, gains[i].Gradient, gains[i].Name);
+        // The factors' gradients are those of a run without the gains (the gains' backward adds to nothing else).
+        var plain = TrainableModel.Peel(TrainingModels.Variant(variant), rank: 2);
+        new WindowPass(plain, pool, 16).Accumulate(TrainingModels.Window, TrainingModels.Targets, 1f);
+        Assert.Empty(plain.TrainedGains);
+        Assert.Equal(plain.Trained.SelectMany(l => l.LTransposedGradient.Concat(l.RGradient)), model.Trained.SelectMany(l => l.LTransposedGradient.Concat(l.RGradient)));
+    }
+
     /// <summary>
     /// Σ_t ‖dy_t‖² per matrix, fp32 against float64: a sum of squares of gradients that agree to ~1e-6 relative (see
     /// <see cref="GradientTolerance"/>), so it agrees about as well; a dy of the wrong matrix or token is off by its whole size.
@@ -121,11 +141,13 @@ public class FloatPathTests
         AssertBaseLogits(content, TrainingModels.Window);
     }
 
-    [Fact]
-    public void Step_zero_logits_of_compressed_stories260K_equal_its_forward_pass()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Step_zero_logits_of_compressed_stories260K_equal_its_forward_pass(bool trainNorms)
     {
         using var file = CaldFile.Open(CompressedStories.Path);
-        AssertBaseLogits(file.Content, [1, 403, 407, 261, 378, 429, 395, 260, 443, 300, 1, 17, 42]);
+        AssertBaseLogits(file.Content, [1, 403, 407, 261, 378, 429, 395, 260, 443, 300, 1, 17, 42], trainNorms);
     }
 
     [Fact]
@@ -133,16 +155,20 @@ public class FloatPathTests
     {
         using var file = CaldFile.Open(CompressedStories.Path);
         var tokens = Enumerable.Range(0, 65).Select(i => (i * 37 + 11) % 512).ToArray();
-        byte[] Gradients(int threads)
+        (byte[] Factors, byte[] Gains) Gradients(int threads)
         {
-            var model = TrainableModel.Peel(file.Content, rank: 8);
+            var model = TrainableModel.Peel(file.Content, rank: 8, trainNorms: true);
             using var pool = new WorkerPool(threads);
             new WindowPass(model, pool, 64).Accumulate(tokens.AsSpan(0, 64), tokens.AsSpan(1, 64), 1f / 64);
-            return model.Trained.SelectMany(l => l.LTransposedGradient.Concat(l.RGradient)).SelectMany(BitConverter.GetBytes).ToArray();
+            return (model.Trained.SelectMany(l => l.LTransposedGradient.Concat(l.RGradient)).SelectMany(BitConverter.GetBytes).ToArray(),
+                model.TrainedGains.SelectMany(g => g.Gradient).SelectMany(BitConverter.GetBytes).ToArray());
         }
         var one = Gradients(1);
-        Assert.Contains(one, b => b != 0);
-        Assert.Equal(one, Gradients(2));
+        Assert.Contains(one.Factors, b => b != 0);
+        Assert.Contains(one.Gains, b => b != 0);
+        var two = Gradients(2);
+        Assert.Equal(one.Factors, two.Factors);
+        Assert.Equal(one.Gains, two.Gains);
     }
 
     [Fact]
@@ -164,14 +190,14 @@ public class FloatPathTests
         Assert.Equal(kept, Gradients(0, keeps: false));
     }
 
-    private static void AssertBaseLogits(CompressedModelContent content, int[] tokens)
+    private static void AssertBaseLogits(CompressedModelContent content, int[] tokens, bool trainNorms = false)
     {
         using var weights = new CompressedModelWeights(content);
         using var transformer = new Transformer(content.Config, binding => weights.Bind(binding), new TransformerOptions { Threads = 2 });
         var expected = new float[tokens.Length * content.Config.VocabSize];
         transformer.Prefill(tokens, 0, expected);
         using var pool = new WorkerPool(2);
-        var actual = new WindowPass(TrainableModel.Peel(content, rank: 2), pool, tokens.Length).Logits(tokens);
+        var actual = new WindowPass(TrainableModel.Peel(content, rank: 2, trainNorms: trainNorms), pool, tokens.Length).Logits(tokens);
         double scale = expected.Max(MathF.Abs);
         for (int i = 0; i < expected.Length; i++)
             Assert.True(Math.Abs(expected[i] - actual[i]) <= LogitTolerance * scale, $"logit {i}: base {expected[i]}, peeled {actual[i]}");

@@ -84,6 +84,49 @@ public class QuantizationAwareTests
     }
 
     [Fact]
+    public void With_norm_gains_the_merged_file_holds_them_bit_for_bit_and_gives_the_unmerged_adapters_logits()
+    {
+        using var file = CaldFile.Open(CompressedStories.Path);
+        var adapter = Train(file.Content, file.Checksum, Settings with { TrainNorms = true });
+        var content = AdapterMerge.Merge(file.Content, adapter);
+        var dense = content.DenseTensors.ToDictionary(d => d.Name);
+        var original = file.Content.DenseTensors.ToDictionary(d => d.Name);
+        Assert.Equal(2 * content.Config.LayerCount + 1, adapter.Gains.Count);
+        foreach (var g in adapter.Gains)
+        {
+            Assert.Equal(Caldera.Runtime.Model.TensorType.F32, dense[g.Name].Type);
+            Assert.Equal(System.Runtime.InteropServices.MemoryMarshal.AsBytes(g.Values.AsSpan()).ToArray(), dense[g.Name].Data.ToArray());
+        }
+        Assert.Contains(adapter.Gains, g => !dense[g.Name].Data.Span.SequenceEqual(original[g.Name].Data.Span));
+
+        int[] tokens = [1, 403, 407, 261, 378, 429, 395, 260, 443, 300];
+        float[] Logits(CompressedModelContent model, LowRankAdapter? over)
+        {
+            using var weights = new CompressedModelWeights(model);
+            Func<LinearBinding, TransformerWeights> bind = b => weights.Bind(b);
+            using var transformer = new Transformer(model.Config, over is null ? bind : AdaptedLinear.Binder(bind, model, over), new TransformerOptions { Threads = 2 });
+            var logits = new float[tokens.Length * model.Config.VocabSize];
+            transformer.Prefill(tokens, 0, logits);
+            return logits;
+        }
+        var merged = Logits(content, null);
+        var unmerged = Logits(file.Content, adapter);
+        var trained = TrainableModel.Peel(file.Content, 16, FactorRequantization.Nearest, trainNorms: true);
+        adapter.ApplyTo(trained);
+        using var pool = new WorkerPool(2);
+        var training = new WindowPass(trained, pool, tokens.Length).Logits(tokens);
+        var baseLogits = Logits(file.Content, null);
+        double scale = merged.Max(MathF.Abs), moved = 0;
+        for (int i = 0; i < merged.Length; i++)
+        {
+            Assert.True(Math.Abs(merged[i] - unmerged[i]) <= LogitTolerance * scale, $"logit {i}: merged {merged[i]}, unmerged {unmerged[i]}");
+            Assert.True(Math.Abs(merged[i] - training[i]) <= LogitTolerance * scale, $"logit {i}: merged {merged[i]}, trained {training[i]}");
+            moved = Math.Max(moved, Math.Abs(merged[i] - baseLogits[i]));
+        }
+        Assert.True(moved > 100 * LogitTolerance * scale, $"training moved the logits by only {moved}");
+    }
+
+    [Fact]
     public void One_and_two_threads_write_byte_identical_adapters()
     {
         using var dir = new TempDirectory();

@@ -3,7 +3,7 @@ using Caldera.Runtime.Training.Reference;
 
 namespace Caldera.Runtime.Tests.Training;
 
-/// <summary>The float64 reference backward against central finite differences of its own loss.</summary>
+/// <summary>The float64 reference backward against central finite differences of its own loss: factors and norm gains.</summary>
 public class ReferenceGradientTests
 {
     /// <summary>Step of the central difference: its truncation error is ~h²·|f‴| ≈ 1e-10, its rounding error ~1e-16/h ≈ 1e-11.</summary>
@@ -44,6 +44,36 @@ public class ReferenceGradientTests
         Assert.True(checkedEntries >= 6 * 2 * 3 * 2, $"only {checkedEntries} entries checked");
     }
 
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Reference_gradients_match_central_differences_for_every_norm_gain(string variant)
+    {
+        var model = TrainableModel.Peel(TrainingModels.Variant(variant), Rank, trainNorms: true);
+        var reference = new ReferenceModel(model);
+        int[] inputs = TrainingModels.Window, targets = TrainingModels.Targets;
+        reference.Gradients(inputs, targets);
+        var random = new Random(13);
+        int checkedEntries = 0;
+        foreach (var gain in reference.Gains)
+            for (int probe = 0; probe < 3; probe++)
+            {
+                int i = random.Next(gain.Values.Length);
+                double saved = gain.Values[i];
+                gain.Values[i] = saved + Step;
+                double plus = reference.Loss(inputs, targets);
+                gain.Values[i] = saved - Step;
+                double minus = reference.Loss(inputs, targets);
+                gain.Values[i] = saved;
+                double difference = (plus - minus) / (2 * Step);
+                Assert.True(difference != 0, $"{variant}: {gain.Name} entry {i} does not move the loss, so this probe checks nothing");
+                Assert.True(Math.Abs(difference - gain.Gradient[i]) <= Tolerance * Math.Max(1, Math.Abs(difference)),
+                    $"{variant}: {gain.Name} entry {i}: finite difference {difference:R}, backward {gain.Gradient[i]:R}");
+                checkedEntries++;
+            }
+        // Two norms per layer and the final one.
+        Assert.Equal((2 * model.Config.LayerCount + 1) * 3, checkedEntries);
+    }
+
     [Fact]
     public void Distillation_gradients_match_central_differences()
     {
@@ -65,6 +95,19 @@ public class ReferenceGradientTests
             double difference = (plus - minus) / (2 * Step);
             Assert.True(Math.Abs(difference - linear.RGradient[i]) <= Tolerance * Math.Max(1, Math.Abs(difference)),
                 $"R entry {i}: finite difference {difference:R}, backward {linear.RGradient[i]:R}");
+        }
+        foreach (var gain in reference.Gains)
+        {
+            int i = random.Next(gain.Values.Length);
+            double saved = gain.Values[i];
+            gain.Values[i] = saved + Step;
+            double plus = reference.Loss(TrainingModels.Window, teacher);
+            gain.Values[i] = saved - Step;
+            double minus = reference.Loss(TrainingModels.Window, teacher);
+            gain.Values[i] = saved;
+            double difference = (plus - minus) / (2 * Step);
+            Assert.True(Math.Abs(difference - gain.Gradient[i]) <= Tolerance * Math.Max(1, Math.Abs(difference)),
+                $"{gain.Name} entry {i}: finite difference {difference:R}, backward {gain.Gradient[i]:R}");
         }
     }
 

@@ -1,6 +1,7 @@
 using Caldera.Runtime.Compression;
 using Caldera.Runtime.Incoherence;
 using Caldera.Runtime.Inference;
+using Caldera.Runtime.Model;
 
 namespace Caldera.Runtime.Training.Adapters;
 
@@ -78,7 +79,7 @@ internal sealed class AdaptedLinear : ILinear
 
     /// <summary>
     /// A binder that binds as <paramref name="bind"/> does, then replaces every matrix the adapter trained with an
-    /// <see cref="AdaptedLinear"/> over its remaining ranks.
+    /// <see cref="AdaptedLinear"/> over its remaining ranks, and every norm gain it trained with the adapter's.
     /// </summary>
     public static Func<LinearBinding, TransformerWeights> Binder(Func<LinearBinding, TransformerWeights> bind, CompressedModelContent content, LowRankAdapter adapter)
     {
@@ -86,6 +87,10 @@ internal sealed class AdaptedLinear : ILinear
         var matrices = adapter.Matrices.ToDictionary(m => m.Name, StringComparer.Ordinal);
         foreach (var name in matrices.Keys)
             if (!data.ContainsKey(name)) throw new ArgumentException($"the adapter trains {name}, which the model does not compress");
+        foreach (var g in adapter.Gains)
+            if (g.FindMismatch(content.Config) is { } problem) throw new ArgumentException(problem);
+        var gains = adapter.Gains.ToDictionary(g => g.Name, g => g.Values, StringComparer.Ordinal);
+        float[] Gain(string name, float[] frozen) => gains.TryGetValue(name, out var g) ? g : frozen;
         return binding =>
         {
             var weights = bind(binding);
@@ -94,12 +99,13 @@ internal sealed class AdaptedLinear : ILinear
                 linear is CompressedLinear c && matrices.TryGetValue(c.Data.Name, out var a)
                     ? new AdaptedLinear(binding.Compressed(WithoutTopRanks(data[c.Data.Name], a.Rank), scratch, GenericRowKernels.Best), data[c.Data.Name], a)
                     : linear;
-            var layers = weights.Layers.Select(l => l with
+            var layers = weights.Layers.Select((l, i) => l with
             {
+                AttentionNorm = Gain(TensorNames.AttentionNorm(i), l.AttentionNorm), FfnNorm = Gain(TensorNames.FfnNorm(i), l.FfnNorm),
                 Query = Adapt(l.Query), Key = Adapt(l.Key), Value = Adapt(l.Value), AttentionOutput = Adapt(l.AttentionOutput),
                 Gate = Adapt(l.Gate), Up = Adapt(l.Up), Down = Adapt(l.Down),
             }).ToArray();
-            return new TransformerWeights(weights.Config, weights.TokenEmbedding, layers, weights.OutputNorm, weights.Classifier);
+            return new TransformerWeights(weights.Config, weights.TokenEmbedding, layers, Gain(TensorNames.OutputNorm, weights.OutputNorm), weights.Classifier);
         };
     }
 }

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Caldera.Common;
+using Caldera.Runtime.Model;
 
 namespace Caldera.Runtime.Training.Adapters;
 
@@ -12,15 +13,18 @@ namespace Caldera.Runtime.Training.Adapters;
 ///   0   magic "CALDADPT"          8   version (u32)        12  reserved, 0 (u32)
 ///   16  file length (i64)         24  XxHash3-64 of every other byte (u64)
 ///   32  manifest length (i64)     40  manifest: UTF-8 JSON, zero-padded to a multiple of 8
-///   then per matrix in manifest order: L_tᵀ (r×m) and R_t (r×n), float32 little-endian.
-/// The manifest names the base model by its <c>.cald</c> checksum and records the training (<see cref="AdapterTraining"/>):
+///   then per matrix in manifest order: L_tᵀ (r×m) and R_t (r×n), float32 little-endian;
+///   then (version 2) per trained RMSNorm gain in the manifest's "norms" order: its values, float32 little-endian.
+/// Version 1 holds matrices only; a file with gains is written as version 2, which an older build refuses by its version
+/// number, and this build reads both. The manifest names the base model by its <c>.cald</c> checksum and records the training (<see cref="AdapterTraining"/>):
 /// settings, token counts, a hash of the token ids and the losses, never the text. Every problem on reading is a
 /// <see cref="ModelFormatException"/> naming the file; sizes are checked in 64-bit arithmetic before anything is allocated.
 /// </summary>
 internal static class AdapterFile
 {
     public const string Extension = ".calda";
-    public const uint Version = 1;
+    /// <summary>The version written when an adapter holds only matrices, and the one written when it also holds gains.</summary>
+    public const uint Version = 1, VersionWithGains = 2;
     private const int HeaderSize = 40, ChecksumOffset = 24;
 
     /// <summary>Far above any real manifest (a few hundred bytes per matrix plus the losses).</summary>
@@ -32,18 +36,19 @@ internal static class AdapterFile
     {
         foreach (var m in adapter.Matrices)
             if (m.FindProblem() is { } problem) throw new ArgumentException(problem, nameof(adapter));
+        foreach (var g in adapter.Gains)
+            if (g.FindProblem() is { } problem) throw new ArgumentException(problem, nameof(adapter));
         byte[] manifest = Manifest(adapter);
         int padded = (manifest.Length + 7) / 8 * 8;
-        long payload = adapter.Matrices.Sum(m => 4L * (m.LTransposed.Length + m.R.Length));
+        long payload = adapter.Matrices.Sum(m => 4L * (m.LTransposed.Length + m.R.Length)) + adapter.Gains.Sum(g => 4L * g.Values.Length);
         var bytes = new byte[HeaderSize + padded + payload];
         Magic.CopyTo(bytes);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), Version);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), adapter.Gains.Count > 0 ? VersionWithGains : Version);
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(16), bytes.LongLength);
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(32), manifest.Length);
         manifest.CopyTo(bytes, HeaderSize);
         long offset = HeaderSize + padded;
-        foreach (var m in adapter.Matrices)
-            foreach (var values in new[] { m.LTransposed, m.R })
+        foreach (var values in adapter.Matrices.SelectMany(m => new[] { m.LTransposed, m.R }).Concat(adapter.Gains.Select(g => g.Values)))
             {
                 var target = MemoryMarshal.Cast<byte, float>(bytes.AsSpan((int)offset, 4 * values.Length));
                 values.CopyTo(target);
@@ -70,7 +75,8 @@ internal static class AdapterFile
         if (bytes.Length < HeaderSize) throw new ModelFormatException(path, $"{bytes.Length} bytes is shorter than the {HeaderSize}-byte adapter header (truncated, or not an adapter)");
         if (!bytes.AsSpan(0, 8).SequenceEqual(Magic)) throw new ModelFormatException(path, "bad magic: not a caldera adapter (.calda) file");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
-        if (version != Version) throw new ModelFormatException(path, $"adapter format version {version} is not supported (this build reads {Version}); fine-tune again with this caldera");
+        if (version is not (Version or VersionWithGains))
+            throw new ModelFormatException(path, $"adapter format version {version} is not supported (this build reads {Version} and {VersionWithGains}); fine-tune again with this caldera");
         long length = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(16));
         if (length != bytes.Length) throw new ModelFormatException(path, $"the header says {length} bytes but the file has {bytes.Length} (truncated or extended copy); copy it again");
         ulong stored = BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(ChecksumOffset)), actual = Checksum(bytes);
@@ -80,12 +86,22 @@ internal static class AdapterFile
             throw new ModelFormatException(path, $"a manifest of {manifestLength} bytes does not fit the {bytes.Length}-byte file");
         try
         {
-            return Parse(path, bytes, (int)manifestLength);
+            return Parse(path, bytes, (int)manifestLength, version);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
         {
             throw new ModelFormatException(path, $"the manifest is malformed: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// Throws unless every gain of <paramref name="adapter"/> (read from <paramref name="path"/>) replaces a norm of a
+    /// model of <paramref name="config"/>, at its width.
+    /// </summary>
+    public static void CheckGains(string path, LowRankAdapter adapter, LlamaConfig config)
+    {
+        foreach (var g in adapter.Gains)
+            if (g.FindMismatch(config) is { } problem) throw new ModelFormatException(path, $"{problem}; it belongs to another model");
     }
 
     /// <summary>Throws unless <paramref name="adapter"/> (read from <paramref name="path"/>) was trained on the model with <paramref name="baseChecksum"/>.</summary>
@@ -96,7 +112,7 @@ internal static class AdapterFile
                 $"was trained on {adapter.BaseName} (checksum {adapter.BaseChecksum:x16}), not on {basePath} (checksum {baseChecksum:x16}); use it with the model it was trained on, or fine-tune {Path.GetFileName(basePath)} again");
     }
 
-    private static LowRankAdapter Parse(string path, byte[] bytes, int manifestLength)
+    private static LowRankAdapter Parse(string path, byte[] bytes, int manifestLength, uint version)
     {
         using var document = JsonDocument.Parse(bytes.AsMemory(HeaderSize, manifestLength));
         var root = document.RootElement;
@@ -121,7 +137,25 @@ internal static class AdapterFile
             if (matrix.FindProblem() is { } problem) throw new ModelFormatException(path, problem);
             matrices.Add(matrix);
         }
-        if (offset != bytes.Length) throw new ModelFormatException(path, $"{bytes.Length - offset} bytes follow the last matrix's factors");
+        var gains = new List<AdapterGain>();
+        bool hasNorms = root.TryGetProperty("norms", out var norms);
+        if (hasNorms != (version == VersionWithGains))
+            throw new ModelFormatException(path, $"a version {version} adapter {(hasNorms ? "with" : "without")} norm gains (version {VersionWithGains} files, and only they, hold gains)");
+        if (hasNorms)
+            foreach (var g in norms.EnumerateArray())
+            {
+                string name = g.GetProperty("name").GetString()!;
+                int length = g.GetProperty("length").GetInt32();
+                if (length < 1) throw new ModelFormatException(path, $"norm gain '{ModelFormatException.Cut(name)}': length {length} must be at least 1");
+                if (offset + 4L * length > bytes.Length)
+                    throw new ModelFormatException(path, $"norm gain '{ModelFormatException.Cut(name)}': its values run past the end of the file (truncated)");
+                var gain = new AdapterGain(name, MemoryMarshal.Cast<byte, float>(bytes.AsSpan((int)offset, 4 * length)).ToArray());
+                offset += 4L * length;
+                if (gain.FindProblem() is { } problem) throw new ModelFormatException(path, problem);
+                if (gains.Any(g => g.Name == name)) throw new ModelFormatException(path, $"norm gain '{ModelFormatException.Cut(name)}' appears twice");
+                gains.Add(gain);
+            }
+        if (offset != bytes.Length) throw new ModelFormatException(path, $"{bytes.Length - offset} bytes follow the last matrix's factors{(gains.Count > 0 ? " and gains" : "")}");
         var t = root.GetProperty("training");
         var training = new AdapterTraining
         {
@@ -145,7 +179,7 @@ internal static class AdapterFile
             ValidationLosses = t.GetProperty("validation_losses").EnumerateArray().Select(e => (e[0].GetInt32(), e[1].GetDouble())).ToArray(),
             KeptStep = t.GetProperty("kept_step").GetInt32(),
         };
-        return new LowRankAdapter(checksum, baseModel.GetProperty("name").GetString()!, root.GetProperty("rank").GetInt32(), matrices, training);
+        return new LowRankAdapter(checksum, baseModel.GetProperty("name").GetString()!, root.GetProperty("rank").GetInt32(), matrices, training) { Gains = gains };
     }
 
     private static byte[] Manifest(LowRankAdapter adapter)
@@ -171,6 +205,18 @@ internal static class AdapterFile
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            if (adapter.Gains.Count > 0)
+            {
+                w.WriteStartArray("norms");
+                foreach (var g in adapter.Gains)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("name", g.Name);
+                    w.WriteNumber("length", g.Values.Length);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
             var t = adapter.Training;
             w.WriteStartObject("training");
             w.WriteString("objective", t.Objective);

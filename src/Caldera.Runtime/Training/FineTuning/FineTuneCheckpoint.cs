@@ -22,7 +22,7 @@ internal sealed class FineTuneCheckpoint
     public required int Step { get; init; }
     public required int OptimizerStep { get; init; }
 
-    /// <summary>The parameter arrays (L_tᵀ, R_t per matrix), their m and v, and the best step's parameters (empty when none).</summary>
+    /// <summary>The parameter arrays (L_tᵀ, R_t per matrix, then the trained gains), their m and v, and the best step's parameters (empty when none).</summary>
     public required float[][] Parameters { get; init; }
     public required float[][] M { get; init; }
     public required float[][] V { get; init; }

@@ -40,6 +40,12 @@ internal sealed record FineTuneSettings
     /// </summary>
     public bool QuantizationAware { get; init; }
 
+    /// <summary>
+    /// Train every RMSNorm gain too (each block's attention and FFN norm, and the final norm; d values each, no weight
+    /// decay), which the adapter then holds and the merge writes in place of the base's.
+    /// </summary>
+    public bool TrainNorms { get; init; }
+
     /// <summary>Seeds the order of the windows.</summary>
     public ulong Seed { get; init; } = 1;
 

@@ -65,11 +65,11 @@ internal sealed class FineTuner
         int totalSteps = s.Steps ?? s.Epochs * ((training + s.Accumulation - 1) / s.Accumulation);
         var schedule = new LearningRateSchedule(s.LearningRate, s.WarmupSteps(totalSteps), totalSteps);
 
-        var model = TrainableModel.Peel(_content, s.Rank, s.QuantizationAware ? _nearest : null);
+        var model = TrainableModel.Peel(_content, s.Rank, s.QuantizationAware ? _nearest : null, s.TrainNorms);
         if (model.Trained.Count == 0) throw new FineTuningException("the model has no low-rank factors to train (compressed with rank 0 or kept dense)");
         using var pool = new WorkerPool(s.Threads);
         var pass = new WindowPass(model, pool, t);
-        var optimizer = new AdamW(model.Trained, s.WeightDecay, s.ClipNorm);
+        var optimizer = new AdamW(model.Trained, s.WeightDecay, s.ClipNorm, model.TrainedGains);
         var order = new WindowOrder(training, s.Seed);
         var teacherLogits = teacher is null ? null : new float[t * config.VocabSize];
 
@@ -78,6 +78,7 @@ internal sealed class FineTuner
         int interval = s.ValidationInterval > 0 ? s.ValidationInterval : Math.Max(1, totalSteps / 10);
         int keptStep = totalSteps;
         IReadOnlyList<AdapterMatrix>? best = null;
+        IReadOnlyList<AdapterGain> bestGains = [];
         double bestLoss = double.PositiveInfinity;
         string dataSha256 = Sha256(tokens);
         string identity = $"{_baseChecksum:x16} {dataSha256} {s with { Threads = 1 }} {(teacher is null ? "next-token" : "distillation")}";
@@ -119,7 +120,7 @@ internal sealed class FineTuner
             progress?.Report(new FineTuneProgress(step, totalSteps, loss, validationLoss, (double)(step - firstStep + 1) * s.Accumulation * t / seconds, clock.Elapsed));
         }
 
-        var matrices = best ?? LowRankAdapter.Capture(model);
+        var (matrices, gains) = best is null ? (LowRankAdapter.Capture(model), LowRankAdapter.CaptureGains(model)) : (best, bestGains);
         var record = new AdapterTraining
         {
             Objective = teacher is null ? "next-token" : "distillation",
@@ -129,14 +130,14 @@ internal sealed class FineTuner
             TrainedTokens = (long)totalSteps * s.Accumulation * t, DataSha256 = dataSha256,
             Losses = losses, ValidationLosses = validationLosses, KeptStep = keptStep,
         };
-        return new LowRankAdapter(_baseChecksum, _baseName, s.Rank, matrices, record);
+        return new LowRankAdapter(_baseChecksum, _baseName, s.Rank, matrices, record) { Gains = gains };
 
         void Save(int step) => new FineTuneCheckpoint
         {
             Identity = identity, Step = step, OptimizerStep = optimizer.Step,
             Parameters = optimizer.Parameters.Select(p => p.Values).ToArray(),
             M = optimizer.Moments.Select(m => m.M).ToArray(), V = optimizer.Moments.Select(m => m.V).ToArray(),
-            Best = best?.SelectMany(m => new[] { m.LTransposed, m.R }).ToArray() ?? [],
+            Best = best is null ? [] : [.. best.SelectMany(m => new[] { m.LTransposed, m.R }), .. bestGains.Select(g => g.Values)],
             KeptStep = keptStep, BestLoss = bestLoss, Losses = losses.ToArray(), ValidationLosses = validationLosses.ToArray(),
         }.Write(checkpointPath!);
 
@@ -160,7 +161,11 @@ internal sealed class FineTuner
             validationLosses.AddRange(c.ValidationLosses);
             (keptStep, bestLoss) = (c.KeptStep, c.BestLoss);
             if (c.Best.Length > 0)
-                best = model.Trained.Select((l, i) => new AdapterMatrix(l.Name, l.Rows, l.Columns, l.TrainedRank, c.Best[2 * i], c.Best[2 * i + 1])).ToArray();
+            {
+                var trained = model.Trained;
+                best = trained.Select((l, i) => new AdapterMatrix(l.Name, l.Rows, l.Columns, l.TrainedRank, c.Best[2 * i], c.Best[2 * i + 1])).ToArray();
+                bestGains = model.TrainedGains.Select((g, i) => new AdapterGain(g.Name, c.Best[2 * trained.Count + i])).ToArray();
+            }
             return c.Step;
         }
 
@@ -185,6 +190,7 @@ internal sealed class FineTuner
                 bestLoss = loss;
                 keptStep = step;
                 best = LowRankAdapter.Capture(model);
+                bestGains = LowRankAdapter.CaptureGains(model);
             }
             return loss;
         }

@@ -45,7 +45,7 @@ internal sealed class BlockPass
         int d = _c.Dim, qDim = _c.QDim, kvDim = _c.KvDim, hidden = _c.HiddenDim;
         var pool = _products.Pool;
         ParallelLoop.For(pool, tokens, 2L * d, (t, _) =>
-            s.RhoAttention[t] = RmsNormStep.Forward(x.AsSpan(t * d, d), w.AttentionNorm, _c.NormEpsilon, _a.AsSpan(t * d, d)));
+            s.RhoAttention[t] = RmsNormStep.Forward(x.AsSpan(t * d, d), w.AttentionNorm.Values, _c.NormEpsilon, _a.AsSpan(t * d, d)));
         w.Query.Forward(_products, _a, s.Q, tokens, _work);
         w.Key.Forward(_products, _a, s.K, tokens, _work);
         w.Value.Forward(_products, _a, s.V, tokens, _work);
@@ -61,7 +61,7 @@ internal sealed class BlockPass
             var x1 = s.X1.AsSpan(t * d, d);
             var xt = x.AsSpan(t * d, d);
             for (int i = 0; i < d; i++) x1[i] += xt[i];
-            s.RhoFfn[t] = RmsNormStep.Forward(x1, w.FfnNorm, _c.NormEpsilon, _f.AsSpan(t * d, d));
+            s.RhoFfn[t] = RmsNormStep.Forward(x1, w.FfnNorm.Values, _c.NormEpsilon, _f.AsSpan(t * d, d));
         });
         w.Gate.Forward(_products, _f, s.Gate, tokens, _work);
         w.Up.Forward(_products, _f, s.Up, tokens, _work);
@@ -74,7 +74,7 @@ internal sealed class BlockPass
     }
 
     /// <summary>
-    /// Turns dx₂ into dx in place (T × dim) and adds the block's matrix gradients; <paramref name="s"/> holds what
+    /// Turns dx₂ into dx in place (T × dim) and adds the block's matrix gradients (and its gains', when they train); <paramref name="s"/> holds what
     /// <see cref="Forward"/> kept when it ran this block on input <paramref name="x"/>.
     /// </summary>
     public void Backward(TrainableLayer w, float[] x, float[] dx, int tokens, BlockActivations s)
@@ -84,8 +84,8 @@ internal sealed class BlockPass
         // a, f and h as Forward computed them (the same operations on the same values, so the same bits).
         ParallelLoop.For(pool, tokens, 4L * d + 4L * hidden, (t, _) =>
         {
-            RmsNormStep.Forward(x.AsSpan(t * d, d), w.AttentionNorm, _c.NormEpsilon, _a.AsSpan(t * d, d));
-            RmsNormStep.Forward(s.X1.AsSpan(t * d, d), w.FfnNorm, _c.NormEpsilon, _f.AsSpan(t * d, d));
+            RmsNormStep.Forward(x.AsSpan(t * d, d), w.AttentionNorm.Values, _c.NormEpsilon, _a.AsSpan(t * d, d));
+            RmsNormStep.Forward(s.X1.AsSpan(t * d, d), w.FfnNorm.Values, _c.NormEpsilon, _f.AsSpan(t * d, d));
             Gated(s.Gate, s.Up, _h, t * hidden, (t + 1) * hidden);
         });
         Array.Copy(dx, _dx1, tokens * d);
@@ -101,8 +101,9 @@ internal sealed class BlockPass
         });
         w.Gate.Backward(_products, _f, _dGate, _df, tokens, _work, accumulate: false);
         w.Up.Backward(_products, _f, _dUp, _df, tokens, _work, accumulate: true);
+        w.FfnNorm.Accumulate(s.X1, s.RhoFfn, _df, tokens);
         ParallelLoop.For(pool, tokens, 4L * d, (t, worker) =>
-            RmsNormStep.Backward(s.X1.AsSpan(t * d, d), w.FfnNorm, s.RhoFfn[t], _df.AsSpan(t * d, d), _dx1.AsSpan(t * d, d), pool.Scratch(worker, d)));
+            RmsNormStep.Backward(s.X1.AsSpan(t * d, d), w.FfnNorm.Values, s.RhoFfn[t], _df.AsSpan(t * d, d), _dx1.AsSpan(t * d, d), pool.Scratch(worker, d)));
 
         w.AttentionOutput.Backward(_products, s.O, _dx1, _dO, tokens, _work, accumulate: false);
         _attention.Backward(s.Q, s.K, s.V, _dO, _dq, _dk, _dv, tokens);
@@ -115,8 +116,9 @@ internal sealed class BlockPass
         w.Key.Backward(_products, _a, _dk, _da, tokens, _work, accumulate: true);
         w.Value.Backward(_products, _a, _dv, _da, tokens, _work, accumulate: true);
         Array.Copy(_dx1, dx, tokens * d);
+        w.AttentionNorm.Accumulate(x, s.RhoAttention, _da, tokens);
         ParallelLoop.For(pool, tokens, 4L * d, (t, worker) =>
-            RmsNormStep.Backward(x.AsSpan(t * d, d), w.AttentionNorm, s.RhoAttention[t], _da.AsSpan(t * d, d), dx.AsSpan(t * d, d), pool.Scratch(worker, d)));
+            RmsNormStep.Backward(x.AsSpan(t * d, d), w.AttentionNorm.Values, s.RhoAttention[t], _da.AsSpan(t * d, d), dx.AsSpan(t * d, d), pool.Scratch(worker, d)));
     }
 
     // h = silu(gate)·up over [from, to)

@@ -1,13 +1,13 @@
 namespace Caldera.Runtime.Training.Model;
 
-/// <summary>One block's weights for training: the two RMSNorm gains (frozen) and the seven matrices.</summary>
+/// <summary>One block's weights for training: the two RMSNorm gains (frozen unless norms train) and the seven matrices.</summary>
 internal sealed record TrainableLayer(
-    float[] AttentionNorm,
+    NormGain AttentionNorm,
     TrainableLinear Query,
     TrainableLinear Key,
     TrainableLinear Value,
     TrainableLinear AttentionOutput,
-    float[] FfnNorm,
+    NormGain FfnNorm,
     TrainableLinear Gate,
     TrainableLinear Up,
     TrainableLinear Down)

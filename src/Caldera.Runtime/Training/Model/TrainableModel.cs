@@ -6,12 +6,13 @@ namespace Caldera.Runtime.Training.Model;
 
 /// <summary>
 /// A compressed model prepared for fine-tuning: every compressed block matrix with its top r ranks peeled into float
-/// copies (<see cref="TrainableLinear.Peel"/>), everything else frozen. The embedding, the norm gains and the classifier
-/// are widened to float once (the classifier is the embedding when the model ties them).
+/// copies (<see cref="TrainableLinear.Peel"/>), and optionally every RMSNorm gain (<see cref="NormGain"/>); everything
+/// else frozen. The embedding, the norm gains and the classifier are widened to float once (the classifier is the
+/// embedding when the model ties them).
 /// </summary>
 internal sealed class TrainableModel
 {
-    private TrainableModel(LlamaConfig config, float[] embedding, float[] classifier, float[] outputNorm, TrainableLayer[] layers)
+    private TrainableModel(LlamaConfig config, float[] embedding, float[] classifier, NormGain outputNorm, TrainableLayer[] layers)
     {
         Config = config;
         Embedding = embedding;
@@ -28,8 +29,14 @@ internal sealed class TrainableModel
     /// <summary>vocab × dim (the same array as <see cref="Embedding"/> when tied).</summary>
     public float[] Classifier { get; }
 
-    public float[] OutputNorm { get; }
+    public NormGain OutputNorm { get; }
     public IReadOnlyList<TrainableLayer> Layers { get; }
+
+    /// <summary>Every RMSNorm gain: per layer the attention then the FFN norm, then the final norm.</summary>
+    public IReadOnlyList<NormGain> Gains => [.. Layers.SelectMany(l => new[] { l.AttentionNorm, l.FfnNorm }), OutputNorm];
+
+    /// <summary>The gains that train, in <see cref="Gains"/> order (none unless the model was peeled with trainNorms).</summary>
+    public IReadOnlyList<NormGain> TrainedGains => Gains.Where(g => g.Trains).ToArray();
 
     /// <summary>Every block matrix, in layer order and q, k, v, o, gate, up, down within a layer.</summary>
     public IEnumerable<TrainableLinear> Linears => Layers.SelectMany(l => l.Linears);
@@ -39,9 +46,10 @@ internal sealed class TrainableModel
 
     /// <summary>
     /// Peels the top <paramref name="rank"/> ranks of every compressed matrix of <paramref name="content"/>; with
-    /// <paramref name="nearest"/>, for quantisation-aware training (<see cref="TrainableLinear.Peel"/>).
+    /// <paramref name="nearest"/>, for quantisation-aware training (<see cref="TrainableLinear.Peel"/>); with
+    /// <paramref name="trainNorms"/>, every RMSNorm gain trains too.
     /// </summary>
-    public static TrainableModel Peel(CompressedModelContent content, int rank, E8PNearestRow? nearest = null)
+    public static TrainableModel Peel(CompressedModelContent content, int rank, E8PNearestRow? nearest = null, bool trainNorms = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rank);
         var c = content.Config;
@@ -55,7 +63,7 @@ internal sealed class TrainableModel
             ? TrainableLinear.Peel(m, rank, nearest)
             : TrainableLinear.Dense(name, Dense(name), (int)dense[name].Shape[0], (int)dense[name].Shape[1]);
 
-        return Assemble(c, Dense, Linear, c.TiedClassifier);
+        return Assemble(c, Dense, Linear, c.TiedClassifier, trainNorms);
     }
 
     /// <summary>
@@ -73,7 +81,7 @@ internal sealed class TrainableModel
             var (lt, r) = initial(name, t.Rows, t.Columns);
             return TrainableLinear.DenseWithFactors(name, t.ToArray(), t.Rows, t.Columns, lt, r, rank);
         }
-        return Assemble(c, Dense, Linear, c.TiedClassifier);
+        return Assemble(c, Dense, Linear, c.TiedClassifier, trainNorms: false);
     }
 
     /// <summary>
@@ -87,23 +95,25 @@ internal sealed class TrainableModel
         var c = checkpoint.Config;
         float[] Dense(string name) => checkpoint.Tensor(name).ToArray();
         TrainableLinear Linear(string name) => TrainableLinear.Dense(name, TensorRows.Of(checkpoint.Tensor(name)));
-        return Assemble(c, Dense, Linear, c.TiedClassifier || !checkpoint.Tensors.ContainsKey(TensorNames.Output));
+        return Assemble(c, Dense, Linear, c.TiedClassifier || !checkpoint.Tensors.ContainsKey(TensorNames.Output), trainNorms: false);
     }
 
     /// <summary>
     /// The model from its tensors by name: per layer the two norms (<paramref name="dense"/>) and seven matrices
-    /// (<paramref name="linear"/>), then the embedding, the classifier (the embedding itself when tied) and the final norm.
+    /// (<paramref name="linear"/>), then the embedding, the classifier (the embedding itself when tied) and the final norm;
+    /// the norms train when <paramref name="trainNorms"/>.
     /// </summary>
-    private static TrainableModel Assemble(LlamaConfig c, Func<string, float[]> dense, Func<string, TrainableLinear> linear, bool tiedClassifier)
+    private static TrainableModel Assemble(LlamaConfig c, Func<string, float[]> dense, Func<string, TrainableLinear> linear, bool tiedClassifier, bool trainNorms)
     {
+        NormGain Gain(string name) => new(name, dense(name), trainNorms);
         var layers = new TrainableLayer[c.LayerCount];
         for (int l = 0; l < layers.Length; l++)
-            layers[l] = new TrainableLayer(dense(TensorNames.AttentionNorm(l)),
+            layers[l] = new TrainableLayer(Gain(TensorNames.AttentionNorm(l)),
                 linear(TensorNames.Query(l)), linear(TensorNames.Key(l)), linear(TensorNames.Value(l)), linear(TensorNames.AttentionOutput(l)),
-                dense(TensorNames.FfnNorm(l)), linear(TensorNames.Gate(l)), linear(TensorNames.Up(l)), linear(TensorNames.Down(l)));
+                Gain(TensorNames.FfnNorm(l)), linear(TensorNames.Gate(l)), linear(TensorNames.Up(l)), linear(TensorNames.Down(l)));
         var embedding = dense(TensorNames.TokenEmbedding);
         var classifier = tiedClassifier ? embedding : dense(TensorNames.Output);
-        return new TrainableModel(c, embedding, classifier, dense(TensorNames.OutputNorm), layers);
+        return new TrainableModel(c, embedding, classifier, Gain(TensorNames.OutputNorm), layers);
     }
 
     /// <summary>
@@ -125,9 +135,10 @@ internal sealed class TrainableModel
         foreach (var linear in Trained) linear.RoundTrained();
     }
 
-    /// <summary>Zeroes every trained matrix's accumulated gradients.</summary>
+    /// <summary>Zeroes every trained matrix's and gain's accumulated gradients.</summary>
     public void ClearGradients()
     {
         foreach (var linear in Trained) linear.ClearGradients();
+        foreach (var gain in TrainedGains) gain.ClearGradient();
     }
 }

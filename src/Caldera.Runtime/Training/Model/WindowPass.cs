@@ -13,7 +13,7 @@ namespace Caldera.Runtime.Training.Model;
 /// otherwise (an 8B model's 32 layers at 256 tokens would keep 1.4 GB) memory is one block's activations plus the
 /// residual stream, and the backward runs block l's forward again from x_l just before its backward (activation
 /// checkpointing; the last block's are still there). Both give the same bits. Gradients are
-/// added to the trained matrices' accumulators, so windows accumulate until the optimizer takes them.
+/// added to the trained matrices' (and trained gains') accumulators, so windows accumulate until the optimizer takes them.
 /// </summary>
 internal sealed class WindowPass
 {
@@ -130,7 +130,7 @@ internal sealed class WindowPass
         }
         for (int l = 0; l < c.LayerCount; l++) _block.Forward(_model.Layers[l], _stream[l], _stream[l + 1], n, _activations[l]);
         var x = _stream[c.LayerCount];
-        for (int t = 0; t < n; t++) _rho[t] = RmsNormStep.Forward(x.AsSpan(t * d, d), _model.OutputNorm, c.NormEpsilon, _h.AsSpan(t * d, d));
+        for (int t = 0; t < n; t++) _rho[t] = RmsNormStep.Forward(x.AsSpan(t * d, d), _model.OutputNorm.Values, c.NormEpsilon, _h.AsSpan(t * d, d));
         return n;
     }
 
@@ -141,8 +141,9 @@ internal sealed class WindowPass
         var x = _stream[c.LayerCount];
         Array.Clear(_dx, 0, n * d);
         var scratch = new float[d];
+        _model.OutputNorm.Accumulate(x, _rho, _dh, n);
         for (int t = 0; t < n; t++)
-            RmsNormStep.Backward(x.AsSpan(t * d, d), _model.OutputNorm, _rho[t], _dh.AsSpan(t * d, d), _dx.AsSpan(t * d, d), scratch);
+            RmsNormStep.Backward(x.AsSpan(t * d, d), _model.OutputNorm.Values, _rho[t], _dh.AsSpan(t * d, d), _dx.AsSpan(t * d, d), scratch);
         for (int l = c.LayerCount - 1; l >= 0; l--)
         {
             if (!KeepsActivations && l < c.LayerCount - 1) _block.Forward(_model.Layers[l], _stream[l], _recomputed!, n, _activations[l]);

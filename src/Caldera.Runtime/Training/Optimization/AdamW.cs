@@ -3,23 +3,29 @@ using Caldera.Runtime.Training.Model;
 namespace Caldera.Runtime.Training.Optimization;
 
 /// <summary>
-/// AdamW over every trained factor (L_tᵀ and R_t of each matrix), as PyTorch's torch.optim.AdamW computes it for fp32
-/// parameters: θ ← θ·(1 − η·λ), then θ ← θ − (η/(1 − β₁ᵗ))·m/(√v/√(1 − β₂ᵗ) + ε), with m and v the running moments of
-/// the gradient. The gradient is first scaled so that its global L2 norm is at most <see cref="ClipNorm"/>.
+/// AdamW over every trained factor (L_tᵀ and R_t of each matrix) and trained RMSNorm gain, as PyTorch's
+/// torch.optim.AdamW computes it for fp32 parameters: θ ← θ·(1 − η·λ), then θ ← θ − (η/(1 − β₁ᵗ))·m/(√v/√(1 − β₂ᵗ) + ε),
+/// with m and v the running moments of the gradient. The gradient is first scaled so that its global L2 norm (factors and
+/// gains together) is at most <see cref="ClipNorm"/>. Gains take no weight decay (λ = 0 for them): decay pulls a
+/// parameter toward 0, and a gain's neutral value is 1, not 0 (the usual practice of excluding norm weights from decay).
 /// The moments are part of a checkpoint, so a resumed run continues exactly.
 /// </summary>
 internal sealed class AdamW
 {
     public const double Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8;
 
-    private readonly IReadOnlyList<TrainableLinear> _trained;
+    private readonly (float[] Values, float[] Gradient, bool Decays)[] _parameters;
 
-    public AdamW(IReadOnlyList<TrainableLinear> trained, double weightDecay, double clipNorm)
+    public AdamW(IReadOnlyList<TrainableLinear> trained, double weightDecay, double clipNorm, IReadOnlyList<NormGain>? gains = null)
     {
-        _trained = trained;
+        _parameters =
+        [
+            .. trained.SelectMany(l => new[] { (l.LTransposed!.Values, l.LTransposedGradient, true), (l.R!.Values, l.RGradient, true) }),
+            .. (gains ?? []).Select(g => (g.Values, g.Gradient, false)),
+        ];
         WeightDecay = weightDecay;
         ClipNorm = clipNorm;
-        Moments = trained.SelectMany(l => new[] { l.LTransposedGradient.Length, l.RGradient.Length }).Select(n => (new float[n], new float[n])).ToArray();
+        Moments = _parameters.Select(p => (new float[p.Values.Length], new float[p.Values.Length])).ToArray();
     }
 
     public double WeightDecay { get; }
@@ -33,9 +39,8 @@ internal sealed class AdamW
     /// <summary>(m, v) per parameter array, in the order of <see cref="Parameters"/>.</summary>
     public (float[] M, float[] V)[] Moments { get; }
 
-    /// <summary>Each trained factor with its gradient: L_tᵀ then R_t per matrix.</summary>
-    public IEnumerable<(float[] Values, float[] Gradient)> Parameters =>
-        _trained.SelectMany(l => new[] { (l.LTransposed!.Values, l.LTransposedGradient), (l.R!.Values, l.RGradient) });
+    /// <summary>Each trained parameter array with its gradient: L_tᵀ then R_t per matrix, then the trained gains.</summary>
+    public IEnumerable<(float[] Values, float[] Gradient)> Parameters => _parameters.Select(p => (p.Values, p.Gradient));
 
     /// <summary>‖g‖₂ over every gradient, summed in a fixed order in double.</summary>
     public double GradientNorm()
@@ -55,10 +60,11 @@ internal sealed class AdamW
         float clip = coefficient < 1 ? (float)coefficient : 1f;
         Step++;
         double correction1 = 1 - Math.Pow(Beta1, Step), correction2 = 1 - Math.Pow(Beta2, Step);
-        float decay = (float)(1 - rate * WeightDecay), stepSize = (float)(rate / correction1), root2 = (float)Math.Sqrt(correction2);
+        float stepSize = (float)(rate / correction1), root2 = (float)Math.Sqrt(correction2);
         int k = 0;
-        foreach (var (values, gradient) in Parameters)
+        foreach (var (values, gradient, decays) in _parameters)
         {
+            float decay = decays ? (float)(1 - rate * WeightDecay) : 1f;
             var (m, v) = Moments[k++];
             for (int i = 0; i < values.Length; i++)
             {

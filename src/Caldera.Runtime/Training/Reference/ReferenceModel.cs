@@ -13,12 +13,13 @@ namespace Caldera.Runtime.Training.Reference;
 internal sealed class ReferenceModel
 {
     private readonly LlamaConfig _c;
-    private readonly double[] _embedding, _classifier, _outputNorm;
+    private readonly double[] _embedding, _classifier;
+    private readonly ReferenceGain _outputNorm;
     private readonly Layer[] _layers;
     private readonly double[] _frequencies;
 
-    private sealed record Layer(double[] AttentionNorm, ReferenceLinear Q, ReferenceLinear K, ReferenceLinear V, ReferenceLinear O,
-        double[] FfnNorm, ReferenceLinear Gate, ReferenceLinear Up, ReferenceLinear Down)
+    private sealed record Layer(ReferenceGain AttentionNorm, ReferenceLinear Q, ReferenceLinear K, ReferenceLinear V, ReferenceLinear O,
+        ReferenceGain FfnNorm, ReferenceLinear Gate, ReferenceLinear Up, ReferenceLinear Down)
     {
         public IEnumerable<ReferenceLinear> Linears => [Q, K, V, O, Gate, Up, Down];
     }
@@ -29,9 +30,10 @@ internal sealed class ReferenceModel
         static double[] D(float[] a) => Array.ConvertAll(a, f => (double)f);
         _embedding = D(model.Embedding);
         _classifier = D(model.Classifier);
-        _outputNorm = D(model.OutputNorm);
-        _layers = model.Layers.Select(l => new Layer(D(l.AttentionNorm), new(l.Query), new(l.Key), new(l.Value), new(l.AttentionOutput),
-            D(l.FfnNorm), new(l.Gate), new(l.Up), new(l.Down))).ToArray();
+        static ReferenceGain G(NormGain g) => new(g.Name, D(g.Values));
+        _outputNorm = G(model.OutputNorm);
+        _layers = model.Layers.Select(l => new Layer(G(l.AttentionNorm), new(l.Query), new(l.Key), new(l.Value), new(l.AttentionOutput),
+            G(l.FfnNorm), new(l.Gate), new(l.Up), new(l.Down))).ToArray();
         _frequencies = new double[_c.HeadDim / 2];
         for (int p = 0; p < _frequencies.Length; p++)
             _frequencies[p] = RopeTable.Frequency(p, _c.HeadDim, _c.RopeTheta, _c.RopeScaling, _c.RopeFrequencyFactors);
@@ -39,6 +41,9 @@ internal sealed class ReferenceModel
 
     /// <summary>Every block matrix in <see cref="TrainableModel.Linears"/> order.</summary>
     public IReadOnlyList<ReferenceLinear> Linears => _layers.SelectMany(l => l.Linears).ToArray();
+
+    /// <summary>Every RMSNorm gain in <see cref="TrainableModel.Gains"/> order, each with its gradient (trained or not).</summary>
+    public IReadOnlyList<ReferenceGain> Gains => [.. _layers.SelectMany(l => new[] { l.AttentionNorm, l.FfnNorm }), _outputNorm];
 
     /// <summary>The trained matrices in <see cref="TrainableModel.Trained"/> order.</summary>
     public IReadOnlyList<ReferenceLinear> Trained => _layers.SelectMany(l => l.Linears).Where(l => l.Rank > 0).ToArray();
@@ -56,7 +61,7 @@ internal sealed class ReferenceModel
     /// <summary>Σ_t of the soft-target cross-entropy against <paramref name="teacher"/>'s logits (T × vocab).</summary>
     public double Loss(int[] inputs, float[] teacher) => Run(inputs, (t, logits) => Soft(logits, teacher, t), backward: false);
 
-    /// <summary>The loss, adding its gradient to every trained matrix's gradient arrays.</summary>
+    /// <summary>The loss, adding its gradient to every trained matrix's and every gain's gradient arrays.</summary>
     public double Gradients(int[] inputs, int[] targets) => Run(inputs, (t, logits) => OneHot(logits, targets[t]), backward: true);
 
     public double Gradients(int[] inputs, float[] teacher) => Run(inputs, (t, logits) => Soft(logits, teacher, t), backward: true);
@@ -252,18 +257,21 @@ internal sealed class ReferenceModel
         return y;
     }
 
-    private double[] RmsNorm(double[] x, double[] gain, out double rho)
+    private double[] RmsNorm(double[] x, ReferenceGain gain, out double rho)
     {
         double ss = 0;
         foreach (double v in x) ss += v * v;
         rho = 1 / Math.Sqrt(ss / x.Length + _c.NormEpsilon);
         var y = new double[x.Length];
-        for (int i = 0; i < x.Length; i++) y[i] = gain[i] * rho * x[i];
+        for (int i = 0; i < x.Length; i++) y[i] = gain.Values[i] * rho * x[i];
         return y;
     }
 
-    private static double[] RmsNormBackward(double[] x, double[] gain, double rho, double[] dy)
+    // dx, adding dL/dg_i = dy_i·ρ·x_i to the gain's gradient.
+    private static double[] RmsNormBackward(double[] x, ReferenceGain norm, double rho, double[] dy)
     {
+        var gain = norm.Values;
+        for (int i = 0; i < x.Length; i++) norm.Gradient[i] += dy[i] * rho * x[i];
         double dot = 0;
         for (int i = 0; i < x.Length; i++) dot += gain[i] * dy[i] * x[i];
         var dx = new double[x.Length];
