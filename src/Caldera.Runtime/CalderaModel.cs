@@ -57,16 +57,19 @@ public abstract class CalderaModel : IChatClient
     {
         ArgumentNullException.ThrowIfNull(description);
         Options = options ?? new CalderaModelOptions();
-        var file = CalderaModelSource.Open(GetType().Assembly, description, options);
+        // The tokenizer library builds its tables from the payload on a pool thread, beside the checks of the tensors and
+        // the weights' binding; it reads a copy of the bytes, so a dispose meanwhile cannot pull them from under it.
+        Task<ModelTokenizer>? tokenizer = null;
+        var file = CalderaModelSource.Open(GetType().Assembly, description, options, (payload, source) =>
+        {
+            var copy = payload with { Bytes = payload.Bytes.ToArray(), ConfigBytes = payload.ConfigBytes.ToArray() };
+            tokenizer = Task.Run(() => ModelTokenizer.FromPayload(copy, source));
+        });
         _file = file;
         try
         {
-            var payload = file.Content.Tokenizer
+            _tokenizer = tokenizer
                 ?? throw new ModelFormatException(file.Path, "carries no tokenizer; compress the model with a tokenizer (Tokenizer on the <CalderaModel> item, or caldera compress --tokenizer)");
-            // The tokenizer library builds its tables from the payload on a pool thread, beside the weights' binding;
-            // it reads a copy of the bytes, so a dispose meanwhile cannot pull them from under it.
-            var copy = payload with { Bytes = payload.Bytes.ToArray(), ConfigBytes = payload.ConfigBytes.ToArray() };
-            _tokenizer = Task.Run(() => ModelTokenizer.FromPayload(copy, file.Path));
             _weights = new CompressedModelWeights(file.Content, file.Path, alreadyChecked: true);
             int context = Options.ContextLength ?? Config.ContextLength;
             // A device too small for the context fails here, at load, rather than at the first generation.
@@ -249,7 +252,7 @@ public abstract class CalderaModel : IChatClient
             lock (_lifetime)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                return _scheduler ??= new SessionScheduler(CreateTransformer(), ReleaseResources);
+                return _scheduler ??= NewScheduler();
             }
         }
     }
@@ -261,7 +264,15 @@ public abstract class CalderaModel : IChatClient
     private void StartScheduler()
     {
         lock (_lifetime)
-            if (!_disposed) _scheduler ??= new SessionScheduler(CreateTransformer(), ReleaseResources);
+            if (!_disposed) _scheduler ??= NewScheduler();
+    }
+
+    /// <summary>The scheduler's transformer, whose decode-only data is built in the background from now on.</summary>
+    private SessionScheduler NewScheduler()
+    {
+        var transformer = CreateTransformer();
+        transformer.PrepareDecodeInBackground();
+        return new SessionScheduler(transformer, ReleaseResources);
     }
 
     /// <summary>Whether a sampled id ends the text: an end-of-sequence id, or BOS (as llama2.c stops).</summary>

@@ -67,14 +67,14 @@ public sealed class CompressedStoriesGreedyTests : IDisposable
         "She was very excited to sit on her toys and sing all over the rock. She wanted to play with her toys, but";
 
     /// <summary>
-    /// caldera run's default arithmetic (int8 activations, 6-bit classifier copy): it parts from the float story after
-    /// "She was very", where two continuations of a 260K-parameter model at rank 16 are close (on tinystories-256d int8
-    /// activations cost +0.21 % KLD and the 6-bit classifier +0.25 %, docs/quality.md), and its own first near tie comes
-    /// after "She put on her toys and".
+    /// caldera run's default arithmetic (int8 activations, 6-bit classifier copy; the prompt's tokens in their decode
+    /// steps' arithmetic): its first near tie comes after "She was very", where the float story goes on "excited" and
+    /// two continuations of a 260K-parameter model at rank 16 are close (on tinystories-256d int8 activations cost
+    /// +0.21 % KLD and the 6-bit classifier +0.25 %, docs/quality.md).
     /// </summary>
     private const string ExpectedIntegerStory =
         "Once upon a time, there was a little girl named Lily. She loved to play with her toys and pretend toys. One day, she saw a big, rock on the ground. " +
-        "She was very happy and scared her too. She wanted to help her mom, so she didn't have anyti. She put on her toys and";
+        "She was very";
 
     /// <summary>The same, compressed and run with AVX2 only: the compression's codes differ, and so does the story.</summary>
     private const string ExpectedStoryAvx2 =
@@ -82,6 +82,6 @@ public sealed class CompressedStoriesGreedyTests : IDisposable
         "She was very explyery while she was playing with her toys. She wanted to play with the toy car, but her mom said, \"Lily, let'";
 
     private const string ExpectedIntegerStoryAvx2 =
-        "Once upon a time, there was a little girl named Lily. She loved to play with her toys and play with her toys. One day, she saw a big, rock on the ground. " +
-        "She was very excited to see what she was. She wanted to play with her toys, but her mom said, \"Lily, let's touch the ro";
+        "Once upon a time, there was a little girl named Lily. She loved to play with her toys and pretend toys. One day, she saw a big, rock on the ground. " +
+        "She was very happy and showed her to her mom to the toy. She was very happy and she wanted to play with her toys.\n\"Hey, can I see a";
 }

@@ -18,7 +18,8 @@ namespace Caldera.Benchmarks.Inference;
 /// session's tokens, over all sessions' tokens; tokens are timed where the scheduler makes them. `sessions steps [threads]`
 /// times one <see cref="Transformer.DecodeSteps"/> call of 1, 2, 4 and 8 sequences, one 5632×2048 matrix as one token,
 /// 8 decode steps and a prefill batch of 8 (with and without its factors), and its Q kernels alone for 8 tokens;
-/// `sessions profile [threads] [S] [calls]` repeats one call of S sequences for a profiler.
+/// `sessions profile [threads] [S] [calls]` repeats one call of S sequences for a profiler; `sessions kernels [calls]`
+/// times the batch kernels against the one-token ones (<see cref="BatchKernelsProbe"/>).
 ///   dotnet benchmarks/Caldera.Benchmarks/bin/Release/net10.0/Caldera.Benchmarks.dll sessions [threads] [tokens] [S…]
 /// </summary>
 internal static class SessionsProbe
@@ -30,6 +31,11 @@ internal static class SessionsProbe
         if (args is ["steps", ..])
         {
             Steps(args.Length > 1 ? int.Parse(args[1]) : 2);
+            return;
+        }
+        if (args is ["kernels", ..])
+        {
+            BatchKernelsProbe.Run(args.Length > 1 ? int.Parse(args[1]) : 200);
             return;
         }
         if (args is ["profile", ..])
@@ -127,7 +133,7 @@ internal static class SessionsProbe
             new Random(1).NextSingle();
             for (int i = 0; i < x.Length; i++) x[i] = (i * 7919 % 1000) / 1000f - 0.5f;
             var y = new float[8 * matrix.Rows];
-            double Best(Action run) { double best = double.MaxValue; for (int r = 0; r < 8; r++) { long t0 = Stopwatch.GetTimestamp(); run(); best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalMilliseconds); } return best; }
+            double Best(Action run) { double best = double.MaxValue; for (int r = 0; r < 40; r++) { long t0 = Stopwatch.GetTimestamp(); run(); best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalMilliseconds); } return best; }
             double one = Best(() => linear.Apply(x.AsSpan(0, matrix.Columns), y.AsSpan(0, matrix.Rows)));
             double steps = Best(() => linear.ApplyDecodeSteps(x, y, 8));
             double batch = Best(() => linear.ApplyBatch(x, y, 8));
@@ -154,8 +160,8 @@ internal static class SessionsProbe
                         Caldera.Runtime.Kernels.Int8CodedRows.DotE8PRows(matrix.QCodes.Span, levels.AsSpan(t * padded, padded), scales.AsSpan(t * blocks, blocks), y.AsSpan(t * matrix.Rows, matrix.Rows), path);
                 });
                 double tile = Best(() => Caldera.Runtime.Kernels.Int8CodedTile.DotE8PRows(matrix.QCodes.Span, matrix.Rows, levels, majors, scales, 8, y, matrix.Rows, scratch, path));
-                // The tile's floor: per row, token and 512 weights, eight vpmaddubsw and two vpmaddwd, which share the multipliers.
-                double multiplyAdd = MultiplyAddNanoseconds(), bound = (double)matrix.Rows * (padded / 512) * 8 * 10 * multiplyAdd / 1e6;
+                // The tile's floor: per row, token and 512 weights, eight vpmaddubsw and one vpmaddwd, which share the multipliers.
+                double multiplyAdd = MultiplyAddNanoseconds(), bound = (double)matrix.Rows * (padded / 512) * 8 * 9 * multiplyAdd / 1e6;
                 Console.WriteLine($"Q kernels, one thread, 8 tokens: one-token kernel ×8 {oneToken:F2} ms, register tile {tile:F2} ms, " +
                     $"its multiply bound {bound:F2} ms ({multiplyAdd:F3} ns per 512-bit vpmaddubsw)");
             }

@@ -1,14 +1,15 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using Caldera.Runtime.Compression;
+using Caldera.Runtime.Hosting;
 
 namespace Caldera.Runtime.Formats;
 
 /// <summary>
 /// A <c>.cald</c> compressed model, read in place and verified: magic, version, length, checksum over every
 /// byte, then a strict reading of the manifest in which every section's offset and length is checked in 64-bit
-/// arithmetic against the bytes before use. An app's model may have its checksum computed on a pool thread instead,
-/// beside the first generation (<see cref="Open(ByteSource, bool)"/>; docs/format.md, "Header"). The bytes are a
+/// arithmetic against the bytes before use. An app's model may have its checksum computed on a low-priority thread instead,
+/// beside the first generation (<see cref="Open(ByteSource, bool, Action{TokenizerPayload})"/>; docs/format.md, "Header"). The bytes are a
 /// memory-mapped file, a mapped window of an executable's trailer or an embedded resource (see
 /// <see cref="Hosting.CalderaModelSource"/>). <see cref="Content"/>'s arrays are zero-copy views of them (packed signs
 /// and uniform codes are unpacked), valid until this object is disposed.
@@ -76,19 +77,20 @@ internal sealed class CaldFile : IDisposable
     }
 
     /// <summary>Opens and verifies <paramref name="path"/>; every problem is a <see cref="ModelFormatException"/> naming the file.</summary>
-    public static CaldFile Open(string path, bool checksumInBackground = false)
+    public static CaldFile Open(string path, bool checksumInBackground = false, Action<TokenizerPayload>? tokenizerRead = null)
     {
         if (!BitConverter.IsLittleEndian) throw new ModelFormatException(path, ".cald files are little-endian; this machine is not");
-        return Open(MappedFile.Open(path), checksumInBackground);
+        return Open(MappedFile.Open(path), checksumInBackground, tokenizerRead);
     }
 
     /// <summary>
     /// Verifies and reads <paramref name="source"/>, which the result owns (released here when it is corrupt). With
     /// <paramref name="checksumInBackground"/> the header and the manifest are verified here as always, but the checksum
-    /// of every byte is computed on a pool thread: its verdict is <see cref="ThrowIfCorrupt"/> and
+    /// of every byte is computed on a low-priority thread of its own (<see cref="LowPriorityWork"/>): its verdict is <see cref="ThrowIfCorrupt"/> and
     /// <see cref="VerifyChecksumAsync"/>.
     /// </summary>
-    internal static CaldFile Open(ByteSource source, bool checksumInBackground = false)
+    /// <remarks><paramref name="tokenizerRead"/>: see <see cref="CaldManifestReader.Read"/>.</remarks>
+    internal static CaldFile Open(ByteSource source, bool checksumInBackground = false, Action<TokenizerPayload>? tokenizerRead = null)
     {
         if (!BitConverter.IsLittleEndian) throw new ModelFormatException(source.Path, ".cald files are little-endian; this machine is not");
         return ByteSource.Read(source, file =>
@@ -96,10 +98,10 @@ internal sealed class CaldFile : IDisposable
             var (version, manifestOffset, manifestLength) = ReadHeader(file);
             ulong checksum = BinaryPrimitives.ReadUInt64LittleEndian(file.Span(CaldLayout.ChecksumOffset, 8, "the checksum"));
             if (!checksumInBackground && ChecksumMismatch(file, checksum, stop: null) is { } mismatch) throw new ModelFormatException(file.Path, mismatch);
-            var (content, bits) = CaldManifestReader.Read(file, version, manifestOffset, manifestLength);
+            var (content, bits) = CaldManifestReader.Read(file, version, manifestOffset, manifestLength, tokenizerRead);
             var opened = new CaldFile(file, version, checksum, content, bits);
             if (checksumInBackground)
-                opened._checksumCheck = Task.Run(() => ChecksumMismatch(file, checksum, () => opened._disposing));
+                opened._checksumCheck = LowPriorityWork.Run("caldera checksum", () => ChecksumMismatch(file, checksum, () => opened._disposing));
             return opened;
         });
     }

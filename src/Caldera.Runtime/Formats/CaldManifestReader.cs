@@ -29,15 +29,20 @@ internal sealed unsafe class CaldManifestReader
 
     private string Path => _file.Path;
 
-    /// <summary>The content, and its <see cref="BitsPerWeight"/> counted from the tensors and the file's length.</summary>
-    public static (CompressedModelContent Content, BitsPerWeight Bits) Read(ByteSource file, uint version, long offset, long length)
+    /// <summary>
+    /// The content, and its <see cref="BitsPerWeight"/> counted from the tensors and the file's length.
+    /// <paramref name="tokenizerRead"/>, if given, receives the tokenizer's payload as soon as the manifest is parsed,
+    /// before the tensors are checked, so that an app can build its tokenizer beside those checks.
+    /// </summary>
+    public static (CompressedModelContent Content, BitsPerWeight Bits) Read(ByteSource file, uint version, long offset, long length,
+        Action<TokenizerPayload>? tokenizerRead = null)
     {
         byte[] manifest = file.Span(offset, (int)length, "the manifest").ToArray();
         using var document = JsonFile.Parse(file.Path, manifest, "the manifest");
-        return new CaldManifestReader(file, version, offset).Model(new JsonSettings(file.Path, document.RootElement));
+        return new CaldManifestReader(file, version, offset).Model(new JsonSettings(file.Path, document.RootElement), tokenizerRead);
     }
 
-    private (CompressedModelContent, BitsPerWeight) Model(JsonSettings m)
+    private (CompressedModelContent, BitsPerWeight) Model(JsonSettings m, Action<TokenizerPayload>? tokenizerRead)
     {
         if (m.RequireString("format") != "cald") throw m.Error("format", "is not \"cald\"");
         if (m.RequireInt64("format_version") != _version) throw m.Error("format_version", $"does not match the header's version {_version}");
@@ -64,6 +69,8 @@ internal sealed unsafe class CaldManifestReader
             SourceSha256 = m.RequireString("source_sha256"),
             ToolVersion = m.RequireString("tool_version"),
         };
+        // The payload's bounds are checked by now (Tokenizer); the tensors' checks below do not concern it.
+        if (content.Tokenizer is { } payload) tokenizerRead?.Invoke(payload);
         CheckOverlaps();
         if (CompressedModelCheck.FindProblem(content) is var (name, problem))
             throw ModelFormatException.ForTensor(Path, name, problem);

@@ -1,4 +1,5 @@
 using System.Reflection;
+using Caldera.Runtime.Compression;
 using Caldera.Runtime.Formats;
 using Caldera.CompilerServices;
 using ConfigKeys = Caldera.Common.ModelDescriptionSchema.ConfigKeys;
@@ -11,18 +12,23 @@ namespace Caldera.Runtime.Hosting;
 /// beside the app as the fallback of an unpublished build. Then checks that they are the model the class was
 /// generated for (length, checksum, architecture, every matrix shape), so a stale or swapped blob is a clear
 /// <see cref="ModelFormatException"/> at startup rather than wrong text later. The checksum of every byte is computed
-/// beside the first generation (<see cref="CaldFile.Open(ByteSource, bool)"/>), which does not wait for it: a corrupt
+/// beside the first generation (<see cref="CaldFile.Open(ByteSource, bool, Action{TokenizerPayload})"/>), which does not wait for it: a corrupt
 /// blob fails each generation with that error, the first one by its end at the latest.
 /// </summary>
 internal static class CalderaModelSource
 {
-    public static CaldFile Open(Assembly assembly, CalderaModelDescription description, CalderaModelOptions? options = null)
+    /// <remarks>
+    /// <paramref name="tokenizerRead"/> receives the tokenizer's payload and the source's name as soon as the manifest is
+    /// parsed (<see cref="CaldManifestReader.Read"/>), before the file is checked against the class.
+    /// </remarks>
+    public static CaldFile Open(Assembly assembly, CalderaModelDescription description, CalderaModelOptions? options = null,
+        Action<TokenizerPayload, string>? tokenizerRead = null)
     {
         ArgumentNullException.ThrowIfNull(assembly);
         ArgumentNullException.ThrowIfNull(description);
-        var file = options?.ModelPath is { } path ? CaldFile.Open(path, checksumInBackground: true)
-            : description.Storage == CalderaStorage.Resource ? OpenResource(assembly, description)
-            : OpenTrailer(description);
+        var file = options?.ModelPath is { } path ? CaldFile.Open(path, checksumInBackground: true, Forward(tokenizerRead, path))
+            : description.Storage == CalderaStorage.Resource ? OpenResource(assembly, description, tokenizerRead)
+            : OpenTrailer(description, tokenizerRead);
         try
         {
             Verify(file, description);
@@ -35,7 +41,7 @@ internal static class CalderaModelSource
         }
     }
 
-    private static CaldFile OpenResource(Assembly assembly, CalderaModelDescription d)
+    private static CaldFile OpenResource(Assembly assembly, CalderaModelDescription d, Action<TokenizerPayload, string>? tokenizerRead)
     {
         string name = $"resource {d.ResourceName} in {assembly.GetName().Name}";
         var stream = assembly.GetManifestResourceStream(d.ResourceName) ?? throw new ModelFormatException(name,
@@ -45,19 +51,25 @@ internal static class CalderaModelSource
             stream.Dispose();
             throw new ModelFormatException(name, "is not an in-memory resource stream, so it cannot be read in place; load the model from a file with CalderaModelOptions.ModelPath");
         }
-        return CaldFile.Open(UnmanagedBytes.From(unmanaged, name), checksumInBackground: true);
+        return CaldFile.Open(UnmanagedBytes.From(unmanaged, name), checksumInBackground: true, Forward(tokenizerRead, name));
     }
 
-    private static CaldFile OpenTrailer(CalderaModelDescription d)
+    private static CaldFile OpenTrailer(CalderaModelDescription d, Action<TokenizerPayload, string>? tokenizerRead)
     {
         string? executable = InstructionSetVariant.Executable;
         if (executable != null && CalderaTrailer.Find(executable, d.Name) is { } entry)
-            return CaldFile.Open(MappedFile.Open(executable, entry.Offset, entry.Length, $"trailer entry {d.Name} of {executable}"), checksumInBackground: true);
+        {
+            string name = $"trailer entry {d.Name} of {executable}";
+            return CaldFile.Open(MappedFile.Open(executable, entry.Offset, entry.Length, name), checksumInBackground: true, Forward(tokenizerRead, name));
+        }
         string beside = Path.Combine(AppContext.BaseDirectory, d.FileName);
-        if (File.Exists(beside)) return CaldFile.Open(beside, checksumInBackground: true);
+        if (File.Exists(beside)) return CaldFile.Open(beside, checksumInBackground: true, Forward(tokenizerRead, beside));
         throw new ModelFormatException(executable ?? "this process",
             $"model {d.Name} is neither in the executable's trailer nor in {beside}; publish with the Caldera.Build targets (they append it) or copy {d.FileName} beside the app");
     }
+
+    private static Action<TokenizerPayload>? Forward(Action<TokenizerPayload, string>? tokenizerRead, string source) =>
+        tokenizerRead is null ? null : payload => tokenizerRead(payload, source);
 
     private static void Verify(CaldFile file, CalderaModelDescription d)
     {

@@ -12,9 +12,11 @@ internal sealed partial class CompressedLinear
     /// One decode step each of N sequences with int8 activations, every token's arithmetic exactly its
     /// <see cref="Int8Decode"/> step's: u quantised per token as there; Q·u through <see cref="Int8CodedTile"/>, which
     /// decodes each block of Q's rows once for all N tokens and gives every token the one-token kernel's sums bit for
-    /// bit; R·u the same way where the tile runs (<see cref="Int8ResidualRows.DotRowsTokens"/>), else per token; L·t per
-    /// token on L's int8 planes (<see cref="LowRankPlanes"/>, shared with the one-token pass). Built only where
-    /// <see cref="Int8Decode"/> runs R·u in integers (E8P Q, 4-bit or no factors).
+    /// bit; R·u the same way where the tile runs (<see cref="Int8ResidualRows.DotRowsTokens"/>), else per token; L·t on
+    /// L's int8 planes (<see cref="LowRankPlanes"/>, shared with the one-token pass) for all tokens at once
+    /// (<see cref="Int8LowRank.AddTokens"/>). Built only where <see cref="Int8Decode"/> runs R·u in integers (E8P Q,
+    /// 4-bit or no factors). A prompt's batch runs it too: the N tokens are then one sequence's, and each gets what its
+    /// decode step would.
     /// </summary>
     private sealed unsafe class Int8DecodeSteps : Pass
     {
@@ -100,14 +102,14 @@ internal sealed partial class CompressedLinear
             }
         }
 
-        // z += L·t per token, in integers where Int8Decode runs it so, else all ranks at once in float
+        // z += L·t, in integers where Int8Decode runs it so (each group of L's planes split once for all tokens), else per token, all ranks at once in float
         protected override void LowRank(int start, int end, int worker)
         {
             int length = end - start;
             if (_planes is { } planes)
             {
-                for (int t = 0; t < N; t++)
-                    Int8LowRank.Add(planes, start / E8PLattice.Dimension, AlphaOf(t), _alphaScales[t], YOf(t, start, length));
+                Int8LowRank.AddTokens(planes, start / E8PLattice.Dimension, _alphaLevels.AsSpan(0, N * PaddedRank), _alphaScales.AsSpan(0, N), N,
+                    new Span<float>(Y + start, (N - 1) * Rows + length), Rows, length, _int8Path);
                 return;
             }
             int rowWords = E8PResidualLattice.WordCount(Rows), blockWords = E8PResidualLattice.WordCount(length);

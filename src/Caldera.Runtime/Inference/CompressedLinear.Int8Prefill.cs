@@ -7,9 +7,10 @@ namespace Caldera.Runtime.Inference;
 internal sealed partial class CompressedLinear
 {
     /// <summary>
-    /// A batch (prefill) with int8 activations (<see cref="Int8Activations"/>): every token's u quantised as its
-    /// decode step quantises it, and Q·u in integers (<see cref="Int8CodedTile"/>), each row decoded once for all N
-    /// tokens and every token's sums those of its decode step. R·u and L·t run in float, as in <see cref="Prefill"/>.
+    /// A batch (prefill) with int8 activations (<see cref="Int8Activations"/>) of a matrix with 16-bit factors, which
+    /// has no <see cref="Int8DecodeSteps"/>: every token's u quantised as its decode step quantises it, and Q·u in
+    /// integers (<see cref="Int8CodedTile"/>), each row decoded once for all N tokens and every token's sums those of
+    /// its decode step. R·u and L·t run in float, as in <see cref="Prefill"/>.
     /// </summary>
     private sealed unsafe class Int8Prefill : Prefill
     {

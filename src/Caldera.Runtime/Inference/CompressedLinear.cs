@@ -19,9 +19,10 @@ namespace Caldera.Runtime.Inference;
 /// Decode runs fused decode-and-dot kernels (<see cref="CodedRows"/>, through <see cref="ICompressedRowKernels"/>)
 /// over the code words, decoding each word in registers; L·t runs over all ranks at once per block of output rows
 /// (<see cref="ICompressedRowKernels.AddLRanks"/>), z held in registers. Prefill (n tokens) decodes each block of rows of Q once and
-/// applies it to all n tokens, with <see cref="Int8CodedTile"/>'s integer tile under int8 activations and
-/// <see cref="MatMul"/>'s float tile otherwise; each row of R, and each 8-row block
-/// of Lᵀ, is decoded once into a worker buffer and applied to all n tokens. Lᵀ is stored by rows of Lᵀ, so L·t is
+/// applies it to all n tokens. Under int8 activations it runs the pass of a batch of decode steps
+/// (<see cref="Int8DecodeSteps"/>: <see cref="Int8CodedTile"/>'s integer tile for Q and R, L's int8 planes), so every
+/// token gets its decode step's arithmetic; in float (and for 16-bit factors) <see cref="MatMul"/>'s float tile, each
+/// row of R and each 8-row block of Lᵀ decoded once into a worker buffer and applied to all n tokens. Lᵀ is stored by rows of Lᵀ, so L·t is
 /// accumulated as Σ_r t_r·(row r of Lᵀ) over each output block; blocks start at multiples of 8 so they cut no code
 /// vector. z is built in y itself.
 /// </remarks>
@@ -75,10 +76,15 @@ internal sealed partial class CompressedLinear : ILinear
     {
     }
 
+    /// <remarks>
+    /// <paramref name="dataChecked"/>: <paramref name="data"/> belongs to a model whose <see cref="CompressedModelCheck"/> has
+    /// passed (<see cref="CompressedModelWeights"/>), which checks every matrix as this would; binding a 0.5B model's 56
+    /// matrices checks their transforms again otherwise (about 1 ms of the app's first token).
+    /// </remarks>
     internal CompressedLinear(CompressedLinearData data, WorkerPool pool, CompressedLinearScratch scratch, KernelPath path,
-        ICompressedRowKernels? kernels = null, bool int8Activations = false)
+        ICompressedRowKernels? kernels = null, bool int8Activations = false, bool dataChecked = false)
     {
-        if (data.FindProblem() is { } problem) throw new ArgumentException($"{data.Name}: {problem}", nameof(data));
+        if (!dataChecked && data.FindProblem() is { } problem) throw new ArgumentException($"{data.Name}: {problem}", nameof(data));
         _data = data;
         _pool = pool;
         _scratch = scratch;
@@ -106,9 +112,9 @@ internal sealed partial class CompressedLinear : ILinear
     /// the integer kernels (<see cref="ICompressedRowKernels.DotQRowsInt8"/>, and <see cref="ICompressedRowKernels.DotRRowsInt8"/>
     /// for 4-bit R), which are faster but add u's rounding error to Q·u and R·u; a 4-bit L then runs L·t in integers
     /// too (<see cref="Int8LowRank"/>: t quantised to int8, L expanded on its first decode step into 1 byte per entry, <see cref="LowRankPlanes"/>).
-    /// A batch (prefill) quantises every token's u the same way and runs Q·u in integers (<see cref="Int8CodedTile"/>:
-    /// each token gets its decode step's Q·u bit for bit); a batch's R·u and L·t, 16-bit factors and uniform Q codes
-    /// run in float. Chosen at construction; false for uniform Q codes.
+    /// A batch (prefill) gives each token its decode step's result bit for bit (<see cref="Int8DecodeSteps"/>); with
+    /// 16-bit factors it runs Q·u in integers the same way and R·u and L·t in float (<see cref="Int8Prefill"/>). Chosen
+    /// at construction; false for uniform Q codes.
     /// </summary>
     public bool Int8Activations => _decode is Int8Decode;
 
@@ -124,8 +130,14 @@ internal sealed partial class CompressedLinear : ILinear
     {
         if (n < 1 || x.Length != (long)n * InputDim || y.Length != (long)n * OutputDim)
             throw new ArgumentException($"{_data.Name}: expected x of {n}×{InputDim} and y of {n}×{OutputDim}, got {x.Length} and {y.Length}");
-        fixed (float* px = x, py = y) (n == 1 ? _decode : _prefill).Run(px, py, n);
+        // With int8 activations a batch runs the decode steps' pass where there is one: every token of a prompt then gets
+        // its decode step's arithmetic, in a batch of any length, and a short prompt reads R's codes and L's int8 planes
+        // instead of decoding both to float for a few tokens (benchmarks/README.md, "The first token").
+        var pass = n == 1 ? _decode : _decodeSteps ?? _prefill;
+        fixed (float* px = x, py = y) pass.Run(px, py, n);
     }
+
+    public void PrepareDecode() => (_decode as Int8Decode)?.LowRankPlanes?.Build();
 
     public unsafe void ApplyDecodeSteps(ReadOnlySpan<float> x, Span<float> y, int n)
     {

@@ -57,7 +57,7 @@ internal sealed unsafe class CompressedModelWeights : IDisposable
         return TransformerWeights.Create(Config, Tensor, name => Matrix(name, binding.Dense), name => Matrix(name, binding.DenseClassifier));
 
         ILinear Matrix(string name, Func<TensorView, ILinear> dense) => _matrices.TryGetValue(name, out var m)
-            ? binding.Compressed(m, scratch, kernelsFor?.Invoke(m) ?? GenericRowKernels.Best)
+            ? binding.Compressed(m, scratch, kernelsFor?.Invoke(m) ?? GenericRowKernels.Best, dataChecked: true)
             : dense(Tensor(name));
     }
 

@@ -28,4 +28,12 @@ internal interface ILinear
     {
         for (int t = 0; t < n; t++) Apply(x.Slice(t * InputDim, InputDim), y.Slice(t * OutputDim, OutputDim));
     }
+
+    /// <summary>
+    /// Builds what a decode step reads that the model file does not hold in that form (a compressed matrix's int8 L
+    /// planes), so that no later call builds it; the same bytes whichever thread builds them. Safe beside calls.
+    /// </summary>
+    void PrepareDecode()
+    {
+    }
 }

@@ -28,4 +28,7 @@ internal sealed record LayerWeights(
         linear(TensorNames.AttentionOutput(layer)),
         tensor(TensorNames.FfnNorm(layer)).ToArray(),
         linear(TensorNames.Gate(layer)), linear(TensorNames.Up(layer)), linear(TensorNames.Down(layer)));
+
+    /// <summary>The seven matrices in the order a pass through the block reads them.</summary>
+    public IEnumerable<ILinear> Matrices => [Query, Key, Value, AttentionOutput, Gate, Up, Down];
 }

@@ -1,5 +1,6 @@
 using Caldera.CompilerServices;
 using Caldera.Runtime.Compression;
+using Caldera.Runtime.Kernels;
 using Caldera.Runtime.Model;
 
 namespace Caldera.Runtime.Inference;
@@ -47,7 +48,10 @@ internal sealed class LinearBinding
         _ => throw new ArgumentOutOfRangeException(nameof(ClassifierPrecision), $"classifier precision {(int)ClassifierPrecision} is not one of Stored, Int8, Int6"),
     };
 
-    /// <summary>A compressed matrix that runs <paramref name="kernels"/> in this binding's activations, on buffers shared through <paramref name="scratch"/>.</summary>
-    public ILinear Compressed(CompressedLinearData data, CompressedLinearScratch scratch, ICompressedRowKernels kernels) =>
-        new CompressedLinear(data, Pool, scratch, kernels, Int8Activations);
+    /// <summary>
+    /// A compressed matrix that runs <paramref name="kernels"/> in this binding's activations, on buffers shared through
+    /// <paramref name="scratch"/>; <paramref name="dataChecked"/> when its model's check has passed (it is not repeated).
+    /// </summary>
+    public ILinear Compressed(CompressedLinearData data, CompressedLinearScratch scratch, ICompressedRowKernels kernels, bool dataChecked = false) =>
+        new CompressedLinear(data, Pool, scratch, KernelPaths.Best, kernels, Int8Activations, dataChecked);
 }

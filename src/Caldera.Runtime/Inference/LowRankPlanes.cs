@@ -4,24 +4,28 @@ using Caldera.Runtime.Kernels;
 namespace Caldera.Runtime.Inference;
 
 /// <summary>
-/// A 4-bit L's int8 planes (<see cref="Int8LowRank"/>, 1 byte per entry of L), built from the mapped codes when a decode
-/// step first needs them. Not at load: a prompt's pass (prefill) runs L·t in float on the codes themselves, so the first
-/// token of a generation never waits for them, and a model that only scores text never builds them.
+/// A 4-bit L's int8 planes (<see cref="Int8LowRank"/>, 1 byte per entry of L), built from the mapped codes by the first
+/// int8 pass that needs them (a decode step or a prompt's batch), or ahead of it on a pool thread
+/// (<see cref="Transformer.PrepareDecodeInBackground"/>); the model binds without them.
 /// </summary>
 internal sealed class LowRankPlanes(CompressedLinearData data)
 {
     private byte[]? _planes;
+    private readonly Lock _building = new();
 
-    /// <summary>
-    /// The planes; the first call builds them (a racing second call may build them too, and both get the first stored:
-    /// they are equal). Read on every decode step, so without allocating (no delegate).
-    /// </summary>
+    /// <summary>The planes, built by the first caller; read on every decode step, so without allocating once built.</summary>
     public byte[] Planes => Volatile.Read(ref _planes) ?? Build();
 
-    private byte[] Build()
+    /// <summary>Builds the planes unless they are built; a second caller meanwhile waits for the first one's instead of building its own.</summary>
+    public byte[] Build()
     {
-        var planes = new byte[Int8LowRank.PlaneLength(data.Rows, data.Rank)];
-        Int8LowRank.Build(data.LTransposedCodes.Span, data.Rows, data.Rank, planes);
-        return Interlocked.CompareExchange(ref _planes, planes, null) ?? planes;
+        lock (_building)
+        {
+            if (_planes is { } built) return built;
+            var planes = new byte[Int8LowRank.PlaneLength(data.Rows, data.Rank)];
+            Int8LowRank.Build(data.LTransposedCodes.Span, data.Rows, data.Rank, planes);
+            Volatile.Write(ref _planes, planes);
+            return planes;
+        }
     }
 }

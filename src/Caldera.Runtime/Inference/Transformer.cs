@@ -52,7 +52,7 @@ internal sealed class Transformer : IDisposable
             _weights = bind(new LinearBinding(_pool, options.Int8Activations, options.ClassifierPrecision));
             _prefillBatchSize = Math.Min(options.PrefillBatchSize, contextLength);
             DecodeStepsBatchSize = options.DecodeStepsBatchSize;
-            _state = new RunState(config, Math.Max(_prefillBatchSize, DecodeStepsBatchSize));
+            _state = new RunState(config, Math.Max(_prefillBatchSize, DecodeStepsBatchSize), initialTokens: 1);
             _rope = RopeTable.For(config, contextLength);
             _block = new TransformerBlock(config, _state, _rope, new AttentionWork(config, _pool, contextLength), new DecodeStepsAttention(config, _pool));
         }
@@ -98,6 +98,7 @@ internal sealed class Transformer : IDisposable
         int n = tokens.Length, dim = c.Dim, vocab = c.VocabSize;
         if (n < 1 || n > DecodeStepsBatchSize || positions.Length < n || caches.Length < n || logits.Length != (long)n * vocab)
             throw new ArgumentException($"{n} decode steps need 1..{DecodeStepsBatchSize} tokens, as many positions and caches, and {n}×{vocab} logits");
+        _state.EnsureCapacity(n);
         var s = _state;
         var x = s.X.AsSpan(0, n * dim);
         var xb = s.Xb.AsSpan(0, n * dim);
@@ -171,6 +172,7 @@ internal sealed class Transformer : IDisposable
         if (start < 0 || start + n > context)
             throw new ArgumentOutOfRangeException(nameof(start), $"positions {start}..{start + n - 1} are outside the context of {context}");
         cache.EnsureCapacity(start + n);
+        _state.EnsureCapacity(n);
         var s = _state;
         var x = s.X.AsSpan(0, n * dim);
         var xb = s.Xb.AsSpan(0, n * dim);
@@ -197,5 +199,45 @@ internal sealed class Transformer : IDisposable
         }
     }
 
-    public void Dispose() => _pool.Dispose();
+    /// <summary>The background build of <see cref="PrepareDecodeInBackground"/>, once started.</summary>
+    private Task? _preparing;
+    private volatile bool _disposing;
+
+    /// <summary>The build <see cref="PrepareDecodeInBackground"/> started, or null.</summary>
+    internal Task? DecodePreparation => _preparing;
+
+    /// <summary>
+    /// Builds every matrix's decode-only data (<see cref="ILinear.PrepareDecode"/>: a compressed matrix's int8 L planes) on a
+    /// pool thread, block by block in the order a pass reads them, so that a first short prompt or decode step finds
+    /// them built instead of building them on its own critical path (a pass that gets there first builds that matrix's
+    /// itself, and the thread behind it waits for it). The result is the same either way: this only moves the work. An
+    /// app's model starts it at load, while the other core verifies the file and builds the tokenizer.
+    /// </summary>
+    public void PrepareDecodeInBackground()
+    {
+        _preparing ??= Task.Run(() =>
+        {
+            foreach (var layer in _weights.Layers)
+                foreach (var matrix in layer.Matrices)
+                {
+                    if (_disposing) return;
+                    matrix.PrepareDecode();
+                }
+        });
+    }
+
+    public void Dispose()
+    {
+        _disposing = true;
+        try
+        {
+            // The build reads the mapped codes: it ends before whoever owns them unmaps them.
+            _preparing?.Wait();
+        }
+        catch (AggregateException)
+        {
+            // Whatever failed there fails again where a pass builds that matrix's data itself, and is reported there.
+        }
+        _pool.Dispose();
+    }
 }

@@ -104,11 +104,23 @@ internal static unsafe class E8PNibbleDecode
         0x0E, 0x12, 0x16, 0x0B, 0x0A, 0x06, 0x02, 0x0B, 0x0C, 0x10, 0x14, 0x0B, 0x08, 0x04, 0x00, 0x0B, 0x0E, 0x12, 0x16, 0x0B, 0x0A, 0x06, 0x02, 0x0B, 0x0C, 0x10, 0x14, 0x0B, 0x08, 0x04, 0x00, 0x0B
     ];
 
+    /// <summary>
+    /// <see cref="NibbleValueTable"/> halved: U/2 = (4·C + 11)/2 ∈ [0, 11] (U is even for every code nibble; the odd 11s
+    /// sit at indices no code nibble takes). Products of U/2 with int8 levels add up in int16 over twice as many
+    /// coordinates as products of U (<see cref="DecodeHalvedCoordinateMajor"/>).
+    /// </summary>
+    internal static ReadOnlySpan<byte> HalvedNibbleValueTable =>
+    [
+        0x07, 0x09, 0x0B, 0x05, 0x05, 0x03, 0x01, 0x05, 0x06, 0x08, 0x0A, 0x05, 0x04, 0x02, 0x00, 0x05, 0x07, 0x09, 0x0B, 0x05, 0x05, 0x03, 0x01, 0x05, 0x06, 0x08, 0x0A, 0x05, 0x04, 0x02, 0x00, 0x05,
+        0x07, 0x09, 0x0B, 0x05, 0x05, 0x03, 0x01, 0x05, 0x06, 0x08, 0x0A, 0x05, 0x04, 0x02, 0x00, 0x05, 0x07, 0x09, 0x0B, 0x05, 0x05, 0x03, 0x01, 0x05, 0x06, 0x08, 0x0A, 0x05, 0x04, 0x02, 0x00, 0x05
+    ];
+
     private static byte* MagnitudeBytes => Address(MagnitudeTable);
     private static byte* SpreadIndices => Address(SpreadTable);
     private static byte* PairLowBytes => Address(PairLowByteTable);
     private static byte* WordTranspose => Address(WordTransposeTable);
     private static byte* NibbleValues => Address(NibbleValueTable);
+    private static byte* HalvedNibbleValues => Address(HalvedNibbleValueTable);
 
     /// <summary>Where a literal table lies in the image: it never moves.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -214,14 +226,23 @@ internal static unsafe class E8PNibbleDecode
     /// int8 pass (<see cref="Int8CodedTile"/>) decodes each row once this way and applies it to every token.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void DecodeCoordinateMajor(ushort* w, byte* u) => DecodeCoordinateMajor(w, Vector512.CreateSequence((byte)0, (byte)2), u);
+    public static unsafe void DecodeCoordinateMajor(ushort* w, byte* u) => DecodeCoordinateMajor(w, Vector512.CreateSequence((byte)0, (byte)2), NibbleValues, u);
 
-    /// <summary>U of 64 words given as 128 bytes whose low bytes <paramref name="lowBytes"/> lists in record order, coordinate-major at <paramref name="u"/>.</summary>
+    /// <summary>
+    /// U/2 = (4·C + 11)/2 of the 64 consecutive words at <paramref name="w"/>, laid out as <see cref="DecodeCoordinateMajor"/>
+    /// lays out U: a row decoded once for many tokens, whose products with int8 levels then add up in int16 over all eight
+    /// coordinates (8·2·11·127 = 22352 &lt; 2¹⁵) before one widening, and the caller doubles the exact sums.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void DecodeCoordinateMajor(ushort* w, Vector512<byte> lowBytes, byte* u)
+    public static unsafe void DecodeHalvedCoordinateMajor(ushort* w, byte* u) =>
+        DecodeCoordinateMajor(w, Vector512.CreateSequence((byte)0, (byte)2), HalvedNibbleValues, u);
+
+    /// <summary>The values of <paramref name="values"/> (U or U/2) of 64 words given as 128 bytes whose low bytes <paramref name="lowBytes"/> lists in record order, coordinate-major at <paramref name="u"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void DecodeCoordinateMajor(ushort* w, Vector512<byte> lowBytes, byte* values, byte* u)
     {
         var (p, s, upperHalf) = Split(Vector512.Load((byte*)w), Vector512.Load((byte*)(w + 32)), lowBytes);
-        var table = Vector512.Load(NibbleValues);
+        var table = Vector512.Load(values);
         var (r0, r1, r2, r3) = Records(p, s, upperHalf);
         StoreCoordinates(r0, table, u);
         StoreCoordinates(r1, table, u + 128);
@@ -236,7 +257,7 @@ internal static unsafe class E8PNibbleDecode
     /// meets every token's levels with <see cref="DecodedResidualSums"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void DecodeResidualCoordinateMajor(ushort* w, byte* u) => DecodeCoordinateMajor(w, Vector512.Load(PairLowBytes), u);
+    public static unsafe void DecodeResidualCoordinateMajor(ushort* w, byte* u) => DecodeCoordinateMajor(w, Vector512.Load(PairLowBytes), NibbleValues, u);
 
     /// <summary>
     /// <see cref="ResidualCoordinateSums"/> of a block decoded by <see cref="DecodeResidualCoordinateMajor"/> at

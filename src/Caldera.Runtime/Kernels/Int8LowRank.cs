@@ -214,6 +214,112 @@ internal static class Int8LowRank
         }
     }
 
+    /// <summary>The most tokens <see cref="AddTokens"/> spreads α for on the stack at once (32 KiB at rank 256); a longer batch runs in slices.</summary>
+    internal const int MaxTileTokens = 16;
+
+    /// <summary>Quad pairs whose int16 products (a vpmaddubsw lane: two ranks, |Σ| ≤ 2·11·127 = 2794) add up in one int16 lane: 8·2794 = 22352 &lt; 2¹⁵.</summary>
+    private const int PairsPerInt16Sum = 8;
+
+    /// <summary>
+    /// z[t·ldz + i] += L·a_t for <paramref name="tokens"/> tokens (α and scales token after token, as <see cref="Add(ReadOnlySpan{byte}, int, ReadOnlySpan{sbyte}, float, Span{float})"/>
+    /// takes one) over the <paramref name="length"/> rows from group <paramref name="firstGroup"/>: bit for bit what
+    /// <see cref="Add(ReadOnlySpan{byte}, int, ReadOnlySpan{sbyte}, float, Span{float})"/> gives each token alone.
+    /// </summary>
+    /// <remarks>
+    /// On AVX-512 each group's nibbles are split once for all the tokens, and one vpmaddubsw takes two quads (eight rows
+    /// × eight ranks; α of quad k in the low 256 bits, of k + 1 in the high); the int16 lanes add up over
+    /// <see cref="PairsPerInt16Sum"/> quad pairs before one vpmaddwd widens them: at rank 64, 18 multiplier instructions
+    /// per group and token where the one-token path takes 64 (32 vpdpbusd with AVX-VNNI). A and B are the same exact
+    /// integers as there, and the float combination the same expression, so every token gets the same bits. Other
+    /// paths run the one-token kernel per token.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void AddTokens(ReadOnlySpan<byte> planes, int firstGroup, ReadOnlySpan<sbyte> alpha, ReadOnlySpan<float> scales, int tokens,
+        Span<float> z, int ldz, int length, Int8CodedRows.Path path)
+    {
+        if (tokens < 1) throw new ArgumentOutOfRangeException(nameof(tokens), tokens, "a batch has at least one token.");
+        int paddedRank = alpha.Length / tokens;
+        if (paddedRank * tokens != alpha.Length || scales.Length < tokens || ldz < length || z.Length < (long)(tokens - 1) * ldz + length)
+            throw new ArgumentException($"{tokens} tokens of α ({alpha.Length} levels) and {scales.Length} scales into z with stride {ldz} do not fit {length} rows.", nameof(tokens));
+        int quads = paddedRank / RanksPerQuad, groups = E8PLattice.VectorCount(length);
+        if (path != Int8CodedRows.Path.Avx512Vbmi || !Avx512BW.IsSupported || tokens == 1 || quads % 2 != 0 || length % RowsPerGroup != 0)
+        {
+            for (int t = 0; t < tokens; t++)
+                Add(planes, firstGroup, alpha.Slice(t * paddedRank, paddedRank), scales[t], z.Slice(t * ldz, length), path);
+            return;
+        }
+        if (paddedRank % RanksPerQuad != 0 || paddedRank > MaxRank)
+            throw new ArgumentException($"α has {paddedRank} entries per token, not whole quads of at most {MaxRank}.", nameof(alpha));
+        if (tokens > MaxTileTokens)
+        {
+            for (int first = 0; first < tokens; first += MaxTileTokens)
+            {
+                int count = Math.Min(MaxTileTokens, tokens - first);
+                AddTokens(planes, firstGroup, alpha.Slice(first * paddedRank, count * paddedRank), scales.Slice(first, count), count,
+                    z.Slice(first * ldz, (count - 1) * ldz + length), ldz, length, path);
+            }
+            return;
+        }
+        long needed = (long)(firstGroup + groups) * quads * QuadBytes;
+        if (firstGroup < 0 || planes.Length < needed)
+            throw new ArgumentException($"rows from group {firstGroup} need {needed} bytes of planes, got {planes.Length}.", nameof(planes));
+        int pairs = quads / 2;
+        // Per token: α of quads k and k + 1 spread over the two 256-bit halves (64 bytes per pair), and its offset 11·Σα.
+        var wideAlpha = stackalloc Vector512<sbyte>[tokens * pairs];
+        var offsets = stackalloc int[tokens];
+        // The group's nibbles split once: A (low) and B (high) of each quad pair.
+        var low = stackalloc Vector512<byte>[pairs];
+        var high = stackalloc Vector512<byte>[pairs];
+        fixed (byte* p = planes)
+        fixed (sbyte* x = alpha)
+        fixed (float* y = z)
+        {
+            for (int t = 0; t < tokens; t++)
+            {
+                sbyte* a = x + (long)t * paddedRank;
+                int offset = 0;
+                for (int r = 0; r < paddedRank; r++) offset += a[r];
+                offsets[t] = offset * E8PNibbleDecode.Offset;
+                for (int k = 0; k < pairs; k++)
+                    wideAlpha[t * pairs + k] = Vector512.Create(Vector256.Create(*(int*)(a + 2 * k * RanksPerQuad)), Vector256.Create(*(int*)(a + (2 * k + 1) * RanksPerQuad))).AsSByte();
+            }
+            var mask = Vector512.Create((byte)NibbleMask);
+            for (int g = 0; g < groups; g++)
+            {
+                byte* group = p + (long)(firstGroup + g) * quads * QuadBytes;
+                for (int k = 0; k < pairs; k++)
+                {
+                    var packed = Vector512.Load(group + k * 2 * QuadBytes);
+                    low[k] = packed & mask;
+                    high[k] = Avx512BW.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask;
+                }
+                for (int t = 0; t < tokens; t++)
+                {
+                    Vector512<sbyte>* a = wideAlpha + t * pairs;
+                    Vector512<int> sumA = default, sumB = default;
+                    for (int start = 0; start < pairs; start += PairsPerInt16Sum)
+                    {
+                        Vector512<short> shortA = default, shortB = default;
+                        for (int k = start; k < Math.Min(pairs, start + PairsPerInt16Sum); k++)
+                        {
+                            shortA += Avx512BW.MultiplyAddAdjacent(low[k], a[k]);
+                            shortB += Avx512BW.MultiplyAddAdjacent(high[k], a[k]);
+                        }
+                        sumA += Avx512BW.MultiplyAddAdjacent(shortA, Vector512<short>.One);
+                        sumB += Avx512BW.MultiplyAddAdjacent(shortB, Vector512<short>.One);
+                    }
+                    // Rows in both halves: quad k's sums in the low 256 bits, k + 1's in the high.
+                    var halfA = sumA.GetLower() + sumA.GetUpper();
+                    var halfB = sumB.GetLower() + sumB.GetUpper();
+                    var bias = Vector256.Create(offsets[t]);
+                    float* target = y + (long)t * ldz + g * RowsPerGroup;
+                    var update = Vector256.ConvertToSingle(halfA + halfA - bias) + Vector256.ConvertToSingle(halfB + halfB - bias) / E8PResidualLattice.ResidualScale;
+                    (Vector256.Load(target) + Vector256.Create(0.25f * scales[t]) * update).Store(target);
+                }
+            }
+        }
+    }
+
     /// <summary>acc + the four-byte dot products of u (unsigned) and r (signed) per int32 lane: vpdpbusd, or vpmaddubsw and vpmaddwd.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Dot4(Vector256<int> acc, bool vnni, Vector256<byte> u, Vector256<sbyte> r) =>

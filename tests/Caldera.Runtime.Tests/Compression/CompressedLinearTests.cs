@@ -52,14 +52,13 @@ public class CompressedLinearTests
     {
         // Without transforms u = x, so the int8 step computes y = g·(s_Q·Q·û + L·ã) with û_i = s_b·q_i: Q and the 4-bit
         // R meet the dequantised activation, t = s_R·R·û, and L meets ã, the int8 rounding of a = s_L·t
-        // (Int8LowRank): W·û plus g·Σ_j L_ij·(ã_j − a_j). Prefill runs Q·û in integers too, but R·u and L·t in float:
-        // W·û plus g·Σ_j L_ij·(a_j(u) − a_j(û)).
+        // (Int8LowRank): W·û plus g·Σ_j L_ij·(ã_j − a_j). A batch (prefill) gives every token its decode step's result.
         var data = SyntheticCompressed.Matrix("m", rows, columns, rank, transforms: false, seed: rows);
         var w = DenseReference.Reconstruct(data);
-        var x = Kernels.KernelData.Floats(2 * columns, 3);
-        var decode = new double[rows];
-        var prefill = new double[2 * rows];
-        for (int token = 0; token < 2; token++)
+        const int Tokens = 3;
+        var x = Kernels.KernelData.Floats(Tokens * columns, 3);
+        var decode = new double[Tokens * rows];
+        for (int token = 0; token < Tokens; token++)
         {
             var u = x.AsSpan(token * columns, columns);
             var q = new sbyte[Int8Activations.PaddedLength(columns)];
@@ -67,24 +66,16 @@ public class CompressedLinearTests
             Int8Activations.Quantize(u, q, scales);
             var dequantised = new float[columns];
             for (int i = 0; i < columns; i++) dequantised[i] = scales[i / Int8Activations.BlockLength] * q[i];
-            var onDequantised = DenseReference.Multiply(w, rows, columns, dequantised, 1);
-            onDequantised.CopyTo(prefill, token * rows);
-            if (token == 0) onDequantised.CopyTo(decode, 0);
+            DenseReference.Multiply(w, rows, columns, dequantised, 1).CopyTo(decode, token * rows);
             if (rank == 0) continue;
             var factor = new float[columns];
             var a = new float[rank];
-            var exact = new double[rank];
             for (int j = 0; j < rank; j++)
             {
                 E8PResidualLattice.DecodeRow(data.RCodes.Span.Slice(j * E8PResidualLattice.WordCount(columns), E8PResidualLattice.WordCount(columns)), factor);
-                double t = 0, tExact = 0;
-                for (int c = 0; c < columns; c++)
-                {
-                    t += (double)data.RScale * factor[c] * dequantised[c];
-                    tExact += (double)data.RScale * factor[c] * u[c];
-                }
+                double t = 0;
+                for (int c = 0; c < columns; c++) t += (double)data.RScale * factor[c] * dequantised[c];
                 a[j] = (float)(data.LTransposedScale * t);
-                exact[j] = data.LTransposedScale * tExact;
             }
             var alpha = new sbyte[Int8LowRank.PaddedRank(rank)];
             float scale = Int8LowRank.Quantize(a, alpha);
@@ -92,23 +83,22 @@ public class CompressedLinearTests
             for (int j = 0; j < rank; j++)
             {
                 E8PResidualLattice.DecodeRow(data.LTransposedCodes.Span.Slice(j * E8PResidualLattice.WordCount(rows), E8PResidualLattice.WordCount(rows)), column);
-                for (int i = 0; i < rows; i++)
-                {
-                    if (token == 0) decode[i] += (double)data.GlobalScale * column[i] * ((double)scale * alpha[j] - a[j]);
-                    prefill[token * rows + i] += (double)data.GlobalScale * column[i] * (exact[j] - a[j]);
-                }
+                for (int i = 0; i < rows; i++) decode[token * rows + i] += (double)data.GlobalScale * column[i] * ((double)scale * alpha[j] - a[j]);
             }
         }
         using var pool = new WorkerPool(2);
         foreach (var path in new[] { KernelPath.Scalar, KernelPaths.Best })
         {
             var matrix = new CompressedLinear(data, pool, new CompressedLinearScratch(), path, int8Activations: true);
-            var y = new float[rows];
-            matrix.Apply(x.AsSpan(0, columns), y);
-            DenseReference.AssertClose(decode, y, $"int8 decode {path}", RelativeTolerance);
-            var batch = new float[2 * rows];
-            matrix.ApplyBatch(x, batch, 2);
-            DenseReference.AssertClose(prefill, batch, $"int8 prefill {path}", RelativeTolerance);
+            var steps = new float[Tokens * rows];
+            for (int t = 0; t < Tokens; t++) matrix.Apply(x.AsSpan(t * columns, columns), steps.AsSpan(t * rows, rows));
+            DenseReference.AssertClose(decode, steps, $"int8 decode {path}", RelativeTolerance);
+            foreach (int n in new[] { 2, Tokens })
+            {
+                var batch = new float[n * rows];
+                matrix.ApplyBatch(x.AsSpan(0, n * columns), batch, n);
+                Assert.True(batch.AsSpan().SequenceEqual(steps.AsSpan(0, n * rows)), $"int8 prefill of {n} tokens on {path} is not its decode steps bit for bit");
+            }
         }
     }
 

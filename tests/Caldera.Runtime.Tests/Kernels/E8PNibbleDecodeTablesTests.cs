@@ -32,6 +32,11 @@ public class E8PNibbleDecodeTablesTests
     public void The_nibble_table_gives_four_C_plus_the_offset_for_every_nibble() =>
         Assert.Equal(NibbleValues(), E8PNibbleDecode.NibbleValueTable.ToArray());
 
+    [Fact]
+    public void The_halved_nibble_table_gives_half_of_four_C_plus_the_offset_for_every_nibble() =>
+        // U = 4C + 11 is even wherever a pattern reaches it (4C is odd); the unreachable m = 3 entries halve 11 to 5.
+        Assert.Equal(NibbleValues().Select(value => (byte)(value / 2)), E8PNibbleDecode.HalvedNibbleValueTable.ToArray());
+
     /// <summary>The magnitude codes of pattern p, coordinates 4h … 4h + 3 two bits each, at [256h + p].</summary>
     private static byte[] MagnitudeBytes()
     {

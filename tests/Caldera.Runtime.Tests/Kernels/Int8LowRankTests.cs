@@ -123,6 +123,43 @@ public class Int8LowRankTests
     }
 
     [Fact]
+    public void A_batch_of_tokens_gives_every_token_its_one_token_scalar_result_bit_for_bit_on_every_path()
+    {
+        // Token counts around one, the decode-step batch of 8 and past one slice of tokens; slices of rows from several groups,
+        // as the rows' chunks start; the last token's α all ±127, the int16 sums' worst case (8 quad pairs · 2 · 11 · 127 = 22352 < 2¹⁵).
+        var random = new Random(43);
+        foreach (int rows in Rows)
+            foreach (int rank in Ranks)
+                foreach (int tokens in new[] { 1, 2, 5, 8, Int8LowRank.MaxTileTokens + 1 })
+                {
+                    var (_, planes, _, _, _) = Case(random, rows, rank);
+                    int padded = Int8LowRank.PaddedRank(rank);
+                    var alpha = new sbyte[tokens * padded];
+                    var scales = new float[tokens];
+                    for (int t = 0; t < tokens; t++)
+                    {
+                        for (int r = 0; r < rank; r++)
+                            alpha[t * padded + r] = t == tokens - 1 ? (sbyte)(r % 3 == 0 ? -127 : 127) : (sbyte)random.Next(-127, 128);
+                        scales[t] = 0.01f * (t + 1);
+                    }
+                    for (int first = 0; first * 8 < rows; first += Math.Max(1, rows / 8 / 3))
+                    {
+                        int length = rows - first * 8, ldz = length + 5;
+                        var z0 = Enumerable.Range(0, (tokens - 1) * ldz + length).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+                        var expected = (float[])z0.Clone();
+                        for (int t = 0; t < tokens; t++)
+                            Int8LowRank.Add(planes, first, alpha.AsSpan(t * padded, padded), scales[t], expected.AsSpan(t * ldz, length), Int8CodedRows.Path.Scalar);
+                        foreach (var path in KernelData.Int8VectorPaths.Append(Int8CodedRows.Path.Scalar))
+                        {
+                            var actual = (float[])z0.Clone();
+                            Int8LowRank.AddTokens(planes, first, alpha, scales, tokens, actual, ldz, length, path);
+                            Assert.True(expected.AsSpan().SequenceEqual(actual), $"{rows}×{rank}, {tokens} tokens from group {first}, {path}");
+                        }
+                    }
+                }
+    }
+
+    [Fact]
     public void Bad_shapes_are_rejected()
     {
         Assert.Throws<ArgumentException>(() => Int8LowRank.Build(new ushort[3], 8, 2, new byte[Int8LowRank.PlaneLength(8, 2)]));
@@ -130,6 +167,14 @@ public class Int8LowRankTests
         Assert.Throws<ArgumentException>(() => Int8LowRank.Add(new byte[64], 0, new sbyte[3], 1f, new float[8]));
         Assert.Throws<ArgumentException>(() => Int8LowRank.Add(new byte[32], 1, new sbyte[4], 1f, new float[8]));
         Assert.Throws<ArgumentException>(() => Int8LowRank.Quantize(new float[300], new sbyte[300]));
+        foreach (var path in KernelData.Int8VectorPaths.Append(Int8CodedRows.Path.Scalar))
+        {
+            // α that is not whole tokens, too few scales, a stride shorter than the rows, planes that end before the rows.
+            Assert.Throws<ArgumentException>(() => Int8LowRank.AddTokens(new byte[64], 0, new sbyte[9], new float[2], 2, new float[16], 8, 8, path));
+            Assert.Throws<ArgumentException>(() => Int8LowRank.AddTokens(new byte[64], 0, new sbyte[16], new float[1], 2, new float[16], 8, 8, path));
+            Assert.Throws<ArgumentException>(() => Int8LowRank.AddTokens(new byte[64], 0, new sbyte[16], new float[2], 2, new float[16], 7, 8, path));
+            Assert.Throws<ArgumentException>(() => Int8LowRank.AddTokens(new byte[32], 0, new sbyte[16], new float[2], 2, new float[32], 16, 16, path));
+        }
     }
 
     private static (ushort[] Words, byte[] Planes, sbyte[] Alpha, float Scale, float[] Z) Case(Random random, int rows, int rank)

@@ -38,6 +38,8 @@ internal sealed class AdaptedLinear : ILinear
 
     public void Apply(ReadOnlySpan<float> x, Span<float> y) => ApplyBatch(x, y, 1);
 
+    public void PrepareDecode() => _rest.PrepareDecode();
+
     public void ApplyBatch(ReadOnlySpan<float> x, Span<float> y, int n)
     {
         _rest.ApplyBatch(x, y, n);
