@@ -44,6 +44,30 @@ public class FixedOrderTests
     }
 
     [Fact]
+    public void Strided_tiles_of_four_and_six_rows_are_each_bit_for_bit_the_lone_dot_product()
+    {
+        var random = new Random(47);
+        var dots = new float[24];
+        foreach (var path in Paths)
+        foreach (int n in Lengths)
+        {
+            // Rows and tokens further apart than they are long, as attention's heads within a token are.
+            int rowStride = n + 3, tokenStride = 2 * n + 1;
+            float[] rows = Vector(random, 6 * rowStride), tokens = Vector(random, 4 * tokenStride);
+            foreach (int tileRows in new[] { 4, 6 })
+            {
+                Array.Clear(dots);
+                if (tileRows == 4) FixedOrder.Dots4x4(rows, rowStride, tokens, tokenStride, n, dots, path);
+                else FixedOrder.Dots6x4(rows, rowStride, tokens, tokenStride, n, dots, path);
+                for (int r = 0; r < tileRows; r++)
+                    for (int t = 0; t < 4; t++)
+                        Assert.True(DefiningDot(rows.AsSpan(r * rowStride, n), tokens.AsSpan(t * tokenStride, n)) == dots[4 * r + t],
+                            $"{path}, {tileRows}×4, n = {n}, row {r}, token {t}");
+            }
+        }
+    }
+
+    [Fact]
     public void Scaled_additions_are_one_fused_multiply_add_per_element()
     {
         var random = new Random(23);

@@ -44,8 +44,8 @@ public class RowProductsTests
         using var pool = new WorkerPool(2);
         var products = new RowProducts(pool);
         var random = new Random(29);
-        foreach (var (rows, columns) in new[] { (5, 8), (13, 172), (33, 100), (20, 2048) })
-            foreach (int tokens in new[] { 1, 3, 4, 9 })
+        foreach (var (rows, columns) in new[] { (5, 8), (13, 172), (16, 64), (28, 9), (33, 100), (20, 2048) })
+            foreach (int tokens in new[] { 1, 3, 4, 9, 37 })
             {
                 float[] m = Values(random, rows * columns), u = Values(random, tokens * columns);
                 var y = new float[tokens * rows];

@@ -91,30 +91,41 @@ internal static class FixedOrder
         Dots4x4(rows, tokens, n, dots, KernelPaths.Best);
 
     /// <inheritdoc cref="Dots4x4(ReadOnlySpan{float}, ReadOnlySpan{float}, int, Span{float})"/>
+    public static void Dots4x4(ReadOnlySpan<float> rows, ReadOnlySpan<float> tokens, int n, Span<float> dots, KernelPath path) =>
+        Dots4x4(rows, n, tokens, n, n, dots, path);
+
+    /// <summary>
+    /// As <see cref="Dots4x4(ReadOnlySpan{float}, ReadOnlySpan{float}, int, Span{float})"/> with rows
+    /// <paramref name="rowStride"/> and tokens <paramref name="tokenStride"/> floats apart (attention's heads within a token).
+    /// </summary>
+    public static void Dots4x4(ReadOnlySpan<float> rows, int rowStride, ReadOnlySpan<float> tokens, int tokenStride, int n, Span<float> dots) =>
+        Dots4x4(rows, rowStride, tokens, tokenStride, n, dots, KernelPaths.Best);
+
+    /// <inheritdoc cref="Dots4x4(ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, int, Span{float})"/>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dots4x4(ReadOnlySpan<float> rows, ReadOnlySpan<float> tokens, int n, Span<float> dots, KernelPath path)
+    public static void Dots4x4(ReadOnlySpan<float> rows, int rowStride, ReadOnlySpan<float> tokens, int tokenStride, int n, Span<float> dots, KernelPath path)
     {
-        if (rows.Length < 4L * n || tokens.Length < 4L * n || dots.Length < 16)
-            throw new ArgumentException($"a 4×4 tile of length {n} needs 4·{n} row and token values and 16 dots; got {rows.Length}, {tokens.Length} and {dots.Length}");
-        if (path >= KernelPath.Vector512) Dots4x4Vector512(rows, tokens, n, dots);
+        if (rows.Length < 3L * rowStride + n || tokens.Length < 3L * tokenStride + n || dots.Length < 16)
+            throw new ArgumentException($"a 4×4 tile of length {n} needs 4 rows {rowStride} apart, 4 tokens {tokenStride} apart and 16 dots; got {rows.Length}, {tokens.Length} and {dots.Length}");
+        if (path >= KernelPath.Vector512) Dots4x4Vector512(rows, rowStride, tokens, tokenStride, n, dots);
         else if (path >= KernelPath.Vector256)
             for (int r = 0; r < 4; r += 2)
-                for (int t = 0; t < 4; t += 2) Dots2x2Vector256(rows, tokens, n, r, t, dots);
+                for (int t = 0; t < 4; t += 2) Dots2x2Vector256(rows, rowStride, tokens, tokenStride, n, r, t, dots);
         else
             for (int r = 0; r < 4; r++)
-                for (int t = 0; t < 4; t++) dots[4 * r + t] = Dot(rows.Slice(r * n, n), tokens.Slice(t * n, n), path);
+                for (int t = 0; t < 4; t++) dots[4 * r + t] = Dot(rows.Slice(r * rowStride, n), tokens.Slice(t * tokenStride, n), path);
     }
 
-    private static void Dots4x4Vector512(ReadOnlySpan<float> rows, ReadOnlySpan<float> tokens, int n, Span<float> dots)
+    private static void Dots4x4Vector512(ReadOnlySpan<float> rows, int rowStride, ReadOnlySpan<float> tokens, int tokenStride, int n, Span<float> dots)
     {
         ref float m0 = ref MemoryMarshal.GetReference(rows);
-        ref float m1 = ref Unsafe.Add(ref m0, n);
-        ref float m2 = ref Unsafe.Add(ref m1, n);
-        ref float m3 = ref Unsafe.Add(ref m2, n);
+        ref float m1 = ref Unsafe.Add(ref m0, rowStride);
+        ref float m2 = ref Unsafe.Add(ref m1, rowStride);
+        ref float m3 = ref Unsafe.Add(ref m2, rowStride);
         ref float u0 = ref MemoryMarshal.GetReference(tokens);
-        ref float u1 = ref Unsafe.Add(ref u0, n);
-        ref float u2 = ref Unsafe.Add(ref u1, n);
-        ref float u3 = ref Unsafe.Add(ref u2, n);
+        ref float u1 = ref Unsafe.Add(ref u0, tokenStride);
+        ref float u2 = ref Unsafe.Add(ref u1, tokenStride);
+        ref float u3 = ref Unsafe.Add(ref u2, tokenStride);
         int body = n / Lanes * Lanes;
         var z = Vector512<float>.Zero;
         Vector512<float> a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
@@ -148,6 +159,82 @@ internal static class FixedOrder
         dots[14] = Tail(a32, ref m3, ref u2, body, n); dots[15] = Tail(a33, ref m3, ref u3, body, n);
     }
 
+    /// <summary>
+    /// The twenty-four <see cref="Dot"/>s of six rows with four tokens, dots[4·r + t] = Σ_i rows[r·rowStride + i]·tokens[t·tokenStride + i],
+    /// each bit for bit its own Dot.
+    /// </summary>
+    /// <remarks>
+    /// Ten loads per twenty-four fused multiply-adds where <see cref="Dots4x4(ReadOnlySpan{float}, ReadOnlySpan{float}, int, Span{float})"/>
+    /// takes eight per sixteen: on Vector512 twenty-four accumulators, six row vectors and one token vector use 31 of
+    /// AVX-512's 32 registers (the float prefill's tile). Other paths run it as a 4 × 4 tile and a 2 × 4 one.
+    /// </remarks>
+    public static void Dots6x4(ReadOnlySpan<float> rows, int rowStride, ReadOnlySpan<float> tokens, int tokenStride, int n, Span<float> dots) =>
+        Dots6x4(rows, rowStride, tokens, tokenStride, n, dots, KernelPaths.Best);
+
+    /// <inheritdoc cref="Dots6x4(ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, int, Span{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dots6x4(ReadOnlySpan<float> rows, int rowStride, ReadOnlySpan<float> tokens, int tokenStride, int n, Span<float> dots, KernelPath path)
+    {
+        if (rows.Length < 5L * rowStride + n || tokens.Length < 3L * tokenStride + n || dots.Length < 24)
+            throw new ArgumentException($"a 6×4 tile of length {n} needs 6 rows {rowStride} apart, 4 tokens {tokenStride} apart and 24 dots; got {rows.Length}, {tokens.Length} and {dots.Length}");
+        if (path >= KernelPath.Vector512)
+        {
+            Dots6x4Vector512(rows, rowStride, tokens, tokenStride, n, dots);
+            return;
+        }
+        Dots4x4(rows, rowStride, tokens, tokenStride, n, dots, path);
+        if (path >= KernelPath.Vector256)
+            for (int t = 0; t < 4; t += 2) Dots2x2Vector256(rows, rowStride, tokens, tokenStride, n, 4, t, dots);
+        else
+            for (int r = 4; r < 6; r++)
+                for (int t = 0; t < 4; t++) dots[4 * r + t] = Dot(rows.Slice(r * rowStride, n), tokens.Slice(t * tokenStride, n), path);
+    }
+
+    private static void Dots6x4Vector512(ReadOnlySpan<float> rows, int rowStride, ReadOnlySpan<float> tokens, int tokenStride, int n, Span<float> dots)
+    {
+        ref float m0 = ref MemoryMarshal.GetReference(rows);
+        ref float m1 = ref Unsafe.Add(ref m0, rowStride);
+        ref float m2 = ref Unsafe.Add(ref m1, rowStride);
+        ref float m3 = ref Unsafe.Add(ref m2, rowStride);
+        ref float m4 = ref Unsafe.Add(ref m3, rowStride);
+        ref float m5 = ref Unsafe.Add(ref m4, rowStride);
+        ref float u0 = ref MemoryMarshal.GetReference(tokens);
+        ref float u1 = ref Unsafe.Add(ref u0, tokenStride);
+        ref float u2 = ref Unsafe.Add(ref u1, tokenStride);
+        ref float u3 = ref Unsafe.Add(ref u2, tokenStride);
+        int body = n / Lanes * Lanes;
+        var z = Vector512<float>.Zero;
+        Vector512<float> a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z, a20 = z, a21 = z, a22 = z, a23 = z;
+        Vector512<float> a30 = z, a31 = z, a32 = z, a33 = z, a40 = z, a41 = z, a42 = z, a43 = z, a50 = z, a51 = z, a52 = z, a53 = z;
+        for (int i = 0; i < body; i += Lanes)
+        {
+            var r0 = Vector512.LoadUnsafe(ref m0, (nuint)i);
+            var r1 = Vector512.LoadUnsafe(ref m1, (nuint)i);
+            var r2 = Vector512.LoadUnsafe(ref m2, (nuint)i);
+            var r3 = Vector512.LoadUnsafe(ref m3, (nuint)i);
+            var r4 = Vector512.LoadUnsafe(ref m4, (nuint)i);
+            var r5 = Vector512.LoadUnsafe(ref m5, (nuint)i);
+            var x = Vector512.LoadUnsafe(ref u0, (nuint)i);
+            a00 = Vector512.FusedMultiplyAdd(r0, x, a00); a10 = Vector512.FusedMultiplyAdd(r1, x, a10); a20 = Vector512.FusedMultiplyAdd(r2, x, a20);
+            a30 = Vector512.FusedMultiplyAdd(r3, x, a30); a40 = Vector512.FusedMultiplyAdd(r4, x, a40); a50 = Vector512.FusedMultiplyAdd(r5, x, a50);
+            x = Vector512.LoadUnsafe(ref u1, (nuint)i);
+            a01 = Vector512.FusedMultiplyAdd(r0, x, a01); a11 = Vector512.FusedMultiplyAdd(r1, x, a11); a21 = Vector512.FusedMultiplyAdd(r2, x, a21);
+            a31 = Vector512.FusedMultiplyAdd(r3, x, a31); a41 = Vector512.FusedMultiplyAdd(r4, x, a41); a51 = Vector512.FusedMultiplyAdd(r5, x, a51);
+            x = Vector512.LoadUnsafe(ref u2, (nuint)i);
+            a02 = Vector512.FusedMultiplyAdd(r0, x, a02); a12 = Vector512.FusedMultiplyAdd(r1, x, a12); a22 = Vector512.FusedMultiplyAdd(r2, x, a22);
+            a32 = Vector512.FusedMultiplyAdd(r3, x, a32); a42 = Vector512.FusedMultiplyAdd(r4, x, a42); a52 = Vector512.FusedMultiplyAdd(r5, x, a52);
+            x = Vector512.LoadUnsafe(ref u3, (nuint)i);
+            a03 = Vector512.FusedMultiplyAdd(r0, x, a03); a13 = Vector512.FusedMultiplyAdd(r1, x, a13); a23 = Vector512.FusedMultiplyAdd(r2, x, a23);
+            a33 = Vector512.FusedMultiplyAdd(r3, x, a33); a43 = Vector512.FusedMultiplyAdd(r4, x, a43); a53 = Vector512.FusedMultiplyAdd(r5, x, a53);
+        }
+        dots[0] = Tail(a00, ref m0, ref u0, body, n); dots[1] = Tail(a01, ref m0, ref u1, body, n); dots[2] = Tail(a02, ref m0, ref u2, body, n); dots[3] = Tail(a03, ref m0, ref u3, body, n);
+        dots[4] = Tail(a10, ref m1, ref u0, body, n); dots[5] = Tail(a11, ref m1, ref u1, body, n); dots[6] = Tail(a12, ref m1, ref u2, body, n); dots[7] = Tail(a13, ref m1, ref u3, body, n);
+        dots[8] = Tail(a20, ref m2, ref u0, body, n); dots[9] = Tail(a21, ref m2, ref u1, body, n); dots[10] = Tail(a22, ref m2, ref u2, body, n); dots[11] = Tail(a23, ref m2, ref u3, body, n);
+        dots[12] = Tail(a30, ref m3, ref u0, body, n); dots[13] = Tail(a31, ref m3, ref u1, body, n); dots[14] = Tail(a32, ref m3, ref u2, body, n); dots[15] = Tail(a33, ref m3, ref u3, body, n);
+        dots[16] = Tail(a40, ref m4, ref u0, body, n); dots[17] = Tail(a41, ref m4, ref u1, body, n); dots[18] = Tail(a42, ref m4, ref u2, body, n); dots[19] = Tail(a43, ref m4, ref u3, body, n);
+        dots[20] = Tail(a50, ref m5, ref u0, body, n); dots[21] = Tail(a51, ref m5, ref u1, body, n); dots[22] = Tail(a52, ref m5, ref u2, body, n); dots[23] = Tail(a53, ref m5, ref u3, body, n);
+    }
+
     private static float Tail(Vector512<float> acc, ref float a, ref float b, int body, int n)
     {
         float sum = Combine(acc.GetLower(), acc.GetUpper());
@@ -156,12 +243,12 @@ internal static class FixedOrder
     }
 
     // Rows r, r+1 with tokens t, t+1: four dots, each two Vector256 accumulators (lanes 0..7 and 8..15).
-    private static void Dots2x2Vector256(ReadOnlySpan<float> rows, ReadOnlySpan<float> tokens, int n, int r, int t, Span<float> dots)
+    private static void Dots2x2Vector256(ReadOnlySpan<float> rows, int rowStride, ReadOnlySpan<float> tokens, int tokenStride, int n, int r, int t, Span<float> dots)
     {
-        ref float m0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(rows), r * n);
-        ref float m1 = ref Unsafe.Add(ref m0, n);
-        ref float u0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(tokens), t * n);
-        ref float u1 = ref Unsafe.Add(ref u0, n);
+        ref float m0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(rows), r * rowStride);
+        ref float m1 = ref Unsafe.Add(ref m0, rowStride);
+        ref float u0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(tokens), t * tokenStride);
+        ref float u1 = ref Unsafe.Add(ref u0, tokenStride);
         int body = n / Lanes * Lanes;
         var z = Vector256<float>.Zero;
         Vector256<float> l00 = z, h00 = z, l01 = z, h01 = z, l10 = z, h10 = z, l11 = z, h11 = z;

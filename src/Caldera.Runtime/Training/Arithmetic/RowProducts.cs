@@ -6,7 +6,7 @@ namespace Caldera.Runtime.Training.Arithmetic;
 /// The three products of a linear layer's training step over a window of T tokens, on a <see cref="WorkerPool"/>.
 /// Each splits its output so that no two items write the same element, and each element is summed in an order fixed by
 /// the matrix alone (<see cref="FixedOrder"/>), so the results do not depend on the thread count:
-///   <see cref="Multiply"/>            Y[t,i] = Σ_j M[i,j]·U[t,j]        items: rows of M
+///   <see cref="Multiply"/>            Y[t,i] = Σ_j M[i,j]·U[t,j]        items: blocks of rows of M (× spans of tokens when M has few)
 ///   <see cref="MultiplyTransposed"/>  X[t,j] += Σ_i M[i,j]·D[t,i]       items: fixed column chunks of M (coded Q decoded once per chunk)
 ///   <see cref="AddOuter"/>            G[i,:] += Σ_t A[t,i]·B[t,:]       items: rows of G
 /// All arrays are row-major with one row per token.
@@ -22,15 +22,21 @@ internal sealed class RowProducts(WorkerPool pool)
     /// <remarks>
     /// Rows are decoded <see cref="RowBlock"/> at a time into the worker's scratch, and each group of four tokens meets
     /// all of them while its inputs are in cache (a window's U is megabytes: read once per row it would stream from
-    /// memory for every row), four rows at a time (<see cref="FixedOrder.Dots4x4"/>). Every element is one
+    /// memory for every row), six rows at a time (<see cref="FixedOrder.Dots6x4"/>). Every element is one
     /// <see cref="FixedOrder.Dot"/>, whichever tile computes it.
     /// </remarks>
     public void Multiply(RowMatrix m, float[] u, float[] y, int tokens, bool accumulate = false)
     {
-        int rows = m.Rows, n = m.Columns;
-        ParallelLoop.For(pool, (rows + RowBlock - 1) / RowBlock, (long)n * tokens * RowBlock, (item, worker) =>
+        if (tokens <= 0) return;
+        int rows = m.Rows, n = m.Columns, blocks = (rows + RowBlock - 1) / RowBlock;
+        // A matrix of a few row blocks (the trained ranks' 16 rows are one) also splits the window, so that every thread
+        // has work; a split costs one more decoding of the block, which many blocks do not need.
+        int spans = blocks >= MinimumBlocks ? 1 : TokenSpans, span = ((tokens + 3) / 4 + spans - 1) / spans * 4;
+        spans = (tokens + span - 1) / span;
+        ParallelLoop.For(pool, blocks * spans, (long)n * span * RowBlock, (item, worker) =>
         {
-            int first = item * RowBlock, count = Math.Min(RowBlock, rows - first);
+            int first = item / spans * RowBlock, count = Math.Min(RowBlock, rows - first);
+            int from = item % spans * span, to = Math.Min(tokens, from + span);
             var block = pool.Scratch(worker, count * n);
             for (int r = 0; r < count; r++)
             {
@@ -38,29 +44,43 @@ internal sealed class RowProducts(WorkerPool pool)
                 var row = m.Row(first + r, target);
                 if (row != target) row.CopyTo(target);
             }
-            Span<float> tile = stackalloc float[16];
-            int t = 0, tiledRows = count / 4 * 4;
-            for (; t + 4 <= tokens; t += 4)
+            Span<float> tile = stackalloc float[24];
+            int t = from;
+            for (; t + 4 <= to; t += 4)
             {
                 var group = u.AsSpan(t * n, 4 * n);
-                for (int r = 0; r < tiledRows; r += 4)
+                int r = 0;
+                for (; r + 6 <= count; r += 6)
+                {
+                    FixedOrder.Dots6x4(block.Slice(r * n, 6 * n), n, group, n, n, tile);
+                    StoreTile(t, first + r, 6, tile);
+                }
+                for (; r + 4 <= count; r += 4)
                 {
                     FixedOrder.Dots4x4(block.Slice(r * n, 4 * n), group, n, tile);
-                    for (int i = 0; i < 4; i++)
-                        for (int k = 0; k < 4; k++) Store(t + k, first + r + i, tile[4 * i + k]);
+                    StoreTile(t, first + r, 4, tile);
                 }
-                for (int r = tiledRows; r < count; r++)
+                for (; r < count; r++)
                     for (int k = 0; k < 4; k++) Store(t + k, first + r, FixedOrder.Dot(block.Slice(r * n, n), u.AsSpan((t + k) * n, n)));
             }
-            for (; t < tokens; t++)
+            for (; t < to; t++)
                 for (int r = 0; r < count; r++) Store(t, first + r, FixedOrder.Dot(block.Slice(r * n, n), u.AsSpan(t * n, n)));
         });
+
+        void StoreTile(int t, int i, int tileRows, ReadOnlySpan<float> tile)
+        {
+            for (int r = 0; r < tileRows; r++)
+                for (int k = 0; k < 4; k++) Store(t + k, i + r, tile[4 * r + k]);
+        }
 
         void Store(int token, int i, float d) => y[token * rows + i] = accumulate ? y[token * rows + i] + d : d;
     }
 
-    /// <summary>Rows of M per item of <see cref="Multiply"/>: sixteen rows of 5632 floats are 352 KiB of scratch.</summary>
-    private const int RowBlock = 16;
+    /// <summary>Rows of M per item of <see cref="Multiply"/>, three 6 × 4 tiles: eighteen rows of 5632 floats are 396 KiB of scratch.</summary>
+    private const int RowBlock = 18;
+
+    /// <summary>Row blocks below which <see cref="Multiply"/> also splits the tokens, into <see cref="TokenSpans"/> spans (of whole groups of four).</summary>
+    private const int MinimumBlocks = 8, TokenSpans = 8;
 
     /// <summary>X[t,j] += Σ_i M[i,j]·D[t,i]   D: T × m; X: T × n. Rows are taken in order 0..m−1 for every element.</summary>
     /// <remarks>

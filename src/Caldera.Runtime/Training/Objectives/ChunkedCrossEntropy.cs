@@ -25,7 +25,7 @@ internal static class ChunkedCrossEntropy
         float weight, float[] dh)
     {
         var t = targets.ToArray();
-        return Run(products, classifier, vocab, h, t.Length, weight, dh, (token, v) => v == t[token] ? 1f : 0f, token => t[token]);
+        return Run(products, classifier, vocab, h, t.Length, weight, dh, (token, v) => v == t[token] ? 1f : 0f, t);
     }
 
     /// <summary>
@@ -37,7 +37,7 @@ internal static class ChunkedCrossEntropy
         Run(products, classifier, vocab, h, targets.Tokens, weight, dh, targets.Probability, null);
 
     private static double Run(RowProducts products, float[] classifier, int vocab, float[] h, int tokens, float weight, float[] dh,
-        Func<int, int, float> target, Func<int, int>? hardTarget)
+        Func<int, int, float> target, int[]? hardTargets)
     {
         int d = classifier.Length / vocab, blocks = (tokens + TokenBlock - 1) / TokenBlock;
         var losses = new double[blocks];
@@ -58,7 +58,7 @@ internal static class ChunkedCrossEntropy
                 Logits(classifier, v0, group, h, d, first, count, logits);
                 for (int i = 0; i < count; i++)
                 {
-                    int t = first + i;
+                    int t = first + i, hard = hardTargets?[t] ?? -1;
                     for (int r = 0; r < group; r++)
                     {
                         int v = v0 + r;
@@ -70,8 +70,8 @@ internal static class ChunkedCrossEntropy
                             max[i] = logit;
                         }
                         else sum[i] += MathF.Exp(logit - max[i]);
-                        if (hardTarget is null) expected[i] += target(t, v) * logit;
-                        else if (hardTarget(t) == v) expected[i] = logit;
+                        if (hardTargets is null) expected[i] += target(t, v) * logit;
+                        else if (v == hard) expected[i] = logit;
                     }
                 }
             }
@@ -89,11 +89,16 @@ internal static class ChunkedCrossEntropy
                     int group = Math.Min(RowGroup, vocab - v0);
                     var logits = all.Slice(v0 * TokenBlock, TokenBlock * RowGroup);
                     for (int i = 0; i < count; i++)
+                    {
+                        // One-hot targets are read from the array, not through the delegate: 1 or 0, the same values.
+                        int hard = hardTargets?[first + i] ?? -1;
                         for (int r = 0; r < group; r++)
                         {
                             int index = i * RowGroup + r;
-                            logits[index] = weight * (MathF.Exp(logits[index] - lse[i]) - target(first + i, v0 + r));
+                            float q = hardTargets is null ? target(first + i, v0 + r) : v0 + r == hard ? 1f : 0f;
+                            logits[index] = weight * (MathF.Exp(logits[index] - lse[i]) - q);
                         }
+                    }
                     // dh_t += Σ_v g_tv·W_v, rows in vocabulary order for every element.
                     WeightedRowSums.Add(classifier.AsSpan(v0 * d), d, group, logits, RowGroup, dh.AsSpan(first * d), d, count, d);
                 }
@@ -104,30 +109,42 @@ internal static class ChunkedCrossEntropy
         return total;
     }
 
-    /// <summary>Classifier rows per pass of a token block: their logits, then their gradients' sums, stay in cache.</summary>
-    private const int RowGroup = 32;
+    /// <summary>Classifier rows per pass of a token block (five 6 × 4 tiles): their logits, then their gradients' sums, stay in cache.</summary>
+    private const int RowGroup = 30;
 
     /// <summary>
-    /// logits[i·RowGroup + r] = ⟨W_(v0+r), h_(first+i)⟩ for r &lt; group, i &lt; count: tiles of four rows × four tokens,
-    /// each element bit for bit <see cref="FixedOrder.Dot"/>.
+    /// logits[i·RowGroup + r] = ⟨W_(v0+r), h_(first+i)⟩ for r &lt; group, i &lt; count: tiles of six (then four) rows × four
+    /// tokens, each element bit for bit <see cref="FixedOrder.Dot"/>.
     /// </summary>
     private static void Logits(float[] classifier, int v0, int group, float[] h, int d, int first, int count, Span<float> logits)
     {
-        Span<float> tile = stackalloc float[16];
-        int tiledRows = group / 4 * 4, i = 0;
+        Span<float> tile = stackalloc float[24];
+        int i = 0;
         for (; i + 4 <= count; i += 4)
         {
             var tokens = h.AsSpan((first + i) * d, 4 * d);
-            for (int r = 0; r < tiledRows; r += 4)
+            int r = 0;
+            for (; r + 6 <= group; r += 6)
+            {
+                FixedOrder.Dots6x4(classifier.AsSpan((v0 + r) * d, 6 * d), d, tokens, d, d, tile);
+                Store(logits, tile, i, r, 6);
+            }
+            for (; r + 4 <= group; r += 4)
             {
                 FixedOrder.Dots4x4(classifier.AsSpan((v0 + r) * d, 4 * d), tokens, d, tile);
-                for (int a = 0; a < 4; a++)
-                    for (int k = 0; k < 4; k++) logits[(i + k) * RowGroup + r + a] = tile[4 * a + k];
+                Store(logits, tile, i, r, 4);
             }
-            for (int r = tiledRows; r < group; r++)
+            for (; r < group; r++)
                 for (int k = 0; k < 4; k++) logits[(i + k) * RowGroup + r] = FixedOrder.Dot(classifier.AsSpan((v0 + r) * d, d), h.AsSpan((first + i + k) * d, d));
         }
         for (; i < count; i++)
             for (int r = 0; r < group; r++) logits[i * RowGroup + r] = FixedOrder.Dot(classifier.AsSpan((v0 + r) * d, d), h.AsSpan((first + i) * d, d));
+    }
+
+    // A tile of `rows` rows × 4 tokens, dots[4·a + k], into the block's logits at tokens i.., rows r..
+    private static void Store(Span<float> logits, ReadOnlySpan<float> tile, int i, int r, int rows)
+    {
+        for (int a = 0; a < rows; a++)
+            for (int k = 0; k < 4; k++) logits[(i + k) * RowGroup + r + a] = tile[4 * a + k];
     }
 }
