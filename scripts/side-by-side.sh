@@ -168,14 +168,18 @@ using SideBySide;
 
 if (args[0] == "first")
 {
-    // SideBySide first <threads> <prompt>: milliseconds from the process's start (the kernel's record of it) to the
-    // first generated token's text, loading the model from the executable's trailer included.
+    // SideBySide first <threads> <prompt>: milliseconds from the process's start (the kernel's record of it, in 10 ms
+    // ticks) to the first generated token's text, loading the model from the executable's trailer included; and, when
+    // the launching shell passes its clock (LAUNCHED_AT=$EPOCHREALTIME exec SideBySide …), the milliseconds since then.
     using var loaded = SynthModel.Load(new Caldera.CalderaModelOptions { Threads = int.Parse(args[1], CultureInfo.InvariantCulture) });
-    double ms = double.NaN;
+    DateTime? at = null;
     await foreach (string piece in loaded.GenerateAsync(args[2], new Caldera.GenerationOptions { MaxOutputTokens = 1 }))
-        if (double.IsNaN(ms)) ms = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds;
-    if (double.IsNaN(ms)) ms = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds; // a token without text: the generation's end
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"first {ms:F0}"));
+        at ??= DateTime.UtcNow;
+    at ??= DateTime.UtcNow; // a token without text: the generation's end
+    double ms = (at.Value - Process.GetCurrentProcess().StartTime.ToUniversalTime()).TotalMilliseconds;
+    string launched = double.TryParse(Environment.GetEnvironmentVariable("LAUNCHED_AT"), NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds)
+        ? string.Create(CultureInfo.InvariantCulture, $" {(at.Value - DateTime.UnixEpoch).TotalMilliseconds - seconds * 1000:F1}") : "";
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"first {ms:F0}{launched}"));
     return 0;
 }
 int threads = int.Parse(args[0], CultureInfo.InvariantCulture);
