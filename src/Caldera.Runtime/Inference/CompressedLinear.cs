@@ -98,10 +98,13 @@ internal sealed partial class CompressedLinear : ILinear
         // The integer kernels exist for E8P codes only; uniform Q codes run in float either way.
         bool int8 = int8Activations && data.QKind == QCodeKind.E8P;
         _decode = int8 ? new Int8Decode(this, decodeRowGrain) : new Decode(this, decodeRowGrain);
-        _prefill = int8 ? new Int8Prefill(this, rowGrain) : new Prefill(this, rowGrain);
         // Float decode steps have no batched kernel that matches the fused one-token kernels bit for bit: they run one by one.
         if (_decode is Int8Decode decode && (data.Rank == 0 || data.FactorBits == 4))
             _decodeSteps = new Int8DecodeSteps(this, rowGrain, decode.LowRankPlanes);
+        // With int8 activations a batch runs the decode steps' pass where there is one: every token of a prompt then gets
+        // its decode step's arithmetic, in a batch of any length, and a short prompt reads R's codes and L's int8 planes
+        // instead of decoding both to float for a few tokens (benchmarks/README.md, "The first token").
+        _prefill = _decodeSteps ?? (int8 ? new Int8Prefill(this, rowGrain) : new Prefill(this, rowGrain));
     }
 
     /// <summary>Rows per chunk for about <paramref name="chunks"/> chunks, a multiple of 8 so that no chunk cuts a code vector.</summary>
@@ -130,11 +133,7 @@ internal sealed partial class CompressedLinear : ILinear
     {
         if (n < 1 || x.Length != (long)n * InputDim || y.Length != (long)n * OutputDim)
             throw new ArgumentException($"{_data.Name}: expected x of {n}×{InputDim} and y of {n}×{OutputDim}, got {x.Length} and {y.Length}");
-        // With int8 activations a batch runs the decode steps' pass where there is one: every token of a prompt then gets
-        // its decode step's arithmetic, in a batch of any length, and a short prompt reads R's codes and L's int8 planes
-        // instead of decoding both to float for a few tokens (benchmarks/README.md, "The first token").
-        var pass = n == 1 ? _decode : _decodeSteps ?? _prefill;
-        fixed (float* px = x, py = y) pass.Run(px, py, n);
+        fixed (float* px = x, py = y) (n == 1 ? _decode : _prefill).Run(px, py, n);
     }
 
     public void PrepareDecode() => (_decode as Int8Decode)?.LowRankPlanes?.Build();
