@@ -5,18 +5,23 @@ using Microsoft.ML.Tokenizers;
 namespace Caldera.Runtime.Tokenization;
 
 /// <summary>
-/// The tokenizer of a model: a Microsoft.ML.Tokenizers <see cref="Tokenizer"/> plus the ids the runtime
-/// needs (BOS, the end-of-generation set). Loaded from a SentencePiece <c>.model</c>, a Hugging Face
-/// byte-level BPE <c>tokenizer.json</c>, a llama2.c <c>tokenizer.bin</c>, or a vocabulary embedded in the
-/// checkpoint. Formats the library cannot read are converted to ones it can (a SentencePiece ModelProto,
-/// tiktoken rank lines) in memory.
+/// The tokenizer of a model: a Microsoft.ML.Tokenizers <see cref="Tokenizer"/> or, for the SentencePiece BPE models it
+/// reads, the quicker-to-build <see cref="SentencePieceBpe"/>, plus the ids the runtime needs (BOS, the end-of-generation
+/// set). Loaded from a SentencePiece <c>.model</c>, a Hugging Face byte-level BPE <c>tokenizer.json</c>, a llama2.c
+/// <c>tokenizer.bin</c>, or a vocabulary embedded in the checkpoint. Formats the library cannot read are converted to
+/// ones it can (a SentencePiece ModelProto, tiktoken rank lines) in memory.
 /// </summary>
 internal sealed class ModelTokenizer
 {
     /// <summary>Far above any real tokenizer file (Llama 3's tokenizer.json is 9 MB); keeps a stray path from reading gigabytes.</summary>
     private const long MaxFileBytes = 1L << 30;
 
-    internal ModelTokenizer(Tokenizer inner, int bosId, IReadOnlyList<int> eosIds, int vocabularySize)
+    internal ModelTokenizer(Tokenizer library, int bosId, IReadOnlyList<int> eosIds, int vocabularySize)
+        : this(new LibraryTokenizer(library), bosId, eosIds, vocabularySize)
+    {
+    }
+
+    internal ModelTokenizer(IInnerTokenizer inner, int bosId, IReadOnlyList<int> eosIds, int vocabularySize)
     {
         Inner = inner;
         BosId = bosId;
@@ -24,8 +29,8 @@ internal sealed class ModelTokenizer
         VocabularySize = vocabularySize;
     }
 
-    /// <summary>The library tokenizer that does the work.</summary>
-    public Tokenizer Inner { get; }
+    /// <summary>The tokenizer that does the work.</summary>
+    public IInnerTokenizer Inner { get; }
 
     public int BosId { get; }
 
@@ -138,10 +143,12 @@ internal sealed class ModelTokenizer
     /// The text of <paramref name="ids"/>. SentencePiece tokenizers skip control tokens (BOS, EOS) and the
     /// first piece's leading space; byte-level BPE tokenizers write special tokens out as their text.
     /// </summary>
-    public string Decode(IEnumerable<int> ids) => Inner.Decode(ids) ?? string.Empty;
+    public string Decode(IEnumerable<int> ids) => Inner.Decode(ids);
 
-    private static ModelTokenizer SentencePiece(byte[] bytes)
+    /// <summary>A SentencePiece <c>ModelProto</c>: read by <see cref="SentencePieceBpe"/> where it can, else by the library.</summary>
+    internal static ModelTokenizer SentencePiece(byte[] bytes)
     {
+        if (SentencePieceBpe.TryRead(bytes) is { } bpe) return new ModelTokenizer(bpe, bpe.BosId, [bpe.EosId], bpe.Count);
         var spm = LlamaTokenizer.Create(new MemoryStream(bytes), addBeginOfSentence: false, addEndOfSentence: false);
         return new ModelTokenizer(spm, spm.BeginningOfSentenceId, [spm.EndOfSentenceId], spm.Vocabulary.Count == 0 ? 0 : spm.Vocabulary.Values.Max() + 1);
     }

@@ -122,7 +122,9 @@ internal sealed class SentencePieceVocabulary
 
     public ModelTokenizer ToModelTokenizer()
     {
-        var spm = LlamaTokenizer.Create(new MemoryStream(ToModelProto()), addBeginOfSentence: false, addEndOfSentence: false);
+        byte[] proto = ToModelProto();
+        if (SentencePieceBpe.TryRead(proto) is { } bpe) return new ModelTokenizer(bpe, BosId, [EosId], Pieces.Length);
+        var spm = LlamaTokenizer.Create(new MemoryStream(proto), addBeginOfSentence: false, addEndOfSentence: false);
         return new ModelTokenizer(spm, BosId, [EosId], Pieces.Length);
     }
 
