@@ -19,7 +19,13 @@ internal sealed record TransformData(int Length, int BlockOrder, bool IsHadamard
 
     /// <summary>Rebuilds the transform; throws <see cref="ArgumentException"/> when the description is inconsistent.</summary>
     public RandomizedHadamard ToRandomizedHadamard() =>
-        new(HadamardTransform.FromBlock(Length, BlockOrder, IsHadamard, FallbackBlock.Span), Signs.ToArray());
+        Built.GetValue(this, t => new(HadamardTransform.FromBlock(t.Length, t.BlockOrder, t.IsHadamard, t.FallbackBlock.Span), t.Signs.ToArray()));
+
+    /// <summary>
+    /// The transform built for each instance: immutable, so the matrices that share a <see cref="TransformData"/> (a file's
+    /// reader gives every matrix naming the same sections one) share one, built once per model rather than per matrix.
+    /// </summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TransformData, RandomizedHadamard> Built = [];
 
     /// <summary>Stored bits: one per sign, and the fallback block in fp32.</summary>
     public long StoredBits => Length + 32L * FallbackBlock.Length;

@@ -20,6 +20,12 @@ internal sealed unsafe class CaldManifestReader
     /// <summary>Offsets of fallback blocks already checked orthogonal (matrices share transforms).</summary>
     private readonly HashSet<long> _orthogonalBlocks = [];
 
+    /// <summary>
+    /// Transforms read so far, by their sections: every matrix of one dimension names the same signs (and block), so the
+    /// signs are unpacked once per distinct transform, and the matrices share one <see cref="TransformData"/>.
+    /// </summary>
+    private readonly Dictionary<(long Signs, long Block, int Length, int Order), TransformData> _transforms = [];
+
     private CaldManifestReader(ByteSource file, uint version, long sectionsEnd)
     {
         _file = file;
@@ -257,13 +263,15 @@ internal sealed unsafe class CaldManifestReader
         int order = t.RequireInt32("block_order");
         if (order <= 0 || order > length) throw t.Error("block_order", $"{order} is outside 1..{length}");
         bool hadamard = t.RequireBool("hadamard");
-        var signs = BitPacking.UnpackSigns(Bytes(Section(t, "signs", CaldNames.Packed(1), [length], shareable: true), BitPacking.PackedLength(length, 1)), length);
-        if (hadamard) return new TransformData(length, order, hadamard, signs, ReadOnlyMemory<float>.Empty);
-        long offset = Section(t, "fallback_block", "f32", [order, order], shareable: true);
+        long signsOffset = Section(t, "signs", CaldNames.Packed(1), [length], shareable: true);
+        long offset = hadamard ? -1 : Section(t, "fallback_block", "f32", [order, order], shareable: true);
+        if (_transforms.TryGetValue((signsOffset, offset, length, order), out var read)) return read;
+        var signs = BitPacking.UnpackSigns(Bytes(signsOffset, BitPacking.PackedLength(length, 1)), length);
+        if (hadamard) return _transforms[(signsOffset, offset, length, order)] = new TransformData(length, order, hadamard, signs, ReadOnlyMemory<float>.Empty);
         var block = View<float>(offset, (long)order * order);
         if (_orthogonalBlocks.Add(offset) && OrthogonalityError(block.Span, order) is var error && !(error <= OrthogonalityTolerance))
             throw t.Error("fallback_block", $"is not orthogonal (‖B·Bᵀ·x − x‖/‖x‖ = {error:G3} for a test vector x, over {OrthogonalityTolerance}); the file is corrupt");
-        return new TransformData(length, order, hadamard, signs, block);
+        return _transforms[(signsOffset, offset, length, order)] = new TransformData(length, order, hadamard, signs, block);
     }
 
     /// <summary>

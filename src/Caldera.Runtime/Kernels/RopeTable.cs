@@ -11,8 +11,23 @@ namespace Caldera.Runtime.Kernels;
 /// </summary>
 internal sealed class RopeTable
 {
-    private readonly float[] _cos;
-    private readonly float[] _signedSin;
+    /// <summary>Positions computed the first time any is asked for; the rows then double as later positions are asked for.</summary>
+    private const int FirstPositions = 256;
+
+    /// <summary>ω_p per pair.</summary>
+    private readonly float[] _frequencies;
+    private readonly Lock _growing = new();
+
+    /// <summary>Rows [0, <see cref="_computed"/>) of the table: replaced by longer copies as positions are asked for.</summary>
+    private float[] _cos = [], _signedSin = [];
+
+    /// <summary>
+    /// Positions computed so far, written after the arrays that hold them, so that a reader who sees a count also sees rows
+    /// at least that long. The rows are filled as positions are first asked for rather than for the whole context at
+    /// construction: a Llama 3 context of 131,072 positions is a 128 MiB table and 8 million sin/cos pairs, where a chat's
+    /// first token needs a handful.
+    /// </summary>
+    private volatile int _computed;
 
     public RopeTable(int headDim, int positions, float theta, RopeScaling? scaling, RopePairing pairing, RopeFrequencyFactors? factors = null)
     {
@@ -25,26 +40,8 @@ internal sealed class RopeTable
         HeadDim = headDim;
         Positions = positions;
         Pairing = pairing;
-        _cos = new float[length];
-        _signedSin = new float[length];
-
-        int half = headDim / 2;
-        var frequencies = new float[half];
-        for (int p = 0; p < half; p++) frequencies[p] = Frequency(p, headDim, theta, scaling, factors);
-        for (int pos = 0; pos < positions; pos++)
-        {
-            var cos = _cos.AsSpan(pos * headDim, headDim);
-            var sin = _signedSin.AsSpan(pos * headDim, headDim);
-            for (int p = 0; p < half; p++)
-            {
-                // Single precision throughout, as llama2.c and transformers compute the angle.
-                float angle = pos * frequencies[p];
-                float c = MathF.Cos(angle), s = MathF.Sin(angle);
-                (int first, int second) = pairing == RopePairing.Interleaved ? (2 * p, 2 * p + 1) : (p, p + half);
-                cos[first] = c; cos[second] = c;
-                sin[first] = -s; sin[second] = s;
-            }
-        }
+        _frequencies = new float[headDim / 2];
+        for (int p = 0; p < _frequencies.Length; p++) _frequencies[p] = Frequency(p, headDim, theta, scaling, factors);
     }
 
     /// <summary>A table for <paramref name="config"/>'s RoPE, covering <paramref name="positions"/> positions.</summary>
@@ -67,15 +64,57 @@ internal sealed class RopeTable
     }
 
     /// <summary>cos of every element's angle at <paramref name="position"/> (head width).</summary>
-    public ReadOnlySpan<float> Cos(int position) => _cos.AsSpan(CheckedStart(position), HeadDim);
+    public ReadOnlySpan<float> Cos(int position)
+    {
+        int start = CheckedStart(position);
+        return Volatile.Read(ref _cos).AsSpan(start, HeadDim);
+    }
 
     /// <summary>±sin of every element's angle at <paramref name="position"/> (head width).</summary>
-    public ReadOnlySpan<float> SignedSin(int position) => _signedSin.AsSpan(CheckedStart(position), HeadDim);
+    public ReadOnlySpan<float> SignedSin(int position)
+    {
+        int start = CheckedStart(position);
+        return Volatile.Read(ref _signedSin).AsSpan(start, HeadDim);
+    }
 
     private int CheckedStart(int position)
     {
         if ((uint)position >= (uint)Positions)
             throw new ArgumentOutOfRangeException(nameof(position), $"position {position} is past the {Positions} positions the RoPE table covers");
+        if (position >= _computed) Grow(position);
         return position * HeadDim;
+    }
+
+    /// <summary>Computes rows up to past <paramref name="position"/> (at least twice as many as before, at most <see cref="Positions"/>).</summary>
+    private void Grow(int position)
+    {
+        lock (_growing)
+        {
+            int from = _computed;
+            if (position < from) return;
+            int to = (int)Math.Min(Positions, Math.Max(Math.Max(2L * from, FirstPositions), position + 1L));
+            var cos = new float[(long)to * HeadDim];
+            var signedSin = new float[cos.Length];
+            _cos.CopyTo(cos, 0);
+            _signedSin.CopyTo(signedSin, 0);
+            int half = HeadDim / 2;
+            for (int pos = from; pos < to; pos++)
+            {
+                var c = cos.AsSpan(pos * HeadDim, HeadDim);
+                var s = signedSin.AsSpan(pos * HeadDim, HeadDim);
+                for (int p = 0; p < half; p++)
+                {
+                    // Single precision throughout, as llama2.c and transformers compute the angle.
+                    float angle = pos * _frequencies[p];
+                    float cosine = MathF.Cos(angle), sine = MathF.Sin(angle);
+                    (int first, int second) = Pairing == RopePairing.Interleaved ? (2 * p, 2 * p + 1) : (p, p + half);
+                    c[first] = cosine; c[second] = cosine;
+                    s[first] = -sine; s[second] = sine;
+                }
+            }
+            Volatile.Write(ref _cos, cos);
+            Volatile.Write(ref _signedSin, signedSin);
+            _computed = to;
+        }
     }
 }

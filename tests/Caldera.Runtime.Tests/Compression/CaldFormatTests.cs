@@ -75,6 +75,19 @@ public class CaldFormatTests
         Assert.True(sharedFile.Bits.LinearLayers < distinctFile.Bits.LinearLayers);
         var written = WithSeeds(_ => 1).Matrices;
         for (int i = 0; i < written.Count; i++) AssertEqual(written[i], sharedFile.Content.Matrices[i]);
+
+        // The reader gives the sides that name the same sections one instance, and binding builds its transform once.
+        static TransformData[] Sides(CaldFile file, int length) => file.Content.Matrices
+            .SelectMany(m => new[] { m.InputTransform, m.OutputTransform }).Where(t => t?.Length == length).Select(t => t!).ToArray();
+        var sharedSides = Sides(sharedFile, 172);
+        Assert.Equal(sharedSides.Select(t => t.ContentKey()).Distinct().Count(), sharedSides.Distinct(ReferenceEqualityComparer.Instance).Count());
+        Assert.True(sharedSides.Distinct(ReferenceEqualityComparer.Instance).Count() < sharedSides.Length);
+        var twin = sharedSides.Skip(1).First(t => t.ContentKey() == sharedSides[0].ContentKey());
+        Assert.Same(sharedSides[0], twin);
+        Assert.Same(sharedSides[0].ToRandomizedHadamard(), twin.ToRandomizedHadamard());
+        var distinctSides = Sides(distinctFile, 172);
+        Assert.Equal(distinctSides.Select(t => t.ContentKey()).Distinct().Count(), distinctSides.Distinct(ReferenceEqualityComparer.Instance).Count());
+        Assert.NotSame(distinctSides[0].ToRandomizedHadamard(), distinctSides.First(t => t.ContentKey() != distinctSides[0].ContentKey()).ToRandomizedHadamard());
     }
 
     [Fact]

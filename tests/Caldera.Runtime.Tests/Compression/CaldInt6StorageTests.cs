@@ -72,13 +72,17 @@ public unsafe class CaldInt6StorageTests
         var config = JsonNode.Parse(CaldFiles.Manifest(bytes))!["config"]!;
         int rows = (int)config["vocab_size"]!, columns = (int)config["dim"]!;
         Assert.Equal(TensorType.Int6Blocks.ByteLength([rows, columns]), length);
-        foreach (ushort scale in new ushort[] { 0x7FC0, 0x7F80, 0xBF80 }) // NaN, +∞, −1
-        {
-            var patched = (byte[])bytes.Clone();
-            BinaryPrimitives.WriteUInt16LittleEndian(patched.AsSpan((int)(offset + Int6Blocks.MatrixPlaneBytes(rows, columns) + 2 * 3)), scale);
-            BinaryPrimitives.WriteUInt64LittleEndian(patched.AsSpan(CaldLayout.ChecksumOffset), CaldLayout.Checksum(patched));
-            Reject(dir, patched, "tensor 'output.weight': scale 3 is negative, NaN or infinite");
-        }
+        long scaleBytes = length - Int6Blocks.MatrixPlaneBytes(rows, columns);
+        // The first blocks, and the last, past the vector screen's whole 32-scale steps.
+        foreach (long index in new[] { 3, scaleBytes / 2 - 1 })
+            foreach (ushort scale in new ushort[] { 0x7FC0, 0x7F80, 0xBF80 }) // NaN, +∞, −1
+            {
+                var patched = (byte[])bytes.Clone();
+                BinaryPrimitives.WriteUInt16LittleEndian(patched.AsSpan((int)(offset + Int6Blocks.MatrixPlaneBytes(rows, columns) + 2 * index)), scale);
+                BinaryPrimitives.WriteUInt64LittleEndian(patched.AsSpan(CaldLayout.ChecksumOffset), CaldLayout.Checksum(patched));
+                Reject(dir, patched, $"tensor 'output.weight': scale {index} is negative, NaN or infinite");
+            }
+        Assert.True(scaleBytes / 2 > 64, "the test's classifier has more scales than two vector steps");
         Reject(dir, WithDenseField(bytes, TensorNames.Output, "length", length - 2), $"{length - 2} bytes, but int6_blocks [{rows}, {columns}] needs {length}");
         Reject(dir, WithDenseField(bytes, TensorNames.OutputNorm, "dtype", "int6_blocks"), "'int6_blocks' stores matrices, not a tensor of shape [16]");
         Reject(dir, WithDenseField(bytes, TensorNames.Output, "dtype", "int4"), "'int4' is not one of f32, f16, bf16, int6_blocks, int4_blocks");

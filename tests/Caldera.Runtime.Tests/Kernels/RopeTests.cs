@@ -17,6 +17,38 @@ public class RopeTests
         return data;
     }
 
+    [Fact]
+    public void Rows_are_the_same_whichever_positions_are_asked_for_first_and_from_however_many_threads()
+    {
+        const int positions = 5000, headDim = 64;
+        var inOrder = new RopeTable(headDim, positions, 500000f, null, RopePairing.RotateHalf);
+        var lastFirst = new RopeTable(headDim, positions, 500000f, null, RopePairing.RotateHalf);
+        var concurrent = new RopeTable(headDim, positions, 500000f, null, RopePairing.RotateHalf);
+        _ = lastFirst.Cos(positions - 1);
+        Parallel.For(0, 64, worker =>
+        {
+            var random = new Random(worker);
+            for (int i = 0; i < 200; i++)
+            {
+                int pos = random.Next(positions);
+                // Pair 0 turns by one radian per position: its row is whole whenever it is read, also while another thread grows the table.
+                Assert.Equal(MathF.Cos(pos), concurrent.Cos(pos)[0]);
+                Assert.Equal(MathF.Sin(pos), concurrent.SignedSin(pos)[headDim / 2]);
+            }
+        });
+        for (int pos = 0; pos < positions; pos++)
+        {
+            var cos = inOrder.Cos(pos).ToArray();
+            var sin = inOrder.SignedSin(pos).ToArray();
+            Assert.Equal(cos, lastFirst.Cos(pos).ToArray());
+            Assert.Equal(sin, lastFirst.SignedSin(pos).ToArray());
+            Assert.Equal(cos, concurrent.Cos(pos).ToArray());
+            Assert.Equal(sin, concurrent.SignedSin(pos).ToArray());
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => inOrder.Cos(positions));
+        Assert.Throws<ArgumentOutOfRangeException>(() => inOrder.SignedSin(-1));
+    }
+
     [Theory]
     [MemberData(nameof(PairingsAndPaths))]
     public void Rotates_each_pair_by_position_times_frequency(string pairingName, string pathName)
