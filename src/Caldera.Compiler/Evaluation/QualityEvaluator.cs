@@ -25,11 +25,12 @@ internal static class QualityEvaluator
         int chunks = tokens.Length / contextLength;
         if (chunks == 0)
             throw new ArgumentException($"the text gives {tokens.Length} tokens, fewer than one chunk of {contextLength}; use a longer text or a smaller --ctx", nameof(tokens));
-        // Int8 activations apply to one-token steps only, so an int8 evaluation prefills one token at a time. The int8
-        // and 6-bit classifiers apply to prefill too. The reference always runs as stored.
+        // An int8 evaluation prefills its chunks in batches: a batch gives every token its decode step's arithmetic bit for
+        // bit (Int8DecodeSteps), so the scores are those of the one-token steps an app runs. The int8 and 6-bit
+        // classifiers apply to prefill too. The reference always runs as stored.
         var options = new TransformerOptions { Threads = threads, ContextLength = contextLength, Int8Activations = false, ClassifierPrecision = ClassifierPrecision.Stored };
         var modelOptions = options with { ClassifierPrecision = classifier };
-        if (int8Decode) modelOptions = modelOptions with { Int8Activations = true, PrefillBatchSize = 1 };
+        if (int8Decode) modelOptions = modelOptions with { Int8Activations = true };
         using var model = openModel(modelOptions);
         using var reference = openReference?.Invoke(options);
         int vocab = model.Config.VocabSize;

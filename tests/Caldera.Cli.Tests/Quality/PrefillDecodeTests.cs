@@ -54,6 +54,23 @@ public sealed class PrefillDecodeTests
             Assert.True(prefill.AsSpan(t * vocab, vocab).SequenceEqual(decode.AsSpan(t * vocab, vocab)), $"position {t}: the batch's logits are not its decode steps'");
     }
 
+    /// <summary>
+    /// What the int8 evaluation (<c>caldera eval --int8</c>) relies on to prefill its chunks in batches: its scores are the
+    /// same bits as those of the same chunks run one token at a time.
+    /// </summary>
+    [Fact]
+    public void Int8_evaluation_scores_batched_chunks_as_their_decode_steps()
+    {
+        using var model = CaldModelFormat.Instance.Open(GuardModels.TinyStories256dRank8, tokenizerPath: null);
+        int[] tokens = model.Tokenizer!.Encode(TinyStoriesSplit.HeldOutSlice(6_000), addBos: true);
+        int bos = model.Tokenizer.BosId;
+        var batched = QualityEvaluator.Evaluate(o => model.Open(o), null, tokens, Tokens, bos, threads: 2, int8Decode: true);
+        var stepwise = QualityEvaluator.Evaluate(o => model.Open(o with { PrefillBatchSize = 1 }), null, tokens, Tokens, bos, threads: 2, int8Decode: true);
+        Assert.True(batched.Chunks >= 4, $"{batched.Chunks} chunks");
+        Assert.Equal(stepwise.Perplexity, batched.Perplexity);
+        Assert.Equal(stepwise.PerplexityStandardError, batched.PerplexityStandardError);
+    }
+
     /// <summary>The logits of every position of the held-out text's first <see cref="Tokens"/> tokens, batched and one at a time.</summary>
     private static (float[] Prefill, float[] Decode, int Vocab) Run(bool int8)
     {
