@@ -21,7 +21,7 @@ internal static class EvalCommand
     private static readonly Option<int> Context = CliOptions.Int("--ctx", "Tokens per scored chunk.", 256, min: 4);
     private static readonly Option<string?> Tokenizer = CliOptions.Text("--tokenizer", "tokenizer.model or tokenizer.json; default: the model's own.");
     private static readonly Option<int?> Threads = CliOptions.OptionalInt("--threads", "Worker threads; default: one per processor.", min: 1);
-    private static readonly Option<bool> Int8 = CliOptions.Flag("--int8", "Score int8 decoding (one token at a time) instead of float arithmetic.");
+    private static readonly Option<bool> Int8 = CliOptions.Flag("--int8", "Score int8 arithmetic (what an app runs by default) instead of float arithmetic.");
     private static readonly Option<bool> Int8Classifier = CliOptions.Flag("--int8-classifier", "Score with the int8 classifier.");
     private static readonly Option<bool> Int6Classifier = CliOptions.Flag("--int6-classifier", "Score with the 6-bit classifier.");
     private static readonly Option<bool> Json = CliOptions.Flag("--json", "Print the figures as JSON.");
