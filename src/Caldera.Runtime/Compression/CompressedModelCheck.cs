@@ -88,8 +88,8 @@ internal static class CompressedModelCheck
             if (!TensorNames.IsBlockMatrix(m.Name)) continue;
             linearWeights += weights;
             linearBits += m.StoredBits;
-            // A transform shared with an earlier matrix is stored once (see TransformData.ContentKey).
-            // A file's reader gives the matrices naming the same sections one instance: its key is made once.
+            // A transform shared with an earlier matrix is stored once (see TransformData.ContentKey); a file's reader gives
+            // the matrices that name the same sections one instance, whose key is made once.
             foreach (var t in new[] { m.InputTransform, m.OutputTransform })
                 if (t != null && (!instances.Add(t) || !transforms.Add(t.ContentKey()))) linearBits -= t.StoredBits;
         }

@@ -265,13 +265,14 @@ internal sealed unsafe class CaldManifestReader
         bool hadamard = t.RequireBool("hadamard");
         long signsOffset = Section(t, "signs", CaldNames.Packed(1), [length], shareable: true);
         long offset = hadamard ? -1 : Section(t, "fallback_block", "f32", [order, order], shareable: true);
-        if (_transforms.TryGetValue((signsOffset, offset, length, order), out var read)) return read;
+        var key = (signsOffset, offset, length, order);
+        if (_transforms.TryGetValue(key, out var read)) return read;
         var signs = BitPacking.UnpackSigns(Bytes(signsOffset, BitPacking.PackedLength(length, 1)), length);
-        if (hadamard) return _transforms[(signsOffset, offset, length, order)] = new TransformData(length, order, hadamard, signs, ReadOnlyMemory<float>.Empty);
+        if (hadamard) return _transforms[key] = new TransformData(length, order, hadamard, signs, ReadOnlyMemory<float>.Empty);
         var block = View<float>(offset, (long)order * order);
         if (_orthogonalBlocks.Add(offset) && OrthogonalityError(block.Span, order) is var error && !(error <= OrthogonalityTolerance))
             throw t.Error("fallback_block", $"is not orthogonal (‖B·Bᵀ·x − x‖/‖x‖ = {error:G3} for a test vector x, over {OrthogonalityTolerance}); the file is corrupt");
-        return _transforms[(signsOffset, offset, length, order)] = new TransformData(length, order, hadamard, signs, block);
+        return _transforms[key] = new TransformData(length, order, hadamard, signs, block);
     }
 
     /// <summary>

@@ -146,7 +146,7 @@ internal sealed class ModelTokenizer
     public string Decode(IEnumerable<int> ids) => Inner.Decode(ids);
 
     /// <summary>A SentencePiece <c>ModelProto</c>: read by <see cref="SentencePieceBpe"/> where it can, else by the library.</summary>
-    internal static ModelTokenizer SentencePiece(byte[] bytes)
+    private static ModelTokenizer SentencePiece(byte[] bytes)
     {
         if (SentencePieceBpe.TryRead(bytes) is { } bpe) return new ModelTokenizer(bpe, bpe.BosId, [bpe.EosId], bpe.Count);
         var spm = LlamaTokenizer.Create(new MemoryStream(bytes), addBeginOfSentence: false, addEndOfSentence: false);
