@@ -57,8 +57,8 @@ public abstract class CalderaModel : IChatClient
     {
         ArgumentNullException.ThrowIfNull(description);
         Options = options ?? new CalderaModelOptions();
-        // The tokenizer library builds its tables from the payload on a pool thread, beside the checks of the tensors and
-        // the weights' binding; it reads a copy of the bytes, so a dispose meanwhile cannot pull them from under it.
+        // The tokenizer builds its tables from the payload on a pool thread, beside the checks of the tensors and the
+        // weights' binding; it reads a copy of the bytes, so a dispose meanwhile cannot pull them from under it.
         Task<ModelTokenizer>? tokenizer = null;
         var file = CalderaModelSource.Open(GetType().Assembly, description, options, (payload, source) =>
         {

@@ -9,7 +9,7 @@ namespace Caldera.Runtime.Formats;
 /// A <c>.cald</c> compressed model, read in place and verified: magic, version, length, checksum over every
 /// byte, then a strict reading of the manifest in which every section's offset and length is checked in 64-bit
 /// arithmetic against the bytes before use. An app's model may have its checksum computed on a low-priority thread instead,
-/// beside the first generation (<see cref="Open(ByteSource, bool, Action{TokenizerPayload})"/>; docs/format.md, "Header"). The bytes are a
+/// beside the first generation (<see cref="Open(ByteSource, bool, Action{TokenizerPayload, string})"/>; docs/format.md, "Header"). The bytes are a
 /// memory-mapped file, a mapped window of an executable's trailer or an embedded resource (see
 /// <see cref="Hosting.CalderaModelSource"/>). <see cref="Content"/>'s arrays are zero-copy views of them (packed signs
 /// and uniform codes are unpacked), valid until this object is disposed.
@@ -77,7 +77,7 @@ internal sealed class CaldFile : IDisposable
     }
 
     /// <summary>Opens and verifies <paramref name="path"/>; every problem is a <see cref="ModelFormatException"/> naming the file.</summary>
-    public static CaldFile Open(string path, bool checksumInBackground = false, Action<TokenizerPayload>? tokenizerRead = null)
+    public static CaldFile Open(string path, bool checksumInBackground = false, Action<TokenizerPayload, string>? tokenizerRead = null)
     {
         if (!BitConverter.IsLittleEndian) throw new ModelFormatException(path, ".cald files are little-endian; this machine is not");
         return Open(MappedFile.Open(path), checksumInBackground, tokenizerRead);
@@ -90,7 +90,7 @@ internal sealed class CaldFile : IDisposable
     /// <see cref="VerifyChecksumAsync"/>.
     /// </summary>
     /// <remarks><paramref name="tokenizerRead"/>: see <see cref="CaldManifestReader.Read"/>.</remarks>
-    internal static CaldFile Open(ByteSource source, bool checksumInBackground = false, Action<TokenizerPayload>? tokenizerRead = null)
+    internal static CaldFile Open(ByteSource source, bool checksumInBackground = false, Action<TokenizerPayload, string>? tokenizerRead = null)
     {
         if (!BitConverter.IsLittleEndian) throw new ModelFormatException(source.Path, ".cald files are little-endian; this machine is not");
         return ByteSource.Read(source, file =>

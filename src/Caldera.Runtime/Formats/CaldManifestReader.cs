@@ -37,18 +37,18 @@ internal sealed unsafe class CaldManifestReader
 
     /// <summary>
     /// The content, and its <see cref="BitsPerWeight"/> counted from the tensors and the file's length.
-    /// <paramref name="tokenizerRead"/>, if given, receives the tokenizer's payload as soon as the manifest is parsed,
-    /// before the tensors are checked, so that an app can build its tokenizer beside those checks.
+    /// <paramref name="tokenizerRead"/>, if given, receives the tokenizer's payload and the file's name as soon as the manifest
+    /// is parsed, before the tensors are checked, so that an app can build its tokenizer beside those checks.
     /// </summary>
     public static (CompressedModelContent Content, BitsPerWeight Bits) Read(ByteSource file, uint version, long offset, long length,
-        Action<TokenizerPayload>? tokenizerRead = null)
+        Action<TokenizerPayload, string>? tokenizerRead = null)
     {
         byte[] manifest = file.Span(offset, (int)length, "the manifest").ToArray();
         using var document = JsonFile.Parse(file.Path, manifest, "the manifest");
         return new CaldManifestReader(file, version, offset).Model(new JsonSettings(file.Path, document.RootElement), tokenizerRead);
     }
 
-    private (CompressedModelContent, BitsPerWeight) Model(JsonSettings m, Action<TokenizerPayload>? tokenizerRead)
+    private (CompressedModelContent, BitsPerWeight) Model(JsonSettings m, Action<TokenizerPayload, string>? tokenizerRead)
     {
         if (m.RequireString("format") != "cald") throw m.Error("format", "is not \"cald\"");
         if (m.RequireInt64("format_version") != _version) throw m.Error("format_version", $"does not match the header's version {_version}");
@@ -76,7 +76,7 @@ internal sealed unsafe class CaldManifestReader
             ToolVersion = m.RequireString("tool_version"),
         };
         // The payload's bounds are checked by now (Tokenizer); the tensors' checks below do not concern it.
-        if (content.Tokenizer is { } payload) tokenizerRead?.Invoke(payload);
+        if (content.Tokenizer is { } payload) tokenizerRead?.Invoke(payload, Path);
         CheckOverlaps();
         if (CompressedModelCheck.FindProblem(content) is var (name, problem))
             throw ModelFormatException.ForTensor(Path, name, problem);

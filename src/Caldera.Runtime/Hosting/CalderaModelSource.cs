@@ -12,21 +12,21 @@ namespace Caldera.Runtime.Hosting;
 /// beside the app as the fallback of an unpublished build. Then checks that they are the model the class was
 /// generated for (length, checksum, architecture, every matrix shape), so a stale or swapped blob is a clear
 /// <see cref="ModelFormatException"/> at startup rather than wrong text later. The checksum of every byte is computed
-/// beside the first generation (<see cref="CaldFile.Open(ByteSource, bool, Action{TokenizerPayload})"/>), which does not wait for it: a corrupt
+/// beside the first generation (<see cref="CaldFile.Open(ByteSource, bool, Action{TokenizerPayload, string})"/>), which does not wait for it: a corrupt
 /// blob fails each generation with that error, the first one by its end at the latest.
 /// </summary>
 internal static class CalderaModelSource
 {
     /// <remarks>
-    /// <paramref name="tokenizerRead"/> receives the tokenizer's payload and the source's name as soon as the manifest is
-    /// parsed (<see cref="CaldManifestReader.Read"/>), before the file is checked against the class.
+    /// <paramref name="tokenizerRead"/> receives the tokenizer's payload and the source's name (the file's path, or which
+    /// resource or trailer entry) as soon as the manifest is parsed (<see cref="CaldManifestReader.Read"/>), before the file is checked against the class.
     /// </remarks>
     public static CaldFile Open(Assembly assembly, CalderaModelDescription description, CalderaModelOptions? options = null,
         Action<TokenizerPayload, string>? tokenizerRead = null)
     {
         ArgumentNullException.ThrowIfNull(assembly);
         ArgumentNullException.ThrowIfNull(description);
-        var file = options?.ModelPath is { } path ? CaldFile.Open(path, checksumInBackground: true, Forward(tokenizerRead, path))
+        var file = options?.ModelPath is { } path ? CaldFile.Open(path, checksumInBackground: true, tokenizerRead)
             : description.Storage == CalderaStorage.Resource ? OpenResource(assembly, description, tokenizerRead)
             : OpenTrailer(description, tokenizerRead);
         try
@@ -51,25 +51,19 @@ internal static class CalderaModelSource
             stream.Dispose();
             throw new ModelFormatException(name, "is not an in-memory resource stream, so it cannot be read in place; load the model from a file with CalderaModelOptions.ModelPath");
         }
-        return CaldFile.Open(UnmanagedBytes.From(unmanaged, name), checksumInBackground: true, Forward(tokenizerRead, name));
+        return CaldFile.Open(UnmanagedBytes.From(unmanaged, name), checksumInBackground: true, tokenizerRead);
     }
 
     private static CaldFile OpenTrailer(CalderaModelDescription d, Action<TokenizerPayload, string>? tokenizerRead)
     {
         string? executable = InstructionSetVariant.Executable;
         if (executable != null && CalderaTrailer.Find(executable, d.Name) is { } entry)
-        {
-            string name = $"trailer entry {d.Name} of {executable}";
-            return CaldFile.Open(MappedFile.Open(executable, entry.Offset, entry.Length, name), checksumInBackground: true, Forward(tokenizerRead, name));
-        }
+            return CaldFile.Open(MappedFile.Open(executable, entry.Offset, entry.Length, $"trailer entry {d.Name} of {executable}"), checksumInBackground: true, tokenizerRead);
         string beside = Path.Combine(AppContext.BaseDirectory, d.FileName);
-        if (File.Exists(beside)) return CaldFile.Open(beside, checksumInBackground: true, Forward(tokenizerRead, beside));
+        if (File.Exists(beside)) return CaldFile.Open(beside, checksumInBackground: true, tokenizerRead);
         throw new ModelFormatException(executable ?? "this process",
             $"model {d.Name} is neither in the executable's trailer nor in {beside}; publish with the Caldera.Build targets (they append it) or copy {d.FileName} beside the app");
     }
-
-    private static Action<TokenizerPayload>? Forward(Action<TokenizerPayload, string>? tokenizerRead, string source) =>
-        tokenizerRead is null ? null : payload => tokenizerRead(payload, source);
 
     private static void Verify(CaldFile file, CalderaModelDescription d)
     {
