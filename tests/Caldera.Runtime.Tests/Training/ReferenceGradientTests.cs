@@ -30,13 +30,7 @@ public class ReferenceGradientTests
                 for (int probe = 0; probe < 3; probe++)
                 {
                     int i = random.Next(values.Length);
-                    double saved = values[i];
-                    values[i] = saved + Step;
-                    double plus = reference.Loss(inputs, targets);
-                    values[i] = saved - Step;
-                    double minus = reference.Loss(inputs, targets);
-                    values[i] = saved;
-                    double difference = (plus - minus) / (2 * Step);
+                    double difference = CentralDifference(values, i, () => reference.Loss(inputs, targets));
                     Assert.True(Math.Abs(difference - gradient[i]) <= Tolerance * Math.Max(1, Math.Abs(difference)),
                         $"{variant}: entry {i} of a rank-{linear.Rank} factor: finite difference {difference:R}, backward {gradient[i]:R}");
                     checkedEntries++;
@@ -58,13 +52,7 @@ public class ReferenceGradientTests
             for (int probe = 0; probe < 3; probe++)
             {
                 int i = random.Next(gain.Values.Length);
-                double saved = gain.Values[i];
-                gain.Values[i] = saved + Step;
-                double plus = reference.Loss(inputs, targets);
-                gain.Values[i] = saved - Step;
-                double minus = reference.Loss(inputs, targets);
-                gain.Values[i] = saved;
-                double difference = (plus - minus) / (2 * Step);
+                double difference = CentralDifference(gain.Values, i, () => reference.Loss(inputs, targets));
                 Assert.True(difference != 0, $"{variant}: {gain.Name} entry {i} does not move the loss, so this probe checks nothing");
                 Assert.True(Math.Abs(difference - gain.Gradient[i]) <= Tolerance * Math.Max(1, Math.Abs(difference)),
                     $"{variant}: {gain.Name} entry {i}: finite difference {difference:R}, backward {gain.Gradient[i]:R}");
@@ -86,29 +74,29 @@ public class ReferenceGradientTests
         foreach (var linear in reference.Trained.Take(4))
         {
             int i = random.Next(linear.R.Length);
-            double saved = linear.R[i];
-            linear.R[i] = saved + Step;
-            double plus = reference.Loss(TrainingModels.Window, teacher);
-            linear.R[i] = saved - Step;
-            double minus = reference.Loss(TrainingModels.Window, teacher);
-            linear.R[i] = saved;
-            double difference = (plus - minus) / (2 * Step);
+            double difference = CentralDifference(linear.R, i, () => reference.Loss(TrainingModels.Window, teacher));
             Assert.True(Math.Abs(difference - linear.RGradient[i]) <= Tolerance * Math.Max(1, Math.Abs(difference)),
                 $"R entry {i}: finite difference {difference:R}, backward {linear.RGradient[i]:R}");
         }
         foreach (var gain in reference.Gains)
         {
             int i = random.Next(gain.Values.Length);
-            double saved = gain.Values[i];
-            gain.Values[i] = saved + Step;
-            double plus = reference.Loss(TrainingModels.Window, teacher);
-            gain.Values[i] = saved - Step;
-            double minus = reference.Loss(TrainingModels.Window, teacher);
-            gain.Values[i] = saved;
-            double difference = (plus - minus) / (2 * Step);
+            double difference = CentralDifference(gain.Values, i, () => reference.Loss(TrainingModels.Window, teacher));
             Assert.True(Math.Abs(difference - gain.Gradient[i]) <= Tolerance * Math.Max(1, Math.Abs(difference)),
                 $"{gain.Name} entry {i}: finite difference {difference:R}, backward {gain.Gradient[i]:R}");
         }
+    }
+
+    /// <summary>(L(v + h) − L(v − h)) / 2h for entry <paramref name="i"/> of <paramref name="values"/>, which is restored after.</summary>
+    private static double CentralDifference(double[] values, int i, Func<double> loss)
+    {
+        double saved = values[i];
+        values[i] = saved + Step;
+        double plus = loss();
+        values[i] = saved - Step;
+        double minus = loss();
+        values[i] = saved;
+        return (plus - minus) / (2 * Step);
     }
 
     public static TheoryData<string> Variants => TrainingModels.Variants;
