@@ -22,8 +22,12 @@ internal static partial class LowPriorityWork
         var done = new ManualResetEvent(false);
         T value = default!;
         Exception? failure = null;
-        ThreadPool.RegisterWaitForSingleObject(done, (_, _) =>
+        RegisteredWaitHandle? registration = null;
+        // Registered before the thread starts, so the callback (after done.Set) finds it and releases both handles.
+        registration = ThreadPool.RegisterWaitForSingleObject(done, (_, _) =>
         {
+            registration!.Unregister(null);
+            done.Dispose();
             if (failure is null) result.SetResult(value);
             else result.SetException(failure);
         }, null, Timeout.Infinite, executeOnlyOnce: true);
