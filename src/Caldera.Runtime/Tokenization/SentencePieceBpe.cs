@@ -315,15 +315,17 @@ internal sealed class SentencePieceBpe : IInnerTokenizer
     /// </summary>
     public string Decode(IEnumerable<int> ids)
     {
+        // Called on every generated token (TokenTextStream decodes a few-token window): the byte list exists only once a
+        // byte piece comes.
         var text = new StringBuilder();
-        var bytes = new List<byte>();
+        List<byte>? bytes = null;
         bool prefixRemoved = false;
         char space = _escapeWhitespaces ? SpaceSymbol : ' ';
         foreach (int id in ids)
         {
             if (id >= _byteOffset && id < _byteOffset + 256)
             {
-                bytes.Add((byte)(id - _byteOffset));
+                (bytes ??= []).Add((byte)(id - _byteOffset));
                 continue;
             }
             Flush(text, bytes);
@@ -338,9 +340,9 @@ internal sealed class SentencePieceBpe : IInnerTokenizer
         return _escapeWhitespaces ? text.Replace(SpaceSymbol, ' ').ToString() : text.ToString();
     }
 
-    private static void Flush(StringBuilder text, List<byte> bytes)
+    private static void Flush(StringBuilder text, List<byte>? bytes)
     {
-        if (bytes.Count == 0) return;
+        if (bytes is not { Count: > 0 }) return;
         text.Append(Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes)));
         bytes.Clear();
     }

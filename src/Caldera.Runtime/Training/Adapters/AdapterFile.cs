@@ -49,11 +49,11 @@ internal static class AdapterFile
         manifest.CopyTo(bytes, HeaderSize);
         long offset = HeaderSize + padded;
         foreach (var values in adapter.Matrices.SelectMany(m => new[] { m.LTransposed, m.R }).Concat(adapter.Gains.Select(g => g.Values)))
-            {
-                var target = MemoryMarshal.Cast<byte, float>(bytes.AsSpan((int)offset, 4 * values.Length));
-                values.CopyTo(target);
-                offset += 4L * values.Length;
-            }
+        {
+            var target = MemoryMarshal.Cast<byte, float>(bytes.AsSpan((int)offset, 4 * values.Length));
+            values.CopyTo(target);
+            offset += 4L * values.Length;
+        }
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(ChecksumOffset), Checksum(bytes));
         AtomicFile.WriteAllBytes(path, bytes);
     }
