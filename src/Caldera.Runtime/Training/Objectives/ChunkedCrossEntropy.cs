@@ -25,7 +25,7 @@ internal static class ChunkedCrossEntropy
         float weight, float[] dh)
     {
         var t = targets.ToArray();
-        return Run(products, classifier, vocab, h, t.Length, weight, dh, (token, v) => v == t[token] ? 1f : 0f, t);
+        return Run(products, classifier, vocab, h, t.Length, weight, dh, null, t);
     }
 
     /// <summary>
@@ -36,8 +36,9 @@ internal static class ChunkedCrossEntropy
         float weight, float[] dh) =>
         Run(products, classifier, vocab, h, targets.Tokens, weight, dh, targets.Probability, null);
 
+    // Exactly one of target (soft: q per token and row) and hardTargets (one-hot: the target row per token) is given.
     private static double Run(RowProducts products, float[] classifier, int vocab, float[] h, int tokens, float weight, float[] dh,
-        Func<int, int, float> target, int[]? hardTargets)
+        Func<int, int, float>? target, int[]? hardTargets)
     {
         int d = classifier.Length / vocab, blocks = (tokens + TokenBlock - 1) / TokenBlock;
         var losses = new double[blocks];
@@ -70,7 +71,7 @@ internal static class ChunkedCrossEntropy
                             max[i] = logit;
                         }
                         else sum[i] += MathF.Exp(logit - max[i]);
-                        if (hardTargets is null) expected[i] += target(t, v) * logit;
+                        if (hardTargets is null) expected[i] += target!(t, v) * logit;
                         else if (v == hard) expected[i] = logit;
                     }
                 }
@@ -95,7 +96,7 @@ internal static class ChunkedCrossEntropy
                         for (int r = 0; r < group; r++)
                         {
                             int index = i * RowGroup + r;
-                            float q = hardTargets is null ? target(first + i, v0 + r) : v0 + r == hard ? 1f : 0f;
+                            float q = hardTargets is null ? target!(first + i, v0 + r) : v0 + r == hard ? 1f : 0f;
                             logits[index] = weight * (MathF.Exp(logits[index] - lse[i]) - q);
                         }
                     }
