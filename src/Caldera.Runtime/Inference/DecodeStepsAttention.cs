@@ -1,16 +1,17 @@
+using Caldera.Runtime.Kernels;
 using Caldera.Runtime.Model;
 
 namespace Caldera.Runtime.Inference;
 
 /// <summary>
 /// Attention for a batch of decode steps of different sequences: row t is one token at position p_t of the sequence
-/// whose cache is caches[t], and attends to that cache's positions 0..p_t only. One work item per (row, query head),
+/// whose cache is caches[t], and attends to that cache's positions 0..p_t only. One work item per (row, KV head),
 /// each running <see cref="AttentionWork.Attend"/>, so a row gets exactly the attention of its decode step alone.
 /// </summary>
 internal sealed class DecodeStepsAttention(LlamaConfig config, WorkerPool pool) : IParallelWork
 {
     private readonly int _headDim = config.HeadDim;
-    private readonly int _heads = config.HeadCount;
+    private readonly int _kvHeads = config.KvHeadCount;
     private readonly int _queriesPerKv = config.HeadCount / config.KvHeadCount;
     private readonly int _kvDim = config.KvDim;
     private readonly int _qDim = config.QDim;
@@ -36,7 +37,7 @@ internal sealed class DecodeStepsAttention(LlamaConfig config, WorkerPool pool) 
         _layer = layer;
         _longest = 0;
         for (int t = 0; t < n; t++) _longest = Math.Max(_longest, positions[t] + 1);
-        pool.For(n * _heads, 1, this, 2L * _longest * _headDim);
+        pool.For(n * _kvHeads, 1, this, 2L * _longest * _headDim * _queriesPerKv);
         _q = _output = [];
         _caches = [];
         _positions = [];
@@ -44,14 +45,16 @@ internal sealed class DecodeStepsAttention(LlamaConfig config, WorkerPool pool) 
 
     public void Execute(int startItem, int endItem, int worker)
     {
+        int groupWidth = _queriesPerKv * _headDim;
         for (int item = startItem; item < endItem; item++)
         {
-            int t = item / _heads, h = item % _heads, position = _positions[t];
+            int t = item / _kvHeads, g = item % _kvHeads, positions = _positions[t] + 1;
             var cache = _caches[t];
-            int length = (position + 1) * _kvDim;
-            AttentionWork.Attend(_q.AsSpan(t * _qDim + h * _headDim, _headDim), cache.Keys[_layer].AsSpan(0, length),
-                cache.Values[_layer].AsSpan(0, length), _kvDim, h / _queriesPerKv * _headDim,
-                pool.Scratch(worker, cache.ContextLength)[..(position + 1)], _scale, _output.AsSpan(t * _qDim + h * _headDim, _headDim));
+            int length = positions * _kvDim;
+            AttentionWork.Attend(_q.AsSpan(t * _qDim + g * groupWidth, groupWidth), cache.Keys[_layer].AsSpan(0, length),
+                cache.Values[_layer].AsSpan(0, length), _kvDim, g * _headDim, _headDim,
+                pool.Scratch(worker, _queriesPerKv * cache.ContextLength)[..(_queriesPerKv * positions)], _scale,
+                _output.AsSpan(t * _qDim + g * groupWidth, groupWidth), KernelPaths.Best);
         }
     }
 }
