@@ -22,7 +22,8 @@
 #   synth-r64.cald    caldera compress model.gguf --rank 64 --preset fast (≈ 19 min on 2 quiet cores)
 #   app/              a console app with <CalderaModel Include="synth-r64.cald" Name="SynthModel" />, published
 #                     NativeAOT for linux-x64 with Caldera.Build's defaults (the model goes to the executable's trailer,
-#                     with the app's x86-64-v4 build, which the portable one runs in its place on AVX-512 VBMI CPUs)
+#                     with the app's x86-64-v4 build, which the portable one runs in its place on AVX-512 VBMI CPUs);
+#                     published again on every run (incrementally), so that what is measured is this checkout's code
 # Then ROUNDS rounds, each running every engine at every thread count in turn:
 #   llama-bench -m <q2_k|iq2_xxs> -p 64 -n 32 -t T           (pp64 and tg32; llama-bench repeats each 5 times)
 #   SideBySide-<isa> T 32 "<64-token prompt>"                (pp64 and decode of 32 tokens after it)
@@ -223,12 +224,12 @@ EOF
 isas="${APP_ISAS:-default}"
 for isa in $isas; do
   publish="$app/publish-$isa"
-  if [[ ! -x "$publish/SideBySide" || "$work/synth-r64.cald" -nt "$publish/SideBySide" || "$0" -nt "$publish/SideBySide" ]]; then
-    log "publishing the app (NativeAOT, linux-x64, IlcInstructionSet $isa)"
-    property=()
-    [[ "$isa" != default ]] && property=("-p:IlcInstructionSet=${isa//,/%2C}")
-    "${nice[@]}" dotnet publish "$app" -c Release -r linux-x64 -o "$publish" "${property[@]}" -v q -nologo >&2
-  fi
+  # Published on every run: the build is incremental, so this costs little when nothing changed, and a change to the
+  # runtime's sources (which a timestamp check on the app would miss) is always measured.
+  log "publishing the app (NativeAOT, linux-x64, IlcInstructionSet $isa)"
+  property=()
+  [[ "$isa" != default ]] && property=("-p:IlcInstructionSet=${isa//,/%2C}")
+  "${nice[@]}" dotnet publish "$app" -c Release -r linux-x64 -o "$publish" "${property[@]}" -v q -nologo >&2
   cp "$publish/SideBySide" "$work/SideBySide-$isa"
 done
 
