@@ -254,18 +254,19 @@ internal static unsafe class E8PNibbleDecode
     /// U = 4·C + 11 of one block of 32 residual word pairs at <paramref name="w"/> (64 words, interleaved) in the lanes
     /// <see cref="ResidualCoordinateSums"/> decodes them to: u[64·c + j] is coordinate c of the first word of pair j for
     /// j &lt; 32, of the second word of pair j − 32 above (512 bytes). A batch decodes each block of R once this way and
-    /// meets every token's levels with <see cref="DecodedResidualSums"/>.
+    /// meets every token's levels with <see cref="DecodedResidualProducts"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe void DecodeResidualCoordinateMajor(ushort* w, byte* u) => DecodeCoordinateMajor(w, Vector512.Load(PairLowBytes), NibbleValues, u);
 
     /// <summary>
-    /// <see cref="ResidualCoordinateSums"/> of a block decoded by <see cref="DecodeResidualCoordinateMajor"/> at
-    /// <paramref name="u"/>: the same exact (A, B) sums against the block's levels at <paramref name="qc"/> (32 bytes per
-    /// coordinate, 64 apart). The caller subtracts 11·Σq from each.
+    /// The products behind <see cref="ResidualCoordinateSums"/> for a block decoded by <see cref="DecodeResidualCoordinateMajor"/>
+    /// at <paramref name="u"/>, against the block's levels at <paramref name="qc"/> (32 bytes per coordinate, 64 apart):
+    /// int32 lanes 0–7 add up to the exact A sum, lanes 8–15 to B. The caller reduces them (eight blocks or tokens at
+    /// once: <see cref="Int8CodedTile.BlockSums"/>) and subtracts 11·Σq from each.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe (int First, int Second) DecodedResidualSums(byte* u, sbyte* qc)
+    public static unsafe Vector512<int> DecodedResidualProducts(byte* u, sbyte* qc)
     {
         var pairs01 = Avx512BW.MultiplyAddAdjacent(Vector512.Load(u), Vector512.Create(Vector256.Load(qc)))
             + Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 64), Vector512.Create(Vector256.Load(qc + 64)))
@@ -275,7 +276,7 @@ internal static unsafe class E8PNibbleDecode
             + Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 320), Vector512.Create(Vector256.Load(qc + 320)))
             + (Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 384), Vector512.Create(Vector256.Load(qc + 384)))
                 + Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 448), Vector512.Create(Vector256.Load(qc + 448))));
-        return BlockSums(pairs01, pairs23);
+        return Avx512BW.MultiplyAddAdjacent(pairs01, Vector512<short>.One) + Avx512BW.MultiplyAddAdjacent(pairs23, Vector512<short>.One);
     }
 
     /// <summary>U of the two coordinates of <paramref name="record"/> (low nibble, then high) for 64 words, at <paramref name="u"/> and <paramref name="u"/> + 64.</summary>

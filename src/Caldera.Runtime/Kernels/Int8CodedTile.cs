@@ -151,6 +151,19 @@ internal static class Int8CodedTile
         (v2, v3) = Products(u + PairLevels, q0, q1);
         (v4, v5) = Products(u + 2 * PairLevels, q0, q1);
         (v6, v7) = Products(u + 3 * PairLevels, q0, q1);
+        return BlockSums(v0, v1, v2, v3, v4, v5, v6, v7);
+    }
+
+    /// <summary>
+    /// The sixteen block sums of eight products v0 … v7, each sixteen int32 lanes whose lanes 0–7 add up to its sum over
+    /// block A and lanes 8–15 over block B: with v_i = (g, h) for i = 2g + h, the sum over block X of v_i lands in lane
+    /// 4·L + g with L = 2h (X = A) or 2h + 1 (X = B). One shuffle tree for all sixteen, where a reduction per product
+    /// took eight steps each; integer sums, so the same values in any order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<int> BlockSums(Vector512<int> v0, Vector512<int> v1, Vector512<int> v2, Vector512<int> v3,
+        Vector512<int> v4, Vector512<int> v5, Vector512<int> v6, Vector512<int> v7)
+    {
         // 128-bit lanes [A, A, B, B] of x and y → [A_x, B_x, A_y, B_y], each four partial sums.
         var w01 = Fold128(v0, v1);
         var w23 = Fold128(v2, v3);

@@ -100,35 +100,72 @@ internal static class Int8ResidualRows
         if (words.Length != (long)rows * perRow || coordinateMajor.Length < q.Length)
             throw new ArgumentException($"{rows} rows of {perRow} words and {tokens} coordinate-major tokens do not match {words.Length} words and {coordinateMajor.Length} levels.", nameof(words));
         const int BlockBytes = 512;
+        int groups = (tokens + TokenGroup - 1) / TokenGroup;
         byte* buffer = stackalloc byte[blocks * BlockBytes + 63];
         byte* u = (byte*)(((nuint)buffer + 63) & ~(nuint)63);
         int* o = stackalloc int[tokens * blocks];
+        // Per group of eight tokens and block: 11·Σq and s in the lanes where BlockSums puts that token's A and B.
+        int* laneOffsets = stackalloc int[groups * blocks * Lanes];
+        float* laneScales = stackalloc float[groups * blocks * Lanes];
         fixed (ushort* w = words)
         fixed (sbyte* x = q, qc = coordinateMajor)
         fixed (float* s = scales, y = t)
         {
             for (int k = 0; k < tokens; k++) E8PNibbleDecode.BlockOffsets(x + (long)k * levels, blocks, o + k * blocks);
+            for (int g = 0; g < groups; g++)
+                for (int b = 0; b < blocks; b++)
+                    for (int lane = 0; lane < Lanes; lane++)
+                    {
+                        int k = Math.Min(tokens - 1, g * TokenGroup + TokenOfLane(lane)), index = (g * blocks + b) * Lanes + lane;
+                        laneOffsets[index] = o[k * blocks + b];
+                        laneScales[index] = s[(long)k * blocks + b];
+                    }
+            var quarter = Vector512.Create(0.25f);
             for (int r = 0; r < rows; r++)
             {
                 ushort* row = w + (long)r * perRow;
                 for (int b = 0; b < blocks; b++) E8PNibbleDecode.DecodeResidualCoordinateMajor(row + 2 * b * VectorsPerBlock, u + b * BlockBytes);
-                for (int k = 0; k < tokens; k++)
+                for (int g = 0; g < groups; g++)
                 {
-                    sbyte* levelsOf = qc + (long)k * levels;
-                    float sum = 0;
+                    // The group's eight tokens (a short last group repeats its last token; only real tokens are stored).
+                    sbyte* q0 = qc + (long)Math.Min(tokens - 1, g * TokenGroup) * levels, q1 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 1) * levels;
+                    sbyte* q2 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 2) * levels, q3 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 3) * levels;
+                    sbyte* q4 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 4) * levels, q5 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 5) * levels;
+                    sbyte* q6 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 6) * levels, q7 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 7) * levels;
+                    var sums = Vector512<float>.Zero;
                     for (int b = 0; b < blocks; b++)
                     {
                         // As RowsAvx512: block b's levels are half b % 2 of pair b / 2.
-                        var (a, c) = E8PNibbleDecode.DecodedResidualSums(u + b * BlockBytes, levelsOf + b / 2 * 2 * Int8Activations.BlockLength + b % 2 * VectorsPerBlock);
-                        a -= o[k * blocks + b];
-                        c -= o[k * blocks + b];
-                        sum += s[k * blocks + b] * (a + c / E8PResidualLattice.ResidualScale);
+                        int at = b / 2 * 2 * Int8Activations.BlockLength + b % 2 * VectorsPerBlock, index = (g * blocks + b) * Lanes;
+                        byte* decoded = u + b * BlockBytes;
+                        var ab = Int8CodedTile.BlockSums(
+                            E8PNibbleDecode.DecodedResidualProducts(decoded, q0 + at), E8PNibbleDecode.DecodedResidualProducts(decoded, q1 + at),
+                            E8PNibbleDecode.DecodedResidualProducts(decoded, q2 + at), E8PNibbleDecode.DecodedResidualProducts(decoded, q3 + at),
+                            E8PNibbleDecode.DecodedResidualProducts(decoded, q4 + at), E8PNibbleDecode.DecodedResidualProducts(decoded, q5 + at),
+                            E8PNibbleDecode.DecodedResidualProducts(decoded, q6 + at), E8PNibbleDecode.DecodedResidualProducts(decoded, q7 + at));
+                        // a = A − 11Σq in the A lanes, c = B − 11Σq moved onto them; sum += s·(a + c/ρ), as the one-token path.
+                        var a = Vector512.ConvertToSingle(ab - Vector512.Load(laneOffsets + index));
+                        var c = Avx512F.Shuffle4x128(a, a, 0b11_11_01_01);
+                        sums += Vector512.Load(laneScales + index) * (a + c / E8PResidualLattice.ResidualScale);
                     }
-                    y[(long)k * ldt + r] = 0.25f * sum;
+                    sums *= quarter;
+                    for (int i = 0; i < TokenGroup && g * TokenGroup + i < tokens; i++)
+                        y[(long)(g * TokenGroup + i) * ldt + r] = sums.GetElement(LaneOfToken(i));
                 }
             }
         }
     }
+
+    /// <summary>Tokens whose R·u one <see cref="Int8CodedTile.BlockSums"/> reduces together (their A and B: sixteen lanes).</summary>
+    private const int TokenGroup = 8;
+
+    private const int Lanes = 16;
+
+    // BlockSums puts product i = 2g + h's A sum in lane 4·2h + g and its B sum four lanes up (4·(2h + 1) + g): the A lane
+    // of token i, and the token of any lane (g = lane mod 4, h = lane / 8).
+    private static int LaneOfToken(int i) => 8 * (i % 2) + i / 2;
+
+    private static int TokenOfLane(int lane) => 2 * (lane % 4) + lane / 8;
 
     /// <summary>
     /// Rows of whole blocks through <see cref="E8PNibbleDecode.ResidualCoordinateSums"/> (rows of whole block pairs) or

@@ -70,7 +70,7 @@ public class Int8ResidualRowsTests
         var random = new Random(rows + n);
         var (words, _, _) = Case(random, n, rows);
         int levels = Int8Activations.PaddedLength(n), blocks = Int8Activations.BlockCount(n);
-        foreach (int tokens in new[] { 1, 2, 5, 9 })
+        foreach (int tokens in new[] { 1, 2, 5, 8, 9, 16 })
         {
             var q = new sbyte[tokens * levels];
             var scales = new float[tokens * blocks];
