@@ -30,9 +30,12 @@
 #   SideBySide-<isa> first T "<64-token prompt>"             (process start to the first generated token, in ms)
 #   the default app again under CALDERA_ISA=portable         (its portable x86-64-v3 code on the same machine)
 #   caldera run synth-r64.cald --steps 96 --threads T ...    (the same prompt; its own prompt / generation speeds)
-# and prints the median of the rounds (min–max) per cell.
+# With DEPTH=N, each round also runs, at every thread count, the app on an N-token prompt (pp of N tokens, then 128
+# decode steps at positions N…N+127) and llama-bench -p N -n 0 and -p 0 -n 32 -d N (Q2_K: pp of N tokens, and 32
+# decode steps after N tokens): speeds at a long context, where attention reads the whole cache for every token.
+# Prints the median of the rounds (min–max) per cell.
 #
-# Settings (environment): THREADS (default "1 2"), ROUNDS (default 3), LAYERS (synthetic model layers, default 8),
+# Settings (environment): THREADS (default "1 2"), ROUNDS (default 3), DEPTH (default none), LAYERS (synthetic model layers, default 8),
 # APP_ISAS (IlcInstructionSet values, one published app each, e.g. "x86-64-v3 x86-64-v4"; default "default", what
 # Caldera.Build picks), NICE (prefix for the long build steps,
 # default "nice -n 19"; the measurements themselves run at normal priority).
@@ -159,9 +162,10 @@ cat >"$app/SideBySide.csproj" <<EOF
 EOF
 cat >"$app/Program.cs" <<'EOF'
 // SideBySide <threads> <generated tokens> <prompt>: prints "pp <tok/s> <prompt tokens>" and "tg <tok/s> <tokens>".
-// A run of the prompt with one output token times the prompt (its last position's logits give that token); a run
-// with n + 1 output tokens adds n decode steps. Both run three times, alternating, after a warm-up run that maps the
-// weights in; the medians are reported.
+// Each run streams n + 1 output tokens: the prompt's prefill ends with the first piece of text (its last position's
+// logits give that token), the n decode steps end with the stream. Three runs after a warm-up run that maps the weights
+// in; the medians are reported. Timing both phases inside one run keeps the prefill's spread out of the decode speed,
+// which a difference of two runs' times did not (at a 1000-token prompt it moved that speed by a fifth).
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.AI;
@@ -189,28 +193,34 @@ string prompt = args[2];
 using var model = SynthModel.Load(new Caldera.CalderaModelOptions { Threads = threads });
 Run(generated + 1);
 var prefill = new List<double>();
-var whole = new List<double>();
-UsageDetails? prefillUsage = null, wholeUsage = null;
+var decode = new List<double>();
+long promptTokens = 0, decoded = 0;
 for (int i = 0; i < 3; i++)
 {
-    (double seconds, prefillUsage) = Run(1);
-    prefill.Add(seconds);
-    (seconds, wholeUsage) = Run(generated + 1);
-    whole.Add(seconds);
+    (double first, double end, promptTokens, long output) = Run(generated + 1);
+    prefill.Add(first);
+    decode.Add(end - first);
+    decoded = output - 1;
 }
-long promptTokens = prefillUsage!.InputTokenCount ?? 0;
-long decoded = (wholeUsage!.OutputTokenCount ?? 0) - (prefillUsage.OutputTokenCount ?? 0);
-double p = Median(prefill), w = Median(whole);
-Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pp {promptTokens / p:F2} {promptTokens}"));
-Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"tg {decoded / (w - p):F2} {decoded}"));
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pp {promptTokens / Median(prefill):F2} {promptTokens}"));
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"tg {decoded / Median(decode):F2} {decoded}"));
 return 0;
 
-(double Seconds, UsageDetails Usage) Run(int outputTokens)
+// Seconds to the first piece of text and to the stream's end, and the usage's prompt and output tokens.
+(double First, double End, long PromptTokens, long OutputTokens) Run(int outputTokens)
 {
     var options = new ChatOptions { MaxOutputTokens = outputTokens, Temperature = 0 };
     var clock = Stopwatch.StartNew();
-    var response = model.GetResponseAsync([new ChatMessage(ChatRole.User, prompt)], options).GetAwaiter().GetResult();
-    return (clock.Elapsed.TotalSeconds, response.Usage!);
+    double first = double.NaN;
+    UsageDetails? usage = null;
+    foreach (var update in model.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, prompt)], options).ToBlockingEnumerable())
+    {
+        if (double.IsNaN(first) && !string.IsNullOrEmpty(update.Text)) first = clock.Elapsed.TotalSeconds;
+        usage ??= update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details;
+    }
+    double end = clock.Elapsed.TotalSeconds;
+    if (double.IsNaN(first) || usage is null) throw new InvalidOperationException("the run gave no text or no usage to time it by");
+    return (first, end, usage.InputTokenCount ?? 0, usage.OutputTokenCount ?? 0);
 }
 
 static double Median(List<double> values)
@@ -243,6 +253,12 @@ done
 # 63 words of "the" are 63 tokens of the llama2 vocabulary, 64 with BOS: llama-bench's pp64.
 prompt="$(printf 'the %.0s' $(seq 63))"
 prompt="${prompt% }"
+depth="${DEPTH:-}"
+if [[ -n "$depth" ]]; then
+  [[ "$depth" =~ ^[1-9][0-9]*$ && "$depth" -le 1900 ]] || { echo "DEPTH=$depth: give a prompt length from 1 to 1900 tokens (the model's context is 2048)" >&2; exit 2; }
+  long_prompt="$(printf 'the %.0s' $(seq $((depth - 1))))"
+  long_prompt="${long_prompt% }"
+fi
 results="$work/results.tsv"
 : >"$results"
 log "measuring: $rounds rounds × threads $threads; load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -264,6 +280,22 @@ for row in csv.DictReader(sys.stdin):
         awk -v t="$t" -v e="app $engine" '$1 == "pp" { print e "\t" t "\tpp64\t" $2 } $1 == "tg" { print e "\t" t "\tdecode\t" $2 }' >>"$results"
       "${choice[@]}" "$work/SideBySide-$isa" first "$t" "$prompt" | awk -v t="$t" -v e="app $engine" '$1 == "first" { print e "\t" t "\tfirst token, ms\t" $2 }' >>"$results"
     done
+    if [[ -n "$depth" ]]; then
+      "$bin/llama-bench" -m "$work/q2_k.gguf" -p "$depth" -n 0 -t "$t" -o csv 2>/dev/null |
+        "$python" -c '
+import csv, sys
+for row in csv.DictReader(sys.stdin):
+    print("llama.cpp Q2_K", sys.argv[1], "pp" + sys.argv[2], row["avg_ts"], sep="\t")' "$t" "$depth" >>"$results"
+      "$bin/llama-bench" -m "$work/q2_k.gguf" -p 0 -n 32 -d "$depth" -t "$t" -o csv 2>/dev/null |
+        "$python" -c '
+import csv, sys
+for row in csv.DictReader(sys.stdin):
+    print("llama.cpp Q2_K", sys.argv[1], "decode at " + sys.argv[2], row["avg_ts"], sep="\t")' "$t" "$depth" >>"$results"
+      for isa in $isas; do
+        "$work/SideBySide-$isa" "$t" 128 "$long_prompt" | awk -v t="$t" -v e="app $isa" -v d="$depth" \
+          '$1 == "pp" { print e "\t" t "\tpp" d "\t" $2 } $1 == "tg" { print e "\t" t "\tdecode at " d "\t" $2 }' >>"$results"
+      done
+    fi
     "${caldera[@]}" run "$work/synth-r64.cald" --prompt "$prompt" --temperature 0 --threads "$t" --steps 96 2>&1 >/dev/null |
       sed -n 's/^achieved tok\/s: prompt \([0-9.]*\) (\([0-9]*\) tokens), generation \([0-9.]*\) (\([0-9]*\) tokens).*/\1 \3/p' |
       awk -v t="$t" '{ print "caldera run\t" t "\tpp64\t" $1; print "caldera run\t" t "\tdecode\t" $2 }' >>"$results"
@@ -283,7 +315,9 @@ apps = [f"app {isa}" for isa in sys.argv[2:]]
 engines = apps + ["caldera run", "llama.cpp Q2_K", "llama.cpp IQ2_XXS"]
 print("| tok/s (first token: ms from process start) | threads | " + " | ".join(engines) + " | " + " | ".join(f"{a} / Q2_K" for a in apps) + " |")
 print("|---|---:|" + "---:|" * (len(engines) + len(apps)))
-for test in ["decode", "pp64", "first token, ms"]:
+tests = ["decode", "pp64", "first token, ms"]
+tests += sorted({k[0] for k in cells} - set(tests))
+for test in tests:
     for threads in sorted({k[1] for k in cells}):
         row, medians = [], {}
         for engine in engines:
