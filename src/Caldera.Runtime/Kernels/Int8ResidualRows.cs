@@ -89,7 +89,8 @@ internal static class Int8ResidualRows
         if (levels * tokens != q.Length || blocks * tokens != scales.Length || ldt < rows || t.Length < (long)(tokens - 1) * ldt + rows)
             throw new ArgumentException($"{tokens} tokens of {levels} levels and {blocks} scales into t with stride {ldt} do not fit {rows} rows.", nameof(tokens));
         int vectors = levels / D, perRow = E8PResidualLattice.WordsPerVector * vectors;
-        // The batch's block offsets live on the stack: past MaxBatchOffsets (e.g. 32 tokens of 32768 levels) it runs token by token.
+        // The batch's block offsets and their lane copies live on the stack (with a row's decoded blocks, at most 16 + 80 + 64 KB:
+        // tokens·blocks ≤ MaxBatchOffsets, blocks ≤ 128): past MaxBatchOffsets (e.g. 32 tokens of 32768 levels) it runs token by token.
         if (path != Int8CodedRows.Path.Avx512Vbmi || tokens == 1 || vectors % VectorsPerBlock != 0 || !Int8CodedRows.PairedBlocks(levels)
             || (long)tokens * blocks > MaxBatchOffsets)
         {
