@@ -40,6 +40,15 @@ internal sealed partial class CompressedLinear
             _lowRankPlanes = lowRankPlanes;
         }
 
+        /// <summary>
+        /// Rows of R per chunk of a batch's factor loop: at least <see cref="BatchFactorRows"/>. A chunk of the batch kernel
+        /// first works out every token's block offsets, so four-row chunks (the one-token pass's) spent about as long on
+        /// that as on their rows; a row here is already N tokens' work, so fewer chunks still balance.
+        /// </summary>
+        protected override int FactorGrain => _tiled ? Math.Max(Linear._rankGrain, BatchFactorRows) : Linear._rankGrain;
+
+        private const int BatchFactorRows = 16;
+
         private int PaddedColumns => Int8Quantizer.PaddedLength(Columns);
         private int Blocks => Int8Quantizer.BlockCount(Columns);
         private int PaddedRank => Int8LowRank.PaddedRank(Rank);

@@ -45,7 +45,7 @@ internal sealed partial class CompressedLinear
             Arm(scratch);
             // Work per item, in multiply-adds: a transform of one token, a factor row or a Q row against n tokens.
             Run(Step.Input, n, 1, (long)Columns * 8);
-            if (Rank > 0) Run(Step.Factor, Rank, Linear._rankGrain, (long)Columns * n);
+            if (Rank > 0) Run(Step.Factor, Rank, FactorGrain, (long)Columns * n);
             if (Rank > 0 && D.FactorBits == 4)
             {
                 // a = s_L·t of every token, once for all chunks of rows
@@ -83,6 +83,9 @@ internal sealed partial class CompressedLinear
                     break;
             }
         }
+
+        /// <summary>Rows of R per chunk of the factor loop.</summary>
+        protected virtual int FactorGrain => Linear._rankGrain;
 
         /// <summary>Takes the variant's own per-call buffers from <paramref name="scratch"/> for the armed <see cref="N"/> tokens.</summary>
         protected virtual void Arm(CompressedLinearScratch scratch)

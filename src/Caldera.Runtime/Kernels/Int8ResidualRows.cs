@@ -113,14 +113,21 @@ internal static class Int8ResidualRows
         fixed (float* s = scales, y = t)
         {
             for (int k = 0; k < tokens; k++) E8PNibbleDecode.BlockOffsets(x + (long)k * levels, blocks, o + k * blocks);
+            int* first = stackalloc int[Lanes];
             for (int g = 0; g < groups; g++)
+            {
+                for (int lane = 0; lane < Lanes; lane++) first[lane] = Math.Min(tokens - 1, g * TokenGroup + TokenOfLane(lane)) * blocks;
                 for (int b = 0; b < blocks; b++)
+                {
+                    int* offsets = laneOffsets + (g * blocks + b) * Lanes;
+                    float* factors = laneScales + (g * blocks + b) * Lanes;
                     for (int lane = 0; lane < Lanes; lane++)
                     {
-                        int k = Math.Min(tokens - 1, g * TokenGroup + TokenOfLane(lane)), index = (g * blocks + b) * Lanes + lane;
-                        laneOffsets[index] = o[k * blocks + b];
-                        laneScales[index] = s[(long)k * blocks + b];
+                        offsets[lane] = o[first[lane] + b];
+                        factors[lane] = s[first[lane] + b];
                     }
+                }
+            }
             var quarter = Vector512.Create(0.25f);
             for (int r = 0; r < rows; r++)
             {
