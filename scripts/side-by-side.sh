@@ -35,10 +35,10 @@
 # decode steps after N tokens): speeds at a long context, where attention reads the whole cache for every token.
 # Prints the median of the rounds (min–max) per cell.
 #
-# Settings (environment): THREADS (default "1 2"), ROUNDS (default 3), DEPTH (default none), LAYERS (synthetic model layers, default 8),
-# APP_ISAS (IlcInstructionSet values, one published app each, e.g. "x86-64-v3 x86-64-v4"; default "default", what
-# Caldera.Build picks), NICE (prefix for the long build steps,
-# default "nice -n 19"; the measurements themselves run at normal priority).
+# Settings (environment): THREADS (default "1 2"), ROUNDS (default 3), DEPTH (default none), LAYERS (synthetic model
+# layers, default 8), APP_ISAS (IlcInstructionSet values, one published app each, e.g. "x86-64-v3 x86-64-v4"; default
+# "default", what Caldera.Build picks), NICE (prefix for the long build steps, default "nice -n 19"; the measurements
+# themselves run at normal priority).
 set -euo pipefail
 if [[ $# -ne 2 ]]; then
   sed -n '2,4p' "$0" >&2
@@ -47,6 +47,9 @@ fi
 root="$(cd "$(dirname "$0")/.." && pwd)"
 llama="$(cd "$1" && pwd)" || { echo "$1: no such directory: give a llama.cpp source checkout" >&2; exit 2; }
 [[ -f "$llama/tools/llama-bench/llama-bench.cpp" ]] || { echo "$llama: not a llama.cpp source tree (no tools/llama-bench)" >&2; exit 2; }
+depth="${DEPTH:-}"
+[[ -z "$depth" || ( "$depth" =~ ^[1-9][0-9]*$ && "$depth" -le 1900 ) ]] ||
+  { echo "DEPTH=$depth: give a prompt length from 1 to 1900 tokens (the model's context is 2048), or leave DEPTH unset" >&2; exit 2; }
 mkdir -p "$2"
 work="$(cd "$2" && pwd)"
 threads="${THREADS:-1 2}"
@@ -253,9 +256,7 @@ done
 # 63 words of "the" are 63 tokens of the llama2 vocabulary, 64 with BOS: llama-bench's pp64.
 prompt="$(printf 'the %.0s' $(seq 63))"
 prompt="${prompt% }"
-depth="${DEPTH:-}"
 if [[ -n "$depth" ]]; then
-  [[ "$depth" =~ ^[1-9][0-9]*$ && "$depth" -le 1900 ]] || { echo "DEPTH=$depth: give a prompt length from 1 to 1900 tokens (the model's context is 2048)" >&2; exit 2; }
   long_prompt="$(printf 'the %.0s' $(seq $((depth - 1))))"
   long_prompt="${long_prompt% }"
 fi
@@ -290,10 +291,10 @@ for row in csv.DictReader(sys.stdin):
         "$python" -c '
 import csv, sys
 for row in csv.DictReader(sys.stdin):
-    print("llama.cpp Q2_K", sys.argv[1], "decode at " + sys.argv[2], row["avg_ts"], sep="\t")' "$t" "$depth" >>"$results"
+    print("llama.cpp Q2_K", sys.argv[1], "decode after " + sys.argv[2] + " tokens", row["avg_ts"], sep="\t")' "$t" "$depth" >>"$results"
       for isa in $isas; do
         "$work/SideBySide-$isa" "$t" 128 "$long_prompt" | awk -v t="$t" -v e="app $isa" -v d="$depth" \
-          '$1 == "pp" { print e "\t" t "\tpp" d "\t" $2 } $1 == "tg" { print e "\t" t "\tdecode at " d "\t" $2 }' >>"$results"
+          '$1 == "pp" { print e "\t" t "\tpp" d "\t" $2 } $1 == "tg" { print e "\t" t "\tdecode after " d " tokens\t" $2 }' >>"$results"
       done
     fi
     "${caldera[@]}" run "$work/synth-r64.cald" --prompt "$prompt" --temperature 0 --threads "$t" --steps 96 2>&1 >/dev/null |
