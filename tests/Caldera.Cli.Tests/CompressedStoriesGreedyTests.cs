@@ -59,22 +59,23 @@ public sealed class CompressedStoriesGreedyTests : IDisposable
     }
 
     /// <summary>
-    /// Float arithmetic (this model's dim of 64 keeps the embedding and the classifier in F16): after "She wanted to play
-    /// with her toys, but" the top two logits are within <see cref="GreedyTrace.NearTie"/>.
+    /// Float arithmetic (this model's dim of 64 keeps the embedding and the classifier in F16): after "She was very happy
+    /// and" the top two logits are within <see cref="GreedyTrace.NearTie"/>.
     /// </summary>
     private const string ExpectedStory =
         "Once upon a time, there was a little girl named Lily. She loved to play with her toys and pretend toys. One day, she saw a big, rock on the ground. " +
-        "She was very excited to sit on her toys and sing all over the rock. She wanted to play with her toys, but";
+        "She was very happy and";
 
     /// <summary>
     /// caldera run's default arithmetic (int8 activations, 6-bit classifier copy; the prompt's tokens in their decode
-    /// steps' arithmetic): its first near tie comes after "She was very", where the float story goes on "excited" and
-    /// two continuations of a 260K-parameter model at rank 16 are close (on tinystories-256d int8 activations cost
-    /// +0.21 % KLD and the 6-bit classifier +0.25 %, docs/quality.md).
+    /// steps' arithmetic): no two logits come within <see cref="GreedyTrace.NearTie"/> in the 100 steps, so the whole
+    /// story is pinned. It leaves the float story at its near tie after "She was very happy and", where two continuations
+    /// of a 260K-parameter model at rank 16 are close (on tinystories-256d int8 activations cost +0.21 % KLD and the 6-bit
+    /// classifier +0.25 %, docs/quality.md).
     /// </summary>
     private const string ExpectedIntegerStory =
         "Once upon a time, there was a little girl named Lily. She loved to play with her toys and pretend toys. One day, she saw a big, rock on the ground. " +
-        "She was very";
+        "She was very happy and showed her to her mom. She wanted to play with her toys, but her mom said, \"Lily, let's touch the rock.\"";
 
     /// <summary>The same, compressed and run with AVX2 only: the compression's codes differ, and so does the story.</summary>
     private const string ExpectedStoryAvx2 =

@@ -28,9 +28,10 @@ public sealed class QualityGuardTests
 
     // docs/quality.md, "Quality guards": the mean KLD of these exact compressions on the guard's slice. Where 512-bit
     // vectors are not accelerated the compression's sums round in another order and tinystories-256d gets other codes
-    // (0.06900 with AVX2 only, DOTNET_EnableAVX512=0, against 0.07397), 6.7 % apart: wider than the band, so each width
-    // has its measured figure. stories260K's is the same to four digits at both widths.
-    private static double TinyStories256dKld => Vector512.IsHardwareAccelerated ? 0.07397 : 0.06900;
+    // (0.07922 with AVX2 only, DOTNET_EnableAVX512=0, against 0.07991), so each width has its measured figure: at this
+    // setting one calibration sequence more or less moves the KLD by 15–20 %, and so may any change to the rounding of
+    // the calibration's forward pass. stories260K's is the same to four digits at both widths.
+    private static double TinyStories256dKld => Vector512.IsHardwareAccelerated ? 0.07991 : 0.07922;
     private const double Stories260KKld = 0.5198;
 
     [Fact]
