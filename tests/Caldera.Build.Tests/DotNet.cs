@@ -41,8 +41,25 @@ internal static class DotNet
     /// Ctrl+C in a terminal does. The result times the stop from that moment, so no figure depends on how long the
     /// command took to reach the line.
     /// </summary>
-    public static Result ExecInterrupted(string fileName, string workingDirectory, string interruptAfter, params string[] arguments) =>
-        RunProcess(fileName, workingDirectory, interruptAfter, environment: null, arguments);
+    public static Result ExecInterrupted(string fileName, string workingDirectory, string interruptAfter, params string[] arguments)
+    {
+        if (SigIntIgnored())
+            throw new InvalidOperationException(
+                "SIGINT is ignored in this test process, and a child inherits that, so the command would never see Ctrl+C. The shell " +
+                "that started the tests ignores it (a background job, `command &`, in a shell without job control); run .ci/run or " +
+                "dotnet test in the foreground.");
+        return RunProcess(fileName, workingDirectory, interruptAfter, environment: null, arguments);
+    }
+
+    /// <summary>Whether this process ignores SIGINT (signal 2: bit 1 of /proc/self/status's SigIgn mask). Linux only; false elsewhere.</summary>
+    private static bool SigIntIgnored()
+    {
+        const string Status = "/proc/self/status";
+        if (!File.Exists(Status)) return false;
+        string? mask = File.ReadLines(Status).FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal))?["SigIgn:".Length..].Trim();
+        return mask != null && ulong.TryParse(mask, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture, out ulong bits)
+            && (bits & (1UL << 1)) != 0;
+    }
 
     private static Result RunProcess(string fileName, string workingDirectory, string? interruptAfter, IReadOnlyDictionary<string, string>? environment,
         string[] arguments)
