@@ -59,6 +59,15 @@ nice=(${NICE-nice -n 19})
 python="${PYTHON:-python3}"
 bin="$llama/build/bin"
 log() { echo "side-by-side: $*" >&2; }
+# llama-bench's CSV on stdin → result rows "<engine>\t<threads>\t<test>\t<tok/s>": a row with a prompt is test
+# <prompt test>, one without is <decode test>.
+bench_rows() {
+  "$python" -c '
+import csv, sys
+engine, threads, prompt_test, decode_test = sys.argv[1:5]
+for row in csv.DictReader(sys.stdin):
+    print(engine, threads, prompt_test if int(row["n_prompt"]) > 0 else decode_test, row["avg_ts"], sep="\t")' "$@"
+}
 
 # llama.cpp: the three tools this script runs.
 if [[ ! -x "$bin/llama-bench" || ! -x "$bin/llama-quantize" ]]; then
@@ -267,11 +276,7 @@ for round in $(seq "$rounds"); do
   for t in $threads; do
     for type in q2_k iq2_xxs; do
       "$bin/llama-bench" -m "$work/$type.gguf" -p 64 -n 32 -t "$t" -o csv 2>/dev/null |
-        "$python" -c '
-import csv, sys
-for row in csv.DictReader(sys.stdin):
-    test = "pp64" if int(row["n_prompt"]) > 0 else "decode"
-    print(sys.argv[1], sys.argv[2], test, row["avg_ts"], sep="\t")' "llama.cpp ${type^^}" "$t" >>"$results"
+        bench_rows "llama.cpp ${type^^}" "$t" pp64 decode >>"$results"
     done
     for engine in "${apps[@]}"; do
       isa="${engine%%,*}"
@@ -282,16 +287,10 @@ for row in csv.DictReader(sys.stdin):
       "${choice[@]}" "$work/SideBySide-$isa" first "$t" "$prompt" | awk -v t="$t" -v e="app $engine" '$1 == "first" { print e "\t" t "\tfirst token, ms\t" $2 }' >>"$results"
     done
     if [[ -n "$depth" ]]; then
-      "$bin/llama-bench" -m "$work/q2_k.gguf" -p "$depth" -n 0 -t "$t" -o csv 2>/dev/null |
-        "$python" -c '
-import csv, sys
-for row in csv.DictReader(sys.stdin):
-    print("llama.cpp Q2_K", sys.argv[1], "pp" + sys.argv[2], row["avg_ts"], sep="\t")' "$t" "$depth" >>"$results"
-      "$bin/llama-bench" -m "$work/q2_k.gguf" -p 0 -n 32 -d "$depth" -t "$t" -o csv 2>/dev/null |
-        "$python" -c '
-import csv, sys
-for row in csv.DictReader(sys.stdin):
-    print("llama.cpp Q2_K", sys.argv[1], "decode after " + sys.argv[2] + " tokens", row["avg_ts"], sep="\t")' "$t" "$depth" >>"$results"
+      for run in "-p $depth -n 0" "-p 0 -n 32 -d $depth"; do
+        "$bin/llama-bench" -m "$work/q2_k.gguf" $run -t "$t" -o csv 2>/dev/null |
+          bench_rows "llama.cpp Q2_K" "$t" "pp$depth" "decode after $depth tokens" >>"$results"
+      done
       for isa in $isas; do
         "$work/SideBySide-$isa" "$t" 128 "$long_prompt" | awk -v t="$t" -v e="app $isa" -v d="$depth" \
           '$1 == "pp" { print e "\t" t "\tpp" d "\t" $2 } $1 == "tg" { print e "\t" t "\tdecode after " d " tokens\t" $2 }' >>"$results"

@@ -201,7 +201,7 @@ internal static unsafe class E8PNibbleDecode
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (int First, int Second) BlockSums(Vector512<short> pairs01, Vector512<short> pairs23)
     {
-        var sums = Avx512BW.MultiplyAddAdjacent(pairs01, Vector512<short>.One) + Avx512BW.MultiplyAddAdjacent(pairs23, Vector512<short>.One);
+        var sums = Widen(pairs01, pairs23);
         var halves = sums + Avx512F.Shuffle4x128(sums, sums, 0b10_11_00_01);
         var quarters = halves + Avx512F.Shuffle(halves, 0b01_00_11_10);
         var total = quarters + Avx512F.Shuffle(quarters, 0b10_11_00_01);
@@ -276,8 +276,13 @@ internal static unsafe class E8PNibbleDecode
             + Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 320), Vector512.Create(Vector256.Load(qc + 320)))
             + (Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 384), Vector512.Create(Vector256.Load(qc + 384)))
                 + Avx512BW.MultiplyAddAdjacent(Vector512.Load(u + 448), Vector512.Create(Vector256.Load(qc + 448))));
-        return Avx512BW.MultiplyAddAdjacent(pairs01, Vector512<short>.One) + Avx512BW.MultiplyAddAdjacent(pairs23, Vector512<short>.One);
+        return Widen(pairs01, pairs23);
     }
+
+    /// <summary>The int16 pair products' int32 lane sums: lane j adds words 4j … 4j + 3 of both runs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Widen(Vector512<short> pairs01, Vector512<short> pairs23) =>
+        Avx512BW.MultiplyAddAdjacent(pairs01, Vector512<short>.One) + Avx512BW.MultiplyAddAdjacent(pairs23, Vector512<short>.One);
 
     /// <summary>U of the two coordinates of <paramref name="record"/> (low nibble, then high) for 64 words, at <paramref name="u"/> and <paramref name="u"/> + 64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

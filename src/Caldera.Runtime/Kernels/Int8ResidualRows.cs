@@ -116,7 +116,7 @@ internal static class Int8ResidualRows
             int* first = stackalloc int[Lanes];
             for (int g = 0; g < groups; g++)
             {
-                for (int lane = 0; lane < Lanes; lane++) first[lane] = Math.Min(tokens - 1, g * TokenGroup + TokenOfLane(lane)) * blocks;
+                for (int lane = 0; lane < Lanes; lane++) first[lane] = Token(g, TokenOfLane(lane)) * blocks;
                 for (int b = 0; b < blocks; b++)
                 {
                     int* offsets = laneOffsets + (g * blocks + b) * Lanes;
@@ -135,11 +135,10 @@ internal static class Int8ResidualRows
                 for (int b = 0; b < blocks; b++) E8PNibbleDecode.DecodeResidualCoordinateMajor(row + 2 * b * VectorsPerBlock, u + b * BlockBytes);
                 for (int g = 0; g < groups; g++)
                 {
-                    // The group's eight tokens (a short last group repeats its last token; only real tokens are stored).
-                    sbyte* q0 = qc + (long)Math.Min(tokens - 1, g * TokenGroup) * levels, q1 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 1) * levels;
-                    sbyte* q2 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 2) * levels, q3 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 3) * levels;
-                    sbyte* q4 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 4) * levels, q5 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 5) * levels;
-                    sbyte* q6 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 6) * levels, q7 = qc + (long)Math.Min(tokens - 1, g * TokenGroup + 7) * levels;
+                    // The group's eight tokens (only real tokens are stored).
+                    sbyte* q0 = qc + (long)Token(g, 0) * levels, q1 = qc + (long)Token(g, 1) * levels, q2 = qc + (long)Token(g, 2) * levels;
+                    sbyte* q3 = qc + (long)Token(g, 3) * levels, q4 = qc + (long)Token(g, 4) * levels, q5 = qc + (long)Token(g, 5) * levels;
+                    sbyte* q6 = qc + (long)Token(g, 6) * levels, q7 = qc + (long)Token(g, 7) * levels;
                     var sums = Vector512<float>.Zero;
                     for (int b = 0; b < blocks; b++)
                     {
@@ -162,6 +161,9 @@ internal static class Int8ResidualRows
                 }
             }
         }
+
+        // Token i of group g; a short last group repeats the batch's last token.
+        int Token(int g, int i) => Math.Min(tokens - 1, g * TokenGroup + i);
     }
 
     /// <summary>Tokens whose R·u one <see cref="Int8CodedTile.BlockSums"/> reduces together (their A and B: sixteen lanes).</summary>
